@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import { addDays, dayStart } from './days';
+import { quoteIdent } from './db/identifiers';
+
+/** One partition of a partitioned table, with its real bounds read from the catalog. */
+export interface PartitionInfo {
+  name: string;
+  isDefault: boolean;
+  /** Inclusive lower bound; null for the default partition or MINVALUE. */
+  from: Date | null;
+  /** Exclusive upper bound; null for the default partition or MAXVALUE. */
+  to: Date | null;
+}
+
+/**
+ * Partitions of `table` with bounds parsed by PostgreSQL itself (the bound text is printed in
+ * the session's TimeZone and DateStyle and cast back in the same session, so it round-trips).
+ * Cost: one catalog lookup per partition.
+ */
+export async function listPartitions(client: pg.ClientBase, table: string): Promise<PartitionInfo[]> {
+  const { rows } = await client.query<{ name: string; is_default: boolean; from_ts: Date | null; to_ts: Date | null }>(
+    `SELECT c.relname AS name,
+            b.bound = 'DEFAULT' AS is_default,
+            (regexp_match(b.bound, $re$FROM \\('([^']*)'\\)$re$))[1]::timestamptz AS from_ts,
+            (regexp_match(b.bound, $re$TO \\('([^']*)'\\)$re$))[1]::timestamptz AS to_ts
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
+      WHERE i.inhparent = to_regclass($1)
+      ORDER BY from_ts NULLS LAST, c.relname`,
+    [table],
+  );
+  return rows.map((row) => ({ name: row.name, isDefault: row.is_default, from: row.from_ts, to: row.to_ts }));
+}
+
+/** Whether some non-default partition covers the whole UTC day. */
+export function isDayCovered(partitions: PartitionInfo[], day: string): boolean {
+  const start = dayStart(day).getTime();
+  const end = dayStart(addDays(day, 1)).getTime();
+  return partitions.some(
+    (p) => !p.isDefault && (p.from === null || p.from.getTime() <= start) && (p.to === null || p.to.getTime() >= end),
+  );
+}
+
+/** Consecutive days from `today` (inclusive) that have a partition. */
+export function runwayDays(partitions: PartitionInfo[], today: string, limit = 3660): number {
+  let days = 0;
+  while (days < limit && isDayCovered(partitions, addDays(today, days))) days++;
+  return days;
+}
+
+/** Whether a plain (non-partition) table of that name exists: a leftover of an interrupted run. */
+export async function findStandaloneTable(client: pg.ClientBase, name: string): Promise<'none' | 'standalone' | 'partition'> {
+  const { rows } = await client.query<{ relispartition: boolean }>(
+    `SELECT c.relispartition FROM pg_class c
+      WHERE c.oid = to_regclass($1) AND c.relkind = 'r'`,
+    [quoteIdent(name)],
+  );
+  if (rows.length === 0) return 'none';
+  return rows[0]?.relispartition ? 'partition' : 'standalone';
+}
+
+/** Column names of a table in attribute order, for explicit column lists. */
+export async function listColumns(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ attname: string }>(
+    `SELECT attname FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+      ORDER BY attnum`,
+    [quoteIdent(table)],
+  );
+  return rows.map((row) => row.attname);
+}
+
+/** Row count of one relation and whether it is exact. */
+export interface RowCount {
+  rows: number;
+  exact: boolean;
+}
+
+/**
+ * Heap size under which a relation is counted exactly with count(*): about 10k rows of our
+ * widest table. Above it, a catalog estimate; so the cost of counting is bounded per relation.
+ */
+export const EXACT_COUNT_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Row estimate the way the planner makes it: reltuples scaled to the relation's current
+ * number of pages; before the first ANALYZE/VACUUM, the statistics collector's live tuples.
+ * Returns an SQL expression over `c` (pg_class) and `s` (pg_stat_user_tables).
+ */
+export const ROW_ESTIMATE_SQL = `(CASE
+   WHEN c.relpages > 0 AND c.reltuples >= 0
+     THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::numeric)
+   ELSE coalesce(s.n_live_tup, 0)
+ END)::bigint`;
+
+/** Counts exactly when the heap is small, else estimates from the catalog. */
+export async function countRows(client: pg.ClientBase, relation: string): Promise<RowCount> {
+  const { rows } = await client.query<{ heap_bytes: string; estimate: string }>(
+    `SELECT pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
+       FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+      WHERE c.oid = to_regclass($1)`,
+    [quoteIdent(relation)],
+  );
+  const row = rows[0];
+  if (!row) return { rows: 0, exact: true };
+  if (Number(row.heap_bytes) <= EXACT_COUNT_MAX_BYTES) {
+    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
+    return { rows: Number(counted.rows[0]?.n ?? 0), exact: true };
+  }
+  return { rows: Math.max(0, Number(row.estimate)), exact: false };
+}

@@ -1,0 +1,18 @@
+import type pg from 'pg';
+import type { MaintenanceSettings } from './db/settings';
+import type { Logger, ProgressReporter } from './log';
+
+/** What every operation is given by its entry point: the database, a clock and a logger. */
+export interface OperationContext {
+  pool: pg.Pool;
+  log: Logger;
+  /** The current instant; injected so tests can pin "today". */
+  now: () => Date;
+  settings: MaintenanceSettings;
+  /** Progress lines for long work; the CLI shows them on a terminal only. */
+  progress?: ProgressReporter;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

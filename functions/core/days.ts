@@ -1,0 +1,50 @@
+/**
+ * Pure UTC day arithmetic. A "day" is the string YYYY-MM-DD of a UTC calendar day; its
+ * partition covers [00:00 UTC, next 00:00 UTC).
+ */
+const DAY_MS = 86_400_000;
+const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** The UTC day containing an instant. */
+export function dayOf(instant: Date): string {
+  return instant.toISOString().slice(0, 10);
+}
+
+/** Midnight UTC at the start of a day. */
+export function dayStart(day: string): Date {
+  const match = DAY_PATTERN.exec(day);
+  if (!match) throw new RangeError(`not a day (YYYY-MM-DD): ${day}`);
+  const date = new Date(`${day}T00:00:00.000Z`);
+  if (Number.isNaN(date.getTime()) || dayOf(date) !== day) {
+    throw new RangeError(`not a calendar day: ${day}`);
+  }
+  return date;
+}
+
+export function addDays(day: string, count: number): string {
+  return dayOf(new Date(dayStart(day).getTime() + count * DAY_MS));
+}
+
+/** `count` consecutive days starting at `first`. */
+export function daySeries(first: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => addDays(first, i));
+}
+
+/** Whole days between two days (b - a). */
+export function daysBetween(a: string, b: string): number {
+  return Math.round((dayStart(b).getTime() - dayStart(a).getTime()) / DAY_MS);
+}
+
+/** `tickers` + `2026-11-24` -> `tickers_2026_11_24`. */
+export function partitionName(table: string, day: string): string {
+  dayStart(day);
+  return `${table}_${day.replaceAll('-', '_')}`;
+}
+
+/**
+ * Partition bound literals with an explicit UTC offset, so the session's TimeZone cannot
+ * shift the day (PostgreSQL reads a bare date literal in the session zone).
+ */
+export function dayBoundLiterals(day: string): { from: string; to: string } {
+  return { from: `${day} 00:00:00+00`, to: `${addDays(day, 1)} 00:00:00+00` };
+}

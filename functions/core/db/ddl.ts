@@ -1,0 +1,51 @@
+import type pg from 'pg';
+import type { Logger } from '../log';
+import type { MaintenanceSettings } from './settings';
+import { withTransaction } from './sessions';
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const DEADLOCK_DETECTED = '40P01';
+
+/** A DDL step that could not get its locks within the allowed attempts. */
+export class DdlLockTimeoutError extends Error {
+  constructor(step: string, attempts: number, lockTimeoutMs: number, options: { cause: unknown }) {
+    super(
+      `${step}: could not get its lock within ${lockTimeoutMs} ms in ${attempts} attempts; a long transaction probably holds a conflicting lock (see pg_locks); it will be retried on the next run`,
+      options,
+    );
+    this.name = 'DdlLockTimeoutError';
+  }
+}
+
+/**
+ * Runs `fn` in a transaction under a short `lock_timeout`, retried with exponential backoff
+ * and full jitter when the lock is not granted in time. While a DDL statement waits for its
+ * lock every later insert on the table queues behind it, so the wait must stay short: giving
+ * up and retrying keeps ingestion flowing.
+ */
+export async function runDdl<T>(
+  client: pg.ClientBase,
+  step: string,
+  settings: MaintenanceSettings,
+  log: Logger,
+  fn: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withTransaction(client, async () => {
+        await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${settings.lockTimeoutMs}ms`]);
+        return fn();
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const retryable = code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED;
+      if (!retryable) throw error;
+      if (attempt >= settings.ddlAttempts) {
+        throw new DdlLockTimeoutError(step, attempt, settings.lockTimeoutMs, { cause: error });
+      }
+      const delayMs = Math.round(Math.random() * settings.retryBaseDelayMs * 2 ** (attempt - 1));
+      log.warn('lock not granted in time, retrying', { step, attempt, delayMs });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

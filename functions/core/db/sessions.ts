@@ -1,0 +1,89 @@
+import type pg from 'pg';
+import { LockBusyError } from '../errors';
+import { toUnavailableError } from './pool';
+
+/** Borrows a client for `fn`; a client whose connection broke is discarded, not returned to the pool. */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw toUnavailableError(error, pool.options.connectionString ?? '');
+  }
+  let broken: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (error) {
+    if (isConnectionLost(error)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Runs `fn` inside BEGIN/COMMIT on `client`; rolls back on any error. */
+export async function withTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * One advisory lock serialises migrate, partitions and prune on a database: their DDL and row
+ * moves must not interleave. Advisory lock keys are scoped to the current database.
+ */
+export const MAINTENANCE_LOCK_KEY = '7270450116001';
+
+export type LockMode = { wait: false } | { wait: true; timeoutMs: number };
+
+/**
+ * Holds the session-level maintenance lock around `fn`. With `wait: false` a busy lock throws
+ * LockBusyError at once; with `wait: true` it waits up to `timeoutMs`, then throws it.
+ */
+export async function withAdvisoryLock<T>(
+  client: pg.ClientBase,
+  operation: string,
+  mode: LockMode,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (mode.wait) {
+    try {
+      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${mode.timeoutMs}ms`]);
+      await client.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') throw lockBusy(operation, `waited ${mode.timeoutMs} ms`, error);
+      throw error;
+    } finally {
+      await client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => undefined);
+    }
+  } else {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MAINTENANCE_LOCK_KEY]);
+    if (!rows[0]?.locked) throw lockBusy(operation, 'did not wait', undefined);
+  }
+  try {
+    return await fn();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY]).catch(() => undefined);
+  }
+}
+
+function lockBusy(operation: string, how: string, cause: unknown): LockBusyError {
+  return new LockBusyError(
+    `${operation}: another maintenance run (migrate, partitions or prune) holds the maintenance lock on this database (${how}); run again when it has finished`,
+    { cause },
+  );
+}
+
+/** Errors after which the connection cannot be reused. */
+export function isConnectionLost(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|Client has encountered a connection error|ECONNRESET/i.test(message);
+}

@@ -1,0 +1,72 @@
+/** How to reach the database and how the pool behaves. Built by the entry points, never from process.env here. */
+export interface ConnectionSettings {
+  /** postgres:// URL; `sslmode` and other parameters in it are honoured by node-postgres. */
+  url: string;
+  /** Shown in pg_stat_activity so a DBA can tell our sessions apart. */
+  applicationName: string;
+  poolMax: number;
+  poolMin: number;
+  /** Longest wait for a connection, including connecting. */
+  acquireTimeoutMs: number;
+  idleTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+/** Pool defaults of the database guide: max 10, min 2, acquire 30 s, idle 600 s. */
+export const DEFAULT_CONNECTION_SETTINGS: Omit<ConnectionSettings, 'url'> = {
+  applicationName: 'perps-stats-db',
+  poolMax: 10,
+  poolMin: 2,
+  acquireTimeoutMs: 30_000,
+  idleTimeoutMs: 600_000,
+  statementTimeoutMs: 300_000,
+};
+
+/** Knobs of the maintenance operations: short DDL lock waits, bounded retries, bounded batches. */
+export interface MaintenanceSettings {
+  /** `lock_timeout` for every DDL statement: the longest any insert can queue behind us. */
+  lockTimeoutMs: number;
+  /** Attempts per DDL step before that table is reported failed. */
+  ddlAttempts: number;
+  /** First retry delay; doubled per attempt, with full jitter. */
+  retryBaseDelayMs: number;
+  /** Rows per transaction when deleting or moving rows. */
+  batchSize: number;
+  /** How long `migrate` waits for a concurrent runner to finish. */
+  migrateLockWaitMs: number;
+}
+
+export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = {
+  lockTimeoutMs: 1_000,
+  ddlAttempts: 5,
+  retryBaseDelayMs: 200,
+  batchSize: 10_000,
+  migrateLockWaitMs: 300_000,
+};
+
+/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; never throws. */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|key/i.test(key)) parsed.searchParams.set(key, '***');
+    }
+    return parsed.toString();
+  } catch {
+    return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  }
+}
+
+/** `host:port/database` of a URL, for messages. */
+export function describeTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const host = parsed.hostname || 'localhost';
+    const port = parsed.port || '5432';
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default database)';
+    return `${host}:${port}/${database}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}

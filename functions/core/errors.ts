@@ -1,0 +1,51 @@
+/**
+ * The error family of every operation. Entry points map these to exit codes (CLI) or to
+ * retryable / final failures (Lambda) in exactly one place each; the core only throws.
+ */
+export class PerpsDbError extends Error {
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+  /** Whether running the same thing again later may succeed. */
+  readonly retryable: boolean = false;
+  /** What was done before the failure, when the operation got that far. */
+  readonly report?: unknown;
+
+  constructor(message: string, options?: { cause?: unknown; report?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.report = options?.report;
+  }
+}
+
+/** Bad flag, payload or configuration. Raised before anything in the database is touched. */
+export class InputError extends PerpsDbError {
+  override readonly exitCode = 2;
+  readonly problems: string[];
+  constructor(problems: string[] | string, options?: { cause?: unknown }) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.join('; '), options);
+    this.problems = list;
+  }
+}
+
+/** The database cannot be reached or refuses our credentials. */
+export class DatabaseUnavailableError extends PerpsDbError {
+  override readonly exitCode = 3;
+  override readonly retryable = true;
+}
+
+/** Another run holds the maintenance lock. */
+export class LockBusyError extends PerpsDbError {
+  override readonly exitCode = 4;
+  override readonly retryable = true;
+}
+
+/** A migration failed, or the ledger and the migration files disagree. */
+export class MigrationError extends PerpsDbError {
+  override readonly exitCode = 5;
+}
+
+/** Some tables were handled and some failed; `report` says which. */
+export class PartialFailureError extends PerpsDbError {
+  override readonly exitCode = 1;
+}

@@ -1,0 +1,17 @@
+/** The logger the operations write to; the entry points decide where it goes (stderr, Powertools). */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Progress of long work (batches, partitions); shown only where someone is watching. */
+export type ProgressReporter = (message: string) => void;
+
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { type OperationContext, errorMessage } from './context';
+import { withAdvisoryLock, withClient, withTransaction } from './db/sessions';
+import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
+import { MigrationError } from './errors';
+
+/** A migration as shipped: file name and SQL text. */
+export interface MigrationSource {
+  name: string;
+  sql: string;
+}
+
+export interface MigrationResult {
+  name: string;
+  status: 'applied' | 'already_applied' | 'failed';
+  duration_ms?: number;
+  error?: string;
+}
+
+export interface MigrateReport {
+  operation: 'migrate';
+  database: string;
+  applied: number;
+  migrations: MigrationResult[];
+  /** NOTICEs raised by the migrations, for example that roles were skipped. */
+  notices: string[];
+}
+
+export interface MigrateInput {
+  /** Defaults to the migrations embedded at build time. */
+  migrations?: readonly MigrationSource[];
+}
+
+/** The ledger of applied migrations. */
+export const LEDGER_TABLE = 'perps_schema_migrations';
+
+export function checksumOf(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex');
+}
+
+/**
+ * Applies pending migrations in name order, each in its own transaction together with its
+ * ledger row. Runners are serialised by the maintenance advisory lock: a second concurrent
+ * run waits, then finds nothing to do. Refuses to run when an applied file was edited, an
+ * applied file is missing, or a new file sorts before one already applied.
+ */
+export async function migrate(ctx: OperationContext, input: MigrateInput = {}): Promise<MigrateReport> {
+  const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => a.name.localeCompare(b.name));
+  return withClient(ctx.pool, async (client) => {
+    const database = await currentDatabase(client);
+    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [] };
+    const onNotice = (notice: { message?: string }) => {
+      if (notice.message) report.notices.push(notice.message);
+    };
+    client.on('notice', onNotice);
+    try {
+      await withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: ctx.settings.migrateLockWaitMs }, async () => {
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+             name text PRIMARY KEY,
+             checksum text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now(),
+             duration_ms integer NOT NULL
+           )`,
+        );
+        const applied = await readLedger(client);
+        const pending = checkLedger(migrations, applied);
+        for (const migration of migrations) {
+          if (!pending.includes(migration)) report.migrations.push({ name: migration.name, status: 'already_applied' });
+        }
+        for (const migration of pending) {
+          ctx.progress?.(`applying ${migration.name}`);
+          const started = performance.now();
+          try {
+            await withTransaction(client, async () => {
+              await client.query(migration.sql);
+              await client.query(`INSERT INTO ${LEDGER_TABLE} (name, checksum, duration_ms) VALUES ($1, $2, $3)`, [
+                migration.name,
+                checksumOf(migration.sql),
+                Math.round(performance.now() - started),
+              ]);
+            });
+          } catch (error) {
+            const message = describeSqlError(migration, error);
+            report.migrations.push({ name: migration.name, status: 'failed', error: message });
+            throw new MigrationError(message, { cause: error, report });
+          }
+          const duration = Math.round(performance.now() - started);
+          report.migrations.push({ name: migration.name, status: 'applied', duration_ms: duration });
+          report.applied++;
+          ctx.log.info('migration applied', { migration: migration.name, durationMs: duration });
+        }
+      });
+    } finally {
+      client.off('notice', onNotice);
+    }
+    return report;
+  });
+}
+
+async function currentDatabase(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+  return rows[0]?.db ?? '';
+}
+
+async function readLedger(client: pg.ClientBase): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${LEDGER_TABLE} ORDER BY name`);
+  return new Map(rows.map((row) => [row.name, row.checksum]));
+}
+
+/** Returns the pending migrations, or throws when the ledger and the files disagree. */
+function checkLedger(migrations: MigrationSource[], applied: Map<string, string>): MigrationSource[] {
+  const byName = new Map(migrations.map((m) => [m.name, m]));
+  for (const [name, checksum] of applied) {
+    const file = byName.get(name);
+    if (!file) {
+      throw new MigrationError(
+        `migration ${name} is recorded as applied but this build has no such file; deploy a build that includes it (migrations are forward-only, never delete one)`,
+      );
+    }
+    if (checksumOf(file.sql) !== checksum) {
+      throw new MigrationError(
+        `migration ${name} was edited after it was applied (ledger sha256 ${checksum.slice(0, 12)}…, file ${checksumOf(file.sql).slice(0, 12)}…); restore the file and put the change in a new migration`,
+      );
+    }
+  }
+  const lastApplied = [...applied.keys()].sort().at(-1);
+  const pending = migrations.filter((m) => !applied.has(m.name));
+  const early = lastApplied ? pending.find((m) => m.name < lastApplied) : undefined;
+  if (early && lastApplied) {
+    throw new MigrationError(
+      `migration ${early.name} sorts before ${lastApplied}, which is already applied; rename it so it sorts after ${lastApplied}`,
+    );
+  }
+  return pending;
+}
+
+/** "0001_x.sql line 12, column 3: relation ... does not exist" from a PostgreSQL error. */
+function describeSqlError(migration: MigrationSource, error: unknown): string {
+  const pgError = error as { position?: string; where?: string; code?: string };
+  let where = '';
+  const position = Number(pgError.position);
+  if (Number.isInteger(position) && position > 0) {
+    const before = migration.sql.slice(0, position - 1);
+    const line = before.split('\n').length;
+    const column = position - before.lastIndexOf('\n') - 1;
+    where = ` line ${line}, column ${column}`;
+  }
+  const context = pgError.where ? ` (${pgError.where.split('\n')[0]})` : '';
+  const code = pgError.code ? ` [SQLSTATE ${pgError.code}]` : '';
+  return `migration ${migration.name}${where} failed: ${errorMessage(error)}${code}${context}; nothing of this file was applied`;
+}

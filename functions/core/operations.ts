@@ -1,0 +1,26 @@
+import type { OperationContext } from './context';
+import type { PartitionsEvent, PruneEvent } from './inputs';
+import { type MigrateReport, migrate } from './migrate';
+import { ensurePartitions, type PartitionsReport } from './partitions';
+import { type PruneReport, prune } from './prune';
+import { collectStats, type StatsReport } from './stats';
+
+/** The operation ids: they name the handler folder, the CLI command and the metric dimension. */
+export type OperationId = 'migrate' | 'partitions' | 'prune' | 'stats';
+
+export interface InitReport {
+  operation: 'init';
+  migrate: MigrateReport;
+  partitions: PartitionsReport;
+}
+
+export type OperationReport = MigrateReport | PartitionsReport | PruneReport | StatsReport | InitReport;
+
+/** `init`: migrations, then partitions (the seed command of a fresh database). */
+export async function init(ctx: OperationContext, event: PartitionsEvent): Promise<InitReport> {
+  const migrated = await migrate(ctx);
+  const partitions = await ensurePartitions(ctx, event);
+  return { operation: 'init', migrate: migrated, partitions };
+}
+
+export type { PartitionsEvent, PruneEvent };

@@ -1,0 +1,260 @@
+import type pg from 'pg';
+import { countRows, listPartitions } from './catalog';
+import { type OperationContext, errorMessage } from './context';
+import { addDays, dayOf, dayStart } from './days';
+import { runDdl } from './db/ddl';
+import { quoteIdent } from './db/identifiers';
+import { withAdvisoryLock, withClient } from './db/sessions';
+import { InputError, PartialFailureError } from './errors';
+import { listSymbols } from './symbols';
+import { TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
+
+export interface PruneInput {
+  /** Delete rows with ts older than now - N days. */
+  olderThanDays?: number;
+  /** Drop daily partitions whose upper bound is at or before 00:00 UTC of today - N days. */
+  dropPartitionsOlderThanDays?: number;
+  /** Empty markets and every data table; needs `confirm`. */
+  truncate?: boolean;
+  /** Must equal the database name for `truncate` to run. */
+  confirm?: string;
+  /** Plan and report, change nothing. */
+  dryRun?: boolean;
+}
+
+type ActionStatus = 'planned' | 'done' | 'failed';
+
+/** One step of a prune, as planned and then as done. */
+export type PruneAction = {
+  status: ActionStatus;
+  error?: string;
+} & (
+  | { action: 'delete_rows'; table: string; relation: string; before: string; rows: number | null }
+  | { action: 'truncate_partition'; table: string; relation: string; rows: number; rows_exact: boolean }
+  | { action: 'drop_partition'; table: string; relation: string; from: string | null; to: string; rows: number; rows_exact: boolean }
+  | { action: 'truncate_tables'; tables: string[]; rows: Record<string, number> }
+);
+
+export interface PruneReport {
+  operation: 'prune';
+  database: string;
+  dry_run: boolean;
+  /** Rows older than this are deleted (`olderThanDays`). */
+  delete_before: string | null;
+  /** Partitions ending at or before this are dropped (`dropPartitionsOlderThanDays`). */
+  drop_before: string | null;
+  actions: PruneAction[];
+  /** Rows removed per table (estimates for truncated or dropped partitions above the exact-count size). */
+  rows_deleted: Record<string, number>;
+  partitions_dropped: number;
+}
+
+/** Rule checks shared by every entry point; numeric ranges are the schemas' job. */
+export function prunePlanProblems(input: PruneInput): string[] {
+  const hasRows = input.olderThanDays !== undefined;
+  const hasDrop = input.dropPartitionsOlderThanDays !== undefined;
+  if (input.truncate && (hasRows || hasDrop)) {
+    return ['truncate cannot be combined with older-than or drop-partitions-older-than: run them separately'];
+  }
+  if (!input.truncate && !hasRows && !hasDrop) {
+    return ['nothing to prune: give older-than N (delete rows older than N days), drop-partitions-older-than N (drop day partitions older than N days), or truncate (empty all data tables, with confirmation)'];
+  }
+  return [];
+}
+
+/**
+ * Retention. Rows first (whole old partitions truncated, the rest deleted in bounded batches
+ * through the (symbol, ts) index), then partitions dropped by their real catalog bounds; or a
+ * confirmed truncate of every data table. With `dryRun` the plan is returned and nothing runs.
+ */
+export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport> {
+  const problems = prunePlanProblems(input);
+  if (problems.length > 0) throw new InputError(problems);
+  const now = ctx.now();
+
+  return withClient(ctx.pool, async (client) => {
+    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+    const database = rows[0]?.db ?? '';
+    if (input.truncate && !input.dryRun && input.confirm !== database) {
+      throw new InputError(
+        `truncate empties markets and every data table of database "${database}": confirm with the database name (CLI: --yes or answer the prompt; Lambda: "confirm": "${database}")`,
+      );
+    }
+    const deleteBefore = input.olderThanDays === undefined ? null : new Date(now.getTime() - input.olderThanDays * 86_400_000);
+    const dropBefore =
+      input.dropPartitionsOlderThanDays === undefined ? null : dayStart(addDays(dayOf(now), -input.dropPartitionsOlderThanDays));
+    const report: PruneReport = {
+      operation: 'prune',
+      database,
+      dry_run: Boolean(input.dryRun),
+      delete_before: deleteBefore?.toISOString() ?? null,
+      drop_before: dropBefore?.toISOString() ?? null,
+      actions: [],
+      rows_deleted: {},
+      partitions_dropped: 0,
+    };
+
+    await withAdvisoryLock(client, 'prune', { wait: false }, async () => {
+      report.actions = input.truncate
+        ? [await planTruncate(client)]
+        : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
+      if (input.dryRun) return;
+      for (const action of report.actions) {
+        try {
+          await execute(ctx, client, action);
+          action.status = 'done';
+        } catch (error) {
+          action.status = 'failed';
+          action.error = errorMessage(error);
+          ctx.log.error('prune step failed', { action: action.action, error: action.error });
+        }
+      }
+    });
+
+    summarise(report);
+    const failed = report.actions.filter((a) => a.status === 'failed');
+    if (failed.length > 0) {
+      throw new PartialFailureError(`prune: ${failed.length} of ${report.actions.length} steps failed: ${failed.map((a) => a.error).join('; ')}`, {
+        report,
+      });
+    }
+    return report;
+  });
+}
+
+async function planTruncate(client: pg.ClientBase): Promise<PruneAction> {
+  const rows: Record<string, number> = {};
+  for (const table of TRUNCATABLE_TABLES) rows[table] = await countTableRows(client, table);
+  return { action: 'truncate_tables', status: 'planned', tables: [...TRUNCATABLE_TABLES], rows };
+}
+
+async function countTableRows(client: pg.ClientBase, table: string): Promise<number> {
+  const partitions = await listPartitions(client, table);
+  const leaves = partitions.length > 0 ? partitions.map((p) => p.name) : [table];
+  let total = 0;
+  for (const leaf of leaves) total += (await countRows(client, leaf)).rows;
+  return total;
+}
+
+/**
+ * Cost of planning: catalog reads per partition; with `dryRun`, an exact count of the rows to
+ * delete in the partitions that straddle the cutoff (at most one day each) and the default.
+ */
+async function planRetention(
+  client: pg.ClientBase,
+  deleteBefore: Date | null,
+  dropBefore: Date | null,
+  dryRun: boolean,
+): Promise<PruneAction[]> {
+  const rowActions: PruneAction[] = [];
+  const dropActions: PruneAction[] = [];
+  for (const table of TIME_SERIES_TABLES) {
+    for (const p of await listPartitions(client, table)) {
+      const dropped = dropBefore !== null && !p.isDefault && p.to !== null && p.to <= dropBefore;
+      if (dropped && p.to) {
+        const count = await countRows(client, p.name);
+        dropActions.push({
+          action: 'drop_partition',
+          status: 'planned',
+          table,
+          relation: p.name,
+          from: p.from?.toISOString() ?? null,
+          to: p.to.toISOString(),
+          rows: count.rows,
+          rows_exact: count.exact,
+        });
+        continue; // its rows go with it: no point truncating first
+      }
+      if (deleteBefore === null) continue;
+      if (!p.isDefault && p.to !== null && p.to <= deleteBefore) {
+        const count = await countRows(client, p.name);
+        if (count.exact && count.rows === 0) continue;
+        rowActions.push({ action: 'truncate_partition', status: 'planned', table, relation: p.name, rows: count.rows, rows_exact: count.exact });
+      } else if (p.isDefault || p.from === null || p.from < deleteBefore) {
+        const rows = dryRun ? await countOlder(client, p.name, deleteBefore) : null;
+        if (rows === 0) continue;
+        rowActions.push({ action: 'delete_rows', status: 'planned', table, relation: p.name, before: deleteBefore.toISOString(), rows });
+      }
+    }
+  }
+  if (deleteBefore !== null) {
+    const rows = dryRun ? await countOlder(client, 'ingest_events', deleteBefore) : null;
+    if (rows !== 0) {
+      rowActions.push({ action: 'delete_rows', status: 'planned', table: 'ingest_events', relation: 'ingest_events', before: deleteBefore.toISOString(), rows });
+    }
+  }
+  return [...rowActions, ...dropActions];
+}
+
+async function countOlder(client: pg.ClientBase, relation: string, before: Date): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)} WHERE ts < $1`, [before]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction): Promise<void> {
+  switch (action.action) {
+    case 'truncate_partition':
+      await runDdl(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () => client.query(`TRUNCATE ${quoteIdent(action.relation)}`));
+      ctx.progress?.(`truncated ${action.relation}`);
+      return;
+    case 'drop_partition':
+      // Plain DROP takes ACCESS EXCLUSIVE on the parent for an instant; DETACH CONCURRENTLY is
+      // refused while a DEFAULT partition exists. lock_timeout bounds how long inserts can wait.
+      await runDdl(client, `drop ${action.relation}`, ctx.settings, ctx.log, () => client.query(`DROP TABLE ${quoteIdent(action.relation)}`));
+      ctx.progress?.(`dropped ${action.relation}`);
+      return;
+    case 'truncate_tables':
+      await runDdl(client, 'truncate tables', ctx.settings, ctx.log, () =>
+        client.query(`TRUNCATE ${action.tables.map(quoteIdent).join(', ')}`),
+      );
+      return;
+    case 'delete_rows':
+      action.rows = await deleteOlderRows(ctx, client, action.relation, new Date(action.before));
+      return;
+  }
+}
+
+/**
+ * Deletes rows older than `before` in batches of `batchSize`, each its own statement and
+ * transaction, so no lock is held long. Time-series partitions are walked per symbol through
+ * the (symbol, ts DESC) index; ingest_events through its ts index. Cost: the deleted rows plus
+ * one index descent per symbol.
+ */
+async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, relation: string, before: Date): Promise<number> {
+  const rel = quoteIdent(relation);
+  const batch = ctx.settings.batchSize;
+  let deleted = 0;
+  const loop = async (sql: string, params: unknown[]) => {
+    for (;;) {
+      const result = await client.query(sql, params);
+      const n = result.rowCount ?? 0;
+      deleted += n;
+      if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);
+      if (n < batch) return;
+    }
+  };
+  if (relation === 'ingest_events') {
+    await loop(`DELETE FROM ${rel} WHERE id = ANY (ARRAY(SELECT id FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`, [before, batch]);
+    return deleted;
+  }
+  for (const symbol of await listSymbols(client, relation)) {
+    await loop(`DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE symbol = $1 AND ts < $2 LIMIT $3))`, [
+      symbol,
+      before,
+      batch,
+    ]);
+  }
+  return deleted;
+}
+
+function summarise(report: PruneReport): void {
+  for (const action of report.actions) {
+    if (action.status !== 'done' && !(report.dry_run && action.status === 'planned')) continue;
+    if (action.action === 'truncate_tables') {
+      for (const [table, n] of Object.entries(action.rows)) report.rows_deleted[table] = (report.rows_deleted[table] ?? 0) + n;
+      continue;
+    }
+    report.rows_deleted[action.table] = (report.rows_deleted[action.table] ?? 0) + (action.rows ?? 0);
+    if (action.action === 'drop_partition') report.partitions_dropped++;
+  }
+}

@@ -1,0 +1,180 @@
+import type pg from 'pg';
+import { EXACT_COUNT_MAX_BYTES, countRows, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
+import type { OperationContext } from './context';
+import { dayOf } from './days';
+import { quoteIdent } from './db/identifiers';
+import { withClient } from './db/sessions';
+import { type SymbolActivity, symbolActivity } from './symbols';
+import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
+
+export interface TableStats {
+  row_count: number;
+  /** False when row_count is a catalog estimate (large tables). */
+  row_count_exact: boolean;
+  table_bytes: number;
+  index_bytes: number;
+  total_bytes: number;
+}
+
+export interface TimeSeriesTableStats extends TableStats {
+  /** Day partitions, the default partition not counted. */
+  partitions: number;
+  oldest_partition: string | null;
+  newest_partition: string | null;
+  /** Consecutive days from today (UTC) that have a partition. */
+  runway_days: number;
+  default_rows: number;
+  /** Newest row not in the future. */
+  latest_ts: string | null;
+  data_age_seconds: number | null;
+}
+
+export interface RecentIngest {
+  table: TimeSeriesTable;
+  symbol: string;
+  rows_last_hour: number;
+  latest_ts: string | null;
+}
+
+/** The stable JSON shape of `stats --format json` (documented in the README). */
+export interface StatsReport {
+  operation: 'stats';
+  fetched_at: string;
+  database: { name: string; size_bytes: number };
+  tables: Record<TableName, TableStats | TimeSeriesTableStats>;
+  recent_ingest: RecentIngest[];
+}
+
+interface LeafRow {
+  table_name: TableName;
+  table_bytes: string;
+  index_bytes: string;
+  total_bytes: string;
+  heap_bytes: string;
+  estimate: string;
+}
+
+/**
+ * Sizes, row counts, partition runway, freshness and last-hour activity, without scanning any
+ * table: catalog sizes and estimates per partition, partition bounds, and index probes per
+ * symbol. Cost grows with partitions, symbols and the last hour's rows, not total rows.
+ */
+export async function collectStats(ctx: OperationContext): Promise<StatsReport> {
+  const now = ctx.now();
+  return withClient(ctx.pool, async (client) => {
+    const db = await client.query<{ name: string; size: string }>(
+      'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
+    );
+    const leaves = await client.query<LeafRow>(
+      `SELECT t.name AS table_name,
+              pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
+              pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS heap_bytes,
+              ${ROW_ESTIMATE_SQL} AS estimate
+         FROM unnest($1::text[]) AS t(name)
+        CROSS JOIN LATERAL (
+              SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
+              UNION -- a plain table is its own only leaf (pg_partition_tree lists nothing for it)
+              SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
+             ) leaf
+         JOIN pg_class c ON c.oid = leaf.relid
+         LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
+      [ALL_TABLES],
+    );
+    const tables = {} as StatsReport['tables'];
+    const recent: RecentIngest[] = [];
+    for (const table of ALL_TABLES) {
+      const base = await tableTotals(client, table, leaves.rows.filter((row) => row.table_name === table));
+      if (!isTimeSeriesTable(table)) {
+        tables[table] = base;
+        continue;
+      }
+      const series = await timeSeriesStats(client, table, now);
+      tables[table] = { ...base, ...series.stats };
+      recent.push(...series.recent);
+    }
+    return {
+      operation: 'stats',
+      fetched_at: now.toISOString(),
+      database: { name: db.rows[0]?.name ?? '', size_bytes: Number(db.rows[0]?.size ?? 0) },
+      tables,
+      recent_ingest: recent,
+    };
+  });
+}
+
+/** Sums over a table's leaf relations; counts exactly only when the whole heap is small. */
+async function tableTotals(client: pg.ClientBase, table: TableName, leaves: LeafRow[]): Promise<TableStats> {
+  const sum = (key: keyof LeafRow) => leaves.reduce((acc, row) => acc + Number(row[key]), 0);
+  const exact = sum('heap_bytes') <= EXACT_COUNT_MAX_BYTES;
+  let rowCount = sum('estimate');
+  if (exact) {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(table)}`);
+    rowCount = Number(rows[0]?.n ?? 0);
+  }
+  return {
+    row_count: rowCount,
+    row_count_exact: exact,
+    table_bytes: sum('table_bytes'),
+    index_bytes: sum('index_bytes'),
+    total_bytes: sum('total_bytes'),
+  };
+}
+
+type SeriesFields = Omit<TimeSeriesTableStats, keyof TableStats>;
+
+async function timeSeriesStats(
+  client: pg.ClientBase,
+  table: TimeSeriesTable,
+  now: Date,
+): Promise<{ stats: SeriesFields; recent: RecentIngest[] }> {
+  const partitions = await listPartitions(client, table);
+  const days = partitions.filter((p) => !p.isDefault && p.from !== null);
+  const defaultPartition = partitions.find((p) => p.isDefault);
+
+  // Newest partitions first: stop at the first that has a row not in the future, since older
+  // partitions cannot hold a newer one. The default partition can hold any day: always read.
+  const activity = new Map<string, SymbolActivity>();
+  const merge = (rows: SymbolActivity[]) => {
+    for (const row of rows) {
+      const seen = activity.get(row.symbol);
+      if (!seen) {
+        activity.set(row.symbol, { ...row });
+        continue;
+      }
+      seen.rows_last_hour += row.rows_last_hour;
+      if (row.latest_ts && (!seen.latest_ts || row.latest_ts > seen.latest_ts)) seen.latest_ts = row.latest_ts;
+    }
+  };
+  if (defaultPartition) merge(await symbolActivity(client, defaultPartition.name, now));
+  const hourAgo = now.getTime() - 3_600_000;
+  const candidates = days.filter((p) => p.from && p.from <= now).reverse();
+  let found = [...activity.values()].some((a) => a.latest_ts !== null);
+  for (const p of candidates) {
+    const overlapsLastHour = p.to === null || p.to.getTime() > hourAgo;
+    if (found && !overlapsLastHour) break;
+    const rows = await symbolActivity(client, p.name, now);
+    merge(rows);
+    if (rows.some((row) => row.latest_ts !== null)) found = true;
+  }
+
+  let latest: Date | null = null;
+  for (const a of activity.values()) if (a.latest_ts && (!latest || a.latest_ts > latest)) latest = a.latest_ts;
+  const recent = [...activity.values()]
+    .filter((a) => a.rows_last_hour > 0)
+    .map((a) => ({ table, symbol: a.symbol, rows_last_hour: a.rows_last_hour, latest_ts: a.latest_ts?.toISOString() ?? null }));
+
+  const first = days[0]?.from;
+  const last = days.at(-1)?.from;
+  return {
+    stats: {
+      partitions: days.length,
+      oldest_partition: first ? dayOf(first) : null,
+      newest_partition: last ? dayOf(last) : null,
+      runway_days: runwayDays(partitions, dayOf(now)),
+      default_rows: defaultPartition ? (await countRows(client, defaultPartition.name)).rows : 0,
+      latest_ts: latest?.toISOString() ?? null,
+      data_age_seconds: latest ? Math.max(0, Math.round((now.getTime() - latest.getTime()) / 1000)) : null,
+    },
+    recent,
+  };
+}

@@ -1,0 +1,154 @@
+import { createInterface } from 'node:readline/promises';
+import type { Readable, Writable } from 'node:stream';
+import type pg from 'pg';
+import type { OperationContext } from '../core/context';
+import { createPool, verifyConnection } from '../core/db/pool';
+import { describeTarget } from '../core/db/settings';
+import { InputError, PerpsDbError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { migrate } from '../core/migrate';
+import { init, type OperationReport } from '../core/operations';
+import { ensurePartitions } from '../core/partitions';
+import { prune } from '../core/prune';
+import { collectStats } from '../core/stats';
+import { type Invocation, parseCommandLine, USAGE } from './commands';
+import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
+import { renderReport } from './render';
+import { loadEnvironment, resolveSettings } from './settings';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  stdin: Readable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  version: string;
+}
+
+/**
+ * The local runner: flags -> event -> operation -> table or JSON. Returns the exit code; the
+ * mapping from errors to exit codes lives here and nowhere else.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const secrets: string[] = [];
+  const redact = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '***'), text);
+  const stderr = (line: string) => io.stderr.write(`${redact(line)}\n`);
+  let format: 'table' | 'json' = 'table';
+  let pool: pg.Pool | undefined;
+  let embedded: EmbeddedDatabase | undefined;
+  const print = (report: OperationReport) =>
+    io.stdout.write(`${redact(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report))}\n`);
+
+  try {
+    const parsed = parseCommandLine(argv);
+    if (parsed.kind === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (parsed.kind === 'version') {
+      io.stdout.write(`perps-stats-db ${io.version}\n`);
+      return 0;
+    }
+    format = parsed.format;
+    const settings = resolveSettings(parsed.databaseUrl, io.cwd, loadEnvironment(io.cwd, io.env));
+    const password = settings.url ? safePassword(settings.url) : '';
+    if (password) secrets.push(password, encodeURIComponent(password));
+
+    await confirmTruncate(parsed.invocation, settings.url, io, stderr);
+
+    let url = settings.url;
+    if (!url) {
+      stderr(`no --database-url or DATABASE_URL: using the embedded PostgreSQL (PGlite) in ${settings.embeddedDir}`);
+      embedded = await startEmbeddedDatabase(settings.embeddedDir);
+      url = embedded.url;
+    }
+    const log = stderrLogger(stderr, io.env.PERPS_LOG_LEVEL);
+    // PGlite has one backend shared by every connection: one connection at a time keeps
+    // transactions from interleaving.
+    const connection = embedded ? { ...settings.connection, poolMax: 1, poolMin: 0 } : settings.connection;
+    pool = createPool({ ...connection, url, applicationName: `perps-stats-db/${parsed.invocation.command}` }, log);
+    await verifyConnection(pool, url);
+    const ctx: OperationContext = {
+      pool,
+      log,
+      now: () => new Date(),
+      settings: settings.maintenance,
+      progress: io.stderr.isTTY ? (message) => stderr(`… ${message}`) : undefined,
+    };
+    print(await invoke(parsed.invocation, ctx));
+    return 0;
+  } catch (error) {
+    if (error instanceof PerpsDbError) {
+      if (error.report) print(error.report as OperationReport);
+      stderr(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    stderr(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    await pool?.end().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+  }
+}
+
+async function invoke(invocation: Invocation, ctx: OperationContext): Promise<OperationReport> {
+  switch (invocation.command) {
+    case 'init':
+      return init(ctx, invocation.event);
+    case 'migrate':
+      return migrate(ctx);
+    case 'partitions':
+      return ensurePartitions(ctx, invocation.event);
+    case 'prune':
+      return prune(ctx, invocation.event);
+    case 'stats':
+      return collectStats(ctx);
+  }
+}
+
+/**
+ * `--truncate` needs the database name as confirmation: `--yes` supplies it, a terminal is
+ * asked for it, anything else is refused before connecting.
+ */
+async function confirmTruncate(invocation: Invocation, url: string | undefined, io: CliIo, stderr: (line: string) => void) {
+  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun) return;
+  const database = url ? databaseNameOf(url) : 'postgres';
+  if (invocation.yes) {
+    invocation.event.confirm = database;
+    return;
+  }
+  if (!io.stdin.isTTY) {
+    throw new InputError('--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)');
+  }
+  stderr(`--truncate empties markets and every data table of ${url ? describeTarget(url) : 'the embedded database'}.`);
+  const prompt = createInterface({ input: io.stdin, output: io.stderr });
+  const answer = (await prompt.question(`Type the database name (${database}) to confirm: `)).trim();
+  prompt.close();
+  if (answer !== database) throw new InputError(`not confirmed (typed "${answer}", expected "${database}"): nothing was changed`);
+  invocation.event.confirm = answer;
+}
+
+function databaseNameOf(url: string): string {
+  const parsed = new URL(url);
+  return decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
+}
+
+function safePassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function stderrLogger(stderr: (line: string) => void, level = 'warn'): Logger {
+  const threshold = Math.max(0, LEVELS.indexOf(level as (typeof LEVELS)[number]));
+  const write = (at: (typeof LEVELS)[number]) => (message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(at) < threshold) return;
+    stderr(`${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+

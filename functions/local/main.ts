@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/** Entry of `npm run local -- <command>`: wires the process to runCli. */
+import { readFileSync } from 'node:fs';
+import { runCli } from './cli';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  cwd: process.cwd(),
+  version,
+});

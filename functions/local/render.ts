@@ -1,0 +1,106 @@
+import prettyBytes from 'pretty-bytes';
+import type { MigrateReport } from '../core/migrate';
+import type { OperationReport } from '../core/operations';
+import type { PartitionsReport } from '../core/partitions';
+import type { PruneReport } from '../core/prune';
+import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
+
+/**
+ * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
+ * library would add a dependency for ten lines of padding.
+ */
+export function renderColumns(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+const size = (bytes: number) => prettyBytes(bytes, { binary: true });
+
+export function renderReport(report: OperationReport): string {
+  switch (report.operation) {
+    case 'migrate':
+      return renderMigrate(report);
+    case 'partitions':
+      return renderPartitions(report);
+    case 'prune':
+      return renderPrune(report);
+    case 'stats':
+      return renderStats(report);
+    case 'init':
+      return `${renderMigrate(report.migrate)}\n\n${renderPartitions(report.partitions)}`;
+  }
+}
+
+function renderMigrate(r: MigrateReport): string {
+  const rows = r.migrations.map((m) => [m.name, m.status, m.duration_ms === undefined ? '' : `${m.duration_ms} ms`]);
+  const notices = r.notices.map((n) => `notice: ${n}`).join('\n');
+  return [
+    `migrate ${r.database}: ${r.applied} applied, ${r.migrations.length - r.applied} already applied`,
+    renderColumns(['migration', 'status', 'duration'], rows),
+    notices,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function renderPartitions(r: PartitionsReport): string {
+  const rows = r.tables.map((t) => [t.table, t.status, t.created.length, t.present.length, t.rows_moved, `${t.runway_days} d`]);
+  const errors = r.tables.flatMap((t) => t.errors.map((e) => `error: ${t.table}: ${e}`)).join('\n');
+  return [
+    `partitions from ${r.today} (UTC), ${r.days_ahead} days: ${r.partitions_created} created, ${r.rows_moved} rows moved out of default partitions`,
+    renderColumns(['table', 'status', 'created', 'present', 'rows moved', 'runway'], rows),
+    errors,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function renderPrune(r: PruneReport): string {
+  const rows = r.actions.map((a) => {
+    switch (a.action) {
+      case 'truncate_tables':
+        return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];
+      case 'delete_rows':
+        return [`delete rows before ${a.before}`, a.relation, a.rows ?? '?', a.status];
+      case 'truncate_partition':
+        return ['truncate partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
+      case 'drop_partition':
+        return ['drop partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
+    }
+  });
+  const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
+  const totals = Object.entries(r.rows_deleted).map(([t, n]) => `${t}=${n}`).join(' ');
+  return [
+    head,
+    rows.length ? renderColumns(['action', 'relation', 'rows', 'status'], rows) : 'nothing to do',
+    `${r.dry_run ? 'would remove' : 'removed'} rows: ${totals || 'none'}; partitions ${r.dry_run ? 'to drop' : 'dropped'}: ${r.dry_run ? r.actions.filter((a) => a.action === 'drop_partition').length : r.partitions_dropped}`,
+    ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
+  ].join('\n');
+}
+
+function renderStats(r: StatsReport): string {
+  const rows = Object.entries(r.tables).map(([name, t]) => {
+    const s = t as Partial<TimeSeriesTableStats> & typeof t;
+    return [
+      name,
+      `${t.row_count_exact ? '' : '~'}${t.row_count}`,
+      size(t.table_bytes),
+      size(t.index_bytes),
+      size(t.total_bytes),
+      s.partitions ?? '',
+      s.partitions === undefined ? '' : `${s.oldest_partition ?? '-'} .. ${s.newest_partition ?? '-'}`,
+      s.runway_days === undefined ? '' : `${s.runway_days} d`,
+      s.default_rows ?? '',
+      s.partitions === undefined ? '' : (s.latest_ts ?? 'no data'),
+      s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : `${s.data_age_seconds} s`,
+    ];
+  });
+  const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
+  return [
+    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at} (~ = estimate)`,
+    renderColumns(['table', 'rows', 'table', 'indexes', 'total', 'parts', 'days', 'runway', 'default', 'latest', 'age'], rows),
+    '',
+    recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
+  ].join('\n');
+}

@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, inject } from 'vitest';
+import type { OperationContext } from '../../functions/core/context';
+import { createPool } from '../../functions/core/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/core/db/settings';
+import { silentLogger } from '../../functions/core/log';
+
+export const adminUrl = () => inject('adminUrl');
+
+/** URL of `database` on the test server. */
+export function urlFor(database: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** The test server's admin password, to check that it never shows up in output. */
+export function testPassword(): string {
+  return decodeURIComponent(new URL(adminUrl()).password);
+}
+
+/**
+ * Creates a fresh database for one test file (dropped after the file) and returns its URL.
+ */
+export async function createTestDatabase(): Promise<string> {
+  const name = `perps_test_${randomBytes(5).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  afterAll(async () => {
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+  return urlFor(name);
+}
+
+export async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client(adminUrl());
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An operation context on `url` whose pool is closed after the file; `now` pins the clock. */
+export function testContext(url: string, options: { now?: Date; settings?: Partial<MaintenanceSettings> } = {}): OperationContext {
+  const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, applicationName: 'perps-test' }, silentLogger);
+  afterAll(() => pool.end());
+  return {
+    pool,
+    log: silentLogger,
+    now: () => options.now ?? new Date(),
+    settings: { ...DEFAULT_MAINTENANCE_SETTINGS, migrateLockWaitMs: 30_000, retryBaseDelayMs: 20, ...options.settings },
+  };
+}
+
+/** A single client on `url`, closed after the file. */
+export async function connect(url: string, options: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, ...options });
+  await client.connect();
+  afterAll(() => client.end().catch(() => undefined));
+  return client;
+}
+
+/** Count and an order-independent checksum of a table's rows, to prove none was lost or duplicated. */
+export async function fingerprint(client: pg.ClientBase, table: string): Promise<{ rows: number; checksum: string }> {
+  const { rows } = await client.query<{ n: string; sum: string | null }>(
+    `SELECT count(*) AS n, sum(hashtext(t::text)::numeric) AS sum FROM (SELECT id, symbol, ts, exchange_id FROM ${table}) t`,
+  );
+  return { rows: Number(rows[0]?.n), checksum: rows[0]?.sum ?? '0' };
+}
