@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { MigrationError } from '../../functions/core/errors';
+import { checksumOf, migrate } from '../../functions/core/migrate';
+import { readMigrationFiles } from '../../functions/core/migration-files';
+import { connect, createTestDatabase, testContext } from '../support/database';
+
+const files = readMigrationFiles();
+
+describe('migration runner', () => {
+  it('records name, checksum, applied_at and duration per file, and re-running is a no-op', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url);
+    const first = await migrate(ctx);
+    expect(first.applied).toBe(files.length);
+    expect(first.migrations.map((m) => m.status)).toEqual(files.map(() => 'applied'));
+
+    const client = await connect(url);
+    const { rows } = await client.query('SELECT name, checksum, applied_at, duration_ms FROM perps_schema_migrations ORDER BY name');
+    expect(rows.map((r) => [r.name, r.checksum])).toEqual(files.map((f) => [f.name, checksumOf(f.sql)]));
+    for (const row of rows) {
+      expect(row.applied_at).toBeInstanceOf(Date);
+      expect(row.duration_ms).toBeGreaterThanOrEqual(0);
+    }
+
+    const second = await migrate(ctx);
+    expect(second.applied).toBe(0);
+    expect(second.migrations.map((m) => m.status)).toEqual(files.map(() => 'already_applied'));
+  });
+
+  it('stops with an error naming an applied file whose content changed', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url);
+    await migrate(ctx);
+    const edited = files.map((f) => (f.name === '0002_seed_exchanges.sql' ? { ...f, sql: `${f.sql}\n-- edited` } : f));
+    const error = await migrate(ctx, { migrations: edited }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(/0002_seed_exchanges\.sql was edited after it was applied/);
+  });
+
+  it('stops with an error naming a ledger entry that has no file', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url);
+    await migrate(ctx);
+    const error = await migrate(ctx, { migrations: files.slice(0, 2) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(/0003_roles\.sql is recorded as applied but this build has no such file/);
+  });
+
+  it('refuses a new file that sorts before one already applied', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url);
+    await migrate(ctx);
+    const late = [...files, { name: '0000_late.sql', sql: 'SELECT 1;' }];
+    await expect(migrate(ctx, { migrations: late })).rejects.toThrow(/0000_late\.sql sorts before 0003_roles\.sql/);
+  });
+
+  it('names the file, line and column of a failing statement and applies nothing of that file', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url);
+    const broken = [...files, { name: '0004_broken.sql', sql: 'CREATE TABLE good_one (id int);\n\nSELECT * FROM\n  missing_table;' }];
+    const error = (await migrate(ctx, { migrations: broken }).catch((e: unknown) => e)) as MigrationError;
+    expect(error).toBeInstanceOf(MigrationError);
+    expect(error.message).toMatch(/migration 0004_broken\.sql line 4, column 3 failed: relation "missing_table" does not exist/);
+    const report = error.report as { migrations: { name: string; status: string }[] };
+    expect(report.migrations.at(-1)).toMatchObject({ name: '0004_broken.sql', status: 'failed' });
+    const client = await connect(url);
+    const { rows } = await client.query(`SELECT to_regclass('good_one') AS t, (SELECT count(*) FROM perps_schema_migrations) AS n`);
+    expect(rows[0]).toEqual({ t: null, n: String(files.length) });
+  });
+
+  it('serialises concurrent runners: each file is applied exactly once and no runner fails', async () => {
+    const url = await createTestDatabase();
+    const runs = await Promise.all(Array.from({ length: 4 }, () => migrate(testContext(url))));
+    const appliedPerFile = files.map((f) => runs.filter((r) => r.migrations.some((m) => m.name === f.name && m.status === 'applied')).length);
+    expect(appliedPerFile).toEqual(files.map(() => 1));
+    const client = await connect(url);
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM perps_schema_migrations');
+    expect(rows[0]?.n).toBe(files.length);
+  });
+});

@@ -1,0 +1,141 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listPartitions } from '../../functions/core/catalog';
+import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { adminQuery, connect, createTestDatabase, fingerprint, testContext } from '../support/database';
+
+const NOW = new Date('2026-06-15T22:30:00Z');
+let url: string;
+
+/** The test database runs in a zone far from UTC, so a day bound read in the session zone would be wrong. */
+beforeAll(async () => {
+  url = await createTestDatabase();
+  await adminQuery(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET TimeZone = 'Pacific/Auckland'`);
+  await migrate(testContext(url));
+});
+
+async function insertTickers(client: Awaited<ReturnType<typeof connect>>, instants: string[]) {
+  await client.query(
+    `INSERT INTO tickers (exchange_id, symbol, ts, last_price) SELECT 1, 'BTC-PERP', t, 100 FROM unnest($1::timestamptz[]) AS t`,
+    [instants],
+  );
+}
+
+describe('partitions', () => {
+  it('creates day partitions from today (UTC) with UTC bounds whatever the session TimeZone', async () => {
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(report.today).toBe('2026-06-15');
+    for (const t of report.tables) {
+      expect(t).toMatchObject({ status: 'ok', rows_moved: 0, runway_days: 3 });
+      expect(t.created).toEqual(['2026_06_15', '2026_06_16', '2026_06_17'].map((d) => `${t.table}_${d}`));
+    }
+    const client = await connect(url);
+    const zone = await client.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz`);
+    expect(zone.rows[0]?.tz).toBe('Pacific/Auckland');
+    const parts = await listPartitions(client, 'tickers');
+    const bounds = parts.filter((p) => !p.isDefault).map((p) => [p.name, p.from?.toISOString(), p.to?.toISOString()]);
+    expect(bounds).toEqual([
+      ['tickers_2026_06_15', '2026-06-15T00:00:00.000Z', '2026-06-16T00:00:00.000Z'],
+      ['tickers_2026_06_16', '2026-06-16T00:00:00.000Z', '2026-06-17T00:00:00.000Z'],
+      ['tickers_2026_06_17', '2026-06-17T00:00:00.000Z', '2026-06-18T00:00:00.000Z'],
+    ]);
+    // A row at 23:59:59.999 UTC lands in that UTC day, not the Auckland one.
+    await insertTickers(client, ['2026-06-15T23:59:59.999Z', '2026-06-16T00:00:00Z']);
+    const routed = await client.query<{ part: string; ts: Date }>(`SELECT tableoid::regclass::text AS part, ts FROM tickers ORDER BY ts`);
+    expect(routed.rows.map((r) => r.part)).toEqual(['tickers_2026_06_15', 'tickers_2026_06_16']);
+    // No CHECK constraint is left behind by the attach recipe.
+    const checks = await client.query(`SELECT conname FROM pg_constraint WHERE conname LIKE '%_bounds'`);
+    expect(checks.rows).toEqual([]);
+  });
+
+  it('reports partitions already present and changes nothing on a second run', async () => {
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(report.partitions_created).toBe(0);
+    expect(report.tables.every((t) => t.present.length === 3 && t.created.length === 0)).toBe(true);
+  });
+
+  it('moves rows of past and future days out of the default partition, losing and duplicating none', async () => {
+    const client = await connect(url);
+    // Late rows (10 days ago), early rows (40 days ahead), and rows of a window day not yet created.
+    const late = Array.from({ length: 25 }, (_, i) => new Date(Date.parse('2026-06-05T03:00:00Z') + i * 60_000).toISOString());
+    const early = Array.from({ length: 13 }, (_, i) => new Date(Date.parse('2026-07-25T10:00:00Z') + i * 1000).toISOString());
+    const inWindow = ['2026-06-19T00:00:00Z', '2026-06-19T23:59:59Z'];
+    await insertTickers(client, [...late, ...early, ...inWindow]);
+    await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (2, 'ETH-PERP', '2026-05-01T12:00:00Z', 1, 2)`);
+    const inDefault = await client.query<{ n: string }>('SELECT count(*) AS n FROM tickers_default');
+    expect(Number(inDefault.rows[0]?.n)).toBe(40);
+    const before = await fingerprint(client, 'tickers');
+
+    const report: PartitionsReport = await ensurePartitions(testContext(url, { now: NOW, settings: { batchSize: 7 } }), { daysAhead: 5 });
+    const tickers = report.tables.find((t) => t.table === 'tickers');
+    expect(tickers?.rows_moved).toBe(40);
+    // Days emptied out of the default first, then the rest of the window.
+    expect(tickers?.created).toEqual(['tickers_2026_06_05', 'tickers_2026_06_19', 'tickers_2026_07_25', 'tickers_2026_06_18']);
+    expect(tickers?.runway_days).toBe(5);
+    expect(report.tables.find((t) => t.table === 'trades')?.created).toContain('trades_2026_05_01');
+    expect(report.rows_moved).toBe(41);
+
+    expect(await fingerprint(client, 'tickers')).toEqual(before);
+    const placed = await client.query<{ part: string; n: string }>(
+      `SELECT tableoid::regclass::text AS part, count(*) AS n FROM tickers GROUP BY 1 ORDER BY 1`,
+    );
+    expect(placed.rows.map((r) => [r.part, Number(r.n)])).toEqual([
+      ['tickers_2026_06_05', 25],
+      ['tickers_2026_06_15', 1],
+      ['tickers_2026_06_16', 1],
+      ['tickers_2026_06_19', 2],
+      ['tickers_2026_07_25', 13],
+    ]);
+  });
+
+  it('finishes a standalone table left behind by an interrupted run', async () => {
+    const client = await connect(url);
+    await client.query(`CREATE TABLE funding_rates_2026_06_20 (LIKE funding_rates INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    await client.query(
+      `ALTER TABLE funding_rates_2026_06_20 ADD CONSTRAINT funding_rates_2026_06_20_bounds CHECK (ts >= '2026-06-20 00:00:00+00' AND ts < '2026-06-21 00:00:00+00')`,
+    );
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 6 });
+    expect(report.tables.find((t) => t.table === 'funding_rates')?.created).toEqual(['funding_rates_2026_06_20']);
+    const parts = await listPartitions(client, 'funding_rates');
+    expect(parts.map((p) => p.name)).toContain('funding_rates_2026_06_20');
+  });
+
+  it('refuses to run while another maintenance run holds the lock', async () => {
+    const holder = await connect(url);
+    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    try {
+      await expect(ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 })).rejects.toBeInstanceOf(LockBusyError);
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+    }
+  });
+
+  it('gives up on a table whose parent is locked by a long transaction, finishes the others, and fails at the end', async () => {
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE trades IN SHARE MODE');
+    const started = Date.now();
+    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), { daysAhead: 8 }).catch(
+      (e: unknown) => e,
+    )) as PartialFailureError;
+    const elapsed = Date.now() - started;
+    await blocker.query('ROLLBACK');
+    expect(error).toBeInstanceOf(PartialFailureError);
+    const report = error.report as PartitionsReport;
+    const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+    expect(byTable.trades?.status).toBe('failed');
+    expect(byTable.trades?.errors.join()).toMatch(/create trades_2026_06_22: could not get its lock within 100 ms in 2 attempts/);
+    for (const table of TIME_SERIES_TABLES.filter((t) => t !== 'trades')) {
+      expect(byTable[table]?.status).toBe('ok');
+      expect(byTable[table]?.runway_days).toBe(8);
+    }
+    expect(error.message).toMatch(/partitions failed on trades/);
+    // Bounded by attempts x lock_timeout plus backoff, not by the blocker's transaction.
+    expect(elapsed).toBeLessThan(20_000);
+    // A plain re-run after the blocker is gone completes.
+    const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 8 });
+    expect(rerun.tables.every((t) => t.status === 'ok' && t.runway_days === 8)).toBe(true);
+  });
+});
