@@ -1,0 +1,141 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { listPartitions } from '../../functions/core/catalog';
+import { InputError } from '../../functions/core/errors';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { prune } from '../../functions/core/prune';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { connect, createTestDatabase, fingerprint, testContext } from '../support/database';
+
+const NOW = new Date('2026-06-15T12:00:00Z');
+const HOUR = 3_600_000;
+let url: string;
+let client: Awaited<ReturnType<typeof connect>>;
+
+/** Four rows a day, at 00:00, 06:00, 12:00 and 18:00 UTC, for 2026-06-01 .. 2026-06-15, in every table. */
+async function seed() {
+  url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW });
+  await migrate(ctx);
+  client = await connect(url);
+  const instants = Array.from({ length: 15 * 4 }, (_, i) => new Date(Date.parse('2026-06-01T00:00:00Z') + i * 6 * HOUR));
+  for (const table of TIME_SERIES_TABLES) {
+    const extra = { tickers: '', orderbooks: '', trades: ', price, size', funding_rates: ', rate' }[table];
+    const values = { tickers: '', orderbooks: '', trades: ', 1, 1', funding_rates: ', 0.0001' }[table];
+    await client.query(
+      `INSERT INTO ${table} (exchange_id, symbol, ts${extra}) SELECT 1, s, t${values} FROM unnest($1::timestamptz[]) t, unnest(ARRAY['BTC','ETH']) s`,
+      [instants],
+    );
+  }
+  await client.query(`INSERT INTO ingest_events (symbol, status, ts) SELECT 'BTC', 'ok', t FROM unnest($1::timestamptz[]) t`, [instants]);
+  // Empties the default partitions into day partitions 06-01 .. 06-15, and creates the window.
+  await ensurePartitions(ctx, { daysAhead: 3 });
+  // A partition whose name says 2099 but whose bounds are old, and one whose name says old but
+  // bounds are in the future: only the catalog bounds may decide.
+  await client.query(`CREATE TABLE tickers_2099_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-05-01 00:00:00+00') TO ('2026-05-02 00:00:00+00')`);
+  await client.query(`CREATE TABLE tickers_2020_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-07-01 00:00:00+00') TO ('2026-07-02 00:00:00+00')`);
+}
+
+async function everything() {
+  const state: Record<string, unknown> = {};
+  for (const table of [...TIME_SERIES_TABLES, 'ingest_events', 'markets', 'exchanges']) state[table] = await fingerprint(client, table);
+  for (const table of TIME_SERIES_TABLES) state[`${table}:partitions`] = (await listPartitions(client, table)).map((p) => p.name);
+  return state;
+}
+
+async function count(sql: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(sql);
+  return Number(rows[0]?.n);
+}
+
+describe('prune', () => {
+  beforeEach(seed);
+
+  it('drops partitions by their real bounds: ended at or before 00:00 UTC of today - N days, never the default', async () => {
+    const ctx = testContext(url, { now: NOW });
+    const before = await everything();
+    const planned = await prune(ctx, { dropPartitionsOlderThanDays: 5, dryRun: true });
+    expect(await everything()).toEqual(before);
+    expect(planned.drop_before).toBe('2026-06-10T00:00:00.000Z');
+
+    const done = await prune(ctx, { dropPartitionsOlderThanDays: 5 });
+    expect(done.actions.map((a) => ({ ...a, status: 'planned' }))).toEqual(planned.actions);
+    const dropped = done.actions.filter((a) => a.table === 'tickers').map((a) => a.relation);
+    expect(dropped).toEqual([
+      'tickers_2099_01_01',
+      ...Array.from({ length: 9 }, (_, i) => `tickers_2026_06_0${i + 1}`),
+    ]);
+    expect(done.partitions_dropped).toBe(4 * 9 + 1);
+    const left = (await listPartitions(client, 'tickers')).map((p) => p.name);
+    expect(left).toContain('tickers_2026_06_10');
+    expect(left).toContain('tickers_2020_01_01');
+    expect(left).toContain('tickers_default');
+    expect(await count('SELECT count(*) AS n FROM tickers')).toBe(6 * 4 * 2);
+    expect(done.rows_deleted.tickers).toBe(9 * 4 * 2);
+  });
+
+  it('deletes rows older than N days, in batches, and truncates partitions wholly older', async () => {
+    const ctx = testContext(url, { now: NOW, settings: { batchSize: 3 } });
+    // A late row stuck in the default partition, and a row exactly at the cutoff (kept).
+    await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'SOL', '2026-04-01T00:00:00Z', 1, 1), (1, 'SOL', '2026-06-12T12:00:00Z', 1, 1)`);
+    const cutoff = '2026-06-12T12:00:00Z';
+    const expected: Record<string, number> = {};
+    for (const table of [...TIME_SERIES_TABLES, 'ingest_events']) expected[table] = await count(`SELECT count(*) AS n FROM ${table} WHERE ts < '${cutoff}'`);
+    const kept = await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`);
+
+    const before = await everything();
+    const planned = await prune(ctx, { olderThanDays: 3, dryRun: true });
+    expect(await everything()).toEqual(before);
+    expect(planned.delete_before).toBe('2026-06-12T12:00:00.000Z');
+    expect(planned.rows_deleted).toEqual(expected);
+
+    const done = await prune(ctx, { olderThanDays: 3 });
+    expect(done.rows_deleted).toEqual(expected);
+    const kinds = done.actions.filter((a) => a.table === 'trades').map((a) => `${a.action}:${a.relation}`);
+    expect(kinds).toContain('truncate_partition:trades_2026_06_11');
+    expect(kinds).toContain('delete_rows:trades_2026_06_12');
+    expect(kinds).toContain('delete_rows:trades_default');
+    for (const table of [...TIME_SERIES_TABLES, 'ingest_events']) {
+      expect(await count(`SELECT count(*) AS n FROM ${table} WHERE ts < '${cutoff}'`)).toBe(0);
+    }
+    expect(await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`)).toBe(kept);
+  });
+
+  it('with both flags deletes rows first, then drops partitions', async () => {
+    const done = await prune(testContext(url, { now: NOW }), { olderThanDays: 3, dropPartitionsOlderThanDays: 10 });
+    const order = done.actions.map((a) => a.action);
+    expect(order.lastIndexOf('delete_rows')).toBeLessThan(order.indexOf('drop_partition'));
+    // Partitions about to be dropped are not truncated first.
+    const truncated = done.actions.filter((a) => a.action === 'truncate_partition').map((a) => a.relation);
+    expect(truncated).not.toContain('tickers_2026_06_01');
+    expect(truncated).toContain('tickers_2026_06_05');
+    expect(done.actions.every((a) => a.status === 'done')).toBe(true);
+    expect(await count(`SELECT count(*) AS n FROM tickers WHERE ts < '2026-06-12T12:00:00Z'`)).toBe(0);
+  });
+
+  it('truncates every data table only with the database name as confirmation, keeping exchanges', async () => {
+    const ctx = testContext(url, { now: NOW });
+    await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (1, 'BTC')`);
+    const before = await everything();
+    await expect(prune(ctx, { truncate: true })).rejects.toThrow(InputError);
+    await expect(prune(ctx, { truncate: true, confirm: 'some_other_db' })).rejects.toThrow(/confirm with the database name/);
+    const dry = await prune(ctx, { truncate: true, dryRun: true });
+    expect(dry.actions[0]).toMatchObject({ action: 'truncate_tables', status: 'planned' });
+    expect(await everything()).toEqual(before);
+
+    const database = new URL(url).pathname.slice(1);
+    const done = await prune(ctx, { truncate: true, confirm: database });
+    expect(done.rows_deleted.markets).toBe(1);
+    expect(done.rows_deleted.tickers).toBe(15 * 4 * 2);
+    for (const table of ['markets', ...TIME_SERIES_TABLES, 'ingest_events']) expect(await count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM exchanges')).toBe(7);
+  });
+
+  it('rejects a prune with nothing to do, or truncate combined with other flags, before touching anything', async () => {
+    const ctx = testContext(url, { now: NOW });
+    const before = await everything();
+    await expect(prune(ctx, {})).rejects.toThrow(/nothing to prune: give older-than N .*drop-partitions-older-than N .*truncate/);
+    await expect(prune(ctx, { truncate: true, olderThanDays: 3, confirm: 'x' })).rejects.toThrow(/truncate cannot be combined/);
+    expect(await everything()).toEqual(before);
+  });
+});
