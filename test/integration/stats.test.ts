@@ -1,0 +1,97 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../functions/core/stats';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { connect, createTestDatabase, testContext } from '../support/database';
+
+const NOW = new Date('2026-09-02T10:30:00Z');
+const MINUTE = 60_000;
+let url: string;
+let client: Awaited<ReturnType<typeof connect>>;
+let report: StatsReport;
+
+/**
+ * tickers: BTC every minute for the last 3 hours, ETH every minute from 5 to 2 hours ago, one
+ * future row; trades: one old row stuck in the default partition; funding_rates: 30k rows over
+ * the past week, enough to exceed the exact-count size and be estimated.
+ */
+beforeAll(async () => {
+  url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW });
+  await migrate(ctx);
+  client = await connect(url);
+  const at = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * MINUTE).toISOString();
+  const btc = Array.from({ length: 180 }, (_, i) => at(i)); // 0 .. 179 minutes ago
+  const eth = Array.from({ length: 180 }, (_, i) => at(120 + i)); // 120 .. 299 minutes ago
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) SELECT 1, 'BTC', t FROM unnest($1::timestamptz[]) t`, [btc]);
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) SELECT 2, 'ETH', t FROM unnest($1::timestamptz[]) t`, [eth]);
+  await client.query(`INSERT INTO funding_rates (exchange_id, symbol, ts, rate)
+    SELECT 1 + i % 7, 'SYM' || (i % 50), $1::timestamptz - (i || ' seconds')::interval * 20, 0.0001 FROM generate_series(1, 30000) i`, [NOW]);
+  await ensurePartitions(ctx, { daysAhead: 4 });
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC', $1)`, [at(-30)]);
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (3, 'SOL', '2025-01-01T00:00:00Z', 1, 1)`);
+  await client.query(`INSERT INTO ingest_events (symbol, status) VALUES ('BTC', 'ok'), ('ETH', 'error')`);
+  await client.query('ANALYZE');
+  report = await collectStats(ctx);
+});
+
+const series = (table: string) => report.tables[table as keyof StatsReport['tables']] as TimeSeriesTableStats;
+
+describe('stats', () => {
+  it('has the documented JSON shape', () => {
+    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest']);
+    expect(report.fetched_at).toBe('2026-09-02T10:30:00.000Z');
+    expect(Object.keys(report.tables)).toEqual([...ALL_TABLES]);
+    expect(Object.keys(report.tables.exchanges).sort()).toEqual(['index_bytes', 'row_count', 'row_count_exact', 'table_bytes', 'total_bytes']);
+    expect(Object.keys(series('tickers')).sort()).toEqual(
+      ['data_age_seconds', 'default_rows', 'index_bytes', 'latest_ts', 'newest_partition', 'oldest_partition', 'partitions', 'row_count', 'row_count_exact', 'runway_days', 'table_bytes', 'total_bytes'].sort(),
+    );
+  });
+
+  it('reports the database size and per-table sizes summed over partitions', async () => {
+    const db = await client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+    expect(report.database.name).toBe(new URL(url).pathname.slice(1));
+    expect(Math.abs(report.database.size_bytes - Number(db.rows[0]?.size))).toBeLessThan(1024 * 1024);
+    for (const table of TIME_SERIES_TABLES) {
+      const { rows } = await client.query<{ t: string; i: string; total: string }>(
+        `SELECT sum(pg_table_size(relid)) AS t, sum(pg_indexes_size(relid)) AS i, sum(pg_total_relation_size(relid)) AS total
+           FROM pg_partition_tree($1::regclass) WHERE isleaf`,
+        [table],
+      );
+      const s = series(table);
+      expect([s.table_bytes, s.index_bytes, s.total_bytes]).toEqual([Number(rows[0]?.t), Number(rows[0]?.i), Number(rows[0]?.total)]);
+      expect(s.total_bytes).toBeGreaterThan(0);
+    }
+  });
+
+  it('counts small tables exactly and estimates large ones, saying which', async () => {
+    expect(report.tables.exchanges).toMatchObject({ row_count: 7, row_count_exact: true });
+    expect(report.tables.ingest_events).toMatchObject({ row_count: 2, row_count_exact: true });
+    expect(series('tickers')).toMatchObject({ row_count: 361, row_count_exact: true });
+    expect(series('trades')).toMatchObject({ row_count: 1, row_count_exact: true, default_rows: 1 });
+    const funding = series('funding_rates');
+    expect(funding.row_count_exact).toBe(false);
+    expect(Math.abs(funding.row_count - 30_000)).toBeLessThan(30_000 * 0.05);
+  });
+
+  it('gives partitions, bounds and runway from the catalog', () => {
+    const tickers = series('tickers');
+    expect(tickers).toMatchObject({ partitions: 4, oldest_partition: '2026-09-02', newest_partition: '2026-09-05', runway_days: 4, default_rows: 0 });
+    // funding_rates rows reach back a week: emptied out of the default into past days.
+    expect(series('funding_rates')).toMatchObject({ oldest_partition: '2026-08-26', newest_partition: '2026-09-05', runway_days: 4 });
+    expect(series('trades')).toMatchObject({ oldest_partition: '2026-09-02', partitions: 4 });
+  });
+
+  it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {
+    expect(series('tickers')).toMatchObject({ latest_ts: '2026-09-02T10:30:00.000Z', data_age_seconds: 0 });
+    expect(series('trades')).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z' });
+    expect(series('orderbooks')).toMatchObject({ latest_ts: null, data_age_seconds: null });
+    const tickers = report.recent_ingest.filter((r) => r.table === 'tickers');
+    // BTC: minutes 0..59 are inside (now - 1h, now]; ETH's newest row is 2 hours old.
+    expect(tickers).toEqual([{ table: 'tickers', symbol: 'BTC', rows_last_hour: 60, latest_ts: '2026-09-02T10:30:00.000Z' }]);
+    const funding = report.recent_ingest.filter((r) => r.table === 'funding_rates');
+    expect(funding).toHaveLength(50);
+    expect(funding.reduce((n, r) => n + r.rows_last_hour, 0)).toBe(179); // one row per 20 s: 3600/20 - 1
+  });
+});
