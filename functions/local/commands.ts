@@ -82,7 +82,7 @@ Global flags:
 export function parseCommandLine(argv: string[]): ParsedCommandLine {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: attachFlagValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new InputError(`${(error as Error).message.split('\n')[0]}; see --help`);
   }
@@ -136,6 +136,29 @@ function buildInvocation(command: CommandName, values: Partial<Record<Flag, stri
     case 'stats':
       return { command, event: {} };
   }
+}
+
+/**
+ * `--days -3` is a value, not a flag: attach it (`--days=-3`) so the schema can say what is
+ * wrong with it; a value-taking flag with nothing after it gets its own message.
+ */
+function attachFlagValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] ?? '';
+    const flag = token.startsWith('--') && !token.includes('=') ? (token.slice(2) as Flag) : undefined;
+    if (!flag || OPTIONS[flag]?.type !== 'string') {
+      out.push(token);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next === undefined || (next.startsWith('-') && !/^-[\d.]/.test(next))) {
+      throw new InputError(`${token} needs a value; see --help`);
+    }
+    out.push(`${token}=${next}`);
+    i++;
+  }
+  return out;
 }
 
 /** Flag text to a number; anything but a plain decimal number becomes NaN, which the schema rejects. */

@@ -1,0 +1,146 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cli, spawnCli } from '../support/cli';
+import { connect, createTestDatabase, fingerprint, testPassword, urlFor } from '../support/database';
+
+/** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
+const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
+
+const BAD_INPUTS: [string, string[], RegExp][] = [
+  ['negative days', ['partitions', '--days', '-3'], /--days: must be a whole number of days from 1 to 366/],
+  ['zero days', ['partitions', '--days', '0'], /--days: must be a whole number of days from 1 to 366/],
+  ['too many days', ['partitions', '--days', '367'], /--days: must be a whole number of days from 1 to 366/],
+  ['fractional days', ['init', '--create-partitions-days', '1.5'], /--create-partitions-days: must be a whole number/],
+  ['non-numeric days', ['partitions', '--days', 'seven'], /--days: must be a whole number/],
+  ['empty days', ['partitions', '--days', ''], /--days: must be a whole number/],
+  ['zero retention', ['clean', '--older-than', '0'], /--older-than: must be a whole number of days from 1 to 36500/],
+  ['negative retention', ['clean', '--drop-partitions-older-than', '-1'], /--drop-partitions-older-than: must be a whole number/],
+  ['unknown flag', ['stats', '--verbose'], /Unknown option '--verbose'/],
+  ['flag of another command', ['stats', '--days', '3'], /--days is not an option of stats/],
+  ['unknown command', ['vacuum'], /unknown command "vacuum": use one of init, migrate, partitions, clean \(prune\), stats/],
+  ['no command', [], /no command given/],
+  ['extra argument', ['stats', 'now'], /unexpected argument "now" after stats/],
+  ['bad format', ['stats', '--format', 'xml'], /--format must be table or json, got "xml"/],
+  ['clean with nothing to do', ['clean'], /nothing to prune: give older-than N/],
+  ['truncate with other flags', ['prune', '--truncate', '--older-than', '30', '--yes'], /truncate cannot be combined/],
+  ['truncate without confirmation', ['clean', '--truncate'], /--truncate empties markets and every data table: pass --yes to confirm/],
+  ['--yes without --truncate', ['clean', '--older-than', '3', '--yes'], /--yes only confirms --truncate/],
+  ['missing flag value', ['partitions', '--days', '--format', 'json'], /--days needs a value/],
+  ['flag value at the end', ['partitions', '--days'], /--days needs a value/],
+];
+
+describe('local runner: bad input is rejected before connecting', () => {
+  it.each(BAD_INPUTS)('%s', async (_, argv, message) => {
+    const result = await cli([...argv, '--database-url', CLOSED]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stdout).toBe('');
+  });
+
+  it('rejects a malformed database URL', async () => {
+    const result = await cli(['stats', '--database-url', 'http://u:pw-in-url@host/db']);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toMatch(/--database-url must start with postgres:\/\//);
+  });
+
+  it('ends within seconds on an unreachable database, naming host and port, without a stack trace or password', async () => {
+    const started = Date.now();
+    const result = await cli(['stats', '--database-url', CLOSED]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^error: cannot connect to 127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED/);
+    expect(result.stderr).not.toMatch(/closed-port-pw|\n\s+at /);
+  });
+
+  it('exits with 2 as a process too', () => {
+    const result = spawnCli(['partitions', '--days', '-1'], { cwd: mkdtempSync(join(tmpdir(), 'perps-cli-')) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--days: must be a whole number/);
+  });
+
+  it('prints help and version', async () => {
+    expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: npm run local -- [db] <command>') });
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: 'perps-stats-db 0.0.0-test\n' });
+  });
+});
+
+describe('local runner against a real server', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await createTestDatabase();
+  });
+
+  it('runs init, then stats as JSON alone on stdout', async () => {
+    const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/migrate perps_test_\w+: 3 applied/);
+    expect(init.stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
+
+    const stats = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
+    expect(stats.code).toBe(0);
+    const report = JSON.parse(stats.stdout);
+    expect(report.tables.tickers).toMatchObject({ partitions: 2, runway_days: 2, row_count: 0 });
+    expect(report.tables.exchanges.row_count).toBe(7);
+
+    const table = await cli(['stats', '--database-url', url]);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB/);
+    expect(table.stdout).toMatch(/exchanges +7 /);
+  });
+
+  it('reports a wrong password as unavailable without printing it', async () => {
+    const wrong = new URL(url);
+    wrong.password = 'definitely-wrong-pw';
+    const result = await cli(['stats', '--database-url', wrong.toString()]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/password authentication failed/);
+    expect(`${result.stdout}${result.stderr}`).not.toContain('definitely-wrong-pw');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(testPassword());
+  });
+
+  it('exits with 4 when another run holds the maintenance lock', async () => {
+    const holder = await connect(url);
+    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const result = await cli(['partitions', '--database-url', url]);
+    await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/another maintenance run .* holds the maintenance lock/);
+  });
+
+  it('previews and then runs a confirmed truncate', async () => {
+    const client = await connect(url);
+    await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (1, 'BTC-PERP')`);
+    const before = await fingerprint(client, 'markets');
+    const dry = await cli(['clean', '--truncate', '--dry-run', '--database-url', url]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/dry run: nothing was changed/);
+    expect(await fingerprint(client, 'markets')).toEqual(before);
+    const done = await cli(['clean', '--truncate', '--yes', '--format', 'json', '--database-url', url]);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout).rows_deleted.markets).toBe(1);
+    expect((await fingerprint(client, 'markets')).rows).toBe(0);
+  });
+
+  it('never prints the server password in any output', async () => {
+    const result = await cli(['stats', '--database-url', urlFor(new URL(url).pathname.slice(1))]);
+    expect(result.code).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(testPassword());
+  });
+});
+
+describe('local runner on the embedded database (PGlite)', () => {
+  it('initialises and reports stats with no database configured', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-'));
+    const init = spawnCli(['init'], { cwd });
+    expect(init.stderr).toMatch(/using the embedded PostgreSQL \(PGlite\) in .*\.pglite/);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/3 applied/);
+    const stats = spawnCli(['stats', '--format', 'json'], { cwd });
+    expect(stats.code).toBe(0);
+    const report = JSON.parse(stats.stdout);
+    expect(report.tables.exchanges.row_count).toBe(7);
+    expect(report.tables.trades.runway_days).toBe(7);
+  });
+});

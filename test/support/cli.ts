@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../functions/local/cli';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the local runner in-process with captured streams; stdin is not a terminal. */
+export async function cli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on('data', (chunk) => out.push(String(chunk)));
+  stderr.on('data', (chunk) => err.push(String(chunk)));
+  const code = await runCli(argv, {
+    stdout,
+    stderr,
+    stdin: new PassThrough(),
+    env: options.env ?? {},
+    cwd: options.cwd ?? fileURLToPath(new URL('.', import.meta.url)),
+    version: '0.0.0-test',
+  });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs `npm run local -- ...` the way a user does (tsx on the TypeScript entry) in `cwd`. */
+export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd: string }): CliResult {
+  const result = spawnSync(`${root}node_modules/.bin/tsx`, [`${root}functions/local/main.ts`, ...argv], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { addDays, dayBoundLiterals, dayOf, daySeries, daysBetween, partitionName } from '../../functions/core/days';
+
+describe('UTC days', () => {
+  it('takes the UTC day of an instant, not the local one', () => {
+    expect(dayOf(new Date('2026-11-24T23:59:59.999Z'))).toBe('2026-11-24');
+    expect(dayOf(new Date('2026-11-25T00:00:00+13:00'))).toBe('2026-11-24');
+  });
+
+  it('adds days across month, year and leap-day boundaries', () => {
+    expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
+    expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
+    expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
+    expect(daySeries('2026-10-30', 4)).toEqual(['2026-10-30', '2026-10-31', '2026-11-01', '2026-11-02']);
+    expect(daysBetween('2026-01-01', '2027-01-01')).toBe(365);
+  });
+
+  it('names partitions and writes bounds with an explicit UTC offset', () => {
+    expect(partitionName('funding_rates', '2026-11-24')).toBe('funding_rates_2026_11_24');
+    expect(dayBoundLiterals('2026-12-31')).toEqual({ from: '2026-12-31 00:00:00+00', to: '2027-01-01 00:00:00+00' });
+  });
+
+  it('rejects strings that are not calendar days', () => {
+    expect(() => partitionName('tickers', '2026-02-30')).toThrow(/not a calendar day/);
+    expect(() => addDays("2026-01-01'; DROP TABLE x; --", 1)).toThrow(/not a day/);
+  });
+});

@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeTarget, maskUrl } from '../../functions/core/db/settings';
+import { InputError } from '../../functions/core/errors';
+import { loadEnvironment, resolveSettings } from '../../functions/local/settings';
+
+describe('connection settings', () => {
+  it('masks the password, and password-like query parameters, in URLs', () => {
+    expect(maskUrl('postgres://app:s3cr%40t@db.example:6543/perps?sslmode=require')).toBe('postgres://app:***@db.example:6543/perps?sslmode=require');
+    expect(maskUrl('postgres://db/perps?password=hunter2')).toBe('postgres://db/perps?password=***');
+    expect(maskUrl('not a url://user:pw@host')).not.toContain('pw');
+    expect(describeTarget('postgres://app:pw@db.example/perps')).toBe('db.example:5432/perps');
+  });
+
+  it('takes --database-url first, then DATABASE_URL from .env over the environment', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
+    const env = { DATABASE_URL: 'postgres://env-host/db' };
+    expect(resolveSettings(undefined, cwd, loadEnvironment(cwd, env)).url).toBe('postgres://env-host/db');
+    writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_POOL_MAX=4\n');
+    const fromFile = resolveSettings(undefined, cwd, loadEnvironment(cwd, env));
+    expect(fromFile).toMatchObject({ url: 'postgres://file-host/db', urlSource: 'DATABASE_URL', connection: { poolMax: 4, poolMin: 2 } });
+    expect(resolveSettings('postgres://flag-host/db', cwd, loadEnvironment(cwd, env))).toMatchObject({ url: 'postgres://flag-host/db', urlSource: '--database-url' });
+  });
+
+  it('uses the guide pool defaults and the embedded database when no URL is given', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
+    const settings = resolveSettings(undefined, cwd, {});
+    expect(settings).toMatchObject({
+      url: undefined,
+      urlSource: 'embedded',
+      embeddedDir: join(cwd, '.pglite'),
+      connection: { poolMax: 10, poolMin: 2, acquireTimeoutMs: 30_000, idleTimeoutMs: 600_000 },
+      maintenance: { lockTimeoutMs: 1000 },
+    });
+  });
+
+  it('reports every bad setting at once, without echoing a password', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
+    let error: unknown;
+    try {
+      resolveSettings('mysql://u:topsecret@h/db', cwd, { DB_POOL_MAX: 'ten', DB_LOCK_TIMEOUT_MS: '-5' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    const problems = (error as InputError).problems;
+    expect(problems).toEqual([
+      'DB_POOL_MAX: must be a whole number',
+      'DB_LOCK_TIMEOUT_MS: must be at least 1',
+      '--database-url must start with postgres:// or postgresql:// (got mysql://)',
+    ]);
+    expect(problems.join()).not.toContain('topsecret');
+  });
+});
