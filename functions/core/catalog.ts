@@ -37,9 +37,7 @@ export async function listPartitions(client: pg.ClientBase, table: string): Prom
 export function isDayCovered(partitions: PartitionInfo[], day: string): boolean {
   const start = dayStart(day).getTime();
   const end = dayStart(addDays(day, 1)).getTime();
-  return partitions.some(
-    (p) => !p.isDefault && (p.from === null || p.from.getTime() <= start) && (p.to === null || p.to.getTime() >= end),
-  );
+  return partitions.some((p) => !p.isDefault && (p.from === null || p.from.getTime() <= start) && (p.to === null || p.to.getTime() >= end));
 }
 
 /** Consecutive days from `today` (inclusive) that have a partition. */

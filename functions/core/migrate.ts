@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { type OperationContext, errorMessage } from './context';
+import { errorMessage, type OperationContext } from './context';
 import { withAdvisoryLock, withClient, withTransaction } from './db/sessions';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { MigrationError } from './errors';

@@ -23,4 +23,28 @@ export async function init(ctx: OperationContext, event: PartitionsEvent): Promi
   return { operation: 'init', migrate: migrated, partitions };
 }
 
+/** What an entry point asks for: an operation id (or `init`) and its validated event. */
+export type OperationRequest =
+  | { operation: 'init'; event: PartitionsEvent }
+  | { operation: 'migrate'; event: Record<string, never> }
+  | { operation: 'partitions'; event: PartitionsEvent }
+  | { operation: 'prune'; event: PruneEvent }
+  | { operation: 'stats'; event: Record<string, never> };
+
+/** Runs one operation; the single dispatch every entry point goes through. */
+export async function runOperation(ctx: OperationContext, request: OperationRequest): Promise<OperationReport> {
+  switch (request.operation) {
+    case 'init':
+      return init(ctx, request.event);
+    case 'migrate':
+      return migrate(ctx);
+    case 'partitions':
+      return ensurePartitions(ctx, request.event);
+    case 'prune':
+      return prune(ctx, request.event);
+    case 'stats':
+      return collectStats(ctx);
+  }
+}
+
 export type { PartitionsEvent, PruneEvent };

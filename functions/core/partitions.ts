@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { findStandaloneTable, isDayCovered, listColumns, listPartitions, type PartitionInfo, runwayDays } from './catalog';
-import { type OperationContext, errorMessage } from './context';
+import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { runDdl } from './db/ddl';
 import { quoteIdent } from './db/identifiers';
@@ -64,10 +64,9 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
   }
   const failed = report.tables.filter((t) => t.status === 'failed');
   if (failed.length > 0) {
-    throw new PartialFailureError(
-      `partitions failed on ${failed.map((t) => `${t.table} (${t.errors.join('; ')})`).join(', ')}`,
-      { report },
-    );
+    throw new PartialFailureError(`partitions failed on ${failed.map((t) => `${t.table} (${t.errors.join('; ')})`).join(', ')}`, {
+      report,
+    });
   }
   return report;
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { countRows, listPartitions } from './catalog';
-import { type OperationContext, errorMessage } from './context';
+import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { runDdl } from './db/ddl';
 import { quoteIdent } from './db/identifiers';
@@ -57,7 +57,9 @@ export function prunePlanProblems(input: PruneInput): string[] {
     return ['truncate cannot be combined with older-than or drop-partitions-older-than: run them separately'];
   }
   if (!input.truncate && !hasRows && !hasDrop) {
-    return ['nothing to prune: give older-than N (delete rows older than N days), drop-partitions-older-than N (drop day partitions older than N days), or truncate (empty all data tables, with confirmation)'];
+    return [
+      'nothing to prune: give older-than N (delete rows older than N days), drop-partitions-older-than N (drop day partitions older than N days), or truncate (empty all data tables, with confirmation)',
+    ];
   }
   return [];
 }
@@ -114,9 +116,12 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
     summarise(report);
     const failed = report.actions.filter((a) => a.status === 'failed');
     if (failed.length > 0) {
-      throw new PartialFailureError(`prune: ${failed.length} of ${report.actions.length} steps failed: ${failed.map((a) => a.error).join('; ')}`, {
-        report,
-      });
+      throw new PartialFailureError(
+        `prune: ${failed.length} of ${report.actions.length} steps failed: ${failed.map((a) => a.error).join('; ')}`,
+        {
+          report,
+        },
+      );
     }
     return report;
   });
@@ -169,7 +174,14 @@ async function planRetention(
       if (!p.isDefault && p.to !== null && p.to <= deleteBefore) {
         const count = await countRows(client, p.name);
         if (count.exact && count.rows === 0) continue;
-        rowActions.push({ action: 'truncate_partition', status: 'planned', table, relation: p.name, rows: count.rows, rows_exact: count.exact });
+        rowActions.push({
+          action: 'truncate_partition',
+          status: 'planned',
+          table,
+          relation: p.name,
+          rows: count.rows,
+          rows_exact: count.exact,
+        });
       } else if (p.isDefault || p.from === null || p.from < deleteBefore) {
         const rows = dryRun ? await countOlder(client, p.name, deleteBefore) : null;
         if (rows === 0) continue;
@@ -180,7 +192,14 @@ async function planRetention(
   if (deleteBefore !== null) {
     const rows = dryRun ? await countOlder(client, 'ingest_events', deleteBefore) : null;
     if (rows !== 0) {
-      rowActions.push({ action: 'delete_rows', status: 'planned', table: 'ingest_events', relation: 'ingest_events', before: deleteBefore.toISOString(), rows });
+      rowActions.push({
+        action: 'delete_rows',
+        status: 'planned',
+        table: 'ingest_events',
+        relation: 'ingest_events',
+        before: deleteBefore.toISOString(),
+        rows,
+      });
     }
   }
   return [...rowActions, ...dropActions];
@@ -194,13 +213,17 @@ async function countOlder(client: pg.ClientBase, relation: string, before: Date)
 async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction): Promise<void> {
   switch (action.action) {
     case 'truncate_partition':
-      await runDdl(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () => client.query(`TRUNCATE ${quoteIdent(action.relation)}`));
+      await runDdl(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
+        client.query(`TRUNCATE ${quoteIdent(action.relation)}`),
+      );
       ctx.progress?.(`truncated ${action.relation}`);
       return;
     case 'drop_partition':
       // Plain DROP takes ACCESS EXCLUSIVE on the parent for an instant; DETACH CONCURRENTLY is
       // refused while a DEFAULT partition exists. lock_timeout bounds how long inserts can wait.
-      await runDdl(client, `drop ${action.relation}`, ctx.settings, ctx.log, () => client.query(`DROP TABLE ${quoteIdent(action.relation)}`));
+      await runDdl(client, `drop ${action.relation}`, ctx.settings, ctx.log, () =>
+        client.query(`DROP TABLE ${quoteIdent(action.relation)}`),
+      );
       ctx.progress?.(`dropped ${action.relation}`);
       return;
     case 'truncate_tables':

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { EXACT_COUNT_MAX_BYTES, countRows, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
+import { countRows, EXACT_COUNT_MAX_BYTES, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
 import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -83,7 +83,11 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
     const tables = {} as StatsReport['tables'];
     const recent: RecentIngest[] = [];
     for (const table of ALL_TABLES) {
-      const base = await tableTotals(client, table, leaves.rows.filter((row) => row.table_name === table));
+      const base = await tableTotals(
+        client,
+        table,
+        leaves.rows.filter((row) => row.table_name === table),
+      );
       if (!isTimeSeriesTable(table)) {
         tables[table] = base;
         continue;

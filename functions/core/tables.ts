@@ -3,20 +3,11 @@ export const TIME_SERIES_TABLES = ['tickers', 'orderbooks', 'trades', 'funding_r
 export type TimeSeriesTable = (typeof TIME_SERIES_TABLES)[number];
 
 /** Every table of the schema, in the order reports list them. */
-export const ALL_TABLES = [
-  'exchanges',
-  'markets',
-  ...TIME_SERIES_TABLES,
-  'ingest_events',
-] as const;
+export const ALL_TABLES = ['exchanges', 'markets', ...TIME_SERIES_TABLES, 'ingest_events'] as const;
 export type TableName = (typeof ALL_TABLES)[number];
 
 /** Tables emptied by `prune --truncate`; exchanges stays seeded. */
-export const TRUNCATABLE_TABLES = [
-  'markets',
-  ...TIME_SERIES_TABLES,
-  'ingest_events',
-] as const satisfies readonly TableName[];
+export const TRUNCATABLE_TABLES = ['markets', ...TIME_SERIES_TABLES, 'ingest_events'] as const satisfies readonly TableName[];
 
 /** Name of a time-series table's DEFAULT partition. */
 export function defaultPartitionName(table: TimeSeriesTable): string {

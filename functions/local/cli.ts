@@ -6,11 +6,7 @@ import { createPool, verifyConnection } from '../core/db/pool';
 import { describeTarget } from '../core/db/settings';
 import { InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { migrate } from '../core/migrate';
-import { init, type OperationReport } from '../core/operations';
-import { ensurePartitions } from '../core/partitions';
-import { prune } from '../core/prune';
-import { collectStats } from '../core/stats';
+import { type OperationReport, type OperationRequest, runOperation } from '../core/operations';
 import { type Invocation, parseCommandLine, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { renderReport } from './render';
@@ -75,7 +71,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       settings: settings.maintenance,
       progress: io.stderr.isTTY ? (message) => stderr(`… ${message}`) : undefined,
     };
-    print(await invoke(parsed.invocation, ctx));
+    print(await runOperation(ctx, { operation: parsed.invocation.command, event: parsed.invocation.event } as OperationRequest));
     return 0;
   } catch (error) {
     if (error instanceof PerpsDbError) {
@@ -91,21 +87,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function invoke(invocation: Invocation, ctx: OperationContext): Promise<OperationReport> {
-  switch (invocation.command) {
-    case 'init':
-      return init(ctx, invocation.event);
-    case 'migrate':
-      return migrate(ctx);
-    case 'partitions':
-      return ensurePartitions(ctx, invocation.event);
-    case 'prune':
-      return prune(ctx, invocation.event);
-    case 'stats':
-      return collectStats(ctx);
-  }
-}
-
 /**
  * `--truncate` needs the database name as confirmation: `--yes` supplies it, a terminal is
  * asked for it, anything else is refused before connecting.
@@ -118,7 +99,9 @@ async function confirmTruncate(invocation: Invocation, url: string | undefined, 
     return;
   }
   if (!io.stdin.isTTY) {
-    throw new InputError('--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)');
+    throw new InputError(
+      '--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)',
+    );
   }
   stderr(`--truncate empties markets and every data table of ${url ? describeTarget(url) : 'the embedded database'}.`);
   const prompt = createInterface({ input: io.stdin, output: io.stderr });
@@ -151,4 +134,3 @@ function stderrLogger(stderr: (line: string) => void, level = 'warn'): Logger {
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
-

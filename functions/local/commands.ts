@@ -90,7 +90,8 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   const positionals = parsed.positionals[0] === 'db' ? parsed.positionals.slice(1) : parsed.positionals;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (positionals.length === 0) throw new InputError('no command given: use one of init, migrate, partitions, clean (prune), stats; see --help');
+  if (positionals.length === 0)
+    throw new InputError('no command given: use one of init, migrate, partitions, clean (prune), stats; see --help');
   const [name, ...extra] = positionals;
   const command = COMMAND_ALIASES[name ?? ''];
   if (!command) throw new InputError(`unknown command "${name}": use one of init, migrate, partitions, clean (prune), stats`);
@@ -115,7 +116,14 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
 function buildInvocation(command: CommandName, values: Partial<Record<Flag, string | boolean>>): Invocation {
   switch (command) {
     case 'init':
-      return { command, event: validate(partitionsEventSchema, { daysAhead: days(values['create-partitions-days']) }, { daysAhead: '--create-partitions-days' }) };
+      return {
+        command,
+        event: validate(
+          partitionsEventSchema,
+          { daysAhead: days(values['create-partitions-days']) },
+          { daysAhead: '--create-partitions-days' },
+        ),
+      };
     case 'partitions':
       return { command, event: validate(partitionsEventSchema, { daysAhead: days(values.days) }, { daysAhead: '--days' }) };
     case 'prune': {

@@ -2,7 +2,7 @@ import prettyBytes from 'pretty-bytes';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
-import type { PruneReport } from '../core/prune';
+import type { PruneAction, PruneReport } from '../core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
 
 /**
@@ -12,7 +12,14 @@ import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
 export function renderColumns(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const size = (bytes: number) => prettyBytes(bytes, { binary: true });
@@ -57,26 +64,30 @@ function renderPartitions(r: PartitionsReport): string {
 }
 
 function renderPrune(r: PruneReport): string {
-  const rows = r.actions.map((a) => {
-    switch (a.action) {
-      case 'truncate_tables':
-        return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];
-      case 'delete_rows':
-        return [`delete rows before ${a.before}`, a.relation, a.rows ?? '?', a.status];
-      case 'truncate_partition':
-        return ['truncate partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
-      case 'drop_partition':
-        return ['drop partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
-    }
-  });
+  const rows = r.actions.map(describeAction);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
-  const totals = Object.entries(r.rows_deleted).map(([t, n]) => `${t}=${n}`).join(' ');
+  const totals = Object.entries(r.rows_deleted)
+    .map(([t, n]) => `${t}=${n}`)
+    .join(' ');
   return [
     head,
     rows.length ? renderColumns(['action', 'relation', 'rows', 'status'], rows) : 'nothing to do',
     `${r.dry_run ? 'would remove' : 'removed'} rows: ${totals || 'none'}; partitions ${r.dry_run ? 'to drop' : 'dropped'}: ${r.dry_run ? r.actions.filter((a) => a.action === 'drop_partition').length : r.partitions_dropped}`,
     ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
   ].join('\n');
+}
+
+function describeAction(a: PruneAction): (string | number)[] {
+  switch (a.action) {
+    case 'truncate_tables':
+      return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];
+    case 'delete_rows':
+      return [`delete rows before ${a.before}`, a.relation, a.rows ?? '?', a.status];
+    case 'truncate_partition':
+      return ['truncate partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
+    case 'drop_partition':
+      return ['drop partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
+  }
 }
 
 function renderStats(r: StatsReport): string {

@@ -22,7 +22,11 @@ export function loadEnvironment(cwd: string, env: NodeJS.ProcessEnv): Record<str
   return { ...env, ...fromFile };
 }
 
-const int = (min: number) => z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(min, { error: `must be at least ${min}` });
+const int = (min: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` });
 
 const environmentSchema = z.object({
   DATABASE_URL: z.string().optional(),

@@ -71,7 +71,9 @@ describe('migration runner', () => {
   it('serialises concurrent runners: each file is applied exactly once and no runner fails', async () => {
     const url = await createTestDatabase();
     const runs = await Promise.all(Array.from({ length: 4 }, () => migrate(testContext(url))));
-    const appliedPerFile = files.map((f) => runs.filter((r) => r.migrations.some((m) => m.name === f.name && m.status === 'applied')).length);
+    const appliedPerFile = files.map(
+      (f) => runs.filter((r) => r.migrations.some((m) => m.name === f.name && m.status === 'applied')).length,
+    );
     expect(appliedPerFile).toEqual(files.map(() => 1));
     const client = await connect(url);
     const { rows } = await client.query('SELECT count(*)::int AS n FROM perps_schema_migrations');

@@ -117,9 +117,9 @@ describe('partitions', () => {
     await blocker.query('BEGIN');
     await blocker.query('LOCK TABLE trades IN SHARE MODE');
     const started = Date.now();
-    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), { daysAhead: 8 }).catch(
-      (e: unknown) => e,
-    )) as PartialFailureError;
+    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+      daysAhead: 8,
+    }).catch((e: unknown) => e)) as PartialFailureError;
     const elapsed = Date.now() - started;
     await blocker.query('ROLLBACK');
     expect(error).toBeInstanceOf(PartialFailureError);

@@ -32,8 +32,12 @@ async function seed() {
   await ensurePartitions(ctx, { daysAhead: 3 });
   // A partition whose name says 2099 but whose bounds are old, and one whose name says old but
   // bounds are in the future: only the catalog bounds may decide.
-  await client.query(`CREATE TABLE tickers_2099_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-05-01 00:00:00+00') TO ('2026-05-02 00:00:00+00')`);
-  await client.query(`CREATE TABLE tickers_2020_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-07-01 00:00:00+00') TO ('2026-07-02 00:00:00+00')`);
+  await client.query(
+    `CREATE TABLE tickers_2099_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-05-01 00:00:00+00') TO ('2026-05-02 00:00:00+00')`,
+  );
+  await client.query(
+    `CREATE TABLE tickers_2020_01_01 PARTITION OF tickers FOR VALUES FROM ('2026-07-01 00:00:00+00') TO ('2026-07-02 00:00:00+00')`,
+  );
 }
 
 async function everything() {
@@ -60,11 +64,8 @@ describe('prune', () => {
 
     const done = await prune(ctx, { dropPartitionsOlderThanDays: 5 });
     expect(done.actions.map((a) => ({ ...a, status: 'planned' }))).toEqual(planned.actions);
-    const dropped = done.actions.filter((a) => a.table === 'tickers').map((a) => a.relation);
-    expect(dropped).toEqual([
-      'tickers_2099_01_01',
-      ...Array.from({ length: 9 }, (_, i) => `tickers_2026_06_0${i + 1}`),
-    ]);
+    const dropped = done.actions.filter((a) => 'table' in a && a.table === 'tickers').map((a) => ('relation' in a ? a.relation : ''));
+    expect(dropped).toEqual(['tickers_2099_01_01', ...Array.from({ length: 9 }, (_, i) => `tickers_2026_06_0${i + 1}`)]);
     expect(done.partitions_dropped).toBe(4 * 9 + 1);
     const left = (await listPartitions(client, 'tickers')).map((p) => p.name);
     expect(left).toContain('tickers_2026_06_10');
@@ -77,10 +78,13 @@ describe('prune', () => {
   it('deletes rows older than N days, in batches, and truncates partitions wholly older', async () => {
     const ctx = testContext(url, { now: NOW, settings: { batchSize: 3 } });
     // A late row stuck in the default partition, and a row exactly at the cutoff (kept).
-    await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'SOL', '2026-04-01T00:00:00Z', 1, 1), (1, 'SOL', '2026-06-12T12:00:00Z', 1, 1)`);
+    await client.query(
+      `INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'SOL', '2026-04-01T00:00:00Z', 1, 1), (1, 'SOL', '2026-06-12T12:00:00Z', 1, 1)`,
+    );
     const cutoff = '2026-06-12T12:00:00Z';
     const expected: Record<string, number> = {};
-    for (const table of [...TIME_SERIES_TABLES, 'ingest_events']) expected[table] = await count(`SELECT count(*) AS n FROM ${table} WHERE ts < '${cutoff}'`);
+    for (const table of [...TIME_SERIES_TABLES, 'ingest_events'])
+      expected[table] = await count(`SELECT count(*) AS n FROM ${table} WHERE ts < '${cutoff}'`);
     const kept = await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`);
 
     const before = await everything();
@@ -91,7 +95,9 @@ describe('prune', () => {
 
     const done = await prune(ctx, { olderThanDays: 3 });
     expect(done.rows_deleted).toEqual(expected);
-    const kinds = done.actions.filter((a) => a.table === 'trades').map((a) => `${a.action}:${a.relation}`);
+    const kinds = done.actions
+      .filter((a) => 'table' in a && a.table === 'trades')
+      .map((a) => `${a.action}:${'relation' in a ? a.relation : ''}`);
     expect(kinds).toContain('truncate_partition:trades_2026_06_11');
     expect(kinds).toContain('delete_rows:trades_2026_06_12');
     expect(kinds).toContain('delete_rows:trades_default');
@@ -106,7 +112,7 @@ describe('prune', () => {
     const order = done.actions.map((a) => a.action);
     expect(order.lastIndexOf('delete_rows')).toBeLessThan(order.indexOf('drop_partition'));
     // Partitions about to be dropped are not truncated first.
-    const truncated = done.actions.filter((a) => a.action === 'truncate_partition').map((a) => a.relation);
+    const truncated = done.actions.flatMap((a) => (a.action === 'truncate_partition' ? [a.relation] : []));
     expect(truncated).not.toContain('tickers_2026_06_01');
     expect(truncated).toContain('tickers_2026_06_05');
     expect(done.actions.every((a) => a.status === 'done')).toBe(true);
@@ -127,7 +133,8 @@ describe('prune', () => {
     const done = await prune(ctx, { truncate: true, confirm: database });
     expect(done.rows_deleted.markets).toBe(1);
     expect(done.rows_deleted.tickers).toBe(15 * 4 * 2);
-    for (const table of ['markets', ...TIME_SERIES_TABLES, 'ingest_events']) expect(await count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
+    for (const table of ['markets', ...TIME_SERIES_TABLES, 'ingest_events'])
+      expect(await count(`SELECT count(*) AS n FROM ${table}`)).toBe(0);
     expect(await count('SELECT count(*) AS n FROM exchanges')).toBe(7);
   });
 

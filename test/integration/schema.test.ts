@@ -32,7 +32,8 @@ describe('schema after init', () => {
         WHERE table_schema = 'public' AND table_name = ANY($1) ORDER BY table_name, ordinal_position`,
       [ALL_TABLES],
     );
-    const columns = (table: string) => rows.filter((r) => r.table_name === table).map((r) => `${r.column_name} ${r.data_type}${r.is_nullable === 'NO' ? ' not null' : ''}`);
+    const columns = (table: string) =>
+      rows.filter((r) => r.table_name === table).map((r) => `${r.column_name} ${r.data_type}${r.is_nullable === 'NO' ? ' not null' : ''}`);
     expect(columns('exchanges')).toEqual(['id integer not null', 'name text not null', 'created_at timestamp with time zone']);
     expect(columns('markets')).toEqual([
       'id bigint not null',
@@ -46,13 +47,44 @@ describe('schema after init', () => {
       'metadata jsonb',
       'created_at timestamp with time zone',
     ]);
-    const common = ['id bigint not null', 'exchange_id integer not null', 'market_id bigint', 'symbol text not null', 'ts timestamp with time zone not null', 'received_at timestamp with time zone'];
+    const common = [
+      'id bigint not null',
+      'exchange_id integer not null',
+      'market_id bigint',
+      'symbol text not null',
+      'ts timestamp with time zone not null',
+      'received_at timestamp with time zone',
+    ];
     expect(columns('tickers')).toEqual([
       ...common,
-      ...['last_price', 'mark_price', 'index_price', 'best_bid', 'best_ask', 'volume_24h', 'turnover_24h', 'price_change_24h', 'high_24h', 'low_24h'].map((c) => `${c} numeric`),
+      ...[
+        'last_price',
+        'mark_price',
+        'index_price',
+        'best_bid',
+        'best_ask',
+        'volume_24h',
+        'turnover_24h',
+        'price_change_24h',
+        'high_24h',
+        'low_24h',
+      ].map((c) => `${c} numeric`),
     ]);
-    expect(columns('orderbooks')).toEqual([...common, 'bids_notional numeric', 'asks_notional numeric', 'raw_book jsonb', 'spread_bps numeric']);
-    expect(columns('trades')).toEqual([...common, 'trade_id text', 'price numeric not null', 'size numeric not null', 'side text', 'raw jsonb']);
+    expect(columns('orderbooks')).toEqual([
+      ...common,
+      'bids_notional numeric',
+      'asks_notional numeric',
+      'raw_book jsonb',
+      'spread_bps numeric',
+    ]);
+    expect(columns('trades')).toEqual([
+      ...common,
+      'trade_id text',
+      'price numeric not null',
+      'size numeric not null',
+      'side text',
+      'raw jsonb',
+    ]);
     expect(columns('funding_rates')).toEqual([...common, 'rate numeric not null', 'next_rate numeric', 'raw jsonb']);
     expect(columns('ingest_events')).toEqual([
       'id bigint not null',
@@ -94,10 +126,9 @@ describe('schema after init', () => {
         `SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass`,
         [table],
       );
-      const attached = await client.query<{ n: string }>(
-        `SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass`,
-        [`idx_${table}_symbol_ts`],
-      );
+      const attached = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [
+        `idx_${table}_symbol_ts`,
+      ]);
       expect(Number(parts.rows[0]?.n)).toBe(4); // default + 3 days
       expect(attached.rows[0]?.n).toBe(parts.rows[0]?.n);
     }

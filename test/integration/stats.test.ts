@@ -26,8 +26,11 @@ beforeAll(async () => {
   const eth = Array.from({ length: 180 }, (_, i) => at(120 + i)); // 120 .. 299 minutes ago
   await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) SELECT 1, 'BTC', t FROM unnest($1::timestamptz[]) t`, [btc]);
   await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) SELECT 2, 'ETH', t FROM unnest($1::timestamptz[]) t`, [eth]);
-  await client.query(`INSERT INTO funding_rates (exchange_id, symbol, ts, rate)
-    SELECT 1 + i % 7, 'SYM' || (i % 50), $1::timestamptz - (i || ' seconds')::interval * 20, 0.0001 FROM generate_series(1, 30000) i`, [NOW]);
+  await client.query(
+    `INSERT INTO funding_rates (exchange_id, symbol, ts, rate)
+    SELECT 1 + i % 7, 'SYM' || (i % 50), $1::timestamptz - (i || ' seconds')::interval * 20, 0.0001 FROM generate_series(1, 30000) i`,
+    [NOW],
+  );
   await ensurePartitions(ctx, { daysAhead: 4 });
   await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC', $1)`, [at(-30)]);
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (3, 'SOL', '2025-01-01T00:00:00Z', 1, 1)`);
@@ -43,9 +46,28 @@ describe('stats', () => {
     expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest']);
     expect(report.fetched_at).toBe('2026-09-02T10:30:00.000Z');
     expect(Object.keys(report.tables)).toEqual([...ALL_TABLES]);
-    expect(Object.keys(report.tables.exchanges).sort()).toEqual(['index_bytes', 'row_count', 'row_count_exact', 'table_bytes', 'total_bytes']);
+    expect(Object.keys(report.tables.exchanges).sort()).toEqual([
+      'index_bytes',
+      'row_count',
+      'row_count_exact',
+      'table_bytes',
+      'total_bytes',
+    ]);
     expect(Object.keys(series('tickers')).sort()).toEqual(
-      ['data_age_seconds', 'default_rows', 'index_bytes', 'latest_ts', 'newest_partition', 'oldest_partition', 'partitions', 'row_count', 'row_count_exact', 'runway_days', 'table_bytes', 'total_bytes'].sort(),
+      [
+        'data_age_seconds',
+        'default_rows',
+        'index_bytes',
+        'latest_ts',
+        'newest_partition',
+        'oldest_partition',
+        'partitions',
+        'row_count',
+        'row_count_exact',
+        'runway_days',
+        'table_bytes',
+        'total_bytes',
+      ].sort(),
     );
   });
 
@@ -77,7 +99,13 @@ describe('stats', () => {
 
   it('gives partitions, bounds and runway from the catalog', () => {
     const tickers = series('tickers');
-    expect(tickers).toMatchObject({ partitions: 4, oldest_partition: '2026-09-02', newest_partition: '2026-09-05', runway_days: 4, default_rows: 0 });
+    expect(tickers).toMatchObject({
+      partitions: 4,
+      oldest_partition: '2026-09-02',
+      newest_partition: '2026-09-05',
+      runway_days: 4,
+      default_rows: 0,
+    });
     // funding_rates rows reach back a week: emptied out of the default into past days.
     expect(series('funding_rates')).toMatchObject({ oldest_partition: '2026-08-26', newest_partition: '2026-09-05', runway_days: 4 });
     expect(series('trades')).toMatchObject({ oldest_partition: '2026-09-02', partitions: 4 });

@@ -8,7 +8,9 @@ import { loadEnvironment, resolveSettings } from '../../functions/local/settings
 
 describe('connection settings', () => {
   it('masks the password, and password-like query parameters, in URLs', () => {
-    expect(maskUrl('postgres://app:s3cr%40t@db.example:6543/perps?sslmode=require')).toBe('postgres://app:***@db.example:6543/perps?sslmode=require');
+    expect(maskUrl('postgres://app:s3cr%40t@db.example:6543/perps?sslmode=require')).toBe(
+      'postgres://app:***@db.example:6543/perps?sslmode=require',
+    );
     expect(maskUrl('postgres://db/perps?password=hunter2')).toBe('postgres://db/perps?password=***');
     expect(maskUrl('not a url://user:pw@host')).not.toContain('pw');
     expect(describeTarget('postgres://app:pw@db.example/perps')).toBe('db.example:5432/perps');
@@ -21,7 +23,10 @@ describe('connection settings', () => {
     writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_POOL_MAX=4\n');
     const fromFile = resolveSettings(undefined, cwd, loadEnvironment(cwd, env));
     expect(fromFile).toMatchObject({ url: 'postgres://file-host/db', urlSource: 'DATABASE_URL', connection: { poolMax: 4, poolMin: 2 } });
-    expect(resolveSettings('postgres://flag-host/db', cwd, loadEnvironment(cwd, env))).toMatchObject({ url: 'postgres://flag-host/db', urlSource: '--database-url' });
+    expect(resolveSettings('postgres://flag-host/db', cwd, loadEnvironment(cwd, env))).toMatchObject({
+      url: 'postgres://flag-host/db',
+      urlSource: '--database-url',
+    });
   });
 
   it('uses the guide pool defaults and the embedded database when no URL is given', () => {

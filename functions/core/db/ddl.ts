@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../log';
-import type { MaintenanceSettings } from './settings';
 import { withTransaction } from './sessions';
+import type { MaintenanceSettings } from './settings';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK_DETECTED = '40P01';

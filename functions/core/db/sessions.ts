@@ -46,12 +46,7 @@ export type LockMode = { wait: false } | { wait: true; timeoutMs: number };
  * Holds the session-level maintenance lock around `fn`. With `wait: false` a busy lock throws
  * LockBusyError at once; with `wait: true` it waits up to `timeoutMs`, then throws it.
  */
-export async function withAdvisoryLock<T>(
-  client: pg.ClientBase,
-  operation: string,
-  mode: LockMode,
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function withAdvisoryLock<T>(client: pg.ClientBase, operation: string, mode: LockMode, fn: () => Promise<T>): Promise<T> {
   if (mode.wait) {
     try {
       await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${mode.timeoutMs}ms`]);
