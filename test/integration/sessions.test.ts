@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../functions/core/db/pool';
+import { withAdvisoryLock, withClient } from '../../functions/core/db/sessions';
+import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
+import { LockBusyError } from '../../functions/core/errors';
+import { silentLogger } from '../../functions/core/log';
+import { connect, createTestDatabase } from '../support/database';
+
+describe('database sessions', () => {
+  it('set application_name and statement_timeout on every connection', async () => {
+    const url = await createTestDatabase();
+    const pool = createPool(
+      { ...DEFAULT_CONNECTION_SETTINGS, url, applicationName: 'perps-stats-db/stats', statementTimeoutMs: 12_345 },
+      silentLogger,
+    );
+    try {
+      const { rows } = await pool.query(
+        `SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS timeout`,
+      );
+      expect(rows[0]).toEqual({ app: 'perps-stats-db/stats', timeout: '12345ms' });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('make a waiting lock holder give up after its timeout with LockBusyError', async () => {
+    const url = await createTestDatabase();
+    const holder = await connect(url);
+    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0 }, silentLogger);
+    try {
+      const started = Date.now();
+      const waited = withClient(pool, (client) => withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 300 }, async () => 'ran'));
+      await expect(waited).rejects.toBeInstanceOf(LockBusyError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+      // The lock wait did not leak a lock_timeout into the pooled session.
+      const after = await withClient(pool, async (client) => {
+        const ran = await withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 300 }, async () => 'ran');
+        const { rows } = await client.query(`SELECT current_setting('lock_timeout') AS lt`);
+        return [ran, rows[0]?.lt];
+      });
+      expect(after).toEqual(['ran', '0']);
+    } finally {
+      await pool.end();
+    }
+  });
+});
