@@ -62,8 +62,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // PGlite has one backend shared by every connection: one connection at a time keeps
     // transactions from interleaving.
     const connection = embedded ? { ...settings.connection, poolMax: 1, poolMin: 0 } : settings.connection;
+    await verifyConnection(url, connection.connectTimeoutMs);
     pool = createPool({ ...connection, url, applicationName: `perps-stats-db/${parsed.invocation.command}` }, log);
-    await verifyConnection(pool, url);
     const ctx: OperationContext = {
       pool,
       log,

@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,26 @@ describe('local runner: bad input is rejected before connecting', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^error: cannot connect to 127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED/);
     expect(result.stderr).not.toMatch(/closed-port-pw|\n\s+at /);
+  });
+
+  it('gives up within the connect timeout on a server that accepts but never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const started = Date.now();
+      const result = await cli(['stats', '--database-url', `postgres://app:silent-pw@127.0.0.1:${port}/perps`], {
+        env: { DB_CONNECT_TIMEOUT_MS: '1500' },
+      });
+      const elapsed = Date.now() - started;
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}/perps: .*timeout`));
+      expect(elapsed).toBeGreaterThanOrEqual(1400);
+      expect(elapsed).toBeLessThan(10_000);
+      expect(result.stderr).not.toContain('silent-pw');
+    } finally {
+      silent.close();
+    }
   });
 
   it('exits with 2 as a process too', () => {

@@ -102,6 +102,26 @@ describe('partitions', () => {
     expect(parts.map((p) => p.name)).toContain('funding_rates_2026_06_20');
   });
 
+  it('lets inserts into other days proceed while a partition is being attached', async () => {
+    const maintenance = await connect(url);
+    const writer = await connect(url, { statement_timeout: 2000 });
+    await maintenance.query('BEGIN');
+    // The locks the attach step holds until it commits (see createDayPartition).
+    await maintenance.query(`CREATE TABLE tickers_2030_01_01 (LIKE tickers INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+    await maintenance.query('LOCK TABLE tickers_default IN ACCESS EXCLUSIVE MODE');
+    await maintenance.query(
+      `ALTER TABLE tickers ATTACH PARTITION tickers_2030_01_01 FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-01-02 00:00:00+00')`,
+    );
+    try {
+      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ATTACH-PROBE', '2026-06-16T08:00:00Z')`);
+    } finally {
+      await maintenance.query('ROLLBACK');
+    }
+    const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
+    expect(rows).toEqual([{ part: 'tickers_2026_06_16' }]);
+    await writer.query(`DELETE FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
+  });
+
   it('refuses to run while another maintenance run holds the lock', async () => {
     const holder = await connect(url);
     await holder.query('SELECT pg_advisory_lock(7270450116001)');

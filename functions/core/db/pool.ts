@@ -27,7 +27,7 @@ export function isUnavailableError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || NETWORK_ERRORS.has(code))) return true;
   const message = error instanceof Error ? error.message : '';
-  return /timeout exceeded when trying to connect|Connection terminated|self[- ]signed|certificate/i.test(message);
+  return /timeout expired|timeout exceeded when trying to connect|Connection terminated|self[- ]signed|certificate/i.test(message);
 }
 
 /**
@@ -43,11 +43,19 @@ export function toUnavailableError(error: unknown, url: string): unknown {
   );
 }
 
-/** Connects once and runs `SELECT 1`, so an unreachable database fails fast and clearly. */
-export async function verifyConnection(pool: pg.Pool, url: string): Promise<void> {
+/**
+ * Connects once, outside the pool, and runs `SELECT 1`, so an unreachable database fails within
+ * `timeoutMs` with a clear message even though the pool may wait longer for a connection under load.
+ */
+export async function verifyConnection(url: string, timeoutMs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
   try {
-    await pool.query('SELECT 1');
+    await client.connect();
+    await client.query('SELECT 1');
   } catch (error) {
     throw toUnavailableError(error, url);
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

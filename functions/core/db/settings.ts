@@ -8,6 +8,8 @@ export interface ConnectionSettings {
   poolMin: number;
   /** Longest wait for a connection, including connecting. */
   acquireTimeoutMs: number;
+  /** Longest wait for the first connection check: an unreachable server fails this fast. */
+  connectTimeoutMs: number;
   idleTimeoutMs: number;
   statementTimeoutMs: number;
 }
@@ -18,6 +20,7 @@ export const DEFAULT_CONNECTION_SETTINGS: Omit<ConnectionSettings, 'url'> = {
   poolMax: 10,
   poolMin: 2,
   acquireTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
   idleTimeoutMs: 600_000,
   statementTimeoutMs: 300_000,
 };
