@@ -144,6 +144,20 @@ describe('local runner against a real server', () => {
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
 
+  it('asks for the database name on a terminal and truncates only when it is typed', async () => {
+    const client = await connect(url);
+    await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (2, 'ETH-PERP')`);
+    const database = new URL(url).pathname.slice(1);
+    const refused = await cli(['clean', '--truncate', '--database-url', url], { terminalInput: 'postgres\n' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`Type the database name (${database}) to confirm:`);
+    expect(refused.stderr).toMatch(/not confirmed \(typed "postgres", expected "perps_test_\w+"\): nothing was changed/);
+    expect((await fingerprint(client, 'markets')).rows).toBe(1);
+    const confirmed = await cli(['clean', '--truncate', '--database-url', url], { terminalInput: `${database}\n` });
+    expect(confirmed.code).toBe(0);
+    expect((await fingerprint(client, 'markets')).rows).toBe(0);
+  });
+
   it('never prints the server password in any output', async () => {
     const result = await cli(['stats', '--database-url', urlFor(new URL(url).pathname.slice(1))]);
     expect(result.code).toBe(0);

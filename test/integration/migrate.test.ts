@@ -68,6 +68,23 @@ describe('migration runner', () => {
     expect(rows[0]).toEqual({ t: null, n: String(files.length) });
   });
 
+  it('says so and carries on when the migrating user may not create roles', async () => {
+    const url = await createTestDatabase();
+    const role = `perps_owner_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = await connect(url);
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'owner-pw-123' NOCREATEROLE`);
+    await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} OWNER TO ${role}`);
+    await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
+    const asOwner = new URL(url);
+    asOwner.username = role;
+    asOwner.password = 'owner-pw-123';
+    const report = await migrate(testContext(asOwner.toString()));
+    expect(report.applied).toBe(files.length);
+    expect(report.notices).toEqual([expect.stringMatching(new RegExp(`^roles skipped: user ${role} may not create roles`))]);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM exchanges`);
+    expect(rows[0]?.n).toBe(7);
+  });
+
   it('serialises concurrent runners: each file is applied exactly once and no runner fails', async () => {
     const url = await createTestDatabase();
     const runs = await Promise.all(Array.from({ length: 4 }, () => migrate(testContext(url))));

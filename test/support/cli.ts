@@ -9,18 +9,24 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the local runner in-process with captured streams; stdin is not a terminal. */
-export async function cli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+/** Runs the local runner in-process with captured streams; stdin is not a terminal unless terminalInput is given. */
+export async function cli(
+  argv: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; terminalInput?: string } = {},
+): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: string[] = [];
   const err: string[] = [];
   stdout.on('data', (chunk) => out.push(String(chunk)));
   stderr.on('data', (chunk) => err.push(String(chunk)));
+  // With terminalInput, stdin pretends to be a terminal on which the user types that text.
+  const stdin = Object.assign(new PassThrough(), { isTTY: options.terminalInput !== undefined });
+  if (options.terminalInput !== undefined) stdin.end(options.terminalInput);
   const code = await runCli(argv, {
     stdout,
     stderr,
-    stdin: new PassThrough(),
+    stdin,
     env: options.env ?? {},
     cwd: options.cwd ?? fileURLToPath(new URL('.', import.meta.url)),
     version: '0.0.0-test',
