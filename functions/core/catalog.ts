@@ -58,6 +58,29 @@ export async function findStandaloneTable(client: pg.ClientBase, name: string): 
   return rows[0]?.relispartition ? 'partition' : 'standalone';
 }
 
+/**
+ * Days of `<table>_YYYY_MM_DD` tables that exist but are not partitions: standalone tables an
+ * interrupted run created and may have moved rows into.
+ */
+export async function findLeftoverDayTables(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c
+      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
+        AND c.relname ~ ('^' || $1 || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')`,
+    [table],
+  );
+  return rows.map((row) => row.relname.slice(table.length + 1).replaceAll('_', '-')).filter((day) => isCalendarDay(day));
+}
+
+function isCalendarDay(day: string): boolean {
+  try {
+    dayStart(day);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Column names of a table in attribute order, for explicit column lists. */
 export async function listColumns(client: pg.ClientBase, table: string): Promise<string[]> {
   const { rows } = await client.query<{ attname: string }>(

@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { findStandaloneTable, isDayCovered, listColumns, listPartitions, type PartitionInfo, runwayDays } from './catalog';
+import { findLeftoverDayTables, findStandaloneTable, isDayCovered, listColumns, listPartitions, runwayDays } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
-import { runDdl } from './db/ddl';
 import { quoteIdent } from './db/identifiers';
-import { withAdvisoryLock, withClient, withTransaction } from './db/sessions';
+import { runWithLockTimeout } from './db/lock-timeout';
+import { withAdvisoryLock, withClient } from './db/sessions';
 import { PartialFailureError } from './errors';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
@@ -89,49 +89,55 @@ async function ensureTablePartitions(
     }
   };
 
-  let partitions: PartitionInfo[] = [];
-  await attempt('read partitions', async () => {
-    partitions = await listPartitions(client, table);
-  });
-  if (result.status === 'failed') return result;
-  const defaultPartition = partitions.find((p) => p.isDefault)?.name;
-  const columns = await listColumns(client, table);
+  try {
+    let partitions = await listPartitions(client, table);
+    const defaultPartition = partitions.find((p) => p.isDefault)?.name;
+    const columns = await listColumns(client, table);
 
-  // Empty the default partition first: a day with rows there cannot be attached otherwise.
-  const defaultDays = defaultPartition ? await daysInDefault(client, defaultPartition) : new Map<string, number>();
-  for (const day of defaultDays.keys()) {
-    await attempt(`move ${day} out of ${defaultPartition}`, async () => {
-      const moved = await createDayPartition(ctx, client, { table, day, defaultPartition, columns, rowsWaiting: true });
-      result.created.push(partitionName(table, day));
-      result.rows_moved += moved;
-    });
-  }
-
-  partitions = await listPartitions(client, table);
-  for (const day of daySeries(today, daysAhead)) {
-    const name = partitionName(table, day);
-    if (isDayCovered(partitions, day)) {
-      if (!result.created.includes(name)) result.present.push(name);
-      continue;
+    // Empty the default partition first: a day with rows there cannot be attached otherwise.
+    // Standalone day tables left by an interrupted run hold moved rows: finish them too.
+    const defaultDays = defaultPartition ? await daysInDefault(client, defaultPartition) : new Set<string>();
+    const leftovers = await findLeftoverDayTables(client, table);
+    for (const day of [...new Set([...defaultDays, ...leftovers])].sort()) {
+      await attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, async () => {
+        result.rows_moved += await createDayPartition(ctx, client, {
+          table,
+          day,
+          defaultPartition,
+          columns,
+          rowsWaiting: defaultDays.has(day),
+        });
+        result.created.push(partitionName(table, day));
+      });
     }
-    await attempt(`create ${name}`, async () => {
-      result.rows_moved += await createDayPartition(ctx, client, { table, day, defaultPartition, columns, rowsWaiting: false });
-      result.created.push(name);
-      ctx.progress?.(`${table}: created ${name}`);
-    });
-  }
 
-  result.runway_days = runwayDays(await listPartitions(client, table), today);
+    partitions = await listPartitions(client, table);
+    for (const day of daySeries(today, daysAhead)) {
+      const name = partitionName(table, day);
+      if (isDayCovered(partitions, day)) {
+        if (!result.created.includes(name)) result.present.push(name);
+        continue;
+      }
+      await attempt(`create ${name}`, async () => {
+        result.rows_moved += await createDayPartition(ctx, client, { table, day, defaultPartition, columns, rowsWaiting: false });
+        result.created.push(name);
+        ctx.progress?.(`${table}: created ${name}`);
+      });
+    }
+    result.runway_days = runwayDays(await listPartitions(client, table), today);
+  } catch (error) {
+    // Reading the catalog or the default partition failed: this table is done for this run.
+    await attempt('read partitions', () => Promise.reject(error));
+  }
   return result;
 }
 
-/** Rows per UTC day in a default partition. Cost: one scan of the default partition, which is normally empty. */
-async function daysInDefault(client: pg.ClientBase, defaultPartition: string): Promise<Map<string, number>> {
-  const { rows } = await client.query<{ day: string; n: string }>(
-    `SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n
-       FROM ${quoteIdent(defaultPartition)} GROUP BY 1 ORDER BY 1`,
+/** UTC days that have rows in a default partition. Cost: one scan of the default partition, which is normally empty. */
+async function daysInDefault(client: pg.ClientBase, defaultPartition: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ day: string }>(
+    `SELECT DISTINCT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM ${quoteIdent(defaultPartition)}`,
   );
-  return new Map(rows.map((row) => [row.day, Number(row.n)]));
+  return new Set(rows.map((row) => row.day));
 }
 
 interface DayPartitionPlan {
@@ -155,7 +161,6 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
   const name = partitionName(table, day);
   const bounds = dayBoundLiterals(day);
   const check = `${name}_bounds`;
-  let moved = 0;
 
   const state = await findStandaloneTable(client, name);
   if (state === 'partition') {
@@ -173,39 +178,73 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
       `ALTER TABLE ${quoteIdent(name)} ADD CONSTRAINT ${quoteIdent(check)} CHECK (ts >= '${bounds.from}'::timestamptz AND ts < '${bounds.to}'::timestamptz)`,
     );
   };
-  const attach = async () => {
+  const attach = async (): Promise<number> => {
+    let swept = 0;
     if (defaultPartition) {
       // ATTACH locks the default partition ACCESS EXCLUSIVE anyway; taking it first means no new
       // row of this day can land there between the last move and the attach.
       await client.query(`LOCK TABLE ${quoteIdent(defaultPartition)} IN ACCESS EXCLUSIVE MODE`);
-      moved += await moveRows(client, defaultPartition, name, columns, day, null);
+      swept = await moveRows(client, defaultPartition, name, columns, day, null);
     }
     await client.query(
       `ALTER TABLE ${quoteIdent(table)} ATTACH PARTITION ${quoteIdent(name)} FOR VALUES FROM ('${bounds.from}') TO ('${bounds.to}')`,
     );
     await client.query(`ALTER TABLE ${quoteIdent(name)} DROP CONSTRAINT ${quoteIdent(check)}`);
+    return swept;
   };
 
   if (!plan.rowsWaiting || !defaultPartition) {
-    await runDdl(client, `create ${name}`, ctx.settings, ctx.log, async () => {
+    return runWithLockTimeout(client, `create ${name}`, ctx.settings, ctx.log, async () => {
       await createStandalone();
-      await attach();
+      return attach();
     });
-    return moved;
   }
 
-  await runDdl(client, `prepare ${name}`, ctx.settings, ctx.log, createStandalone);
-  // Bounded batches, each its own short transaction: inserts into the default partition keep
-  // going meanwhile; stragglers are moved under the lock just before ATTACH.
-  for (;;) {
-    const batch = await withTransaction(client, () => moveRows(client, defaultPartition, name, columns, day, ctx.settings.batchSize));
-    moved += batch;
-    if (batch > 0) ctx.progress?.(`${table}: moved ${moved} rows of ${day} out of ${defaultPartition}`);
-    if (batch < ctx.settings.batchSize) break;
+  await runWithLockTimeout(client, `prepare ${name}`, ctx.settings, ctx.log, createStandalone);
+  let moved = 0;
+  try {
+    // Bounded batches, each its own short transaction: inserts into the default partition keep
+    // going meanwhile; stragglers are moved under the lock just before ATTACH. Until the attach
+    // commits, the moved rows sit in the standalone table, out of sight of queries on the parent.
+    for (;;) {
+      const batch = await runWithLockTimeout(client, `move rows into ${name}`, ctx.settings, ctx.log, () =>
+        moveRows(client, defaultPartition, name, columns, day, ctx.settings.batchSize),
+      );
+      moved += batch;
+      if (batch > 0) ctx.progress?.(`${table}: moved ${moved} rows of ${day} out of ${defaultPartition}`);
+      if (batch < ctx.settings.batchSize) break;
+    }
+    moved += await runWithLockTimeout(client, `attach ${name}`, ctx.settings, ctx.log, attach);
+  } catch (error) {
+    throw new Error(`${errorMessage(error)}; ${await putRowsBack(ctx, client, table, name, columns)}`, { cause: error });
   }
-  await runDdl(client, `attach ${name}`, ctx.settings, ctx.log, attach);
   ctx.log.info('default partition rows moved', { table, day, rows: moved });
   return moved;
+}
+
+/**
+ * After a failed move or attach, returns the rows of a standalone day table to the parent (they
+ * land in the default partition again, visible to queries) and drops the table, so a failed
+ * run leaves nothing hidden. If even that fails, the next run attaches the table as it is.
+ */
+async function putRowsBack(
+  ctx: OperationContext,
+  client: pg.ClientBase,
+  table: string,
+  standalone: string,
+  columns: string[],
+): Promise<string> {
+  const list = columns.map(quoteIdent).join(', ');
+  try {
+    const restored = await runWithLockTimeout(client, `put back ${standalone}`, ctx.settings, ctx.log, async () => {
+      const result = await client.query(`INSERT INTO ${quoteIdent(table)} (${list}) SELECT ${list} FROM ${quoteIdent(standalone)}`);
+      await client.query(`DROP TABLE ${quoteIdent(standalone)}`);
+      return result.rowCount ?? 0;
+    });
+    return `the ${restored} rows moved so far are back in the default partition; the next run tries again`;
+  } catch (error) {
+    return `the rows moved so far are in table ${standalone}, not yet attached (${errorMessage(error)}); the next run attaches it`;
+  }
 }
 
 /**

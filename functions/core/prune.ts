@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { countRows, listPartitions } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
-import { runDdl } from './db/ddl';
 import { quoteIdent } from './db/identifiers';
+import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
 import { InputError, PartialFailureError } from './errors';
 import { listSymbols } from './symbols';
@@ -213,7 +213,7 @@ async function countOlder(client: pg.ClientBase, relation: string, before: Date)
 async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction): Promise<void> {
   switch (action.action) {
     case 'truncate_partition':
-      await runDdl(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
+      await runWithLockTimeout(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
         client.query(`TRUNCATE ${quoteIdent(action.relation)}`),
       );
       ctx.progress?.(`truncated ${action.relation}`);
@@ -221,13 +221,13 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
     case 'drop_partition':
       // Plain DROP takes ACCESS EXCLUSIVE on the parent for an instant; DETACH CONCURRENTLY is
       // refused while a DEFAULT partition exists. lock_timeout bounds how long inserts can wait.
-      await runDdl(client, `drop ${action.relation}`, ctx.settings, ctx.log, () =>
+      await runWithLockTimeout(client, `drop ${action.relation}`, ctx.settings, ctx.log, () =>
         client.query(`DROP TABLE ${quoteIdent(action.relation)}`),
       );
       ctx.progress?.(`dropped ${action.relation}`);
       return;
     case 'truncate_tables':
-      await runDdl(client, 'truncate tables', ctx.settings, ctx.log, () =>
+      await runWithLockTimeout(client, 'truncate tables', ctx.settings, ctx.log, () =>
         client.query(`TRUNCATE ${action.tables.map(quoteIdent).join(', ')}`),
       );
       return;
@@ -249,7 +249,7 @@ async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, rel
   let deleted = 0;
   const loop = async (sql: string, params: unknown[]) => {
     for (;;) {
-      const result = await client.query(sql, params);
+      const result = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, () => client.query(sql, params));
       const n = result.rowCount ?? 0;
       deleted += n;
       if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);

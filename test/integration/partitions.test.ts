@@ -122,6 +122,70 @@ describe('partitions', () => {
     await writer.query(`DELETE FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
   });
 
+  it('puts moved rows back in the default partition when the attach cannot get its locks', async () => {
+    const client = await connect(url);
+    await insertTickers(client, ['2026-05-20T01:00:00Z', '2026-05-20T02:00:00Z', '2026-05-20T03:00:00Z']);
+    const before = await fingerprint(client, 'tickers');
+    // ATTACH clones the foreign keys and so needs SHARE ROW EXCLUSIVE on markets; putting rows
+    // back only needs the row-level checks that a SHARE lock allows.
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE markets IN SHARE MODE');
+    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2, batchSize: 2 } }), {
+      daysAhead: 1,
+    }).catch((e: unknown) => e)) as PartialFailureError;
+    await blocker.query('ROLLBACK');
+    const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
+    expect(tickers?.errors.join()).toMatch(
+      /attach tickers_2026_05_20: could not get its lock .*; the 3 rows moved so far are back in the default partition/,
+    );
+    expect(await fingerprint(client, 'tickers')).toEqual(before);
+    const inDefault = await client.query<{ n: string }>(`SELECT count(*) AS n FROM tickers_default`);
+    expect(Number(inDefault.rows[0]?.n)).toBe(3);
+    expect((await client.query(`SELECT to_regclass('tickers_2026_05_20') AS t`)).rows[0]?.t).toBeNull();
+  });
+
+  it('leaves moved rows in the unattached table when even putting them back is blocked, and the next run attaches it', async () => {
+    const client = await connect(url);
+    const before = await fingerprint(client, 'tickers');
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE tickers IN SHARE MODE');
+    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+      daysAhead: 1,
+    }).catch((e: unknown) => e)) as PartialFailureError;
+    await blocker.query('ROLLBACK');
+    const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
+    expect(tickers?.errors.join()).toMatch(
+      /the rows moved so far are in table tickers_2026_05_20, not yet attached .*the next run attaches it/,
+    );
+
+    const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 1 });
+    expect(rerun.tables.find((t) => t.table === 'tickers')?.created).toEqual(['tickers_2026_05_20']);
+    expect(await fingerprint(client, 'tickers')).toEqual(before);
+    const placed = await client.query<{ n: string }>(`SELECT count(*) AS n FROM tickers_2026_05_20`);
+    expect(Number(placed.rows[0]?.n)).toBe(3);
+  });
+
+  it('gives up moving rows under its lock timeout instead of hanging behind a table lock', async () => {
+    const client = await connect(url);
+    await insertTickers(client, ['2026-05-21T01:00:00Z']);
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE tickers IN SHARE MODE'); // recurses: the default partition too
+    const started = Date.now();
+    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+      daysAhead: 1,
+    }).catch((e: unknown) => e)) as PartialFailureError;
+    const elapsed = Date.now() - started;
+    await blocker.query('ROLLBACK');
+    const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
+    expect(tickers?.errors.join()).toMatch(/move rows into tickers_2026_05_21: could not get its lock within 100 ms in 2 attempts/);
+    expect(elapsed).toBeLessThan(20_000);
+    const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 1 });
+    expect(rerun.tables.find((t) => t.table === 'tickers')).toMatchObject({ status: 'ok', rows_moved: 1 });
+  });
+
   it('refuses to run while another maintenance run holds the lock', async () => {
     const holder = await connect(url);
     await holder.query('SELECT pg_advisory_lock(7270450116001)');

@@ -6,14 +6,14 @@ import type { MaintenanceSettings } from './settings';
 const LOCK_NOT_AVAILABLE = '55P03';
 const DEADLOCK_DETECTED = '40P01';
 
-/** A DDL step that could not get its locks within the allowed attempts. */
-export class DdlLockTimeoutError extends Error {
+/** A maintenance step that could not get its locks within the allowed attempts. */
+export class LockTimeoutError extends Error {
   constructor(step: string, attempts: number, lockTimeoutMs: number, options: { cause: unknown }) {
     super(
       `${step}: could not get its lock within ${lockTimeoutMs} ms in ${attempts} attempts; a long transaction probably holds a conflicting lock (see pg_locks); it will be retried on the next run`,
       options,
     );
-    this.name = 'DdlLockTimeoutError';
+    this.name = 'LockTimeoutError';
   }
 }
 
@@ -21,9 +21,10 @@ export class DdlLockTimeoutError extends Error {
  * Runs `fn` in a transaction under a short `lock_timeout`, retried with exponential backoff
  * and full jitter when the lock is not granted in time. While a DDL statement waits for its
  * lock every later insert on the table queues behind it, so the wait must stay short: giving
- * up and retrying keeps ingestion flowing.
+ * up and retrying keeps ingestion flowing. Batched DML of the maintenance runs here too, so a
+ * long transaction holding a table lock cannot hang a run until its statement_timeout.
  */
-export async function runDdl<T>(
+export async function runWithLockTimeout<T>(
   client: pg.ClientBase,
   step: string,
   settings: MaintenanceSettings,
@@ -41,7 +42,7 @@ export async function runDdl<T>(
       const retryable = code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED;
       if (!retryable) throw error;
       if (attempt >= settings.ddlAttempts) {
-        throw new DdlLockTimeoutError(step, attempt, settings.lockTimeoutMs, { cause: error });
+        throw new LockTimeoutError(step, attempt, settings.lockTimeoutMs, { cause: error });
       }
       const delayMs = Math.round(Math.random() * settings.retryBaseDelayMs * 2 ** (attempt - 1));
       log.warn('lock not granted in time, retrying', { step, attempt, delayMs });
