@@ -1,6 +1,22 @@
 import type pg from 'pg';
 import { addDays, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
+import { MigrationError } from './errors';
+import { ALL_TABLES } from './tables';
+
+/** Throws a MigrationError naming the missing tables when the schema has not been migrated. */
+export async function assertSchemaInstalled(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT t.name FROM unnest($1::text[]) AS t(name) WHERE to_regclass(quote_ident(t.name)) IS NULL`,
+    [ALL_TABLES],
+  );
+  if (rows.length > 0) {
+    const { rows: db } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    throw new MigrationError(
+      `database ${db[0]?.name} has no ${rows.map((r) => r.name).join(', ')} table: the perps-stats schema is not installed; run \`init\` (or \`migrate\`) first`,
+    );
+  }
+}
 
 /** One partition of a partitioned table, with its real bounds read from the catalog. */
 export interface PartitionInfo {

@@ -1,5 +1,13 @@
 import type pg from 'pg';
-import { findLeftoverDayTables, findStandaloneTable, isDayCovered, listColumns, listPartitions, runwayDays } from './catalog';
+import {
+  assertSchemaInstalled,
+  findLeftoverDayTables,
+  findStandaloneTable,
+  isDayCovered,
+  listColumns,
+  listPartitions,
+  runwayDays,
+} from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -53,6 +61,7 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
   };
   await withClient(ctx.pool, (client) =>
     withAdvisoryLock(client, 'partitions', { wait: false }, async () => {
+      await assertSchemaInstalled(client);
       for (const table of TIME_SERIES_TABLES) {
         report.tables.push(await ensureTablePartitions(ctx, client, table, today, input.daysAhead));
       }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { countRows, listPartitions } from './catalog';
+import { assertSchemaInstalled, countRows, listPartitions } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -75,6 +75,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
   const now = ctx.now();
 
   return withClient(ctx.pool, async (client) => {
+    await assertSchemaInstalled(client);
     const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
     const database = rows[0]?.db ?? '';
     if (input.truncate && !input.dryRun && input.confirm !== database) {

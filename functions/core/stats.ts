@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { countRows, EXACT_COUNT_MAX_BYTES, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
+import { assertSchemaInstalled, countRows, EXACT_COUNT_MAX_BYTES, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
 import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -62,6 +62,7 @@ interface LeafRow {
 export async function collectStats(ctx: OperationContext): Promise<StatsReport> {
   const now = ctx.now();
   return withClient(ctx.pool, async (client) => {
+    await assertSchemaInstalled(client);
     const db = await client.query<{ name: string; size: string }>(
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );

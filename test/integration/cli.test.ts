@@ -94,6 +94,16 @@ describe('local runner against a real server', () => {
     url = await createTestDatabase();
   });
 
+  it('says to run init first on a database without the schema', async () => {
+    for (const command of [['stats'], ['partitions'], ['clean', '--older-than', '30']]) {
+      const result = await cli([...command, '--database-url', url]);
+      expect(result.code).toBe(5);
+      expect(result.stderr).toMatch(
+        /database perps_test_\w+ has no exchanges, markets, tickers, .* table: the perps-stats schema is not installed; run `init`/,
+      );
+    }
+  });
+
   it('runs init, then stats as JSON alone on stdout', async () => {
     const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
     expect(init.code).toBe(0);
