@@ -29,24 +29,37 @@ export interface PartitionInfo {
 }
 
 /**
- * Partitions of `table` with bounds parsed by PostgreSQL itself (the bound text is printed in
- * the session's TimeZone and DateStyle and cast back in the same session, so it round-trips).
+ * Partitions of `table` with bounds parsed by PostgreSQL itself and returned as epoch seconds,
+ * so neither the session's TimeZone nor its DateStyle can change what we read.
  * Cost: one catalog lookup per partition.
  */
 export async function listPartitions(client: pg.ClientBase, table: string): Promise<PartitionInfo[]> {
-  const { rows } = await client.query<{ name: string; is_default: boolean; from_ts: Date | null; to_ts: Date | null }>(
-    `SELECT c.relname AS name,
-            b.bound = 'DEFAULT' AS is_default,
-            (regexp_match(b.bound, $re$FROM \\('([^']*)'\\)$re$))[1]::timestamptz AS from_ts,
-            (regexp_match(b.bound, $re$TO \\('([^']*)'\\)$re$))[1]::timestamptz AS to_ts
+  const { rows } = await client.query<{
+    name: string;
+    is_default: boolean;
+    from_epoch: string | null;
+    to_epoch: string | null;
+    bound: string;
+  }>(
+    `SELECT c.relname AS name, b.bound, b.bound = 'DEFAULT' AS is_default,
+            extract(epoch FROM (regexp_match(b.bound, $re$FROM \\('([^']*)'\\)$re$))[1]::timestamptz) AS from_epoch,
+            extract(epoch FROM (regexp_match(b.bound, $re$TO \\('([^']*)'\\)$re$))[1]::timestamptz) AS to_epoch
        FROM pg_inherits i
        JOIN pg_class c ON c.oid = i.inhrelid
        CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
       WHERE i.inhparent = to_regclass($1)
-      ORDER BY from_ts NULLS LAST, c.relname`,
+      ORDER BY from_epoch NULLS LAST, c.relname`,
     [table],
   );
-  return rows.map((row) => ({ name: row.name, isDefault: row.is_default, from: row.from_ts, to: row.to_ts }));
+  return rows.map((row) => {
+    const from = row.from_epoch === null ? null : new Date(Number(row.from_epoch) * 1000);
+    const to = row.to_epoch === null ? null : new Date(Number(row.to_epoch) * 1000);
+    // A bound we could not read would look like MINVALUE/MAXVALUE and cover every day: refuse.
+    if (!row.is_default && ((from === null && !row.bound.includes('MINVALUE')) || (to === null && !row.bound.includes('MAXVALUE')))) {
+      throw new Error(`cannot read the bounds of partition ${row.name} (${row.bound})`);
+    }
+    return { name: row.name, isDefault: row.is_default, from, to };
+  });
 }
 
 /** Whether some non-default partition covers the whole UTC day. */
@@ -63,27 +76,39 @@ export function runwayDays(partitions: PartitionInfo[], today: string, limit = 3
   return days;
 }
 
-/** Whether a plain (non-partition) table of that name exists: a leftover of an interrupted run. */
-export async function findStandaloneTable(client: pg.ClientBase, name: string): Promise<'none' | 'standalone' | 'partition'> {
-  const { rows } = await client.query<{ relispartition: boolean }>(
-    `SELECT c.relispartition FROM pg_class c
-      WHERE c.oid = to_regclass($1) AND c.relkind = 'r'`,
-    [quoteIdent(name)],
+/**
+ * What a day partition's name is taken by: nothing, a partition, a standalone table this tool
+ * started (see IN_PROGRESS_COMMENT), or some other table.
+ */
+export async function findDayTable(client: pg.ClientBase, name: string): Promise<'none' | 'partition' | 'ours' | 'foreign'> {
+  const { rows } = await client.query<{ relispartition: boolean; ours: boolean }>(
+    `SELECT c.relispartition, coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS ours
+       FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    [quoteIdent(name), IN_PROGRESS_COMMENT],
   );
-  if (rows.length === 0) return 'none';
-  return rows[0]?.relispartition ? 'partition' : 'standalone';
+  const row = rows[0];
+  if (!row) return 'none';
+  if (row.relispartition) return 'partition';
+  return row.ours ? 'ours' : 'foreign';
 }
 
 /**
- * Days of `<table>_YYYY_MM_DD` tables that exist but are not partitions: standalone tables an
- * interrupted run created and may have moved rows into.
+ * Comment on a standalone day table while this tool builds it. Only tables carrying it are
+ * adopted after an interruption: a table an operator detached or copied on purpose is left alone.
+ */
+export const IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being built; attached by the next partitions run';
+
+/**
+ * Days of `<table>_YYYY_MM_DD` tables that this tool started building (see IN_PROGRESS_COMMENT)
+ * but did not attach: an interrupted run may have moved rows into them.
  */
 export async function findLeftoverDayTables(client: pg.ClientBase, table: string): Promise<string[]> {
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c
       WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
-        AND c.relname ~ ('^' || $1 || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')`,
-    [table],
+        AND c.relname ~ ('^' || $1 || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
+        AND obj_description(c.oid, 'pg_class') = $2`,
+    [table, IN_PROGRESS_COMMENT],
   );
   return rows.map((row) => row.relname.slice(table.length + 1).replaceAll('_', '-')).filter((day) => isCalendarDay(day));
 }

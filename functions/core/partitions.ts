@@ -1,8 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
 import {
   assertSchemaInstalled,
+  findDayTable,
   findLeftoverDayTables,
-  findStandaloneTable,
+  IN_PROGRESS_COMMENT,
   isDayCovered,
   listColumns,
   listPartitions,
@@ -30,6 +31,8 @@ export interface TablePartitionsReport {
   present: string[];
   /** Rows moved out of the default partition into their day's partition. */
   rows_moved: number;
+  /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
+  rows_unplaceable: number;
   runway_days: number;
   errors: string[];
 }
@@ -87,7 +90,16 @@ async function ensureTablePartitions(
   today: string,
   daysAhead: number,
 ): Promise<TablePartitionsReport> {
-  const result: TablePartitionsReport = { table, status: 'ok', created: [], present: [], rows_moved: 0, runway_days: 0, errors: [] };
+  const result: TablePartitionsReport = {
+    table,
+    status: 'ok',
+    created: [],
+    present: [],
+    rows_moved: 0,
+    rows_unplaceable: 0,
+    runway_days: 0,
+    errors: [],
+  };
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
@@ -105,7 +117,12 @@ async function ensureTablePartitions(
 
     // Empty the default partition first: a day with rows there cannot be attached otherwise.
     // Standalone day tables left by an interrupted run hold moved rows: finish them too.
-    const defaultDays = defaultPartition ? await daysInDefault(client, defaultPartition) : new Set<string>();
+    const inDefault = defaultPartition ? await daysInDefault(client, defaultPartition) : { days: new Set<string>(), unplaceable: 0 };
+    const defaultDays = inDefault.days;
+    if (inDefault.unplaceable > 0) {
+      result.rows_unplaceable = inDefault.unplaceable;
+      ctx.log.warn('rows with a ts no day partition can hold stay in the default partition', { table, rows: inDefault.unplaceable });
+    }
     const leftovers = await findLeftoverDayTables(client, table);
     for (const day of [...new Set([...defaultDays, ...leftovers])].sort()) {
       await attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, async () => {
@@ -141,12 +158,23 @@ async function ensureTablePartitions(
   return result;
 }
 
-/** UTC days that have rows in a default partition. Cost: one scan of the default partition, which is normally empty. */
-async function daysInDefault(client: pg.ClientBase, defaultPartition: string): Promise<Set<string>> {
-  const { rows } = await client.query<{ day: string }>(
-    `SELECT DISTINCT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day FROM ${quoteIdent(defaultPartition)}`,
+/** Rows whose ts can have a day partition: finite, years 1 to 9999. */
+const PLACEABLE_TS = `isfinite(ts) AND ts >= '0001-01-01 00:00:00+00' AND ts < '10000-01-01 00:00:00+00'`;
+
+/**
+ * UTC days that have rows in a default partition, and how many rows can have no day partition
+ * (infinity, BC or beyond year 9999): those stay in the default partition and are reported.
+ * Cost: one scan of the default partition, which is normally empty.
+ */
+async function daysInDefault(client: pg.ClientBase, defaultPartition: string): Promise<{ days: Set<string>; unplaceable: number }> {
+  const { rows } = await client.query<{ day: string | null; n: string }>(
+    `SELECT CASE WHEN ${PLACEABLE_TS} THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS day, count(*) AS n
+       FROM ${quoteIdent(defaultPartition)} GROUP BY 1`,
   );
-  return new Set(rows.map((row) => row.day));
+  return {
+    days: new Set(rows.flatMap((row) => (row.day === null ? [] : [row.day]))),
+    unplaceable: rows.reduce((n, row) => n + (row.day === null ? Number(row.n) : 0), 0),
+  };
 }
 
 interface DayPartitionPlan {
@@ -171,17 +199,23 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
   const bounds = dayBoundLiterals(day);
   const check = `${name}_bounds`;
 
-  const state = await findStandaloneTable(client, name);
+  const state = await findDayTable(client, name);
   if (state === 'partition') {
     throw new Error(`${name} exists and is a partition, but its bounds do not cover ${day}; rename or drop it`);
   }
+  if (state === 'foreign') {
+    throw new Error(
+      `a table named ${name} exists and is not a partition (detached or made by hand?); rename or drop it so the day can be partitioned`,
+    );
+  }
   const createStandalone = async () => {
-    if (state === 'standalone') {
+    if (state === 'ours') {
       await client.query(`ALTER TABLE ${quoteIdent(name)} DROP CONSTRAINT IF EXISTS ${quoteIdent(check)}`);
     } else {
       await client.query(
         `CREATE TABLE ${quoteIdent(name)} (LIKE ${quoteIdent(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS)`,
       );
+      await client.query(`COMMENT ON TABLE ${quoteIdent(name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`);
     }
     await client.query(
       `ALTER TABLE ${quoteIdent(name)} ADD CONSTRAINT ${quoteIdent(check)} CHECK (ts >= '${bounds.from}'::timestamptz AND ts < '${bounds.to}'::timestamptz)`,
@@ -199,6 +233,7 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
       `ALTER TABLE ${quoteIdent(table)} ATTACH PARTITION ${quoteIdent(name)} FOR VALUES FROM ('${bounds.from}') TO ('${bounds.to}')`,
     );
     await client.query(`ALTER TABLE ${quoteIdent(name)} DROP CONSTRAINT ${quoteIdent(check)}`);
+    await client.query(`COMMENT ON TABLE ${quoteIdent(name)} IS NULL`);
     return swept;
   };
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { listPartitions } from '../../functions/core/catalog';
+import { IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
 import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
@@ -92,7 +92,9 @@ describe('partitions', () => {
 
   it('finishes a standalone table left behind by an interrupted run', async () => {
     const client = await connect(url);
+    // As createDayPartition leaves it when interrupted after its first step.
     await client.query(`CREATE TABLE funding_rates_2026_06_20 (LIKE funding_rates INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    await client.query(`COMMENT ON TABLE funding_rates_2026_06_20 IS '${IN_PROGRESS_COMMENT}'`);
     await client.query(
       `ALTER TABLE funding_rates_2026_06_20 ADD CONSTRAINT funding_rates_2026_06_20_bounds CHECK (ts >= '2026-06-20 00:00:00+00' AND ts < '2026-06-21 00:00:00+00')`,
     );
@@ -184,6 +186,35 @@ describe('partitions', () => {
     expect(elapsed).toBeLessThan(20_000);
     const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 1 });
     expect(rerun.tables.find((t) => t.table === 'tickers')).toMatchObject({ status: 'ok', rows_moved: 1 });
+  });
+
+  it('leaves alone a day table it did not create, such as a detached partition', async () => {
+    const client = await connect(url);
+    await client.query('ALTER TABLE orderbooks DETACH PARTITION orderbooks_2026_06_16');
+    await client.query(`INSERT INTO orderbooks_2026_06_16 (exchange_id, symbol, ts) VALUES (1, 'ARCHIVED', '2026-06-16T05:00:00Z')`);
+    const error = (await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 }).catch(
+      (e: unknown) => e,
+    )) as PartialFailureError;
+    const orderbooks = (error.report as PartitionsReport).tables.find((t) => t.table === 'orderbooks');
+    expect(orderbooks?.errors.join()).toMatch(/a table named orderbooks_2026_06_16 exists and is not a partition .*rename or drop it/);
+    expect((await listPartitions(client, 'orderbooks')).map((p) => p.name)).not.toContain('orderbooks_2026_06_16');
+    await client.query('ALTER TABLE orderbooks_2026_06_16 RENAME TO orderbooks_archive_2026_06_16');
+    const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(rerun.tables.find((t) => t.table === 'orderbooks')?.created).toEqual(['orderbooks_2026_06_16']);
+  });
+
+  it('leaves rows no day partition can hold in the default partition and says how many', async () => {
+    const client = await connect(url);
+    await insertTickers(client, ['infinity', '-infinity', '0044-03-15T00:00:00Z BC', '12000-01-01T00:00:00Z']);
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(report.tables.find((t) => t.table === 'tickers')).toMatchObject({ status: 'ok', rows_unplaceable: 4, rows_moved: 0 });
+    await client.query(`DELETE FROM tickers_default`);
+  });
+
+  it('reads partition bounds whatever the DateStyle', async () => {
+    const client = await connect(url, { options: '-c DateStyle=SQL,DMY' });
+    const parts = await listPartitions(client, 'tickers');
+    expect(parts.find((p) => p.name === 'tickers_2026_06_16')?.from?.toISOString()).toBe('2026-06-16T00:00:00.000Z');
   });
 
   it('refuses to run while another maintenance run holds the lock', async () => {
