@@ -26,6 +26,9 @@ BEGIN
   GRANT SELECT ON ALL TABLES IN SCHEMA public TO perps_reader;
   GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO perps_writer;
   GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO perps_writer;
+  -- The migration ledger is the maintenance user's alone: a writer adding a row could make a
+  -- future migration be skipped.
+  REVOKE ALL ON perps_schema_migrations FROM perps_reader, perps_writer;
   -- Partitions are created later by the maintenance user (the one running this migration):
   -- default privileges make every table it creates readable and writable by the groups.
   ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO perps_reader;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { errorMessage, type OperationContext } from './context';
-import { withAdvisoryLock, withClient, withTransaction } from './db/sessions';
+import { runWithLockTimeout } from './db/lock-timeout';
+import { withAdvisoryLock, withClient } from './db/sessions';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { MigrationError } from './errors';
 
@@ -46,7 +47,8 @@ export function checksumOf(sql: string): string {
  * applied file is missing, or a new file sorts before one already applied.
  */
 export async function migrate(ctx: OperationContext, input: MigrateInput = {}): Promise<MigrateReport> {
-  const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => a.name.localeCompare(b.name));
+  // Code-unit order, the same order checkLedger compares in.
+  const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
     const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [] };
@@ -73,7 +75,9 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
           ctx.progress?.(`applying ${migration.name}`);
           const started = performance.now();
           try {
-            await withTransaction(client, async () => {
+            // Under lock_timeout with retries like every other DDL, so a migration waiting
+            // behind a long transaction never queues ingestion behind it.
+            await runWithLockTimeout(client, `migration ${migration.name}`, ctx.settings, ctx.log, async () => {
               await client.query(migration.sql);
               await client.query(`INSERT INTO ${LEDGER_TABLE} (name, checksum, duration_ms) VALUES ($1, $2, $3)`, [
                 migration.name,

@@ -152,18 +152,20 @@ async function timeSeriesStats(
   };
   if (defaultPartition) merge(await symbolActivity(client, defaultPartition.name, now));
   const hourAgo = now.getTime() - 3_600_000;
+  const newest = () => {
+    let latest: Date | null = null;
+    for (const a of activity.values()) if (a.latest_ts && (!latest || a.latest_ts > latest)) latest = a.latest_ts;
+    return latest;
+  };
   const candidates = days.filter((p) => p.from && p.from <= now).reverse();
-  let found = [...activity.values()].some((a) => a.latest_ts !== null);
   for (const p of candidates) {
+    // Stop once no older partition can hold the last hour's rows or a row newer than the best so far.
+    const best = newest();
     const overlapsLastHour = p.to === null || p.to.getTime() > hourAgo;
-    if (found && !overlapsLastHour) break;
-    const rows = await symbolActivity(client, p.name, now);
-    merge(rows);
-    if (rows.some((row) => row.latest_ts !== null)) found = true;
+    if (!overlapsLastHour && best !== null && p.to !== null && p.to <= best) break;
+    merge(await symbolActivity(client, p.name, now));
   }
-
-  let latest: Date | null = null;
-  for (const a of activity.values()) if (a.latest_ts && (!latest || a.latest_ts > latest)) latest = a.latest_ts;
+  const latest = newest();
   const recent = [...activity.values()]
     .filter((a) => a.rows_last_hour > 0)
     .map((a) => ({ table, symbol: a.symbol, rows_last_hour: a.rows_last_hour, latest_ts: a.latest_ts?.toISOString() ?? null }));

@@ -26,6 +26,9 @@ export interface CliIo {
  * mapping from errors to exit codes lives here and nowhere else.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  // Messages are built from masked URLs; this is the second line of defence for stderr, for a
+  // password that some library message might echo. Short passwords are skipped: replacing every
+  // "1" or "pg" would garble the output and hide nothing.
   const secrets: string[] = [];
   const redact = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '***'), text);
   const stderr = (line: string) => io.stderr.write(`${redact(line)}\n`);
@@ -33,7 +36,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let pool: pg.Pool | undefined;
   let embedded: EmbeddedDatabase | undefined;
   const print = (report: OperationReport) =>
-    io.stdout.write(`${redact(format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report))}\n`);
+    io.stdout.write(`${format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report)}\n`);
 
   try {
     const parsed = parseCommandLine(argv);
@@ -48,9 +51,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     format = parsed.format;
     const settings = resolveSettings(parsed.databaseUrl, io.cwd, loadEnvironment(io.cwd, io.env));
     const password = settings.url ? safePassword(settings.url) : '';
-    if (password) secrets.push(password, encodeURIComponent(password));
+    if (password.length >= 6) secrets.push(password, encodeURIComponent(password));
 
-    await confirmTruncate(parsed.invocation, settings.url, io, stderr);
+    refuseUnconfirmableTruncate(parsed.invocation, io);
 
     let url = settings.url;
     if (!url) {
@@ -62,7 +65,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // PGlite has one backend shared by every connection: one connection at a time keeps
     // transactions from interleaving.
     const connection = embedded ? { ...settings.connection, poolMax: 1, poolMin: 0 } : settings.connection;
-    await verifyConnection(url, connection.connectTimeoutMs);
+    const database = await verifyConnection(url, connection.connectTimeoutMs);
+    await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
     pool = createPool({ ...connection, url, applicationName: `perps-stats-db/${parsed.invocation.command}` }, log);
     const ctx: OperationContext = {
       pool,
@@ -87,33 +91,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/**
- * `--truncate` needs the database name as confirmation: `--yes` supplies it, a terminal is
- * asked for it, anything else is refused before connecting.
- */
-async function confirmTruncate(invocation: Invocation, url: string | undefined, io: CliIo, stderr: (line: string) => void) {
-  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun) return;
-  const database = url ? databaseNameOf(url) : 'postgres';
-  if (invocation.yes) {
-    invocation.event.confirm = database;
-    return;
-  }
+/** Without --yes and without a terminal to ask on, --truncate is refused before connecting. */
+function refuseUnconfirmableTruncate(invocation: Invocation, io: CliIo): void {
+  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun || invocation.yes) return;
   if (!io.stdin.isTTY) {
     throw new InputError(
       '--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)',
     );
   }
-  stderr(`--truncate empties markets and every data table of ${url ? describeTarget(url) : 'the embedded database'}.`);
+}
+
+/**
+ * `--truncate` needs the database name (as the server reports it) as confirmation: `--yes`
+ * supplies it, a terminal is asked for it. Runs after connecting, before anything changes.
+ */
+async function confirmTruncate(invocation: Invocation, database: string, target: string, io: CliIo, stderr: (line: string) => void) {
+  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun) return;
+  if (invocation.yes) {
+    invocation.event.confirm = database;
+    return;
+  }
+  stderr(`--truncate empties markets and every data table of ${target}.`);
   const prompt = createInterface({ input: io.stdin, output: io.stderr });
   const answer = (await prompt.question(`Type the database name (${database}) to confirm: `)).trim();
   prompt.close();
   if (answer !== database) throw new InputError(`not confirmed (typed "${answer}", expected "${database}"): nothing was changed`);
   invocation.event.confirm = answer;
-}
-
-function databaseNameOf(url: string): string {
-  const parsed = new URL(url);
-  return decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
 }
 
 function safePassword(url: string): string {

@@ -172,7 +172,7 @@ function attachFlagValues(argv: string[]): string[] {
 /** Flag text to a number; anything but a plain decimal number becomes NaN, which the schema rejects. */
 function days(raw: string | boolean | undefined): number | undefined {
   if (raw === undefined || typeof raw === 'boolean') return undefined;
-  return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  return /^[+-]?(\d+(\.\d+)?|\.\d+)$/.test(raw.trim()) ? Number(raw) : Number.NaN;
 }
 
 function validate<T>(

@@ -15,6 +15,8 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   ['too many days', ['partitions', '--days', '367'], /--days: must be a whole number of days from 1 to 366/],
   ['fractional days', ['init', '--create-partitions-days', '1.5'], /--create-partitions-days: must be a whole number/],
   ['non-numeric days', ['partitions', '--days', 'seven'], /--days: must be a whole number/],
+  ['trailing dot', ['partitions', '--days', '1.'], /--days: must be a whole number/],
+  ['exponent', ['partitions', '--days', '1e2'], /--days: must be a whole number/],
   ['empty days', ['partitions', '--days', ''], /--days: must be a whole number/],
   ['zero retention', ['clean', '--older-than', '0'], /--older-than: must be a whole number of days from 1 to 36500/],
   ['negative retention', ['clean', '--drop-partitions-older-than', '-1'], /--drop-partitions-older-than: must be a whole number/],

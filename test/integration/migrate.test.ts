@@ -85,6 +85,27 @@ describe('migration runner', () => {
     expect(rows[0]?.n).toBe(7);
   });
 
+  it('runs each migration under the lock timeout: a long transaction makes it fail, not queue ingestion', async () => {
+    const url = await createTestDatabase();
+    await migrate(testContext(url));
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT count(*) FROM exchanges'); // holds ACCESS SHARE until rollback
+    const next = [...files, { name: '0004_add_column.sql', sql: 'ALTER TABLE exchanges ADD COLUMN region text;' }];
+    const started = Date.now();
+    const error = await migrate(testContext(url, { settings: { lockTimeoutMs: 100, ddlAttempts: 3 } }), { migrations: next }).catch(
+      (e: unknown) => e,
+    );
+    await blocker.query('ROLLBACK');
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(
+      /migration 0004_add_column\.sql failed: migration 0004_add_column\.sql: could not get its lock within 100 ms in 3 attempts/,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const done = await migrate(testContext(url), { migrations: next });
+    expect(done.applied).toBe(1);
+  });
+
   it('serialises concurrent runners: each file is applied exactly once and no runner fails', async () => {
     const url = await createTestDatabase();
     const runs = await Promise.all(Array.from({ length: 4 }, () => migrate(testContext(url))));

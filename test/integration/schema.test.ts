@@ -153,9 +153,10 @@ describe('schema after init', () => {
     expect(await check('perps_writer', 'INSERT', 'trades')).toBe(true);
     expect(await check('perps_writer', 'DELETE', 'trades')).toBe(false);
     expect(await check('perps_writer', 'TRUNCATE', 'trades')).toBe(false);
-    // A partition created by the maintenance run after the migration.
+    // Partitions created by the maintenance run after the migration.
     expect(await check('perps_reader', 'SELECT', 'tickers_2026_03_12')).toBe(true);
     expect(await check('perps_writer', 'INSERT', 'tickers_2026_03_12')).toBe(true);
+    expect(await check('perps_writer', 'INSERT', 'perps_schema_migrations')).toBe(false);
     const seq = await client.query<{ ok: boolean }>(`SELECT has_sequence_privilege('perps_writer', 'tickers_id_seq', 'USAGE') AS ok`);
     expect(seq.rows[0]?.ok).toBe(true);
   });

@@ -45,4 +45,25 @@ describe('database sessions', () => {
       await pool.end();
     }
   });
+
+  it('wait for the migration lock up to its own timeout even when statement_timeout is shorter', async () => {
+    const url = await createTestDatabase();
+    const holder = await connect(url);
+    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, statementTimeoutMs: 200 }, silentLogger);
+    try {
+      const started = Date.now();
+      const waited = withClient(pool, (client) => withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 800 }, async () => 'ran'));
+      await expect(waited).rejects.toBeInstanceOf(LockBusyError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(750);
+      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+      const restored = await withClient(pool, async (client) => {
+        await withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 800 }, async () => 'ran');
+        return (await client.query(`SELECT current_setting('statement_timeout') AS st`)).rows[0]?.st;
+      });
+      expect(restored).toBe('200ms');
+    } finally {
+      await pool.end();
+    }
+  });
 });

@@ -31,7 +31,13 @@ beforeAll(async () => {
     SELECT 1 + i % 7, 'SYM' || (i % 50), $1::timestamptz - (i || ' seconds')::interval * 20, 0.0001 FROM generate_series(1, 30000) i`,
     [NOW],
   );
+  // orderbooks: ingestion stopped yesterday at 20:00, and a late row from a month ago waits in
+  // the default partition: freshness must come from yesterday's row.
+  await client.query(
+    `INSERT INTO orderbooks (exchange_id, symbol, ts) VALUES (1, 'BTC', '2026-09-01T19:00:00Z'), (1, 'BTC', '2026-09-01T20:00:00Z')`,
+  );
   await ensurePartitions(ctx, { daysAhead: 4 });
+  await client.query(`INSERT INTO orderbooks (exchange_id, symbol, ts) VALUES (1, 'BTC', '2026-08-01T00:00:00Z')`);
   await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC', $1)`, [at(-30)]);
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (3, 'SOL', '2025-01-01T00:00:00Z', 1, 1)`);
   await client.query(`INSERT INTO ingest_events (symbol, status) VALUES ('BTC', 'ok'), ('ETH', 'error')`);
@@ -114,7 +120,8 @@ describe('stats', () => {
   it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {
     expect(series('tickers')).toMatchObject({ latest_ts: '2026-09-02T10:30:00.000Z', data_age_seconds: 0 });
     expect(series('trades')).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z' });
-    expect(series('orderbooks')).toMatchObject({ latest_ts: null, data_age_seconds: null });
+    expect(series('orderbooks')).toMatchObject({ latest_ts: '2026-09-01T20:00:00.000Z', data_age_seconds: 14.5 * 3600, default_rows: 1 });
+    expect(series('ingest_events' as 'tickers')).not.toHaveProperty('latest_ts');
     const tickers = report.recent_ingest.filter((r) => r.table === 'tickers');
     // BTC: minutes 0..59 are inside (now - 1h, now]; ETH's newest row is 2 hours old.
     expect(tickers).toEqual([{ table: 'tickers', symbol: 'BTC', rows_last_hour: 60, latest_ts: '2026-09-02T10:30:00.000Z' }]);

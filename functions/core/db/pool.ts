@@ -16,6 +16,9 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
     idleTimeoutMillis: settings.idleTimeoutMs,
     application_name: settings.applicationName,
     statement_timeout: settings.statementTimeoutMs,
+    // node-postgres parses timestamps only in ISO output; a database or role set to another
+    // DateStyle must not turn our dates into nulls.
+    options: '-c DateStyle=ISO,MDY',
   });
   // An idle client dying (server restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn('idle database connection failed', { error: error.message }));
@@ -44,15 +47,17 @@ export function toUnavailableError(error: unknown, url: string): unknown {
 }
 
 /**
- * Connects once, outside the pool, and runs `SELECT 1`, so an unreachable database fails within
- * `timeoutMs` with a clear message even though the pool may wait longer for a connection under load.
+ * Connects once, outside the pool, and asks for the database name, so an unreachable database
+ * fails within `timeoutMs` with a clear message even though the pool may wait longer for a
+ * connection under load.
  */
-export async function verifyConnection(url: string, timeoutMs: number): Promise<void> {
+export async function verifyConnection(url: string, timeoutMs: number): Promise<string> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    return rows[0]?.name ?? '';
   } catch (error) {
     throw toUnavailableError(error, url);
   } finally {

@@ -49,13 +49,19 @@ export type LockMode = { wait: false } | { wait: true; timeoutMs: number };
 export async function withAdvisoryLock<T>(client: pg.ClientBase, operation: string, mode: LockMode, fn: () => Promise<T>): Promise<T> {
   if (mode.wait) {
     try {
-      await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${mode.timeoutMs}ms`]);
+      // The wait is bounded by lock_timeout; statement_timeout must not cut it shorter.
+      await client.query(`SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [
+        `${mode.timeoutMs}ms`,
+        `${mode.timeoutMs + 5_000}ms`,
+      ]);
       await client.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
     } catch (error) {
-      if ((error as { code?: string }).code === '55P03') throw lockBusy(operation, `waited ${mode.timeoutMs} ms`, error);
+      const code = (error as { code?: string }).code;
+      if (code === '55P03' || code === '57014') throw lockBusy(operation, `waited ${mode.timeoutMs} ms`, error);
       throw error;
     } finally {
-      await client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => undefined);
+      // Back to the session's own values (from the connection, role or database settings).
+      await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
     }
   } else {
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MAINTENANCE_LOCK_KEY]);
