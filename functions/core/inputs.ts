@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fillNames } from './names';
 import { prunePlanProblems } from './prune';
 
 /**
@@ -40,6 +41,7 @@ export function describeIssues(error: z.ZodError, rename: (key: string) => strin
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') return `unknown ${issue.keys.map(rename).join(', ')}`;
     const key = issue.path.map(String).join('.');
-    return key ? `${rename(key)}: ${issue.message}` : issue.message;
+    const message = fillNames(issue.message, rename);
+    return key ? `${rename(key)}: ${message}` : message;
   });
 }

@@ -52,8 +52,10 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
     const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [] };
+    // Only NOTICEs raised by migration files are worth reporting (not "ledger already exists").
+    let collecting = false;
     const onNotice = (notice: { message?: string }) => {
-      if (notice.message) report.notices.push(notice.message);
+      if (collecting && notice.message) report.notices.push(notice.message);
     };
     client.on('notice', onNotice);
     try {
@@ -77,6 +79,7 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
           try {
             // Under lock_timeout with retries like every other DDL, so a migration waiting
             // behind a long transaction never queues ingestion behind it.
+            collecting = true;
             await runWithLockTimeout(client, `migration ${migration.name}`, ctx.settings, ctx.log, async () => {
               await client.query(migration.sql);
               await client.query(`INSERT INTO ${LEDGER_TABLE} (name, checksum, duration_ms) VALUES ($1, $2, $3)`, [
@@ -86,10 +89,12 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
               ]);
             });
           } catch (error) {
+            collecting = false;
             const message = describeSqlError(migration, error);
             report.migrations.push({ name: migration.name, status: 'failed', error: message });
             throw new MigrationError(message, { cause: error, report });
           }
+          collecting = false;
           const duration = Math.round(performance.now() - started);
           report.migrations.push({ name: migration.name, status: 'applied', duration_ms: duration });
           report.applied++;

@@ -6,6 +6,7 @@ import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
 import { InputError, PartialFailureError } from './errors';
+import { fillNames } from './names';
 import { listSymbols } from './symbols';
 import { TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
@@ -49,16 +50,19 @@ export interface PruneReport {
   partitions_dropped: number;
 }
 
-/** Rule checks shared by every entry point; numeric ranges are the schemas' job. */
+/**
+ * Rule checks shared by every entry point; numeric ranges are the schemas' job. Field names
+ * appear as `{olderThanDays}` so each entry point can say them in its own words (see fillNames).
+ */
 export function prunePlanProblems(input: PruneInput): string[] {
   const hasRows = input.olderThanDays !== undefined;
   const hasDrop = input.dropPartitionsOlderThanDays !== undefined;
   if (input.truncate && (hasRows || hasDrop)) {
-    return ['truncate cannot be combined with older-than or drop-partitions-older-than: run them separately'];
+    return ['{truncate} cannot be combined with {olderThanDays} or {dropPartitionsOlderThanDays}: run them separately'];
   }
   if (!input.truncate && !hasRows && !hasDrop) {
     return [
-      'nothing to prune: give older-than N (delete rows older than N days), drop-partitions-older-than N (drop day partitions older than N days), or truncate (empty all data tables, with confirmation)',
+      'nothing to prune: give {olderThanDays} N (delete rows older than N days), {dropPartitionsOlderThanDays} N (drop day partitions older than N days), or {truncate} (empty all data tables, with confirmation)',
     ];
   }
   return [];
@@ -71,7 +75,7 @@ export function prunePlanProblems(input: PruneInput): string[] {
  */
 export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport> {
   const problems = prunePlanProblems(input);
-  if (problems.length > 0) throw new InputError(problems);
+  if (problems.length > 0) throw new InputError(problems.map((problem) => fillNames(problem)));
   const now = ctx.now();
 
   return withClient(ctx.pool, async (client) => {
@@ -184,24 +188,22 @@ async function planRetention(
           rows_exact: count.exact,
         });
       } else if (p.isDefault || p.from === null || p.from < deleteBefore) {
+        // Listed even when a dry run counts 0 rows, so a dry run shows exactly the real run's steps.
         const rows = dryRun ? await countOlder(client, p.name, deleteBefore) : null;
-        if (rows === 0) continue;
         rowActions.push({ action: 'delete_rows', status: 'planned', table, relation: p.name, before: deleteBefore.toISOString(), rows });
       }
     }
   }
   if (deleteBefore !== null) {
     const rows = dryRun ? await countOlder(client, 'ingest_events', deleteBefore) : null;
-    if (rows !== 0) {
-      rowActions.push({
-        action: 'delete_rows',
-        status: 'planned',
-        table: 'ingest_events',
-        relation: 'ingest_events',
-        before: deleteBefore.toISOString(),
-        rows,
-      });
-    }
+    rowActions.push({
+      action: 'delete_rows',
+      status: 'planned',
+      table: 'ingest_events',
+      relation: 'ingest_events',
+      before: deleteBefore.toISOString(),
+      rows,
+    });
   }
   return [...rowActions, ...dropActions];
 }

@@ -4,13 +4,13 @@ import type pg from 'pg';
 import type { OperationContext } from '../core/context';
 import { createPool, verifyConnection } from '../core/db/pool';
 import { describeTarget } from '../core/db/settings';
-import { InputError, PerpsDbError } from '../core/errors';
+import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { type OperationReport, type OperationRequest, runOperation } from '../core/operations';
 import { type Invocation, parseCommandLine, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { renderReport } from './render';
-import { loadEnvironment, resolveSettings } from './settings';
+import { readDotenv, resolveSettings } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -35,6 +35,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let format: 'table' | 'json' = 'table';
   let pool: pg.Pool | undefined;
   let embedded: EmbeddedDatabase | undefined;
+  let urlSource: string | undefined;
   const print = (report: OperationReport) =>
     io.stdout.write(`${format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report)}\n`);
 
@@ -49,7 +50,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     format = parsed.format;
-    const settings = resolveSettings(parsed.databaseUrl, io.cwd, loadEnvironment(io.cwd, io.env));
+    const dotenvValues = readDotenv(io.cwd);
+    const settings = resolveSettings(parsed.databaseUrl, io.cwd, { ...io.env, ...dotenvValues }, new Set(Object.keys(dotenvValues)));
+    urlSource = settings.urlSource;
     const password = settings.url ? safePassword(settings.url) : '';
     if (password.length >= 6) secrets.push(password, encodeURIComponent(password));
 
@@ -61,7 +64,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       embedded = await startEmbeddedDatabase(settings.embeddedDir);
       url = embedded.url;
     }
-    const log = stderrLogger(stderr, io.env.PERPS_LOG_LEVEL);
+    const log = stderrLogger(stderr, settings.logLevel);
     // PGlite has one backend shared by every connection: one connection at a time keeps
     // transactions from interleaving.
     const connection = embedded ? { ...settings.connection, poolMax: 1, poolMin: 0 } : settings.connection;
@@ -80,7 +83,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof PerpsDbError) {
       if (error.report) print(error.report as OperationReport);
-      stderr(`error: ${error.message}`);
+      const where = error instanceof DatabaseUnavailableError && urlSource ? ` (URL from ${urlSource})` : '';
+      stderr(`error: ${error.message}${where}`);
       return error.exitCode;
     }
     stderr(`error: ${error instanceof Error ? error.message : String(error)}`);
@@ -129,8 +133,8 @@ function safePassword(url: string): string {
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
-function stderrLogger(stderr: (line: string) => void, level = 'warn'): Logger {
-  const threshold = Math.max(0, LEVELS.indexOf(level as (typeof LEVELS)[number]));
+function stderrLogger(stderr: (line: string) => void, level: (typeof LEVELS)[number]): Logger {
+  const threshold = LEVELS.indexOf(level);
   const write = (at: (typeof LEVELS)[number]) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(at) < threshold) return;
     stderr(`${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);

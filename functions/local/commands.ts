@@ -51,6 +51,7 @@ const COMMAND_ALIASES: Record<string, CommandName> = {
 };
 /** Event keys as the user typed them, for error messages. */
 const FLAG_OF_KEY: Record<string, string> = {
+  daysAhead: '--days',
   olderThanDays: '--older-than',
   dropPartitionsOlderThanDays: '--drop-partitions-older-than',
   truncate: '--truncate',
@@ -81,10 +82,13 @@ Global flags:
 /** Parses argv into one invocation; every problem is an InputError raised before any connection. */
 export function parseCommandLine(argv: string[]): ParsedCommandLine {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  const args = attachFlagValues(argv);
   try {
-    parsed = parseArgs({ args: attachFlagValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new InputError(`${(error as Error).message.split('\n')[0]}; see --help`);
+    const message = (error as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+    throw new InputError(unknown ? `unknown flag ${unknown}; see --help` : `${message.split('\n')[0]}; see --help`);
   }
   const { values } = parsed;
   const positionals = parsed.positionals[0] === 'db' ? parsed.positionals.slice(1) : parsed.positionals;
@@ -94,7 +98,7 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
     throw new InputError('no command given: use one of init, migrate, partitions, clean (prune), stats; see --help');
   const [name, ...extra] = positionals;
   const command = COMMAND_ALIASES[name ?? ''];
-  if (!command) throw new InputError(`unknown command "${name}": use one of init, migrate, partitions, clean (prune), stats`);
+  if (!command) throw new InputError(`unknown command "${name}": use one of init, migrate, partitions, clean (prune), stats; see --help`);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
   const problems: string[] = [];

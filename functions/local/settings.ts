@@ -12,14 +12,18 @@ import {
 import { InputError } from '../core/errors';
 import { describeIssues } from '../core/inputs';
 
+/** Variables of the `.env` file in `cwd`, if there is one. */
+export function readDotenv(cwd: string): Record<string, string> {
+  const file = join(cwd, '.env');
+  return existsSync(file) ? dotenv.parse(readFileSync(file)) : {};
+}
+
 /**
  * The runner's environment: the process environment overlaid with `.env` from the working
  * directory (the file wins, as the database guide says, so a project's .env is what runs).
  */
 export function loadEnvironment(cwd: string, env: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  const file = join(cwd, '.env');
-  const fromFile = existsSync(file) ? dotenv.parse(readFileSync(file)) : {};
-  return { ...env, ...fromFile };
+  return { ...env, ...readDotenv(cwd) };
 }
 
 const int = (min: number) =>
@@ -40,31 +44,50 @@ const environmentSchema = z.object({
   DB_DDL_ATTEMPTS: int(1).default(DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts),
   MAINTENANCE_BATCH_SIZE: int(1).default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
   PERPS_EMBEDDED_DIR: z.string().optional(),
+  PERPS_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('warn'),
 });
 
 export interface RunnerSettings {
   /** Undefined: use the embedded database. */
   url: string | undefined;
-  urlSource: '--database-url' | 'DATABASE_URL' | 'embedded';
+  /** Where the URL came from, for messages. */
+  urlSource: '--database-url' | 'DATABASE_URL in .env' | 'DATABASE_URL in the environment' | 'embedded';
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
   connection: Omit<ConnectionSettings, 'url'>;
   maintenance: MaintenanceSettings;
   embeddedDir: string;
 }
 
 /** Resolves and validates every setting at once; all problems in one InputError. */
-export function resolveSettings(flagUrl: string | undefined, cwd: string, env: Record<string, string | undefined>): RunnerSettings {
+export function resolveSettings(
+  flagUrl: string | undefined,
+  cwd: string,
+  env: Record<string, string | undefined>,
+  fromDotenv: ReadonlySet<string> = new Set(),
+): RunnerSettings {
   const parsed = environmentSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   const problems = parsed.success ? [] : describeIssues(parsed.error);
   const url = flagUrl ?? parsed.data?.DATABASE_URL;
   if (url !== undefined) {
     const urlProblem = checkUrl(url);
-    if (urlProblem) problems.push(`${flagUrl !== undefined ? '--database-url' : 'DATABASE_URL'} ${urlProblem}`);
+    if (urlProblem)
+      problems.push(
+        `${flagUrl !== undefined ? '--database-url' : `DATABASE_URL${fromDotenv.has('DATABASE_URL') ? ' (in .env)' : ''}`} ${urlProblem}`,
+      );
   }
   if (!parsed.success || problems.length > 0) throw new InputError(problems);
   const e = parsed.data;
   return {
     url,
-    urlSource: flagUrl !== undefined ? '--database-url' : url !== undefined ? 'DATABASE_URL' : 'embedded',
+    urlSource:
+      flagUrl !== undefined
+        ? '--database-url'
+        : url === undefined
+          ? 'embedded'
+          : fromDotenv.has('DATABASE_URL')
+            ? 'DATABASE_URL in .env'
+            : 'DATABASE_URL in the environment',
+    logLevel: e.PERPS_LOG_LEVEL,
     connection: {
       applicationName: DEFAULT_CONNECTION_SETTINGS.applicationName,
       poolMax: e.DB_POOL_MAX,

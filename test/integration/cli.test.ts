@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,17 +20,21 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   ['empty days', ['partitions', '--days', ''], /--days: must be a whole number/],
   ['zero retention', ['clean', '--older-than', '0'], /--older-than: must be a whole number of days from 1 to 36500/],
   ['negative retention', ['clean', '--drop-partitions-older-than', '-1'], /--drop-partitions-older-than: must be a whole number/],
-  ['unknown flag', ['stats', '--verbose'], /Unknown option '--verbose'/],
+  ['unknown flag', ['stats', '--verbose'], /^error: unknown flag --verbose; see --help$/m],
   ['flag of another command', ['stats', '--days', '3'], /--days is not an option of stats/],
   ['unknown command', ['vacuum'], /unknown command "vacuum": use one of init, migrate, partitions, clean \(prune\), stats/],
   ['no command', [], /no command given/],
   ['extra argument', ['stats', 'now'], /unexpected argument "now" after stats/],
   ['bad format', ['stats', '--format', 'xml'], /--format must be table or json, got "xml"/],
-  ['clean with nothing to do', ['clean'], /nothing to prune: give older-than N/],
-  ['truncate with other flags', ['prune', '--truncate', '--older-than', '30', '--yes'], /truncate cannot be combined/],
+  ['clean with nothing to do', ['clean'], /nothing to prune: give --older-than N .*, --drop-partitions-older-than N .*, or --truncate/],
+  [
+    'truncate with other flags',
+    ['prune', '--truncate', '--older-than', '30', '--yes'],
+    /--truncate cannot be combined with --older-than or --drop-partitions-older-than/,
+  ],
   ['truncate without confirmation', ['clean', '--truncate'], /--truncate empties markets and every data table: pass --yes to confirm/],
   ['--yes without --truncate', ['clean', '--older-than', '3', '--yes'], /--yes only confirms --truncate/],
-  ['missing flag value', ['partitions', '--days', '--format', 'json'], /--days needs a value/],
+  ['missing flag value', ['partitions', '--days', '--format', 'json'], /^error: --days needs a value; see --help$/m],
   ['flag value at the end', ['partitions', '--days'], /--days needs a value/],
 ];
 
@@ -54,7 +58,7 @@ describe('local runner: bad input is rejected before connecting', () => {
     const result = await cli(['stats', '--database-url', CLOSED]);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/^error: cannot connect to 127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED/);
+    expect(result.stderr).toMatch(/^error: cannot connect to 127\.0\.0\.1:1\/nowhere: .*ECONNREFUSED.* \(URL from --database-url\)$/m);
     expect(result.stderr).not.toMatch(/closed-port-pw|\n\s+at /);
   });
 
@@ -76,6 +80,28 @@ describe('local runner: bad input is rejected before connecting', () => {
     } finally {
       silent.close();
     }
+  });
+
+  it('says when the unreachable URL came from .env', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-dotenv-'));
+    writeFileSync(join(cwd, '.env'), `DATABASE_URL=${CLOSED}\n`);
+    const result = await cli(['stats'], { cwd, env: { DATABASE_URL: 'postgres://ignored-host/db' } });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/cannot connect to 127\.0\.0\.1:1\/nowhere: .* \(URL from DATABASE_URL in \.env\)/);
+  });
+
+  it('rejects a bad setting in the environment', async () => {
+    const result = await cli(['stats', '--database-url', CLOSED], { env: { PERPS_LOG_LEVEL: 'verbose', DB_POOL_MAX: '0' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('error: DB_POOL_MAX: must be at least 1; PERPS_LOG_LEVEL: must be debug, info, warn or error');
+  });
+
+  it('refuses to open an embedded database another live run is using', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perps-pglite-busy-'));
+    writeFileSync(join(dir, 'perps-stats-db.lock'), String(process.pid));
+    const result = await cli(['stats'], { env: { PERPS_EMBEDDED_DIR: dir } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(new RegExp(`the embedded database in ${dir} is in use by another run \\(pid ${process.pid}\\)`));
   });
 
   it('exits with 2 as a process too', () => {
@@ -180,6 +206,9 @@ describe('local runner against a real server', () => {
 describe('local runner on the embedded database (PGlite)', () => {
   it('initialises and reports stats with no database configured', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-'));
+    // A lock left by a run that died (no such process) is taken over.
+    mkdirSync(join(cwd, '.pglite'));
+    writeFileSync(join(cwd, '.pglite', 'perps-stats-db.lock'), '999999999');
     const init = spawnCli(['init'], { cwd });
     expect(init.stderr).toMatch(/using the embedded PostgreSQL \(PGlite\) in .*\.pglite/);
     expect(init.code).toBe(0);
@@ -189,5 +218,6 @@ describe('local runner on the embedded database (PGlite)', () => {
     const report = JSON.parse(stats.stdout);
     expect(report.tables.exchanges.row_count).toBe(7);
     expect(report.tables.trades.runway_days).toBe(7);
+    expect(existsSync(join(cwd, '.pglite', 'perps-stats-db.lock'))).toBe(false);
   });
 });

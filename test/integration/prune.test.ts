@@ -95,6 +95,8 @@ describe('prune', () => {
 
     const done = await prune(ctx, { olderThanDays: 3 });
     expect(done.rows_deleted).toEqual(expected);
+    // The dry run listed exactly these steps, with the same row counts.
+    expect(done.actions.map((a) => ({ ...a, status: 'planned' }))).toEqual(planned.actions);
     const kinds = done.actions
       .filter((a) => 'table' in a && a.table === 'trades')
       .map((a) => `${a.action}:${'relation' in a ? a.relation : ''}`);
@@ -141,7 +143,7 @@ describe('prune', () => {
   it('rejects a prune with nothing to do, or truncate combined with other flags, before touching anything', async () => {
     const ctx = testContext(url, { now: NOW });
     const before = await everything();
-    await expect(prune(ctx, {})).rejects.toThrow(/nothing to prune: give older-than N .*drop-partitions-older-than N .*truncate/);
+    await expect(prune(ctx, {})).rejects.toThrow(/nothing to prune: give olderThanDays N .*dropPartitionsOlderThanDays N .*truncate/);
     await expect(prune(ctx, { truncate: true, olderThanDays: 3, confirm: 'x' })).rejects.toThrow(/truncate cannot be combined/);
     expect(await everything()).toEqual(before);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeTarget, maskUrl } from '../../functions/core/db/settings';
 import { InputError } from '../../functions/core/errors';
-import { loadEnvironment, resolveSettings } from '../../functions/local/settings';
+import { loadEnvironment, readDotenv, resolveSettings } from '../../functions/local/settings';
 
 describe('connection settings', () => {
   it('masks the password, and password-like query parameters, in URLs', () => {
@@ -20,9 +20,14 @@ describe('connection settings', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     const env = { DATABASE_URL: 'postgres://env-host/db' };
     expect(resolveSettings(undefined, cwd, loadEnvironment(cwd, env)).url).toBe('postgres://env-host/db');
+    expect(resolveSettings(undefined, cwd, loadEnvironment(cwd, env)).urlSource).toBe('DATABASE_URL in the environment');
     writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_POOL_MAX=4\n');
-    const fromFile = resolveSettings(undefined, cwd, loadEnvironment(cwd, env));
-    expect(fromFile).toMatchObject({ url: 'postgres://file-host/db', urlSource: 'DATABASE_URL', connection: { poolMax: 4, poolMin: 2 } });
+    const fromFile = resolveSettings(undefined, cwd, loadEnvironment(cwd, env), new Set(Object.keys(readDotenv(cwd))));
+    expect(fromFile).toMatchObject({
+      url: 'postgres://file-host/db',
+      urlSource: 'DATABASE_URL in .env',
+      connection: { poolMax: 4, poolMin: 2 },
+    });
     expect(resolveSettings('postgres://flag-host/db', cwd, loadEnvironment(cwd, env))).toMatchObject({
       url: 'postgres://flag-host/db',
       urlSource: '--database-url',
@@ -45,7 +50,7 @@ describe('connection settings', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     let error: unknown;
     try {
-      resolveSettings('mysql://u:topsecret@h/db', cwd, { DB_POOL_MAX: 'ten', DB_LOCK_TIMEOUT_MS: '-5' });
+      resolveSettings('mysql://u:topsecret@h/db', cwd, { DB_POOL_MAX: 'ten', DB_LOCK_TIMEOUT_MS: '-5', PERPS_LOG_LEVEL: 'verbose' });
     } catch (e) {
       error = e;
     }
@@ -54,6 +59,7 @@ describe('connection settings', () => {
     expect(problems).toEqual([
       'DB_POOL_MAX: must be a whole number',
       'DB_LOCK_TIMEOUT_MS: must be at least 1',
+      'PERPS_LOG_LEVEL: must be debug, info, warn or error',
       '--database-url must start with postgres:// or postgresql:// (got mysql://)',
     ]);
     expect(problems.join()).not.toContain('topsecret');
