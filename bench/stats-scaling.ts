@@ -1,6 +1,6 @@
 /**
  * Stats cost against data size, measured in one run on one real server: our `stats` versus the
- * naive exact count(*) and min/max(ts) per table, at ~10k and ~1M rows (or BENCH_ROWS=a,b,...).
+ * naive exact count(*) and min/max(ts) per table, at ~10k, ~100k and ~1M rows (or BENCH_ROWS=a,b,...).
  * Prints a markdown table of medians (min..max) and the ratio to the smallest scale.
  */
 import pg from 'pg';
@@ -13,7 +13,7 @@ import { collectStats } from '../functions/core/stats';
 import { TIME_SERIES_TABLES } from '../functions/core/tables';
 import { startTestServer } from '../test/support/server';
 
-const scales = (process.env.BENCH_ROWS ?? '1e4,1e6').split(',').map(Number);
+const scales = (process.env.BENCH_ROWS ?? '1e4,1e5,1e6').split(',').map(Number);
 const RUNS = 7;
 const server = process.env.BENCH_DATABASE_URL ? { url: process.env.BENCH_DATABASE_URL, stop: async () => {} } : await startTestServer();
 const admin = new pg.Client(server.url);
