@@ -152,12 +152,19 @@ function buildInvocation(command: CommandName, values: Partial<Record<Flag, stri
 
 /**
  * `--days -3` is a value, not a flag: attach it (`--days=-3`) so the schema can say what is
- * wrong with it; a value-taking flag with nothing after it gets its own message.
+ * wrong with it; a value-taking flag with nothing after it gets its own message, and so does a
+ * flag given twice (which value was meant is a guess we do not make).
  */
 function attachFlagValues(argv: string[]): string[] {
   const out: string[] = [];
+  const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i] ?? '';
+    const name = token.startsWith('--') ? token.split('=')[0] : undefined;
+    if (name && name !== '--') {
+      if (seen.has(name)) throw new InputError(`${name} is given more than once; give it once`);
+      seen.add(name);
+    }
     const flag = token.startsWith('--') && !token.includes('=') ? (token.slice(2) as Flag) : undefined;
     if (!flag || OPTIONS[flag]?.type !== 'string') {
       out.push(token);

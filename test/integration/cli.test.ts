@@ -36,6 +36,7 @@ const BAD_INPUTS: [string, string[], RegExp][] = [
   ['--yes without --truncate', ['clean', '--older-than', '3', '--yes'], /--yes only confirms --truncate/],
   ['missing flag value', ['partitions', '--days', '--format', 'json'], /^error: --days needs a value; see --help$/m],
   ['flag value at the end', ['partitions', '--days'], /--days needs a value/],
+  ['flag given twice', ['partitions', '--days', '3', '--days=4'], /--days is given more than once/],
 ];
 
 describe('local runner: bad input is rejected before connecting', () => {
