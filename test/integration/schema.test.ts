@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readMigrationFiles } from '../../functions/core/migration-files';
 import { init } from '../../functions/core/operations';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
@@ -112,6 +113,44 @@ describe('schema after init', () => {
     }
   });
 
+  it('has the foreign keys, unique constraints, defaults and sequences of the design', async () => {
+    const client = await connect(url);
+    const { rows: constraints } = await client.query<{ rel: string; def: string }>(
+      `SELECT conrelid::regclass::text AS rel, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE contype IN ('f', 'u') AND conrelid = ANY ($1::regclass[]) AND conparentid = 0 ORDER BY 1, 2`,
+      [ALL_TABLES],
+    );
+    const expected = [
+      ['exchanges', 'UNIQUE (name)'],
+      ['markets', 'FOREIGN KEY (exchange_id) REFERENCES exchanges(id) ON DELETE CASCADE'],
+      ['markets', 'UNIQUE (exchange_id, symbol)'],
+      ...TIME_SERIES_TABLES.flatMap((t) => [
+        [t, 'FOREIGN KEY (exchange_id) REFERENCES exchanges(id)'],
+        [t, 'FOREIGN KEY (market_id) REFERENCES markets(id)'],
+      ]),
+    ];
+    expect(constraints.map((c) => [c.rel, c.def])).toEqual(expected.sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`)));
+    const { rows: defaults } = await client.query<{ table_name: string; column_name: string; column_default: string }>(
+      `SELECT table_name, column_name, column_default FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = ANY ($1) AND column_default IS NOT NULL ORDER BY 1, 2`,
+      [ALL_TABLES],
+    );
+    const byColumn = new Map(defaults.map((d) => [`${d.table_name}.${d.column_name}`, d.column_default]));
+    expect(byColumn.get('exchanges.id')).toBe(`nextval('exchanges_id_seq'::regclass)`);
+    expect(byColumn.get('markets.id')).toBe(`nextval('markets_id_seq'::regclass)`);
+    expect(byColumn.get('ingest_events.ts')).toBe('now()');
+    for (const table of TIME_SERIES_TABLES) {
+      expect(byColumn.get(`${table}.id`)).toBe(`nextval('${table}_id_seq'::regclass)`);
+      expect(byColumn.get(`${table}.received_at`)).toBe('now()');
+    }
+    expect(byColumn.get('exchanges.created_at')).toBe('now()');
+    expect(byColumn.get('markets.created_at')).toBe('now()');
+    const seqType = await client.query<{ t: string }>(
+      `SELECT format_type(seqtypid, NULL) AS t FROM pg_sequence WHERE seqrelid = 'tickers_id_seq'::regclass`,
+    );
+    expect(seqType.rows[0]?.t).toBe('bigint');
+  });
+
   it('declares the indexes on the parents so that every partition has them', async () => {
     const client = await connect(url);
     const { rows } = await client.query<{ indexname: string; indexdef: string }>(
@@ -126,11 +165,12 @@ describe('schema after init', () => {
         `SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass`,
         [table],
       );
-      const attached = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [
-        `idx_${table}_symbol_ts`,
-      ]);
       expect(Number(parts.rows[0]?.n)).toBe(4); // default + 3 days
-      expect(attached.rows[0]?.n).toBe(parts.rows[0]?.n);
+      for (const index of [`idx_${table}_symbol_ts`, `idx_${table}_exchange_ts`]) {
+        const attached = await client.query<{ n: string }>(`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [index]);
+        expect(attached.rows[0]?.n).toBe(parts.rows[0]?.n);
+      }
+      expect(defs.get(`idx_${table}_default_ts`)).toContain(`ON public.${table}_default USING btree (ts)`);
     }
     expect(defs.get('idx_exchanges_name')).toContain('(name)');
     expect(defs.get('idx_markets_exchange_symbol')).toContain('(exchange_id, symbol)');
@@ -138,10 +178,15 @@ describe('schema after init', () => {
     expect(defs.get('idx_ingest_events_status')).toContain('(status)');
   });
 
-  it('seeds the seven exchanges', async () => {
+  it('seeds the seven exchanges, idempotently', async () => {
     const client = await connect(url);
+    const names = ['binance', 'bybit', 'kucoin', 'lighter', 'paradex', 'hyperliquid', 'cryptocom'];
     const { rows } = await client.query<{ name: string }>('SELECT name FROM exchanges ORDER BY id');
-    expect(rows.map((r) => r.name)).toEqual(['binance', 'bybit', 'kucoin', 'lighter', 'paradex', 'hyperliquid', 'cryptocom']);
+    expect(rows.map((r) => r.name)).toEqual(names);
+    const seed = readMigrationFiles().find((f) => f.name === '0002_seed_exchanges.sql');
+    await client.query(seed?.sql ?? 'SELECT missing_seed_file');
+    const again = await client.query<{ name: string }>('SELECT name FROM exchanges ORDER BY id');
+    expect(again.rows.map((r) => r.name)).toEqual(names);
   });
 
   it('creates reader and writer roles whose rights also cover partitions created later', async () => {
@@ -151,14 +196,20 @@ describe('schema after init', () => {
     expect(await check('perps_reader', 'SELECT', 'tickers')).toBe(true);
     expect(await check('perps_reader', 'INSERT', 'tickers')).toBe(false);
     expect(await check('perps_writer', 'INSERT', 'trades')).toBe(true);
+    expect(await check('perps_writer', 'SELECT', 'trades')).toBe(true);
+    expect(await check('perps_writer', 'UPDATE', 'trades')).toBe(false);
     expect(await check('perps_writer', 'DELETE', 'trades')).toBe(false);
     expect(await check('perps_writer', 'TRUNCATE', 'trades')).toBe(false);
     // Partitions created by the maintenance run after the migration.
     expect(await check('perps_reader', 'SELECT', 'tickers_2026_03_12')).toBe(true);
     expect(await check('perps_writer', 'INSERT', 'tickers_2026_03_12')).toBe(true);
     expect(await check('perps_writer', 'INSERT', 'perps_schema_migrations')).toBe(false);
-    const seq = await client.query<{ ok: boolean }>(`SELECT has_sequence_privilege('perps_writer', 'tickers_id_seq', 'USAGE') AS ok`);
-    expect(seq.rows[0]?.ok).toBe(true);
+    const seq = await client.query<{ usage: boolean; select: boolean; reader: boolean }>(
+      `SELECT has_sequence_privilege('perps_writer', 'tickers_id_seq', 'USAGE') AS usage,
+              has_sequence_privilege('perps_writer', 'tickers_id_seq', 'SELECT') AS select,
+              has_sequence_privilege('perps_reader', 'tickers_id_seq', 'USAGE') AS reader`,
+    );
+    expect(seq.rows[0]).toEqual({ usage: true, select: true, reader: false });
   });
 
   it('changes nothing when init runs again', async () => {
