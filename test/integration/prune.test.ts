@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { listPartitions } from '../../functions/core/catalog';
-import { InputError } from '../../functions/core/errors';
+import { InputError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
-import { prune } from '../../functions/core/prune';
+import { type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, fingerprint, testContext } from '../support/database';
 
@@ -109,16 +109,62 @@ describe('prune', () => {
     expect(await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`)).toBe(kept);
   });
 
-  it('with both flags deletes rows first, then drops partitions', async () => {
-    const done = await prune(testContext(url, { now: NOW }), { olderThanDays: 3, dropPartitionsOlderThanDays: 10 });
+  it('with both flags deletes rows first, then drops partitions, as its dry run said', async () => {
+    const ctx = testContext(url, { now: NOW });
+    const before = await everything();
+    const planned = await prune(ctx, { olderThanDays: 3, dropPartitionsOlderThanDays: 10, dryRun: true });
+    expect(await everything()).toEqual(before);
+    const done = await prune(ctx, { olderThanDays: 3, dropPartitionsOlderThanDays: 10 });
+    expect(done.actions.map((a) => ({ ...a, status: 'planned' }))).toEqual(planned.actions);
     const order = done.actions.map((a) => a.action);
     expect(order.lastIndexOf('delete_rows')).toBeLessThan(order.indexOf('drop_partition'));
+    expect(order.lastIndexOf('truncate_partition')).toBeLessThan(order.indexOf('drop_partition'));
     // Partitions about to be dropped are not truncated first.
     const truncated = done.actions.flatMap((a) => (a.action === 'truncate_partition' ? [a.relation] : []));
     expect(truncated).not.toContain('tickers_2026_06_01');
     expect(truncated).toContain('tickers_2026_06_05');
     expect(done.actions.every((a) => a.status === 'done')).toBe(true);
     expect(await count(`SELECT count(*) AS n FROM tickers WHERE ts < '2026-06-12T12:00:00Z'`)).toBe(0);
+  });
+
+  it('gives up on a partition whose parent is locked by a long transaction, finishes the other steps, and fails at the end', async () => {
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE ONLY trades IN ACCESS SHARE MODE'); // DROP of a partition needs ACCESS EXCLUSIVE on the parent
+    const started = Date.now();
+    const error = (await prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+      dropPartitionsOlderThanDays: 5,
+    }).catch((e: unknown) => e)) as PartialFailureError;
+    const elapsed = Date.now() - started;
+    await blocker.query('ROLLBACK');
+    expect(error).toBeInstanceOf(PartialFailureError);
+    const report = error.report as PruneReport;
+    const trades = report.actions.filter((a) => 'table' in a && a.table === 'trades');
+    expect(trades.length).toBe(9);
+    expect(trades.every((a) => a.status === 'failed' && /could not get its lock within 100 ms in 2 attempts/.test(a.error ?? ''))).toBe(
+      true,
+    );
+    const others = report.actions.filter((a) => !('table' in a) || a.table !== 'trades');
+    expect(others.every((a) => a.status === 'done')).toBe(true);
+    expect(report.partitions_dropped).toBe(others.length);
+    expect(elapsed).toBeLessThan(30_000); // bounded by attempts x lock_timeout, not by the blocker
+    const rerun = await prune(testContext(url, { now: NOW }), { dropPartitionsOlderThanDays: 5 });
+    expect(rerun.actions.map((a) => ('relation' in a ? a.relation : ''))).toEqual(trades.map((a) => ('relation' in a ? a.relation : '')));
+  });
+
+  it('deletes rows under the lock timeout too, instead of hanging behind a table lock', async () => {
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE tickers IN SHARE MODE'); // recurses: every partition refuses deletes
+    const error = (await prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+      olderThanDays: 3,
+    }).catch((e: unknown) => e)) as PartialFailureError;
+    await blocker.query('ROLLBACK');
+    const failed = (error.report as PruneReport).actions
+      .filter((a) => a.status === 'failed')
+      .map((a) => ('relation' in a ? a.relation : ''));
+    expect(failed).toContain('tickers_2026_06_12');
+    expect(failed.every((r) => r.startsWith('tickers_'))).toBe(true);
   });
 
   it('truncates every data table only with the database name as confirmation, keeping exchanges', async () => {
