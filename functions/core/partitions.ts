@@ -76,9 +76,10 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
   }
   const failed = report.tables.filter((t) => t.status === 'failed');
   if (failed.length > 0) {
-    throw new PartialFailureError(`partitions failed on ${failed.map((t) => `${t.table} (${t.errors.join('; ')})`).join(', ')}`, {
-      report,
-    });
+    const summary = failed.map(
+      (t) => `${t.table} (${t.errors.length > 1 ? `${t.errors.length} steps failed, first: ` : ''}${t.errors[0]})`,
+    );
+    throw new PartialFailureError(`partitions failed on ${summary.join(', ')}`, { report });
   }
   return report;
 }
@@ -104,9 +105,11 @@ async function ensureTablePartitions(
     try {
       await fn();
     } catch (error) {
+      const message = errorMessage(error);
       result.status = 'failed';
-      result.errors.push(`${what}: ${errorMessage(error)}`);
-      ctx.log.error('partition step failed', { table, step: what, error: errorMessage(error) });
+      result.errors.push(message.startsWith(what) ? message : `${what}: ${message}`);
+      // The report carries every failure; the entry point logs or prints it once.
+      ctx.log.info('partition step failed', { table, step: what, error: message });
     }
   };
 

@@ -113,7 +113,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
         } catch (error) {
           action.status = 'failed';
           action.error = errorMessage(error);
-          ctx.log.error('prune step failed', { action: action.action, error: action.error });
+          ctx.log.info('prune step failed', { action: action.action, error: action.error });
         }
       }
     });
@@ -121,12 +121,9 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
     summarise(report);
     const failed = report.actions.filter((a) => a.status === 'failed');
     if (failed.length > 0) {
-      throw new PartialFailureError(
-        `prune: ${failed.length} of ${report.actions.length} steps failed: ${failed.map((a) => a.error).join('; ')}`,
-        {
-          report,
-        },
-      );
+      throw new PartialFailureError(`prune: ${failed.length} of ${report.actions.length} steps failed, first: ${failed[0]?.error}`, {
+        report,
+      });
     }
     return report;
   });

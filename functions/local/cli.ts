@@ -10,7 +10,7 @@ import { type OperationReport, type OperationRequest, runOperation } from '../co
 import { type Invocation, parseCommandLine, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { renderReport } from './render';
-import { readDotenv, resolveSettings } from './settings';
+import { loadEnvironment, resolveSettings } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -50,8 +50,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     format = parsed.format;
-    const dotenvValues = readDotenv(io.cwd);
-    const settings = resolveSettings(parsed.databaseUrl, io.cwd, { ...io.env, ...dotenvValues }, new Set(Object.keys(dotenvValues)));
+    const environment = loadEnvironment(io.cwd, io.env);
+    const settings = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
     urlSource = settings.urlSource;
     const password = settings.url ? safePassword(settings.url) : '';
     if (password.length >= 6) secrets.push(password, encodeURIComponent(password));

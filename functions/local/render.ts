@@ -22,7 +22,8 @@ export function renderColumns(header: string[], rows: (string | number)[][]): st
     .join('\n');
 }
 
-const size = (bytes: number) => prettyBytes(bytes, { binary: true });
+/** Sizes as the issue writes them, "12 MB" (decimal units). */
+const size = (bytes: number) => prettyBytes(bytes);
 
 export function renderReport(report: OperationReport): string {
   switch (report.operation) {

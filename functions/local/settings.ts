@@ -12,18 +12,18 @@ import {
 import { InputError } from '../core/errors';
 import { describeIssues } from '../core/inputs';
 
-/** Variables of the `.env` file in `cwd`, if there is one. */
-export function readDotenv(cwd: string): Record<string, string> {
-  const file = join(cwd, '.env');
-  return existsSync(file) ? dotenv.parse(readFileSync(file)) : {};
-}
-
 /**
  * The runner's environment: the process environment overlaid with `.env` from the working
- * directory (the file wins, as the database guide says, so a project's .env is what runs).
+ * directory (the file wins, as the database guide says, so a project's .env is what runs),
+ * and which keys came from the file, for messages.
  */
-export function loadEnvironment(cwd: string, env: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  return { ...env, ...readDotenv(cwd) };
+export function loadEnvironment(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): { values: Record<string, string | undefined>; fromDotenv: Set<string> } {
+  const file = join(cwd, '.env');
+  const fromFile = existsSync(file) ? dotenv.parse(readFileSync(file)) : {};
+  return { values: { ...env, ...fromFile }, fromDotenv: new Set(Object.keys(fromFile)) };
 }
 
 const int = (min: number) =>

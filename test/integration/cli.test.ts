@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, spawnCli } from '../support/cli';
-import { connect, createTestDatabase, fingerprint, testPassword, urlFor } from '../support/database';
+import { connect, createTestDatabase, fingerprint, testPassword } from '../support/database';
 
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
@@ -146,7 +146,7 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB/);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MB at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
@@ -197,10 +197,64 @@ describe('local runner against a real server', () => {
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
 
-  it('never prints the server password in any output', async () => {
-    const result = await cli(['stats', '--database-url', urlFor(new URL(url).pathname.slice(1))]);
+  it('never echoes a password from a URL it rejects', async () => {
+    const result = await cli(['stats', '--database-url', 'postgres://app:url-secret-pw@db.example:notaport/perps']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--database-url is not a URL \(postgres:\/\/app:\*\*\*@db\.example:notaport\/perps\)/);
+    expect(result.stderr).not.toContain('url-secret-pw');
+  });
+
+  it('honours sslmode in the URL', async () => {
+    const required = new URL(url);
+    required.searchParams.set('sslmode', 'require');
+    const refused = await cli(['stats', '--database-url', required.toString()]);
+    expect(refused.code).toBe(3); // the test server has no TLS: asking for it must fail, not be ignored
+    expect(refused.stderr).toMatch(/The server does not support SSL connections/);
+    required.searchParams.set('sslmode', 'disable');
+    expect((await cli(['stats', '--database-url', required.toString()])).code).toBe(0);
+  });
+
+  it('shows progress on stderr when it is a terminal, and not otherwise', async () => {
+    const fresh = await createTestDatabase();
+    const watched = await cli(['init', '--create-partitions-days', '2', '--database-url', fresh], { terminalStderr: true });
+    expect(watched.code).toBe(0);
+    expect(watched.stderr).toContain('… applying 0001_schema.sql');
+    expect(watched.stderr).toContain('… tickers: created tickers_');
+    const piped = await cli(['partitions', '--days', '3', '--database-url', fresh]);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+  });
+
+  it('prints the partial report and exits 1 when some tables failed', async () => {
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE funding_rates IN SHARE MODE');
+    const result = await cli(['partitions', '--days', '9', '--database-url', url], {
+      env: { DB_LOCK_TIMEOUT_MS: '100', DB_DDL_ATTEMPTS: '1' },
+    });
+    await blocker.query('ROLLBACK');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^funding_rates +failed /m);
+    expect(result.stdout).toMatch(/^tickers +ok +7 +2 /m);
+    expect(result.stderr).toMatch(
+      /^error: partitions failed on funding_rates \(7 steps failed, first: create funding_rates_\d{4}_\d{2}_\d{2}: could not get its lock within 100 ms in 1 attempts[^\n]*\)$/m,
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
+  });
+
+  it('prints the notice when roles cannot be created', async () => {
+    const fresh = await createTestDatabase();
+    const role = `perps_cli_owner_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = await connect(fresh);
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'cli-owner-pw-1' NOCREATEROLE`);
+    await admin.query(`ALTER DATABASE ${new URL(fresh).pathname.slice(1)} OWNER TO ${role}`);
+    await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
+    const asOwner = new URL(fresh);
+    asOwner.username = role;
+    asOwner.password = 'cli-owner-pw-1';
+    const result = await cli(['migrate', '--database-url', asOwner.toString()]);
     expect(result.code).toBe(0);
-    expect(`${result.stdout}${result.stderr}`).not.toContain(testPassword());
+    expect(result.stdout).toContain(`notice: roles skipped: user ${role} may not create roles`);
   });
 });
 

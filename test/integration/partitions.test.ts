@@ -104,21 +104,35 @@ describe('partitions', () => {
     expect(parts.map((p) => p.name)).toContain('funding_rates_2026_06_20');
   });
 
-  it('lets inserts into other days proceed while a partition is being attached', async () => {
-    const maintenance = await connect(url);
-    const writer = await connect(url, { statement_timeout: 2000 });
-    await maintenance.query('BEGIN');
-    // The locks the attach step holds until it commits (see createDayPartition).
-    await maintenance.query(`CREATE TABLE tickers_2030_01_01 (LIKE tickers INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
-    await maintenance.query('LOCK TABLE tickers_default IN ACCESS EXCLUSIVE MODE');
-    await maintenance.query(
-      `ALTER TABLE tickers ATTACH PARTITION tickers_2030_01_01 FOR VALUES FROM ('2030-01-01 00:00:00+00') TO ('2030-01-02 00:00:00+00')`,
-    );
+  it('lets inserts into other days proceed while it holds the attach locks', async () => {
+    const client = await connect(url);
+    const writer = await connect(url, { statement_timeout: 3000 });
+    // Hold ATTACH inside its transaction: it needs SHARE ROW EXCLUSIVE on markets (to clone the
+    // foreign key) and a SHARE lock makes it wait, with the default partition and the parent
+    // already locked by the run.
+    const blocker = await connect(url);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE markets IN SHARE MODE');
+    const run = ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 10_000, ddlAttempts: 1 } }), { daysAhead: 7 });
+    let held = false;
+    for (let i = 0; i < 100 && !held; i++) {
+      const { rows } = await client.query(
+        `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE a.application_name = 'perps-test' AND l.granted AND l.mode = 'AccessExclusiveLock'
+            AND l.relation = 'tickers_default'::regclass
+            AND EXISTS (SELECT 1 FROM pg_locks w WHERE w.pid = a.pid AND NOT w.granted)`,
+      );
+      held = rows.length > 0;
+      if (!held) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     try {
+      expect(held).toBe(true);
       await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ATTACH-PROBE', '2026-06-16T08:00:00Z')`);
     } finally {
-      await maintenance.query('ROLLBACK');
+      await blocker.query('ROLLBACK');
     }
+    const report = await run;
+    expect(report.tables.find((t) => t.table === 'tickers')?.created).toEqual(['tickers_2026_06_21']);
     const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
     expect(rows).toEqual([{ part: 'tickers_2026_06_16' }]);
     await writer.query(`DELETE FROM tickers WHERE symbol = 'ATTACH-PROBE'`);

@@ -12,10 +12,10 @@ export interface CliResult {
 /** Runs the local runner in-process with captured streams; stdin is not a terminal unless terminalInput is given. */
 export async function cli(
   argv: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; terminalInput?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; terminalInput?: string; terminalStderr?: boolean } = {},
 ): Promise<CliResult> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: options.terminalStderr === true });
   const out: string[] = [];
   const err: string[] = [];
   stdout.on('data', (chunk) => out.push(String(chunk)));

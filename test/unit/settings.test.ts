@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeTarget, maskUrl } from '../../functions/core/db/settings';
 import { InputError } from '../../functions/core/errors';
-import { loadEnvironment, readDotenv, resolveSettings } from '../../functions/local/settings';
+import { loadEnvironment, resolveSettings } from '../../functions/local/settings';
 
 describe('connection settings', () => {
   it('masks the password, and password-like query parameters, in URLs', () => {
@@ -19,16 +19,19 @@ describe('connection settings', () => {
   it('takes --database-url first, then DATABASE_URL from .env over the environment', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     const env = { DATABASE_URL: 'postgres://env-host/db' };
-    expect(resolveSettings(undefined, cwd, loadEnvironment(cwd, env)).url).toBe('postgres://env-host/db');
-    expect(resolveSettings(undefined, cwd, loadEnvironment(cwd, env)).urlSource).toBe('DATABASE_URL in the environment');
+    const resolve = (flag?: string) => {
+      const loaded = loadEnvironment(cwd, env);
+      return resolveSettings(flag, cwd, loaded.values, loaded.fromDotenv);
+    };
+    expect(resolve()).toMatchObject({ url: 'postgres://env-host/db', urlSource: 'DATABASE_URL in the environment' });
     writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_POOL_MAX=4\n');
-    const fromFile = resolveSettings(undefined, cwd, loadEnvironment(cwd, env), new Set(Object.keys(readDotenv(cwd))));
+    const fromFile = resolve();
     expect(fromFile).toMatchObject({
       url: 'postgres://file-host/db',
       urlSource: 'DATABASE_URL in .env',
       connection: { poolMax: 4, poolMin: 2 },
     });
-    expect(resolveSettings('postgres://flag-host/db', cwd, loadEnvironment(cwd, env))).toMatchObject({
+    expect(resolve('postgres://flag-host/db')).toMatchObject({
       url: 'postgres://flag-host/db',
       urlSource: '--database-url',
     });

@@ -30,7 +30,9 @@ export function isUnavailableError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || NETWORK_ERRORS.has(code))) return true;
   const message = error instanceof Error ? error.message : '';
-  return /timeout expired|timeout exceeded when trying to connect|Connection terminated|self[- ]signed|certificate/i.test(message);
+  return /timeout expired|timeout exceeded when trying to connect|Connection terminated|does not support SSL|self[- ]signed|certificate/i.test(
+    message,
+  );
 }
 
 /**
