@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { addDays, dayStart } from './days';
+import { addDays, dayStart, isCalendarDay } from './days';
 import { quoteIdent } from './db/identifiers';
 import { MigrationError } from './errors';
 import { ALL_TABLES } from './tables';
@@ -11,9 +11,8 @@ export async function assertSchemaInstalled(client: pg.ClientBase): Promise<void
     [ALL_TABLES],
   );
   if (rows.length > 0) {
-    const { rows: db } = await client.query<{ name: string }>('SELECT current_database() AS name');
     throw new MigrationError(
-      `database ${db[0]?.name} has no ${rows.map((r) => r.name).join(', ')} table: the perps-stats schema is not installed; run \`init\` (or \`migrate\`) first`,
+      `database ${await currentDatabase(client)} has no ${rows.map((r) => r.name).join(', ')} table: the perps-stats schema is not installed; run \`init\` (or \`migrate\`) first`,
     );
   }
 }
@@ -110,16 +109,7 @@ export async function findLeftoverDayTables(client: pg.ClientBase, table: string
         AND obj_description(c.oid, 'pg_class') = $2`,
     [table, IN_PROGRESS_COMMENT],
   );
-  return rows.map((row) => row.relname.slice(table.length + 1).replaceAll('_', '-')).filter((day) => isCalendarDay(day));
-}
-
-function isCalendarDay(day: string): boolean {
-  try {
-    dayStart(day);
-    return true;
-  } catch {
-    return false;
-  }
+  return rows.map((row) => row.relname.slice(table.length + 1).replaceAll('_', '-')).filter(isCalendarDay);
 }
 
 /** Column names of a table in attribute order, for explicit column lists. */
@@ -156,19 +146,48 @@ export const ROW_ESTIMATE_SQL = `(CASE
    ELSE coalesce(s.n_live_tup, 0)
  END)::bigint`;
 
-/** Counts exactly when the heap is small, else estimates from the catalog. */
-export async function countRows(client: pg.ClientBase, relation: string): Promise<RowCount> {
-  const { rows } = await client.query<{ heap_bytes: string; estimate: string }>(
-    `SELECT pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
-       FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-      WHERE c.oid = to_regclass($1)`,
-    [quoteIdent(relation)],
+/** A relation's heap size and catalog row estimate, as read by readEstimates or the stats leaf query. */
+export interface RelationEstimate {
+  name: string;
+  heap_bytes: string | number;
+  estimate: string | number;
+}
+
+/** Heap sizes and row estimates of many relations in one catalog query. */
+export async function readEstimates(client: pg.ClientBase, relations: string[]): Promise<RelationEstimate[]> {
+  if (relations.length === 0) return [];
+  const { rows } = await client.query<RelationEstimate>(
+    `SELECT r.name, pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
+       FROM unnest($1::text[]) AS r(name)
+       JOIN pg_class c ON c.oid = to_regclass(quote_ident(r.name))
+       LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
+    [relations],
   );
-  const row = rows[0];
-  if (!row) return { rows: 0, exact: true };
-  if (Number(row.heap_bytes) <= EXACT_COUNT_MAX_BYTES) {
-    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
+  return rows;
+}
+
+/** Counts one relation exactly when its heap is small, else takes its catalog estimate. */
+export async function rowCountOf(client: pg.ClientBase, relation: RelationEstimate): Promise<RowCount> {
+  if (Number(relation.heap_bytes) <= EXACT_COUNT_MAX_BYTES) {
+    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation.name)}`);
     return { rows: Number(counted.rows[0]?.n ?? 0), exact: true };
   }
-  return { rows: Math.max(0, Number(row.estimate)), exact: false };
+  return { rows: Math.max(0, Number(relation.estimate)), exact: false };
+}
+
+/**
+ * Row counts of leaf relations (never a partitioned parent, whose own heap is empty): one
+ * catalog query for all, then an exact count(*) of each small one. A relation that does not
+ * exist counts as 0, exactly.
+ */
+export async function countRows(client: pg.ClientBase, relations: string[]): Promise<Map<string, RowCount>> {
+  const counts = new Map<string, RowCount>(relations.map((name) => [name, { rows: 0, exact: true }]));
+  for (const relation of await readEstimates(client, relations)) counts.set(relation.name, await rowCountOf(client, relation));
+  return counts;
+}
+
+/** The name of the database the client is connected to. */
+export async function currentDatabase(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+  return rows[0]?.name ?? '';
 }

@@ -21,6 +21,16 @@ export function dayStart(day: string): Date {
   return date;
 }
 
+/** Whether a string is a calendar day written YYYY-MM-DD. */
+export function isCalendarDay(day: string): boolean {
+  try {
+    dayStart(day);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function addDays(day: string, count: number): string {
   return dayOf(new Date(dayStart(day).getTime() + count * DAY_MS));
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { currentDatabase } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
@@ -76,10 +77,10 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
         for (const migration of pending) {
           ctx.progress?.(`applying ${migration.name}`);
           const started = performance.now();
+          collecting = true;
           try {
             // Under lock_timeout with retries like every other DDL, so a migration waiting
             // behind a long transaction never queues ingestion behind it.
-            collecting = true;
             await runWithLockTimeout(client, `migration ${migration.name}`, ctx.settings, ctx.log, async () => {
               await client.query(migration.sql);
               await client.query(`INSERT INTO ${LEDGER_TABLE} (name, checksum, duration_ms) VALUES ($1, $2, $3)`, [
@@ -89,12 +90,12 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
               ]);
             });
           } catch (error) {
-            collecting = false;
             const message = describeSqlError(migration, error);
             report.migrations.push({ name: migration.name, status: 'failed', error: message });
             throw new MigrationError(message, { cause: error, report });
+          } finally {
+            collecting = false;
           }
-          collecting = false;
           const duration = Math.round(performance.now() - started);
           report.migrations.push({ name: migration.name, status: 'applied', duration_ms: duration });
           report.applied++;
@@ -106,11 +107,6 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
     }
     return report;
   });
-}
-
-async function currentDatabase(client: pg.ClientBase): Promise<string> {
-  const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
-  return rows[0]?.db ?? '';
 }
 
 async function readLedger(client: pg.ClientBase): Promise<Map<string, string>> {

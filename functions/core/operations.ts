@@ -46,5 +46,3 @@ export async function runOperation(ctx: OperationContext, request: OperationRequ
       return collectStats(ctx);
   }
 }
-
-export type { PartitionsEvent, PruneEvent };

@@ -101,15 +101,18 @@ async function ensureTablePartitions(
     runway_days: 0,
     errors: [],
   };
+  const recordFailure = (what: string, error: unknown) => {
+    const message = errorMessage(error);
+    result.status = 'failed';
+    result.errors.push(message.startsWith(what) ? message : `${what}: ${message}`);
+    // The report carries every failure; the entry point logs or prints it once.
+    ctx.log.info('partition step failed', { table, step: what, error: message });
+  };
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (error) {
-      const message = errorMessage(error);
-      result.status = 'failed';
-      result.errors.push(message.startsWith(what) ? message : `${what}: ${message}`);
-      // The report carries every failure; the entry point logs or prints it once.
-      ctx.log.info('partition step failed', { table, step: what, error: message });
+      recordFailure(what, error);
     }
   };
 
@@ -140,7 +143,9 @@ async function ensureTablePartitions(
       });
     }
 
-    partitions = await listPartitions(client, table);
+    // Re-read the catalog only when this run changed it: a run with nothing to do reads it once.
+    if (result.created.length > 0) partitions = await listPartitions(client, table);
+    const createdBefore = result.created.length;
     for (const day of daySeries(today, daysAhead)) {
       const name = partitionName(table, day);
       if (isDayCovered(partitions, day)) {
@@ -153,10 +158,11 @@ async function ensureTablePartitions(
         ctx.progress?.(`${table}: created ${name}`);
       });
     }
-    result.runway_days = runwayDays(await listPartitions(client, table), today);
+    if (result.created.length > createdBefore) partitions = await listPartitions(client, table);
+    result.runway_days = runwayDays(partitions, today);
   } catch (error) {
     // Reading the catalog or the default partition failed: this table is done for this run.
-    await attempt('read partitions', () => Promise.reject(error));
+    recordFailure('read partitions', error);
   }
   return result;
 }

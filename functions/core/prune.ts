@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { assertSchemaInstalled, countRows, listPartitions } from './catalog';
+import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -80,8 +80,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
 
   return withClient(ctx.pool, async (client) => {
     await assertSchemaInstalled(client);
-    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
-    const database = rows[0]?.db ?? '';
+    const database = await currentDatabase(client);
     if (input.truncate && !input.dryRun && input.confirm !== database) {
       throw new InputError(
         `truncate empties markets and every data table of database "${database}": confirm with the database name (CLI: --yes or answer the prompt; Lambda: "confirm": "${database}")`,
@@ -137,10 +136,8 @@ async function planTruncate(client: pg.ClientBase): Promise<PruneAction> {
 
 async function countTableRows(client: pg.ClientBase, table: string): Promise<number> {
   const partitions = await listPartitions(client, table);
-  const leaves = partitions.length > 0 ? partitions.map((p) => p.name) : [table];
-  let total = 0;
-  for (const leaf of leaves) total += (await countRows(client, leaf)).rows;
-  return total;
+  const counts = await countRows(client, partitions.length > 0 ? partitions.map((p) => p.name) : [table]);
+  return [...counts.values()].reduce((total, count) => total + count.rows, 0);
 }
 
 /**
@@ -156,10 +153,17 @@ async function planRetention(
   const rowActions: PruneAction[] = [];
   const dropActions: PruneAction[] = [];
   for (const table of TIME_SERIES_TABLES) {
-    for (const p of await listPartitions(client, table)) {
-      const dropped = dropBefore !== null && !p.isDefault && p.to !== null && p.to <= dropBefore;
-      if (dropped && p.to) {
-        const count = await countRows(client, p.name);
+    const partitions = await listPartitions(client, table);
+    const dropped = (p: PartitionInfo) => dropBefore !== null && !p.isDefault && p.to !== null && p.to <= dropBefore;
+    const olderThanCutoff = (p: PartitionInfo) => deleteBefore !== null && !p.isDefault && p.to !== null && p.to <= deleteBefore;
+    // One catalog query for every partition that is dropped or truncated whole.
+    const counts = await countRows(
+      client,
+      partitions.filter((p) => dropped(p) || olderThanCutoff(p)).map((p) => p.name),
+    );
+    for (const p of partitions) {
+      const count = counts.get(p.name);
+      if (dropped(p) && p.to && count) {
         dropActions.push({
           action: 'drop_partition',
           status: 'planned',
@@ -173,8 +177,7 @@ async function planRetention(
         continue; // its rows go with it: no point truncating first
       }
       if (deleteBefore === null) continue;
-      if (!p.isDefault && p.to !== null && p.to <= deleteBefore) {
-        const count = await countRows(client, p.name);
+      if (olderThanCutoff(p) && count) {
         if (count.exact && count.rows === 0) continue;
         rowActions.push({
           action: 'truncate_partition',

@@ -1,5 +1,13 @@
 import type pg from 'pg';
-import { assertSchemaInstalled, countRows, EXACT_COUNT_MAX_BYTES, listPartitions, ROW_ESTIMATE_SQL, runwayDays } from './catalog';
+import {
+  assertSchemaInstalled,
+  EXACT_COUNT_MAX_BYTES,
+  listPartitions,
+  type RelationEstimate,
+  ROW_ESTIMATE_SQL,
+  rowCountOf,
+  runwayDays,
+} from './catalog';
 import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -45,13 +53,11 @@ export interface StatsReport {
   recent_ingest: RecentIngest[];
 }
 
-interface LeafRow {
+interface LeafRow extends RelationEstimate {
   table_name: TableName;
   table_bytes: string;
   index_bytes: string;
   total_bytes: string;
-  heap_bytes: string;
-  estimate: string;
 }
 
 /**
@@ -67,7 +73,7 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );
     const leaves = await client.query<LeafRow>(
-      `SELECT t.name AS table_name,
+      `SELECT t.name AS table_name, c.relname AS name,
               pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
               pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS heap_bytes,
               ${ROW_ESTIMATE_SQL} AS estimate
@@ -84,16 +90,13 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
     const tables = {} as StatsReport['tables'];
     const recent: RecentIngest[] = [];
     for (const table of ALL_TABLES) {
-      const base = await tableTotals(
-        client,
-        table,
-        leaves.rows.filter((row) => row.table_name === table),
-      );
+      const tableLeaves = leaves.rows.filter((row) => row.table_name === table);
+      const base = await tableTotals(client, table, tableLeaves);
       if (!isTimeSeriesTable(table)) {
         tables[table] = base;
         continue;
       }
-      const series = await timeSeriesStats(client, table, now);
+      const series = await timeSeriesStats(client, table, now, tableLeaves);
       tables[table] = { ...base, ...series.stats };
       recent.push(...series.recent);
     }
@@ -109,7 +112,8 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
 
 /** Sums over a table's leaf relations; counts exactly only when the whole heap is small. */
 async function tableTotals(client: pg.ClientBase, table: TableName, leaves: LeafRow[]): Promise<TableStats> {
-  const sum = (key: keyof LeafRow) => leaves.reduce((acc, row) => acc + Number(row[key]), 0);
+  const sum = (key: 'table_bytes' | 'index_bytes' | 'total_bytes' | 'heap_bytes' | 'estimate') =>
+    leaves.reduce((acc, row) => acc + Number(row[key]), 0);
   const exact = sum('heap_bytes') <= EXACT_COUNT_MAX_BYTES;
   let rowCount = sum('estimate');
   if (exact) {
@@ -131,16 +135,22 @@ async function timeSeriesStats(
   client: pg.ClientBase,
   table: TimeSeriesTable,
   now: Date,
+  leaves: LeafRow[],
 ): Promise<{ stats: SeriesFields; recent: RecentIngest[] }> {
   const partitions = await listPartitions(client, table);
   const days = partitions.filter((p) => !p.isDefault && p.from !== null);
   const defaultPartition = partitions.find((p) => p.isDefault);
+  // Its size and estimate came with the leaf query: no second catalog read.
+  const defaultLeaf = leaves.find((leaf) => leaf.name === defaultPartition?.name);
 
-  // Newest partitions first: stop at the first that has a row not in the future, since older
-  // partitions cannot hold a newer one. The default partition can hold any day: always read.
+  // The default partition can hold any day: always read. Then day partitions, newest first,
+  // until one can hold neither a row of the last hour nor a row newer than the newest seen.
   const activity = new Map<string, SymbolActivity>();
+  // Assigned inside merge: the cast keeps TypeScript from narrowing it to null.
+  let latest = null as Date | null;
   const merge = (rows: SymbolActivity[]) => {
     for (const row of rows) {
+      if (row.latest_ts && (!latest || row.latest_ts > latest)) latest = row.latest_ts;
       const seen = activity.get(row.symbol);
       if (!seen) {
         activity.set(row.symbol, { ...row });
@@ -152,20 +162,11 @@ async function timeSeriesStats(
   };
   if (defaultPartition) merge(await symbolActivity(client, defaultPartition.name, now));
   const hourAgo = now.getTime() - 3_600_000;
-  const newest = () => {
-    let latest: Date | null = null;
-    for (const a of activity.values()) if (a.latest_ts && (!latest || a.latest_ts > latest)) latest = a.latest_ts;
-    return latest;
-  };
-  const candidates = days.filter((p) => p.from && p.from <= now).reverse();
-  for (const p of candidates) {
-    // Stop once no older partition can hold the last hour's rows or a row newer than the best so far.
-    const best = newest();
+  for (const p of days.filter((d) => d.from && d.from <= now).reverse()) {
     const overlapsLastHour = p.to === null || p.to.getTime() > hourAgo;
-    if (!overlapsLastHour && best !== null && p.to !== null && p.to <= best) break;
+    if (!overlapsLastHour && latest !== null && p.to !== null && p.to <= latest) break;
     merge(await symbolActivity(client, p.name, now));
   }
-  const latest = newest();
   const recent = [...activity.values()]
     .filter((a) => a.rows_last_hour > 0)
     .map((a) => ({ table, symbol: a.symbol, rows_last_hour: a.rows_last_hour, latest_ts: a.latest_ts?.toISOString() ?? null }));
@@ -178,7 +179,7 @@ async function timeSeriesStats(
       oldest_partition: first ? dayOf(first) : null,
       newest_partition: last ? dayOf(last) : null,
       runway_days: runwayDays(partitions, dayOf(now)),
-      default_rows: defaultPartition ? (await countRows(client, defaultPartition.name)).rows : 0,
+      default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
       latest_ts: latest?.toISOString() ?? null,
       data_age_seconds: latest ? Math.max(0, Math.round((now.getTime() - latest.getTime()) / 1000)) : null,
     },

@@ -95,9 +95,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** A truncate that will run: it needs the database name as confirmation. */
+function truncating(invocation: Invocation): invocation is Extract<Invocation, { command: 'prune' }> {
+  return invocation.command === 'prune' && Boolean(invocation.event.truncate) && !invocation.event.dryRun;
+}
+
 /** Without --yes and without a terminal to ask on, --truncate is refused before connecting. */
 function refuseUnconfirmableTruncate(invocation: Invocation, io: CliIo): void {
-  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun || invocation.yes) return;
+  if (!truncating(invocation) || invocation.yes) return;
   if (!io.stdin.isTTY) {
     throw new InputError(
       '--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)',
@@ -110,7 +115,7 @@ function refuseUnconfirmableTruncate(invocation: Invocation, io: CliIo): void {
  * supplies it, a terminal is asked for it. Runs after connecting, before anything changes.
  */
 async function confirmTruncate(invocation: Invocation, database: string, target: string, io: CliIo, stderr: (line: string) => void) {
-  if (invocation.command !== 'prune' || !invocation.event.truncate || invocation.event.dryRun) return;
+  if (!truncating(invocation)) return;
   if (invocation.yes) {
     invocation.event.confirm = database;
     return;

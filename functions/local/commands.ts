@@ -1,7 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InputError } from '../core/errors';
-import { DAYS_AHEAD, describeIssues, partitionsEventSchema, pruneEventSchema } from '../core/inputs';
-import type { PartitionsEvent, PruneEvent } from '../core/operations';
+import { DAYS_AHEAD, describeIssues, type PartitionsEvent, type PruneEvent, partitionsEventSchema, pruneEventSchema } from '../core/inputs';
 
 export type CommandName = 'init' | 'migrate' | 'partitions' | 'prune' | 'stats';
 export type OutputFormat = 'table' | 'json';
