@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, spawnCli } from '../support/cli';
-import { connect, createTestDatabase, fingerprint, testPassword } from '../support/database';
+import {
+  connect,
+  createTestDatabase,
+  fingerprint,
+  holdInTransaction,
+  holdMaintenanceLock,
+  ownerWithoutCreateRole,
+  testPassword,
+} from '../support/database';
 
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
@@ -161,10 +169,9 @@ describe('local runner against a real server', () => {
   });
 
   it('exits with 4 when another run holds the maintenance lock', async () => {
-    const holder = await connect(url);
-    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const holder = await holdMaintenanceLock(url);
     const result = await cli(['partitions', '--database-url', url]);
-    await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+    await holder.release();
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/another maintenance run .* holds the maintenance lock/);
   });
@@ -226,13 +233,11 @@ describe('local runner against a real server', () => {
   });
 
   it('prints the partial report and exits 1 when some tables failed', async () => {
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE funding_rates IN SHARE MODE');
+    const blocker = await holdInTransaction(url, 'LOCK TABLE funding_rates IN SHARE MODE');
     const result = await cli(['partitions', '--days', '9', '--database-url', url], {
       env: { DB_LOCK_TIMEOUT_MS: '100', DB_DDL_ATTEMPTS: '1' },
     });
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^funding_rates +failed /m);
     expect(result.stdout).toMatch(/^tickers +ok +7 +2 /m);
@@ -244,15 +249,8 @@ describe('local runner against a real server', () => {
 
   it('prints the notice when roles cannot be created', async () => {
     const fresh = await createTestDatabase();
-    const role = `perps_cli_owner_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = await connect(fresh);
-    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'cli-owner-pw-1' NOCREATEROLE`);
-    await admin.query(`ALTER DATABASE ${new URL(fresh).pathname.slice(1)} OWNER TO ${role}`);
-    await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
-    const asOwner = new URL(fresh);
-    asOwner.username = role;
-    asOwner.password = 'cli-owner-pw-1';
-    const result = await cli(['migrate', '--database-url', asOwner.toString()]);
+    const { role, url: asOwner } = await ownerWithoutCreateRole(fresh);
+    const result = await cli(['migrate', '--database-url', asOwner]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`notice: roles skipped: user ${role} may not create roles`);
   });

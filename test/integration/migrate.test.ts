@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MigrationError } from '../../functions/core/errors';
 import { checksumOf, migrate } from '../../functions/core/migrate';
 import { readMigrationFiles } from '../../functions/core/migration-files';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { connect, createTestDatabase, holdInTransaction, ownerWithoutCreateRole, testContext } from '../support/database';
 
 const files = readMigrationFiles();
 
@@ -70,15 +70,10 @@ describe('migration runner', () => {
 
   it('says so and carries on when the migrating user may not create roles', async () => {
     const url = await createTestDatabase();
-    const role = `perps_owner_${Math.random().toString(36).slice(2, 8)}`;
+    const owner = await ownerWithoutCreateRole(url);
+    const role = owner.role;
     const admin = await connect(url);
-    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'owner-pw-123' NOCREATEROLE`);
-    await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} OWNER TO ${role}`);
-    await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
-    const asOwner = new URL(url);
-    asOwner.username = role;
-    asOwner.password = 'owner-pw-123';
-    const report = await migrate(testContext(asOwner.toString()));
+    const report = await migrate(testContext(owner.url));
     expect(report.applied).toBe(files.length);
     expect(report.notices).toEqual([expect.stringMatching(new RegExp(`^roles skipped: user ${role} may not create roles`))]);
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM exchanges`);
@@ -88,15 +83,13 @@ describe('migration runner', () => {
   it('runs each migration under the lock timeout: a long transaction makes it fail, not queue ingestion', async () => {
     const url = await createTestDatabase();
     await migrate(testContext(url));
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('SELECT count(*) FROM exchanges'); // holds ACCESS SHARE until rollback
+    const blocker = await holdInTransaction(url, 'SELECT count(*) FROM exchanges'); // holds ACCESS SHARE until rollback
     const next = [...files, { name: '0004_add_column.sql', sql: 'ALTER TABLE exchanges ADD COLUMN region text;' }];
     const started = Date.now();
     const error = await migrate(testContext(url, { settings: { lockTimeoutMs: 100, ddlAttempts: 3 } }), { migrations: next }).catch(
       (e: unknown) => e,
     );
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).message).toMatch(
       /migration 0004_add_column\.sql failed: migration 0004_add_column\.sql: could not get its lock within 100 ms in 3 attempts/,

@@ -4,7 +4,15 @@ import { LockBusyError, PartialFailureError } from '../../functions/core/errors'
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { adminQuery, connect, createTestDatabase, fingerprint, testContext } from '../support/database';
+import {
+  adminQuery,
+  connect,
+  createTestDatabase,
+  fingerprint,
+  holdInTransaction,
+  holdMaintenanceLock,
+  testContext,
+} from '../support/database';
 
 const NOW = new Date('2026-06-15T22:30:00Z');
 let url: string;
@@ -110,9 +118,7 @@ describe('partitions', () => {
     // Hold ATTACH inside its transaction: it needs SHARE ROW EXCLUSIVE on markets (to clone the
     // foreign key) and a SHARE lock makes it wait, with the default partition and the parent
     // already locked by the run.
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE markets IN SHARE MODE');
+    const blocker = await holdInTransaction(url, 'LOCK TABLE markets IN SHARE MODE');
     const run = ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 10_000, ddlAttempts: 1 } }), { daysAhead: 7 });
     let held = false;
     for (let i = 0; i < 100 && !held; i++) {
@@ -129,7 +135,7 @@ describe('partitions', () => {
       expect(held).toBe(true);
       await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ATTACH-PROBE', '2026-06-16T08:00:00Z')`);
     } finally {
-      await blocker.query('ROLLBACK');
+      await blocker.release();
     }
     const report = await run;
     expect(report.tables.find((t) => t.table === 'tickers')?.created).toEqual(['tickers_2026_06_21']);
@@ -144,13 +150,11 @@ describe('partitions', () => {
     const before = await fingerprint(client, 'tickers');
     // ATTACH clones the foreign keys and so needs SHARE ROW EXCLUSIVE on markets; putting rows
     // back only needs the row-level checks that a SHARE lock allows.
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE markets IN SHARE MODE');
+    const blocker = await holdInTransaction(url, 'LOCK TABLE markets IN SHARE MODE');
     const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2, batchSize: 2 } }), {
       daysAhead: 1,
     }).catch((e: unknown) => e)) as PartialFailureError;
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(
       /attach tickers_2026_05_20: could not get its lock .*; the 3 rows moved so far are back in the default partition/,
@@ -164,13 +168,11 @@ describe('partitions', () => {
   it('leaves moved rows in the unattached table when even putting them back is blocked, and the next run attaches it', async () => {
     const client = await connect(url);
     const before = await fingerprint(client, 'tickers');
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE tickers IN SHARE MODE');
+    const blocker = await holdInTransaction(url, 'LOCK TABLE tickers IN SHARE MODE');
     const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
       daysAhead: 1,
     }).catch((e: unknown) => e)) as PartialFailureError;
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(
       /the rows moved so far are in table tickers_2026_05_20, not yet attached .*the next run attaches it/,
@@ -186,15 +188,13 @@ describe('partitions', () => {
   it('gives up moving rows under its lock timeout instead of hanging behind a table lock', async () => {
     const client = await connect(url);
     await insertTickers(client, ['2026-05-21T01:00:00Z']);
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE tickers IN SHARE MODE'); // recurses: the default partition too
+    const blocker = await holdInTransaction(url, 'LOCK TABLE tickers IN SHARE MODE'); // recurses: the default partition too
     const started = Date.now();
     const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
       daysAhead: 1,
     }).catch((e: unknown) => e)) as PartialFailureError;
     const elapsed = Date.now() - started;
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(/move rows into tickers_2026_05_21: could not get its lock within 100 ms in 2 attempts/);
     expect(elapsed).toBeLessThan(20_000);
@@ -232,25 +232,22 @@ describe('partitions', () => {
   });
 
   it('refuses to run while another maintenance run holds the lock', async () => {
-    const holder = await connect(url);
-    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const holder = await holdMaintenanceLock(url);
     try {
       await expect(ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 })).rejects.toBeInstanceOf(LockBusyError);
     } finally {
-      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+      await holder.release();
     }
   });
 
   it('gives up on a table whose parent is locked by a long transaction, finishes the others, and fails at the end', async () => {
-    const blocker = await connect(url);
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE trades IN SHARE MODE');
+    const blocker = await holdInTransaction(url, 'LOCK TABLE trades IN SHARE MODE');
     const started = Date.now();
     const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
       daysAhead: 8,
     }).catch((e: unknown) => e)) as PartialFailureError;
     const elapsed = Date.now() - started;
-    await blocker.query('ROLLBACK');
+    await blocker.release();
     expect(error).toBeInstanceOf(PartialFailureError);
     const report = error.report as PartitionsReport;
     const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));

@@ -4,7 +4,7 @@ import { withAdvisoryLock, withClient } from '../../functions/core/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
 import { LockBusyError } from '../../functions/core/errors';
 import { silentLogger } from '../../functions/core/log';
-import { connect, createTestDatabase } from '../support/database';
+import { createTestDatabase, holdMaintenanceLock } from '../support/database';
 
 describe('database sessions', () => {
   it('set application_name and statement_timeout on every connection', async () => {
@@ -25,15 +25,14 @@ describe('database sessions', () => {
 
   it('make a waiting lock holder give up after its timeout with LockBusyError', async () => {
     const url = await createTestDatabase();
-    const holder = await connect(url);
-    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const holder = await holdMaintenanceLock(url);
     const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0 }, silentLogger);
     try {
       const started = Date.now();
       const waited = withClient(pool, (client) => withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 300 }, async () => 'ran'));
       await expect(waited).rejects.toBeInstanceOf(LockBusyError);
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+      await holder.release();
       // The lock wait did not leak a lock_timeout into the pooled session.
       const after = await withClient(pool, async (client) => {
         const ran = await withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 300 }, async () => 'ran');
@@ -48,15 +47,14 @@ describe('database sessions', () => {
 
   it('wait for the migration lock up to its own timeout even when statement_timeout is shorter', async () => {
     const url = await createTestDatabase();
-    const holder = await connect(url);
-    await holder.query('SELECT pg_advisory_lock(7270450116001)');
+    const holder = await holdMaintenanceLock(url);
     const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, statementTimeoutMs: 200 }, silentLogger);
     try {
       const started = Date.now();
       const waited = withClient(pool, (client) => withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 800 }, async () => 'ran'));
       await expect(waited).rejects.toBeInstanceOf(LockBusyError);
       expect(Date.now() - started).toBeGreaterThanOrEqual(750);
-      await holder.query('SELECT pg_advisory_unlock(7270450116001)');
+      await holder.release();
       const restored = await withClient(pool, async (client) => {
         await withAdvisoryLock(client, 'migrate', { wait: true, timeoutMs: 800 }, async () => 'ran');
         return (await client.query(`SELECT current_setting('statement_timeout') AS st`)).rows[0]?.st;

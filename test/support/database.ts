@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, inject } from 'vitest';
 import type { OperationContext } from '../../functions/core/context';
 import { createPool } from '../../functions/core/db/pool';
+import { MAINTENANCE_LOCK_KEY } from '../../functions/core/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/core/db/settings';
 import { silentLogger } from '../../functions/core/log';
 
@@ -68,4 +69,44 @@ export async function fingerprint(client: pg.ClientBase, table: string): Promise
     `SELECT count(*) AS n, sum(hashtext(t::text)::numeric) AS sum FROM ${table} t`,
   );
   return { rows: Number(rows[0]?.n), checksum: rows[0]?.sum ?? '0' };
+}
+
+/** A lock held by another session until `release()`. */
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Opens a transaction on its own connection, runs `statement` in it (a LOCK TABLE, or a read
+ * that takes ACCESS SHARE) and keeps its locks until release(): a long transaction in the way.
+ */
+export async function holdInTransaction(url: string, statement: string): Promise<HeldLock> {
+  const client = await connect(url);
+  await client.query('BEGIN');
+  await client.query(statement);
+  return { release: async () => void (await client.query('ROLLBACK')) };
+}
+
+/** Takes the maintenance advisory lock on its own session, as another maintenance run would. */
+export async function holdMaintenanceLock(url: string): Promise<HeldLock> {
+  const client = await connect(url);
+  await client.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
+  return { release: async () => void (await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY])) };
+}
+
+/**
+ * Makes a login role without CREATEROLE the owner of the database at `url` and of its public
+ * schema, so it can migrate but not create roles. Returns the role and a URL that logs in as it.
+ */
+export async function ownerWithoutCreateRole(url: string): Promise<{ role: string; url: string }> {
+  const role = `perps_owner_${randomBytes(3).toString('hex')}`;
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+  const admin = await connect(url);
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOCREATEROLE`);
+  await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} OWNER TO ${role}`);
+  await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
+  const asOwner = new URL(url);
+  asOwner.username = role;
+  asOwner.password = password;
+  return { role, url: asOwner.toString() };
 }
