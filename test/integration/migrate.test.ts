@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MigrationError } from '../../functions/core/errors';
 import { checksumOf, migrate } from '../../functions/core/migrate';
 import { readMigrationFiles } from '../../functions/core/migration-files';
-import { connect, createTestDatabase, holdInTransaction, ownerWithoutCreateRole, testContext } from '../support/database';
+import { connect, createTestDatabase, ownerWithoutCreateRole, runWhileLocked, testContext } from '../support/database';
 
 const files = readMigrationFiles();
 
@@ -83,18 +83,16 @@ describe('migration runner', () => {
   it('runs each migration under the lock timeout: a long transaction makes it fail, not queue ingestion', async () => {
     const url = await createTestDatabase();
     await migrate(testContext(url));
-    const blocker = await holdInTransaction(url, 'SELECT count(*) FROM exchanges'); // holds ACCESS SHARE until rollback
     const next = [...files, { name: '0004_add_column.sql', sql: 'ALTER TABLE exchanges ADD COLUMN region text;' }];
-    const started = Date.now();
-    const error = await migrate(testContext(url, { settings: { lockTimeoutMs: 100, ddlAttempts: 3 } }), { migrations: next }).catch(
-      (e: unknown) => e,
+    // The read holds ACCESS SHARE on exchanges until the transaction ends.
+    const { error, elapsed } = await runWhileLocked(url, 'SELECT count(*) FROM exchanges', () =>
+      migrate(testContext(url, { settings: { lockTimeoutMs: 100, ddlAttempts: 3 } }), { migrations: next }),
     );
-    await blocker.release();
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).message).toMatch(
       /migration 0004_add_column\.sql failed: migration 0004_add_column\.sql: could not get its lock within 100 ms in 3 attempts/,
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(elapsed).toBeLessThan(10_000);
     const done = await migrate(testContext(url), { migrations: next });
     expect(done.applied).toBe(1);
   });

@@ -11,6 +11,7 @@ import {
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
+  runWhileLocked,
   testContext,
 } from '../support/database';
 
@@ -150,11 +151,11 @@ describe('partitions', () => {
     const before = await fingerprint(client, 'tickers');
     // ATTACH clones the foreign keys and so needs SHARE ROW EXCLUSIVE on markets; putting rows
     // back only needs the row-level checks that a SHARE lock allows.
-    const blocker = await holdInTransaction(url, 'LOCK TABLE markets IN SHARE MODE');
-    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2, batchSize: 2 } }), {
-      daysAhead: 1,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    await blocker.release();
+    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE markets IN SHARE MODE', () =>
+      ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2, batchSize: 2 } }), {
+        daysAhead: 1,
+      }),
+    );
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(
       /attach tickers_2026_05_20: could not get its lock .*; the 3 rows moved so far are back in the default partition/,
@@ -168,11 +169,11 @@ describe('partitions', () => {
   it('leaves moved rows in the unattached table when even putting them back is blocked, and the next run attaches it', async () => {
     const client = await connect(url);
     const before = await fingerprint(client, 'tickers');
-    const blocker = await holdInTransaction(url, 'LOCK TABLE tickers IN SHARE MODE');
-    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      daysAhead: 1,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    await blocker.release();
+    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE tickers IN SHARE MODE', () =>
+      ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+        daysAhead: 1,
+      }),
+    );
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(
       /the rows moved so far are in table tickers_2026_05_20, not yet attached .*the next run attaches it/,
@@ -188,13 +189,12 @@ describe('partitions', () => {
   it('gives up moving rows under its lock timeout instead of hanging behind a table lock', async () => {
     const client = await connect(url);
     await insertTickers(client, ['2026-05-21T01:00:00Z']);
-    const blocker = await holdInTransaction(url, 'LOCK TABLE tickers IN SHARE MODE'); // recurses: the default partition too
-    const started = Date.now();
-    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      daysAhead: 1,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    const elapsed = Date.now() - started;
-    await blocker.release();
+    // Recurses: the default partition too.
+    const { error, elapsed } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE tickers IN SHARE MODE', () =>
+      ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+        daysAhead: 1,
+      }),
+    );
     const tickers = (error.report as PartitionsReport).tables.find((t) => t.table === 'tickers');
     expect(tickers?.errors.join()).toMatch(/move rows into tickers_2026_05_21: could not get its lock within 100 ms in 2 attempts/);
     expect(elapsed).toBeLessThan(20_000);
@@ -241,13 +241,11 @@ describe('partitions', () => {
   });
 
   it('gives up on a table whose parent is locked by a long transaction, finishes the others, and fails at the end', async () => {
-    const blocker = await holdInTransaction(url, 'LOCK TABLE trades IN SHARE MODE');
-    const started = Date.now();
-    const error = (await ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      daysAhead: 8,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    const elapsed = Date.now() - started;
-    await blocker.release();
+    const { error, elapsed } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE trades IN SHARE MODE', () =>
+      ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+        daysAhead: 8,
+      }),
+    );
     expect(error).toBeInstanceOf(PartialFailureError);
     const report = error.report as PartitionsReport;
     const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));

@@ -5,7 +5,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, fingerprint, holdInTransaction, testContext } from '../support/database';
+import { connect, createTestDatabase, fingerprint, runWhileLocked, testContext } from '../support/database';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const HOUR = 3_600_000;
@@ -128,13 +128,12 @@ describe('prune', () => {
   });
 
   it('gives up on a partition whose parent is locked by a long transaction, finishes the other steps, and fails at the end', async () => {
-    const blocker = await holdInTransaction(url, 'LOCK TABLE ONLY trades IN ACCESS SHARE MODE'); // DROP of a partition needs ACCESS EXCLUSIVE on the parent
-    const started = Date.now();
-    const error = (await prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      dropPartitionsOlderThanDays: 5,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    const elapsed = Date.now() - started;
-    await blocker.release();
+    // DROP of a partition needs ACCESS EXCLUSIVE on the parent.
+    const { error, elapsed } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE ONLY trades IN ACCESS SHARE MODE', () =>
+      prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+        dropPartitionsOlderThanDays: 5,
+      }),
+    );
     expect(error).toBeInstanceOf(PartialFailureError);
     const report = error.report as PruneReport;
     const trades = report.actions.filter((a) => 'table' in a && a.table === 'trades');
@@ -151,11 +150,12 @@ describe('prune', () => {
   });
 
   it('deletes rows under the lock timeout too, instead of hanging behind a table lock', async () => {
-    const blocker = await holdInTransaction(url, 'LOCK TABLE tickers IN SHARE MODE'); // recurses: every partition refuses deletes
-    const error = (await prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      olderThanDays: 3,
-    }).catch((e: unknown) => e)) as PartialFailureError;
-    await blocker.release();
+    // Recurses: every partition refuses deletes.
+    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE tickers IN SHARE MODE', () =>
+      prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
+        olderThanDays: 3,
+      }),
+    );
     const failed = (error.report as PruneReport).actions
       .filter((a) => a.status === 'failed')
       .map((a) => ('relation' in a ? a.relation : ''));

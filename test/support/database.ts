@@ -87,6 +87,29 @@ export async function holdInTransaction(url: string, statement: string): Promise
   return { release: async () => void (await client.query('ROLLBACK')) };
 }
 
+/**
+ * Runs `operation` while another session's transaction holds the locks of `lockStatement`;
+ * returns what it threw (undefined if it succeeded) and how long it took. The lock is released
+ * either way.
+ */
+export async function runWhileLocked<E = unknown>(
+  url: string,
+  lockStatement: string,
+  operation: () => Promise<unknown>,
+): Promise<{ error: E; elapsed: number }> {
+  const blocker = await holdInTransaction(url, lockStatement);
+  const started = Date.now();
+  try {
+    const error = await operation().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { error: error as E, elapsed: Date.now() - started };
+  } finally {
+    await blocker.release();
+  }
+}
+
 /** Takes the maintenance advisory lock on its own session, as another maintenance run would. */
 export async function holdMaintenanceLock(url: string): Promise<HeldLock> {
   const client = await connect(url);
