@@ -169,7 +169,9 @@ describe('partitions', () => {
   it('leaves moved rows in the unattached table when even putting them back is blocked, and the next run attaches it', async () => {
     const client = await connect(url);
     const before = await fingerprint(client, 'tickers');
-    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE tickers IN SHARE MODE', () =>
+    // ONLY: the parent alone, so the rows can still be moved out of its default partition, but
+    // neither ATTACH nor an INSERT into the parent can proceed.
+    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE ONLY tickers IN SHARE MODE', () =>
       ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
         daysAhead: 1,
       }),
