@@ -1,14 +1,17 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import type pg from 'pg';
-import type { OperationContext } from '../core/context';
-import { createPool, verifyConnection } from '../core/db/pool';
+import { verifyConnection } from '../core/db/pool';
 import { describeTarget } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { type OperationReport, type OperationRequest, runOperation } from '../core/operations';
+import type { MigrateReport } from '../core/migrate';
+import type { OperationId, OperationReport } from '../core/operations';
+import type { PartitionsReport } from '../core/partitions';
+import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
 import { type Invocation, parseCommandLine, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
+import { localLambdaContext } from './lambda-context';
+import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
 import { loadEnvironment, resolveSettings } from './settings';
 
@@ -22,7 +25,8 @@ export interface CliIo {
 }
 
 /**
- * The local runner: flags -> event -> operation -> table or JSON. Returns the exit code; the
+ * The local runner: flags -> event -> the Lambda handlers (same middleware chain, a Lambda-like
+ * context) -> table or JSON. Returns the exit code; the
  * mapping from errors to exit codes lives here and nowhere else.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -33,7 +37,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const redact = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '***'), text);
   const stderr = (line: string) => io.stderr.write(`${redact(line)}\n`);
   let format: 'table' | 'json' = 'table';
-  let pool: pg.Pool | undefined;
+  const handlers: OperationHandler[] = [];
   let embedded: EmbeddedDatabase | undefined;
   let urlSource: string | undefined;
   const print = (report: OperationReport) =>
@@ -64,21 +68,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       embedded = await startEmbeddedDatabase(settings.embeddedDir);
       url = embedded.url;
     }
-    const log = stderrLogger(stderr, settings.logLevel);
-    // PGlite has one backend shared by every connection: one connection at a time keeps
-    // transactions from interleaving.
-    const connection = embedded ? { ...settings.connection, poolMax: 1, poolMin: 0 } : settings.connection;
-    const database = await verifyConnection(url, connection.connectTimeoutMs);
+    const database = await verifyConnection(url, settings.connectTimeoutMs);
     await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
-    pool = createPool({ ...connection, url, applicationName: `perps-stats-db/${parsed.invocation.command}` }, log);
-    const ctx: OperationContext = {
-      pool,
+    const log = stderrLogger(stderr, settings.logLevel);
+    const handlerOptions: OperationHandlerOptions = {
+      env: { ...settings.handlerEnv, DATABASE_URL: url },
       log,
-      now: () => new Date(),
-      settings: settings.maintenance,
+      metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
       progress: io.stderr.isTTY ? (message) => stderr(`… ${message}`) : undefined,
     };
-    print(await runOperation(ctx, { operation: parsed.invocation.command, event: parsed.invocation.event } as OperationRequest));
+    const invoke = async (operation: OperationId, event: object) => {
+      const handler = createOperationHandler(operation, handlerOptions);
+      handlers.push(handler);
+      return handler(event, localLambdaContext(`perps-stats-db-local-${operation}`));
+    };
+    const { invocation } = parsed;
+    if (invocation.command === 'init') {
+      const migrated = (await invoke('migrate', {})) as MigrateReport;
+      const partitions = (await invoke('partitions', invocation.event)) as PartitionsReport;
+      print({ operation: 'init', migrate: migrated, partitions });
+    } else {
+      print(await invoke(invocation.command, invocation.event));
+    }
     return 0;
   } catch (error) {
     if (error instanceof PerpsDbError) {
@@ -90,7 +101,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stderr(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
-    await pool?.end().catch(() => undefined);
+    for (const handler of handlers) await handler.close();
     await embedded?.stop().catch(() => undefined);
   }
 }
@@ -144,5 +155,7 @@ function stderrLogger(stderr: (line: string) => void, level: (typeof LEVELS)[num
     if (LEVELS.indexOf(at) < threshold) return;
     stderr(`${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+  // The only error-level lines come from the handler's outcome log (for CloudWatch); the runner
+  // reports the failure itself as its last stderr line, so here they are info, not a duplicate.
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('info') };
 }

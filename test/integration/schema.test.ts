@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readMigrationFiles } from '../../functions/core/migration-files';
-import { init } from '../../functions/core/operations';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { connect, createTestDatabase, initDatabase, testContext } from '../support/database';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 let url: string;
@@ -23,7 +22,7 @@ async function catalogSnapshot(client: Awaited<ReturnType<typeof connect>>) {
 describe('schema after init', () => {
   beforeAll(async () => {
     url = await createTestDatabase();
-    await init(testContext(url, { now: NOW }), { daysAhead: 3 });
+    await initDatabase(testContext(url, { now: NOW }), { daysAhead: 3 });
   });
 
   it('has the seven tables with the columns and types of the design', async () => {
@@ -215,7 +214,7 @@ describe('schema after init', () => {
   it('changes nothing when init runs again', async () => {
     const client = await connect(url);
     const before = await catalogSnapshot(client);
-    const again = await init(testContext(url, { now: NOW }), { daysAhead: 3 });
+    const again = await initDatabase(testContext(url, { now: NOW }), { daysAhead: 3 });
     expect(again.migrate.applied).toBe(0);
     expect(again.partitions.partitions_created).toBe(0);
     expect(await catalogSnapshot(client)).toEqual(before);

@@ -24,46 +24,48 @@ describe('connection settings', () => {
       return resolveSettings(flag, cwd, loaded.values, loaded.fromDotenv);
     };
     expect(resolve()).toMatchObject({ url: 'postgres://env-host/db', urlSource: 'DATABASE_URL in the environment' });
-    writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_POOL_MAX=4\n');
+    writeFileSync(join(cwd, '.env'), 'DATABASE_URL=postgres://file-host/db\nDB_CONNECT_TIMEOUT_MS=4000\n');
     const fromFile = resolve();
     expect(fromFile).toMatchObject({
       url: 'postgres://file-host/db',
       urlSource: 'DATABASE_URL in .env',
-      connection: { poolMax: 4, poolMin: 2 },
+      connectTimeoutMs: 4000,
     });
+    expect(fromFile.handlerEnv).toMatchObject({ DB_CONNECT_TIMEOUT_MS: '4000', DATABASE_URL: undefined });
     expect(resolve('postgres://flag-host/db')).toMatchObject({
       url: 'postgres://flag-host/db',
       urlSource: '--database-url',
     });
   });
 
-  it('uses the guide pool defaults and the embedded database when no URL is given', () => {
+  it('uses the embedded database and a 10 s connect check when nothing is configured', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     const settings = resolveSettings(undefined, cwd, {});
-    expect(settings).toMatchObject({
-      url: undefined,
-      urlSource: 'embedded',
-      embeddedDir: join(cwd, '.pglite'),
-      connection: { poolMax: 10, poolMin: 2, acquireTimeoutMs: 30_000, idleTimeoutMs: 600_000 },
-      maintenance: { lockTimeoutMs: 1000 },
-    });
+    expect(settings).toMatchObject({ url: undefined, urlSource: 'embedded', embeddedDir: join(cwd, '.pglite'), connectTimeoutMs: 10_000 });
+  });
+
+  it('refuses DB_SECRET_ARN without a URL: the runner connects by URL, the Lambda functions read the secret', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
+    expect(() => resolveSettings(undefined, cwd, { DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' })).toThrow(
+      /DB_SECRET_ARN is set, but the local runner connects by URL/,
+    );
   });
 
   it('reports every bad setting at once, without echoing a password', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     let error: unknown;
     try {
-      resolveSettings('mysql://u:topsecret@h/db', cwd, { DB_POOL_MAX: 'ten', DB_LOCK_TIMEOUT_MS: '-5', PERPS_LOG_LEVEL: 'verbose' });
+      resolveSettings('mysql://u:topsecret@h/db', cwd, { DB_DDL_ATTEMPTS: 'ten', DB_LOCK_TIMEOUT_MS: '-5', PERPS_LOG_LEVEL: 'verbose' });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(InputError);
     const problems = (error as InputError).problems;
     expect(problems).toEqual([
-      'DB_POOL_MAX: must be a whole number',
-      'DB_LOCK_TIMEOUT_MS: must be at least 1',
       'PERPS_LOG_LEVEL: must be debug, info, warn or error',
       '--database-url must start with postgres:// or postgresql:// (got mysql://)',
+      'DB_LOCK_TIMEOUT_MS: must be at least 1',
+      'DB_DDL_ATTEMPTS: must be a whole number',
     ]);
     expect(problems.join()).not.toContain('topsecret');
   });

@@ -10,6 +10,7 @@ const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIME
 export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString: settings.url,
+    ...(settings.ssl === undefined ? {} : { ssl: settings.ssl }),
     max: settings.poolMax,
     min: settings.poolMin,
     connectionTimeoutMillis: settings.acquireTimeoutMs,

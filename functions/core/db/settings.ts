@@ -1,7 +1,11 @@
+import type { ConnectionOptions } from 'node:tls';
+
 /** How to reach the database and how the pool behaves. Built by the entry points, never from process.env here. */
 export interface ConnectionSettings {
   /** postgres:// URL; `sslmode` and other parameters in it are honoured by node-postgres. */
   url: string;
+  /** TLS settings; an `sslmode` in the URL takes precedence in node-postgres, so entry points strip it when setting this. */
+  ssl?: false | ConnectionOptions;
   /** Shown in pg_stat_activity so a DBA can tell our sessions apart. */
   applicationName: string;
   poolMax: number;
@@ -72,4 +76,19 @@ export function describeTarget(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+/** Why a database URL is unusable ("is not a URL ..."), or undefined when it looks right. Never echoes the password. */
+export function urlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a URL (${maskUrl(url)}): expected postgres://user:password@host:5432/database`;
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    return `must start with postgres:// or postgresql:// (got ${parsed.protocol}//)`;
+  }
+  if (!parsed.hostname && !parsed.searchParams.get('host')) return 'has no host: expected postgres://user:password@host:5432/database';
+  return undefined;
 }

@@ -1,0 +1,169 @@
+import type { MiddlewareObj, Request } from '@middy/core';
+import secretsManager from '@middy/secrets-manager';
+import { clearCache, getInternal } from '@middy/util';
+import type { Context } from 'aws-lambda';
+import type pg from 'pg';
+import { createPool, toUnavailableError } from '../core/db/pool';
+import { isConnectionLost } from '../core/db/sessions';
+import { DEFAULT_CONNECTION_SETTINGS } from '../core/db/settings';
+import { DatabaseUnavailableError, PerpsDbError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { parseDatabaseSecret, secretUrl } from './database-secret';
+import type { HandlerEnvironment } from './environment';
+import { defaultSslMode, sslOptions } from './tls';
+
+/** What the connection middleware hands the operation. */
+export interface DatabaseConnection {
+  pool: pg.Pool;
+  /** current_database() as the server reports it. */
+  database: string;
+}
+
+/** The Lambda context, plus the connection this middleware opened for the invocation. */
+export type OperationLambdaContext = Context & { database?: DatabaseConnection };
+type OperationRequest = Request<unknown, unknown, Error, OperationLambdaContext>;
+
+interface Target {
+  url: string;
+  ssl: ReturnType<typeof sslOptions> | undefined;
+}
+
+/** URL parameters that set TLS: node-postgres lets them override the `ssl` option, so DB_SSL removes them. */
+const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat'];
+
+/** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
+const SECRETS_CLIENT_OPTIONS = { maxAttempts: 2, requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 } };
+
+const SECRET_KEY = 'databaseSecret';
+
+export interface DatabaseConnectionOptions {
+  environment: () => HandlerEnvironment;
+  /** application_name in pg_stat_activity. */
+  applicationName: () => string;
+  log: Logger;
+}
+
+/**
+ * Middleware: gives the operation one pool (max 1 connection), kept at module scope so it
+ * survives warm invocations. With DB_SECRET_ARN the credentials come from Secrets Manager
+ * through @middy/secrets-manager (fetched on first use, cached across invocations); a password
+ * refused by the server (28P01, after a rotation) refetches the secret once and reconnects.
+ * With DATABASE_URL no AWS call is made. Each invocation checks the connection first, so a
+ * connection broken while the function was frozen is replaced, not reported as a failure.
+ */
+export function databaseConnection(
+  options: DatabaseConnectionOptions,
+): MiddlewareObj<unknown, unknown, Error, OperationLambdaContext> & { close(): Promise<void> } {
+  let pool: pg.Pool | undefined;
+  let poolUrl: string | undefined;
+  // Typed loosely: the middleware is generic over its own request shape and only writes request.internal.
+  let secrets: { before?: (request: never) => unknown } | undefined;
+
+  const secretsMiddleware = (secretArn: string) => {
+    secrets ??= secretsManager({
+      fetchData: { [SECRET_KEY]: secretArn },
+      cacheKey: `secrets-manager:${secretArn}`,
+      cacheExpiry: -1,
+      // Prefetching would call AWS at import; the first invocation fetches instead.
+      disablePrefetch: true,
+      awsClientOptions: SECRETS_CLIENT_OPTIONS,
+    });
+    return secrets;
+  };
+
+  const resolveTarget = async (request: OperationRequest, environment: HandlerEnvironment): Promise<Target> => {
+    if (environment.source.kind === 'url') {
+      if (!environment.ssl) return { url: environment.source.url, ssl: undefined };
+      const url = new URL(environment.source.url);
+      for (const key of URL_TLS_PARAMETERS) url.searchParams.delete(key);
+      return { url: url.toString(), ssl: sslOptions(environment.ssl, environment.sslCaFile) };
+    }
+    const { secretArn } = environment.source;
+    await secretsMiddleware(secretArn).before?.(request as never);
+    let value: unknown;
+    try {
+      value = ((await getInternal([SECRET_KEY], request)) as Record<string, unknown>)[SECRET_KEY];
+    } catch (error) {
+      throw new DatabaseUnavailableError(`cannot read the database secret ${secretArn}: ${describeAwsError(error)}`, { cause: error });
+    }
+    const secret = parseDatabaseSecret(value, secretArn);
+    const mode = environment.ssl ?? defaultSslMode(secret.host);
+    return { url: secretUrl(secret), ssl: sslOptions(mode, environment.sslCaFile) };
+  };
+
+  const openPool = async (target: Target, environment: HandlerEnvironment): Promise<pg.Pool> => {
+    if (pool && poolUrl === target.url) return pool;
+    await pool?.end().catch(() => undefined);
+    poolUrl = target.url;
+    pool = createPool(
+      {
+        ...DEFAULT_CONNECTION_SETTINGS,
+        url: target.url,
+        ssl: target.ssl,
+        applicationName: options.applicationName(),
+        poolMax: 1,
+        poolMin: 0,
+        acquireTimeoutMs: environment.connectTimeoutMs,
+        connectTimeoutMs: environment.connectTimeoutMs,
+        statementTimeoutMs: environment.statementTimeoutMs,
+      },
+      options.log,
+    );
+    return pool;
+  };
+
+  const connect = async (request: OperationRequest, environment: HandlerEnvironment): Promise<DatabaseConnection> => {
+    const target = await resolveTarget(request, environment);
+    const opened = await openPool(target, environment);
+    try {
+      return { pool: opened, database: await currentDatabase(opened) };
+    } catch (error) {
+      throw toUnavailableError(error, target.url);
+    }
+  };
+
+  const databaseConnectionBefore = async (request: OperationRequest) => {
+    const environment = options.environment();
+    try {
+      request.context.database = await connect(request, environment);
+    } catch (error) {
+      if (environment.source.kind !== 'secret' || !isPasswordRefused(error)) throw error;
+      options.log.warn('the database refused the secret password: fetching the secret again (rotated?)', {
+        secret: environment.source.secretArn,
+      });
+      clearCache([`secrets-manager:${environment.source.secretArn}`]);
+      request.context.database = await connect(request, environment);
+    }
+  };
+
+  return {
+    before: databaseConnectionBefore,
+    async close() {
+      await pool?.end().catch(() => undefined);
+      pool = undefined;
+      poolUrl = undefined;
+    },
+  };
+}
+
+/** One round trip; a connection that died while idle (frozen function, failover) is replaced once. */
+async function currentDatabase(pool: pg.Pool): Promise<string> {
+  const ask = async () => (await pool.query<{ name: string }>('SELECT current_database() AS name')).rows[0]?.name ?? '';
+  try {
+    return await ask();
+  } catch (error) {
+    if (!isConnectionLost(error)) throw error;
+    return ask();
+  }
+}
+
+function isPasswordRefused(error: unknown): boolean {
+  const cause = error instanceof PerpsDbError ? error.cause : error;
+  return (cause as { code?: unknown })?.code === '28P01';
+}
+
+/** The SDK's error names say what went wrong (ResourceNotFoundException, AccessDeniedException, ...). */
+function describeAwsError(error: unknown): string {
+  const causes = (error as { cause?: { data?: unknown[] } })?.cause?.data ?? [error];
+  return causes.map((cause) => (cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause))).join('; ');
+}

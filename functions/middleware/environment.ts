@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../core/db/settings';
+import { InputError } from '../core/errors';
+import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../core/inputs';
+
+/** Where the handler finds its database: a Secrets Manager secret (AWS) or a URL (local runner, non-AWS use). */
+export type DatabaseSource = { kind: 'secret'; secretArn: string } | { kind: 'url'; url: string };
+
+export const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Everything a handler reads from its environment, validated once, every problem reported together. */
+export interface HandlerEnvironment {
+  source: DatabaseSource;
+  /** Undefined: verify-full for a secret's non-loopback host, the URL's own sslmode for a URL. */
+  ssl: SslMode | undefined;
+  /** Extra PEM certificates trusted for verify-full (a private CA); the RDS bundle is always trusted. */
+  sslCaFile: string | undefined;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  maintenance: MaintenanceSettings;
+  metricsNamespace: string;
+  /** Shown in pg_stat_activity: the Lambda function's name, or the operation's. */
+  functionName: string | undefined;
+  /** Payload defaults the stack sets; a payload field always wins. */
+  defaults: { daysAhead: number; olderThanDays: number | undefined; dropPartitionsOlderThanDays: number | undefined };
+}
+
+const whole = (min: number, max?: number) => {
+  const range = max === undefined ? `must be at least ${min}` : `must be a whole number from ${min} to ${max}`;
+  const base = z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(min, { error: range });
+  return max === undefined ? base : base.max(max, { error: range });
+};
+
+const environmentSchema = z.object({
+  DATABASE_URL: z.string().optional(),
+  DB_SECRET_ARN: z.string().startsWith('arn:', { error: 'must be a secret ARN (arn:aws:secretsmanager:...)' }).optional(),
+  DB_SSL: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).optional(),
+  DB_SSL_CA_FILE: z.string().optional(),
+  DB_CONNECT_TIMEOUT_MS: whole(1).default(DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs),
+  DB_STATEMENT_TIMEOUT_MS: whole(0).default(DEFAULT_CONNECTION_SETTINGS.statementTimeoutMs),
+  DB_LOCK_TIMEOUT_MS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs),
+  DB_DDL_ATTEMPTS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts),
+  MAINTENANCE_BATCH_SIZE: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
+  METRICS_NAMESPACE: z
+    .string()
+    .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
+    .default('PerpsStats'),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  PARTITIONS_DAYS_AHEAD: whole(DAYS_AHEAD.min, DAYS_AHEAD.max).default(DAYS_AHEAD.default),
+  PRUNE_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max).optional(),
+  PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max).optional(),
+});
+
+/** Reads and validates a handler's environment; throws one InputError listing every problem. */
+export function parseHandlerEnvironment(env: Record<string, string | undefined>): HandlerEnvironment {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  const problems = parsed.success ? [] : describeIssues(parsed.error);
+  const e = parsed.data;
+  const urlIssue = present.DATABASE_URL === undefined ? undefined : urlProblem(present.DATABASE_URL);
+  if (urlIssue) problems.push(`DATABASE_URL ${urlIssue}`);
+  if (present.DATABASE_URL !== undefined && present.DB_SECRET_ARN !== undefined) {
+    problems.push('DB_SECRET_ARN and DATABASE_URL are both set: set DB_SECRET_ARN in AWS, DATABASE_URL elsewhere, not both');
+  } else if (present.DATABASE_URL === undefined && present.DB_SECRET_ARN === undefined) {
+    problems.push('no database configured: set DB_SECRET_ARN (the RDS secret, in AWS) or DATABASE_URL');
+  }
+  if (!e || problems.length > 0) throw new InputError(problems);
+  return {
+    source: e.DB_SECRET_ARN ? { kind: 'secret', secretArn: e.DB_SECRET_ARN } : { kind: 'url', url: e.DATABASE_URL ?? '' },
+    ssl: e.DB_SSL,
+    sslCaFile: e.DB_SSL_CA_FILE,
+    connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    maintenance: {
+      ...DEFAULT_MAINTENANCE_SETTINGS,
+      lockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
+      ddlAttempts: e.DB_DDL_ATTEMPTS,
+      batchSize: e.MAINTENANCE_BATCH_SIZE,
+    },
+    metricsNamespace: e.METRICS_NAMESPACE,
+    functionName: e.AWS_LAMBDA_FUNCTION_NAME,
+    defaults: {
+      daysAhead: e.PARTITIONS_DAYS_AHEAD,
+      olderThanDays: e.PRUNE_OLDER_THAN_DAYS,
+      dropPartitionsOlderThanDays: e.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS,
+    },
+  };
+}

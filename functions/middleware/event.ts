@@ -1,0 +1,67 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { ZodType } from 'zod';
+import { InputError } from '../core/errors';
+import { describeIssues, migrateEventSchema, partitionsEventSchema, pruneEventSchema, statsEventSchema } from '../core/inputs';
+import type { OperationId } from '../core/operations';
+import type { HandlerEnvironment } from './environment';
+
+const EVENT_SCHEMAS: Record<OperationId, ZodType> = {
+  migrate: migrateEventSchema,
+  partitions: partitionsEventSchema,
+  prune: pruneEventSchema,
+  stats: statsEventSchema,
+};
+
+const PRUNE_ACTIONS = ['olderThanDays', 'dropPartitionsOlderThanDays', 'truncate'] as const;
+
+/**
+ * The payload an invocation carries. EventBridge Scheduler and `aws lambda invoke` pass it as
+ * the event itself; an EventBridge rule wraps it in `detail`; an invoke without payload gives
+ * null or `{}`.
+ */
+export function payloadOf(event: unknown): unknown {
+  if (event === null || event === undefined) return {};
+  if (typeof event === 'object' && (event as { source?: unknown }).source === 'aws.events' && 'detail-type' in event) {
+    return (event as { detail?: unknown }).detail ?? {};
+  }
+  return event;
+}
+
+/**
+ * Fills what the payload leaves out from the stack's environment. For prune the retention
+ * defaults apply only when the payload names no action: a manual `{olderThanDays: 30}` means
+ * exactly that, not that plus the scheduled partition drop.
+ */
+function withDefaults(operation: OperationId, payload: unknown, defaults: HandlerEnvironment['defaults']): unknown {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
+  const given = payload as Record<string, unknown>;
+  if (operation === 'partitions') return { daysAhead: defaults.daysAhead, ...given };
+  if (operation === 'prune' && PRUNE_ACTIONS.every((key) => given[key] === undefined)) {
+    const fromEnvironment = Object.fromEntries(
+      Object.entries({ olderThanDays: defaults.olderThanDays, dropPartitionsOlderThanDays: defaults.dropPartitionsOlderThanDays }).filter(
+        ([, value]) => value !== undefined,
+      ),
+    );
+    return { ...fromEnvironment, ...given };
+  }
+  return payload;
+}
+
+/** Validates an operation's payload against its schema; every problem, named by field, in one InputError. */
+export function parseOperationEvent(operation: OperationId, event: unknown, defaults: HandlerEnvironment['defaults']): unknown {
+  const payload = withDefaults(operation, payloadOf(event), defaults);
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(payload) ? 'an array' : typeof payload})`);
+  }
+  const parsed = EVENT_SCHEMAS[operation].safeParse(payload);
+  if (!parsed.success) throw new InputError(describeIssues(parsed.error).map((problem) => `${operation} payload: ${problem}`));
+  return parsed.data;
+}
+
+/** Middleware: replaces the raw event with the validated payload before anything else runs. */
+export function validateEvent(operation: OperationId, defaults: () => HandlerEnvironment['defaults']): MiddlewareObj {
+  const validateEventBefore: MiddlewareObj['before'] = (request) => {
+    request.event = parseOperationEvent(operation, request.event, defaults());
+  };
+  return { before: validateEventBefore };
+}

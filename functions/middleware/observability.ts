@@ -1,0 +1,25 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '../core/log';
+import type { OperationId } from '../core/operations';
+
+/** The `service` key of every log line and the `service` dimension of every metric. */
+export const SERVICE_NAME = 'perps-stats-db';
+export const DEFAULT_METRICS_NAMESPACE = 'PerpsStats';
+
+/** Powertools Logger: JSON lines with the operation, and (through injectLambdaContext) the request id and function name. */
+export function createLambdaLogger(operation: OperationId): PowertoolsLogger {
+  return new PowertoolsLogger({ serviceName: SERVICE_NAME, persistentKeys: { operation } });
+}
+
+/** The core's Logger interface over Powertools; fields become top-level JSON keys. */
+export function asCoreLogger(logger: PowertoolsLogger): Logger {
+  const write = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
+    fields ? logger[level](message, fields) : logger[level](message);
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** Powertools Metrics: Embedded Metric Format on stdout, which CloudWatch turns into metrics inside Lambda. */
+export function createLambdaMetrics(namespace: string): Metrics {
+  return new Metrics({ namespace, serviceName: SERVICE_NAME });
+}

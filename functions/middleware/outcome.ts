@@ -1,0 +1,44 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { MiddlewareObj, Request } from '@middy/core';
+import { PerpsDbError } from '../core/errors';
+import type { Logger } from '../core/log';
+import type { OperationId, OperationReport } from '../core/operations';
+import { publishOutcomeMetrics, publishStatsMetrics } from './metrics';
+
+/**
+ * Logs the end of every invocation once, with the report (per-symbol detail lives there, not in
+ * metrics), and publishes its metrics. On failure the log line
+ * carries the error and the report so far; the error itself is left for middy to rethrow, so
+ * the invocation fails and the function's retry or failure destination applies.
+ */
+export function recordOutcome(operation: OperationId, log: Logger, metrics: () => Metrics): MiddlewareObj {
+  const started = new WeakMap<Request, number>();
+  const elapsed = (request: Request) => Date.now() - (started.get(request) ?? Date.now());
+
+  const recordOutcomeBefore = (request: Request) => {
+    started.set(request, Date.now());
+  };
+  const recordOutcomeAfter = (request: Request) => {
+    const report = request.response as OperationReport;
+    const durationMs = elapsed(request);
+    log.info(`${operation} finished`, { duration_ms: durationMs, report });
+    publishOutcomeMetrics(metrics(), operation, 'success', durationMs, report);
+    if (report.operation === 'stats') publishStatsMetrics(metrics(), report);
+  };
+  const recordOutcomeOnError = (request: Request) => {
+    const error = request.error;
+    const report = error instanceof PerpsDbError ? (error.report as OperationReport | undefined) : undefined;
+    const durationMs = elapsed(request);
+    log.error(`${operation} failed`, {
+      duration_ms: durationMs,
+      error: {
+        name: error?.name ?? 'Error',
+        message: error?.message ?? String(error),
+        retryable: error instanceof PerpsDbError && error.retryable,
+      },
+      ...(report ? { report } : {}),
+    });
+    publishOutcomeMetrics(metrics(), operation, 'failure', durationMs, report);
+  };
+  return { before: recordOutcomeBefore, after: recordOutcomeAfter, onError: recordOutcomeOnError };
+}

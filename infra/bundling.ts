@@ -1,0 +1,61 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BuildOptions, build } from 'esbuild';
+
+/** The Lambda functions: each operation's `functions/<op>/handler.ts` becomes `dist/<op>/index.mjs`. */
+export const HANDLER_OPERATIONS = ['migrate', 'partitions', 'prune', 'stats'] as const;
+export type HandlerOperation = (typeof HANDLER_OPERATIONS)[number];
+
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist');
+/** Lambda `handler` setting for every bundle: file `index.mjs`, export `handler`. */
+export const LAMBDA_HANDLER = 'index.handler';
+
+/**
+ * The one esbuild configuration of every handler bundle: `npm run build`, the handler tests
+ * and the CDK stack all use it. ESM needs a `require` for the CommonJS inside pg ("Dynamic
+ * require of events" otherwise); pg-native is optional in pg and absent on Lambda.
+ */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  // Lambda runs Node.js 24; the tests run the same files on Node.js 20.
+  target: 'node20',
+  format: 'esm',
+  outExtension: { '.js': '.mjs' },
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  mainFields: ['module', 'main'],
+  external: ['pg-native'],
+  banner: {
+    js: "import { createRequire as __perpsCreateRequire } from 'node:module'; const require = __perpsCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
+export function handlerEntry(operation: HandlerOperation): string {
+  return join(PROJECT_ROOT, 'functions', operation, 'handler.ts');
+}
+
+export function bundleDir(operation: HandlerOperation): string {
+  return join(BUNDLE_DIR, operation);
+}
+
+export function bundleFile(operation: HandlerOperation): string {
+  return join(bundleDir(operation), 'index.mjs');
+}
+
+/** Builds every handler bundle; returns each bundle's size in bytes. */
+export async function buildHandlers(): Promise<Record<HandlerOperation, number>> {
+  await Promise.all(
+    HANDLER_OPERATIONS.map((operation) =>
+      build({ ...BUNDLE_OPTIONS, entryPoints: { index: handlerEntry(operation) }, outdir: bundleDir(operation) }),
+    ),
+  );
+  return Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, statSync(bundleFile(operation)).size])) as Record<
+    HandlerOperation,
+    number
+  >;
+}
