@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The handler tests import the built bundles: Node loads them as shipped, untransformed.
+    server: { deps: { external: [/\/dist\//] } },
   },
 });

@@ -25,6 +25,8 @@ export const BUNDLE_OPTIONS = {
   format: 'esm',
   outExtension: { '.js': '.mjs' },
   minify: true,
+  // Error class names are what Lambda reports as errorType (InputError, LockBusyError, ...).
+  keepNames: true,
   sourcemap: true,
   legalComments: 'none',
   mainFields: ['module', 'main'],

@@ -39,7 +39,9 @@ export type PruneEvent = z.infer<typeof pruneEventSchema>;
 /** Zod issues as "field: problem" lines; `rename` maps payload keys to the caller's words (flags). */
 export function describeIssues(error: z.ZodError, rename: (key: string) => string = (key) => key): string[] {
   return error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `unknown ${issue.keys.map(rename).join(', ')}`;
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map(rename).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
+    }
     const key = issue.path.map(String).join('.');
     const message = fillNames(issue.message, rename);
     return key ? `${rename(key)}: ${message}` : message;

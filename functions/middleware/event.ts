@@ -54,7 +54,7 @@ export function parseOperationEvent(operation: OperationId, event: unknown, defa
     throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(payload) ? 'an array' : typeof payload})`);
   }
   const parsed = EVENT_SCHEMAS[operation].safeParse(payload);
-  if (!parsed.success) throw new InputError(describeIssues(parsed.error).map((problem) => `${operation} payload: ${problem}`));
+  if (!parsed.success) throw new InputError(`invalid ${operation} payload: ${describeIssues(parsed.error).join('; ')}`);
   return parsed.data;
 }
 

@@ -102,7 +102,9 @@ describe('local runner: bad input is rejected before connecting', () => {
   it('rejects a bad setting in the environment', async () => {
     const result = await cli(['stats', '--database-url', CLOSED], { env: { PERPS_LOG_LEVEL: 'verbose', DB_CONNECT_TIMEOUT_MS: '0' } });
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('error: PERPS_LOG_LEVEL: must be debug, info, warn or error; DB_CONNECT_TIMEOUT_MS: must be at least 1');
+    expect(result.stderr.trim()).toBe(
+      'error: PERPS_LOG_LEVEL: must be debug, info, warn or error; DB_CONNECT_TIMEOUT_MS: must be at least 1',
+    );
   });
 
   it('refuses to open an embedded database another live run is using', async () => {

