@@ -32,7 +32,10 @@ interface Target {
 const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat'];
 
 /** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
-const SECRETS_CLIENT_OPTIONS = { maxAttempts: 2, requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 } };
+const SECRETS_CLIENT_OPTIONS = {
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+};
 
 const SECRET_KEY = 'databaseSecret';
 
