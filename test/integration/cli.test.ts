@@ -143,6 +143,42 @@ describe('local runner against a real server', () => {
     }
   });
 
+  it('runs the Lambda handlers: their metrics never reach stdout, and show on stderr at debug level', async () => {
+    const written: string[] = [];
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      written.push(String(chunk));
+      return original(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    const fresh = await createTestDatabase();
+    let result: Awaited<ReturnType<typeof cli>>;
+    try {
+      await cli(['init', '--database-url', fresh]);
+      result = await cli(['stats', '--format', 'json', '--database-url', fresh], { env: { PERPS_LOG_LEVEL: 'debug' } });
+    } finally {
+      process.stdout.write = original;
+    }
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ operation: 'stats' });
+    expect(written.join('')).not.toContain('"_aws"');
+    const emf = result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('debug: metrics '))
+      .map((line) => JSON.parse(line.slice('debug: metrics '.length)));
+    expect(emf.map((doc) => doc.Table ?? doc.Operation ?? 'database')).toEqual([
+      'stats',
+      'database',
+      'exchanges',
+      'markets',
+      'tickers',
+      'orderbooks',
+      'trades',
+      'funding_rates',
+      'ingest_events',
+    ]);
+    expect(result.stderr).toMatch(/^info: stats finished \{"duration_ms":\d+,"report":\{"operation":"stats"/m);
+  });
+
   it('runs init, then stats as JSON alone on stdout', async () => {
     const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
     expect(init.code).toBe(0);
