@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import prettyBytes from 'pretty-bytes';
 import { buildHandlers, bundleFile, HANDLER_OPERATIONS } from '../infra/bundling';
+import { type Summary, summarize } from './support/timing';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
@@ -25,16 +26,9 @@ function readyAfter(specifier: string | undefined): number {
   return Number(out);
 }
 
-function summary(samples: number[]): { median: number; min: number; max: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  const median = sorted.length % 2 ? (sorted[Math.floor(middle)] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-  return { median, min: sorted[0] ?? 0, max: sorted.at(-1) ?? 0 };
-}
-
 export async function measureColdStarts(runs = RUNS) {
   await buildHandlers();
-  const rows: { name: string; bytes: number | null; ms: ReturnType<typeof summary> }[] = [];
+  const rows: { name: string; bytes: number | null; ms: Summary }[] = [];
   const baseline: number[] = [];
   const samples = new Map<string, number[]>(HANDLER_OPERATIONS.map((op) => [op, []]));
   // Interleaved, so a noisy moment of the shared machine hits every bundle alike.
@@ -42,9 +36,9 @@ export async function measureColdStarts(runs = RUNS) {
     baseline.push(readyAfter(undefined));
     for (const operation of HANDLER_OPERATIONS) samples.get(operation)?.push(readyAfter(pathToFileURL(bundleFile(operation)).href));
   }
-  rows.push({ name: 'node (no import)', bytes: null, ms: summary(baseline) });
+  rows.push({ name: 'node (no import)', bytes: null, ms: summarize(baseline) });
   for (const operation of HANDLER_OPERATIONS) {
-    rows.push({ name: operation, bytes: statSync(bundleFile(operation)).size, ms: summary(samples.get(operation) ?? []) });
+    rows.push({ name: operation, bytes: statSync(bundleFile(operation)).size, ms: summarize(samples.get(operation) ?? []) });
   }
   return rows;
 }

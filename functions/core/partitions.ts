@@ -198,8 +198,8 @@ interface DayPartitionPlan {
 /**
  * Creates one day's partition the low-lock way: a standalone table shaped like the parent with
  * a CHECK matching the bounds (so ATTACH need not scan it), rows of that day moved out of the
- * default partition, then ATTACH (SHARE UPDATE EXCLUSIVE on the parent: inserts keep flowing)
- * and the redundant CHECK dropped. Every DDL step runs under lock_timeout with retries. A
+ * default partition, then, in one short transaction, the parent locked against inserts (see
+ * attach), stragglers swept, ATTACH and the redundant CHECK dropped. Every DDL step runs under lock_timeout with retries. A
  * standalone table left by an interrupted run is picked up and finished. Returns rows moved.
  */
 async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, plan: DayPartitionPlan): Promise<number> {
@@ -233,6 +233,17 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
   const attach = async (): Promise<number> => {
     let swept = 0;
     if (defaultPartition) {
+      // An INSERT picks its partition before it locks it. One that picked the default and then
+      // waited for our lock there would, once ATTACH commits, fail the default's new constraint
+      // ("new row for relation ..._default violates partition constraint": found by the
+      // benchmark's writer). So inserts through the parent are held for this short transaction:
+      // the parent (ONLY: not its partitions) is locked before the default, letting in-flight
+      // inserts finish; new ones wait and then route to the new partition. The locks ATTACH
+      // needs on the referenced tables are taken first, while inserts still flow (their foreign
+      // key checks take ROW SHARE, which these do not block), so the only wait that can hold
+      // inserts up is the one for the default partition, under lock_timeout.
+      await client.query(`LOCK TABLE exchanges, markets IN SHARE ROW EXCLUSIVE MODE`);
+      await client.query(`LOCK TABLE ONLY ${quoteIdent(table)} IN SHARE ROW EXCLUSIVE MODE`);
       // ATTACH locks the default partition ACCESS EXCLUSIVE anyway; taking it first means no new
       // row of this day can land there between the last move and the attach.
       await client.query(`LOCK TABLE ${quoteIdent(defaultPartition)} IN ACCESS EXCLUSIVE MODE`);

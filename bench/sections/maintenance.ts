@@ -1,0 +1,169 @@
+import { addDays, dayOf, daySeries, dayStart, partitionName } from '../../functions/core/days';
+import { quoteIdent } from '../../functions/core/db/identifiers';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { prune } from '../../functions/core/prune';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
+import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from '../support/database';
+import { watchLongestTransaction } from '../support/lock-watch';
+import { percentile, type Summary, summarize } from '../support/timing';
+import { startWriter } from '../support/writer';
+
+export interface OperationResult {
+  name: string;
+  time: Summary;
+  /** Longest transaction of the maintenance session seen, per run: the longest lock hold. */
+  longestLock: Summary;
+  detail: string;
+}
+
+export interface IngestionResult {
+  during: string;
+  inserts: number;
+  failed: number;
+  errors: string[];
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+interface Scenario {
+  name: string;
+  /** Untimed: brings the database to the state the operation starts from. */
+  setup: () => Promise<void>;
+  run: () => Promise<string>;
+}
+
+/** Wall-clock ms shared by the writer thread and this one. */
+const wallClock = () => performance.timeOrigin + performance.now();
+
+async function dropDays(db: BenchDatabase, days: string[]): Promise<void> {
+  const names = TIME_SERIES_TABLES.flatMap((table) => days.map((day) => quoteIdent(partitionName(table, day))));
+  for (let i = 0; i < names.length; i += 200) await db.query(`DROP TABLE IF EXISTS ${names.slice(i, i + 200).join(', ')}`);
+}
+
+/**
+ * Partitions and prune scenarios: each timed `runs` times with its longest lock hold, then run
+ * once more while a writer thread inserts continuously, for the insert latencies during it.
+ */
+export async function maintenanceBench(adminUrl: string, runs: number, pruneRows: number, log: (line: string) => void) {
+  const db = await createBenchDatabase(adminUrl, 'bench_maintenance');
+  await seedMarkets(db.url);
+  const today = dayOf(new Date());
+  const ahead = daySeries(today, 30);
+  const pastTen = daySeries(addDays(today, -10), 10);
+  const old180 = daySeries(addDays(today, -200), 180);
+  let pinnedNow = new Date();
+  const pinned = { ...db.ctx, now: () => pinnedNow };
+
+  const scenarios: Scenario[] = [
+    {
+      name: 'partitions, nothing to do (7 days present)',
+      setup: () => ensurePartitions(db.ctx, { daysAhead: 7 }).then(() => undefined),
+      run: async () => `${(await ensurePartitions(db.ctx, { daysAhead: 7 })).partitions_created} created`,
+    },
+    {
+      name: 'partitions, create 30 days x 4 tables',
+      setup: () => dropDays(db, ahead),
+      run: async () => `${(await ensurePartitions(db.ctx, { daysAhead: 30 })).partitions_created} created`,
+    },
+    {
+      name: 'partitions, empty a default holding 1e5 rows over 10 days',
+      setup: async () => {
+        await ensurePartitions(db.ctx, { daysAhead: 7 });
+        await dropDays(db, pastTen);
+        await db.query('TRUNCATE tickers_default');
+        await copyRows(db.url, 'tickers', 100_000, dayStart(pastTen[0] ?? today), new Date(dayStart(today).getTime() - 1000));
+        await db.query('ANALYZE tickers_default');
+      },
+      run: async () => {
+        const report = await ensurePartitions(db.ctx, { daysAhead: 7 });
+        return `${report.rows_moved} rows moved, ${report.partitions_created} partitions created`;
+      },
+    },
+    {
+      name: 'prune, drop 180 days of partitions x 4 tables',
+      setup: async () => {
+        await createDayPartitions(db.url, TIME_SERIES_TABLES, old180);
+        const from = dayStart(old180[0] ?? today);
+        const to = dayStart(addDays(old180.at(-1) ?? today, 1));
+        for (const table of TIME_SERIES_TABLES) await copyRows(db.url, table, 18_000, from, new Date(to.getTime() - 1000));
+      },
+      run: async () => `${(await prune(db.ctx, { dropPartitionsOlderThanDays: 20 })).partitions_dropped} partitions dropped`,
+    },
+  ];
+
+  // Deleting rows inside a partition that straddles the cutoff: the batched path, not the
+  // whole-partition truncate. Same rows for ours and for one plain DELETE.
+  const loadDeletable = async () => {
+    pinnedNow = new Date();
+    const cutoff = new Date(pinnedNow.getTime() - 2 * 86_400_000);
+    await createDayPartitions(db.url, ['tickers'], daySeries(addDays(dayOf(cutoff), -1), 10));
+    await db.query('TRUNCATE tickers');
+    await copyRows(db.url, 'tickers', pruneRows, dayStart(dayOf(cutoff)), new Date(cutoff.getTime() - 1000));
+    await copyRows(db.url, 'tickers', Math.round(pruneRows / 10), new Date(cutoff.getTime() + 60_000), pinnedNow);
+    await db.query('VACUUM ANALYZE tickers');
+  };
+  scenarios.push(
+    {
+      name: `prune --older-than, delete ${pruneRows.toExponential(0)} rows in batches`,
+      setup: loadDeletable,
+      run: async () => `${(await prune(pinned, { olderThanDays: 2 })).rows_deleted.tickers} rows deleted`,
+    },
+    {
+      name: `one plain DELETE of the same ${pruneRows.toExponential(0)} rows`,
+      setup: loadDeletable,
+      run: async () => {
+        const cutoff = new Date(pinnedNow.getTime() - 2 * 86_400_000);
+        const client = await db.ctx.pool.connect();
+        try {
+          return `${(await client.query('DELETE FROM tickers WHERE ts < $1', [cutoff])).rowCount} rows deleted`;
+        } finally {
+          client.release();
+        }
+      },
+    },
+  );
+
+  const operations: OperationResult[] = [];
+  const ingestion: IngestionResult[] = [];
+  const writerRun = async (during: string, work: () => Promise<unknown>) => {
+    const writer = await startWriter(db.url);
+    const started = wallClock();
+    await work();
+    const ended = wallClock();
+    const { samples, failed, errors } = await writer.stop();
+    if (failed > 0) log(`ingestion: ${failed} inserts failed during ${during}: ${errors.join(' | ')}`);
+    const inWindow = samples.filter((s) => s.at >= started && s.at <= ended).map((s) => s.ms);
+    ingestion.push({
+      during,
+      inserts: inWindow.length,
+      failed,
+      errors,
+      p50: percentile(inWindow, 50),
+      p99: percentile(inWindow, 99),
+      max: Math.max(0, ...inWindow),
+    });
+  };
+
+  await writerRun('at rest (3 s)', () => new Promise((resolve) => setTimeout(resolve, 3000)));
+  for (const scenario of scenarios) {
+    const times: number[] = [];
+    const locks: number[] = [];
+    let detail = '';
+    for (let run = 0; run < runs; run += 1) {
+      await scenario.setup();
+      const watch = await watchLongestTransaction(db.url, MAINTENANCE_APP);
+      const started = performance.now();
+      detail = await scenario.run();
+      times.push(performance.now() - started);
+      locks.push(await watch.stop());
+    }
+    operations.push({ name: scenario.name, time: summarize(times), longestLock: summarize(locks), detail });
+    log(`maintenance: ${scenario.name}: ${detail}, median ${Math.round(summarize(times).median)} ms`);
+    await scenario.setup();
+    await writerRun(scenario.name, scenario.run);
+  }
+  await db.drop();
+  return { operations, ingestion };
+}

