@@ -6,6 +6,7 @@
  *   --rows 1e5,1e6   stats scales (total rows over the four time-series tables)
  *   --runs 3         timed runs per maintenance measurement (stats: at least 7)
  *   --prune-rows 1e6 rows the retention delete removes
+ *   --only stats,maintenance,cold-start   a subset of the sections
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -23,11 +24,19 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1e5,1e6' },
     runs: { type: 'string', default: '3' },
     'prune-rows': { type: 'string', default: '1e6' },
+    only: { type: 'string', default: 'stats,maintenance,cold-start' },
   },
 });
 const scales = values.rows.split(',').map(Number);
 const runs = Number(values.runs);
 const pruneRows = Number(values['prune-rows']);
+const sections = new Set(values.only.split(','));
+for (const section of sections) {
+  if (!['stats', 'maintenance', 'cold-start'].includes(section)) {
+    console.error(`error: --only takes stats, maintenance and cold-start, got ${section}`);
+    process.exit(2);
+  }
+}
 for (const [name, value] of [
   ...scales.map((s) => ['--rows', s] as const),
   ['--runs', runs] as const,
@@ -46,11 +55,15 @@ const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${prett
 log(`machine: ${machine}`);
 
 try {
-  const stats = await statsScaling(server.url, scales, Math.max(runs, 7), log);
-  const invocation = stats.largest ? statsInvocation(stats.largest.url, Math.max(runs, 5)) : undefined;
+  const stats = sections.has('stats')
+    ? await statsScaling(server.url, scales, Math.max(runs, 7), log)
+    : { results: [], largest: undefined };
+  const invocation = stats.largest && sections.has('cold-start') ? statsInvocation(stats.largest.url, Math.max(runs, 5)) : undefined;
   await stats.largest?.drop();
-  const maintenance = await maintenanceBench(server.url, runs, pruneRows, log);
-  const coldStarts = await measureColdStarts(15);
+  const maintenance = sections.has('maintenance')
+    ? await maintenanceBench(server.url, runs, pruneRows, log)
+    : { operations: [], ingestion: [] };
+  const coldStarts = sections.has('cold-start') ? await measureColdStarts(15) : [];
 
   const out: string[] = [];
   out.push(`Measured ${new Date().toISOString()} on ${machine}; total ${ms(performance.now() - began)}.\n`);

@@ -7,8 +7,7 @@ import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
 import { InputError, PartialFailureError } from './errors';
 import { fillNames } from './names';
-import { listSymbols } from './symbols';
-import { TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
+import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
 export interface PruneInput {
   /** Delete rows with ts older than now - N days. */
@@ -241,34 +240,65 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
 }
 
 /**
- * Deletes rows older than `before` in batches of `batchSize`, each its own statement and
- * transaction, so no lock is held long. Time-series partitions are walked per symbol through
- * the (symbol, ts DESC) index; ingest_events through its ts index. Cost: the deleted rows plus
- * one index descent per symbol.
+ * Deletes rows older than `before` in batches of about `batchSize`, each its own statement and
+ * transaction, so no lock is held long. Batches follow `ts`, which is the physical order of
+ * ingested rows: each batch reads only the pages of its rows, so the whole delete costs about
+ * one pass over the deleted rows' pages. (Batches per symbol through the (symbol, ts) index
+ * were 9x slower than one plain DELETE: a symbol's rows are spread over every page, so every
+ * batch touched the whole partition; see the benchmark in the README.)
  */
 async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, relation: string, before: Date): Promise<number> {
   const rel = quoteIdent(relation);
   const batch = ctx.settings.batchSize;
-  let deleted = 0;
-  const loop = async (sql: string, params: unknown[]) => {
-    for (;;) {
-      const result = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, () => client.query(sql, params));
-      const n = result.rowCount ?? 0;
-      deleted += n;
-      if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);
-      if (n < batch) return;
-    }
+  const run = async (sql: string, params: unknown[]) => {
+    const result = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, () => client.query(sql, params));
+    return result.rowCount ?? 0;
   };
-  if (relation === 'ingest_events') {
-    await loop(`DELETE FROM ${rel} WHERE id = ANY (ARRAY(SELECT id FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`, [before, batch]);
-    return deleted;
+  let deleted = 0;
+  const progress = (n: number) => {
+    deleted += n;
+    if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);
+  };
+  if (relation === 'ingest_events' || isDefaultPartitionName(relation)) {
+    // These have a plain ts index: the oldest `batch` rows each time.
+    for (;;) {
+      const n = await run(`DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`, [
+        before,
+        batch,
+      ]);
+      progress(n);
+      if (n < batch) return deleted;
+    }
   }
-  for (const symbol of await listSymbols(client, relation)) {
-    await loop(`DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE symbol = $1 AND ts < $2 LIMIT $3))`, [
-      symbol,
-      before,
-      batch,
-    ]);
+  // Day partitions: windows of ts through the (exchange_id, ts) index, one descent per exchange
+  // (every row references one of the few exchanges). Each window is sized from the rows the last
+  // one held, and each statement is capped at `batch` rows: a window that overshoots a burst of
+  // rows is shrunk and taken again from the same start.
+  const { rows } = await client.query<{ ids: number[]; first: Date | null }>(
+    `SELECT array_agg(e.id) AS ids, min(f.ts) AS first FROM exchanges e
+       LEFT JOIN LATERAL (SELECT ts FROM ${rel} WHERE exchange_id = e.id AND ts < $1 ORDER BY ts LIMIT 1) f ON true`,
+    [before],
+  );
+  const ids = rows[0]?.ids ?? [];
+  const end = before.getTime();
+  let from = rows[0]?.first?.getTime() ?? end;
+  // Start small (the row count is unknown); the windows adapt within a few batches.
+  let window = Math.max(1, (end - from) / 64);
+  while (from < end) {
+    const to = Math.min(end, from + window);
+    const n = await run(
+      `DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM ${rel} WHERE exchange_id = ANY ($1) AND ts >= $2 AND ts < $3 LIMIT $4))`,
+      [ids, new Date(from), new Date(to), batch],
+    );
+    progress(n);
+    if (n >= batch) {
+      window = Math.max(1, window / 4);
+      continue;
+    }
+    from = to;
+    // Aim the next window at `batch` rows; grow at most 4x over an empty or sparse stretch.
+    window = n === 0 ? window * 4 : Math.max(1, window * Math.min(4, batch / n));
   }
   return deleted;
 }

@@ -16,12 +16,6 @@ function symbolsCte(relation: string): string {
      )`;
 }
 
-/** Distinct symbols of one relation (see symbolsCte for the cost). */
-export async function listSymbols(client: pg.ClientBase, relation: string): Promise<string[]> {
-  const { rows } = await client.query<{ symbol: string }>(`${symbolsCte(relation)} SELECT symbol FROM symbols WHERE symbol IS NOT NULL`);
-  return rows.map((row) => row.symbol);
-}
-
 export interface SymbolActivity {
   symbol: string;
   /** Newest ts not after `now`; null when the symbol only has future rows here. */

@@ -17,3 +17,7 @@ export function defaultPartitionName(table: TimeSeriesTable): string {
 export function isTimeSeriesTable(name: string): name is TimeSeriesTable {
   return (TIME_SERIES_TABLES as readonly string[]).includes(name);
 }
+
+export function isDefaultPartitionName(name: string): boolean {
+  return TIME_SERIES_TABLES.some((table) => defaultPartitionName(table) === name);
+}

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
-import { z } from 'zod';
+import * as z from 'zod';
 import { urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { describeIssues } from '../core/inputs';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../core/inputs';

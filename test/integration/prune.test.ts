@@ -109,6 +109,38 @@ describe('prune', () => {
     expect(await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`)).toBe(kept);
   });
 
+  it('deletes a partition straddling the cutoff in ts windows of about the batch size, over every exchange', async () => {
+    // 2026-06-12 holds a dense burst (3,000 rows in ten minutes, over three exchanges) and a
+    // sparse stretch before the cutoff at 12:00, and rows after it that must stay.
+    await client.query(
+      `INSERT INTO tickers (exchange_id, symbol, ts)
+       SELECT 1 + g % 3, 'BURST', '2026-06-12T09:00:00Z'::timestamptz + g * interval '200 ms' FROM generate_series(0, 2999) g
+       UNION ALL SELECT 4, 'SPARSE', '2026-06-12T00:30:00Z'::timestamptz + g * interval '1 hour' FROM generate_series(0, 7) g
+       UNION ALL SELECT 5, 'AFTER', '2026-06-12T12:00:00Z'::timestamptz + g * interval '1 minute' FROM generate_series(0, 99) g`,
+    );
+    const older = await count(`SELECT count(*) AS n FROM tickers_2026_06_12 WHERE ts < '2026-06-12T12:00:00Z'`);
+    const batches: number[] = [];
+    let seen = 0;
+    const ctx = {
+      ...testContext(url, { now: NOW, settings: { batchSize: 200 } }),
+      progress: (message: string) => {
+        const match = /^tickers_2026_06_12: deleted (\d+) rows$/.exec(message);
+        if (!match) return;
+        batches.push(Number(match[1]) - seen);
+        seen = Number(match[1]);
+      },
+    };
+    const done = await prune(ctx, { olderThanDays: 3 });
+    const action = done.actions.find((a) => 'relation' in a && a.relation === 'tickers_2026_06_12');
+    expect(action).toMatchObject({ action: 'delete_rows', status: 'done', rows: older });
+    expect(await count(`SELECT count(*) AS n FROM tickers_2026_06_12 WHERE ts < '2026-06-12T12:00:00Z'`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM tickers WHERE symbol = 'AFTER'`)).toBe(100);
+    // The burst was split: no transaction deleted more than the batch size.
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(older);
+    expect(batches.length).toBeGreaterThanOrEqual(Math.ceil(older / 200));
+    expect(Math.max(...batches)).toBeLessThanOrEqual(200);
+  });
+
   it('with both flags deletes rows first, then drops partitions, as its dry run said', async () => {
     const ctx = testContext(url, { now: NOW });
     const before = await everything();
