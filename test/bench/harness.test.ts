@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { adminUrl, testPassword } from '../support/database';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * `npm run bench` at a tiny scale against the test server, so the harness keeps working: every
+ * section reports, every measurement has figures, and no insert of the writer failed. The
+ * figures themselves are not judged here (timing belongs to the benchmark, not the tests).
+ */
+describe('npm run bench', () => {
+  it('runs every section at a tiny scale and reports no failed insert', { timeout: 240_000 }, () => {
+    const run = spawnSync(
+      `${root}node_modules/.bin/tsx`,
+      [`${root}bench/run.ts`, '--rows', '2e3,4e3', '--runs', '1', '--prune-rows', '2e3'],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: adminUrl() },
+        encoding: 'utf8',
+        timeout: 230_000,
+      },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const out = run.stdout;
+    for (const heading of ['**1. Stats cost', '**2-3. Partitions and prune', '**4. Ingestion impact', '**5. Cold start']) {
+      expect(out).toContain(heading);
+    }
+    expect(out).toMatch(/^\| 4e\+3 \| [\d.]+ ms .*\| [\d.]+x \|$/m);
+    expect(out).toMatch(/^\| prune --older-than, delete 2e\+3 rows in batches \| .* \| 2000 rows deleted \|$/m);
+    expect(out).toMatch(/^\| one plain DELETE of the same 2e\+3 rows \| .* \| 2000 rows deleted \|$/m);
+    expect(out).toMatch(
+      /^\| partitions, empty a default holding 1e5 rows over 10 days \| .* \| 100000 rows moved, 10 partitions created \|$/m,
+    );
+    expect(out).toMatch(/first invocation \(connects\) [\d.]+ ms/);
+    const file = /raw figures: (\S+\.json)/.exec(run.stderr)?.[1];
+    expect(file).toBeDefined();
+    const raw = JSON.parse(readFileSync(file ?? '', 'utf8')) as {
+      maintenance: { ingestion: { during: string; inserts: number; failed: number }[] };
+    };
+    expect(raw.maintenance.ingestion).toHaveLength(7);
+    for (const phase of raw.maintenance.ingestion) expect(phase, phase.during).toMatchObject({ failed: 0 });
+    expect(raw.maintenance.ingestion[0]).toMatchObject({ during: 'at rest (3 s)' });
+    expect(raw.maintenance.ingestion[0]?.inserts).toBeGreaterThan(0);
+    expect(`${out}${run.stderr}`).not.toContain(testPassword());
+  });
+});
