@@ -186,6 +186,12 @@ async function daysInDefault(client: pg.ClientBase, defaultPartition: string): P
   };
 }
 
+/**
+ * Longest wait for the parent and default locks in the attach transaction, while inserts queue
+ * behind it (DB_LOCK_TIMEOUT_MS applies when it is shorter).
+ */
+export const ATTACH_LOCK_WAIT_MS = 200;
+
 interface DayPartitionPlan {
   table: TimeSeriesTable;
   day: string;
@@ -236,13 +242,21 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
       // An INSERT picks its partition before it locks it. One that picked the default and then
       // waited for our lock there would, once ATTACH commits, fail the default's new constraint
       // ("new row for relation ..._default violates partition constraint": found by the
-      // benchmark's writer). So inserts through the parent are held for this short transaction:
-      // the parent (ONLY: not its partitions) is locked before the default, letting in-flight
-      // inserts finish; new ones wait and then route to the new partition. The locks ATTACH
-      // needs on the referenced tables are taken first, while inserts still flow (their foreign
-      // key checks take ROW SHARE, which these do not block), so the only wait that can hold
-      // inserts up is the one for the default partition, under lock_timeout.
+      // benchmark's writer). So inserts through the parent are held for the rest of this
+      // transaction: the parent (ONLY: not its partitions) is locked before the default,
+      // letting in-flight inserts finish; new ones wait, then route to the new partition.
+      // What they wait for: our wait for the parent and for the default (each at most
+      // ATTACH_LOCK_WAIT_MS), the sweep of this day's last rows, ATTACH's scan of the default
+      // (near-empty once the day's rows are moved) and its foreign-key check of the moved rows.
+      // The locks ATTACH needs on the referenced tables come first, while inserts still flow
+      // (their foreign-key checks take ROW SHARE, which this lock does not block).
       await client.query(`LOCK TABLE exchanges, markets IN SHARE ROW EXCLUSIVE MODE`);
+      // Short waits from here: inserts queue behind them, and an ingestion transaction that
+      // writes markets and a time-series table together can form a lock cycle with us; giving
+      // up before PostgreSQL's deadlock_timeout (1 s by default) makes the run, not the insert,
+      // the one that yields. The step is retried with backoff.
+      const shortWait = `${Math.min(ctx.settings.lockTimeoutMs, ATTACH_LOCK_WAIT_MS)}ms`;
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [shortWait]);
       await client.query(`LOCK TABLE ONLY ${quoteIdent(table)} IN SHARE ROW EXCLUSIVE MODE`);
       // ATTACH locks the default partition ACCESS EXCLUSIVE anyway; taking it first means no new
       // row of this day can land there between the last move and the attach.

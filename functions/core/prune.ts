@@ -69,7 +69,7 @@ export function prunePlanProblems(input: PruneInput): string[] {
 
 /**
  * Retention. Rows first (whole old partitions truncated, the rest deleted in bounded batches
- * through the (symbol, ts) index), then partitions dropped by their real catalog bounds; or a
+ * in ts order, see deleteOlderRows), then partitions dropped by their real catalog bounds; or a
  * confirmed truncate of every data table. With `dryRun` the plan is returned and nothing runs.
  */
 export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport> {
@@ -259,8 +259,8 @@ async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, rel
     deleted += n;
     if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);
   };
-  if (relation === 'ingest_events' || isDefaultPartitionName(relation)) {
-    // These have a plain ts index: the oldest `batch` rows each time.
+  const oldestFirst = async () => {
+    // The oldest `batch` rows each time, through a plain ts index where there is one.
     for (;;) {
       const n = await run(`DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`, [
         before,
@@ -269,19 +269,23 @@ async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, rel
       progress(n);
       if (n < batch) return deleted;
     }
-  }
+  };
+  if (relation === 'ingest_events' || isDefaultPartitionName(relation)) return oldestFirst();
   // Day partitions: windows of ts through the (exchange_id, ts) index, one descent per exchange
   // (every row references one of the few exchanges). Each window is sized from the rows the last
   // one held, and each statement is capped at `batch` rows: a window that overshoots a burst of
   // rows is shrunk and taken again from the same start.
-  const { rows } = await client.query<{ ids: number[]; first: Date | null }>(
+  const { rows } = await client.query<{ ids: number[]; first: Date | number | null }>(
     `SELECT array_agg(e.id) AS ids, min(f.ts) AS first FROM exchanges e
        LEFT JOIN LATERAL (SELECT ts FROM ${rel} WHERE exchange_id = e.id AND ts < $1 ORDER BY ts LIMIT 1) f ON true`,
     [before],
   );
   const ids = rows[0]?.ids ?? [];
+  const first = rows[0]?.first;
+  // node-postgres returns -infinity as a number: only a partition made by hand can hold it.
+  if (first !== null && first !== undefined && !(first instanceof Date)) return oldestFirst();
   const end = before.getTime();
-  let from = rows[0]?.first?.getTime() ?? end;
+  let from = first?.getTime() ?? end;
   // Start small (the row count is unknown); the windows adapt within a few batches.
   let window = Math.max(1, (end - from) / 64);
   while (from < end) {

@@ -127,15 +127,26 @@ export function databaseConnection(
 
   const databaseConnectionBefore = async (request: OperationRequest) => {
     const environment = options.environment();
+    if (environment.source.kind === 'url') {
+      request.context.database = await connect(request, environment);
+      return;
+    }
+    const { secretArn } = environment.source;
+    const forgetSecret = () => clearCache([`secrets-manager:${secretArn}`]);
     try {
       request.context.database = await connect(request, environment);
     } catch (error) {
-      if (environment.source.kind !== 'secret' || !isPasswordRefused(error)) throw error;
-      options.log.warn('the database refused the secret password: fetching the secret again (rotated?)', {
-        secret: environment.source.secretArn,
-      });
-      clearCache([`secrets-manager:${environment.source.secretArn}`]);
-      request.context.database = await connect(request, environment);
+      // Whatever went wrong may be fixed in the secret (content, host, password): the next
+      // invocation reads it again instead of failing on the cached copy until a cold start.
+      forgetSecret();
+      if (!isPasswordRefused(error)) throw error;
+      options.log.warn('the database refused the secret password: fetching the secret again (rotated?)', { secret: secretArn });
+      try {
+        request.context.database = await connect(request, environment);
+      } catch (retryError) {
+        forgetSecret();
+        throw retryError;
+      }
     }
   };
 

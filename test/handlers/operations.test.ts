@@ -182,7 +182,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     expect(report.partitions_created).toBeGreaterThan(0);
   });
 
-  it('keeps one connection across warm invocations and replaces it when it breaks', async () => {
+  it('keeps one connection across warm invocations and replaces one the server terminated', async () => {
     const name = 'perps-stats-warm';
     const stats = await handlerFor('stats', { AWS_LAMBDA_FUNCTION_NAME: name });
     const admin = await connect(url);

@@ -141,6 +141,18 @@ describe('database credentials from Secrets Manager (real SDK client, local endp
     );
   });
 
+  it('reads a corrected secret on the next warm invocation, not only after a cold start', async () => {
+    const arn = `${ARN}-fixed-later`;
+    endpoint.put(arn, JSON.stringify({ username: 'app', host: ownerUrl.hostname }));
+    const stats = await handlerFor('stats', arn);
+    expect((await invoke(stats, {})).error?.name).toBe('InputError');
+    await setRolePassword('fixed-later-password');
+    endpoint.put(arn, rdsSecret('fixed-later-password'));
+    const next = await invoke(stats, {});
+    expect(next.error).toBeUndefined();
+    expect(endpoint.calls(arn)).toBe(2);
+  });
+
   it('rejects a secret that lacks fields, naming each one', async () => {
     const arn = `${ARN}-partial`;
     endpoint.put(arn, JSON.stringify({ username: 'app', port: 'fivefourthreetwo' }));

@@ -113,7 +113,7 @@ describe('partitions', () => {
     expect(parts.map((p) => p.name)).toContain('funding_rates_2026_06_20');
   });
 
-  it('holds no lock that blocks inserts while it waits for the locks ATTACH needs', async () => {
+  it('lets inserts through while it waits for the locks ATTACH needs on markets', async () => {
     const client = await connect(url);
     const writer = await connect(url, { statement_timeout: 3000 });
     // ATTACH needs SHARE ROW EXCLUSIVE on markets (to clone the foreign key): another session's
@@ -298,5 +298,20 @@ describe('partitions', () => {
     // A plain re-run after the blocker is gone completes.
     const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 8 });
     expect(rerun.tables.every((t) => t.status === 'ok' && t.runway_days === 8)).toBe(true);
+  });
+  it('waits only briefly for the default partition while it holds inserts back, whatever the lock timeout', async () => {
+    // A long reader of the default partition: the attach transaction, which already holds the
+    // parent against inserts, must give up on the default quickly, not after DB_LOCK_TIMEOUT_MS.
+    const { error, elapsed } = await runWhileLocked<PartialFailureError>(url, 'SELECT count(*) FROM orderbooks_default', () =>
+      ensurePartitions(testContext(url, { now: NOW, settings: { lockTimeoutMs: 30_000, ddlAttempts: 2 } }), { daysAhead: 9 }),
+    );
+    expect(error).toBeInstanceOf(PartialFailureError);
+    const report = error.report as PartitionsReport;
+    expect(report.tables.find((t) => t.table === 'orderbooks')?.status).toBe('failed');
+    expect(report.tables.filter((t) => t.table !== 'orderbooks').every((t) => t.status === 'ok')).toBe(true);
+    // Two attempts of a 200 ms wait plus backoff; a 30 s lock timeout would take a minute.
+    expect(elapsed).toBeLessThan(15_000);
+    const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 9 });
+    expect(rerun.tables.every((t) => t.status === 'ok')).toBe(true);
   });
 });

@@ -109,14 +109,16 @@ describe('prune', () => {
     expect(await count(`SELECT count(*) AS n FROM trades WHERE ts >= '${cutoff}'`)).toBe(kept);
   });
 
-  it('deletes a partition straddling the cutoff in ts windows of about the batch size, over every exchange', async () => {
-    // 2026-06-12 holds a dense burst (3,000 rows in ten minutes, over three exchanges) and a
-    // sparse stretch before the cutoff at 12:00, and rows after it that must stay.
+  it('deletes a partition straddling the cutoff in batches of at most the batch size, bursts and ties included', async () => {
+    // 2026-06-12 holds a dense burst (3,000 rows in ten minutes, over three exchanges), 500 rows
+    // sharing one timestamp (more than a batch: the window cannot split them), a sparse stretch
+    // before the cutoff at 12:00, and rows after it that must stay.
     await client.query(
       `INSERT INTO tickers (exchange_id, symbol, ts)
        SELECT 1 + g % 3, 'BURST', '2026-06-12T09:00:00Z'::timestamptz + g * interval '200 ms' FROM generate_series(0, 2999) g
        UNION ALL SELECT 4, 'SPARSE', '2026-06-12T00:30:00Z'::timestamptz + g * interval '1 hour' FROM generate_series(0, 7) g
-       UNION ALL SELECT 5, 'AFTER', '2026-06-12T12:00:00Z'::timestamptz + g * interval '1 minute' FROM generate_series(0, 99) g`,
+       UNION ALL SELECT 5, 'AFTER', '2026-06-12T12:00:00Z'::timestamptz + g * interval '1 minute' FROM generate_series(0, 99) g
+       UNION ALL SELECT 6, 'TIES', '2026-06-12T10:00:00.123456Z' FROM generate_series(1, 500) g`,
     );
     const older = await count(`SELECT count(*) AS n FROM tickers_2026_06_12 WHERE ts < '2026-06-12T12:00:00Z'`);
     const batches: number[] = [];

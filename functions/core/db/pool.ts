@@ -20,6 +20,10 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
     // node-postgres parses timestamps only in ISO output; a database or role set to another
     // DateStyle must not turn our dates into nulls.
     options: '-c DateStyle=ISO,MDY',
+    // TCP keepalive: a connection that died silently (a frozen Lambda, a dropped NAT entry) is
+    // noticed by the socket instead of hanging the next query.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
   });
   // An idle client dying (server restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn('idle database connection failed', { error: error.message }));
