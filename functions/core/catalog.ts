@@ -12,7 +12,7 @@ export async function assertSchemaInstalled(client: pg.ClientBase): Promise<void
   );
   if (rows.length > 0) {
     throw new MigrationError(
-      `database ${await currentDatabase(client)} has no ${rows.map((r) => r.name).join(', ')} table: the perps-stats schema is not installed; run \`init\` (or \`migrate\`) first`,
+      `database ${await currentDatabase(client)} is missing the table${rows.length > 1 ? 's' : ''} ${rows.map((r) => r.name).join(', ')}: the perps-stats schema is not installed; run \`init\` (or \`migrate\`) first (\`npm run local -- init\`, or invoke the migrate function)`,
     );
   }
 }

@@ -102,7 +102,8 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
 
   const problems: string[] = [];
   for (const flag of Object.keys(values) as Flag[]) {
-    if (!GLOBAL_FLAGS.includes(flag) && !COMMAND_FLAGS[command].includes(flag)) problems.push(`--${flag} is not an option of ${name}`);
+    if (!GLOBAL_FLAGS.includes(flag) && !COMMAND_FLAGS[command].includes(flag))
+      problems.push(`--${flag} is not an option of ${name}; see --help`);
   }
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);

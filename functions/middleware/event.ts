@@ -54,7 +54,19 @@ export function parseOperationEvent(operation: OperationId, event: unknown, defa
     throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(payload) ? 'an array' : typeof payload})`);
   }
   const parsed = EVENT_SCHEMAS[operation].safeParse(payload);
-  if (!parsed.success) throw new InputError(`invalid ${operation} payload: ${describeIssues(parsed.error).join('; ')}`);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    if (operation === 'prune' && PRUNE_ACTIONS.every((key) => (payload as Record<string, unknown>)[key] === undefined)) {
+      problems.push('PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS (the scheduled defaults) are not set either');
+    }
+    throw new InputError(`invalid ${operation} payload: ${problems.join('; ')}`);
+  }
+  const prune = parsed.data as { truncate?: boolean; dryRun?: boolean; confirm?: string };
+  // The CLI asks for the name after connecting; a payload must carry it, so a missing one is
+  // refused here, before connecting. Whether it names this database is checked once connected.
+  if (operation === 'prune' && prune.truncate && !prune.dryRun && !prune.confirm) {
+    throw new InputError('invalid prune payload: truncate needs "confirm": the name of the database to empty');
+  }
   return parsed.data;
 }
 

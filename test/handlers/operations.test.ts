@@ -215,7 +215,12 @@ const BAD_PAYLOADS: [string, 'migrate' | 'partitions' | 'prune' | 'stats', unkno
   ['string payload', 'stats', 'now', /the stats payload must be a JSON object \(got string\)/],
   ['unknown key on migrate', 'migrate', { force: true }, /invalid migrate payload: unknown key force: remove it/],
   ['unknown keys on stats', 'stats', { verbose: 1, table: 'tickers; DROP TABLE tickers' }, /unknown keys verbose, table: remove them/],
-  ['nothing to prune', 'prune', {}, /nothing to prune: give olderThanDays N/],
+  [
+    'nothing to prune',
+    'prune',
+    {},
+    /nothing to prune: give olderThanDays N.*; PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS \(the scheduled defaults\) are not set either$/,
+  ],
   ['zero retention', 'prune', { olderThanDays: 0 }, /olderThanDays: must be a whole number of days from 1 to 36500/],
   ['negative retention', 'prune', { dropPartitionsOlderThanDays: -30 }, /dropPartitionsOlderThanDays: must be a whole number of days/],
   ['fractional retention', 'prune', { olderThanDays: 2.5 }, /olderThanDays: must be a whole number of days/],
@@ -232,9 +237,14 @@ const BAD_PAYLOADS: [string, 'migrate' | 'partitions' | 'prune' | 'stats', unkno
     'truncate without confirm',
     'prune',
     { truncate: true },
+    /^invalid prune payload: truncate needs "confirm": the name of the database to empty$/,
+  ],
+  [
+    'truncate with the wrong confirm',
+    'prune',
+    { truncate: true, confirm: 'postgres' },
     /truncate empties markets and every data table of database "perps_test_\w+": confirm with the database name/,
   ],
-  ['truncate with the wrong confirm', 'prune', { truncate: true, confirm: 'postgres' }, /confirm with the database name/],
 ];
 
 describe('bad payloads', () => {

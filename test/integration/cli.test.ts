@@ -138,7 +138,7 @@ describe('local runner against a real server', () => {
       const result = await cli([...command, '--database-url', url]);
       expect(result.code).toBe(5);
       expect(result.stderr).toMatch(
-        /database perps_test_\w+ has no exchanges, markets, tickers, .* table: the perps-stats schema is not installed; run `init`/,
+        /database perps_test_\w+ is missing the tables exchanges, markets, tickers, .*: the perps-stats schema is not installed; run `init`/,
       );
     }
   });
