@@ -19,33 +19,39 @@ import { statsInvocation } from './sections/stats-invocation';
 import { benchServer } from './support/database';
 import { formatSummary, ms } from './support/timing';
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '1e5,1e6' },
-    runs: { type: 'string', default: '3' },
-    'prune-rows': { type: 'string', default: '1e6' },
-    only: { type: 'string', default: 'stats,maintenance,cold-start' },
-  },
-});
-const scales = values.rows.split(',').map(Number);
-const runs = Number(values.runs);
-const pruneRows = Number(values['prune-rows']);
-const sections = new Set(values.only.split(','));
-for (const section of sections) {
-  if (!['stats', 'maintenance', 'cold-start'].includes(section)) {
-    console.error(`error: --only takes stats, maintenance and cold-start, got ${section}`);
-    process.exit(2);
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(2);
+}
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        rows: { type: 'string', default: '1e5,1e6' },
+        runs: { type: 'string', default: '3' },
+        'prune-rows': { type: 'string', default: '1e6' },
+        only: { type: 'string', default: 'stats,maintenance,cold-start' },
+      },
+    }).values;
+  } catch (error) {
+    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows and --only`);
   }
 }
-for (const [name, value] of [
-  ...scales.map((s) => ['--rows', s] as const),
-  ['--runs', runs] as const,
-  ['--prune-rows', pruneRows] as const,
-]) {
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`error: ${name} must be whole numbers of at least 1 (like 1e5,1e6), got ${value}`);
-    process.exit(2);
-  }
+
+function whole(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) fail(`${name} takes whole numbers of at least 1 (like 1e5), got "${text}"`);
+  return value;
+}
+
+const values = parseOptions();
+const scales = values.rows.split(',').map((text) => whole('--rows', text));
+const runs = whole('--runs', values.runs);
+const pruneRows = whole('--prune-rows', values['prune-rows']);
+const sections = new Set(values.only.split(','));
+for (const section of sections) {
+  if (!['stats', 'maintenance', 'cold-start'].includes(section)) fail(`--only takes stats, maintenance and cold-start, got "${section}"`);
 }
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
