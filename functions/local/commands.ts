@@ -66,8 +66,8 @@ Commands:
   migrate                             apply pending migrations and the exchange seed
   partitions [--days N]               keep N days of partitions ready (1-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions
   clean | prune                       retention (give at least one of):
-      --older-than N                  delete rows older than N days
-      --drop-partitions-older-than N  drop day partitions that ended N or more days ago
+      --older-than N                  delete rows older than N days (1-36500)
+      --drop-partitions-older-than N  drop day partitions that ended N or more days ago (1-36500)
       --truncate [--yes]              empty markets and all data tables (asks for the database name unless --yes)
       --dry-run                       print what would be done, change nothing
   stats                               sizes, row counts, freshness, partition runway, last-hour ingest
