@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cli, spawnCli } from '../support/cli';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliOutput, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
@@ -13,6 +13,13 @@ import {
   ownerWithoutCreateRole,
   testPassword,
 } from '../support/database';
+
+// Every byte the runner printed in this file, errors and debug output included: the test
+// server's password, which is in every URL given to it, never appears.
+afterAll(() => {
+  expect(cliOutput.length).toBeGreaterThan(40);
+  expect(cliOutput.join('\n')).not.toContain(testPassword());
+});
 
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';

@@ -9,6 +9,9 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Everything the runner printed in this test file, for the suite-wide password scan. */
+export const cliOutput: string[] = [];
+
 /** Runs the local runner in-process with captured streams; stdin is not a terminal unless terminalInput is given. */
 export async function cli(
   argv: string[],
@@ -31,6 +34,7 @@ export async function cli(
     cwd: options.cwd ?? fileURLToPath(new URL('.', import.meta.url)),
     version: '0.0.0-test',
   });
+  cliOutput.push(out.join(''), err.join(''));
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
@@ -44,5 +48,6 @@ export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd
     encoding: 'utf8',
     timeout: 120_000,
   });
+  cliOutput.push(result.stdout, result.stderr);
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
