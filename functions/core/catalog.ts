@@ -187,7 +187,7 @@ export async function countRows(client: pg.ClientBase, relations: string[]): Pro
 }
 
 /** The name of the database the client is connected to. */
-export async function currentDatabase(client: pg.ClientBase): Promise<string> {
+export async function currentDatabase(client: pg.ClientBase | pg.Pool): Promise<string> {
   const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
   return rows[0]?.name ?? '';
 }

@@ -12,7 +12,7 @@ import {
 import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout } from './db/lock-timeout';
+import { runWithLockTimeout, setLocalLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
 import { PartialFailureError } from './errors';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
@@ -190,7 +190,7 @@ async function daysInDefault(client: pg.ClientBase, defaultPartition: string): P
  * Longest wait for the parent and default locks in the attach transaction, while inserts queue
  * behind it (DB_LOCK_TIMEOUT_MS applies when it is shorter).
  */
-export const ATTACH_LOCK_WAIT_MS = 200;
+const ATTACH_LOCK_WAIT_MS = 200;
 
 interface DayPartitionPlan {
   table: TimeSeriesTable;
@@ -255,8 +255,7 @@ async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, 
       // writes markets and a time-series table together can form a lock cycle with us; giving
       // up before PostgreSQL's deadlock_timeout (1 s by default) makes the run, not the insert,
       // the one that yields. The step is retried with backoff.
-      const shortWait = `${Math.min(ctx.settings.lockTimeoutMs, ATTACH_LOCK_WAIT_MS)}ms`;
-      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [shortWait]);
+      await setLocalLockTimeout(client, Math.min(ctx.settings.lockTimeoutMs, ATTACH_LOCK_WAIT_MS));
       await client.query(`LOCK TABLE ONLY ${quoteIdent(table)} IN SHARE ROW EXCLUSIVE MODE`);
       // ATTACH locks the default partition ACCESS EXCLUSIVE anyway; taking it first means no new
       // row of this day can land there between the last move and the attach.

@@ -68,8 +68,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       embedded = await startEmbeddedDatabase(settings.embeddedDir);
       url = embedded.url;
     }
-    const database = await verifyConnection(url, settings.connectTimeoutMs);
-    await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
+    if (truncating(parsed.invocation)) {
+      // The name to confirm comes from the server, before the handler runs; every other command
+      // lets the handler connect (and check the connection) once.
+      const database = await verifyConnection(url, settings.connectTimeoutMs);
+      await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
+    }
     const log = stderrLogger(stderr, settings.logLevel);
     const handlerOptions: OperationHandlerOptions = {
       env: { ...settings.handlerEnv, DATABASE_URL: url },
@@ -125,8 +129,13 @@ function refuseUnconfirmableTruncate(invocation: Invocation, io: CliIo): void {
  * `--truncate` needs the database name (as the server reports it) as confirmation: `--yes`
  * supplies it, a terminal is asked for it. Runs after connecting, before anything changes.
  */
-async function confirmTruncate(invocation: Invocation, database: string, target: string, io: CliIo, stderr: (line: string) => void) {
-  if (!truncating(invocation)) return;
+async function confirmTruncate(
+  invocation: Extract<Invocation, { command: 'prune' }>,
+  database: string,
+  target: string,
+  io: CliIo,
+  stderr: (line: string) => void,
+) {
   if (invocation.yes) {
     invocation.event.confirm = database;
     return;

@@ -39,7 +39,7 @@ export interface RunnerSettings {
   embeddedDir: string;
   /** The environment the handlers get (the runner sets DATABASE_URL per run); already validated. */
   handlerEnv: Record<string, string | undefined>;
-  /** Bound on the runner's first connection check. */
+  /** Bound on the connection that reads the database name for a truncate confirmation. */
   connectTimeoutMs: number;
 }
 

@@ -3,13 +3,14 @@ import secretsManager from '@middy/secrets-manager';
 import { clearCache, getInternal } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
+import { currentDatabase } from '../core/catalog';
 import { createPool, toUnavailableError } from '../core/db/pool';
 import { isConnectionLost } from '../core/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS } from '../core/db/settings';
 import { DatabaseUnavailableError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { parseDatabaseSecret, secretUrl } from './database-secret';
-import type { HandlerEnvironment } from './environment';
+import type { HandlerEnvironment, SslMode } from './environment';
 import { defaultSslMode, sslOptions } from './tls';
 
 /** What the connection middleware hands the operation. */
@@ -25,7 +26,8 @@ type OperationRequest = Request<unknown, unknown, Error, OperationLambdaContext>
 
 interface Target {
   url: string;
-  ssl: ReturnType<typeof sslOptions> | undefined;
+  /** Undefined: node-postgres follows the URL's own sslmode. */
+  sslMode: SslMode | undefined;
 }
 
 /** URL parameters that set TLS: node-postgres lets them override the `ssl` option, so DB_SSL removes them. */
@@ -38,6 +40,9 @@ const SECRETS_CLIENT_OPTIONS = {
 };
 
 const SECRET_KEY = 'databaseSecret';
+
+/** @middy/util cache key of one secret, so a failed connection can drop exactly that entry. */
+const secretCacheKey = (secretArn: string) => `secrets-manager:${secretArn}`;
 
 export interface DatabaseConnectionOptions {
   environment: () => HandlerEnvironment;
@@ -65,7 +70,7 @@ export function databaseConnection(
   const secretsMiddleware = (secretArn: string) => {
     secrets ??= secretsManager({
       fetchData: { [SECRET_KEY]: secretArn },
-      cacheKey: `secrets-manager:${secretArn}`,
+      cacheKey: secretCacheKey(secretArn),
       cacheExpiry: -1,
       // Prefetching would call AWS at import; the first invocation fetches instead.
       disablePrefetch: true,
@@ -76,10 +81,10 @@ export function databaseConnection(
 
   const resolveTarget = async (request: OperationRequest, environment: HandlerEnvironment): Promise<Target> => {
     if (environment.source.kind === 'url') {
-      if (!environment.ssl) return { url: environment.source.url, ssl: undefined };
+      if (!environment.ssl) return { url: environment.source.url, sslMode: undefined };
       const url = new URL(environment.source.url);
       for (const key of URL_TLS_PARAMETERS) url.searchParams.delete(key);
-      return { url: url.toString(), ssl: sslOptions(environment.ssl, environment.sslCaFile) };
+      return { url: url.toString(), sslMode: environment.ssl };
     }
     const { secretArn } = environment.source;
     await secretsMiddleware(secretArn).before?.(request as never);
@@ -90,8 +95,7 @@ export function databaseConnection(
       throw new DatabaseUnavailableError(`cannot read the database secret ${secretArn}: ${describeAwsError(error)}`, { cause: error });
     }
     const secret = parseDatabaseSecret(value, secretArn);
-    const mode = environment.ssl ?? defaultSslMode(secret.host);
-    return { url: secretUrl(secret), ssl: sslOptions(mode, environment.sslCaFile) };
+    return { url: secretUrl(secret), sslMode: environment.ssl ?? defaultSslMode(secret.host) };
   };
 
   const openPool = async (target: Target, environment: HandlerEnvironment): Promise<pg.Pool> => {
@@ -102,7 +106,8 @@ export function databaseConnection(
       {
         ...DEFAULT_CONNECTION_SETTINGS,
         url: target.url,
-        ssl: target.ssl,
+        // Built with the pool, not per invocation: the trust list is a few hundred certificates.
+        ssl: target.sslMode && sslOptions(target.sslMode, environment.sslCaFile),
         applicationName: options.applicationName(),
         poolMax: 1,
         poolMin: 0,
@@ -119,7 +124,7 @@ export function databaseConnection(
     const target = await resolveTarget(request, environment);
     const opened = await openPool(target, environment);
     try {
-      return { pool: opened, database: await currentDatabase(opened) };
+      return { pool: opened, database: await checkedDatabaseName(opened) };
     } catch (error) {
       throw toUnavailableError(error, target.url);
     }
@@ -132,7 +137,7 @@ export function databaseConnection(
       return;
     }
     const { secretArn } = environment.source;
-    const forgetSecret = () => clearCache([`secrets-manager:${secretArn}`]);
+    const forgetSecret = () => clearCache([secretCacheKey(secretArn)]);
     try {
       request.context.database = await connect(request, environment);
     } catch (error) {
@@ -161,13 +166,12 @@ export function databaseConnection(
 }
 
 /** One round trip; a connection that died while idle (frozen function, failover) is replaced once. */
-async function currentDatabase(pool: pg.Pool): Promise<string> {
-  const ask = async () => (await pool.query<{ name: string }>('SELECT current_database() AS name')).rows[0]?.name ?? '';
+async function checkedDatabaseName(pool: pg.Pool): Promise<string> {
   try {
-    return await ask();
+    return await currentDatabase(pool);
   } catch (error) {
     if (!isConnectionLost(error)) throw error;
-    return ask();
+    return currentDatabase(pool);
   }
 }
 

@@ -27,36 +27,39 @@ export function payloadOf(event: unknown): unknown {
   return event;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const namesPruneAction = (payload: Record<string, unknown>) => PRUNE_ACTIONS.some((key) => payload[key] !== undefined);
+
 /**
  * Fills what the payload leaves out from the stack's environment. For prune the retention
  * defaults apply only when the payload names no action: a manual `{olderThanDays: 30}` means
  * exactly that, not that plus the scheduled partition drop.
  */
-function withDefaults(operation: OperationId, payload: unknown, defaults: HandlerEnvironment['defaults']): unknown {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
-  const given = payload as Record<string, unknown>;
-  if (operation === 'partitions') return { daysAhead: defaults.daysAhead, ...given };
-  if (operation === 'prune' && PRUNE_ACTIONS.every((key) => given[key] === undefined)) {
-    const fromEnvironment = Object.fromEntries(
-      Object.entries({ olderThanDays: defaults.olderThanDays, dropPartitionsOlderThanDays: defaults.dropPartitionsOlderThanDays }).filter(
-        ([, value]) => value !== undefined,
-      ),
-    );
-    return { ...fromEnvironment, ...given };
-  }
-  return payload;
+function withDefaults(operation: OperationId, payload: Record<string, unknown>, defaults: HandlerEnvironment['defaults']) {
+  if (operation === 'partitions') return { daysAhead: defaults.daysAhead, ...payload };
+  if (operation !== 'prune' || namesPruneAction(payload)) return payload;
+  const { olderThanDays, dropPartitionsOlderThanDays } = defaults;
+  return {
+    ...(olderThanDays === undefined ? {} : { olderThanDays }),
+    ...(dropPartitionsOlderThanDays === undefined ? {} : { dropPartitionsOlderThanDays }),
+    ...payload,
+  };
 }
 
 /** Validates an operation's payload against its schema; every problem, named by field, in one InputError. */
 export function parseOperationEvent(operation: OperationId, event: unknown, defaults: HandlerEnvironment['defaults']): unknown {
-  const payload = withDefaults(operation, payloadOf(event), defaults);
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(payload) ? 'an array' : typeof payload})`);
+  const given = payloadOf(event);
+  if (!isObject(given)) {
+    throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(given) ? 'an array' : typeof given})`);
   }
+  const payload = withDefaults(operation, given, defaults);
   const parsed = EVENT_SCHEMAS[operation].safeParse(payload);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error);
-    if (operation === 'prune' && PRUNE_ACTIONS.every((key) => (payload as Record<string, unknown>)[key] === undefined)) {
+    if (operation === 'prune' && !namesPruneAction(payload)) {
       problems.push('PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS (the scheduled defaults) are not set either');
     }
     throw new InputError(`invalid ${operation} payload: ${problems.join('; ')}`);

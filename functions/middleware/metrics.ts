@@ -1,6 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { OperationId, OperationReport } from '../core/operations';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
+import { isTimeSeriesTable } from '../core/tables';
 
 export type Outcome = 'success' | 'failure';
 
@@ -42,10 +43,6 @@ export function publishOutcomeMetrics(
   metrics.publishStoredMetrics();
 }
 
-function isTimeSeriesStats(stats: object): stats is TimeSeriesTableStats {
-  return 'runway_days' in stats;
-}
-
 /**
  * The stats report as metrics: DatabaseSizeBytes without dimension, then one EMF document per
  * table (dimension `Table`). DataAgeSeconds is left out for a table with no rows yet: there is
@@ -62,11 +59,12 @@ export function publishStatsMetrics(metrics: Metrics, report: StatsReport): void
     metrics.addMetric('TableBytes', MetricUnit.Bytes, stats.table_bytes);
     metrics.addMetric('IndexBytes', MetricUnit.Bytes, stats.index_bytes);
     metrics.addMetric('TotalBytes', MetricUnit.Bytes, stats.total_bytes);
-    if (isTimeSeriesStats(stats)) {
+    if (isTimeSeriesTable(table)) {
+      const series = stats as TimeSeriesTableStats;
       metrics.addMetric('RowsLastHour', MetricUnit.Count, rowsLastHour.get(table) ?? 0);
-      metrics.addMetric('PartitionRunwayDays', MetricUnit.Count, stats.runway_days);
-      metrics.addMetric('DefaultPartitionRows', MetricUnit.Count, stats.default_rows);
-      if (stats.data_age_seconds !== null) metrics.addMetric('DataAgeSeconds', MetricUnit.Seconds, stats.data_age_seconds);
+      metrics.addMetric('PartitionRunwayDays', MetricUnit.Count, series.runway_days);
+      metrics.addMetric('DefaultPartitionRows', MetricUnit.Count, series.default_rows);
+      if (series.data_age_seconds !== null) metrics.addMetric('DataAgeSeconds', MetricUnit.Seconds, series.data_age_seconds);
     }
     metrics.publishStoredMetrics();
   }

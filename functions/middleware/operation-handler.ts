@@ -7,7 +7,7 @@ import { type OperationId, type OperationReport, type OperationRequest, runOpera
 import { databaseConnection, type OperationLambdaContext } from './connection';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
 import { validateEvent } from './event';
-import { asCoreLogger, createLambdaLogger, createLambdaMetrics, DEFAULT_METRICS_NAMESPACE } from './observability';
+import { createLambdaMetrics, DEFAULT_METRICS_NAMESPACE, handlerLogger } from './observability';
 import { recordOutcome } from './outcome';
 
 export interface OperationHandlerOptions {
@@ -49,8 +49,7 @@ export function createOperationHandler(operation: OperationId, options: Operatio
     return parsed;
   };
 
-  const powertools = options.log ? undefined : createLambdaLogger(operation);
-  const log = options.log ?? asCoreLogger(powertools as ReturnType<typeof createLambdaLogger>);
+  const { log, powertools } = handlerLogger(operation, options.log);
   const metrics = options.metrics ?? createLambdaMetrics(parsed?.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE);
   const connection = databaseConnection({
     environment,
@@ -61,7 +60,7 @@ export function createOperationHandler(operation: OperationId, options: Operatio
   const handler = middy<unknown, OperationReport, Error, OperationLambdaContext>();
   if (powertools) handler.use(injectLambdaContext(powertools, { resetKeys: true }));
   handler
-    .use(recordOutcome(operation, log, () => metrics))
+    .use(recordOutcome(operation, log, metrics))
     .use(validateEvent(operation, () => environment().defaults))
     .use(connection)
     .handler(async (event, context) => {

@@ -11,7 +11,7 @@ import { publishOutcomeMetrics, publishStatsMetrics } from './metrics';
  * carries the error and the report so far; the error itself is left for middy to rethrow, so
  * the invocation fails and the function's retry or failure destination applies.
  */
-export function recordOutcome(operation: OperationId, log: Logger, metrics: () => Metrics): MiddlewareObj {
+export function recordOutcome(operation: OperationId, log: Logger, metrics: Metrics): MiddlewareObj {
   const started = new WeakMap<Request, number>();
   const elapsed = (request: Request) => Date.now() - (started.get(request) ?? Date.now());
 
@@ -22,8 +22,8 @@ export function recordOutcome(operation: OperationId, log: Logger, metrics: () =
     const report = request.response as OperationReport;
     const durationMs = elapsed(request);
     log.info(`${operation} finished`, { duration_ms: durationMs, report });
-    publishOutcomeMetrics(metrics(), operation, 'success', durationMs, report);
-    if (report.operation === 'stats') publishStatsMetrics(metrics(), report);
+    publishOutcomeMetrics(metrics, operation, 'success', durationMs, report);
+    if (report.operation === 'stats') publishStatsMetrics(metrics, report);
   };
   const recordOutcomeOnError = (request: Request) => {
     const error = request.error;
@@ -38,7 +38,7 @@ export function recordOutcome(operation: OperationId, log: Logger, metrics: () =
       },
       ...(report ? { report } : {}),
     });
-    publishOutcomeMetrics(metrics(), operation, 'failure', durationMs, report);
+    publishOutcomeMetrics(metrics, operation, 'failure', durationMs, report);
   };
   return { before: recordOutcomeBefore, after: recordOutcomeAfter, onError: recordOutcomeOnError };
 }

@@ -17,6 +17,11 @@ export class LockTimeoutError extends Error {
   }
 }
 
+/** Sets `lock_timeout` for the rest of the current transaction (SET LOCAL). */
+export async function setLocalLockTimeout(client: pg.ClientBase, ms: number): Promise<void> {
+  await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ms}ms`]);
+}
+
 /**
  * Runs `fn` in a transaction under a short `lock_timeout`, retried with exponential backoff
  * and full jitter when the lock is not granted in time. While a DDL statement waits for its
@@ -34,7 +39,7 @@ export async function runWithLockTimeout<T>(
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTransaction(client, async () => {
-        await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${settings.lockTimeoutMs}ms`]);
+        await setLocalLockTimeout(client, settings.lockTimeoutMs);
         return fn();
       });
     } catch (error) {
