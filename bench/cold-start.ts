@@ -4,11 +4,11 @@
  * counts from process start). A child importing nothing gives the node start itself, in the
  * same run. Builds the bundles first. BENCH_RUNS sets the runs per bundle (default 15).
  */
-import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import prettyBytes from 'pretty-bytes';
 import { buildHandlers, bundleFile, HANDLER_OPERATIONS } from '../infra/bundling';
+import { inFreshNode } from './support/fresh-node';
 import { type Summary, summarize } from './support/timing';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -16,14 +16,10 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 /** ms from process start until `specifier` is imported and exports a handler function (or plain start for none). */
 function readyAfter(specifier: string | undefined): number {
   const script = specifier
-    ? `const m = await import(${JSON.stringify(specifier)}); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(String(performance.now()));`
-    : 'process.stdout.write(String(performance.now()));';
+    ? `const m = await import(${JSON.stringify(specifier)}); if (typeof m.handler !== 'function') throw new Error('no handler'); report(performance.now());`
+    : 'report(performance.now());';
   // The child gets a DATABASE_URL so the handler's settings parse as in a configured function.
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-    env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://bench@127.0.0.1:1/bench' },
-    encoding: 'utf8',
-  });
-  return Number(out);
+  return inFreshNode<number>(script, { DATABASE_URL: 'postgres://bench@127.0.0.1:1/bench' });
 }
 
 export async function measureColdStarts(runs = RUNS) {

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { bundleFile } from '../../infra/bundling';
+import { inFreshNode } from '../support/fresh-node';
 import { type Summary, summarize } from '../support/timing';
 
 export interface InvocationResult {
@@ -22,17 +22,10 @@ export function statsInvocation(databaseUrl: string, runs: number): InvocationRe
     const t1 = performance.now(); await handler({}, context); const first = performance.now() - t1;
     const t2 = performance.now(); await handler({}, context); const second = performance.now() - t2;
     await handler.close();
-    process.stderr.write('BENCH ' + JSON.stringify({ ready, first, second }) + '\\n');`;
+    report({ ready, first, second });`;
   const samples: { ready: number; first: number; second: number }[] = [];
   for (let run = 0; run < runs; run += 1) {
-    // stdout carries the function's logs and EMF; the result comes on stderr.
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, POWERTOOLS_LOG_LEVEL: 'ERROR' },
-      encoding: 'utf8',
-    });
-    const line = child.stderr.split('\n').find((l) => l.startsWith('BENCH '));
-    if (!line) throw new Error(`the stats invocation printed no result (exit ${child.status}): ${child.stderr}`);
-    samples.push(JSON.parse(line.slice(6)));
+    samples.push(inFreshNode(script, { DATABASE_URL: databaseUrl, POWERTOOLS_LOG_LEVEL: 'ERROR' }));
   }
   return {
     ready: summarize(samples.map((s) => s.ready)),

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ownerWithoutCreateRole, testPassword } from '../support/database';
-import { type BundledHandler, capturedOutput, invoke, loadHandler } from '../support/handlers';
+import { type BundledHandler, capturedOutput, invoke, loadHandler, setEnv } from '../support/handlers';
 import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:perps-db-AbCdEf';
@@ -17,15 +17,7 @@ let endpoint: SecretsEndpoint;
 let ownerUrl: URL;
 const passwords: string[] = [];
 const opened: BundledHandler[] = [];
-const savedEnv: Record<string, string | undefined> = {};
-
-function setEnv(values: Record<string, string | undefined>) {
-  for (const [key, value] of Object.entries(values)) {
-    if (!(key in savedEnv)) savedEnv[key] = process.env[key];
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-}
+let savedEnv: Record<string, string | undefined> = {};
 
 /** The RDS secret shape for the owner role with `password`. */
 function rdsSecret(password: string, extra: Record<string, unknown> = {}): string {
@@ -62,7 +54,7 @@ beforeAll(async () => {
   ownerUrl = new URL((await ownerWithoutCreateRole(testDatabaseUrl)).url);
   passwords.push(decodeURIComponent(ownerUrl.password));
   endpoint = await startSecretsEndpoint();
-  setEnv({ ...AWS_ENV, AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url });
+  savedEnv = setEnv({ ...AWS_ENV, AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url });
   endpoint.put(ARN, rdsSecret(decodeURIComponent(ownerUrl.password)));
 });
 

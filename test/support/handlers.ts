@@ -18,8 +18,7 @@ let coldStarts = 0;
  */
 export async function loadHandler(operation: HandlerOperation, env: Record<string, string | undefined> = {}): Promise<BundledHandler> {
   coldStarts += 1;
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
-  setEnv(env);
+  const saved = setEnv(env);
   try {
     const module = (await import(`${pathToFileURL(bundleFile(operation)).href}?cold=${coldStarts}`)) as { handler: BundledHandler };
     return module.handler;
@@ -28,11 +27,14 @@ export async function loadHandler(operation: HandlerOperation, env: Record<strin
   }
 }
 
-function setEnv(env: Record<string, string | undefined>): void {
+/** Sets (undefined: deletes) environment variables; returns their previous values, to restore with setEnv. */
+export function setEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
+  return previous;
 }
 
 /** Everything an invocation wrote to stdout and stderr, every invocation of the file kept for the secret scan. */
