@@ -11,6 +11,8 @@ export interface OperationContext {
   settings: MaintenanceSettings;
   /** Progress lines for long work; the CLI shows them on a terminal only. */
   progress?: ProgressReporter;
+  /** Time left before the invocation is killed (Lambda); absent means no deadline. */
+  timeLeftMs?: () => number;
 }
 
 export function errorMessage(error: unknown): string {

@@ -49,3 +49,12 @@ export class MigrationError extends PerpsDbError {
 export class PartialFailureError extends PerpsDbError {
   override readonly exitCode = 1;
 }
+
+/**
+ * The run stopped between two steps because the Lambda deadline was near: what was done is in
+ * `report`, nothing is half-done, and the next run carries on from there.
+ */
+export class DeadlineError extends PerpsDbError {
+  override readonly exitCode = 1;
+  override readonly retryable = true;
+}

@@ -4,6 +4,7 @@ import { currentDatabase } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
+import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { MigrationError } from './errors';
 
@@ -15,7 +16,8 @@ export interface MigrationSource {
 
 export interface MigrationResult {
   name: string;
-  status: 'applied' | 'already_applied' | 'failed';
+  /** `pending`: not run because the run stopped at its deadline first. */
+  status: 'applied' | 'already_applied' | 'failed' | 'pending';
   duration_ms?: number;
   error?: string;
 }
@@ -74,7 +76,11 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
         for (const migration of migrations) {
           if (!pending.includes(migration)) report.migrations.push({ name: migration.name, status: 'already_applied' });
         }
-        for (const migration of pending) {
+        for (const [index, migration] of pending.entries()) {
+          assertTimeForStep(ctx, `migration ${migration.name}`, () => {
+            for (const left of pending.slice(index)) report.migrations.push({ name: left.name, status: 'pending' });
+            return report;
+          });
           ctx.progress?.(`applying ${migration.name}`);
           const started = performance.now();
           collecting = true;

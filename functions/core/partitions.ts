@@ -14,7 +14,8 @@ import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout, setLocalLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
-import { PartialFailureError } from './errors';
+import { assertTimeForStep } from './deadline';
+import { DeadlineError, PartialFailureError } from './errors';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -24,7 +25,8 @@ export interface PartitionsInput {
 
 export interface TablePartitionsReport {
   table: TimeSeriesTable;
-  status: 'ok' | 'failed';
+  /** `stopped`: the run reached its deadline while on this table (tables after it are absent). */
+  status: 'ok' | 'failed' | 'stopped';
   /** Partitions this run created (window days and days emptied out of the default partition). */
   created: string[];
   /** Window partitions that already existed. */
@@ -66,14 +68,11 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
     withAdvisoryLock(client, 'partitions', { wait: false }, async () => {
       await assertSchemaInstalled(client);
       for (const table of TIME_SERIES_TABLES) {
-        report.tables.push(await ensureTablePartitions(ctx, client, table, today, input.daysAhead));
+        await ensureTablePartitions(ctx, client, table, today, input.daysAhead, report);
       }
     }),
   );
-  for (const t of report.tables) {
-    report.partitions_created += t.created.length;
-    report.rows_moved += t.rows_moved;
-  }
+  summarise(report);
   const failed = report.tables.filter((t) => t.status === 'failed');
   if (failed.length > 0) {
     const summary = failed.map(
@@ -84,13 +83,25 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
   return report;
 }
 
+function summarise(report: PartitionsReport): PartitionsReport {
+  report.partitions_created = 0;
+  report.rows_moved = 0;
+  for (const t of report.tables) {
+    report.partitions_created += t.created.length;
+    report.rows_moved += t.rows_moved;
+  }
+  return report;
+}
+
+/** Brings one table's partitions up to date; its result goes into `report` as it goes. */
 async function ensureTablePartitions(
   ctx: OperationContext,
   client: pg.ClientBase,
   table: TimeSeriesTable,
   today: string,
   daysAhead: number,
-): Promise<TablePartitionsReport> {
+  report: PartitionsReport,
+): Promise<void> {
   const result: TablePartitionsReport = {
     table,
     status: 'ok',
@@ -101,6 +112,12 @@ async function ensureTablePartitions(
     runway_days: 0,
     errors: [],
   };
+  report.tables.push(result);
+  const assertTimeFor = (step: string) =>
+    assertTimeForStep(ctx, `${step} (${table})`, () => {
+      result.status = 'stopped';
+      return summarise(report);
+    });
   const recordFailure = (what: string, error: unknown) => {
     const message = errorMessage(error);
     result.status = 'failed';
@@ -131,6 +148,7 @@ async function ensureTablePartitions(
     }
     const leftovers = await findLeftoverDayTables(client, table);
     for (const day of [...new Set([...defaultDays, ...leftovers])].sort()) {
+      assertTimeFor(`moving ${day} out of the default partition`);
       await attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, async () => {
         result.rows_moved += await createDayPartition(ctx, client, {
           table,
@@ -152,6 +170,7 @@ async function ensureTablePartitions(
         if (!result.created.includes(name)) result.present.push(name);
         continue;
       }
+      assertTimeFor(`creating ${name}`);
       await attempt(`create ${name}`, async () => {
         result.rows_moved += await createDayPartition(ctx, client, { table, day, defaultPartition, columns, rowsWaiting: false });
         result.created.push(name);
@@ -161,10 +180,10 @@ async function ensureTablePartitions(
     if (result.created.length > createdBefore) partitions = await listPartitions(client, table);
     result.runway_days = runwayDays(partitions, today);
   } catch (error) {
+    if (error instanceof DeadlineError) throw error;
     // Reading the catalog or the default partition failed: this table is done for this run.
     recordFailure('read partitions', error);
   }
-  return result;
 }
 
 /** Rows whose ts can have a day partition: finite, years 1 to 9999. */

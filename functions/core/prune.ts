@@ -5,7 +5,8 @@ import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { withAdvisoryLock, withClient } from './db/sessions';
-import { InputError, PartialFailureError } from './errors';
+import { assertTimeForStep } from './deadline';
+import { DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './names';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
@@ -22,7 +23,8 @@ export interface PruneInput {
   dryRun?: boolean;
 }
 
-type ActionStatus = 'planned' | 'done' | 'failed';
+/** `stopped`: a delete the run's deadline interrupted between two batches; `rows` says how far it got. */
+type ActionStatus = 'planned' | 'done' | 'failed' | 'stopped';
 
 /** One step of a prune, as planned and then as done. */
 export type PruneAction = {
@@ -104,11 +106,14 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
         ? [await planTruncate(client)]
         : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
       if (input.dryRun) return;
+      const reportSoFar = () => summarise(report);
       for (const action of report.actions) {
+        assertTimeForStep(ctx, describeAction(action), reportSoFar);
         try {
-          await execute(ctx, client, action);
+          await execute(ctx, client, action, reportSoFar);
           action.status = 'done';
         } catch (error) {
+          if (error instanceof DeadlineError) throw error;
           action.status = 'failed';
           action.error = errorMessage(error);
           ctx.log.info('prune step failed', { action: action.action, error: action.error });
@@ -212,7 +217,11 @@ async function countOlder(client: pg.ClientBase, relation: string, before: Date)
   return Number(rows[0]?.n ?? 0);
 }
 
-async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction): Promise<void> {
+function describeAction(action: PruneAction): string {
+  return action.action === 'truncate_tables' ? 'truncating the data tables' : `${action.action.replace('_', ' ')} ${action.relation}`;
+}
+
+async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction, reportSoFar: () => PruneReport): Promise<void> {
   switch (action.action) {
     case 'truncate_partition':
       await runWithLockTimeout(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
@@ -233,9 +242,17 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
         client.query(`TRUNCATE ${action.tables.map(quoteIdent).join(', ')}`),
       );
       return;
-    case 'delete_rows':
-      action.rows = await deleteOlderRows(ctx, client, action.relation, new Date(action.before));
+    case 'delete_rows': {
+      // Each batch is a step of its own: a deadline stops the delete between two batches.
+      const beforeBatch = (deleted: number) =>
+        assertTimeForStep(ctx, `the next batch of ${describeAction(action)}`, () => {
+          action.rows = deleted;
+          action.status = 'stopped';
+          return reportSoFar();
+        });
+      action.rows = await deleteOlderRows(ctx, client, action.relation, new Date(action.before), beforeBatch);
       return;
+    }
   }
 }
 
@@ -247,10 +264,17 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
  * were 9x slower than one plain DELETE: a symbol's rows are spread over every page, so every
  * batch touched the whole partition; see the benchmark in the README.)
  */
-async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, relation: string, before: Date): Promise<number> {
+async function deleteOlderRows(
+  ctx: OperationContext,
+  client: pg.ClientBase,
+  relation: string,
+  before: Date,
+  beforeBatch: (deletedSoFar: number) => void,
+): Promise<number> {
   const rel = quoteIdent(relation);
   const batch = ctx.settings.batchSize;
   const run = async (sql: string, params: unknown[]) => {
+    beforeBatch(deleted);
     const result = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, () => client.query(sql, params));
     return result.rowCount ?? 0;
   };
@@ -307,9 +331,12 @@ async function deleteOlderRows(ctx: OperationContext, client: pg.ClientBase, rel
   return deleted;
 }
 
-function summarise(report: PruneReport): void {
+function summarise(report: PruneReport): PruneReport {
+  report.rows_deleted = {};
+  report.partitions_dropped = 0;
   for (const action of report.actions) {
-    if (action.status !== 'done' && !(report.dry_run && action.status === 'planned')) continue;
+    const counts = action.status === 'done' || action.status === 'stopped' || (report.dry_run && action.status === 'planned');
+    if (!counts) continue;
     if (action.action === 'truncate_tables') {
       for (const [table, n] of Object.entries(action.rows)) report.rows_deleted[table] = (report.rows_deleted[table] ?? 0) + n;
       continue;
@@ -317,4 +344,5 @@ function summarise(report: PruneReport): void {
     report.rows_deleted[action.table] = (report.rows_deleted[action.table] ?? 0) + (action.rows ?? 0);
     if (action.action === 'drop_partition') report.partitions_dropped++;
   }
+  return report;
 }

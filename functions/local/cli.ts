@@ -10,7 +10,7 @@ import type { PartitionsReport } from '../core/partitions';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
 import { type Invocation, parseCommandLine, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
-import { localLambdaContext } from './lambda-context';
+import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
 import { loadEnvironment, resolveSettings } from './settings';
@@ -84,7 +84,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const invoke = async (operation: OperationId, event: object) => {
       const handler = createOperationHandler(operation, handlerOptions);
       handlers.push(handler);
-      return handler(event, localLambdaContext(`perps-stats-db-local-${operation}`));
+      // No deadline on the command line: a long prune runs to the end.
+      return handler(event, localLambdaContext(`perps-stats-db-local-${operation}`, NO_DEADLINE_MS));
     };
     const { invocation } = parsed;
     if (invocation.command === 'init') {

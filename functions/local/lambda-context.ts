@@ -4,6 +4,12 @@ import type { Context } from 'aws-lambda';
 /** Lambda's longest timeout: the local runner gives each invocation that budget. */
 const LOCAL_TIMEOUT_MS = 15 * 60_000;
 
+/**
+ * A budget no run reaches (23 days), for "no deadline": middy arms a timer from the remaining
+ * time, and a timer beyond 2^31 - 1 ms (or Infinity) fires at once.
+ */
+export const NO_DEADLINE_MS = 2_000_000_000;
+
 /** A Lambda-like context for invoking a handler outside Lambda (local runner, tests). */
 export function localLambdaContext(functionName: string, timeoutMs = LOCAL_TIMEOUT_MS): Context {
   const deadline = Date.now() + timeoutMs;

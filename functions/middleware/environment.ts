@@ -42,6 +42,7 @@ const environmentSchema = z.object({
   DB_LOCK_TIMEOUT_MS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs),
   DB_DDL_ATTEMPTS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts),
   MAINTENANCE_BATCH_SIZE: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
+  DEADLINE_RESERVE_MS: whole(0).default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
   METRICS_NAMESPACE: z
     .string()
     .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
@@ -77,6 +78,7 @@ export function parseHandlerEnvironment(env: Record<string, string | undefined>)
       lockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
       ddlAttempts: e.DB_DDL_ATTEMPTS,
       batchSize: e.MAINTENANCE_BATCH_SIZE,
+      deadlineReserveMs: e.DEADLINE_RESERVE_MS,
     },
     metricsNamespace: e.METRICS_NAMESPACE,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,

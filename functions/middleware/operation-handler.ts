@@ -71,6 +71,7 @@ export function createOperationHandler(operation: OperationId, options: Operatio
         now: options.now ?? (() => new Date()),
         settings: environment().maintenance,
         progress: options.progress,
+        timeLeftMs: () => context.getRemainingTimeInMillis(),
       };
       return runOperation(ctx, { operation, event } as OperationRequest);
     });

@@ -60,7 +60,12 @@ export interface EmfDocument {
 export const capturedOutput: string[] = [];
 
 /** Invokes with a Lambda-like context, capturing the process's stdout and stderr while it runs. */
-export async function invoke(handler: BundledHandler, event: unknown, functionName = 'perps-stats-db-test'): Promise<Invocation> {
+export async function invoke(
+  handler: BundledHandler,
+  event: unknown,
+  functionName = 'perps-stats-db-test',
+  timeoutMs?: number,
+): Promise<Invocation> {
   const out: string[] = [];
   const err: string[] = [];
   const originalOut = process.stdout.write.bind(process.stdout);
@@ -69,7 +74,7 @@ export async function invoke(handler: BundledHandler, event: unknown, functionNa
   process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
   const invocation: Partial<Invocation> = {};
   try {
-    invocation.result = await handler(event, localLambdaContext(functionName));
+    invocation.result = await handler(event, localLambdaContext(functionName, timeoutMs));
   } catch (error) {
     invocation.error = error as Invocation['error'];
   } finally {

@@ -41,6 +41,11 @@ export interface MaintenanceSettings {
   batchSize: number;
   /** How long `migrate` waits for a concurrent runner to finish. */
   migrateLockWaitMs: number;
+  /**
+   * With a deadline (Lambda), no new step starts with less time than this left: a step (one
+   * migration, one partition, one delete batch) must finish before the function is killed.
+   */
+  deadlineReserveMs: number;
 }
 
 export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = {
@@ -49,6 +54,7 @@ export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = {
   retryBaseDelayMs: 200,
   batchSize: 10_000,
   migrateLockWaitMs: 300_000,
+  deadlineReserveMs: 30_000,
 };
 
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; never throws. */

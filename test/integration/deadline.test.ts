@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import type { OperationContext } from '../../functions/core/context';
+import { DeadlineError } from '../../functions/core/errors';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
+import { type PruneReport, prune } from '../../functions/core/prune';
+import { connect, createTestDatabase, databaseState, testContext } from '../support/database';
+import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+
+const NOW = new Date('2026-06-15T12:00:00Z');
+
+/** A deadline that allows exactly `steps` step checks, then reports 1 ms left. */
+function deadlineAfter(ctx: OperationContext, steps: number): OperationContext {
+  let checks = 0;
+  return { ...ctx, timeLeftMs: () => (++checks <= steps ? 600_000 : 1) };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DeadlineError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DeadlineError);
+  return error as DeadlineError;
+}
+
+describe('a run near its deadline', () => {
+  it('migrate stops between migrations; the ledger matches what was applied and a re-run finishes', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url, { now: NOW });
+    const error = await rejection(migrate(deadlineAfter(ctx, 1)));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(
+      /^stopped before migration 0002_\S+: 0\.0 s left before the Lambda deadline, less than the 30\.0 s reserved/,
+    );
+    const report = error.report as Awaited<ReturnType<typeof migrate>>;
+    expect(report.migrations.map((m) => m.status)).toEqual(['applied', 'pending', 'pending']);
+    const client = await connect(url);
+    const ledger = await client.query<{ name: string }>('SELECT name FROM perps_schema_migrations ORDER BY name');
+    expect(ledger.rows.map((r) => r.name)).toEqual([report.migrations[0]?.name]);
+
+    const rerun = await migrate(ctx);
+    expect(rerun.migrations.map((m) => m.status)).toEqual(['already_applied', 'applied', 'applied']);
+    const reference = await createTestDatabase();
+    await migrate(testContext(reference, { now: NOW }));
+    const { relations } = await databaseState(url);
+    expect(relations).toEqual((await databaseState(reference)).relations);
+  });
+
+  it('partitions stops between days without losing a row; the report says what was done', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url, { now: NOW });
+    await migrate(ctx);
+    // Rows for 3 days with no partition wait in the default partitions.
+    const client = await connect(url);
+    await insertRows(client, instantsOverDays(new Date('2026-06-10T00:00:00Z'), 3, 40));
+    const before = await dataFingerprint(url);
+
+    // tickers takes 6 steps (3 days out of the default, 3 window days); orderbooks stops before its first.
+    const error = await rejection(ensurePartitions(deadlineAfter(ctx, 6), { daysAhead: 3 }));
+    const report = error.report as PartitionsReport;
+    expect(report.tables.map((t) => [t.table, t.status, t.created.length])).toEqual([
+      ['tickers', 'ok', 6],
+      ['orderbooks', 'stopped', 0],
+    ]);
+    expect(report.partitions_created).toBe(6);
+    expect(report.rows_moved).toBe(120);
+    expect(error.message).toContain('stopped before moving 2026-06-10 out of the default partition (orderbooks)');
+    expect(await dataFingerprint(url)).toEqual(before);
+
+    const rerun = await ensurePartitions(ctx, { daysAhead: 3 });
+    expect(rerun.tables.every((t) => t.status === 'ok' && t.runway_days === 3)).toBe(true);
+    expect(rerun.partitions_created).toBe(4 * 6 - 6);
+    expect(await dataFingerprint(url)).toEqual(before);
+  });
+
+  it('prune stops between delete batches; rows deleted are exactly those reported', async () => {
+    const url = await createTestDatabase();
+    const ctx = testContext(url, { now: NOW, settings: { batchSize: 50 } });
+    await migrate(ctx);
+    const client = await connect(url);
+    await insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 4, 100));
+    await ensurePartitions(ctx, { daysAhead: 1 });
+    const before = await dataFingerprint(url);
+
+    // The cutoff is 06-04 12:00. Per table: truncate 06-01, 06-02 and 06-03 (wholly older), then
+    // delete the older half of 06-04 in batches of at most 50. A check before each action and each
+    // batch: the 3 truncates, the delete, its first batch; the check before the second batch stops it.
+    const error = await rejection(prune(deadlineAfter(ctx, 5), { olderThanDays: 11 }));
+    const report = error.report as PruneReport;
+    expect(report.actions.slice(0, 4).map((a) => [a.action, a.status])).toEqual([
+      ['truncate_partition', 'done'],
+      ['truncate_partition', 'done'],
+      ['truncate_partition', 'done'],
+      ['delete_rows', 'stopped'],
+    ]);
+    expect(report.actions.slice(4).every((a) => a.status === 'planned')).toBe(true);
+    expect(error.message).toContain('stopped before the next batch of delete rows tickers_2026_06_04');
+    const firstBatch = Number(report.actions[3]?.rows ?? 0);
+    expect(firstBatch).toBeGreaterThan(0);
+    expect(firstBatch).toBeLessThanOrEqual(50);
+    const after = await dataFingerprint(url);
+    expect(before.tickers.rows - after.tickers.rows).toBe(300 + firstBatch);
+    expect(report.rows_deleted).toEqual({ tickers: 300 + firstBatch });
+    for (const table of ['orderbooks', 'trades', 'funding_rates'] as const) expect(after[table]).toEqual(before[table]);
+
+    const rerun = await prune(ctx, { olderThanDays: 11 });
+    expect(rerun.actions.every((a) => a.status === 'done')).toBe(true);
+    const done = await dataFingerprint(url);
+    // Only the rows of 06-04 from 12:00 on are younger than 11 days.
+    for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates'] as const) expect(done[table].rows).toBe(50);
+  });
+});
