@@ -66,39 +66,62 @@ export async function invoke(
   functionName = 'perps-stats-db-test',
   timeoutMs?: number,
 ): Promise<Invocation> {
+  const { value, stdout, stderr } = await capturingOutput(() => settle(handler, event, functionName, timeoutMs));
+  capturedOutput.push(stdout, stderr, describeOutcome(value));
+  const lines = `${stdout}\n${stderr}`
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    ...value,
+    stdout,
+    stderr,
+    emf: lines.filter((line): line is EmfDocument => '_aws' in line),
+    logs: lines.filter((line) => !('_aws' in line)),
+  };
+}
+
+/**
+ * Invokes every handler at once with its event, as concurrent Lambda instances would. The output
+ * is captured once for all of them (so it is not attributed per invocation); each outcome is.
+ */
+export async function invokeAll(calls: Array<[BundledHandler, unknown]>): Promise<Outcome[]> {
+  const { value, stdout, stderr } = await capturingOutput(() =>
+    Promise.all(calls.map(([handler, event], i) => settle(handler, event, `perps-stats-db-concurrent-${i}`))),
+  );
+  capturedOutput.push(stdout, stderr, ...value.map(describeOutcome));
+  return value;
+}
+
+/** What one invocation returned or threw. */
+export type Outcome = Pick<Invocation, 'result' | 'error'>;
+
+async function settle(handler: BundledHandler, event: unknown, functionName: string, timeoutMs?: number): Promise<Outcome> {
+  try {
+    return { result: await handler(event, localLambdaContext(functionName, timeoutMs)) };
+  } catch (error) {
+    return { error: error as Invocation['error'] };
+  }
+}
+
+function describeOutcome(outcome: Outcome): string {
+  return outcome.error ? `${outcome.error.message} ${JSON.stringify(outcome.error.report ?? '')}` : JSON.stringify(outcome.result ?? '');
+}
+
+/** Runs `work` with process.stdout and stderr diverted into strings. */
+async function capturingOutput<T>(work: () => Promise<T>): Promise<{ value: T; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const originalOut = process.stdout.write.bind(process.stdout);
   const originalErr = process.stderr.write.bind(process.stderr);
   process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  const invocation: Partial<Invocation> = {};
   try {
-    invocation.result = await handler(event, localLambdaContext(functionName, timeoutMs));
-  } catch (error) {
-    invocation.error = error as Invocation['error'];
+    return { value: await work(), stdout: out.join(''), stderr: err.join('') };
   } finally {
     process.stdout.write = originalOut;
     process.stderr.write = originalErr;
   }
-  const stdout = out.join('');
-  const stderr = err.join('');
-  capturedOutput.push(
-    stdout,
-    stderr,
-    invocation.error ? `${invocation.error.message} ${JSON.stringify(invocation.error.report ?? '')}` : '',
-  );
-  const lines = `${stdout}\n${stderr}`
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return {
-    ...invocation,
-    stdout,
-    stderr,
-    emf: lines.filter((line): line is EmfDocument => '_aws' in line),
-    logs: lines.filter((line) => !('_aws' in line)),
-  };
 }
 
 /** The metrics of EMF documents as `Name{dim=value,...}` -> { value, unit }. */

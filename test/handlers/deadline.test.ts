@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connect, createTestDatabase, databaseState, testPassword } from '../support/database';
+import { type BundledHandler, capturedOutput, invoke, loadHandler, metricsOf } from '../support/handlers';
+import { insertRows, instantsOverDays } from '../support/rows';
+
+let url: string;
+const opened: BundledHandler[] = [];
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  const migrate = await loadHandler('migrate', { DATABASE_URL: url });
+  opened.push(migrate);
+  expect((await invoke(migrate, {})).error).toBeUndefined();
+  await insertRows(await connect(url), instantsOverDays(new Date(Date.now() - 5 * 86_400_000), 2, 10));
+});
+
+afterAll(async () => {
+  for (const handler of opened) await handler.close();
+  expect(capturedOutput.join('\n')).not.toContain(testPassword());
+});
+
+it('a handler whose remaining time is below DEADLINE_RESERVE_MS stops before its first step, says why, and changes nothing', async () => {
+  const partitions = await loadHandler('partitions', { DATABASE_URL: url, DEADLINE_RESERVE_MS: '60000' });
+  opened.push(partitions);
+  const before = await databaseState(url);
+  // A function with a 45 s timeout: less than the 60 s reserve is left from the start.
+  const run = await invoke(partitions, { daysAhead: 3 }, 'perps-partitions', 45_000);
+  expect(run.error?.name).toBe('DeadlineError');
+  expect(run.error?.retryable).toBe(true);
+  expect(run.error?.message).toMatch(
+    /^stopped before moving \d{4}-\d\d-\d\d out of the default partition \(tickers\): 4\d\.\d s left before the Lambda deadline, less than the 60\.0 s reserved for one step \(DEADLINE_RESERVE_MS\)/,
+  );
+  expect(run.error?.report).toMatchObject({
+    operation: 'partitions',
+    partitions_created: 0,
+    tables: [{ table: 'tickers', status: 'stopped' }],
+  });
+  const failed = run.logs.filter((line) => line.message === 'partitions failed');
+  expect(failed).toHaveLength(1);
+  expect(failed[0]).toMatchObject({ error: { name: 'DeadlineError', retryable: true }, report: run.error?.report });
+  expect(metricsOf(run.emf).get('Failure{service=perps-stats-db,Operation=partitions}')).toMatchObject({ value: 1 });
+  expect(await databaseState(url)).toEqual(before);
+
+  // The same function with time to spare finishes the work.
+  const rerun = await invoke(partitions, { daysAhead: 3 }, 'perps-partitions', 15 * 60_000);
+  expect(rerun.error).toBeUndefined();
+  expect(rerun.result).toMatchObject({ partitions_created: 4 * (2 + 3), rows_moved: 4 * 20 });
+});
