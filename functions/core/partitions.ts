@@ -13,9 +13,9 @@ import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout, setLocalLockTimeout } from './db/lock-timeout';
-import { withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostReason, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { DeadlineError, PartialFailureError } from './errors';
+import { connectionLostError, DeadlineError, PartialFailureError } from './errors';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -70,6 +70,9 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
       for (const table of TIME_SERIES_TABLES) {
         await ensureTablePartitions(ctx, client, table, today, input.daysAhead, report);
       }
+    }).catch((error: unknown) => {
+      if (!isConnectionLost(error)) throw error;
+      throw connectionLostError('partitions', connectionLostReason(client, error), error, summarise(report));
     }),
   );
   summarise(report);
@@ -130,6 +133,8 @@ async function ensureTablePartitions(
       await fn();
     } catch (error) {
       recordFailure(what, error);
+      // The other steps cannot run on a dead session: the run ends here.
+      if (isConnectionLost(error)) throw error;
     }
   };
 
@@ -180,7 +185,7 @@ async function ensureTablePartitions(
     if (result.created.length > createdBefore) partitions = await listPartitions(client, table);
     result.runway_days = runwayDays(partitions, today);
   } catch (error) {
-    if (error instanceof DeadlineError) throw error;
+    if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
     // Reading the catalog or the default partition failed: this table is done for this run.
     recordFailure('read partitions', error);
   }

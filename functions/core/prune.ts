@@ -4,9 +4,9 @@ import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostReason, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { DeadlineError, InputError, PartialFailureError } from './errors';
+import { connectionLostError, DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './names';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
@@ -117,6 +117,8 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
           action.status = 'failed';
           action.error = errorMessage(error);
           ctx.log.info('prune step failed', { action: action.action, error: action.error });
+          // The other steps cannot run on a dead session: the run ends here.
+          if (isConnectionLost(error)) throw connectionLostError('prune', connectionLostReason(client, error), error, summarise(report));
         }
       }
     });

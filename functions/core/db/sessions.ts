@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { LockBusyError } from '../errors';
 import { toUnavailableError } from './pool';
 
-/** Borrows a client for `fn`; a client whose connection broke is discarded, not returned to the pool. */
+/**
+ * Borrows a client for `fn`; a client whose connection broke is discarded, not returned to the
+ * pool. While it is borrowed, a connection error the client reports between two queries (the
+ * session was terminated, the server failed over) is caught here: the pool listens only to idle
+ * clients, and an unhandled 'error' event would crash the process. The next query then fails.
+ */
 export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;
   try {
@@ -11,14 +16,32 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
     throw toUnavailableError(error, pool.options.connectionString ?? '');
   }
   let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+    lostConnections.set(client, error);
+  };
+  client.on('error', onError);
   try {
     return await fn(client);
   } catch (error) {
-    if (isConnectionLost(error)) broken = error as Error;
+    if (isConnectionLost(error)) broken ??= error as Error;
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
+}
+
+const lostConnections = new WeakMap<pg.ClientBase, Error>();
+
+/**
+ * Why a borrowed client's connection was lost: the server's own words ("terminating connection
+ * due to administrator command") when it said so between two queries, rather than the generic
+ * "not queryable" of the query that found the connection dead.
+ */
+export function connectionLostReason(client: pg.ClientBase, error: unknown): string {
+  const reason = lostConnections.get(client) ?? error;
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 /** Runs `fn` inside BEGIN/COMMIT on `client`; rolls back on any error. */
@@ -83,8 +106,12 @@ function lockBusy(operation: string, how: string, cause: unknown): LockBusyError
 
 /** Errors after which the connection cannot be reused. */
 export function isConnectionLost(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? '';
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|Client has encountered a connection error|ECONNRESET/i.test(message);
+  // Steps wrap what they hit (with what they did about it): look down the cause chain too.
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: string })?.code ?? '';
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+    const message = e instanceof Error ? e.message : '';
+    if (/Connection terminated|Client has encountered a connection error|ECONNRESET/i.test(message)) return true;
+  }
+  return false;
 }
