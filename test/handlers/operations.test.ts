@@ -270,7 +270,7 @@ describe('bad environment', () => {
       const run = await invoke(stats, {});
       expect(run.error?.name, `attempt ${attempt}`).toBe('InputError');
       expect(run.error?.message).toBe(
-        'DB_SSL: must be one of disable, require, verify-full; PARTITIONS_DAYS_AHEAD: must be a whole number from 1 to 366',
+        'DB_SSL: must be one of disable, require, verify-full; PARTITIONS_DAYS_AHEAD: must be a whole number of days from 1 to 366',
       );
     }
     const admin = new pg.Client(url);

@@ -110,7 +110,7 @@ describe('local runner: bad input is rejected before connecting', () => {
     const result = await cli(['stats', '--database-url', CLOSED], { env: { PERPS_LOG_LEVEL: 'verbose', DB_CONNECT_TIMEOUT_MS: '0' } });
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
-      'error: PERPS_LOG_LEVEL: must be debug, info, warn or error; DB_CONNECT_TIMEOUT_MS: must be at least 1',
+      'error: PERPS_LOG_LEVEL: must be debug, info, warn or error; DB_CONNECT_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 2147483647',
     );
   });
 
