@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { type AddressInfo, connect as connectTcp, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +85,11 @@ const shellWords = (text: string) => (text.match(/(?:'[^']*'|[^\s'])+/g) ?? []).
 const ROWS = readRejectedInputTable();
 const INJECTION = 'x"; DROP TABLE trades; --';
 
+/** The test database as the rows see it: through a TCP relay that counts connections. */
 let db: string;
+/** The test database directly, for seeding and for the before/after state. */
+let directDb: string;
+let relay: { server: Server; connections: number };
 let placeholders: Record<string, string>;
 let endpoint: SecretsEndpoint;
 let savedEnv: Record<string, string | undefined>;
@@ -96,18 +101,43 @@ function fill(text: string, values: Record<string, string> = placeholders): stri
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
+/**
+ * Relays TCP to the test server and counts the connections, so a row can prove it was refused
+ * without connecting, not merely without changing anything.
+ */
+async function startRelay(target: URL): Promise<{ server: Server; connections: number }> {
+  const state = { server: createServer(), connections: 0 };
+  state.server.on('connection', (socket) => {
+    state.connections += 1;
+    const upstream = connectTcp(Number(target.port || 5432), target.hostname);
+    const close = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', close);
+    upstream.on('error', close);
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  return state;
+}
+
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await initDatabase(testContext(db), { daysAhead: 3 });
+  directDb = await createTestDatabase();
+  await initDatabase(testContext(directDb), { daysAhead: 3 });
   // Rows any command that ran would touch: a market (truncate), a row 40 days old in the
   // DEFAULT partition (partitions would move it, prune would delete it) and a row of today.
-  const client = await connect(db);
+  const client = await connect(directDb);
   await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (1, 'BTC-PERP')`);
   await client.query(
     `INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC-PERP', now() - interval '40 days'), (1, 'BTC-PERP', now())`,
   );
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'BTC-PERP', now() - interval '40 days', 1, 1)`);
-  const url = new URL(db);
+  relay = await startRelay(new URL(directDb));
+  const url = new URL(directDb);
+  url.hostname = '127.0.0.1';
+  url.port = String((relay.server.address() as AddressInfo).port);
+  db = url.toString();
   placeholders = {
     db,
     host: `${url.hostname}:${url.port || '5432'}`,
@@ -129,6 +159,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const handler of handlers.values()) await handler.close();
   await endpoint?.close();
+  relay?.server.close();
   setEnv(savedEnv);
   // Every byte printed or thrown in this file: no password given in a row shows up.
   const everything = [...cliOutput, ...capturedOutput].join('\n');
@@ -160,11 +191,11 @@ describe('rejected input changes nothing', () => {
   it.each(ROWS.map((row) => [`${row.surface}: ${row.input} (README.md:${row.line})`, row] as const))('%s', async (_, row) => {
     // Compared with the state just before the row, so a row that did change something fails
     // alone instead of every row after it.
-    const before = await databaseState(db);
+    const before = await databaseState(directDb);
     if (row.surface === 'CLI') await runCliRow(row);
     else if (row.surface.startsWith('Lambda ')) await runLambdaRow(row);
     else throw new Error(`unknown surface ${row.surface}: CLI or Lambda <operation>`);
-    expect(await databaseState(db)).toEqual(before);
+    expect(await databaseState(directDb)).toEqual(before);
   });
 });
 
@@ -176,6 +207,7 @@ async function runCliRow(row: Row) {
   const argv = shellWords(rest);
   const namesDatabase =
     argv.some((word) => word === '--database-url' || word.startsWith('--database-url=')) || 'DATABASE_URL' in env || 'DB_SECRET_ARN' in env;
+  const connectionsBefore = relay.connections;
   const result = await cli(namesDatabase ? argv : [...argv, '--database-url', db], {
     env: processEnv,
     cwd,
@@ -186,6 +218,8 @@ async function runCliRow(row: Row) {
   // At a terminal the prompt comes first; otherwise the message is all there is.
   if (typed === undefined) expect(result.stderr).toBe(expected);
   else expect(result.stderr.slice(-expected.length)).toBe(expected);
+  // Bad input is refused before connecting; only a prompt needs the name the server reports.
+  if (code === '2') expect(relay.connections - connectionsBefore).toBe(typed === undefined ? 0 : 1);
 }
 
 async function runLambdaRow(row: Row) {
