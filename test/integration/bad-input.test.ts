@@ -90,6 +90,7 @@ let db: string;
 /** The test database directly, for seeding and for the before/after state. */
 let directDb: string;
 let relay: { server: Server; connections: number };
+let stateBeforeRow: Record<string, unknown>;
 let placeholders: Record<string, string>;
 let endpoint: SecretsEndpoint;
 let savedEnv: Record<string, string | undefined>;
@@ -147,6 +148,7 @@ beforeAll(async () => {
     user: url.username,
     password: url.password,
   };
+  stateBeforeRow = await databaseState(directDb);
   endpoint = await startSecretsEndpoint();
   savedEnv = setEnv({
     AWS_REGION: 'eu-west-1',
@@ -189,13 +191,17 @@ describe('the Rejected input table of README.md', () => {
 
 describe('rejected input changes nothing', () => {
   it.each(ROWS.map((row) => [`${row.surface}: ${row.input} (README.md:${row.line})`, row] as const))('%s', async (_, row) => {
-    // Compared with the state just before the row, so a row that did change something fails
-    // alone instead of every row after it.
-    const before = await databaseState(directDb);
-    if (row.surface === 'CLI') await runCliRow(row);
-    else if (row.surface.startsWith('Lambda ')) await runLambdaRow(row);
-    else throw new Error(`unknown surface ${row.surface}: CLI or Lambda <operation>`);
-    expect(await databaseState(directDb)).toEqual(before);
+    // Rows run one after another and nothing else writes, so the state after the previous row
+    // is the state before this one: a row that changed something fails alone, not every row after it.
+    const before = stateBeforeRow;
+    try {
+      if (row.surface === 'CLI') await runCliRow(row);
+      else if (row.surface.startsWith('Lambda ')) await runLambdaRow(row);
+      else throw new Error(`unknown surface ${row.surface}: CLI or Lambda <operation>`);
+    } finally {
+      stateBeforeRow = await databaseState(directDb);
+    }
+    expect(stateBeforeRow).toEqual(before);
   });
 });
 
