@@ -141,9 +141,9 @@ beforeAll(async () => {
   db = url.toString();
   placeholders = {
     db,
-    host: `${url.hostname}:${url.port || '5432'}`,
+    host: url.host,
     hostname: url.hostname,
-    port: url.port || '5432',
+    port: url.port,
     dbname: url.pathname.slice(1),
     user: url.username,
     password: url.password,
