@@ -6,12 +6,11 @@ import { prunePlanProblems } from './prune';
  * One schema per operation payload: the local runner builds these from flags, the Lambda
  * handlers receive them as events. Unknown keys are rejected; every problem is reported.
  */
-const wholeDays = (min: number, max: number) =>
-  z
-    .number({ error: `must be a whole number of days from ${min} to ${max}` })
-    .int({ error: `must be a whole number of days from ${min} to ${max}` })
-    .min(min, { error: `must be a whole number of days from ${min} to ${max}` })
-    .max(max, { error: `must be a whole number of days from ${min} to ${max}` });
+const wholeDays = (min: number, max: number) => {
+  const error = `must be a whole number of days from ${min} to ${max}`;
+  // abort: a huge value (1e23) fails int and max alike; one line says it, not the same line twice.
+  return z.number({ error }).int({ error, abort: true }).min(min, { error }).max(max, { error });
+};
 
 export const DAYS_AHEAD = { min: 1, max: 366, default: 7 } as const;
 export const RETENTION_DAYS = { min: 1, max: 36_500 } as const;

@@ -87,7 +87,11 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   } catch (error) {
     const message = (error as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
-    throw new InputError(unknown ? `unknown flag ${unknown}; see --help` : `${message.split('\n')[0]}; see --help`);
+    if (unknown) throw new InputError(`unknown flag ${unknown}; see --help`);
+    // Node says "Option '-h, --help' does not take an argument"; say it in the flag's own name.
+    const switchFlag = /Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message)?.[1];
+    if (switchFlag) throw new InputError(`${switchFlag} takes no value: give ${switchFlag} alone; see --help`);
+    throw new InputError(`${message.split('\n')[0]}; see --help`);
   }
   const { values } = parsed;
   const positionals = parsed.positionals[0] === 'db' ? parsed.positionals.slice(1) : parsed.positionals;

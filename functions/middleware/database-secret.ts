@@ -2,12 +2,19 @@ import * as z from 'zod';
 import { InputError } from '../core/errors';
 import { describeIssues } from '../core/inputs';
 
+const PORT_ERROR = 'must be a port number from 1 to 65535';
+
 /** The JSON an RDS-managed (or rotation-Lambda-managed) secret holds. */
 const databaseSecretSchema = z.object({
   username: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }),
   password: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }),
   host: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }),
-  port: z.coerce.number({ error: 'must be a port number' }).int({ error: 'must be a port number' }).min(1).max(65_535).default(5432),
+  port: z.coerce
+    .number({ error: PORT_ERROR })
+    .int({ error: PORT_ERROR })
+    .min(1, { error: PORT_ERROR })
+    .max(65_535, { error: PORT_ERROR })
+    .default(5432),
   dbname: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).default('postgres'),
   engine: z.string().optional(),
 });

@@ -26,10 +26,19 @@ export interface HandlerEnvironment {
   defaults: { daysAhead: number; olderThanDays: number | undefined; dropPartitionsOlderThanDays: number | undefined };
 }
 
-const whole = (min: number, max?: number) => {
-  const range = max === undefined ? `must be at least ${min}` : `must be a whole number from ${min} to ${max}`;
-  const base = z.coerce.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(min, { error: range });
-  return max === undefined ? base : base.max(max, { error: range });
+/** PostgreSQL's timeouts and Node's timers both stop at 2^31 - 1 ms; beyond it a value is refused late or silently cut to 1 ms. */
+const MAX_MS = 2_147_483_647;
+const MAX_DDL_ATTEMPTS = 10;
+const MAX_BATCH_SIZE = 1_000_000;
+
+/**
+ * A whole number from an environment variable, plain decimal digits only: `1e3` or `0x10` in a
+ * timeout is a typo more often than a wish, and Number() would read them silently. Every way of
+ * being wrong gets the one message that says what is expected.
+ */
+const whole = (min: number, max: number, unit = '') => {
+  const error = `must be a whole number${unit && ` of ${unit}`} from ${min} to ${max}`;
+  return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(z.number().min(min, { error }).max(max, { error }));
 };
 
 const environmentSchema = z.object({
@@ -37,20 +46,27 @@ const environmentSchema = z.object({
   DB_SECRET_ARN: z.string().startsWith('arn:', { error: 'must be a secret ARN (arn:aws:secretsmanager:...)' }).optional(),
   DB_SSL: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).optional(),
   DB_SSL_CA_FILE: z.string().optional(),
-  DB_CONNECT_TIMEOUT_MS: whole(1).default(DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs),
-  DB_STATEMENT_TIMEOUT_MS: whole(0).default(DEFAULT_CONNECTION_SETTINGS.statementTimeoutMs),
-  DB_LOCK_TIMEOUT_MS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs),
-  DB_DDL_ATTEMPTS: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts),
-  MAINTENANCE_BATCH_SIZE: whole(1).default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
-  DEADLINE_RESERVE_MS: whole(0).default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
+  DB_CONNECT_TIMEOUT_MS: whole(1, MAX_MS, 'milliseconds').default(DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs),
+  DB_STATEMENT_TIMEOUT_MS: whole(0, MAX_MS, 'milliseconds').default(DEFAULT_CONNECTION_SETTINGS.statementTimeoutMs),
+  DB_LOCK_TIMEOUT_MS: whole(1, MAX_MS, 'milliseconds').default(DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs),
+  // The backoff doubles per attempt: 10 attempts can already wait minutes, more would outlast a Lambda.
+  DB_DDL_ATTEMPTS: whole(1, MAX_DDL_ATTEMPTS).default(DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts),
+  // A batch is one transaction holding its row locks: a million rows is already a long one.
+  MAINTENANCE_BATCH_SIZE: whole(1, MAX_BATCH_SIZE, 'rows').default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
+  // Time kept back before the Lambda deadline: no step starts with less left (0: stop only when out of time).
+  DEADLINE_RESERVE_MS: whole(0, MAX_MS, 'milliseconds').default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
   METRICS_NAMESPACE: z
     .string()
     .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
     .default('PerpsStats'),
-  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
-  PARTITIONS_DAYS_AHEAD: whole(DAYS_AHEAD.min, DAYS_AHEAD.max).default(DAYS_AHEAD.default),
-  PRUNE_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max).optional(),
-  PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max).optional(),
+  // Set by Lambda, and shown as application_name: Lambda's own name rule keeps anything else out.
+  AWS_LAMBDA_FUNCTION_NAME: z
+    .string()
+    .regex(/^[\w-]{1,64}$/, { error: 'must be a Lambda function name: 1-64 letters, digits, - or _' })
+    .optional(),
+  PARTITIONS_DAYS_AHEAD: whole(DAYS_AHEAD.min, DAYS_AHEAD.max, 'days').default(DAYS_AHEAD.default),
+  PRUNE_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max, 'days').optional(),
+  PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max, 'days').optional(),
 });
 
 /** Reads and validates a handler's environment; throws one InputError listing every problem. */

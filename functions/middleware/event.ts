@@ -70,6 +70,10 @@ export function parseOperationEvent(operation: OperationId, event: unknown, defa
   if (operation === 'prune' && prune.truncate && !prune.dryRun && !prune.confirm) {
     throw new InputError('invalid prune payload: truncate needs "confirm": the name of the database to empty');
   }
+  // A confirm next to a retention action means the caller thinks it guards something: it does not.
+  if (operation === 'prune' && prune.confirm !== undefined && !prune.truncate) {
+    throw new InputError('invalid prune payload: confirm only confirms truncate: remove it, or add "truncate": true');
+  }
   return parsed.data;
 }
 

@@ -203,65 +203,8 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
   });
 });
 
-const BAD_PAYLOADS: [string, 'migrate' | 'partitions' | 'prune' | 'stats', unknown, RegExp][] = [
-  ['negative days', 'partitions', { daysAhead: -1 }, /invalid partitions payload: daysAhead: must be a whole number of days from 1 to 366/],
-  ['zero days', 'partitions', { daysAhead: 0 }, /daysAhead: must be a whole number of days from 1 to 366/],
-  ['fractional days', 'partitions', { daysAhead: 1.5 }, /daysAhead: must be a whole number of days from 1 to 366/],
-  ['huge days', 'partitions', { daysAhead: 1e12 }, /daysAhead: must be a whole number of days from 1 to 366/],
-  ['days as a string', 'partitions', { daysAhead: '7' }, /daysAhead: must be a whole number of days from 1 to 366/],
-  ['days as null', 'partitions', { daysAhead: null }, /daysAhead: must be a whole number of days from 1 to 366/],
-  ['unknown key', 'partitions', { days: 7 }, /invalid partitions payload: unknown key days: remove it/],
-  ['array payload', 'partitions', [7], /the partitions payload must be a JSON object \(got an array\)/],
-  ['string payload', 'stats', 'now', /the stats payload must be a JSON object \(got string\)/],
-  ['unknown key on migrate', 'migrate', { force: true }, /invalid migrate payload: unknown key force: remove it/],
-  ['unknown keys on stats', 'stats', { verbose: 1, table: 'tickers; DROP TABLE tickers' }, /unknown keys verbose, table: remove them/],
-  [
-    'nothing to prune',
-    'prune',
-    {},
-    /nothing to prune: give olderThanDays N.*; PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS \(the scheduled defaults\) are not set either$/,
-  ],
-  ['zero retention', 'prune', { olderThanDays: 0 }, /olderThanDays: must be a whole number of days from 1 to 36500/],
-  ['negative retention', 'prune', { dropPartitionsOlderThanDays: -30 }, /dropPartitionsOlderThanDays: must be a whole number of days/],
-  ['fractional retention', 'prune', { olderThanDays: 2.5 }, /olderThanDays: must be a whole number of days/],
-  ['retention as a string', 'prune', { olderThanDays: '30' }, /olderThanDays: must be a whole number of days/],
-  [
-    'truncate with other actions',
-    'prune',
-    { truncate: true, olderThanDays: 3, confirm: 'x' },
-    /truncate cannot be combined with olderThanDays/,
-  ],
-  ['truncate as a string', 'prune', { truncate: 'yes' }, /truncate: must be true or false/],
-  ['dryRun as a string', 'prune', { olderThanDays: 3, dryRun: 'no' }, /dryRun: must be true or false/],
-  [
-    'truncate without confirm',
-    'prune',
-    { truncate: true },
-    /^invalid prune payload: truncate needs "confirm": the name of the database to empty$/,
-  ],
-  [
-    'truncate with the wrong confirm',
-    'prune',
-    { truncate: true, confirm: 'postgres' },
-    /truncate empties markets and every data table of database "perps_test_\w+": confirm with the database name/,
-  ],
-];
-
-describe('bad payloads', () => {
-  const handlers = new Map<string, BundledHandler>();
-  it.each(BAD_PAYLOADS)('rejects %s, naming the field, and changes nothing', async (_name, operation, payload, message) => {
-    const handler = handlers.get(operation) ?? (await handlerFor(operation));
-    handlers.set(operation, handler);
-    const before = await databaseState(url);
-    const run = await invoke(handler, payload);
-    expect(run.error?.name).toBe('InputError');
-    expect(run.error?.message).toMatch(message);
-    expect(run.result).toBeUndefined();
-    expect(metricsOf(run.emf).get(`Failure{${SERVICE},Operation=${operation}}`)?.value).toBe(1);
-    expect(await databaseState(url)).toEqual(before);
-  });
-});
-
+// Each rejected payload and environment, with its exact message, is a row of README.md's
+// "Rejected input" table, run through these bundles by test/integration/bad-input.test.ts.
 describe('bad environment', () => {
   it('fails every invocation with each bad variable named, before connecting', async () => {
     const name = 'perps-bad-env';
@@ -270,7 +213,7 @@ describe('bad environment', () => {
       const run = await invoke(stats, {});
       expect(run.error?.name, `attempt ${attempt}`).toBe('InputError');
       expect(run.error?.message).toBe(
-        'DB_SSL: must be one of disable, require, verify-full; PARTITIONS_DAYS_AHEAD: must be a whole number from 1 to 366',
+        'DB_SSL: must be one of disable, require, verify-full; PARTITIONS_DAYS_AHEAD: must be a whole number of days from 1 to 366',
       );
     }
     const admin = new pg.Client(url);
@@ -278,15 +221,5 @@ describe('bad environment', () => {
     const { rows } = await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
     await admin.end();
     expect(rows).toEqual([]);
-  });
-
-  it('needs exactly one of DB_SECRET_ARN and DATABASE_URL', async () => {
-    const both = await handlerFor('stats', { DB_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:db' });
-    expect((await invoke(both, {})).error?.message).toMatch(/DB_SECRET_ARN and DATABASE_URL are both set/);
-    const neither = await loadHandler('stats', { DATABASE_URL: undefined });
-    opened.push(neither);
-    expect((await invoke(neither, {})).error?.message).toMatch(/no database configured: set DB_SECRET_ARN .* or DATABASE_URL/);
-    const malformed = await handlerFor('stats', { DATABASE_URL: 'mysql://app:hunter22@db/perps' });
-    expect((await invoke(malformed, {})).error?.message).toBe('DATABASE_URL must start with postgres:// or postgresql:// (got mysql://)');
   });
 });

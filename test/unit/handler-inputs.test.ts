@@ -44,7 +44,7 @@ describe('handler environment', () => {
         DB_SSL: 'on',
       }),
     ).toThrow(
-      'DB_SECRET_ARN: must be a secret ARN (arn:aws:secretsmanager:...); DB_SSL: must be one of disable, require, verify-full; METRICS_NAMESPACE: must be 1-255 letters, digits or . - _ / # :; PRUNE_OLDER_THAN_DAYS: must be a whole number from 1 to 36500',
+      'DB_SECRET_ARN: must be a secret ARN (arn:aws:secretsmanager:...); DB_SSL: must be one of disable, require, verify-full; METRICS_NAMESPACE: must be 1-255 letters, digits or . - _ / # :; PRUNE_OLDER_THAN_DAYS: must be a whole number of days from 1 to 36500',
     );
   });
 });

@@ -64,8 +64,8 @@ describe('connection settings', () => {
     expect(problems).toEqual([
       'PERPS_LOG_LEVEL: must be debug, info, warn or error',
       '--database-url must start with postgres:// or postgresql:// (got mysql://)',
-      'DB_LOCK_TIMEOUT_MS: must be at least 1',
-      'DB_DDL_ATTEMPTS: must be a whole number',
+      'DB_LOCK_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 2147483647',
+      'DB_DDL_ATTEMPTS: must be a whole number from 1 to 10',
     ]);
     expect(problems.join()).not.toContain('topsecret');
   });

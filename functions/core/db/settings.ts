@@ -86,15 +86,30 @@ export function describeTarget(url: string): string {
 
 /** Why a database URL is unusable ("is not a URL ..."), or undefined when it looks right. Never echoes the password. */
 export function urlProblem(url: string): string | undefined {
+  if (url.trim() === '') return `is empty: expected ${URL_SHAPE}`;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return `is not a URL (${maskUrl(url)}): expected postgres://user:password@host:5432/database`;
+    // The URL parser only says "Invalid URL"; a port out of range is worth naming. Only digits
+    // with no "@" after them are echoed: otherwise they may be part of a password with an
+    // unencoded "/" in it.
+    const port = /^[a-z][\w+.-]*:\/\/(?:[^/?#]*@)?(?:\[[^\]]*\]|[^:/?#@]*):(\d+)(?:[/?#][^@]*)?$/i.exec(url)?.[1];
+    if (port !== undefined && !isPort(port)) return badPort(port);
+    return `is not a URL (${maskUrl(url)}): expected ${URL_SHAPE}`;
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     return `must start with postgres:// or postgresql:// (got ${parsed.protocol}//)`;
   }
-  if (!parsed.hostname && !parsed.searchParams.get('host')) return 'has no host: expected postgres://user:password@host:5432/database';
+  if (!parsed.hostname && !parsed.searchParams.get('host')) return `has no host: expected ${URL_SHAPE}`;
+  if (parsed.port === '0') return badPort('0');
   return undefined;
 }
+
+const URL_SHAPE = 'postgres://user:password@host:5432/database';
+
+function isPort(digits: string): boolean {
+  return Number(digits) >= 1 && Number(digits) <= 65_535;
+}
+
+const badPort = (digits: string) => `has a bad port ${digits}: expected a number from 1 to 65535, as in ${URL_SHAPE}`;

@@ -1,0 +1,257 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { type AddressInfo, connect as connectTcp, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HandlerOperation } from '../../infra/bundling';
+import { cli, cliOutput } from '../support/cli';
+import { connect, createTestDatabase, databaseState, initDatabase, testContext, testPassword } from '../support/database';
+import { type BundledHandler, capturedOutput, invoke, loadHandler, metricsOf, setEnv } from '../support/handlers';
+import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
+
+/**
+ * The README's "Rejected input" table is the specification: one test per row, and no other
+ * bad-input list. A row whose input cannot be run, a message that differs by one character, or
+ * a database that changed fails its test; a dropped row fails the count.
+ */
+const EXPECTED_ROWS: Record<string, number> = {
+  CLI: 102,
+  'Lambda migrate': 2,
+  'Lambda partitions': 25,
+  'Lambda prune': 34,
+  'Lambda stats': 20,
+};
+
+interface Row {
+  /** Line in README.md, for the test name. */
+  line: number;
+  surface: string;
+  input: string;
+  result: string;
+  message: string;
+}
+
+function readRejectedInputTable(): Row[] {
+  const lines = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8').split('\n');
+  const start = lines.indexOf('## Rejected input');
+  if (start < 0) throw new Error('README.md has no "## Rejected input" section');
+  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
+  const rows: Row[] = [];
+  for (let index = start; index < (end < 0 ? lines.length : end); index++) {
+    const line = lines[index] ?? '';
+    if (!line.startsWith('|') || line.startsWith('| surface ') || line.startsWith('| ---')) continue;
+    // Cells split on unescaped pipes; code spans may hold `\|`.
+    const cells = line
+      .slice(1, -1)
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim().replaceAll('\\|', '|'));
+    if (cells.length !== 4) throw new Error(`README.md:${index + 1}: a row needs 4 cells, got ${cells.length}`);
+    const [surface = '', input = '', result = '', message = ''] = cells;
+    rows.push({ line: index + 1, surface, input: unquoteCode(input), result, message: unquoteCode(message) });
+  }
+  return rows;
+}
+
+/** `text` or `` text with ` `` -> text. */
+function unquoteCode(cell: string): string {
+  const double = /^`` (.*) ``$/.exec(cell);
+  if (double) return double[1] ?? '';
+  const single = /^`([^`]*)`$/.exec(cell);
+  if (!single) throw new Error(`expected a code span, got ${cell}`);
+  return single[1] ?? '';
+}
+
+/** Leading `NAME=value` words (value plain or '...') and the rest of the input. */
+function splitEnvironment(input: string): { env: Record<string, string>; rest: string } {
+  const env: Record<string, string> = {};
+  let rest = input.trim();
+  for (
+    let match = /^([A-Z][A-Z0-9_]*)=('[^']*'|[^\s']*)(\s+|$)/.exec(rest);
+    match;
+    match = /^([A-Z][A-Z0-9_]*)=('[^']*'|[^\s']*)(\s+|$)/.exec(rest)
+  ) {
+    env[match[1] ?? ''] = unquoteShell(match[2] ?? '');
+    rest = rest.slice(match[0].length);
+  }
+  return { env, rest };
+}
+
+const unquoteShell = (word: string) => word.replace(/'([^']*)'/g, '$1');
+
+/** Shell-like words: whitespace separates them, '...' keeps spaces and quotes inside. */
+const shellWords = (text: string) => (text.match(/(?:'[^']*'|[^\s'])+/g) ?? []).map(unquoteShell);
+
+const ROWS = readRejectedInputTable();
+const INJECTION = 'x"; DROP TABLE trades; --';
+
+/** The test database as the rows see it: through a TCP relay that counts connections. */
+let db: string;
+/** The test database directly, for seeding and for the before/after state. */
+let directDb: string;
+let relay: { server: Server; connections: number };
+let stateBeforeRow: Record<string, unknown>;
+let placeholders: Record<string, string>;
+let endpoint: SecretsEndpoint;
+let savedEnv: Record<string, string | undefined>;
+const handlers = new Map<string, BundledHandler>();
+/** A directory without a .env, so the developer's own settings cannot reach a row. */
+const cwd = mkdtempSync(join(tmpdir(), 'perps-bad-input-'));
+
+function fill(text: string, values: Record<string, string> = placeholders): string {
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/**
+ * Relays TCP to the test server and counts the connections, so a row can prove it was refused
+ * without connecting, not merely without changing anything.
+ */
+async function startRelay(target: URL): Promise<{ server: Server; connections: number }> {
+  const state = { server: createServer(), connections: 0 };
+  state.server.on('connection', (socket) => {
+    state.connections += 1;
+    const upstream = connectTcp(Number(target.port || 5432), target.hostname);
+    const close = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    socket.on('error', close);
+    upstream.on('error', close);
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  return state;
+}
+
+beforeAll(async () => {
+  directDb = await createTestDatabase();
+  await initDatabase(testContext(directDb), { daysAhead: 3 });
+  // Rows any command that ran would touch: a market (truncate), a row 40 days old in the
+  // DEFAULT partition (partitions would move it, prune would delete it) and a row of today.
+  const client = await connect(directDb);
+  await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (1, 'BTC-PERP')`);
+  await client.query(
+    `INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'BTC-PERP', now() - interval '40 days'), (1, 'BTC-PERP', now())`,
+  );
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'BTC-PERP', now() - interval '40 days', 1, 1)`);
+  relay = await startRelay(new URL(directDb));
+  const url = new URL(directDb);
+  url.hostname = '127.0.0.1';
+  url.port = String((relay.server.address() as AddressInfo).port);
+  db = url.toString();
+  placeholders = {
+    db,
+    host: url.host,
+    hostname: url.hostname,
+    port: url.port,
+    dbname: url.pathname.slice(1),
+    user: url.username,
+    password: url.password,
+  };
+  stateBeforeRow = await databaseState(directDb);
+  endpoint = await startSecretsEndpoint();
+  savedEnv = setEnv({
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
+    AWS_SECRET_ACCESS_KEY: 'local-test-secret-key',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url,
+  });
+});
+
+afterAll(async () => {
+  for (const handler of handlers.values()) await handler.close();
+  await endpoint?.close();
+  relay?.server.close();
+  setEnv(savedEnv);
+  // Every byte printed or thrown in this file: no password given in a row shows up.
+  const everything = [...cliOutput, ...capturedOutput].join('\n');
+  for (const password of [testPassword(), 'closed-port-pw', 'url-secret-pw', 'pw-in-url', 'hunter22', 'plain-text-pw', 'wrong-pw']) {
+    expect(everything).not.toContain(password);
+  }
+});
+
+describe('the Rejected input table of README.md', () => {
+  it('has the expected number of rows per surface, each input once', () => {
+    const counts: Record<string, number> = {};
+    for (const row of ROWS) counts[row.surface] = (counts[row.surface] ?? 0) + 1;
+    expect(counts).toEqual(EXPECTED_ROWS);
+    const inputs = ROWS.map((row) => `${row.surface} ${row.input}`);
+    expect(inputs.filter((input, index) => inputs.indexOf(input) !== index)).toEqual([]);
+  });
+
+  it('tries SQL injection on the command line and in payloads, environment and secrets', () => {
+    const surfaces = new Set(
+      ROWS.filter((row) => row.input.includes(INJECTION) || row.input.includes(encodeURIComponent(INJECTION))).map(
+        (row) => row.surface.split(' ')[0],
+      ),
+    );
+    expect([...surfaces].sort()).toEqual(['CLI', 'Lambda']);
+  });
+});
+
+describe('rejected input changes nothing', () => {
+  it.each(ROWS.map((row) => [`${row.surface}: ${row.input} (README.md:${row.line})`, row] as const))('%s', async (_, row) => {
+    // Rows run one after another and nothing else writes, so the state after the previous row
+    // is the state before this one: a row that changed something fails alone, not every row after it.
+    const before = stateBeforeRow;
+    try {
+      if (row.surface === 'CLI') await runCliRow(row);
+      else if (row.surface.startsWith('Lambda ')) await runLambdaRow(row);
+      else throw new Error(`unknown surface ${row.surface}: CLI or Lambda <operation>`);
+    } finally {
+      stateBeforeRow = await databaseState(directDb);
+    }
+    expect(stateBeforeRow).toEqual(before);
+  });
+});
+
+async function runCliRow(row: Row) {
+  const code = /^exit (\d)$/.exec(row.result)?.[1];
+  if (!code) throw new Error(`a CLI row's result is "exit N", got ${row.result}`);
+  const { env, rest } = splitEnvironment(fill(row.input));
+  const { TERMINAL: typed, ...processEnv } = env;
+  const argv = shellWords(rest);
+  const namesDatabase =
+    argv.some((word) => word === '--database-url' || word.startsWith('--database-url=')) || 'DATABASE_URL' in env || 'DB_SECRET_ARN' in env;
+  const connectionsBefore = relay.connections;
+  const result = await cli(namesDatabase ? argv : [...argv, '--database-url', db], {
+    env: processEnv,
+    cwd,
+    terminalInput: typed === undefined ? undefined : `${typed}\n`,
+  });
+  const expected = `error: ${fill(row.message)}\n`;
+  expect({ code: result.code, stdout: result.stdout }).toEqual({ code: Number(code), stdout: '' });
+  // At a terminal the prompt comes first; otherwise the message is all there is.
+  if (typed === undefined) expect(result.stderr).toBe(expected);
+  else expect(result.stderr.slice(-expected.length)).toBe(expected);
+  // Bad input is refused before connecting; only a prompt needs the name the server reports.
+  if (code === '2') expect(relay.connections - connectionsBefore).toBe(typed === undefined ? 0 : 1);
+}
+
+async function runLambdaRow(row: Row) {
+  const operation = row.surface.slice('Lambda '.length) as HandlerOperation;
+  const { env, rest } = splitEnvironment(fill(row.input));
+  const { SECRET: secret, ...functionEnv } = env;
+  const values = { ...placeholders };
+  if (secret !== undefined) {
+    values.arn = `arn:aws:secretsmanager:eu-west-1:000000000000:secret:bad-input-line-${row.line}`;
+    endpoint.put(values.arn, secret);
+    functionEnv.DB_SECRET_ARN = values.arn;
+  }
+  const namesDatabase = 'DATABASE_URL' in functionEnv || 'DB_SECRET_ARN' in functionEnv;
+  const handlerEnv = { DATABASE_URL: namesDatabase ? undefined : db, ...functionEnv };
+  // Rows that differ only in their payload share a warm function, as invocations do in Lambda.
+  const key = `${operation} ${JSON.stringify(handlerEnv)}`;
+  let handler = handlers.get(key);
+  if (!handler) {
+    handler = await loadHandler(operation, handlerEnv);
+    handlers.set(key, handler);
+  }
+  const run = await invoke(handler, JSON.parse(rest) as unknown);
+  expect({ error: run.error?.name, message: run.error?.message, result: run.result }).toEqual({
+    error: row.result,
+    message: fill(row.message, values),
+    result: undefined,
+  });
+  expect(metricsOf(run.emf).get(`Failure{service=perps-stats-db,Operation=${operation}}`)?.value).toBe(1);
+}
