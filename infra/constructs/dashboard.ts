@@ -23,7 +23,7 @@ export class StoreDashboard extends Construct {
     super(scope, id);
     const metrics = new ServiceMetrics(props.metricsNamespace);
     const perTable = (metricName: string, statistic: string, tables: readonly string[] = TIME_SERIES_TABLES) =>
-      tables.map((table) => metrics.table(metricName, table, { statistic }));
+      tables.map((table) => metrics.table(metricName, table, { statistic, label: table }));
     const graph = (title: string, left: cloudwatch.IMetric[], leftYAxis?: cloudwatch.YAxisProps) =>
       new cloudwatch.GraphWidget({ title, left, width: WIDTH, height: HEIGHT, ...(leftYAxis ? { leftYAxis } : {}) });
     const maintenanceCount = (metricName: string, operation: 'migrate' | 'partitions' | 'prune') =>
@@ -48,7 +48,9 @@ export class StoreDashboard extends Construct {
         [
           graph(
             'Maintenance failures (per hour)',
-            HANDLER_OPERATIONS.map((operation) => metrics.operation('Failure', operation, { statistic: 'Sum', period: Duration.hours(1) })),
+            HANDLER_OPERATIONS.map((operation) =>
+              metrics.operation('Failure', operation, { statistic: 'Sum', period: Duration.hours(1), label: operation }),
+            ),
           ),
           graph('Maintenance work (per hour)', [
             maintenanceCount('MigrationsApplied', 'migrate'),
@@ -62,12 +64,14 @@ export class StoreDashboard extends Construct {
           graph(
             'Run duration (ms)',
             HANDLER_OPERATIONS.map((operation) =>
-              metrics.operation('Duration', operation, { statistic: 'Maximum', period: Duration.hours(1) }),
+              metrics.operation('Duration', operation, { statistic: 'Maximum', period: Duration.hours(1), label: operation }),
             ),
           ),
           graph(
             'Successful runs (per hour)',
-            HANDLER_OPERATIONS.map((operation) => metrics.operation('Success', operation, { statistic: 'Sum', period: Duration.hours(1) })),
+            HANDLER_OPERATIONS.map((operation) =>
+              metrics.operation('Success', operation, { statistic: 'Sum', period: Duration.hours(1), label: operation }),
+            ),
           ),
         ],
       ],

@@ -7,6 +7,7 @@ import type { HandlerOperation } from '../bundling';
 export interface Reading {
   readonly statistic: string;
   readonly period?: Duration;
+  /** Dashboards only: an alarm on a labelled metric is rendered as metric math. */
   readonly label?: string;
 }
 
@@ -24,11 +25,11 @@ export class ServiceMetrics {
   }
 
   table(metricName: string, table: string, reading: Reading): cloudwatch.Metric {
-    return this.metric(metricName, { Table: table }, { label: table, ...reading });
+    return this.metric(metricName, { Table: table }, reading);
   }
 
   operation(metricName: string, operation: HandlerOperation, reading: Reading): cloudwatch.Metric {
-    return this.metric(metricName, { Operation: operation }, { label: operation, ...reading });
+    return this.metric(metricName, { Operation: operation }, reading);
   }
 
   private metric(metricName: string, dimensions: Record<string, string>, reading: Reading): cloudwatch.Metric {
