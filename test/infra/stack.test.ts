@@ -129,7 +129,7 @@ describe('schedules', () => {
         State: 'ENABLED',
         Target: { RetryPolicy: retryPolicy, DeadLetterConfig: dlq },
       });
-      expect(JSON.parse((schedule?.Target as { Input: string }).Input)).toEqual(input);
+      expect(JSON.parse((schedule?.Target as { Input: string } | undefined)?.Input ?? 'null')).toEqual(input);
     }
   });
 });
