@@ -183,19 +183,20 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
   const parsed = contextSchema.safeParse(ours);
   const problems = parsed.success ? [] : describeIssues(parsed.error);
   const c = parsed.data;
-  if (c?.database === 'existing') {
+  // Cross-key checks read the raw values, so they are reported alongside any bad value.
+  if ((ours.database ?? 'rds') === 'existing') {
     for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);
-    const subnets = c.existingSubnetIds?.length;
-    const zones = c.existingAvailabilityZones?.length;
+    const subnets = c?.existingSubnetIds?.length;
+    const zones = c?.existingAvailabilityZones?.length;
     if (subnets !== undefined && zones !== undefined && subnets !== zones) {
       problems.push(
         `existingAvailabilityZones: lists ${zones} zones for ${subnets} subnets: give the zone of each subnet, in the same order`,
       );
     }
-  } else if (c) {
+  } else {
     const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
     if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
-    if (c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
+    if (c && c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
   }
   if (!c || problems.length > 0) {
     throw new InputError(problems);

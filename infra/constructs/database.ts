@@ -72,6 +72,14 @@ export class NewDatabase extends Construct implements DatabaseTarget {
     if (!secret) throw new Error('the database was created without its secret');
     this.secret = secret;
     this.addRotation(secret);
+    if (!config.deletionProtection) {
+      const database = this.node.findChild(config.kind === 'aurora' ? 'Cluster' : 'Instance');
+      Validations.of(database).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason:
+          'Deletion protection turned off on purpose with -c deletionProtection=false, for a stack meant to be torn down (staging, tests).',
+      });
+    }
   }
 
   allowFrom(peer: ec2.ISecurityGroup): void {
