@@ -1,12 +1,12 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { HandlerOperation } from './bundling';
+import { HANDLER_OPERATIONS, type HandlerOperation } from './bundling';
 import type { StackConfig } from './config';
 import { MaintenanceAlarms } from './constructs/alarms';
 import { StoreDashboard } from './constructs/dashboard';
 import { createDatabase, type DatabaseTarget } from './constructs/database';
 import { DeployMigrations } from './constructs/deploy-trigger';
-import { HandlerFunctions } from './constructs/functions';
+import { HandlerFunctions, operationId } from './constructs/functions';
 import { MaintenanceSchedules } from './constructs/schedules';
 
 export interface PerpsStatsDbStackProps extends StackProps {
@@ -45,6 +45,14 @@ export class PerpsStatsDbStack extends Stack {
       functions,
       deadLetterQueues: { FunctionFailures: this.handlers.failureQueue, ScheduleDeadLetters: this.schedules.deadLetterQueue },
     });
-    new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
+    const dashboard = new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
+
+    // What an operator needs after the deploy: `aws lambda invoke --function-name ...` and the rest.
+    for (const operation of HANDLER_OPERATIONS) {
+      new CfnOutput(this, `${operationId(operation)}FunctionName`, { value: functions[operation].functionName });
+    }
+    new CfnOutput(this, 'DatabaseSecretArn', { value: database.secret.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
   }
 }
