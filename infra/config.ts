@@ -1,0 +1,243 @@
+import * as z from 'zod';
+import { InputError } from '../functions/core/errors';
+import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../functions/core/inputs';
+import { DEFAULT_METRICS_NAMESPACE } from '../functions/middleware/observability';
+
+export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
+export type DatabaseKind = (typeof DATABASE_KINDS)[number];
+
+/** A new database: RDS PostgreSQL instance (default) or Aurora PostgreSQL Serverless v2. */
+export interface NewDatabaseConfig {
+  kind: 'rds' | 'aurora';
+  deletionProtection: boolean;
+  backupRetentionDays: number;
+  /** RDS only: a Graviton instance type such as t4g.micro. */
+  instanceType: string;
+  /** RDS only: a standby in a second availability zone. */
+  multiAz: boolean;
+  /** Aurora only: Serverless v2 capacity range in ACUs. */
+  minCapacity: number;
+  maxCapacity: number;
+}
+
+/** A database that already exists: the stack only connects the functions to it. */
+export interface ExistingDatabaseConfig {
+  kind: 'existing';
+  secretArn: string;
+  /** The customer managed key that encrypts the secret, when it is not the AWS managed key. */
+  secretKmsKeyArn: string | undefined;
+  vpcId: string;
+  subnetIds: string[];
+  availabilityZones: string[];
+  securityGroupId: string;
+  port: number;
+  /** Create a Secrets Manager interface endpoint: only for subnets with neither NAT nor an endpoint already. */
+  createSecretsManagerEndpoint: boolean;
+}
+
+/** Everything the stack reads from CDK context, validated. */
+export interface StackConfig {
+  database: NewDatabaseConfig | ExistingDatabaseConfig;
+  alarmEmail: string | undefined;
+  /** Undefined: the data-age alarm is off. */
+  dataAgeAlarmSeconds: number | undefined;
+  daysAhead: number;
+  /** Undefined: that retention action is off. */
+  dropPartitionsOlderThanDays: number | undefined;
+  deleteRowsOlderThanDays: number | undefined;
+  metricsNamespace: string;
+}
+
+/**
+ * The context keys, their defaults and what each does. `-c key=value` passes strings, cdk.json
+ * passes JSON values: both are accepted.
+ */
+export const CONTEXT_KEYS = {
+  database: 'rds (default) | aurora | existing',
+  deletionProtection: 'true (default) | false: deletion protection of a new database',
+  backupRetentionDays: 'automated backups of a new database, 1-35 days (default 7)',
+  instanceType: 'rds: Graviton instance type (default t4g.micro)',
+  multiAz: 'rds: standby in a second availability zone (default false)',
+  auroraMinCapacity: 'aurora: minimum ACUs, 0-256 in steps of 0.5 (default 0.5)',
+  auroraMaxCapacity: 'aurora: maximum ACUs, 1-256 in steps of 0.5 (default 4)',
+  existingSecretArn: 'existing: complete ARN of the database secret (RDS shape), with its 6-character suffix',
+  existingSecretKmsKeyArn: 'existing: ARN of the customer managed KMS key of that secret, if any',
+  existingVpcId: 'existing: the VPC of the database',
+  existingSubnetIds: 'existing: subnets for the functions, comma-separated, one per availability zone',
+  existingAvailabilityZones: 'existing: the availability zones of those subnets, comma-separated, same order',
+  existingSecurityGroupId: "existing: the database's security group; the stack adds an ingress rule from the functions",
+  existingPort: 'existing: the database port (default 5432)',
+  existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
+  alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
+  dataAgeAlarmSeconds: 'alarm when the newest row of a table is older than this (default 3600); off disables it',
+  daysAhead: `partitions kept ahead, ${DAYS_AHEAD.min}-${DAYS_AHEAD.max} days (default ${DAYS_AHEAD.default})`,
+  dropPartitionsOlderThanDays: 'prune: drop day partitions older than this (default 180); off disables it',
+  deleteRowsOlderThanDays: 'prune: delete rows older than this (default off)',
+  metricsNamespace: `CloudWatch namespace of the metrics (default ${DEFAULT_METRICS_NAMESPACE})`,
+} as const;
+export type ContextKey = keyof typeof CONTEXT_KEYS;
+
+const OFF = ['off', 'false', 'none', 'disabled'];
+
+const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
+const number = (min: number, max: number, what: string) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
+    z
+      .number({ error: `must be ${what} from ${min} to ${max}` })
+      .min(min, { error: `must be ${what} from ${min} to ${max}` })
+      .max(max, { error: `must be ${what} from ${min} to ${max}` }),
+  );
+const whole = (min: number, max: number) => number(min, max, 'a whole number').refine(Number.isInteger, 'must be a whole number');
+const halves = (min: number, max: number) =>
+  number(min, max, 'a number of ACUs').refine((value) => Number.isInteger(value * 2), 'must be a multiple of 0.5');
+/** A number, or off: `off`, `false`, `0` all disable. */
+const optionalDays = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (OFF.includes(String(value).toLowerCase()) || value === 0 || value === '0' ? null : value),
+    whole(min, max).nullable(),
+  );
+const flag = z.preprocess(
+  (value) => {
+    const text = String(fromText(value)).toLowerCase();
+    return text === 'true' ? true : text === 'false' ? false : value;
+  },
+  z.boolean({ error: 'must be true or false' }),
+);
+const list = (item: z.ZodString) =>
+  z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((part) => part.trim())
+            .filter(Boolean)
+        : value,
+    z.array(item, { error: 'must be a comma-separated list' }).min(1, { error: 'must list at least one' }),
+  );
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+const GRAVITON = /^[a-z]+\d+g[a-z]*\.[a-z0-9]+$/;
+
+const contextSchema = z.strictObject({
+  database: z.enum(DATABASE_KINDS, { error: `must be one of ${DATABASE_KINDS.join(', ')}` }).default('rds'),
+  deletionProtection: flag.default(true),
+  backupRetentionDays: whole(1, 35).default(7),
+  instanceType: z
+    .string()
+    .regex(GRAVITON, { error: 'must be a Graviton instance type such as t4g.micro, m7g.large or r8g.xlarge' })
+    .default('t4g.micro'),
+  multiAz: flag.default(false),
+  auroraMinCapacity: halves(0, 256).default(0.5),
+  auroraMaxCapacity: halves(1, 256).default(4),
+  existingSecretArn: z
+    .string()
+    .regex(SECRET_ARN, { error: 'must be the complete secret ARN, ending in the 6-character suffix Secrets Manager adds (-AbCdEf)' })
+    .optional(),
+  existingSecretKmsKeyArn: z.string().regex(KMS_KEY_ARN, { error: 'must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)' }).optional(),
+  existingVpcId: z
+    .string()
+    .regex(/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be a VPC id (vpc- and 8 or 17 hex digits)' })
+    .optional(),
+  existingSubnetIds: list(
+    z.string().regex(/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be subnet ids (subnet- and 8 or 17 hex digits)' }),
+  ).optional(),
+  existingAvailabilityZones: list(
+    z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: 'must be availability zones (eu-west-1a)' }),
+  ).optional(),
+  existingSecurityGroupId: z
+    .string()
+    .regex(/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be a security group id (sg- and 8 or 17 hex digits)' })
+    .optional(),
+  existingPort: whole(1, 65535).default(5432),
+  existingCreateSecretsManagerEndpoint: flag.default(false),
+  alarmEmail: z.email({ error: 'must be an e-mail address' }).optional(),
+  dataAgeAlarmSeconds: optionalDays(60, 7 * 86_400).default(3600),
+  daysAhead: whole(DAYS_AHEAD.min, DAYS_AHEAD.max).default(DAYS_AHEAD.default),
+  dropPartitionsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(180),
+  deleteRowsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(null),
+  metricsNamespace: z
+    .string()
+    .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
+    .default(DEFAULT_METRICS_NAMESPACE),
+});
+
+const EXISTING_REQUIRED = [
+  'existingSecretArn',
+  'existingVpcId',
+  'existingSubnetIds',
+  'existingAvailabilityZones',
+  'existingSecurityGroupId',
+] as const satisfies readonly ContextKey[];
+
+/**
+ * Reads the stack's context keys (see CONTEXT_KEYS) and validates them. Throws one InputError
+ * naming every bad value, what it must be, and how to pass it, before anything is synthesized.
+ * Context keys that are not ours (CDK's own `@aws-cdk/...` flags, `aws:cdk:...`) are ignored.
+ */
+export function parseStackConfig(context: Record<string, unknown>): StackConfig {
+  const ours = Object.fromEntries(
+    Object.entries(context).filter(([key, value]) => !key.includes(':') && !key.startsWith('@') && value !== undefined && value !== ''),
+  );
+  const parsed = contextSchema.safeParse(ours);
+  const problems = parsed.success ? [] : describeIssues(parsed.error);
+  const c = parsed.data;
+  // Cross-key checks read the raw values, so they are reported alongside any bad value.
+  if ((ours.database ?? 'rds') === 'existing') {
+    for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);
+    const subnets = c?.existingSubnetIds?.length;
+    const zones = c?.existingAvailabilityZones?.length;
+    if (subnets !== undefined && zones !== undefined && subnets !== zones) {
+      problems.push(
+        `existingAvailabilityZones: lists ${zones} zones for ${subnets} subnets: give the zone of each subnet, in the same order`,
+      );
+    }
+  } else {
+    const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
+    if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
+    if (c && c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
+  }
+  if (!c || problems.length > 0) {
+    throw new InputError(problems);
+  }
+  return {
+    database:
+      c.database === 'existing'
+        ? {
+            kind: 'existing',
+            secretArn: c.existingSecretArn ?? '',
+            secretKmsKeyArn: c.existingSecretKmsKeyArn,
+            vpcId: c.existingVpcId ?? '',
+            subnetIds: c.existingSubnetIds ?? [],
+            availabilityZones: c.existingAvailabilityZones ?? [],
+            securityGroupId: c.existingSecurityGroupId ?? '',
+            port: c.existingPort,
+            createSecretsManagerEndpoint: c.existingCreateSecretsManagerEndpoint,
+          }
+        : {
+            kind: c.database,
+            deletionProtection: c.deletionProtection,
+            backupRetentionDays: c.backupRetentionDays,
+            instanceType: c.instanceType,
+            multiAz: c.multiAz,
+            minCapacity: c.auroraMinCapacity,
+            maxCapacity: c.auroraMaxCapacity,
+          },
+    alarmEmail: c.alarmEmail,
+    dataAgeAlarmSeconds: c.dataAgeAlarmSeconds ?? undefined,
+    daysAhead: c.daysAhead,
+    dropPartitionsOlderThanDays: c.dropPartitionsOlderThanDays ?? undefined,
+    deleteRowsOlderThanDays: c.deleteRowsOlderThanDays ?? undefined,
+    metricsNamespace: c.metricsNamespace,
+  };
+}
+
+/** The message printed when the context is bad: every problem, then how to pass context. */
+export function describeConfigError(error: InputError): string {
+  return [
+    'perps-stats-db: bad CDK context, nothing was synthesized:',
+    ...error.problems.map((problem) => `  - ${problem}`),
+    'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+  ].join('\n');
+}

@@ -1,0 +1,114 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { HandlerOperation } from '../bundling';
+import type { StackConfig } from '../config';
+import { operationId } from './functions';
+import { ServiceMetrics } from './service-metrics';
+
+/** Alarm when a table has fewer days of partitions ahead than this: partitions has failed for days. */
+export const RUNWAY_ALARM_DAYS = 2;
+
+export interface MaintenanceAlarmsProps {
+  readonly config: StackConfig;
+  readonly functions: Record<HandlerOperation, lambda.IFunction>;
+  /** Queues whose visible messages are failed events to look at: construct id -> queue. */
+  readonly deadLetterQueues: Record<string, sqs.IQueue>;
+}
+
+/**
+ * The alarms, all to one SNS topic (with an e-mail subscription when the context gives one),
+ * both on ALARM and on OK. Missing data breaches only where absence is itself the problem
+ * (stats stopped); elsewhere the stats-missing alarm owns that case, so one outage pages once.
+ */
+export class MaintenanceAlarms extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MaintenanceAlarmsProps) {
+    super(scope, id);
+    const { config } = props;
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'perps-stats-db alarms', enforceSSL: true });
+    if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    const metrics = new ServiceMetrics(config.metricsNamespace);
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+
+    for (const table of TIME_SERIES_TABLES) {
+      this.add(`${table}Runway`, {
+        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (README: Deploy, alarms).`,
+        metric: metrics.table('PartitionRunwayDays', table, { statistic: 'Minimum', period: Duration.minutes(15) }),
+        threshold: RUNWAY_ALARM_DAYS,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+      this.add(`${table}DefaultPartitionRows`, {
+        alarmDescription: `${table}: rows in the DEFAULT partition. Run partitions, which moves them into day partitions; look for rows with a far past or future ts.`,
+        metric: metrics.table('DefaultPartitionRows', table, { statistic: 'Maximum', period: Duration.minutes(15) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+      if (config.dataAgeAlarmSeconds !== undefined) {
+        // DataAgeSeconds is absent while a table is empty: a table not ingested yet is no
+        // stall, and a stats run that stops is the stats-missing alarm's to report.
+        this.add(`${table}DataAge`, {
+          alarmDescription: `${table}: newest row older than ${config.dataAgeAlarmSeconds} s for 15 minutes: ingestion has stalled. Check the ingester, not this stack.`,
+          metric: metrics.table('DataAgeSeconds', table, { statistic: 'Maximum' }),
+          threshold: config.dataAgeAlarmSeconds,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          treatMissingData: notBreaching,
+        });
+      }
+    }
+
+    for (const [operation, fn] of Object.entries(props.functions)) {
+      this.add(`${operationId(operation as HandlerOperation)}Errors`, {
+        alarmDescription: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,
+        metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+    }
+
+    // DatabaseSizeBytes is published once by every stats run that succeeded: its absence
+    // means stats stopped running or keeps failing, and so every other alarm above is blind.
+    this.add('StatsMissing', {
+      alarmDescription: 'No stats metrics for 15 minutes: the other alarms are blind. Check the stats schedule and the stats function.',
+      metric: metrics.database('DatabaseSizeBytes', { statistic: 'SampleCount' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      this.add(`${name}Messages`, {
+        alarmDescription: `Failed events in ${name}: read them (aws sqs receive-message), fix the cause, then purge the queue.`,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+    }
+  }
+
+  private add(id: string, props: cloudwatch.AlarmProps): void {
+    const alarm = new cloudwatch.Alarm(this, id, { datapointsToAlarm: props.evaluationPeriods, ...props });
+    const action = new SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.push(alarm);
+  }
+}

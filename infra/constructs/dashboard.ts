@@ -1,0 +1,80 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { HANDLER_OPERATIONS } from '../bundling';
+import { ServiceMetrics } from './service-metrics';
+
+export interface StoreDashboardProps {
+  readonly metricsNamespace: string;
+}
+
+const WIDTH = 12;
+const HEIGHT = 6;
+
+/**
+ * One CloudWatch dashboard of the store: database and table sizes, rows ingested per hour per
+ * table, data age, partition runway, and the outcomes and counts of the maintenance runs.
+ */
+export class StoreDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: StoreDashboardProps) {
+    super(scope, id);
+    const metrics = new ServiceMetrics(props.metricsNamespace);
+    const perTable = (metricName: string, statistic: string, tables: readonly string[] = TIME_SERIES_TABLES) =>
+      tables.map((table) => metrics.table(metricName, table, { statistic, label: table }));
+    const graph = (title: string, left: cloudwatch.IMetric[], leftYAxis?: cloudwatch.YAxisProps) =>
+      new cloudwatch.GraphWidget({ title, left, width: WIDTH, height: HEIGHT, ...(leftYAxis ? { leftYAxis } : {}) });
+    const maintenanceCount = (metricName: string, operation: 'migrate' | 'partitions' | 'prune') =>
+      metrics.operation(metricName, operation, { statistic: 'Sum', period: Duration.hours(1), label: metricName });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(7),
+      widgets: [
+        [
+          graph('Database size', [metrics.database('DatabaseSizeBytes', { statistic: 'Maximum', label: 'database' })]),
+          graph('Table size (data + indexes)', perTable('TotalBytes', 'Maximum', ALL_TABLES)),
+        ],
+        [
+          // RowsLastHour is a trailing hour at each stats run: its Maximum per hour is the hour's rows.
+          graph('Rows per hour', perTable('RowsLastHour', 'Maximum')),
+          graph('Data age (s): newest row', perTable('DataAgeSeconds', 'Maximum')),
+        ],
+        [
+          graph('Partition runway (days ahead)', perTable('PartitionRunwayDays', 'Minimum'), { min: 0 }),
+          graph('Rows in DEFAULT partitions', perTable('DefaultPartitionRows', 'Maximum'), { min: 0 }),
+        ],
+        [
+          graph(
+            'Maintenance failures (per hour)',
+            HANDLER_OPERATIONS.map((operation) =>
+              metrics.operation('Failure', operation, { statistic: 'Sum', period: Duration.hours(1), label: operation }),
+            ),
+          ),
+          graph('Maintenance work (per hour)', [
+            maintenanceCount('MigrationsApplied', 'migrate'),
+            maintenanceCount('PartitionsCreated', 'partitions'),
+            maintenanceCount('RowsMoved', 'partitions'),
+            maintenanceCount('PartitionsDropped', 'prune'),
+            maintenanceCount('RowsDeleted', 'prune'),
+          ]),
+        ],
+        [
+          graph(
+            'Run duration (ms)',
+            HANDLER_OPERATIONS.map((operation) =>
+              metrics.operation('Duration', operation, { statistic: 'Maximum', period: Duration.hours(1), label: operation }),
+            ),
+          ),
+          graph(
+            'Successful runs (per hour)',
+            HANDLER_OPERATIONS.map((operation) =>
+              metrics.operation('Success', operation, { statistic: 'Sum', period: Duration.hours(1), label: operation }),
+            ),
+          ),
+        ],
+      ],
+    });
+  }
+}

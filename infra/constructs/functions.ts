@@ -1,0 +1,195 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
+import type { StackConfig } from '../config';
+import type { DatabaseTarget } from './database';
+
+/** How each function runs: sized to its work and to how its failures are best retried. */
+interface FunctionSettings {
+  /** migrate waits up to 5 minutes for the maintenance lock before it starts applying files. */
+  timeout: Duration;
+  /** Undefined: no reservation. 1: two runs of a maintenance operation never overlap. */
+  reservedConcurrency: number | undefined;
+  /** Lambda's own retries of an asynchronous (scheduled) invocation that failed. */
+  retryAttempts: number;
+  maxEventAge: Duration;
+  /** statement_timeout below the function timeout, so a slow query fails with a report, not a kill. */
+  statementTimeout: Duration | undefined;
+}
+
+export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
+  // Runs on every deploy (synchronously, through the trigger) and by hand: a failure is a
+  // migration error or a lock wait already spent, which retrying unattended will not fix.
+  migrate: {
+    timeout: Duration.minutes(10),
+    reservedConcurrency: 1,
+    retryAttempts: 0,
+    maxEventAge: Duration.hours(1),
+    statementTimeout: undefined,
+  },
+  // Daily: a LockBusyError (prune holding the lock) or a partial failure clears on a retry.
+  partitions: {
+    timeout: Duration.minutes(10),
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAge: Duration.hours(6),
+    statementTimeout: undefined,
+  },
+  // Batched deletes of a large table take the longest; the day's next run picks up the rest.
+  prune: {
+    timeout: Duration.minutes(15),
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAge: Duration.hours(6),
+    statementTimeout: undefined,
+  },
+  // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
+  stats: {
+    timeout: Duration.minutes(1),
+    reservedConcurrency: undefined,
+    retryAttempts: 0,
+    maxEventAge: Duration.minutes(5),
+    statementTimeout: Duration.seconds(50),
+  },
+};
+
+export interface HandlerFunctionsProps {
+  readonly database: DatabaseTarget;
+  readonly config: StackConfig;
+  /** Where each function's code comes from: by default the handler bundle `dist/<op>/` that `buildHandlers()` writes. */
+  readonly assetDir?: (operation: HandlerOperation) => string;
+}
+
+/**
+ * The four handlers as Lambda functions (Node.js 24, arm64) in the database's VPC, one shared
+ * security group allowed into the database, each with its log group, and asynchronous failures
+ * (after the retries) sent to one encrypted queue. Each may read the one database secret.
+ */
+export class HandlerFunctions extends Construct {
+  readonly functions: Record<HandlerOperation, lambda.Function>;
+  readonly securityGroup: ec2.SecurityGroup;
+  /** Asynchronous invocations that failed after Lambda's retries. */
+  readonly failureQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionsProps) {
+    super(scope, id);
+    const { database, config } = props;
+    const assetDir = props.assetDir ?? bundleDir;
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: database.vpc,
+      description: 'perps-stats-db functions: out to PostgreSQL and Secrets Manager only',
+      allowAllOutbound: false,
+    });
+    database.allowFrom(this.securityGroup);
+    if (!database.secretsManagerEndpoint) {
+      // The existing VPC's own way to Secrets Manager (NAT or an endpoint of its own) is unknown here.
+      this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
+    }
+    this.failureQueue = createEncryptedQueue(this, 'FailureQueue');
+
+    this.functions = Object.fromEntries(
+      HANDLER_OPERATIONS.map((operation) => {
+        const settings = FUNCTION_SETTINGS[operation];
+        const fn = new lambda.Function(this, operationId(operation), {
+          description: `perps-stats-db ${operation}`,
+          runtime: lambda.Runtime.NODEJS_24_X,
+          architecture: lambda.Architecture.ARM_64,
+          handler: LAMBDA_HANDLER,
+          // The bundle the handler tests run; the source map stays behind (it doubles the package).
+          code: lambda.Code.fromAsset(assetDir(operation), { exclude: ['*.map'] }),
+          memorySize: 256,
+          timeout: settings.timeout,
+          reservedConcurrentExecutions: settings.reservedConcurrency,
+          retryAttempts: settings.retryAttempts,
+          maxEventAge: settings.maxEventAge,
+          onFailure: new SqsDestination(this.failureQueue),
+          environment: handlerEnvironment(operation, config, database.secret.secretArn),
+          vpc: database.vpc,
+          vpcSubnets: database.subnets,
+          securityGroups: [this.securityGroup],
+          logGroup: new logs.LogGroup(this, `${operationId(operation)}Logs`, {
+            retention: logs.RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
+        });
+        grantSecretRead(fn, database);
+        acknowledgeManagedPolicies(fn);
+        return [operation, fn];
+      }),
+    ) as Record<HandlerOperation, lambda.Function>;
+  }
+}
+
+/** PascalCase construct id of an operation: `Migrate`, `Partitions`, ... */
+export function operationId(operation: HandlerOperation): string {
+  return operation.charAt(0).toUpperCase() + operation.slice(1);
+}
+
+/**
+ * A function's environment (functions/middleware/environment.ts reads it): the secret, the
+ * namespace, and its operation's payload defaults, so a manual `{}` invoke does what the
+ * schedule does. No DB_SSL: TLS stays verify-full against the embedded RDS CA bundle.
+ */
+export function handlerEnvironment(operation: HandlerOperation, config: StackConfig, secretArn: string): Record<string, string> {
+  const environment: Record<string, string> = { DB_SECRET_ARN: secretArn, METRICS_NAMESPACE: config.metricsNamespace };
+  const statementTimeout = FUNCTION_SETTINGS[operation].statementTimeout;
+  if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
+  if (operation === 'partitions') environment.PARTITIONS_DAYS_AHEAD = String(config.daysAhead);
+  if (operation === 'prune' && config.deleteRowsOlderThanDays) environment.PRUNE_OLDER_THAN_DAYS = String(config.deleteRowsOlderThanDays);
+  if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
+    environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);
+  }
+  return environment;
+}
+
+/** An SQS queue for failed events: SQS-managed encryption, TLS required, 14 days to look at them. */
+export function createEncryptedQueue(scope: Construct, id: string): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: 'This queue is itself the dead-letter destination of failed invocations; the DLQ alarm watches it.',
+  });
+  return queue;
+}
+
+/**
+ * GetSecretValue on the one secret (the handlers call nothing else), and Decrypt on its
+ * customer managed key when it has one, only through Secrets Manager.
+ */
+function grantSecretRead(fn: lambda.Function, database: DatabaseTarget): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [database.secret.secretArn] }));
+  if (database.secretKey) {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [database.secretKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(fn).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+function acknowledgeManagedPolicies(fn: lambda.Function): void {
+  const role = fn.role;
+  if (!role) return;
+  Validations.of(role).acknowledge(
+    {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'AWS managed policy for writing to CloudWatch Logs; it is what Lambda documents for this and grants nothing else.',
+    },
+    {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason: 'AWS managed policy for the network interfaces of a function in a VPC; its ec2 actions cannot be scoped to resources.',
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/**
+ * A VPC with isolated subnets only, in two availability zones: no NAT gateway and no internet
+ * gateway. Nothing in it reaches the internet; the one AWS API the functions need, Secrets
+ * Manager, is reached through an interface endpoint (see addSecretsManagerEndpoint).
+ */
+export class IsolatedNetwork extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+    });
+    // Rejected traffic only: that is what explains a connection the security groups refuse,
+    // and it keeps the flow-log volume (billed per GB) near zero.
+    const flowLogs = new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+  }
+}
+
+/**
+ * The Secrets Manager interface endpoint (private DNS), closed by default: callers are let in
+ * one security group at a time with `endpoint.connections.allowDefaultPortFrom(...)`.
+ */
+export function addSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc, subnets: ec2.SubnetSelection): ec2.InterfaceVpcEndpoint {
+  return new ec2.InterfaceVpcEndpoint(scope, 'SecretsManagerEndpoint', {
+    vpc,
+    service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    subnets,
+    privateDnsEnabled: true,
+    open: false,
+  });
+}

@@ -1,0 +1,97 @@
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { HandlerOperation } from '../bundling';
+import type { StackConfig } from '../config';
+import { createEncryptedQueue } from './functions';
+
+/** One schedule: when (cron fields, UTC), the payload, and how hard Scheduler tries to deliver it. */
+export interface ScheduleSpec {
+  readonly operation: HandlerOperation;
+  readonly cron: { minute: string; hour: string };
+  readonly input: Record<string, unknown>;
+  readonly retryAttempts: number;
+  readonly maxEventAge: Duration;
+}
+
+/**
+ * The schedules the context asks for. partitions and prune run daily, an hour apart, so they
+ * do not meet at the maintenance lock; stats every 5 minutes. Prune is left out when both
+ * retention actions are off: its payload would name no action, which the handler rejects.
+ */
+export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
+  const daily = { retryAttempts: 3, maxEventAge: Duration.hours(2) };
+  const prune = {
+    ...(config.deleteRowsOlderThanDays ? { olderThanDays: config.deleteRowsOlderThanDays } : {}),
+    ...(config.dropPartitionsOlderThanDays ? { dropPartitionsOlderThanDays: config.dropPartitionsOlderThanDays } : {}),
+  };
+  return [
+    { operation: 'partitions', cron: { minute: '0', hour: '1' }, input: { daysAhead: config.daysAhead }, ...daily },
+    ...(Object.keys(prune).length > 0 ? [{ operation: 'prune' as const, cron: { minute: '0', hour: '2' }, input: prune, ...daily }] : []),
+    // A stats run that could not be delivered is superseded by the next one 5 minutes later.
+    { operation: 'stats', cron: { minute: '0/5', hour: '*' }, input: {}, retryAttempts: 1, maxEventAge: Duration.minutes(5) },
+  ];
+}
+
+export interface MaintenanceSchedulesProps {
+  readonly config: StackConfig;
+  readonly functions: Record<HandlerOperation, lambda.IFunction>;
+}
+
+/**
+ * EventBridge Scheduler schedules (UTC) invoking the functions with fixed JSON input, each
+ * with an explicit retry policy (Scheduler's default is 185 retries over 24 hours) and one
+ * encrypted dead-letter queue for events Scheduler could not deliver.
+ */
+export class MaintenanceSchedules extends Construct {
+  readonly deadLetterQueue: sqs.Queue;
+  readonly schedules: scheduler.Schedule[];
+
+  constructor(scope: Construct, id: string, props: MaintenanceSchedulesProps) {
+    super(scope, id);
+    this.deadLetterQueue = createEncryptedQueue(this, 'DeadLetterQueue');
+    const specs = scheduleSpecs(props.config);
+    const role = this.createRole(specs.map((spec) => props.functions[spec.operation]));
+    this.schedules = specs.map(
+      (spec) =>
+        new scheduler.Schedule(this, spec.operation, {
+          description: `perps-stats-db ${spec.operation}`,
+          schedule: scheduler.ScheduleExpression.cron({ ...spec.cron, timeZone: TimeZone.ETC_UTC }),
+          target: new targets.LambdaInvoke(props.functions[spec.operation], {
+            input: scheduler.ScheduleTargetInput.fromObject(spec.input),
+            retryAttempts: spec.retryAttempts,
+            maxEventAge: spec.maxEventAge,
+            deadLetterQueue: this.deadLetterQueue,
+            role,
+          }),
+        }),
+    );
+  }
+
+  /**
+   * One role for the schedules, with exact statements: invoke the scheduled functions (their
+   * unqualified ARNs; the target's own grant would add `ARN:*` for every version) and send to
+   * the dead-letter queue. Returned immutable, so the targets cannot widen it.
+   */
+  private createRole(scheduled: lambda.IFunction[]): iam.IRole {
+    const stack = Stack.of(this);
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      inlinePolicies: {
+        invoke: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: scheduled.map((fn) => fn.functionArn) }),
+            new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+          ],
+        }),
+      },
+    });
+    return role.withoutPolicyUpdates();
+  }
+}

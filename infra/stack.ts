@@ -1,0 +1,58 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { HANDLER_OPERATIONS, type HandlerOperation } from './bundling';
+import type { StackConfig } from './config';
+import { MaintenanceAlarms } from './constructs/alarms';
+import { StoreDashboard } from './constructs/dashboard';
+import { createDatabase, type DatabaseTarget } from './constructs/database';
+import { DeployMigrations } from './constructs/deploy-trigger';
+import { HandlerFunctions, operationId } from './constructs/functions';
+import { MaintenanceSchedules } from './constructs/schedules';
+
+export interface PerpsStatsDbStackProps extends StackProps {
+  readonly config: StackConfig;
+  /** Where each function's code comes from (default: `dist/<op>/`, the handler bundles). */
+  readonly assetDir?: (operation: HandlerOperation) => string;
+}
+
+/**
+ * The perps-stats-db stack: database (new RDS, new Aurora, or an existing one), the four
+ * functions, their schedules, migrations on deploy, alarms and a dashboard. It only composes;
+ * each construct owns its concern. Environment-agnostic: synth needs no AWS account.
+ */
+export class PerpsStatsDbStack extends Stack {
+  readonly database: DatabaseTarget;
+  readonly handlers: HandlerFunctions;
+  readonly schedules: MaintenanceSchedules;
+  readonly deployMigrations: DeployMigrations;
+  readonly alarms: MaintenanceAlarms;
+
+  constructor(scope: Construct, id: string, props: PerpsStatsDbStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const database = createDatabase(this, 'Database', config.database);
+    this.database = database;
+    this.handlers = new HandlerFunctions(this, 'Functions', { database, config, assetDir: props.assetDir });
+    const { functions } = this.handlers;
+    this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions });
+    this.deployMigrations = new DeployMigrations(this, 'DeployMigrations', {
+      migrate: functions.migrate,
+      partitions: functions.partitions,
+      after: [database, this.handlers.securityGroup],
+    });
+    this.alarms = new MaintenanceAlarms(this, 'Alarms', {
+      config,
+      functions,
+      deadLetterQueues: { FunctionFailures: this.handlers.failureQueue, ScheduleDeadLetters: this.schedules.deadLetterQueue },
+    });
+    const dashboard = new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
+
+    // What an operator needs after the deploy: `aws lambda invoke --function-name ...` and the rest.
+    for (const operation of HANDLER_OPERATIONS) {
+      new CfnOutput(this, `${operationId(operation)}FunctionName`, { value: functions[operation].functionName });
+    }
+    new CfnOutput(this, 'DatabaseSecretArn', { value: database.secret.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+  }
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../functions/core/errors';
+import { CONTEXT_KEYS, describeConfigError, parseStackConfig } from '../../infra/config';
+import { createApp } from '../../infra/create-app';
+import { EXISTING_CONTEXT } from '../support/infra';
+
+const problemsOf = (context: Record<string, unknown>): string[] => {
+  try {
+    parseStackConfig(context);
+  } catch (error) {
+    if (error instanceof InputError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the context to be rejected');
+};
+
+describe('stack context', () => {
+  it('defaults to a new RDS database with the documented settings, and ignores CDK flags', () => {
+    expect(parseStackConfig({ '@aws-cdk/core:validateAgainstDefaultRules': true, 'aws:cdk:enable-path-metadata': true })).toEqual({
+      database: {
+        kind: 'rds',
+        deletionProtection: true,
+        backupRetentionDays: 7,
+        instanceType: 't4g.micro',
+        multiAz: false,
+        minCapacity: 0.5,
+        maxCapacity: 4,
+      },
+      alarmEmail: undefined,
+      dataAgeAlarmSeconds: 3600,
+      daysAhead: 7,
+      dropPartitionsOlderThanDays: 180,
+      deleteRowsOlderThanDays: undefined,
+      metricsNamespace: 'PerpsStats',
+    });
+  });
+
+  it('reads -c strings and cdk.json values alike', () => {
+    const fromCli = parseStackConfig({
+      ...EXISTING_CONTEXT,
+      existingPort: '6432',
+      dataAgeAlarmSeconds: '0',
+      existingCreateSecretsManagerEndpoint: 'true',
+    });
+    const fromJson = parseStackConfig({
+      ...EXISTING_CONTEXT,
+      existingSubnetIds: EXISTING_CONTEXT.existingSubnetIds.split(','),
+      existingAvailabilityZones: EXISTING_CONTEXT.existingAvailabilityZones.split(','),
+      existingPort: 6432,
+      dataAgeAlarmSeconds: false,
+      existingCreateSecretsManagerEndpoint: true,
+    });
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli.database).toMatchObject({
+      kind: 'existing',
+      port: 6432,
+      subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+    expect(fromCli.dataAgeAlarmSeconds).toBeUndefined();
+  });
+
+  it('reports every bad value at once, each saying what it must be', () => {
+    expect(
+      problemsOf({
+        database: 'mysql',
+        daysAhead: '0',
+        instanceType: 'm7i.large',
+        alarmEmail: 'oncall',
+        dropPartitionsOlderThanDays: 'soon',
+        datbase: 'aurora',
+      }),
+    ).toEqual([
+      'database: must be one of rds, aurora, existing',
+      'instanceType: must be a Graviton instance type such as t4g.micro, m7g.large or r8g.xlarge',
+      'alarmEmail: must be an e-mail address',
+      'daysAhead: must be a whole number from 1 to 366',
+      'dropPartitionsOlderThanDays: must be a whole number from 1 to 36500',
+      'unknown key datbase: remove it',
+    ]);
+  });
+
+  it('names every missing or inconsistent key of an existing database', () => {
+    expect(
+      problemsOf({ database: 'existing', existingSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:perps-db' }),
+    ).toEqual([
+      'existingSecretArn: must be the complete secret ARN, ending in the 6-character suffix Secrets Manager adds (-AbCdEf)',
+      'existingVpcId: required with database=existing',
+      'existingSubnetIds: required with database=existing',
+      'existingAvailabilityZones: required with database=existing',
+      'existingSecurityGroupId: required with database=existing',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, existingAvailabilityZones: 'eu-west-1a' })).toEqual([
+      'existingAvailabilityZones: lists 1 zones for 2 subnets: give the zone of each subnet, in the same order',
+    ]);
+    expect(problemsOf({ existingVpcId: 'vpc-0123456789abcdef0' })).toEqual([
+      'existingVpcId: only used with database=existing: add -c database=existing or remove them',
+    ]);
+  });
+
+  it('fails createApp before any construct exists, with a message that says how to fix it', () => {
+    let caught: unknown;
+    try {
+      createApp({ context: { database: 'aurora', auroraMinCapacity: '8', auroraMaxCapacity: '2.25' } });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InputError);
+    expect(describeConfigError(caught as InputError)).toBe(
+      [
+        'perps-stats-db: bad CDK context, nothing was synthesized:',
+        '  - auroraMaxCapacity: must be a multiple of 0.5',
+        'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+      ].join('\n'),
+    );
+  });
+
+  it('documents every key it accepts, and accepts every key it documents', () => {
+    for (const key of Object.keys(CONTEXT_KEYS)) expect(problemsOf({ [key]: '%%' }).join()).not.toContain('unknown key');
+  });
+});

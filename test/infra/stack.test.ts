@@ -1,0 +1,344 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
+import { synthesize } from '../support/infra';
+
+// The default configuration (new RDS instance), synthesized once for the whole file.
+const { template, stack, outdir, cleanup } = synthesize();
+afterAll(cleanup);
+
+type Resource = { Properties: Record<string, unknown>; DependsOn?: string[]; Metadata?: Record<string, unknown> };
+const resources = (type: string) => template.findResources(type) as Record<string, Resource>;
+const logicalId = (construct: { node: { defaultChild?: unknown } } | unknown) =>
+  stack.getLogicalId((construct as { node: { defaultChild: never } }).node.defaultChild);
+const fnId = (operation: (typeof HANDLER_OPERATIONS)[number]) => logicalId(stack.handlers.functions[operation]);
+const fnProps = (operation: (typeof HANDLER_OPERATIONS)[number]) =>
+  (resources('AWS::Lambda::Function')[fnId(operation)] as Resource).Properties;
+const secretRef = { Ref: logicalId(stack.database.secret) };
+
+describe('functions', () => {
+  it.each(HANDLER_OPERATIONS)('%s runs the handler bundle on Node.js 24, arm64, in the isolated subnets', (operation) => {
+    expect(fnProps(operation)).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: LAMBDA_HANDLER,
+      MemorySize: 256,
+    });
+    expect(JSON.stringify(fnProps(operation).VpcConfig)).toMatch(/isolatedSubnet1.*isolatedSubnet2/);
+  });
+
+  it('ships, in each asset, exactly dist/<op>/index.mjs, the bundle the handler tests run, and no source map', () => {
+    for (const operation of HANDLER_OPERATIONS) {
+      const code = fnProps(operation).Code as { S3Key: string };
+      const assetDir = join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+      expect(readFileSync(join(assetDir, 'index.mjs')).equals(readFileSync(bundleFile(operation))), operation).toBe(true);
+      expect(() => readFileSync(join(assetDir, 'index.mjs.map'))).toThrow(/ENOENT/);
+    }
+  });
+
+  it('gives each function its environment: the secret, the namespace and its own payload defaults, no TLS override', () => {
+    const common = { DB_SECRET_ARN: secretRef, METRICS_NAMESPACE: 'PerpsStats' };
+    expect(fnProps('migrate').Environment).toEqual({ Variables: common });
+    expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
+    expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
+    expect(fnProps('stats').Environment).toEqual({ Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000' } });
+  });
+
+  it('sizes timeouts to the work and reserves one concurrent run for migrate, partitions and prune', () => {
+    const shape = Object.fromEntries(
+      HANDLER_OPERATIONS.map((operation) => [operation, [fnProps(operation).Timeout, fnProps(operation).ReservedConcurrentExecutions]]),
+    );
+    expect(shape).toEqual({ migrate: [600, 1], partitions: [600, 1], prune: [900, 1], stats: [60, undefined] });
+  });
+
+  it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
+    const queueId = logicalId(stack.handlers.failureQueue);
+    const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
+    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300] };
+    expect(configs).toHaveLength(4);
+    for (const [operation, [retries, age]] of Object.entries(expected)) {
+      expect(configs).toContainEqual({
+        FunctionName: { Ref: fnId(operation as keyof typeof expected) },
+        Qualifier: '$LATEST',
+        MaximumRetryAttempts: retries,
+        MaximumEventAgeInSeconds: age,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    }
+  });
+
+  it('keeps each log group 30 days', () => {
+    for (const operation of HANDLER_OPERATIONS) {
+      const logGroup = (fnProps(operation).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources('AWS::Logs::LogGroup')[logGroup]?.Properties.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('lets each function read the one secret and nothing else of Secrets Manager; the scheduler role names the functions exactly', () => {
+    const statements = Object.values(resources('AWS::IAM::Policy')).flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
+    );
+    const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
+    expect(secretStatements).toHaveLength(4);
+    for (const statement of secretStatements)
+      expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
+    // No statement of ours names a wildcard resource.
+    expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"|:\*"/);
+    const schedulerRole = Object.values(resources('AWS::IAM::Role')).find((role) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+    expect(schedulerRole?.Properties.Policies).toEqual([
+      {
+        PolicyName: 'invoke',
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Action: 'lambda:InvokeFunction',
+              Effect: 'Allow',
+              Resource: ['partitions', 'prune', 'stats'].map((operation) => ({ 'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'] })),
+            },
+            { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } },
+          ],
+        },
+      },
+    ]);
+  });
+});
+
+describe('schedules', () => {
+  const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
+
+  it('runs partitions and prune daily and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+    const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
+    const expected = [
+      ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['stats', 'cron(0/5 * * * ? *)', {}, { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300 }],
+    ] as const;
+    expect(schedules()).toHaveLength(3);
+    for (const [operation, expression, input, retryPolicy] of expected) {
+      const schedule = schedules().find((props) => JSON.stringify(props.Target).includes(fnId(operation)));
+      expect(schedule, operation).toMatchObject({
+        ScheduleExpression: expression,
+        ScheduleExpressionTimezone: 'Etc/UTC',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        State: 'ENABLED',
+        Target: { RetryPolicy: retryPolicy, DeadLetterConfig: dlq },
+      });
+      expect(JSON.parse((schedule?.Target as { Input: string } | undefined)?.Input ?? 'null')).toEqual(input);
+    }
+  });
+});
+
+describe('migrations on deploy', () => {
+  const triggers = resources('Custom::Trigger');
+  const migrate = triggers[logicalId(stack.deployMigrations.migrate.node.findChild('Default'))] as Resource;
+  const partitions = triggers[logicalId(stack.deployMigrations.partitions.node.findChild('Default'))] as Resource;
+
+  it('invokes the current versions of migrate, then partitions, synchronously, waiting as long as each function may run', () => {
+    expect(migrate.Properties).toMatchObject({
+      HandlerArn: { Ref: expect.stringMatching(/^FunctionsMigrateCurrentVersion/) },
+      InvocationType: 'RequestResponse',
+      Timeout: '600000',
+      ExecuteOnHandlerChange: true,
+    });
+    expect(partitions.Properties).toMatchObject({
+      HandlerArn: { Ref: expect.stringMatching(/^FunctionsPartitionsCurrentVersion/) },
+      InvocationType: 'RequestResponse',
+      Timeout: '600000',
+    });
+    expect(partitions.DependsOn).toContain(logicalId(stack.deployMigrations.migrate.node.findChild('Default')));
+  });
+
+  it('runs only after the database, its secret attachment, the endpoint and the security group rules exist', () => {
+    const ingressToDatabase = Object.keys(resources('AWS::EC2::SecurityGroupIngress'));
+    for (const trigger of [migrate, partitions]) {
+      expect(trigger.DependsOn).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^DatabaseInstance[0-9A-F]{8}$/),
+          expect.stringMatching(/^DatabaseInstanceSecretAttachment[0-9A-F]{8}$/),
+          expect.stringMatching(/^DatabaseNetworkSecretsManagerEndpoint[0-9A-F]{8}$/),
+          ...ingressToDatabase,
+        ]),
+      );
+    }
+  });
+});
+
+describe('database and network', () => {
+  it('is RDS PostgreSQL 18 on Graviton, encrypted, backed up, deletion-protected, in isolated subnets, with TLS forced', () => {
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      Engine: 'postgres',
+      EngineVersion: '18',
+      DBInstanceClass: 'db.t4g.micro',
+      StorageEncrypted: true,
+      StorageType: 'gp3',
+      BackupRetentionPeriod: 7,
+      DeletionProtection: true,
+      MultiAZ: false,
+      PubliclyAccessible: false,
+    });
+    template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'postgres18', Parameters: { 'rds.force_ssl': '1' } });
+  });
+
+  it('has no NAT gateway and no internet gateway; Secrets Manager is reached through an interface endpoint', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.secretsmanager']] },
+    });
+  });
+
+  it('rotates the generated secret with hosted rotation inside the VPC, not during the deploy', () => {
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      HostedRotationLambda: { RotationType: 'PostgreSQLSingleUser', VpcSubnetIds: Match.anyValue(), VpcSecurityGroupIds: Match.anyValue() },
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      RotateImmediatelyOnUpdate: false,
+    });
+  });
+
+  it('encrypts both queues with SSE-SQS and refuses plain HTTP to them', () => {
+    const queues = Object.values(resources('AWS::SQS::Queue'));
+    expect(queues).toHaveLength(2);
+    for (const queue of queues) expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    for (const policy of Object.values(resources('AWS::SQS::QueuePolicy'))) {
+      expect(policy.Properties.PolicyDocument).toMatchObject({
+        Statement: [{ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
+      });
+    }
+  });
+});
+
+describe('alarms', () => {
+  const alarms = () => Object.values(resources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+  const service = { Name: 'service', Value: 'perps-stats-db' };
+  const alarmOn = (metricName: string, dimension?: { Name: string; Value: string }) =>
+    alarms().filter(
+      (alarm) =>
+        alarm.MetricName === metricName &&
+        (!dimension || (alarm.Dimensions as unknown[]).some((d) => JSON.stringify(d) === JSON.stringify(dimension))),
+    );
+
+  it('watches each time-series table: runway below 2 days, rows in the DEFAULT partition, data older than an hour', () => {
+    for (const table of TIME_SERIES_TABLES) {
+      const dimensions = [{ Name: 'Table', Value: table }, service];
+      const common = { Namespace: 'PerpsStats', Dimensions: dimensions, TreatMissingData: 'notBreaching' };
+      expect(alarmOn('PartitionRunwayDays', dimensions[0])).toEqual([
+        expect.objectContaining({
+          ...common,
+          Statistic: 'Minimum',
+          Period: 900,
+          Threshold: 2,
+          ComparisonOperator: 'LessThanThreshold',
+          EvaluationPeriods: 1,
+        }),
+      ]);
+      expect(alarmOn('DefaultPartitionRows', dimensions[0])).toEqual([
+        expect.objectContaining({
+          ...common,
+          Statistic: 'Maximum',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          EvaluationPeriods: 1,
+        }),
+      ]);
+      expect(alarmOn('DataAgeSeconds', dimensions[0])).toEqual([
+        expect.objectContaining({
+          ...common,
+          Statistic: 'Maximum',
+          Period: 300,
+          Threshold: 3600,
+          ComparisonOperator: 'GreaterThanThreshold',
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 3,
+        }),
+      ]);
+    }
+  });
+
+  it('alarms on any error of each function', () => {
+    for (const operation of HANDLER_OPERATIONS) {
+      expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
+        expect.objectContaining({
+          Namespace: 'AWS/Lambda',
+          Statistic: 'Sum',
+          Period: 300,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          TreatMissingData: 'notBreaching',
+        }),
+      ]);
+    }
+  });
+
+  it('alarms when stats metrics are missing for 15 minutes: missing data breaches', () => {
+    expect(alarmOn('DatabaseSizeBytes')).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: [service],
+        Statistic: 'SampleCount',
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      }),
+    ]);
+  });
+
+  it('alarms on any visible message in either dead-letter queue', () => {
+    const queueAlarms = alarmOn('ApproximateNumberOfMessagesVisible');
+    expect(queueAlarms.map((alarm) => JSON.stringify(alarm.Dimensions)).sort()).toEqual(
+      [stack.handlers.failureQueue, stack.schedules.deadLetterQueue]
+        .map((queue) => JSON.stringify([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } }]))
+        .sort(),
+    );
+    for (const alarm of queueAlarms)
+      expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Statistic: 'Maximum' });
+  });
+
+  it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
+    const topic = { Ref: logicalId(stack.alarms.topic) };
+    expect(alarms()).toHaveLength(4 * 3 + 4 + 1 + 2);
+    for (const alarm of alarms()) {
+      if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
+      expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
+    }
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('dashboard', () => {
+  it('graphs database size, table sizes, rows per hour, data age, runway and maintenance outcomes', () => {
+    const body = JSON.stringify(Object.values(resources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody);
+    for (const title of [
+      'Database size',
+      'Table size',
+      'Rows per hour',
+      'Data age',
+      'Partition runway',
+      'Maintenance failures',
+      'Maintenance work',
+    ]) {
+      expect(body).toContain(title);
+    }
+    for (const metric of [
+      'DatabaseSizeBytes',
+      'TotalBytes',
+      'RowsLastHour',
+      'DataAgeSeconds',
+      'PartitionRunwayDays',
+      'Failure',
+      'RowsDeleted',
+    ]) {
+      expect(body).toContain(`\\"${metric}\\"`);
+    }
+  });
+});

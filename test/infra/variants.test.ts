@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXISTING_CONTEXT, synthesize } from '../support/infra';
+
+type Properties = Record<string, unknown>;
+
+// Aurora with the options a team changes most, and an existing database with retention off:
+// each synthesized once for the file.
+const aurora = synthesize({
+  database: 'aurora',
+  auroraMinCapacity: '0',
+  auroraMaxCapacity: '8',
+  deletionProtection: 'false',
+  alarmEmail: 'oncall@example.com',
+  dataAgeAlarmSeconds: 'off',
+  metricsNamespace: 'PerpsStatsStaging',
+  daysAhead: '14',
+  deleteRowsOlderThanDays: '90',
+});
+const existing = synthesize({ ...EXISTING_CONTEXT, dropPartitionsOlderThanDays: 'off' });
+afterAll(() => {
+  aurora.cleanup();
+  existing.cleanup();
+});
+
+const propertiesOf = (template: typeof aurora.template, type: string) =>
+  Object.values(template.findResources(type) as Record<string, { Properties: Properties }>).map((resource) => resource.Properties);
+
+describe('aurora database', () => {
+  it('is an Aurora PostgreSQL 18 Serverless v2 cluster, encrypted, TLS forced in the cluster parameter group', () => {
+    aurora.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      EngineVersion: '18.6',
+      StorageEncrypted: true,
+      DeletionProtection: false,
+      BackupRetentionPeriod: 7,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 8 },
+    });
+    aurora.template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
+      Family: 'aurora-postgresql18',
+      Parameters: { 'rds.force_ssl': '1' },
+    });
+    aurora.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', Engine: 'aurora-postgresql' });
+    aurora.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+  });
+
+  it('passes the context options on: namespace, days ahead, row retention, e-mail, no data-age alarm', () => {
+    const variables = propertiesOf(aurora.template, 'AWS::Lambda::Function')
+      .map((fn) => (fn.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables)
+      .filter((env) => env?.DB_SECRET_ARN);
+    expect(variables.every((env) => env?.METRICS_NAMESPACE === 'PerpsStatsStaging')).toBe(true);
+    expect(variables).toContainEqual(expect.objectContaining({ PARTITIONS_DAYS_AHEAD: '14' }));
+    expect(variables).toContainEqual(
+      expect.objectContaining({ PRUNE_OLDER_THAN_DAYS: '90', PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' }),
+    );
+    const inputs = propertiesOf(aurora.template, 'AWS::Scheduler::Schedule').map((schedule) =>
+      JSON.parse((schedule.Target as { Input: string }).Input),
+    );
+    expect(inputs).toEqual(expect.arrayContaining([{ daysAhead: 14 }, { olderThanDays: 90, dropPartitionsOlderThanDays: 180 }, {}]));
+    aurora.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    const alarms = propertiesOf(aurora.template, 'AWS::CloudWatch::Alarm');
+    expect(alarms.filter((alarm) => alarm.MetricName === 'DataAgeSeconds')).toEqual([]);
+    for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda' && alarm.Namespace !== 'AWS/SQS')) {
+      expect(alarm.Namespace).toBe('PerpsStatsStaging');
+    }
+  });
+});
+
+describe('existing database', () => {
+  it('creates no database, VPC, endpoint or rotation; imports them by id', () => {
+    for (const type of [
+      'AWS::RDS::DBInstance',
+      'AWS::RDS::DBCluster',
+      'AWS::EC2::VPC',
+      'AWS::EC2::VPCEndpoint',
+      'AWS::SecretsManager::RotationSchedule',
+    ]) {
+      existing.template.resourceCountIs(type, 0);
+    }
+    for (const fn of propertiesOf(existing.template, 'AWS::Lambda::Function').filter((fn) => fn.VpcConfig)) {
+      expect(fn.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+        SecurityGroupIds: [expect.objectContaining({ 'Fn::GetAtt': [expect.stringMatching(/^FunctionsSecurityGroup/), 'GroupId'] })],
+      });
+      expect((fn.Environment as { Variables: Properties }).Variables.DB_SECRET_ARN).toBe(EXISTING_CONTEXT.existingSecretArn);
+    }
+  });
+
+  it("adds one ingress rule to the database's security group, from the functions, on 5432", () => {
+    expect(propertiesOf(existing.template, 'AWS::EC2::SecurityGroupIngress')).toEqual([
+      expect.objectContaining({ GroupId: EXISTING_CONTEXT.existingSecurityGroupId, IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 }),
+    ]);
+  });
+
+  it('grants GetSecretValue on that secret ARN and Decrypt on its key only through Secrets Manager', () => {
+    const statements = propertiesOf(existing.template, 'AWS::IAM::Policy').flatMap(
+      (policy) => (policy.PolicyDocument as { Statement: Properties[] }).Statement,
+    );
+    const secret = statements.filter((statement) => statement.Action === 'secretsmanager:GetSecretValue');
+    const kms = statements.filter((statement) => statement.Action === 'kms:Decrypt');
+    expect(secret).toHaveLength(4);
+    expect(kms).toHaveLength(4);
+    for (const statement of secret) expect(statement.Resource).toBe(EXISTING_CONTEXT.existingSecretArn);
+    for (const statement of kms) {
+      expect(statement).toMatchObject({
+        Resource: EXISTING_CONTEXT.existingSecretKmsKeyArn,
+        Condition: {
+          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+        },
+      });
+    }
+  });
+
+  it('has no prune schedule when both retention actions are off, and no prune defaults', () => {
+    const targets = propertiesOf(existing.template, 'AWS::Scheduler::Schedule').map((schedule) => JSON.stringify(schedule.Target));
+    expect(targets).toHaveLength(2);
+    expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
+    const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
+    expect(envs).not.toContain('PRUNE_');
+  });
+});
