@@ -19,7 +19,7 @@ const EXPECTED_ROWS: Record<string, number> = {
   CLI: 102,
   'Lambda migrate': 2,
   'Lambda partitions': 25,
-  'Lambda prune': 34,
+  'Lambda prune': 36,
   'Lambda stats': 20,
 };
 
