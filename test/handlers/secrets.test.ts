@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ownerWithoutCreateRole, testPassword } from '../support/database';
 import { type BundledHandler, capturedOutput, invoke, loadHandler, setEnv } from '../support/handlers';
+import { registerSecret } from '../support/secret-guard';
 import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:perps-db-AbCdEf';
@@ -45,6 +46,7 @@ async function setRolePassword(password: string) {
   await admin.query(`ALTER ROLE ${pg.escapeIdentifier(decodeURIComponent(ownerUrl.username))} PASSWORD ${pg.escapeLiteral(password)}`);
   await admin.end();
   passwords.push(password);
+  registerSecret(password, 'a rotated password');
 }
 
 let testDatabaseUrl: string;
@@ -126,6 +128,7 @@ describe('database credentials from Secrets Manager (real SDK client, local endp
     const arn = `${ARN}-notjson`;
     endpoint.put(arn, 'host=db user=app password=plain-text-pw');
     passwords.push('plain-text-pw');
+    registerSecret('plain-text-pw', 'the password in a non-JSON secret');
     const run = await invoke(await handlerFor('stats', arn), {});
     expect(run.error?.name).toBe('InputError');
     expect(run.error?.message).toBe(

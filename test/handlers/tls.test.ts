@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli';
 import { type BundledHandler, type Invocation, invoke, loadHandler, setEnv } from '../support/handlers';
+import { registerSecret } from '../support/secret-guard';
 import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
 import { startTestServer, type TestServer } from '../support/server';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
@@ -67,6 +68,7 @@ beforeAll(async () => {
   });
   await adminQuery(`CREATE DATABASE ${DATABASE}`);
   url = new URL(server.url);
+  registerSecret(decodeURIComponent(url.password), "the TLS server's admin password");
   url.pathname = `/${DATABASE}`;
   endpoint = await startSecretsEndpoint();
   savedEnv = setEnv({

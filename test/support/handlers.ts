@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { localLambdaContext } from '../../functions/local/lambda-context';
 import { bundleFile, type HandlerOperation } from '../../infra/bundling';
+import { recordOutput } from './secret-guard';
 
 /** A handler as the bundle exports it. */
 export interface BundledHandler {
@@ -78,11 +79,13 @@ export async function invoke(handler: BundledHandler, event: unknown, functionNa
   }
   const stdout = out.join('');
   const stderr = err.join('');
-  capturedOutput.push(
-    stdout,
-    stderr,
-    invocation.error ? `${invocation.error.message} ${JSON.stringify(invocation.error.report ?? '')}` : '',
-  );
+  const errorText = invocation.error ? `${invocation.error.message} ${JSON.stringify(invocation.error.report ?? '')}` : '';
+  capturedOutput.push(stdout, stderr, errorText);
+  // The suite-wide password guard scans what the handler wrote, threw and returned.
+  recordOutput(`${functionName} stdout`, stdout);
+  recordOutput(`${functionName} stderr`, stderr);
+  recordOutput(`${functionName} error`, errorText && `${errorText} ${invocation.error?.stack ?? ''}`);
+  recordOutput(`${functionName} report`, invocation.result && JSON.stringify(invocation.result));
   const lines = `${stdout}\n${stderr}`
     .split('\n')
     .filter((line) => line.startsWith('{'))
