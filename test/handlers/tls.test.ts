@@ -148,6 +148,20 @@ describe('TLS to a server with a private CA (real server, built bundles)', () =>
     expect(wrong.error?.name).toBe('DatabaseUnavailableError');
     expect(wrong.error?.message).toMatch(/TLS certificate could not be verified/);
   });
+
+  it("DB_SSL wins over the URL's sslmode, in both directions", async () => {
+    const upgraded = await run('stats', {
+      DATABASE_URL: `${url.toString()}?sslmode=disable`,
+      DB_SSL: 'verify-full',
+      DB_SSL_CA_FILE: certs.caFile,
+    });
+    expect(upgraded.error).toBeUndefined();
+    const downgraded = await run('stats', {
+      DATABASE_URL: `${url.toString()}?sslmode=verify-full&sslrootcert=${certs.caFile}`,
+      DB_SSL: 'disable',
+    });
+    expect(downgraded.error?.message).toMatch(/no encryption/);
+  });
 });
 
 describe('TLS for a host from a secret, with no DB_SSL (the RDS default)', () => {

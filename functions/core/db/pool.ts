@@ -109,10 +109,11 @@ function hostOf(url: string): string {
 /**
  * Connects once, outside the pool, and asks for the database name, so an unreachable database
  * fails within `timeoutMs` with a clear message even though the pool may wait longer for a
- * connection under load.
+ * connection under load. `ssl` is the same option the pool gets (DB_SSL, DB_SSL_CA_FILE): without
+ * it the check connects the way the URL alone says, which may be without TLS.
  */
-export async function verifyConnection(url: string, timeoutMs: number): Promise<string> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+export async function verifyConnection(url: string, timeoutMs: number, ssl?: ConnectionSettings['ssl']): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, ...(ssl === undefined ? {} : { ssl }) });
   client.on('error', () => undefined);
   try {
     await client.connect();
