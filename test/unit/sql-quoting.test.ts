@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/bundling';
+import { sourceFiles } from '../support/source-files';
 
 // The static half of the SQL-quoting check (test/handlers/hostile-names.test.ts is the dynamic
 // half, on real hostile names): every expression interpolated into SQL text in functions/ must
@@ -93,12 +94,6 @@ function templatesOf(source: string): Template[] {
   };
   readCode(undefined);
   return found;
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
-  );
 }
 
 describe('SQL text in functions/', () => {

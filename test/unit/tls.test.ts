@@ -1,16 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toUnavailableError } from '../../functions/core/db/pool';
 import { DatabaseUnavailableError } from '../../functions/core/errors';
 import { sslOptions } from '../../functions/middleware/tls';
 import { PROJECT_ROOT } from '../../infra/bundling';
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
-  );
-}
+import { sourceFiles } from '../support/source-files';
 
 describe('TLS options', () => {
   it('turns certificate verification off only for DB_SSL=require, in one place', () => {
