@@ -16,6 +16,7 @@ let maintenanceUrl: string;
 let maintenanceRole: string;
 let writer: pg.Client;
 let reader: pg.Client;
+let readerUrl: string;
 
 /** A login role with a random password (registered with the password guard) and its URL. */
 async function loginRole(admin: pg.Client, baseUrl: string, prefix: string, options: string): Promise<{ role: string; url: string }> {
@@ -66,6 +67,7 @@ beforeAll(async () => {
   await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLogin.role)}`);
   writer = await connect(writerLogin.url);
   reader = await connect(readerLogin.url);
+  readerUrl = readerLogin.url;
 });
 
 const TICKER = `INSERT INTO tickers (exchange_id, symbol, ts, last_price) VALUES (1, 'BTC-PERP', '2026-06-15 12:00+00', 1)`;
@@ -135,6 +137,20 @@ describe('roles: each can do what it should and nothing more (login users, real 
       expect(await attempt(reader, sql)).toBe(readerMay);
     },
   );
+
+  it('a reader login can run stats: the stats function needs no more than perps_reader', async () => {
+    const report = await runOperation(testContext(readerUrl, { now: NOW }), { operation: 'stats', event: {} });
+    expect(report).toMatchObject({ operation: 'stats', database: { name: new URL(url).pathname.slice(1) } });
+    expect(Object.keys((report as { tables: object }).tables).sort()).toEqual([
+      'exchanges',
+      'funding_rates',
+      'ingest_events',
+      'markets',
+      'orderbooks',
+      'tickers',
+      'trades',
+    ]);
+  });
 
   it('neither can become the maintenance user', async () => {
     for (const client of [writer, reader]) expect(await attempt(client, `SET ROLE ${pg.escapeIdentifier(maintenanceRole)}`)).toBe('denied');
