@@ -80,7 +80,8 @@ function adviceFor(error: unknown, host: string): string {
   if (/does not support SSL/i.test(message)) {
     return 'The server does not accept TLS connections: enable ssl on the server, or set DB_SSL=disable on a network you trust.';
   }
-  if (code === '28000' && /no encryption/i.test(message)) {
+  // Older servers say "SSL off", newer ones "no encryption".
+  if (code === '28000' && /no encryption|SSL off/i.test(message)) {
     return 'The server accepts this user only over TLS: set DB_SSL=verify-full (or sslmode in the URL).';
   }
   return 'Check that the server is running and the URL, user and password are right.';
