@@ -33,6 +33,17 @@ interface Target {
 /** URL parameters that set TLS: node-postgres lets them override the `ssl` option, so DB_SSL removes them. */
 const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat'];
 
+/**
+ * The URL without its TLS parameters, for a connection whose `ssl` option comes from DB_SSL:
+ * node-postgres would let the URL's sslmode override it. Every connection made under DB_SSL
+ * (the pool here, the runner's truncate confirmation) must go through this.
+ */
+export function withoutTlsParameters(url: string): string {
+  const parsed = new URL(url);
+  for (const key of URL_TLS_PARAMETERS) parsed.searchParams.delete(key);
+  return parsed.toString();
+}
+
 /** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
 const SECRETS_CLIENT_OPTIONS = {
   maxAttempts: 2,
@@ -82,9 +93,7 @@ export function databaseConnection(
   const resolveTarget = async (request: OperationRequest, environment: HandlerEnvironment): Promise<Target> => {
     if (environment.source.kind === 'url') {
       if (!environment.ssl) return { url: environment.source.url, sslMode: undefined };
-      const url = new URL(environment.source.url);
-      for (const key of URL_TLS_PARAMETERS) url.searchParams.delete(key);
-      return { url: url.toString(), sslMode: environment.ssl };
+      return { url: withoutTlsParameters(environment.source.url), sslMode: environment.ssl };
     }
     const { secretArn } = environment.source;
     await secretsMiddleware(secretArn).before?.(request as never);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ownerWithoutCreateRole, testPassword } from '../support/database';
 import { type BundledHandler, capturedOutput, invoke, loadHandler, setEnv } from '../support/handlers';
+import { registerSecret } from '../support/secret-guard';
 import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:perps-db-AbCdEf';
@@ -45,6 +46,7 @@ async function setRolePassword(password: string) {
   await admin.query(`ALTER ROLE ${pg.escapeIdentifier(decodeURIComponent(ownerUrl.username))} PASSWORD ${pg.escapeLiteral(password)}`);
   await admin.end();
   passwords.push(password);
+  registerSecret(password, 'a rotated password');
 }
 
 let testDatabaseUrl: string;
@@ -72,7 +74,7 @@ describe('database credentials from Secrets Manager (real SDK client, local endp
     expect(endpoint.targets).toEqual([]); // importing the bundle called nothing
     const migrated = await invoke(migrate, {});
     expect(migrated.error).toBeUndefined();
-    expect(migrated.result).toMatchObject({ applied: 3 });
+    expect(migrated.result).toMatchObject({ applied: 4 });
     expect(endpoint.calls(ARN)).toBe(1);
     expect(endpoint.targets).toEqual(['secretsmanager.GetSecretValue']);
     expect(endpoint.authorizations[0]).toMatch(

@@ -112,7 +112,7 @@ describe('faults during migrate', () => {
     {
       name: 'killed before the ledger row of the last migration',
       statement: /INSERT INTO perps_schema_migrations/,
-      occurrence: 3,
+      occurrence: 4,
       fault: 'terminate',
       expected: TERMINATED,
     },

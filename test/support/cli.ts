@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../functions/local/cli';
+import { recordOutput } from './secret-guard';
 
 export interface CliResult {
   code: number;
@@ -35,6 +36,9 @@ export async function cli(
     version: '0.0.0-test',
   });
   cliOutput.push(out.join(''), err.join(''));
+  // Only the command names the capture: argv may carry a URL with a password.
+  recordOutput(`runner stdout of ${argv[0] ?? '(no command)'}`, out.join(''));
+  recordOutput(`runner stderr of ${argv[0] ?? '(no command)'}`, err.join(''));
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
@@ -49,5 +53,8 @@ export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd
     timeout: 120_000,
   });
   cliOutput.push(result.stdout, result.stderr);
+  // Only the command names the capture: argv may carry a URL with a password.
+  recordOutput(`npm run local stdout of ${argv[0] ?? '(no command)'}`, result.stdout);
+  recordOutput(`npm run local stderr of ${argv[0] ?? '(no command)'}`, result.stderr);
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

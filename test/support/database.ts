@@ -10,6 +10,7 @@ import { silentLogger } from '../../functions/core/log';
 import { type MigrateReport, migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
 import { dropDatabase } from './admin';
+import { registerSecret } from './secret-guard';
 
 export const adminUrl = () => inject('adminUrl');
 
@@ -140,6 +141,7 @@ export async function holdMaintenanceLock(url: string): Promise<HeldLock> {
 export async function ownerWithoutCreateRole(url: string): Promise<{ role: string; url: string }> {
   const role = `perps_owner_${randomBytes(3).toString('hex')}`;
   const password = `pw-${randomBytes(6).toString('hex')}`;
+  registerSecret(password, `the password of ${role}`);
   const admin = await connect(url);
   await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOCREATEROLE`);
   await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} OWNER TO ${role}`);

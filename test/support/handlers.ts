@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { localLambdaContext } from '../../functions/local/lambda-context';
 import { bundleFile, type HandlerOperation } from '../../infra/bundling';
+import { recordOutput } from './secret-guard';
 
 /** A handler as the bundle exports it. */
 export interface BundledHandler {
@@ -67,7 +68,7 @@ export async function invoke(
   timeoutMs?: number,
 ): Promise<Invocation> {
   const { value, stdout, stderr } = await capturingOutput(() => settle(handler, event, functionName, timeoutMs));
-  capturedOutput.push(stdout, stderr, describeOutcome(value));
+  keepForSecretScans(functionName, stdout, stderr, [value]);
   const lines = `${stdout}\n${stderr}`
     .split('\n')
     .filter((line) => line.startsWith('{'))
@@ -89,7 +90,7 @@ export async function invokeAll(calls: Array<[BundledHandler, unknown]>): Promis
   const { value, stdout, stderr } = await capturingOutput(() =>
     Promise.all(calls.map(([handler, event], i) => settle(handler, event, `perps-stats-db-concurrent-${i}`))),
   );
-  capturedOutput.push(stdout, stderr, ...value.map(describeOutcome));
+  keepForSecretScans('concurrent invocations', stdout, stderr, value);
   return value;
 }
 
@@ -101,6 +102,16 @@ async function settle(handler: BundledHandler, event: unknown, functionName: str
     return { result: await handler(event, localLambdaContext(functionName, timeoutMs)) };
   } catch (error) {
     return { error: error as Invocation['error'] };
+  }
+}
+
+/** Keeps what invocations wrote, threw and returned for this file's scan and the suite-wide password guard. */
+function keepForSecretScans(source: string, stdout: string, stderr: string, outcomes: Outcome[]): void {
+  capturedOutput.push(stdout, stderr, ...outcomes.map(describeOutcome));
+  recordOutput(`${source} stdout`, stdout);
+  recordOutput(`${source} stderr`, stderr);
+  for (const outcome of outcomes) {
+    recordOutput(`${source} ${outcome.error ? 'error' : 'report'}`, `${describeOutcome(outcome)} ${outcome.error?.stack ?? ''}`);
   }
 }
 

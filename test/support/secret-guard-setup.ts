@@ -1,0 +1,48 @@
+import { format } from 'node:util';
+import type { RunnerTask } from 'vitest';
+import { afterAll, expect, inject } from 'vitest';
+import { describeLeaks, findSecrets, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
+
+// A vitest setupFiles module: it runs in every test file's worker before the file. It records
+// everything the file writes to stdout, stderr and the console (the handler and runner captures
+// report theirs through recordOutput), and after the file fails it if the test server's password
+// or any secret registered with registerSecret appears there or in a test's error.
+
+const adminPassword = decodeURIComponent(new URL(inject('adminUrl')).password);
+// TEST_DATABASE_URL may be a server without a password: nothing to guard then.
+if (adminPassword) registerSecret(adminPassword, "the test server's admin password");
+
+const currentTest = () => expect.getState().currentTestName ?? '(outside a test)';
+
+for (const stream of [process.stdout, process.stderr]) {
+  const name = stream === process.stdout ? 'stdout' : 'stderr';
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    recordOutput(`${name} of ${currentTest()}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof stream.write;
+}
+
+for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
+  const original = console[method].bind(console);
+  console[method] = (...args: unknown[]) => {
+    recordOutput(`console.${method} of ${currentTest()}`, format(...args));
+    original(...args);
+  };
+}
+
+/** The errors vitest will print for the file's failed tests (message, stack, diff). */
+function testErrors(tasks: readonly RunnerTask[]): { source: string; text: string }[] {
+  return tasks.flatMap((task) => [
+    ...(task.result?.errors ?? []).map((error) => ({ source: `the error of ${task.name}`, text: JSON.stringify(error) })),
+    ...('tasks' in task ? testErrors(task.tasks) : []),
+  ]);
+}
+
+// Registered first, so with vitest's stacked hooks it runs after the file's own afterAll hooks
+// (which close handlers and may still log).
+// biome-ignore lint/correctness/noEmptyPattern: vitest requires a destructuring pattern for the hook context; only the suite is used
+afterAll(({}, suite) => {
+  const leaks = findSecrets([...recordedOutputs(), ...testErrors(suite.tasks)]);
+  if (leaks.length > 0) throw new Error(describeLeaks(leaks));
+});
