@@ -212,4 +212,18 @@ describe('TLS through the local runner', () => {
     );
     expect(wrong.stderr).toContain('(URL from --database-url)');
   });
+
+  // The last test of the file: it empties the data tables.
+  it('reads the name a truncate confirms over the same TLS settings', async () => {
+    const wrong = await cli(['clean', '--truncate', '--yes', '--database-url', url.toString()], {
+      env: { DB_SSL: 'verify-full', DB_SSL_CA_FILE: certs.wrongCaFile },
+    });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/TLS certificate could not be verified.*DB_SSL_CA_FILE/);
+    const right = await cli(['clean', '--truncate', '--yes', '--database-url', url.toString()], {
+      env: { DB_SSL: 'verify-full', DB_SSL_CA_FILE: certs.caFile },
+    });
+    expect(right.stderr).not.toMatch(/^error:/m);
+    expect(right.code).toBe(0);
+  });
 });
