@@ -4,21 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ownerWithoutCreateRole, testPassword } from '../support/database';
 import { type BundledHandler, capturedOutput, invoke, loadHandler, setEnv } from '../support/handlers';
 import { registerSecret } from '../support/secret-guard';
-import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
+import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-endpoint';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:perps-db-AbCdEf';
-const AWS_ENV = {
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
-  AWS_SECRET_ACCESS_KEY: 'local-test-secret-key',
-  DATABASE_URL: undefined,
-};
 
-let endpoint: SecretsEndpoint;
+let endpoint: SdkSecretsEndpoint;
 let ownerUrl: URL;
 const passwords: string[] = [];
 const opened: BundledHandler[] = [];
-let savedEnv: Record<string, string | undefined> = {};
 
 /** The RDS secret shape for the owner role with `password`. */
 function rdsSecret(password: string, extra: Record<string, unknown> = {}): string {
@@ -55,15 +48,13 @@ beforeAll(async () => {
   testDatabaseUrl = await createTestDatabase();
   ownerUrl = new URL((await ownerWithoutCreateRole(testDatabaseUrl)).url);
   passwords.push(decodeURIComponent(ownerUrl.password));
-  endpoint = await startSecretsEndpoint();
-  savedEnv = setEnv({ ...AWS_ENV, AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url });
+  endpoint = await useSecretsEndpoint({ DATABASE_URL: undefined });
   endpoint.put(ARN, rdsSecret(decodeURIComponent(ownerUrl.password)));
 });
 
 afterAll(async () => {
   for (const handler of opened) await handler.close();
-  await endpoint.close();
-  setEnv(savedEnv);
+  await endpoint.release();
   const everything = capturedOutput.join('\n');
   for (const password of [...passwords, testPassword()]) expect(everything).not.toContain(password);
 });

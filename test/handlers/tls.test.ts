@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli';
-import { type BundledHandler, type Invocation, invoke, loadHandler, setEnv } from '../support/handlers';
+import { type BundledHandler, type Invocation, invoke, loadHandler } from '../support/handlers';
 import { registerSecret } from '../support/secret-guard';
-import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
+import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-endpoint';
 import { startTestServer, type TestServer } from '../support/server';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
 
@@ -16,8 +16,7 @@ import { makeTestCertificates, type TestCertificates } from '../support/tls-cert
 
 let certs: TestCertificates;
 let server: TestServer;
-let endpoint: SecretsEndpoint;
-let savedEnv: Record<string, string | undefined> = {};
+let endpoint: SdkSecretsEndpoint;
 const opened: BundledHandler[] = [];
 const DATABASE = 'perps_tls';
 let url: URL;
@@ -70,19 +69,12 @@ beforeAll(async () => {
   url = new URL(server.url);
   registerSecret(decodeURIComponent(url.password), "the TLS server's admin password");
   url.pathname = `/${DATABASE}`;
-  endpoint = await startSecretsEndpoint();
-  savedEnv = setEnv({
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
-    AWS_SECRET_ACCESS_KEY: 'local-test-secret-key',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url,
-  });
+  endpoint = await useSecretsEndpoint();
 });
 
 afterAll(async () => {
   for (const handler of opened) await handler.close();
-  await endpoint?.close();
-  setEnv(savedEnv);
+  await endpoint?.release();
   await server?.stop();
   certs?.remove();
 });

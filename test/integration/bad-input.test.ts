@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HandlerOperation } from '../../infra/bundling';
 import { cli, cliOutput } from '../support/cli';
 import { connect, createTestDatabase, databaseState, initDatabase, testContext, testPassword } from '../support/database';
-import { type BundledHandler, capturedOutput, invoke, loadHandler, metricsOf, setEnv } from '../support/handlers';
-import { type SecretsEndpoint, startSecretsEndpoint } from '../support/secrets-endpoint';
+import { type BundledHandler, capturedOutput, invoke, loadHandler, metricsOf } from '../support/handlers';
+import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-endpoint';
 
 /**
  * The README's "Rejected input" table is the specification: one test per row, and no other
@@ -92,8 +92,7 @@ let directDb: string;
 let relay: { server: Server; connections: number };
 let stateBeforeRow: Record<string, unknown>;
 let placeholders: Record<string, string>;
-let endpoint: SecretsEndpoint;
-let savedEnv: Record<string, string | undefined>;
+let endpoint: SdkSecretsEndpoint;
 const handlers = new Map<string, BundledHandler>();
 /** A directory without a .env, so the developer's own settings cannot reach a row. */
 const cwd = mkdtempSync(join(tmpdir(), 'perps-bad-input-'));
@@ -149,20 +148,13 @@ beforeAll(async () => {
     password: url.password,
   };
   stateBeforeRow = await databaseState(directDb);
-  endpoint = await startSecretsEndpoint();
-  savedEnv = setEnv({
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
-    AWS_SECRET_ACCESS_KEY: 'local-test-secret-key',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url,
-  });
+  endpoint = await useSecretsEndpoint();
 });
 
 afterAll(async () => {
   for (const handler of handlers.values()) await handler.close();
-  await endpoint?.close();
+  await endpoint?.release();
   relay?.server.close();
-  setEnv(savedEnv);
   // Every byte printed or thrown in this file: no password given in a row shows up.
   const everything = [...cliOutput, ...capturedOutput].join('\n');
   for (const password of [testPassword(), 'closed-port-pw', 'url-secret-pw', 'pw-in-url', 'hunter22', 'plain-text-pw', 'wrong-pw']) {

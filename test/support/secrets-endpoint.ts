@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setEnv } from './handlers';
 
 /**
  * A local HTTP endpoint that speaks the Secrets Manager JSON protocol for GetSecretValue, so
@@ -67,4 +68,28 @@ export async function startSecretsEndpoint(): Promise<SecretsEndpoint> {
     authorizations,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A started endpoint the AWS SDK of this process is pointed at; `release()` stops it and restores the environment. */
+export type SdkSecretsEndpoint = SecretsEndpoint & { release(): Promise<void> };
+
+/**
+ * Starts the endpoint and points the real SDK at it: AWS_ENDPOINT_URL_SECRETS_MANAGER, a region
+ * and made-up credentials to sign with (nothing leaves the machine). Call `release()` after the file.
+ */
+export async function useSecretsEndpoint(extraEnv: Record<string, string | undefined> = {}): Promise<SdkSecretsEndpoint> {
+  const endpoint = await startSecretsEndpoint();
+  const saved = setEnv({
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIDLOCALTEST',
+    AWS_SECRET_ACCESS_KEY: 'local-test-secret-key',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint.url,
+    ...extraEnv,
+  });
+  return Object.assign(endpoint, {
+    async release() {
+      await endpoint.close();
+      setEnv(saved);
+    },
+  });
 }
