@@ -58,15 +58,3 @@ export class DeadlineError extends PerpsDbError {
   override readonly exitCode = 1;
   override readonly retryable = true;
 }
-
-/**
- * The session died in the middle of a run (terminated, failover, network): the run stops there,
- * since later steps cannot run on a dead session. Each step is one transaction, so every step
- * before is complete or rolled back; `report` says which, and the next run carries on.
- */
-export function connectionLostError(operation: string, reason: string, cause: unknown, report: unknown): DatabaseUnavailableError {
-  return new DatabaseUnavailableError(
-    `${operation} stopped: the database connection was lost (${reason}). Every step before it is complete or rolled back (see the report); run it again to carry on`,
-    { cause, report },
-  );
-}

@@ -3,10 +3,10 @@ import type pg from 'pg';
 import { currentDatabase } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostReason, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
-import { connectionLostError, MigrationError } from './errors';
+import { MigrationError } from './errors';
 
 /** A migration as shipped: file name and SQL text. */
 export interface MigrationSource {
@@ -99,7 +99,7 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
             const message = describeSqlError(migration, error);
             report.migrations.push({ name: migration.name, status: 'failed', error: message });
             // Not the migration's fault: a lost session (even at COMMIT, the ledger tells) is retryable.
-            if (isConnectionLost(error)) throw connectionLostError('migrate', connectionLostReason(client, error), error, report);
+            if (isConnectionLost(error)) throw connectionLostError('migrate', client, error, report);
             throw new MigrationError(message, { cause: error, report });
           } finally {
             collecting = false;

@@ -13,9 +13,9 @@ import { errorMessage, type OperationContext } from './context';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout, setLocalLockTimeout } from './db/lock-timeout';
-import { connectionLostReason, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { connectionLostError, DeadlineError, PartialFailureError } from './errors';
+import { DeadlineError, PartialFailureError } from './errors';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -72,7 +72,7 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
       }
     }).catch((error: unknown) => {
       if (!isConnectionLost(error)) throw error;
-      throw connectionLostError('partitions', connectionLostReason(client, error), error, summarise(report));
+      throw connectionLostError('partitions', client, error, summarise(report));
     }),
   );
   summarise(report);

@@ -4,9 +4,9 @@ import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostReason, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { connectionLostError, DeadlineError, InputError, PartialFailureError } from './errors';
+import { DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './names';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
@@ -118,7 +118,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
           action.error = errorMessage(error);
           ctx.log.info('prune step failed', { action: action.action, error: action.error });
           // The other steps cannot run on a dead session: the run ends here.
-          if (isConnectionLost(error)) throw connectionLostError('prune', connectionLostReason(client, error), error, summarise(report));
+          if (isConnectionLost(error)) throw connectionLostError('prune', client, error, summarise(report));
         }
       }
     });
@@ -275,12 +275,12 @@ async function deleteOlderRows(
 ): Promise<number> {
   const rel = quoteIdent(relation);
   const batch = ctx.settings.batchSize;
+  let deleted = 0;
   const run = async (sql: string, params: unknown[]) => {
     beforeBatch(deleted);
     const result = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, () => client.query(sql, params));
     return result.rowCount ?? 0;
   };
-  let deleted = 0;
   const progress = (n: number) => {
     deleted += n;
     if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { DatabaseUnavailableError } from '../errors';
 import type { Logger } from '../log';
-import { type ConnectionSettings, describeTarget } from './settings';
+import { type ConnectionSettings, describeTarget, targetOf } from './settings';
 
 /** SQLSTATE classes and codes that mean "cannot connect / not allowed in", not "bad query". */
 const UNAVAILABLE_CODES = new Set(['28P01', '28000', '3D000', '57P03', '53300', '08001', '08006']);
@@ -94,17 +94,12 @@ function adviceFor(error: unknown, host: string): string {
 export function toUnavailableError(error: unknown, url: string): unknown {
   if (!isUnavailableError(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason}. ${adviceFor(error, hostOf(url))}`, {
-    cause: error,
-  });
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname || 'localhost';
-  } catch {
-    return '(unparseable URL)';
-  }
+  return new DatabaseUnavailableError(
+    `cannot connect to ${describeTarget(url)}: ${reason}. ${adviceFor(error, targetOf(url)?.host ?? '(unparseable URL)')}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 /**

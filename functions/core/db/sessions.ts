@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { LockBusyError } from '../errors';
+import { DatabaseUnavailableError, LockBusyError } from '../errors';
 import { toUnavailableError } from './pool';
 
 /**
@@ -35,13 +35,20 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
 const lostConnections = new WeakMap<pg.ClientBase, Error>();
 
 /**
- * Why a borrowed client's connection was lost: the server's own words ("terminating connection
- * due to administrator command") when it said so between two queries, rather than the generic
- * "not queryable" of the query that found the connection dead.
+ * The error that ends a run whose session died in the middle of it (terminated, failover,
+ * network): later steps cannot run on a dead session. Each step is one transaction, so every step
+ * before is complete or rolled back; `report` says which, and the next run carries on. The reason
+ * is the server's own words ("terminating connection due to administrator command") when it said
+ * so between two queries, rather than the generic "not queryable" of the query that found the
+ * connection dead.
  */
-export function connectionLostReason(client: pg.ClientBase, error: unknown): string {
-  const reason = lostConnections.get(client) ?? error;
-  return reason instanceof Error ? reason.message : String(reason);
+export function connectionLostError(operation: string, client: pg.ClientBase, cause: unknown, report: unknown): DatabaseUnavailableError {
+  const lost = lostConnections.get(client) ?? cause;
+  const reason = lost instanceof Error ? lost.message : String(lost);
+  return new DatabaseUnavailableError(
+    `${operation} stopped: the database connection was lost (${reason}). Every step before it is complete or rolled back (see the report); run it again to carry on`,
+    { cause, report },
+  );
 }
 
 /** Runs `fn` inside BEGIN/COMMIT on `client`; rolls back on any error. */

@@ -73,14 +73,21 @@ export function maskUrl(url: string): string {
 
 /** `host:port/database` of a URL, for messages. */
 export function describeTarget(url: string): string {
+  const target = targetOf(url);
+  return target ? `${target.host}:${target.port}/${target.database}` : '(unparseable URL)';
+}
+
+/** Host, port and database of a URL, with libpq's defaults; undefined when it does not parse. */
+export function targetOf(url: string): { host: string; port: string; database: string } | undefined {
   try {
     const parsed = new URL(url);
-    const host = parsed.hostname || 'localhost';
-    const port = parsed.port || '5432';
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default database)';
-    return `${host}:${port}/${database}`;
+    return {
+      host: parsed.hostname || 'localhost',
+      port: parsed.port || '5432',
+      database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default database)',
+    };
   } catch {
-    return '(unparseable URL)';
+    return undefined;
   }
 }
 
