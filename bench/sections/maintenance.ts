@@ -3,11 +3,11 @@ import { quoteIdent } from '../../functions/core/db/identifiers';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { startWriter } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from '../support/database';
 import { watchLongestTransaction } from '../support/lock-watch';
 import { percentile, type Summary, summarize } from '../support/timing';
-import { startWriter } from '../support/writer';
 
 export interface OperationResult {
   name: string;
@@ -124,7 +124,9 @@ export async function maintenanceBench(adminUrl: string, runs: number, pruneRows
   const operations: OperationResult[] = [];
   const ingestion: IngestionResult[] = [];
   const writerRun = async (during: string, work: () => Promise<unknown>) => {
-    const writer = await startWriter(db.url);
+    const writer = startWriter(db.url, { batch: 50, applicationName: 'bench-writer' });
+    // Let it reach a steady state before anything is measured against it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const started = wallClock();
     await work();
     const ended = wallClock();

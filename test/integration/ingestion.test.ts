@@ -5,8 +5,8 @@ import { ensurePartitions } from '../../functions/core/partitions';
 import { prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
-import { type IngestResult, type RowKinds, startIngestion } from '../support/ingestion';
 import { insertRows, instantsOverDays } from '../support/rows';
+import { startWriter, type WriterOptions, type WriterResult } from '../support/writer';
 
 /*
  * Writers insert continuously into all four time-series tables while partitions, default
@@ -18,17 +18,17 @@ import { insertRows, instantsOverDays } from '../support/rows';
 const LOCK_TIMEOUT_MS = 300;
 const DAY = 86_400_000;
 /** Rows for today; early rows for days with no partition yet (inside and beyond the window); late rows for past days. */
-const KINDS: RowKinds = [
-  ['today', '0'],
-  ['early', '5 days'],
-  ['far', '12 days'],
-  ['late', '-3 days'],
+const KINDS: NonNullable<WriterOptions['symbols']> = [
+  ['ING-today', '0'],
+  ['ING-early', '5 days'],
+  ['ING-far', '12 days'],
+  ['ING-late', '-3 days'],
 ];
 
-function summarise(results: IngestResult[]) {
-  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+function summarise(results: WriterResult[]) {
+  const latencies = results.flatMap((r) => r.samples.map((s) => s.ms)).sort((a, b) => a - b);
   return {
-    attempted: latencies.length,
+    attempted: latencies.length + results.reduce((n, r) => n + r.failed, 0),
     failed: results.reduce((n, r) => n + r.failed, 0),
     errors: results.flatMap((r) => r.errors),
     p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
@@ -46,7 +46,7 @@ it('loses no insert and stalls none for much longer than the lock timeout while 
   await insertRows(seed, instantsOverDays(new Date(Date.now() - 45 * DAY), 2, 500), 'OLD');
   await ensurePartitions(ctx, { daysAhead: 2 });
 
-  const writers = [startIngestion(url, KINDS), startIngestion(url, KINDS)];
+  const writers = [0, 1].map(() => startWriter(url, { symbols: KINDS, applicationName: 'test-ingest-writer' }));
   await new Promise((resolve) => setTimeout(resolve, 300));
 
   // Maintenance as scheduled, twice over, while the writers keep going.
@@ -97,7 +97,7 @@ it('loses no insert and stalls none for much longer than the lock timeout while 
   for (const table of TIME_SERIES_TABLES) {
     for (const [kind] of KINDS) {
       const committed = results.reduce((n, r) => n + (r.inserted[`${table}/${kind}`] ?? 0), 0);
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE symbol = $1`, [`ING-${kind}`]);
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE symbol = $1`, [kind]);
       expect(committed).toBeGreaterThan(0);
       lost += committed - Number(rows[0]?.n);
       expect(Number(rows[0]?.n), `${table} ${kind}`).toBe(committed);
