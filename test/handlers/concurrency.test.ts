@@ -1,7 +1,6 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, testPassword } from '../support/database';
+import { connect, createTestDatabase, fingerprint, schemaState, testPassword } from '../support/database';
 import { type BundledHandler, capturedOutput, invoke, invokeAll, loadHandler, type Outcome } from '../support/handlers';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
@@ -19,22 +18,11 @@ async function instances(operation: Operation, url: string, count: number): Prom
 
 /** What a single run leaves, for "the same as one run": relations, ledger and row counts per table. */
 async function shape(url: string): Promise<Record<string, unknown>> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    const relations = await client.query<{ name: string }>(
-      `SELECT c.relname || ':' || c.relkind::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' ORDER BY 1`,
-    );
-    const ledger = await client.query<{ name: string }>('SELECT name FROM perps_schema_migrations ORDER BY name');
-    const counts: Record<string, number> = {};
-    for (const table of ALL_TABLES) {
-      counts[table] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n);
-    }
-    return { relations: relations.rows.map((r) => r.name), ledger: ledger.rows.map((r) => r.name), counts };
-  } finally {
-    await client.end();
-  }
+  const client = await connect(url);
+  const counts: Record<string, number> = {};
+  for (const table of ALL_TABLES) counts[table] = (await fingerprint(client, table)).rows;
+  await client.end();
+  return { ...(await schemaState(url)), counts };
 }
 
 /** The same event to every handler. */

@@ -6,7 +6,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { connect, createTestDatabase, schemaState, testContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
 import { insertRows, instantsOverDays } from '../support/rows';
 
@@ -50,23 +50,27 @@ async function allRows(url: string, where?: string): Promise<Record<string, Fing
   return result;
 }
 
-/** Relations and ledger: what "the schema of one clean run" means. */
-async function schemaOf(url: string): Promise<{ relations: string[]; ledger: string[] }> {
-  const client = await connect(url);
-  const relations = await client.query<{ name: string }>(
-    `SELECT c.relname || ':' || c.relkind::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' ORDER BY 1`,
-  );
-  const ledger = await client.query<{ name: string }>(
-    `SELECT name FROM perps_schema_migrations WHERE to_regclass('perps_schema_migrations') IS NOT NULL ORDER BY name`,
-  );
-  await client.end();
-  return { relations: relations.rows.map((r) => r.name), ledger: ledger.rows.map((r) => r.name) };
-}
+/** The options of every maintenance context here: the pinned clock and small batches. */
+const OPTIONS = { now: NOW, settings: { batchSize: BATCH } };
 
-/** Runs `operation` under the fault; returns its error, which must be one of ours with a message. */
-async function failUnder(point: FaultPoint, url: string, operation: (ctx: ReturnType<typeof testContext>) => Promise<unknown>) {
-  const { ctx, struck } = contextWithFault(url, point, { now: NOW, settings: { batchSize: BATCH } });
+/** What a fault's error message says, whatever the operation. */
+const EXPECTED_MESSAGE: Record<FaultPoint['fault'], RegExp> = {
+  terminate: /terminat/i,
+  'statement-timeout': /canceling statement due to statement timeout/,
+};
+
+/**
+ * Runs `operation` under the fault and checks its error: one of ours, saying what happened. A lost
+ * session stops the run with DatabaseUnavailableError; a cancelled statement fails as
+ * `timeoutError` (the operation's own error for a failed step).
+ */
+async function failUnder(
+  point: FaultPoint,
+  url: string,
+  timeoutError: 'MigrationError' | 'PartialFailureError',
+  operation: (ctx: ReturnType<typeof testContext>) => Promise<unknown>,
+) {
+  const { ctx, struck } = contextWithFault(url, point, OPTIONS);
   const error = await operation(ctx).then(
     () => undefined,
     (e: unknown) => e,
@@ -83,55 +87,49 @@ async function failUnder(point: FaultPoint, url: string, operation: (ctx: Return
     );
     expect(failure.report).toBeDefined();
   }
+  if (point.fault === 'statement-timeout') expect(failure.name).toBe(timeoutError);
+  expect(errorMessage(failure)).toMatch(EXPECTED_MESSAGE[point.fault]);
   return failure;
 }
 
 /** A batch can take under 1 ms: a second session's lock on the table it deletes from makes it wait. */
 const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/DELETE FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
 
-const TERMINATED = /terminat/i;
-const CANCELLED = /canceling statement due to statement timeout/;
-
 describe('faults during migrate', () => {
-  let reference: Awaited<ReturnType<typeof schemaOf>>;
+  let reference: Awaited<ReturnType<typeof schemaState>>;
   beforeAll(async () => {
     const url = await createTestDatabase();
     await migrate(testContext(url));
-    reference = await schemaOf(url);
+    reference = await schemaState(url);
   });
 
-  const points: Array<FaultPoint & { name: string; expected: RegExp }> = [
-    { name: 'killed before the first migration', statement: /CREATE TABLE exchanges/, fault: 'terminate', expected: TERMINATED },
+  const points: Array<FaultPoint & { name: string }> = [
+    { name: 'killed before the first migration', statement: /CREATE TABLE exchanges/, fault: 'terminate' },
     {
       name: 'killed between a migration and its ledger row',
       statement: /INSERT INTO perps_schema_migrations/,
       occurrence: 2,
       fault: 'terminate',
-      expected: TERMINATED,
     },
     {
       name: 'killed before the ledger row of the last migration',
       statement: /INSERT INTO perps_schema_migrations/,
       occurrence: 4,
       fault: 'terminate',
-      expected: TERMINATED,
     },
     {
       name: 'statement_timeout on the schema migration',
       statement: /CREATE TABLE exchanges/,
       fault: 'statement-timeout',
-      expected: CANCELLED,
     },
   ];
   for (const point of points) {
     it(`${point.name}: the ledger tells the schema's version exactly, and a re-run completes`, async () => {
       const url = await createTestDatabase();
-      const error = await failUnder(point, url, (ctx) => migrate(ctx));
-      if (point.fault === 'statement-timeout') expect(error.name).toBe('MigrationError');
-      expect(errorMessage(error)).toMatch(point.expected);
+      await failUnder(point, url, 'MigrationError', (ctx) => migrate(ctx));
 
       // Each migration commits with its ledger row or not at all.
-      const { ledger, relations } = await schemaOf(url);
+      const { ledger, relations } = await schemaState(url);
       expect(reference.ledger.slice(0, ledger.length)).toEqual(ledger);
       expect(ledger.length).toBeLessThan(reference.ledger.length);
       const has = (relation: string) => relations.some((r) => r.startsWith(`${relation}:`));
@@ -145,44 +143,40 @@ describe('faults during migrate', () => {
 
       const rerun = await migrate(testContext(url));
       expect(rerun.applied).toBe(reference.ledger.length - ledger.length);
-      expect(await schemaOf(url)).toEqual(reference);
+      expect(await schemaState(url)).toEqual(reference);
     });
   }
 });
 
 describe('faults during partition creation and default emptying', () => {
-  const points: Array<FaultPoint & { name: string; expected: RegExp }> = [
-    { name: 'killed before creating the first day table', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate', expected: TERMINATED },
+  const points: Array<FaultPoint & { name: string }> = [
+    { name: 'killed before creating the first day table', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
     {
       name: 'killed between two move batches',
       statement: /^WITH moved AS \(DELETE/,
       occurrence: 2,
       fault: 'terminate',
-      expected: TERMINATED,
     },
     {
       name: 'killed after the rows moved, before the attach locks the parent',
       statement: /^LOCK TABLE ONLY/,
       fault: 'terminate',
-      expected: TERMINATED,
     },
     {
       name: 'killed right before an ATTACH of a new day',
       statement: /ATTACH PARTITION/,
       occurrence: 3,
       fault: 'terminate',
-      expected: TERMINATED,
     },
-    { name: 'killed between ATTACH and dropping its CHECK', statement: /DROP CONSTRAINT "/, fault: 'terminate', expected: TERMINATED },
+    { name: 'killed between ATTACH and dropping its CHECK', statement: /DROP CONSTRAINT "/, fault: 'terminate' },
     {
       name: 'statement_timeout on a move batch',
       statement: /^WITH moved AS \(DELETE/,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
-      expected: CANCELLED,
     },
   ];
-  let reference: Awaited<ReturnType<typeof schemaOf>>;
+  let reference: Awaited<ReturnType<typeof schemaState>>;
 
   /** Migrated, with 2 past days of rows waiting in each default partition. */
   async function seeded(): Promise<string> {
@@ -196,24 +190,22 @@ describe('faults during partition creation and default emptying', () => {
 
   beforeAll(async () => {
     const url = await seeded();
-    await ensurePartitions(testContext(url, { now: NOW, settings: { batchSize: BATCH } }), { daysAhead: 3 });
-    reference = await schemaOf(url);
+    await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
+    reference = await schemaState(url);
   });
 
   for (const point of points) {
     it(`${point.name}: no row lost or duplicated, and a re-run completes`, async () => {
       const url = await seeded();
       const before = await allRows(url);
-      const error = await failUnder(point, url, (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
-      if (point.fault === 'statement-timeout') expect(error.name).toBe('PartialFailureError');
-      expect(errorMessage(error)).toMatch(point.expected);
+      await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
       // Rows moved before the fault are in the default partition or in a day table not yet attached.
       expect(await allRows(url)).toEqual(before);
 
-      const rerun = await ensurePartitions(testContext(url, { now: NOW, settings: { batchSize: BATCH } }), { daysAhead: 3 });
+      const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
       expect(rerun.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
       expect(await allRows(url)).toEqual(before);
-      expect(await schemaOf(url)).toEqual(reference);
+      expect(await schemaState(url)).toEqual(reference);
       const client = await connect(url);
       const inDefault = await client.query(`SELECT 1 FROM tickers_default UNION ALL SELECT 1 FROM trades_default`);
       expect(inDefault.rowCount).toBe(0);
@@ -226,25 +218,23 @@ describe('faults during prune', () => {
   // Rows over 5 days from 40 days ago; everything older than 38 days goes, partitions older than 39 days are dropped.
   const event = { olderThanDays: 38, dropPartitionsOlderThanDays: 39 };
   const cutoff = new Date(NOW.getTime() - 38 * DAY).toISOString();
-  const points: Array<FaultPoint & { name: string; expected: RegExp }> = [
-    { name: 'killed before the first truncate of an old partition', statement: /^TRUNCATE/, fault: 'terminate', expected: TERMINATED },
+  const points: Array<FaultPoint & { name: string }> = [
+    { name: 'killed before the first truncate of an old partition', statement: /^TRUNCATE/, fault: 'terminate' },
     {
       name: 'killed between two delete batches',
       statement: /^DELETE FROM .* ctid = ANY/s,
       occurrence: 2,
       fault: 'terminate',
-      expected: TERMINATED,
     },
-    { name: 'killed before dropping a partition', statement: /^DROP TABLE/, fault: 'terminate', expected: TERMINATED },
+    { name: 'killed before dropping a partition', statement: /^DROP TABLE/, fault: 'terminate' },
     {
       name: 'statement_timeout on a delete batch',
       statement: /^DELETE FROM .* ctid = ANY/s,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
-      expected: CANCELLED,
     },
   ];
-  let reference: Awaited<ReturnType<typeof schemaOf>>;
+  let reference: Awaited<ReturnType<typeof schemaState>>;
 
   async function seeded(): Promise<string> {
     const url = await createTestDatabase();
@@ -259,8 +249,8 @@ describe('faults during prune', () => {
 
   beforeAll(async () => {
     const url = await seeded();
-    await prune(testContext(url, { now: NOW, settings: { batchSize: BATCH } }), event);
-    reference = await schemaOf(url);
+    await prune(testContext(url, OPTIONS), event);
+    reference = await schemaState(url);
   });
 
   for (const point of points) {
@@ -268,15 +258,13 @@ describe('faults during prune', () => {
       const url = await seeded();
       const keep = `ts >= '${cutoff}'`;
       const kept = await allRows(url, keep);
-      const error = await failUnder(point, url, (ctx) => prune(ctx, event));
-      if (point.fault === 'statement-timeout') expect(error.name).toBe('PartialFailureError');
-      expect(errorMessage(error)).toMatch(point.expected);
+      await failUnder(point, url, 'PartialFailureError', (ctx) => prune(ctx, event));
       expect(await allRows(url, keep)).toEqual(kept);
 
-      const rerun = await prune(testContext(url, { now: NOW, settings: { batchSize: BATCH } }), event);
+      const rerun = await prune(testContext(url, OPTIONS), event);
       expect(rerun.actions.every((a) => a.status === 'done')).toBe(true);
       expect(await allRows(url)).toEqual(kept);
-      expect(await schemaOf(url)).toEqual(reference);
+      expect(await schemaState(url)).toEqual(reference);
     });
   }
 });

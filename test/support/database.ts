@@ -166,16 +166,42 @@ export async function initDatabase(
  * public schema and a fingerprint of every table's rows (partitions and ledger included).
  */
 export async function databaseState(url: string): Promise<Record<string, unknown>> {
+  return withShortClient(url, async (client) => {
+    const relations = await publicRelations(client);
+    const state: Record<string, unknown> = { relations: relations.map((r) => `${r.name}:${r.kind}`) };
+    for (const row of relations.filter((r) => r.kind === 'r')) state[row.name] = await fingerprint(client, `"${row.name}"`);
+    return state;
+  });
+}
+
+/**
+ * The relations of the public schema (`name:kind`) and the migration ledger's names: what "the
+ * schema of one clean run" means when timestamps and row contents differ between databases.
+ */
+export async function schemaState(url: string): Promise<{ relations: string[]; ledger: string[] }> {
+  return withShortClient(url, async (client) => {
+    const relations = (await publicRelations(client)).map((r) => `${r.name}:${r.kind}`);
+    const ledger = relations.includes('perps_schema_migrations:r')
+      ? (await client.query<{ name: string }>('SELECT name FROM perps_schema_migrations ORDER BY name')).rows.map((r) => r.name)
+      : [];
+    return { relations, ledger };
+  });
+}
+
+async function publicRelations(client: pg.ClientBase): Promise<{ name: string; kind: string }[]> {
+  const { rows } = await client.query<{ name: string; kind: string }>(
+    `SELECT c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' ORDER BY 1`,
+  );
+  return rows;
+}
+
+/** A short-lived client on `url` for one look at the database, ended however `fn` ends. */
+async function withShortClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(url);
   await client.connect();
   try {
-    const { rows } = await client.query<{ name: string; kind: string }>(
-      `SELECT c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' ORDER BY 1`,
-    );
-    const state: Record<string, unknown> = { relations: rows.map((row) => `${row.name}:${row.kind}`) };
-    for (const row of rows.filter((r) => r.kind === 'r')) state[row.name] = await fingerprint(client, `"${row.name}"`);
-    return state;
+    return await fn(client);
   } finally {
     await client.end();
   }

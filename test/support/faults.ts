@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { OperationContext } from '../../functions/core/context';
-import { adminQuery, adminUrl, testContext } from './database';
+import { adminUrl, holdInTransaction, testContext } from './database';
 
 /** What happens to the maintenance session just before the chosen statement runs. */
 export type Fault =
@@ -59,37 +59,29 @@ export function contextWithFault(
 }
 
 async function strike(client: pg.PoolClient, fault: Fault, query: (...args: unknown[]) => Promise<unknown>): Promise<void> {
-  const pid = (client as unknown as { processID: number }).processID;
   if (fault === 'statement-timeout') {
     await query(`SELECT set_config('statement_timeout', '1ms', true)`);
     return;
   }
-  await adminQuery(`SELECT pg_terminate_backend(${Number(pid)})`);
-  // The backend exits asynchronously: wait until it is gone, so the statement meets a dead session.
-  for (let i = 0; i < 200; i++) {
-    const alive = await adminAlive(pid);
-    if (!alive) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const pid = (client as unknown as { processID: number }).processID;
+  const admin = new pg.Client(adminUrl());
+  await admin.connect();
+  try {
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    // The backend exits asynchronously: wait until it is gone, so the statement meets a dead session.
+    for (let i = 0; i < 200; i++) {
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
+      if (rowCount === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`backend ${pid} survived pg_terminate_backend`);
+  } finally {
+    await admin.end();
   }
-  throw new Error(`backend ${pid} survived pg_terminate_backend`);
 }
 
 /** Takes `lockStatement` in a transaction of a second session on `url` and releases it after a second. */
 async function holdBriefly(url: string, lockStatement: string): Promise<void> {
-  const blocker = new pg.Client(url);
-  await blocker.connect();
-  await blocker.query('BEGIN');
-  await blocker.query(lockStatement);
-  setTimeout(() => void blocker.query('ROLLBACK').finally(() => blocker.end()), 1_000);
-}
-
-async function adminAlive(pid: number): Promise<boolean> {
-  const client = new pg.Client(adminUrl());
-  await client.connect();
-  try {
-    const { rows } = await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
-    return rows.length > 0;
-  } finally {
-    await client.end();
-  }
+  const blocker = await holdInTransaction(url, lockStatement);
+  setTimeout(() => void blocker.release(), 1_000);
 }

