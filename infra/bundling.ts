@@ -2,9 +2,10 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
+import type { OperationId } from '../functions/core/operations';
 
 /** The Lambda functions: each operation's `functions/<op>/handler.ts` becomes `dist/<op>/index.mjs`. */
-export const HANDLER_OPERATIONS = ['migrate', 'partitions', 'prune', 'stats'] as const;
+export const HANDLER_OPERATIONS = ['migrate', 'partitions', 'prune', 'stats'] as const satisfies readonly OperationId[];
 export type HandlerOperation = (typeof HANDLER_OPERATIONS)[number];
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { InputError } from '../functions/core/errors';
 import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../functions/core/inputs';
-import { DEFAULT_METRICS_NAMESPACE } from '../functions/middleware/observability';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/middleware/observability';
 
 export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];
@@ -157,10 +157,7 @@ const contextSchema = z.strictObject({
   daysAhead: whole(DAYS_AHEAD.min, DAYS_AHEAD.max).default(DAYS_AHEAD.default),
   dropPartitionsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(180),
   deleteRowsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(null),
-  metricsNamespace: z
-    .string()
-    .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
-    .default(DEFAULT_METRICS_NAMESPACE),
+  metricsNamespace: metricsNamespaceSchema,
 });
 
 const EXISTING_REQUIRED = [

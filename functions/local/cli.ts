@@ -7,8 +7,7 @@ import type { Logger } from '../core/log';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationId, OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
-import { withoutTlsParameters } from '../middleware/connection';
-import { parseHandlerEnvironment } from '../middleware/environment';
+import { urlTarget } from '../middleware/connection';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
 import { sslOptions } from '../middleware/tls';
 import { type Invocation, parseCommandLine, USAGE } from './commands';
@@ -74,10 +73,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (truncating(parsed.invocation)) {
       // The name to confirm comes from the server, before the handler runs; every other command
       // lets the handler connect (and check the connection) once.
-      // With the handler's TLS settings (DB_SSL, DB_SSL_CA_FILE), which win over the URL's sslmode.
-      const tls = parseHandlerEnvironment({ ...settings.handlerEnv, DATABASE_URL: url });
-      const ssl = tls.ssl ? sslOptions(tls.ssl, tls.sslCaFile) : undefined;
-      const database = await verifyConnection(tls.ssl ? withoutTlsParameters(url) : url, settings.connectTimeoutMs, ssl);
+      // With the handlers' TLS settings (DB_SSL, DB_SSL_CA_FILE), which win over the URL's sslmode.
+      const target = urlTarget(url, settings.ssl);
+      const ssl = target.sslMode && sslOptions(target.sslMode, settings.sslCaFile);
+      const database = await verifyConnection(target.url, settings.connectTimeoutMs, ssl);
       await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
     }
     const log = stderrLogger(stderr, settings.logLevel);

@@ -1,6 +1,14 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InputError } from '../core/errors';
-import { DAYS_AHEAD, describeIssues, type PartitionsEvent, type PruneEvent, partitionsEventSchema, pruneEventSchema } from '../core/inputs';
+import {
+  DAYS_AHEAD,
+  describeIssues,
+  type PartitionsEvent,
+  type PruneEvent,
+  partitionsEventSchema,
+  pruneEventSchema,
+  RETENTION_DAYS,
+} from '../core/inputs';
 
 export type CommandName = 'init' | 'migrate' | 'partitions' | 'prune' | 'stats';
 export type OutputFormat = 'table' | 'json';
@@ -66,8 +74,8 @@ Commands:
   migrate                             apply pending migrations and the exchange seed
   partitions [--days N]               keep N days of partitions ready (1-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions
   clean | prune                       retention (give at least one of):
-      --older-than N                  delete rows older than N days (1-36500)
-      --drop-partitions-older-than N  drop day partitions that ended N or more days ago (1-36500)
+      --older-than N                  delete rows older than N days (${RETENTION_DAYS.min}-${RETENTION_DAYS.max})
+      --drop-partitions-older-than N  drop day partitions that ended N or more days ago (${RETENTION_DAYS.min}-${RETENTION_DAYS.max})
       --truncate [--yes]              empty markets and all data tables (asks for the database name unless --yes)
       --dry-run                       print what would be done, change nothing
   stats                               sizes, row counts, freshness, partition runway, last-hour ingest

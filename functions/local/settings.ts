@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { describeIssues } from '../core/inputs';
-import { type HandlerEnvironment, parseHandlerEnvironment } from '../middleware/environment';
+import { type HandlerEnvironment, parseHandlerEnvironment, type SslMode } from '../middleware/environment';
 
 /**
  * The runner's environment: the process environment overlaid with `.env` from the working
@@ -41,6 +41,9 @@ export interface RunnerSettings {
   handlerEnv: Record<string, string | undefined>;
   /** Bound on the connection that reads the database name for a truncate confirmation. */
   connectTimeoutMs: number;
+  /** The handlers' TLS settings (DB_SSL, DB_SSL_CA_FILE), for that connection too. */
+  ssl: SslMode | undefined;
+  sslCaFile: string | undefined;
 }
 
 /** Resolves and validates every setting at once; all problems in one InputError. */
@@ -89,5 +92,7 @@ export function resolveSettings(
     embeddedDir: parsed.data.PERPS_EMBEDDED_DIR ?? join(cwd, '.pglite'),
     handlerEnv,
     connectTimeoutMs: handler.connectTimeoutMs,
+    ssl: handler.ssl,
+    sslCaFile: handler.sslCaFile,
   };
 }

@@ -24,7 +24,8 @@ export interface DatabaseConnection {
 export type OperationLambdaContext = Context & { database?: DatabaseConnection };
 type OperationRequest = Request<unknown, unknown, Error, OperationLambdaContext>;
 
-interface Target {
+/** What a connection is opened with: the URL node-postgres gets and the TLS mode for its `ssl` option. */
+export interface Target {
   url: string;
   /** Undefined: node-postgres follows the URL's own sslmode. */
   sslMode: SslMode | undefined;
@@ -38,10 +39,15 @@ const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'
  * node-postgres would let the URL's sslmode override it. Every connection made under DB_SSL
  * (the pool here, the runner's truncate confirmation) must go through this.
  */
-export function withoutTlsParameters(url: string): string {
+function withoutTlsParameters(url: string): string {
   const parsed = new URL(url);
   for (const key of URL_TLS_PARAMETERS) parsed.searchParams.delete(key);
   return parsed.toString();
+}
+
+/** A database URL and DB_SSL: with DB_SSL set, the URL's own TLS parameters give way to it. */
+export function urlTarget(url: string, sslMode: SslMode | undefined): Target {
+  return sslMode ? { url: withoutTlsParameters(url), sslMode } : { url, sslMode: undefined };
 }
 
 /** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
@@ -91,10 +97,7 @@ export function databaseConnection(
   };
 
   const resolveTarget = async (request: OperationRequest, environment: HandlerEnvironment): Promise<Target> => {
-    if (environment.source.kind === 'url') {
-      if (!environment.ssl) return { url: environment.source.url, sslMode: undefined };
-      return { url: withoutTlsParameters(environment.source.url), sslMode: environment.ssl };
-    }
+    if (environment.source.kind === 'url') return urlTarget(environment.source.url, environment.ssl);
     const { secretArn } = environment.source;
     await secretsMiddleware(secretArn).before?.(request as never);
     let value: unknown;

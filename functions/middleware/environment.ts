@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../core/inputs';
+import { metricsNamespaceSchema } from './observability';
 
 /** Where the handler finds its database: a Secrets Manager secret (AWS) or a URL (local runner, non-AWS use). */
 export type DatabaseSource = { kind: 'secret'; secretArn: string } | { kind: 'url'; url: string };
@@ -55,10 +56,7 @@ const environmentSchema = z.object({
   MAINTENANCE_BATCH_SIZE: whole(1, MAX_BATCH_SIZE, 'rows').default(DEFAULT_MAINTENANCE_SETTINGS.batchSize),
   // Time kept back before the Lambda deadline: no step starts with less left (0: stop only when out of time).
   DEADLINE_RESERVE_MS: whole(0, MAX_MS, 'milliseconds').default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
-  METRICS_NAMESPACE: z
-    .string()
-    .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
-    .default('PerpsStats'),
+  METRICS_NAMESPACE: metricsNamespaceSchema,
   // Set by Lambda, and shown as application_name: Lambda's own name rule keeps anything else out.
   AWS_LAMBDA_FUNCTION_NAME: z
     .string()

@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { HANDLER_OPERATIONS } from '../bundling';
+import type { OperationMetric, TableMetric } from '../../functions/middleware/metrics';
+import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import { ServiceMetrics } from './service-metrics';
 
 export interface StoreDashboardProps {
@@ -22,11 +23,11 @@ export class StoreDashboard extends Construct {
   constructor(scope: Construct, id: string, props: StoreDashboardProps) {
     super(scope, id);
     const metrics = new ServiceMetrics(props.metricsNamespace);
-    const perTable = (metricName: string, statistic: string, tables: readonly string[] = TIME_SERIES_TABLES) =>
+    const perTable = (metricName: TableMetric, statistic: string, tables: readonly string[] = TIME_SERIES_TABLES) =>
       tables.map((table) => metrics.table(metricName, table, { statistic, label: table }));
     const graph = (title: string, left: cloudwatch.IMetric[], leftYAxis?: cloudwatch.YAxisProps) =>
       new cloudwatch.GraphWidget({ title, left, width: WIDTH, height: HEIGHT, ...(leftYAxis ? { leftYAxis } : {}) });
-    const maintenanceCount = (metricName: string, operation: 'migrate' | 'partitions' | 'prune') =>
+    const maintenanceCount = (metricName: OperationMetric, operation: Exclude<HandlerOperation, 'stats'>) =>
       metrics.operation(metricName, operation, { statistic: 'Sum', period: Duration.hours(1), label: metricName });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { DatabaseMetric, OperationMetric, TableMetric } from '../../functions/middleware/metrics';
 import { SERVICE_NAME } from '../../functions/middleware/observability';
 import type { HandlerOperation } from '../bundling';
 
@@ -20,15 +21,15 @@ export class ServiceMetrics {
   constructor(readonly namespace: string) {}
 
   /** A metric published once per stats run without a table: DatabaseSizeBytes. */
-  database(metricName: string, reading: Reading): cloudwatch.Metric {
+  database(metricName: DatabaseMetric, reading: Reading): cloudwatch.Metric {
     return this.metric(metricName, {}, reading);
   }
 
-  table(metricName: string, table: string, reading: Reading): cloudwatch.Metric {
+  table(metricName: TableMetric, table: string, reading: Reading): cloudwatch.Metric {
     return this.metric(metricName, { Table: table }, reading);
   }
 
-  operation(metricName: string, operation: HandlerOperation, reading: Reading): cloudwatch.Metric {
+  operation(metricName: OperationMetric, operation: HandlerOperation, reading: Reading): cloudwatch.Metric {
     return this.metric(metricName, { Operation: operation }, reading);
   }
 
