@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runOperation } from '../../functions/core/operations';
-import { connect, createTestDatabase, testContext } from '../support/database';
-import { registerSecret } from '../support/secret-guard';
+import { connect, createTestDatabase, loginRole, ownDatabase, testContext } from '../support/database';
 
 // What the roles of migration 0003 can really do, tried on the server with login users, not
 // read from the catalog: a maintenance user (CREATEROLE, owner of the database and its schema,
@@ -17,18 +15,6 @@ let maintenanceRole: string;
 let writer: pg.Client;
 let reader: pg.Client;
 let readerUrl: string;
-
-/** A login role with a random password (registered with the password guard) and its URL. */
-async function loginRole(admin: pg.Client, baseUrl: string, prefix: string, options: string): Promise<{ role: string; url: string }> {
-  const role = `${prefix}_${randomBytes(3).toString('hex')}`;
-  const password = `pw-${randomBytes(9).toString('hex')}`;
-  registerSecret(password, `the password of ${role}`);
-  await admin.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN ${options} PASSWORD ${pg.escapeLiteral(password)}`);
-  const asRole = new URL(baseUrl);
-  asRole.username = role;
-  asRole.password = password;
-  return { role, url: asRole.toString() };
-}
 
 /** 'allowed' when the statement ran (rolled back either way), 'denied' on insufficient privilege / not owner. */
 async function attempt(client: pg.Client, sql: string): Promise<'allowed' | 'denied'> {
@@ -50,9 +36,7 @@ beforeAll(async () => {
   url = await createTestDatabase();
   const admin = await connect(url);
   const maintenance = await loginRole(admin, url, 'perps_maint', 'CREATEROLE NOSUPERUSER');
-  const database = new URL(url).pathname.slice(1);
-  await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} OWNER TO ${pg.escapeIdentifier(maintenance.role)}`);
-  await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(maintenance.role)}`);
+  await ownDatabase(admin, url, maintenance.role);
   maintenanceUrl = maintenance.url;
   maintenanceRole = maintenance.role;
 
@@ -170,9 +154,7 @@ describe('roles: each can do what it should and nothing more (login users, real 
     const other = await createTestDatabase();
     const admin = await connect(other);
     const migrator = await loginRole(admin, other, 'perps_maint', 'CREATEROLE NOSUPERUSER');
-    await admin.query(
-      `ALTER DATABASE ${pg.escapeIdentifier(new URL(other).pathname.slice(1))} OWNER TO ${pg.escapeIdentifier(migrator.role)}`,
-    );
+    await ownDatabase(admin, other, migrator.role, { schema: false });
     // As on RDS with PostgreSQL 14 or older: public belongs to someone else, CREATE comes from a grant.
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);

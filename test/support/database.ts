@@ -134,22 +134,39 @@ export async function holdMaintenanceLock(url: string): Promise<HeldLock> {
   return { release: async () => void (await client.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY])) };
 }
 
+/** A login role with a random password (registered with the password guard), and a URL on `baseUrl` that logs in as it. */
+export async function loginRole(
+  admin: pg.ClientBase,
+  baseUrl: string,
+  prefix: string,
+  options = '',
+): Promise<{ role: string; url: string }> {
+  const role = `${prefix}_${randomBytes(3).toString('hex')}`;
+  const password = `pw-${randomBytes(9).toString('hex')}`;
+  registerSecret(password, `the password of ${role}`);
+  await admin.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN ${options} PASSWORD ${pg.escapeLiteral(password)}`);
+  const asRole = new URL(baseUrl);
+  asRole.username = role;
+  asRole.password = password;
+  return { role, url: asRole.toString() };
+}
+
+/** Makes `role` the owner of the database at `url`, and of its public schema unless `schema` is false. */
+export async function ownDatabase(admin: pg.ClientBase, url: string, role: string, { schema = true } = {}): Promise<void> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} OWNER TO ${pg.escapeIdentifier(role)}`);
+  if (schema) await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(role)}`);
+}
+
 /**
  * Makes a login role without CREATEROLE the owner of the database at `url` and of its public
  * schema, so it can migrate but not create roles. Returns the role and a URL that logs in as it.
  */
 export async function ownerWithoutCreateRole(url: string): Promise<{ role: string; url: string }> {
-  const role = `perps_owner_${randomBytes(3).toString('hex')}`;
-  const password = `pw-${randomBytes(6).toString('hex')}`;
-  registerSecret(password, `the password of ${role}`);
   const admin = await connect(url);
-  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOCREATEROLE`);
-  await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} OWNER TO ${role}`);
-  await admin.query(`ALTER SCHEMA public OWNER TO ${role}`);
-  const asOwner = new URL(url);
-  asOwner.username = role;
-  asOwner.password = password;
-  return { role, url: asOwner.toString() };
+  const owner = await loginRole(admin, url, 'perps_owner', 'NOCREATEROLE');
+  await ownDatabase(admin, url, owner.role);
+  return owner;
 }
 
 /** What the runner's `init` does (migrate, then partitions), straight through the core operations. */
