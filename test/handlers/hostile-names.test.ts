@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli';
-import { adminQuery, urlFor } from '../support/database';
+import { connect, createTestDatabase } from '../support/database';
 import { type BundledHandler, type Invocation, invoke, loadHandler } from '../support/handlers';
 
 // Names the code did not choose, written to break out of SQL: a database name (it reaches
@@ -25,34 +25,20 @@ async function run(operation: 'migrate' | 'partitions' | 'prune' | 'stats', even
   return invoke(handler, event);
 }
 
-const clients: pg.Client[] = [];
-
-/** A session on the hostile database, ended before the database is dropped. */
-async function connect(): Promise<pg.Client> {
-  const client = new pg.Client(url);
-  await client.connect();
-  clients.push(client);
-  return client;
-}
-
 async function canaryRows(): Promise<number> {
-  const client = await connect();
+  const client = await connect(url);
   return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM canary')).rows[0]?.n);
 }
 
 beforeAll(async () => {
-  await adminQuery(`CREATE DATABASE ${pg.escapeIdentifier(DATABASE)}`);
   // The URL class percent-encodes the quote and the spaces; node-postgres decodes them back.
-  url = urlFor(DATABASE);
-  const client = await connect();
+  url = await createTestDatabase(DATABASE);
+  const client = await connect(url);
   await client.query('CREATE TABLE canary (id int); INSERT INTO canary VALUES (1)');
 });
 
 afterAll(async () => {
   for (const handler of opened) await handler.close();
-  for (const client of clients) await client.end();
-  // Every session is closed by now; no WITH (FORCE), which PostgreSQL 12 lacks.
-  await adminQuery(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(DATABASE)}`);
 });
 
 describe('hostile names reach SQL only quoted (real bundles, real server)', () => {
@@ -61,7 +47,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
     expect(migrated.error).toBeUndefined();
     expect(migrated.result).toMatchObject({ database: DATABASE, applied: 4 });
     // 0003 granted CONNECT on exactly this database, named through format('%I').
-    const client = await connect();
+    const client = await connect(url);
     const { rows } = await client.query<{ ok: boolean }>(
       `SELECT has_database_privilege('perps_writer', current_database(), 'CONNECT') AS ok`,
     );
@@ -71,7 +57,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
   });
 
   it('counts, reports and drops a hand-attached partition whose name carries SQL, by its real bounds', async () => {
-    const client = await connect();
+    const client = await connect(url);
     await client.query(
       `CREATE TABLE ${pg.escapeIdentifier(PARTITION)} PARTITION OF tickers FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00')`,
     );
@@ -105,7 +91,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
 
     const truncated = await run('prune', { truncate: true, confirm: DATABASE });
     expect(truncated.error).toBeUndefined();
-    const client = await connect();
+    const client = await connect(url);
     await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, $1, now())`, [SYMBOL]);
 
     const typed = await cli(['clean', '--truncate', '--database-url', url], { terminalInput: `${DATABASE}\n` });

@@ -41,11 +41,11 @@ export function testPassword(): string {
 }
 
 /**
- * Creates a fresh database for one test file (dropped after the file) and returns its URL.
+ * Creates a fresh database for one test file (dropped after the file, its sessions ended) and
+ * returns its URL. `name` defaults to a random one.
  */
-export async function createTestDatabase(): Promise<string> {
-  const name = `perps_test_${randomBytes(5).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
+export async function createTestDatabase(name = `perps_test_${randomBytes(5).toString('hex')}`): Promise<string> {
+  await adminQuery(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   afterFile(() => dropDatabase(adminUrl(), name));
   return urlFor(name);
 }
