@@ -25,6 +25,7 @@ export function renderColumns(header: string[], rows: (string | number)[][]): st
 /** Sizes as the issue writes them, "12 MB" (decimal units). */
 const size = (bytes: number) => prettyBytes(bytes);
 
+/** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
   switch (report.operation) {
     case 'migrate':
@@ -35,8 +36,8 @@ export function renderReport(report: OperationReport): string {
       return renderPrune(report);
     case 'stats':
       return renderStats(report);
-    case 'init':
-      return `${renderMigrate(report.migrate)}\n\n${renderPartitions(report.partitions)}`;
+    default:
+      return JSON.stringify(report, null, 2);
   }
 }
 
@@ -65,7 +66,7 @@ function renderPartitions(r: PartitionsReport): string {
 }
 
 function renderPrune(r: PruneReport): string {
-  const rows = r.actions.map(describeAction);
+  const rows = r.actions.map(pruneActionRow);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
   const totals = Object.entries(r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
@@ -78,7 +79,8 @@ function renderPrune(r: PruneReport): string {
   ].join('\n');
 }
 
-function describeAction(a: PruneAction): (string | number)[] {
+/** One action of a prune as a table row: action, relation, rows, status. */
+function pruneActionRow(a: PruneAction): (string | number)[] {
   switch (a.action) {
     case 'truncate_tables':
       return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];

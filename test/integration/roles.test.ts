@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runOperation } from '../../functions/core/operations';
+import { OPERATIONS } from '../../functions/core/operations';
 import { connect, createTestDatabase, loginRole, ownDatabase, testContext } from '../support/database';
 
 // What the roles of migration 0003 can really do, tried on the server with login users, not
@@ -42,8 +42,8 @@ beforeAll(async () => {
 
   // The maintenance user installs the schema, roles included, and creates partitions.
   const ctx = testContext(maintenanceUrl, { now: NOW });
-  await runOperation(ctx, { operation: 'migrate', event: {} });
-  await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 3 } });
+  await OPERATIONS.migrate.run(ctx, {});
+  await OPERATIONS.partitions.run(ctx, { daysAhead: 3 });
 
   const writerLogin = await loginRole(admin, url, 'perps_ingester', '');
   const readerLogin = await loginRole(admin, url, 'perps_grafana', '');
@@ -123,7 +123,7 @@ describe('roles: each can do what it should and nothing more (login users, real 
   );
 
   it('a reader login can run stats: the stats function needs no more than perps_reader', async () => {
-    const report = await runOperation(testContext(readerUrl, { now: NOW }), { operation: 'stats', event: {} });
+    const report = await OPERATIONS.stats.run(testContext(readerUrl, { now: NOW }), {});
     expect(report).toMatchObject({ operation: 'stats', database: { name: new URL(url).pathname.slice(1) } });
     expect(Object.keys((report as { tables: object }).tables).sort()).toEqual([
       'exchanges',
@@ -158,7 +158,7 @@ describe('roles: each can do what it should and nothing more (login users, real 
     // As on RDS with PostgreSQL 14 or older: public belongs to someone else, CREATE comes from a grant.
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
-    const report = await runOperation(testContext(migrator.url, { now: NOW }), { operation: 'migrate', event: {} });
+    const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
     expect(report).toMatchObject({ applied: 4 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
@@ -171,13 +171,13 @@ describe('roles: each can do what it should and nothing more (login users, real 
     const ctx = testContext(maintenanceUrl, { now: NOW });
     await writer.query(TICKER);
     await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'OLD', '2026-01-01 00:00+00')`);
-    expect(await runOperation(ctx, { operation: 'migrate', event: {} })).toMatchObject({ applied: 0 });
-    expect(await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 5 } })).toMatchObject({ operation: 'partitions' });
-    expect(await runOperation(ctx, { operation: 'stats', event: {} })).toMatchObject({ operation: 'stats' });
-    const pruned = await runOperation(ctx, { operation: 'prune', event: { olderThanDays: 30, dropPartitionsOlderThanDays: 30 } });
+    expect(await OPERATIONS.migrate.run(ctx, {})).toMatchObject({ applied: 0 });
+    expect(await OPERATIONS.partitions.run(ctx, { daysAhead: 5 })).toMatchObject({ operation: 'partitions' });
+    expect(await OPERATIONS.stats.run(ctx, {})).toMatchObject({ operation: 'stats' });
+    const pruned = await OPERATIONS.prune.run(ctx, { olderThanDays: 30, dropPartitionsOlderThanDays: 30 });
     expect(pruned).toMatchObject({ operation: 'prune' });
     const database = new URL(url).pathname.slice(1);
-    const truncated = await runOperation(ctx, { operation: 'prune', event: { truncate: true, confirm: database } });
+    const truncated = await OPERATIONS.prune.run(ctx, { truncate: true, confirm: database });
     expect(truncated).toMatchObject({ operation: 'prune' });
     expect((await reader.query<{ n: string }>('SELECT count(*) AS n FROM tickers')).rows[0]?.n).toBe('0');
   });

@@ -1,0 +1,109 @@
+import * as z from 'zod';
+import { InputError } from './errors';
+
+/**
+ * The one vocabulary for input: every entry point (environment, command-line flags, payloads,
+ * secrets, CDK context) reads numbers, ports and lists with these schemas and reports problems
+ * through parseOrThrow, so `0x10` means the same thing (nothing) everywhere.
+ */
+
+/** A number allowed to be in [min, max] in steps of `step`, and what to say when it is not. */
+export interface NumberRule {
+  min: number;
+  max: number;
+  /** The one message for every way of being wrong: not a number, out of range, off step. */
+  error: string;
+  /** 1 (the default): whole numbers only; 0.5: halves too. */
+  step?: number;
+  /** Message for a number in range that is off step, when it deserves its own (default: `error`). */
+  stepError?: string;
+}
+
+const WHOLE_TEXT = /^\d+$/;
+const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
+
+/**
+ * Text to a number: plain decimal digits, with a fraction only when `fraction` allows one.
+ * `0x10`, `1e3`, `+5`, `-3` or `30s` are NaN, never silently read the way Number() would (as 16,
+ * 1000, 5, ...): NaN then fails the range check with the rule's one message.
+ */
+export function readDecimal(text: string, fraction = false): number {
+  const trimmed = text.trim();
+  return (fraction ? DECIMAL_TEXT : WHOLE_TEXT).test(trimmed) ? Number(trimmed) : Number.NaN;
+}
+
+/** A JSON number held to a rule (payloads): a string, even "7", is not a number here. */
+export function numberValue({ min, max, error, step = 1, stepError = error }: NumberRule) {
+  // abort: one value breaking two checks (1e23 is off step and too big) gets one line, not two.
+  return z
+    .number({ error })
+    .min(min, { error, abort: true })
+    .max(max, { error, abort: true })
+    .refine((value) => Number.isInteger(value / step), { error: stepError });
+}
+
+/** A number held to a rule, given as a JSON number or as plain decimal text (environment, flags, `-c`, secrets). */
+export function numberOrText(rule: NumberRule) {
+  const step = rule.step ?? 1;
+  return z.preprocess((value) => (typeof value === 'string' ? readDecimal(value, !Number.isInteger(step)) : value), numberValue(rule));
+}
+
+export const PORT_RULE = { min: 1, max: 65_535, error: 'must be a port number from 1 to 65535' } as const satisfies NumberRule;
+
+/** A TCP port, as a number or as text. */
+export const portSchema = () => numberOrText(PORT_RULE);
+
+/** A list, given as comma-separated text (`-c key=a,b`) or as a JSON array; blanks around items are dropped. */
+export function listSchema(item: z.ZodType<string>, messages: { error: string; empty: string }) {
+  return z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((part) => part.trim())
+            .filter(Boolean)
+        : value,
+    z.array(item, { error: messages.error }).min(1, { error: messages.empty }),
+  );
+}
+
+/**
+ * Fields of shared messages are written `{fieldName}`; each entry point fills them in its own
+ * words (`--older-than` on the command line, `olderThanDays` in a payload).
+ */
+export function fillNames(message: string, rename: (key: string) => string = (key) => key): string {
+  return message.replace(/\{(\w+)\}/g, (_, key: string) => rename(key));
+}
+
+/** Zod issues as "field: problem" lines; `rename` maps keys to the caller's words (flags). */
+export function describeIssues(error: z.ZodError, rename: (key: string) => string = (key) => key): string[] {
+  return error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map(rename).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
+    }
+    const key = issue.path.map(String).join('.');
+    const message = fillNames(issue.message, rename);
+    return key ? `${rename(key)}: ${message}` : message;
+  });
+}
+
+export interface ParseOptions<T> {
+  /** Keys in the caller's words (`daysAhead` -> `--days`). */
+  rename?: (key: string) => string;
+  /**
+   * Checks across keys, run even when some value is bad (a schema refinement would be skipped
+   * then), so that every problem is reported at once. `parsed` is undefined when a value is bad.
+   */
+  also?: (parsed: T | undefined) => string[];
+  /** The error for the problems (default: an InputError listing them). */
+  error?: (problems: string[]) => InputError;
+}
+
+/** Parses `input` with `schema`, or throws one InputError naming every problem. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, options: ParseOptions<T> = {}): T {
+  const parsed = schema.safeParse(input);
+  const problems = parsed.success ? [] : describeIssues(parsed.error, options.rename);
+  problems.push(...(options.also?.(parsed.success ? parsed.data : undefined) ?? []));
+  if (parsed.success && problems.length === 0) return parsed.data;
+  throw options.error?.(problems) ?? new InputError(problems);
+}
