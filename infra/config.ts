@@ -220,6 +220,6 @@ export function describeConfigError(error: InputError): string {
   return [
     'perps-stats-db: bad CDK context, nothing was synthesized:',
     ...error.problems.map((problem) => `  - ${problem}`),
-    'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+    'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in docs/deploy.md.',
   ].join('\n');
 }

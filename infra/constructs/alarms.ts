@@ -41,7 +41,7 @@ export class MaintenanceAlarms extends Construct {
 
     for (const table of TIME_SERIES_TABLES) {
       this.add(`${table}Runway`, {
-        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (README: Deploy, alarms).`,
+        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
         metric: metrics.table('PartitionRunwayDays', table, { statistic: 'Minimum', period: Duration.minutes(15) }),
         threshold: RUNWAY_ALARM_DAYS,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

@@ -109,7 +109,7 @@ describe('stack context', () => {
       [
         'perps-stats-db: bad CDK context, nothing was synthesized:',
         '  - auroraMaxCapacity: must be a multiple of 0.5',
-        'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+        'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in docs/deploy.md.',
       ].join('\n'),
     );
   });

@@ -24,7 +24,7 @@ afterAll(() => {
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
 
-// Each rejected input, with its exact message, is a row of README.md's "Rejected input" table,
+// Each rejected input, with its exact message, is a row of the "Rejected input" table in docs/rejected-input.md,
 // run by bad-input.test.ts; these are the failures that need more than a message to check.
 describe('local runner: unreachable databases and other failures before any work', () => {
   it('ends within seconds on an unreachable database, naming host and port, without a stack trace or password', async () => {
