@@ -19,17 +19,17 @@ export interface NumberRule {
   stepError?: string;
 }
 
-const WHOLE_TEXT = /^\d+$/;
-const DECIMAL_TEXT = /^\d+(\.\d+)?$/;
+/** Plain decimal: an optional sign, digits, an optional fraction (`7`, `07`, `+7`, `7.0`, `-3`, `.5`). */
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d+)?|\.\d+)$/;
 
 /**
- * Text to a number: plain decimal digits, with a fraction only when `fraction` allows one.
- * `0x10`, `1e3`, `+5`, `-3` or `30s` are NaN, never silently read the way Number() would (as 16,
- * 1000, 5, ...): NaN then fails the range check with the rule's one message.
+ * Text to a number, in plain decimal only: `0x10`, `1e3`, `Infinity`, `30s` or nothing at all
+ * become NaN, never read the way Number() would (16, 1000, ...); NaN then fails the range check
+ * with the rule's one message. Whether a fraction is allowed is the rule's `step`.
  */
-export function readDecimal(text: string, fraction = false): number {
+export function readDecimal(text: string): number {
   const trimmed = text.trim();
-  return (fraction ? DECIMAL_TEXT : WHOLE_TEXT).test(trimmed) ? Number(trimmed) : Number.NaN;
+  return DECIMAL_TEXT.test(trimmed) ? Number(trimmed) : Number.NaN;
 }
 
 /** A JSON number held to a rule (payloads): a string, even "7", is not a number here. */
@@ -44,8 +44,7 @@ export function numberValue({ min, max, error, step = 1, stepError = error }: Nu
 
 /** A number held to a rule, given as a JSON number or as plain decimal text (environment, flags, `-c`, secrets). */
 export function numberOrText(rule: NumberRule) {
-  const step = rule.step ?? 1;
-  return z.preprocess((value) => (typeof value === 'string' ? readDecimal(value, !Number.isInteger(step)) : value), numberValue(rule));
+  return z.preprocess((value) => (typeof value === 'string' ? readDecimal(value) : value), numberValue(rule));
 }
 
 export const PORT_RULE = { min: 1, max: 65_535, error: 'must be a port number from 1 to 65535' } as const satisfies NumberRule;
