@@ -18,7 +18,7 @@ export const LAMBDA_HANDLER = 'index.handler';
  * and the CDK stack all use it. ESM needs a `require` for the CommonJS inside pg ("Dynamic
  * require of events" otherwise); pg-native is optional in pg and absent on Lambda.
  */
-export const BUNDLE_OPTIONS = {
+const BUNDLE_OPTIONS = {
   bundle: true,
   platform: 'node',
   // Lambda runs Node.js 24; the tests run the same files on Node.js 20.

@@ -38,7 +38,7 @@ export interface MigrateInput {
 }
 
 /** The ledger of applied migrations. */
-export const LEDGER_TABLE = 'perps_schema_migrations';
+const LEDGER_TABLE = 'perps_schema_migrations';
 
 export function checksumOf(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');

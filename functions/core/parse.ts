@@ -47,7 +47,7 @@ export function numberOrText(rule: NumberRule) {
   return z.preprocess((value) => (typeof value === 'string' ? readDecimal(value) : value), numberValue(rule));
 }
 
-export const PORT_RULE = { min: 1, max: 65_535, error: 'must be a port number from 1 to 65535' } as const satisfies NumberRule;
+const PORT_RULE = { min: 1, max: 65_535, error: 'must be a port number from 1 to 65535' } as const satisfies NumberRule;
 
 /** A TCP port, as a number or as text. */
 export const portSchema = () => numberOrText(PORT_RULE);
@@ -75,7 +75,7 @@ export function fillNames(message: string, rename: (key: string) => string = (ke
 }
 
 /** Zod issues as "field: problem" lines; `rename` maps keys to the caller's words (flags). */
-export function describeIssues(error: z.ZodError, rename: (key: string) => string = (key) => key): string[] {
+function describeIssues(error: z.ZodError, rename: (key: string) => string = (key) => key): string[] {
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return `unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.map(rename).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'}`;

@@ -10,7 +10,7 @@ import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
  * library would add a dependency for ten lines of padding.
  */
-export function renderColumns(header: string[], rows: (string | number)[][]): string {
+function renderColumns(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells

@@ -8,7 +8,7 @@ import type { DefaultValues } from './event';
 /** Where the handler finds its database: a Secrets Manager secret (AWS) or a URL (local runner, non-AWS use). */
 export type DatabaseSource = { kind: 'secret'; secretArn: string } | { kind: 'url'; url: string };
 
-export const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
 /** Everything a handler reads from its environment, validated once, every problem reported together. */
