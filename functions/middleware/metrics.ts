@@ -2,7 +2,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DatabaseMetric, OperationMetric, ReportMetrics, TableMetric } from '../core/metric-names';
 import type { OperationId } from '../core/operations';
 
-export type Outcome = 'success' | 'failure';
+type Outcome = 'success' | 'failure';
 
 type MetricName = DatabaseMetric | TableMetric | OperationMetric;
 
