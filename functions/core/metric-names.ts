@@ -4,7 +4,8 @@ import * as z from 'zod';
  * The metric vocabulary: the handlers publish these names (functions/middleware/metrics.ts) and
  * the stack's alarms and dashboard read them (infra/constructs/service-metrics.ts). Both take
  * these types, so renaming a metric fails the type check instead of leaving an alarm on a metric
- * that never gets data. Nothing here loads Powertools: the stack reads it at synth.
+ * that never gets data; the operations' own counts are named in the registry (OperationMetric in
+ * ./operations.ts). Nothing here loads Powertools: the stack reads it at synth.
  */
 
 /** The `service` key of every log line and the `service` dimension of every metric. */
@@ -29,21 +30,3 @@ export type TableMetric =
   | 'PartitionRunwayDays'
   | 'DefaultPartitionRows'
   | 'DataAgeSeconds';
-/** What an operation's report counts, dimension `Operation` (see each registry entry's `metrics`). */
-export type OperationCount = 'MigrationsApplied' | 'PartitionsCreated' | 'RowsMoved' | 'PartitionsDropped' | 'RowsDeleted';
-/** Published by every invocation, dimension `Operation`: the outcome and the report's counts. */
-export type OperationMetric = 'Success' | 'Failure' | 'Duration' | OperationCount;
-
-/**
- * The metrics of one report, as values: the registry entries compute them, the handler publishes
- * them. Per table at most: a dimension per symbol would be a billed metric per symbol (that
- * detail is in the log and the report instead).
- */
-export interface ReportMetrics {
-  /** Dimension `Operation`; also published for the partial report of a failed run. */
-  counts?: Partial<Record<OperationCount, number>>;
-  /** No dimension. */
-  database?: Partial<Record<DatabaseMetric, number>>;
-  /** Dimension `Table`: one document per table. */
-  tables?: Record<string, Partial<Record<TableMetric, number>>>;
-}

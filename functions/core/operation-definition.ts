@@ -1,12 +1,16 @@
 import type * as z from 'zod';
 import type { OperationContext } from './context';
-import type { ReportMetrics } from './metric-names';
+import type { DatabaseMetric, TableMetric } from './metric-names';
 
 /**
  * What the registry (./operations.ts) knows of one operation. The Lambda handler, its bundle,
  * the stack's function, the metrics and the runner's command are all built from this.
  */
-export interface OperationDefinition<Payload extends Record<string, unknown>, Report extends { operation: string }> {
+export interface OperationDefinition<
+  Payload extends Record<string, unknown>,
+  Report extends { operation: string },
+  Metrics extends ReportMetrics = ReportMetrics,
+> {
   /**
    * The one name: the handler bundle `dist/<id>/`, the CLI command, the CDK construct and the
    * `Operation` metric dimension.
@@ -17,12 +21,29 @@ export interface OperationDefinition<Payload extends Record<string, unknown>, Re
   /** The operation itself, given a payload this definition's `payload` schema accepted. */
   run(ctx: OperationContext, payload: Payload): Promise<Report>;
   /** The report's metrics (a failed run's partial report publishes its counts too). */
-  metrics(report: Report): ReportMetrics;
+  metrics(report: Report): Metrics;
   /** Payload fields the stack fills from environment variables. */
   readonly defaults?: PayloadDefaults;
   /** Payloads that destroy data run only with the database name as `confirm`. */
   readonly confirmation?: Confirmation;
   readonly cli: CommandLine;
+}
+
+/**
+ * The metrics of one report, as values: the registry entry computes them, the handler publishes
+ * them. Per table at most: a dimension per symbol would be a billed metric per symbol (that
+ * detail is in the log and the report instead).
+ */
+export interface ReportMetrics {
+  /**
+   * Dimension `Operation`, unit Count; also published for the partial report of a failed run.
+   * Their names are the registry's OperationCount: an entry names its own.
+   */
+  readonly counts?: Readonly<Record<string, number>>;
+  /** No dimension. */
+  readonly database?: Partial<Record<DatabaseMetric, number>>;
+  /** Dimension `Table`: one document per table. */
+  readonly tables?: Readonly<Record<string, Partial<Record<TableMetric, number>>>>;
 }
 
 /**
@@ -67,8 +88,10 @@ export interface CommandLine {
 }
 
 /** Type-checks a registry entry; the registry keeps each entry's own payload and report types. */
-export function defineOperation<Payload extends Record<string, unknown>, Report extends { operation: string }>(
-  definition: OperationDefinition<Payload, Report>,
-): OperationDefinition<Payload, Report> {
+export function defineOperation<
+  Payload extends Record<string, unknown>,
+  Report extends { operation: string },
+  Metrics extends ReportMetrics = ReportMetrics,
+>(definition: OperationDefinition<Payload, Report, Metrics>): OperationDefinition<Payload, Report, Metrics> {
   return definition;
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import type { ReportMetrics } from './metric-names';
+import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
-import { defineOperation, type OperationDefinition } from './operation-definition';
+import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
 import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
@@ -62,7 +62,7 @@ const pruneOperation = defineOperation({
       for (const message of prunePlanProblems(input)) check.addIssue({ code: 'custom', message, path: [] });
     }),
   run: (ctx, payload) => prune(ctx, payload),
-  metrics: (report: PruneReport): ReportMetrics =>
+  metrics: (report: PruneReport) =>
     report.dry_run
       ? {}
       : {
@@ -119,10 +119,10 @@ const statsOperation = defineOperation({
  * is left out for a table with no rows yet: there is no age to report, and the stack's
  * missing-data alarm covers a stats run that stops.
  */
-function statsMetrics(report: StatsReport): ReportMetrics {
+function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables'> {
   const rowsLastHour = new Map<string, number>();
   for (const ingest of report.recent_ingest) rowsLastHour.set(ingest.table, (rowsLastHour.get(ingest.table) ?? 0) + ingest.rows_last_hour);
-  const tables: NonNullable<ReportMetrics['tables']> = {};
+  const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
   for (const [table, stats] of Object.entries(report.tables)) {
     const sizes = {
       RowCount: stats.row_count,
@@ -161,3 +161,9 @@ export type OperationReport = Awaited<ReturnType<(typeof OPERATIONS)[OperationId
 
 /** Any registry entry, seen without its own payload type (its `payload` schema makes the payload its `run` gets). */
 export type Operation = OperationDefinition<Record<string, unknown>, OperationReport>;
+
+type CountsOf<M> = M extends { counts?: infer C } ? (C extends Readonly<Record<string, number>> ? keyof C & string : never) : never;
+/** The counts the operations report (MigrationsApplied, RowsDeleted, ...): each entry names its own in `metrics`. */
+export type OperationCount = CountsOf<ReturnType<(typeof OPERATIONS)[OperationId]['metrics']>>;
+/** Published by every invocation, dimension `Operation`: the outcome and the report's counts. */
+export type OperationMetric = 'Success' | 'Failure' | 'Duration' | OperationCount;

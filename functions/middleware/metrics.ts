@@ -1,21 +1,14 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DatabaseMetric, OperationMetric, ReportMetrics, TableMetric } from '../core/metric-names';
+import type { DatabaseMetric, TableMetric } from '../core/metric-names';
+import type { ReportMetrics } from '../core/operation-definition';
 import type { OperationId } from '../core/operations';
 
 type Outcome = 'success' | 'failure';
+type Unit = Parameters<Metrics['addMetric']>[1];
 
-type MetricName = DatabaseMetric | TableMetric | OperationMetric;
-
-/** The unit of every metric, so a metric is published with one unit wherever it comes from. */
-const UNITS: Record<MetricName, Parameters<Metrics['addMetric']>[1]> = {
-  Success: MetricUnit.Count,
-  Failure: MetricUnit.Count,
+/** The unit of every metric with one of its own; the rest (the operations' counts) are counts. */
+const UNITS: Record<DatabaseMetric | TableMetric | 'Duration', Unit> = {
   Duration: MetricUnit.Milliseconds,
-  MigrationsApplied: MetricUnit.Count,
-  PartitionsCreated: MetricUnit.Count,
-  RowsMoved: MetricUnit.Count,
-  PartitionsDropped: MetricUnit.Count,
-  RowsDeleted: MetricUnit.Count,
   DatabaseSizeBytes: MetricUnit.Bytes,
   RowCount: MetricUnit.Count,
   TableBytes: MetricUnit.Bytes,
@@ -27,10 +20,12 @@ const UNITS: Record<MetricName, Parameters<Metrics['addMetric']>[1]> = {
   DataAgeSeconds: MetricUnit.Seconds,
 };
 
-/** Powertools' addMetric for each value, held to the metric names and their units. */
-function addAll(metrics: Metrics, values: Partial<Record<MetricName, number>>): void {
-  for (const [name, value] of Object.entries(values) as [MetricName, number | undefined][]) {
-    if (value !== undefined) metrics.addMetric(name, UNITS[name], value);
+const unitOf = (name: string): Unit => (name in UNITS ? UNITS[name as keyof typeof UNITS] : MetricUnit.Count);
+
+/** Powertools' addMetric for each value, in its metric's unit. */
+function addAll(metrics: Metrics, values: Readonly<Record<string, number | undefined>>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) metrics.addMetric(name, unitOf(name), value);
   }
 }
 
