@@ -60,7 +60,9 @@ export interface PayloadDefaults {
 /**
  * A run that destroys data. Its payload carries `confirm`, the name of the database (a Lambda
  * payload says it; the runner previews with `dryRun`, then asks for it or takes `--yes`), and
- * the operation refuses to run unless it names the database it is connected to.
+ * the operation refuses to run unless it names the database it is connected to. The payload
+ * schema of such an operation has `dryRun` and `confirm` fields, and its report names the
+ * database it ran on (`database`).
  */
 export interface Confirmation {
   /** The boolean payload field (and flag) asking for it: `truncate`. */

@@ -57,8 +57,9 @@ function unsetDefaults(defaults: PayloadDefaults | undefined, payload: Record<st
 }
 
 /**
- * The runner asks for the database name after connecting; a payload must carry it, so a missing
- * one is refused here, before connecting. Whether it names this database is checked once connected.
+ * A run that destroys data carries the database name as `confirm` (the runner asks for it after
+ * a dry run); a missing one is refused here, before connecting. Whether it names this database
+ * is the operation's check, once connected.
  */
 function confirmationProblems(confirmation: Confirmation | undefined, payload: Record<string, unknown>): string[] {
   if (!confirmation) return [];
