@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import type { InputError } from '../functions/core/errors';
+import { InputError } from '../functions/core/errors';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/core/metric-names';
 import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/core/operations';
-import { listSchema, numberOrText, parseOrThrow, portSchema } from '../functions/core/parse';
+import { listSchema, numberOrText, parseAll, portSchema } from '../functions/core/parse';
 
 export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];
@@ -81,7 +81,7 @@ export type ContextKey = keyof typeof CONTEXT_KEYS;
 const OFF = ['off', 'false', 'none', 'disabled'];
 
 const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
-/** A number from `-c key=value` text or a cdk.json number: plain decimal digits only, as everywhere. */
+/** A number from `-c key=value` text or a cdk.json number, in plain decimal as everywhere (`0x10`, `1e3` are refused). */
 const whole = (min: number, max: number) =>
   numberOrText({ min, max, error: `must be a whole number from ${min} to ${max}`, stepError: 'must be a whole number' });
 const halves = (min: number, max: number) =>
@@ -162,8 +162,25 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
   const ours = Object.fromEntries(
     Object.entries(context).filter(([key, value]) => !key.includes(':') && !key.startsWith('@') && value !== undefined && value !== ''),
   );
+  const { data: c, problems } = parseAll(contextSchema, ours);
   // Cross-key checks read the raw values, so they are reported alongside any bad value.
-  const c = parseOrThrow(contextSchema, ours, { also: (parsed) => crossKeyProblems(ours, parsed) });
+  if ((ours.database ?? 'rds') === 'existing') {
+    for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);
+    const subnets = c?.existingSubnetIds?.length;
+    const zones = c?.existingAvailabilityZones?.length;
+    if (subnets !== undefined && zones !== undefined && subnets !== zones) {
+      problems.push(
+        `existingAvailabilityZones: lists ${zones} zones for ${subnets} subnets: give the zone of each subnet, in the same order`,
+      );
+    }
+  } else {
+    const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
+    if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
+    if (c && c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
+  }
+  if (!c || problems.length > 0) {
+    throw new InputError(problems);
+  }
   return {
     database:
       c.database === 'existing'
@@ -194,25 +211,6 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
     deleteRowsOlderThanDays: c.deleteRowsOlderThanDays ?? undefined,
     metricsNamespace: c.metricsNamespace,
   };
-}
-
-function crossKeyProblems(ours: Record<string, unknown>, c: z.infer<typeof contextSchema> | undefined): string[] {
-  const problems: string[] = [];
-  if ((ours.database ?? 'rds') === 'existing') {
-    for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);
-    const subnets = c?.existingSubnetIds?.length;
-    const zones = c?.existingAvailabilityZones?.length;
-    if (subnets !== undefined && zones !== undefined && subnets !== zones) {
-      problems.push(
-        `existingAvailabilityZones: lists ${zones} zones for ${subnets} subnets: give the zone of each subnet, in the same order`,
-      );
-    }
-  } else {
-    const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
-    if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
-    if (c && c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
-  }
-  return problems;
 }
 
 /** The message printed when the context is bad: every problem, then how to pass context. */

@@ -100,9 +100,21 @@ export interface ParseOptions<T> {
 
 /** Parses `input` with `schema`, or throws one InputError naming every problem. */
 export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, options: ParseOptions<T> = {}): T {
-  const parsed = schema.safeParse(input);
-  const problems = parsed.success ? [] : describeIssues(parsed.error, options.rename);
-  problems.push(...(options.also?.(parsed.success ? parsed.data : undefined) ?? []));
-  if (parsed.success && problems.length === 0) return parsed.data;
+  const { data, problems } = parseAll(schema, input, options.rename);
+  problems.push(...(options.also?.(data) ?? []));
+  if (data !== undefined && problems.length === 0) return data;
   throw options.error?.(problems) ?? new InputError(problems);
+}
+
+/**
+ * The half of parseOrThrow that does not throw: the data (undefined when a value is bad) and
+ * every problem, for a caller that adds checks of its own before it throws them all together.
+ */
+export function parseAll<T>(
+  schema: z.ZodType<T>,
+  input: unknown,
+  rename?: (key: string) => string,
+): { data: T | undefined; problems: string[] } {
+  const parsed = schema.safeParse(input);
+  return parsed.success ? { data: parsed.data, problems: [] } : { data: undefined, problems: describeIssues(parsed.error, rename) };
 }
