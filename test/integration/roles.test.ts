@@ -50,6 +50,18 @@ async function attempt(client: pg.Client, sql: string): Promise<'allowed' | 'den
   }
 }
 
+/**
+ * A login in perps_writer and one in perps_reader (made by `admin`, a superuser: on PostgreSQL 16+
+ * only the roles' creator or a superuser may grant them), each with a client on `databaseUrl`.
+ */
+async function groupLogins(admin: pg.ClientBase, databaseUrl: string) {
+  const writerLogin = await loginRole(admin, databaseUrl, 'perps_ingester', '');
+  const readerLogin = await loginRole(admin, databaseUrl, 'perps_grafana', '');
+  await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(writerLogin.role)}`);
+  await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLogin.role)}`);
+  return { writerLogin, readerLogin, writer: await connect(writerLogin.url), reader: await connect(readerLogin.url) };
+}
+
 beforeAll(async () => {
   url = await createTestDatabase();
   const admin = await connect(url);
@@ -63,12 +75,7 @@ beforeAll(async () => {
   await runOperation(ctx, { operation: 'migrate', event: {} });
   await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 3 } });
 
-  writerLogin = await loginRole(admin, url, 'perps_ingester', '');
-  readerLogin = await loginRole(admin, url, 'perps_grafana', '');
-  await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(writerLogin.role)}`);
-  await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLogin.role)}`);
-  writer = await connect(writerLogin.url);
-  reader = await connect(readerLogin.url);
+  ({ writerLogin, readerLogin, writer, reader } = await groupLogins(admin, url));
   readerUrl = readerLogin.url;
 });
 
@@ -144,7 +151,7 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 describe.each([
-  { database: 'first database (the migrating user created the roles)', setup: async (): Promise<Logins> => ({ writer, reader }) },
+  { database: 'first database (migrated by a user that may create roles)', setup: async (): Promise<Logins> => ({ writer, reader }) },
   { database: 'second database (the roles existed; its owner may not create roles)', setup: async () => (await secondDatabase()).logins },
   { database: 'database migrated before the roles existed', setup: async () => (await lateDatabase()).logins },
 ])('roles on the $database: each can do what it should and nothing more (login users, real statements)', ({ setup }) => {
@@ -374,11 +381,7 @@ const lateDatabase = once(async () => {
   const settled = await migrateAs(owner.url);
   await runOperation(testContext(owner.url, { now: NOW }), { operation: 'partitions', event: { daysAhead: 5 } });
 
-  const writerLate = await loginRole(admin, lateUrl, 'perps_ingester', '');
-  const readerLate = await loginRole(admin, lateUrl, 'perps_grafana', '');
-  await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(writerLate.role)}`);
-  await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLate.role)}`);
-  const logins = { writer: await connect(writerLate.url), reader: await connect(readerLate.url) };
+  const logins = await groupLogins(admin, lateUrl);
   return { owner: owner.role, admin, rolesMissing, readerOnly, lockedOut: lockedOut.error, bothRoles, settled, logins };
 });
 
