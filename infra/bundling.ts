@@ -68,7 +68,7 @@ export async function buildHandlers(): Promise<Record<HandlerOperation, number>>
         stdin: {
           contents: handlerEntry(operation),
           resolveDir: PROJECT_ROOT,
-          sourcefile: `functions/${operation}/handler.ts`,
+          sourcefile: `generated/${operation}-handler.ts`,
           loader: 'ts',
         },
         outfile: bundleFile(operation),
