@@ -13,7 +13,9 @@ import { collectStats, type StatsReport } from './stats';
  * here plus its core module.
  */
 
+/** `partitions`: days of partitions kept ready (payload, flag, PARTITIONS_DAYS_AHEAD, CDK context). */
 export const DAYS_AHEAD = { min: 1, max: 366, default: 7 } as const;
+/** `prune`: the retention periods in days (payload, flags, PRUNE_* variables, CDK context). */
 export const RETENTION_DAYS = { min: 1, max: 36_500 } as const;
 
 /** Days, as a payload number and as an environment variable's text: one rule, one message. */
@@ -153,7 +155,9 @@ export const OPERATIONS = {
   stats: statsOperation,
 } as const;
 
+/** An operation's one name (see OperationDefinition.id). */
 export type OperationId = keyof typeof OPERATIONS;
+/** Every operation id, in registry order: the bundles, the stack's functions, --help. */
 export const OPERATION_IDS = Object.values(OPERATIONS).map((operation) => operation.id);
 
 /** What any operation returns. */

@@ -21,6 +21,7 @@ export interface Invocation {
   yes: boolean;
 }
 
+/** --help, --version, or an invocation to run and how to print it. */
 export type ParsedCommandLine =
   | { kind: 'help' }
   | { kind: 'version' }
@@ -80,6 +81,7 @@ const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
 /** How the commands are named in messages: `clean (prune)`. */
 const COMMAND_LIST = COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)).join(', ');
 
+/** --help: every command, from the registry (and init). */
 export const USAGE = `perps-stats-db: create, maintain and watch the perps-stats PostgreSQL database
 
 Usage: npm run local -- [db] <command> [flags]

@@ -70,6 +70,7 @@ export interface DatabaseSecretSource {
   refetch(request: SecretRequest): Promise<void>;
 }
 
+/** The secret middleware of a handler whose environment names DB_SECRET_ARN, and what the connection does with it. */
 export function databaseSecretSource(secretArn: string): DatabaseSecretSource {
   // Per secret, so that forgetting it drops exactly that entry of @middy/util's cache.
   const cacheKey = `secrets-manager:${secretArn}`;
