@@ -7,6 +7,7 @@ import { StoreDashboard } from './constructs/dashboard';
 import { createDatabase, type DatabaseTarget } from './constructs/database';
 import { DeployMigrations } from './constructs/deploy-trigger';
 import { HandlerFunctions, operationId } from './constructs/functions';
+import { keepProviderLogs } from './constructs/log-groups';
 import { MaintenanceSchedules } from './constructs/schedules';
 
 export interface PerpsStatsDbStackProps extends StackProps {
@@ -34,12 +35,12 @@ export class PerpsStatsDbStack extends Stack {
     this.database = database;
     this.handlers = new HandlerFunctions(this, 'Functions', { database, config, assetDir: props.assetDir });
     const { functions } = this.handlers;
-    this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions });
     this.deployMigrations = new DeployMigrations(this, 'DeployMigrations', {
       migrate: functions.migrate,
       partitions: functions.partitions,
       after: [database, this.handlers.securityGroup],
     });
+    this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions, after: [this.deployMigrations] });
     this.alarms = new MaintenanceAlarms(this, 'Alarms', {
       config,
       functions,
@@ -54,5 +55,10 @@ export class PerpsStatsDbStack extends Stack {
     new CfnOutput(this, 'DatabaseSecretArn', { value: database.secret.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+    // `npm run verify` looks for the stats metrics here.
+    new CfnOutput(this, 'MetricsNamespace', { value: config.metricsNamespace });
+
+    // Last: every function CDK adds on its own exists by now.
+    keepProviderLogs(this);
   }
 }
