@@ -10,11 +10,8 @@ import { Construct } from 'constructs';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
-import { operationId } from './functions';
+import { operationId, RUNWAY_ALARM_DAYS } from '../stack-contract';
 import { ServiceMetrics } from './service-metrics';
-
-/** Alarm when a table has fewer days of partitions ahead than this: partitions has failed for days. */
-export const RUNWAY_ALARM_DAYS = 2;
 
 export interface MaintenanceAlarmsProps {
   readonly config: StackConfig;

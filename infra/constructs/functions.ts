@@ -7,6 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
+import { operationId } from '../stack-contract';
 import type { DatabaseTarget } from './database';
 import { createLogGroup } from './log-groups';
 
@@ -126,11 +127,6 @@ export class HandlerFunctions extends Construct {
       }),
     ) as Record<HandlerOperation, lambda.Function>;
   }
-}
-
-/** PascalCase construct id of an operation: `Migrate`, `Partitions`, ... */
-export function operationId(operation: HandlerOperation): string {
-  return operation.charAt(0).toUpperCase() + operation.slice(1);
 }
 
 /**

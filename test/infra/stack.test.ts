@@ -4,6 +4,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
+import { STACK_OUTPUTS } from '../../infra/stack-contract';
 import { synthesize } from '../support/infra';
 
 // The default configuration (new RDS instance), synthesized once for the whole file.
@@ -319,6 +320,16 @@ describe('alarms', () => {
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
     }
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('outputs', () => {
+  it('writes what `npm run verify` reads: the function names, the secret, the topic, the dashboard and the metrics namespace', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const { functionName, ...others } = STACK_OUTPUTS;
+    expect(Object.keys(outputs).sort()).toEqual([...HANDLER_OPERATIONS.map(functionName), ...Object.values(others)].sort());
+    expect(outputs[STACK_OUTPUTS.metricsNamespace]?.Value).toBe('PerpsStats');
+    expect(outputs[STACK_OUTPUTS.functionName('stats')]?.Value).toEqual({ Ref: fnId('stats') });
   });
 });
 
