@@ -7,7 +7,8 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { InputError, PerpsDbError } from '../../functions/core/errors';
 import { checkPartitions, checkPrune, checkStats } from './function-steps';
 import { checkAlarms, checkMetrics, sendTestNotification } from './monitoring-steps';
-import { type DeployedStack, readStack, type StepResult } from './stack-step';
+import { type DeployedStack, readStack } from './stack-step';
+import type { StepResult } from './step';
 
 export const USAGE = `perps-stats-db verify: prove a deployed stack works, with your AWS credentials
 

@@ -5,11 +5,11 @@ import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/sta
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 import { RUNWAY_ALARM_DAYS } from '../stack-contract';
-import { describeAwsError } from './aws-errors';
-import type { DeployedStack, StepResult } from './stack-step';
+import type { DeployedStack } from './stack-step';
+import { failedAwsStep, type StepResult } from './step';
 
-/** A synchronous invocation's result: the report, or the function's error. */
-type Invocation = { report: Record<string, unknown> } | { errorType: string; errorMessage: string };
+/** A synchronous invocation's result: the report, the function's error, or the call's. */
+type Invocation = { report: Record<string, unknown> } | { errorType: string; errorMessage: string } | { awsError: unknown };
 
 /** What to do when a function fails with this errorType (docs/lambda.md, Failures). */
 const ADVICE: Record<string, string> = {
@@ -29,11 +29,8 @@ function adviceFor(operation: HandlerOperation, errorType: string): string {
   );
 }
 
-/**
- * Invokes a function synchronously with the user's credentials. An AWS error that is not
- * unreachability fails the step (`{ failed }`); a function error comes back as such.
- */
-async function invoke(lambda: LambdaClient, functionName: string, payload: unknown): Promise<Invocation | { failed: string }> {
+/** Invokes a function synchronously with the user's credentials. */
+async function invoke(lambda: LambdaClient, functionName: string, payload: unknown): Promise<Invocation> {
   try {
     const response = await lambda.send(
       new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
@@ -42,15 +39,13 @@ async function invoke(lambda: LambdaClient, functionName: string, payload: unkno
     if (!response.FunctionError) return { report: body };
     return { errorType: String(body?.errorType ?? response.FunctionError), errorMessage: String(body?.errorMessage ?? '') };
   } catch (error) {
-    return { failed: describeAwsError(error, 'Lambda') };
+    return { awsError: error };
   }
 }
 
 /** A step that ended before a report: the call failed, or the function did. */
-function failedStep(step: HandlerOperation, invocation: Exclude<Invocation, { report: unknown }> | { failed: string }): StepResult {
-  if ('failed' in invocation) {
-    return { step, ok: false, detail: invocation.failed, todo: `your credentials need lambda:InvokeFunction on the ${step} function` };
-  }
+function failedStep(step: HandlerOperation, invocation: Exclude<Invocation, { report: unknown }>): StepResult {
+  if ('awsError' in invocation) return failedAwsStep(step, invocation.awsError, 'Lambda', `lambda:InvokeFunction on the ${step} function`);
   return { step, ok: false, detail: `${invocation.errorType}: ${invocation.errorMessage}`, todo: adviceFor(step, invocation.errorType) };
 }
 
@@ -98,7 +93,7 @@ export async function checkPartitions(lambda: LambdaClient, stack: DeployedStack
       detail: 'may be invoked (Lambda dry run: checked, nothing ran); its runway is in the stats line',
     };
   } catch (error) {
-    return failedStep('partitions', { failed: describeAwsError(error, 'Lambda') });
+    return failedStep('partitions', { awsError: error });
   }
 }
 

@@ -1,8 +1,8 @@
 import { type CloudWatchClient, GetMetricDataCommand, type MetricAlarm, paginateDescribeAlarms } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SERVICE_NAME } from '../../functions/middleware/observability';
-import { describeAwsError } from './aws-errors';
-import type { DeployedStack, StepResult } from './stack-step';
+import type { DeployedStack } from './stack-step';
+import { failedAwsStep, type StepResult } from './step';
 
 /** How far back the metrics step looks: three stats runs. */
 export const METRICS_WINDOW_MINUTES = 15;
@@ -37,12 +37,7 @@ export async function checkMetrics(cloudwatch: CloudWatchClient, stack: Deployed
     );
     samples = (MetricDataResults?.[0]?.Values ?? []).reduce((sum, value) => sum + value, 0);
   } catch (error) {
-    return {
-      step: 'metrics',
-      ok: false,
-      detail: describeAwsError(error, 'CloudWatch'),
-      todo: 'your credentials need cloudwatch:GetMetricData',
-    };
+    return failedAwsStep('metrics', error, 'CloudWatch', 'cloudwatch:GetMetricData');
   }
   if (samples > 0)
     return { step: 'metrics', ok: true, detail: `${metric}: ${samples} stats runs in the last ${METRICS_WINDOW_MINUTES} minutes` };
@@ -68,12 +63,7 @@ export async function checkAlarms(cloudwatch: CloudWatchClient, stack: DeployedS
       ours.push(...(page.MetricAlarms ?? []).filter((alarm) => alarm.AlarmActions?.includes(stack.alarmTopicArn)));
     }
   } catch (error) {
-    return {
-      step: 'alarms',
-      ok: false,
-      detail: describeAwsError(error, 'CloudWatch'),
-      todo: 'your credentials need cloudwatch:DescribeAlarms',
-    };
+    return failedAwsStep('alarms', error, 'CloudWatch', 'cloudwatch:DescribeAlarms');
   }
   if (ours.length === 0) {
     return {
@@ -109,11 +99,6 @@ export async function sendTestNotification(sns: SNSClient, stack: DeployedStack,
       detail: `sent message ${MessageId}: it reaches confirmed subscriptions (aws sns list-subscriptions-by-topic --topic-arn ${stack.alarmTopicArn})`,
     };
   } catch (error) {
-    return {
-      step: 'test alarm',
-      ok: false,
-      detail: describeAwsError(error, 'SNS'),
-      todo: 'your credentials need sns:Publish on the alarm topic',
-    };
+    return failedAwsStep('test alarm', error, 'SNS', 'sns:Publish on the alarm topic');
   }
 }

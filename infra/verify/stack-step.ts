@@ -2,15 +2,7 @@ import { type CloudFormationClient, DescribeStacksCommand, type Stack } from '@a
 import { InputError } from '../../functions/core/errors';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import { STACK_OUTPUTS } from '../stack-contract';
-import { describeAwsError } from './aws-errors';
-
-/** One step's outcome: what was checked, and when it failed, what to do about it. */
-export interface StepResult {
-  step: string;
-  ok: boolean;
-  detail: string;
-  todo?: string;
-}
+import { failedAwsStep, type StepResult } from './step';
 
 /** What the stack's outputs give the other steps. */
 export interface DeployedStack {
@@ -46,11 +38,9 @@ export async function readStack(
   try {
     stack = (await cloudformation.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
   } catch (error) {
-    const message = describeAwsError(error, 'CloudFormation');
-    if (!/does not exist/.test(message)) {
-      return {
-        result: { step: 'stack', ok: false, detail: message, todo: 'your credentials need cloudformation:DescribeStacks on the stack' },
-      };
+    // A stack that does not exist is a ValidationError, an answer: bad input, not unavailability.
+    if (!/does not exist/.test((error as Error).message)) {
+      return { result: failedAwsStep('stack', error, 'CloudFormation', 'cloudformation:DescribeStacks on the stack') };
     }
   }
   if (!stack) {

@@ -169,6 +169,19 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     }
   });
 
+  it("fails only the step whose AWS call is refused, saying which permission it needs: SNS's NotFound for the topic", async () => {
+    aws.sns.topics.delete(TOPIC);
+    try {
+      const { code, stdout } = await verify(['--stack', STACK, '--test-alarm']);
+      expect(code).toBe(1);
+      expect(line(stdout, 'test alarm')).toBe('failed  test alarm  NotFoundException: Topic does not exist');
+      expect(stdout).toContain('what to do: your credentials need sns:Publish on the alarm topic');
+      expect(stdout).toMatch(/\n1 of 7 steps failed\n$/);
+    } finally {
+      aws.sns.topics.add(TOPIC);
+    }
+  });
+
   it('goes on past a stack whose last deploy rolled back, saying how to find out why', async () => {
     const stack = aws.cloudformation.stacks.get(STACK);
     aws.cloudformation.stacks.set(STACK, { ...(stack as NonNullable<typeof stack>), StackStatus: 'UPDATE_ROLLBACK_COMPLETE' });
