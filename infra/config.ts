@@ -53,9 +53,10 @@ export interface StackConfig {
 }
 
 /**
- * The engine version of a new database, by kind. RDS takes a major version and picks its newest
- * minor; Aurora needs a minor, and CDK's newest constant (18.6) is not one AWS offers yet:
- * 18.4 is the newest Aurora PostgreSQL 18 that cfn-lint's August 2026 data lists.
+ * The engine version of a new database, by kind. RDS takes a major version and picks its default
+ * minor. Aurora is pinned to a minor (what a major alone would pick is not documented for it),
+ * and CDK's newest constant, 18.6, is not one AWS offers yet: 18.4 is the newest Aurora
+ * PostgreSQL 18 in cfn-lint's August 2026 data (18, 18.3, 18.4).
  */
 export const DEFAULT_ENGINE_VERSION = { rds: '18', aurora: '18.4' } as const;
 /** PostgreSQL majors the functions are tested on (the version matrix). */

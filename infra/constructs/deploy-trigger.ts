@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -62,8 +63,8 @@ export class DeployMigrations extends Construct {
     const version = target.currentVersion;
     const invoker = new nodejs.NodejsFunction(this, id, {
       description: `perps-stats-db: runs ${target.node.id} at deploy, tolerating a held maintenance lock and throttles`,
-      entry: `${PROJECT_ROOT}/infra/deploy-invoker/handler.ts`,
-      depsLockFilePath: `${PROJECT_ROOT}/package-lock.json`,
+      entry: join(PROJECT_ROOT, 'infra', 'deploy-invoker', 'handler.ts'),
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 128,

@@ -2,7 +2,9 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { deployRunFromEnv } from './environment';
 import { type DeployRunOutcome, runAtDeploy } from './run-at-deploy';
 
-const lambda = new LambdaClient({});
+// A synchronous invoke is silent until the target returns, up to its timeout (Lambda's longest
+// is 15 minutes): no request timeout of the HTTP client may cut it shorter.
+const lambda = new LambdaClient({ requestHandler: { requestTimeout: 15 * 60_000 } });
 
 /**
  * Lambda entry of the deploy-time invoker: CDK's Trigger runs it (with an empty event) and
