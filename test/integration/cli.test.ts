@@ -7,6 +7,7 @@ import { cli, cliOutput, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
+  ensureGroupRoles,
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
@@ -149,7 +150,7 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MB at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
@@ -225,12 +226,16 @@ describe('local runner against a real server', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
   });
 
-  it('prints the notice when roles cannot be created', async () => {
+  it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
+    await ensureGroupRoles();
     const fresh = await createTestDatabase();
     const { role, url: asOwner } = await ownerWithoutCreateRole(fresh);
     const result = await cli(['migrate', '--database-url', asOwner]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`notice: roles skipped: user ${role} may not create roles`);
+    expect(result.stdout).toContain(
+      `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
+    );
+    expect(result.stdout).toContain(`on the tables user ${role} creates later`);
   });
 });
 
