@@ -41,7 +41,7 @@ export interface ExistingDatabaseConfig {
 /** Everything the stack reads from CDK context, validated. */
 export interface StackConfig {
   database: NewDatabaseConfig | ExistingDatabaseConfig;
-  /** Reserve one concurrent execution for migrate, partitions and prune each (opt-in). */
+  /** Reserve one concurrent execution for migrate, partitions, prune and vacuum each (opt-in). */
   reservedConcurrency: boolean;
   alarmEmail: string | undefined;
   /** Undefined: the data-age alarm is off. */
@@ -85,7 +85,7 @@ export const CONTEXT_KEYS = {
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
   reservedConcurrency:
-    'true | false (default): reserve one concurrent execution each for migrate, partitions and prune; needs an account concurrency quota above 13',
+    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune and vacuum; needs an account concurrency quota above 14',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   dataAgeAlarmSeconds: 'alarm when the newest row of a table is older than this (default 3600); off disables it',
   daysAhead: `partitions kept ahead, ${DAYS_AHEAD.min}-${DAYS_AHEAD.max} days (default ${DAYS_AHEAD.default})`,

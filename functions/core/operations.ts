@@ -6,6 +6,7 @@ import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
 import { collectStats, type StatsReport } from './stats';
+import { type VacuumReport, vacuum } from './vacuum';
 
 /**
  * The registry: every operation, once. The handlers and their bundles, the stack's functions,
@@ -147,12 +148,29 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
   return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables };
 }
 
+const vacuumOperation = defineOperation({
+  id: 'vacuum',
+  payload: z.strictObject({ dryRun: switchValue }),
+  run: (ctx, payload) => vacuum(ctx, payload),
+  metrics: (report: VacuumReport) =>
+    report.dry_run ? {} : { counts: { PartitionsSealed: report.partitions_sealed, TablesAnalyzed: report.tables_analyzed } },
+  cli: {
+    flags: { 'dry-run': { field: 'dryRun', kind: 'switch' } },
+    usage: {
+      synopsis: 'vacuum [--dry-run]',
+      summary: 'seal closed day partitions (VACUUM FREEZE ANALYZE), analyze partitioned parents and stale small tables',
+      flags: [['--dry-run', 'list the steps it would run, run none']],
+    },
+  },
+});
+
 /** Every operation by id. */
 export const OPERATIONS = {
   migrate: migrateOperation,
   partitions: partitionsOperation,
   prune: pruneOperation,
   stats: statsOperation,
+  vacuum: vacuumOperation,
 } as const;
 
 /** An operation's one name (see OperationDefinition.id). */

@@ -5,6 +5,7 @@ import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
 import type { PruneAction, PruneReport } from '../core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
+import type { VacuumReport } from '../core/vacuum';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
@@ -41,6 +42,8 @@ export function renderReport(report: OperationReport): string {
       return renderPrune(report);
     case 'stats':
       return renderStats(report);
+    case 'vacuum':
+      return renderVacuum(report);
     default:
       return JSON.stringify(report, null, 2);
   }
@@ -96,6 +99,25 @@ function pruneActionRow(a: PruneAction): (string | number)[] {
     case 'drop_partition':
       return ['drop partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
   }
+}
+
+function renderVacuum(r: VacuumReport): string {
+  const rows = r.steps.map((step) => [
+    step.action,
+    step.relation,
+    step.reason,
+    step.status,
+    step.duration_ms === undefined ? '' : `${step.duration_ms} ms`,
+  ]);
+  const totals = r.dry_run
+    ? `would seal ${r.steps.filter((step) => step.action === 'seal').length} partitions and analyze ${r.steps.filter((step) => step.action === 'analyze').length} tables`
+    : `sealed ${r.partitions_sealed} partitions, analyzed ${r.tables_analyzed} tables`;
+  return [
+    r.dry_run ? 'vacuum (dry run: nothing was run)' : 'vacuum',
+    rows.length ? renderColumns(['step', 'relation', 'why', 'status', 'took'], rows) : 'nothing to do',
+    `${totals}; ${r.partitions_already_sealed} closed partitions already sealed`,
+    ...r.steps.filter((step) => step.error).map((step) => `error: ${step.relation}: ${step.error}`),
+  ].join('\n');
 }
 
 /** The latest-row cell: a table whose rows all lie ahead of now has rows, but no latest one yet. */

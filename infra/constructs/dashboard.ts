@@ -60,6 +60,8 @@ export class StoreDashboard extends Construct {
             maintenanceCount('RowsMoved', 'partitions'),
             maintenanceCount('PartitionsDropped', 'prune'),
             maintenanceCount('RowsDeleted', 'prune'),
+            maintenanceCount('PartitionsSealed', 'vacuum'),
+            maintenanceCount('TablesAnalyzed', 'vacuum'),
           ]),
         ],
         [

@@ -46,19 +46,20 @@ describe('functions', () => {
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
     expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
     expect(fnProps('stats').Environment).toEqual({ Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000' } });
+    expect(fnProps('vacuum').Environment).toEqual({ Variables: common });
   });
 
   it('sizes timeouts to the work', () => {
     const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
-    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60 });
+    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60, vacuum: 900 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
-    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300] };
+    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300], vacuum: [2, 21600] };
     // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(5);
+    expect(configs).toHaveLength(6);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -87,7 +88,7 @@ describe('functions', () => {
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
     );
     const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
-    expect(secretStatements).toHaveLength(4);
+    expect(secretStatements).toHaveLength(5);
     for (const statement of secretStatements)
       expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
     // No statement of ours names a wildcard resource.
@@ -104,7 +105,9 @@ describe('functions', () => {
             {
               Action: 'lambda:InvokeFunction',
               Effect: 'Allow',
-              Resource: ['partitions', 'prune', 'stats'].map((operation) => ({ 'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'] })),
+              Resource: ['partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
+                'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'],
+              })),
             },
             { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } },
           ],
@@ -117,14 +120,15 @@ describe('functions', () => {
 describe('schedules', () => {
   const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
 
-  it('runs partitions and prune daily and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+  it('runs partitions, prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
     const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
     const expected = [
       ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['vacuum', 'cron(0 3 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['stats', 'cron(0/5 * * * ? *)', {}, { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300 }],
     ] as const;
-    expect(schedules()).toHaveLength(3);
+    expect(schedules()).toHaveLength(4);
     for (const [operation, expression, input, retryPolicy] of expected) {
       const schedule = schedules().find((props) => JSON.stringify(props.Target).includes(fnId(operation)));
       expect(schedule, operation).toMatchObject({
@@ -314,7 +318,7 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 4 + 1 + 2);
+    expect(alarms()).toHaveLength(4 * 3 + 5 + 1 + 2);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });

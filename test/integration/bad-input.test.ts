@@ -16,11 +16,12 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
  * a database that changed fails its test; a dropped row fails the count.
  */
 const EXPECTED_ROWS: Record<string, number> = {
-  CLI: 102,
+  CLI: 104,
   'Lambda migrate': 2,
   'Lambda partitions': 25,
   'Lambda prune': 36,
   'Lambda stats': 20,
+  'Lambda vacuum': 3,
 };
 
 interface Row {
