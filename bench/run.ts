@@ -6,7 +6,8 @@
  *   --rows 1e5,1e6   stats scales (total rows over the four time-series tables)
  *   --runs 3         timed runs per maintenance measurement (stats: at least 7)
  *   --prune-rows 1e6 rows the retention delete removes
- *   --only stats,maintenance,cold-start   a subset of the sections
+ *   --vacuum-rows 3e5 rows in the one closed day the vacuum section seals (the issue's figure: 3e6)
+ *   --only stats,maintenance,vacuum,cold-start   a subset of the sections
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -16,6 +17,7 @@ import { measureColdStarts } from './cold-start';
 import { maintenanceBench } from './sections/maintenance';
 import { statsScaling } from './sections/stats';
 import { statsInvocation } from './sections/stats-invocation';
+import { vacuumBench } from './sections/vacuum';
 import { benchServer } from './support/database';
 import { formatSummary, ms } from './support/timing';
 
@@ -31,11 +33,12 @@ function parseOptions() {
         rows: { type: 'string', default: '1e5,1e6' },
         runs: { type: 'string', default: '3' },
         'prune-rows': { type: 'string', default: '1e6' },
-        only: { type: 'string', default: 'stats,maintenance,cold-start' },
+        'vacuum-rows': { type: 'string', default: '3e5' },
+        only: { type: 'string', default: 'stats,maintenance,vacuum,cold-start' },
       },
     }).values;
   } catch (error) {
-    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows and --only`);
+    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows, --vacuum-rows and --only`);
   }
 }
 
@@ -49,9 +52,11 @@ const values = parseOptions();
 const scales = values.rows.split(',').map((text) => whole('--rows', text));
 const runs = whole('--runs', values.runs);
 const pruneRows = whole('--prune-rows', values['prune-rows']);
+const vacuumRows = whole('--vacuum-rows', values['vacuum-rows']);
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
-  if (!['stats', 'maintenance', 'cold-start'].includes(section)) fail(`--only takes stats, maintenance and cold-start, got "${section}"`);
+  if (!['stats', 'maintenance', 'vacuum', 'cold-start'].includes(section))
+    fail(`--only takes stats, maintenance, vacuum and cold-start, got "${section}"`);
 }
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -69,6 +74,7 @@ try {
   const maintenance = sections.has('maintenance')
     ? await maintenanceBench(server.url, runs, pruneRows, log)
     : { operations: [], ingestion: [] };
+  const vacuumed = sections.has('vacuum') ? await vacuumBench(server.url, vacuumRows, log) : undefined;
   const coldStarts = sections.has('cold-start') ? await measureColdStarts(15) : [];
 
   const out: string[] = [];
@@ -97,6 +103,16 @@ try {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const i of maintenance.ingestion)
     out.push(`| ${i.during} | ${i.inserts} | ${i.failed} | ${ms(i.p50)} | ${ms(i.p99)} | ${ms(i.max)} |`);
+  if (vacuumed) {
+    out.push(
+      `\n**Vacuum**: sealing one closed day of ${vacuumed.rows.toExponential(0)} trades (VACUUM FREEZE ANALYZE) while a writer inserts 50-row batches into that day and today\n`,
+    );
+    out.push('| seal | whole run (steps) | writer at rest: p99 / max | writer during: inserts, p99 / max | failed |');
+    out.push('| ---: | ---: | ---: | ---: | ---: |');
+    out.push(
+      `| ${ms(vacuumed.sealMs)} | ${ms(vacuumed.runMs)} (${vacuumed.steps}) | ${ms(vacuumed.atRest.p99)} / ${ms(vacuumed.atRest.max)} | ${vacuumed.during.inserts}, ${ms(vacuumed.during.p99)} / ${ms(vacuumed.during.max)} | ${vacuumed.during.failed} |`,
+    );
+  }
   out.push('\n**5. Cold start** (15 runs; from node process start, interleaved)\n');
   out.push('| bundle | size | process start to handler ready: median (min..max) |');
   out.push('| --- | ---: | --- |');
@@ -113,7 +129,11 @@ try {
   const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
   writeFileSync(
     file,
-    JSON.stringify({ machine, scales, runs, pruneRows, stats: stats.results, invocation, maintenance, coldStarts }, null, 2),
+    JSON.stringify(
+      { machine, scales, runs, pruneRows, vacuumRows, stats: stats.results, invocation, maintenance, vacuum: vacuumed, coldStarts },
+      null,
+      2,
+    ),
   );
   log(`raw figures: ${file.pathname}`);
 } finally {
