@@ -30,3 +30,5 @@ export type TableMetric =
   | 'PartitionRunwayDays'
   | 'DefaultPartitionRows'
   | 'DataAgeSeconds';
+/** Published per exchange and time-series table, dimensions `Exchange` and `Table`. */
+export type ExchangeMetric = 'ExchangeDataAgeSeconds';

@@ -1,6 +1,6 @@
 import type * as z from 'zod';
 import type { OperationContext } from './context';
-import type { DatabaseMetric, TableMetric } from './metric-names';
+import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
 
 /**
  * What the registry (./operations.ts) knows of one operation. The Lambda handler, its bundle,
@@ -44,6 +44,8 @@ export interface ReportMetrics {
   readonly database?: Partial<Record<DatabaseMetric, number>>;
   /** Dimension `Table`: one document per table. */
   readonly tables?: Readonly<Record<string, Partial<Record<TableMetric, number>>>>;
+  /** Dimensions `Exchange` and `Table`: exchange -> table -> values. */
+  readonly exchanges?: Readonly<Record<string, Readonly<Record<string, Partial<Record<ExchangeMetric, number>>>>>>;
 }
 
 /**

@@ -122,7 +122,7 @@ const statsOperation = defineOperation({
  * is left out for a table with no rows yet: there is no age to report, and the stack's
  * missing-data alarm covers a stats run that stops.
  */
-function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables'> {
+function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables' | 'exchanges'> {
   const rowsLastHour = new Map<string, number>();
   for (const ingest of report.recent_ingest) rowsLastHour.set(ingest.table, (rowsLastHour.get(ingest.table) ?? 0) + ingest.rows_last_hour);
   const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
@@ -145,7 +145,20 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
       ...(stats.data_age_seconds === null ? {} : { DataAgeSeconds: stats.data_age_seconds }),
     };
   }
-  return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables };
+  return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables, exchanges: exchangeMetrics(report) };
+}
+
+/** ExchangeDataAgeSeconds per exchange and table; left out where the exchange has no row in the table. */
+function exchangeMetrics(report: StatsReport): NonNullable<ReportMetrics['exchanges']> {
+  const exchanges: Record<string, Record<string, { ExchangeDataAgeSeconds: number }>> = {};
+  for (const [exchange, tables] of Object.entries(report.exchanges)) {
+    const ages: Record<string, { ExchangeDataAgeSeconds: number }> = {};
+    for (const [table, freshness] of Object.entries(tables)) {
+      if (freshness.data_age_seconds !== null) ages[table] = { ExchangeDataAgeSeconds: freshness.data_age_seconds };
+    }
+    if (Object.keys(ages).length > 0) exchanges[exchange] = ages;
+  }
+  return exchanges;
 }
 
 const vacuumOperation = defineOperation({

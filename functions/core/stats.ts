@@ -12,6 +12,7 @@ import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
+import { type ExchangeFreshness, exchangeFreshness } from './exchanges';
 import { type SymbolActivity, symbolActivity } from './symbols';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
@@ -51,6 +52,8 @@ export interface StatsReport {
   database: { name: string; size_bytes: number };
   tables: Record<TableName, TableStats | TimeSeriesTableStats>;
   recent_ingest: RecentIngest[];
+  /** Per exchange and time-series table: newest row, age, last hour's rows, stalled. */
+  exchanges: ExchangeFreshness;
 }
 
 interface LeafRow extends RelationEstimate {
@@ -63,7 +66,7 @@ interface LeafRow extends RelationEstimate {
 /**
  * Sizes, row counts, partition runway, freshness and last-hour activity, without scanning any
  * table: catalog sizes and estimates per partition, partition bounds, and index probes per
- * symbol. Cost grows with partitions, symbols and the last hour's rows, not total rows.
+ * symbol and per exchange. Cost grows with partitions, symbols and the last hour's rows, not total rows.
  */
 export async function collectStats(ctx: OperationContext): Promise<StatsReport> {
   const now = ctx.now();
@@ -106,6 +109,7 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
       database: { name: db.rows[0]?.name ?? '', size_bytes: Number(db.rows[0]?.size ?? 0) },
       tables,
       recent_ingest: recent,
+      exchanges: await exchangeFreshness(client, now),
     };
   });
 }

@@ -150,5 +150,24 @@ function renderStats(r: StatsReport): string {
     renderColumns(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age'], rows),
     '',
     recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
+    '',
+    renderExchanges(r.exchanges),
   ].join('\n');
+}
+
+/** One row per exchange and table where the exchange has rows; STALLED where it fell behind the others. */
+function renderExchanges(exchanges: StatsReport['exchanges']): string {
+  const rows = Object.entries(exchanges).flatMap(([exchange, tables]) =>
+    Object.entries(tables)
+      .filter(([, f]) => f.latest_ts !== null)
+      .map(([table, f]) => [
+        exchange,
+        table,
+        f.rows_last_hour,
+        f.latest_ts ?? '',
+        age(f.data_age_seconds ?? 0),
+        f.stalled ? 'STALLED' : '',
+      ]),
+  );
+  return rows.length ? renderColumns(['exchange', 'table', 'rows last hour', 'latest', 'age', ''], rows) : 'no exchange has rows yet';
 }

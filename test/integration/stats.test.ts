@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
+import { EXCHANGE_STALL_SECONDS, exchangeProbeSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import { silentLogger } from '../../functions/core/log';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
@@ -52,7 +53,7 @@ const series = (table: string) => report.tables[table as keyof StatsReport['tabl
 
 describe('stats', () => {
   it('has the documented JSON shape', () => {
-    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest']);
+    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest', 'exchanges']);
     expect(report.fetched_at).toBe('2026-09-02T10:30:00.000Z');
     expect(Object.keys(report.tables)).toEqual([...ALL_TABLES]);
     expect(Object.keys(report.tables.exchanges).sort()).toEqual([
@@ -145,6 +146,53 @@ describe('stats', () => {
     // 30k rows; the last hour holds 179 of them; the run touches one index entry per symbol and
     // per row of the last hour, a few times over, and nothing else.
     expect(read).toBeLessThan(3_000);
+  });
+
+  it('gives each exchange its newest row, age and last hour per table, and tells a stalled venue from a quiet table', () => {
+    expect(Object.keys(report.exchanges)).toEqual([...SEEDED_EXCHANGES]);
+    expect(EXCHANGE_STALL_SECONDS).toBe(900);
+    // tickers: binance ingests (the future row ignored), bybit stopped 2 hours ago while binance goes on.
+    expect(report.exchanges.binance?.tickers).toEqual({
+      latest_ts: '2026-09-02T10:30:00.000Z',
+      data_age_seconds: 0,
+      rows_last_hour: 60,
+      stalled: false,
+    });
+    expect(report.exchanges.bybit?.tickers).toEqual({
+      latest_ts: '2026-09-02T08:30:00.000Z',
+      data_age_seconds: 7200,
+      rows_last_hour: 0,
+      stalled: true,
+    });
+    expect(report.exchanges.kucoin?.tickers).toEqual({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false });
+    // orderbooks: binance alone, stopped yesterday: every exchange is old there, so no venue stalled.
+    expect(report.exchanges.binance?.orderbooks).toMatchObject({ latest_ts: '2026-09-01T20:00:00.000Z', stalled: false });
+    // funding_rates: all seven fresh.
+    for (const exchange of SEEDED_EXCHANGES) {
+      expect(report.exchanges[exchange]?.funding_rates.stalled).toBe(false);
+      expect(report.exchanges[exchange]?.funding_rates.data_age_seconds).toBeLessThanOrEqual(140);
+    }
+  });
+
+  it('probes exchanges through the (exchange_id, ts DESC) index: no sequential scan of a partition', async () => {
+    // funding_rates holds 30k rows over 8 partitions, the size where a scan would show.
+    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${exchangeProbeSql('funding_rates')}`, [
+      NOW,
+      new Date(NOW.getTime() - 3_600_000),
+    ]);
+    const nodes: { type: string; relation?: string; index?: string }[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk((rows[0]?.['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]?.Plan ?? {});
+    const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
+    expect(partitions.length).toBeGreaterThan(0);
+    expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
+    // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
+    const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
+    expect(indexes.length).toBeGreaterThan(0);
+    expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
   });
 
   it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {

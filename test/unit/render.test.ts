@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ExchangeTableFreshness } from '../../functions/core/exchanges';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
 import { age, renderReport, size } from '../../functions/local/render';
 
@@ -15,7 +16,7 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   ...over,
 });
 
-function statsReport(tables: Partial<StatsReport['tables']>): StatsReport {
+function statsReport(tables: Partial<StatsReport['tables']>, extra: Partial<StatsReport> = {}): StatsReport {
   return {
     operation: 'stats',
     fetched_at: '2026-11-29T10:01:49.000Z',
@@ -31,8 +32,19 @@ function statsReport(tables: Partial<StatsReport['tables']>): StatsReport {
       ...tables,
     },
     recent_ingest: [],
+    exchanges: {},
+    ...extra,
   };
 }
+
+const fresh = (over: Partial<ExchangeTableFreshness> = {}): ExchangeTableFreshness => ({
+  latest_ts: '2026-11-29T10:01:00.000Z',
+  data_age_seconds: 49,
+  rows_last_hour: 1200,
+  stalled: false,
+  ...over,
+});
+const none = fresh({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0 });
 
 describe('the stats table', () => {
   it('gives every column its own heading', () => {
@@ -77,5 +89,23 @@ describe('the stats table', () => {
     );
     expect(text).toMatch(/^trades\s.*only future rows$/m);
     expect(text).toMatch(/^tickers\s.*no data$/m);
+  });
+
+  it('lists each exchange per table it has rows in, and marks the one that stalled', () => {
+    const exchanges = {
+      binance: { tickers: fresh(), orderbooks: fresh(), trades: fresh(), funding_rates: none },
+      bybit: {
+        tickers: fresh({ latest_ts: '2026-11-29T08:00:00.000Z', data_age_seconds: 7309, rows_last_hour: 0, stalled: true }),
+        orderbooks: none,
+        trades: none,
+        funding_rates: none,
+      },
+    };
+    const text = renderReport(statsReport({}, { exchanges }));
+    expect(text).toMatch(/^exchange\s+table\s+rows last hour\s+latest\s+age$/m);
+    expect(text).toMatch(/^binance\s+tickers\s+1200\s+2026-11-29T10:01:00.000Z\s+49s$/m);
+    expect(text).toMatch(/^bybit\s+tickers\s+0\s+2026-11-29T08:00:00.000Z\s+2h 1m\s+STALLED$/m);
+    expect(text).not.toMatch(/^binance\s+funding_rates/m);
+    expect(renderReport(statsReport({}))).toContain('no exchange has rows yet');
   });
 });
