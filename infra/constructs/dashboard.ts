@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import type { TableMetric } from '../../functions/core/metric-names';
 import type { OperationMetric } from '../../functions/core/operations';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
@@ -42,6 +43,18 @@ export class StoreDashboard extends Construct {
           // RowsLastHour is a trailing hour at each stats run: its Maximum per hour is the hour's rows.
           graph('Rows per hour', perTable('RowsLastHour', 'Maximum')),
           graph('Data age (s): newest row', perTable('DataAgeSeconds', 'Maximum')),
+        ],
+        [
+          graph(
+            'Exchange data age (s): freshest table',
+            SEEDED_EXCHANGES.map((exchange) => metrics.freshestExchangeAge(exchange, exchange)),
+          ),
+          graph(
+            'Exchange data age (s): trades',
+            SEEDED_EXCHANGES.map((exchange) =>
+              metrics.exchange('ExchangeDataAgeSeconds', exchange, 'trades', { statistic: 'Maximum', label: exchange }),
+            ),
+          ),
         ],
         [
           graph('Partition runway (days ahead)', perTable('PartitionRunwayDays', 'Minimum'), { min: 0 }),

@@ -112,8 +112,17 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
       else expect(at('DataAgeSeconds')).toBeUndefined(); // no rows: no age
     }
     expect(report.tables.tickers?.runway_days).toBeGreaterThan(0);
+    // Per exchange, only where it has rows: binance in tickers.
+    const exchanges = (run.result as { exchanges: Record<string, Record<string, { data_age_seconds: number | null }>> }).exchanges;
+    const exchangeAges = [...metrics.entries()].filter(([name]) => name.startsWith('ExchangeDataAgeSeconds'));
+    expect(exchangeAges).toEqual([
+      [
+        `ExchangeDataAgeSeconds{${SERVICE},Exchange=binance,Table=tickers}`,
+        { value: exchanges.binance?.tickers?.data_age_seconds, unit: 'Seconds', namespace: 'PerpsStatsTest' },
+      ],
+    ]);
     const dimensionNames = new Set(run.emf.flatMap((doc) => doc._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions.flat())));
-    expect([...dimensionNames].sort()).toEqual(['Operation', 'Table', 'service']);
+    expect([...dimensionNames].sort()).toEqual(['Exchange', 'Operation', 'Table', 'service']);
     // Per-symbol detail is in the log line instead.
     const finished = logsNamed(run, 'stats finished')[0] as { report: { recent_ingest: { symbol: string; rows_last_hour: number }[] } };
     expect(finished.report.recent_ingest.map((r) => [r.symbol, r.rows_last_hour]).sort()).toEqual([

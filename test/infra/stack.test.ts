@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';
@@ -272,6 +273,35 @@ describe('alarms', () => {
     }
   });
 
+  it('alarms per exchange when even its freshest table is older than dataAgeAlarmSeconds, for 15 minutes', () => {
+    const exchangeAlarms = alarms().filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'));
+    expect(exchangeAlarms).toHaveLength(SEEDED_EXCHANGES.length);
+    for (const exchange of SEEDED_EXCHANGES) {
+      const alarm = exchangeAlarms.find((a) => JSON.stringify(a.Metrics).includes(`"Value":"${exchange}"`));
+      expect(alarm, exchange).toMatchObject({
+        Threshold: 3600,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        TreatMissingData: 'notBreaching',
+      });
+      const metrics = alarm?.Metrics as {
+        Expression?: string;
+        ReturnData?: boolean;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: unknown[] }; Stat: string };
+      }[];
+      expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+        `MIN([${TIME_SERIES_TABLES.map((table) => `${exchange}_${table}`).join(', ')}])`,
+      );
+      const tables = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat?.Metric.Dimensions);
+      expect(tables).toEqual(
+        TIME_SERIES_TABLES.map((table) =>
+          expect.arrayContaining([{ Name: 'Exchange', Value: exchange }, { Name: 'Table', Value: table }, service]),
+        ),
+      );
+    }
+  });
+
   it('alarms on any error of each function', () => {
     for (const operation of HANDLER_OPERATIONS) {
       expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
@@ -318,7 +348,7 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 5 + 1 + 2);
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 5 + 1 + 2);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
@@ -345,6 +375,7 @@ describe('dashboard', () => {
       'Table size',
       'Rows per hour',
       'Data age',
+      'Exchange data age (s): freshest table',
       'Partition runway',
       'Maintenance failures',
       'Maintenance work',
@@ -356,8 +387,10 @@ describe('dashboard', () => {
       'TotalBytes',
       'RowsLastHour',
       'DataAgeSeconds',
+      'ExchangeDataAgeSeconds',
       'PartitionRunwayDays',
       'Failure',
+      'PartitionsSealed',
       'RowsDeleted',
     ]) {
       expect(body).toContain(`\\"${metric}\\"`);

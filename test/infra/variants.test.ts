@@ -60,6 +60,7 @@ describe('aurora database', () => {
     aurora.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     const alarms = propertiesOf(aurora.template, 'AWS::CloudWatch::Alarm');
     expect(alarms.filter((alarm) => alarm.MetricName === 'DataAgeSeconds')).toEqual([]);
+    expect(alarms.filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'))).toEqual([]);
     for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda' && alarm.Namespace !== 'AWS/SQS')) {
       expect(alarm.Namespace).toBe('PerpsStatsStaging');
     }
@@ -98,8 +99,8 @@ describe('existing database', () => {
     );
     const secret = statements.filter((statement) => statement.Action === 'secretsmanager:GetSecretValue');
     const kms = statements.filter((statement) => statement.Action === 'kms:Decrypt');
-    expect(secret).toHaveLength(4);
-    expect(kms).toHaveLength(4);
+    expect(secret).toHaveLength(5);
+    expect(kms).toHaveLength(5);
     for (const statement of secret) expect(statement.Resource).toBe(EXISTING_CONTEXT.existingSecretArn);
     for (const statement of kms) {
       expect(statement).toMatchObject({
@@ -113,7 +114,7 @@ describe('existing database', () => {
 
   it('has no prune schedule when both retention actions are off, and no prune defaults', () => {
     const targets = propertiesOf(existing.template, 'AWS::Scheduler::Schedule').map((schedule) => JSON.stringify(schedule.Target));
-    expect(targets).toHaveLength(2);
+    expect(targets).toHaveLength(3);
     expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
     const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
     expect(envs).not.toContain('PRUNE_');
