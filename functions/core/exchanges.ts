@@ -52,7 +52,8 @@ export async function exchangeFreshness(client: pg.ClientBase, now: Date): Promi
     const anyFresh = ages.some((age) => age !== null && age <= EXCHANGE_STALL_SECONDS);
     rows.forEach((row, i) => {
       const age = ages[i] ?? null;
-      const exchange = (report[row.name] ??= {} as Record<TimeSeriesTable, ExchangeTableFreshness>);
+      const exchange = report[row.name] ?? ({} as Record<TimeSeriesTable, ExchangeTableFreshness>);
+      report[row.name] = exchange;
       exchange[table] = {
         latest_ts: row.latest_ts?.toISOString() ?? null,
         data_age_seconds: age,

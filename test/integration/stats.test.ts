@@ -185,7 +185,8 @@ describe('stats', () => {
       nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
       for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
     };
-    walk((rows[0]?.['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]?.Plan ?? {});
+    const [explained] = rows[0]?.['QUERY PLAN'] as { Plan: Record<string, unknown> }[];
+    walk(explained?.Plan ?? {});
     const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
     expect(partitions.length).toBeGreaterThan(0);
     expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
