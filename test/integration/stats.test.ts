@@ -185,7 +185,7 @@ describe('stats', () => {
       nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
       for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
     };
-    const [explained] = rows[0]?.['QUERY PLAN'] as { Plan: Record<string, unknown> }[];
+    const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
     walk(explained?.Plan ?? {});
     const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
     expect(partitions.length).toBeGreaterThan(0);
