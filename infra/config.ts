@@ -87,7 +87,8 @@ export const CONTEXT_KEYS = {
   reservedConcurrency:
     'true | false (default): reserve one concurrent execution each for migrate, partitions, prune and vacuum; needs an account concurrency quota above 14',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
-  dataAgeAlarmSeconds: 'alarm when the newest row of a table is older than this (default 3600); off disables it',
+  dataAgeAlarmSeconds:
+    'alarm when the newest row of a table, or of every table of one exchange, is older than this (default 3600); off disables it',
   daysAhead: `partitions kept ahead, ${DAYS_AHEAD.min}-${DAYS_AHEAD.max} days (default ${DAYS_AHEAD.default})`,
   dropPartitionsOlderThanDays: 'prune: drop day partitions older than this (default 180); off disables it',
   deleteRowsOlderThanDays: 'prune: delete rows older than this (default off)',
