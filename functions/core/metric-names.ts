@@ -29,6 +29,7 @@ export type TableMetric =
   | 'RowsLastHour'
   | 'PartitionRunwayDays'
   | 'DefaultPartitionRows'
-  | 'DataAgeSeconds';
+  | 'DataAgeSeconds'
+  | 'GrowthBytesPerDay';
 /** Published per exchange and time-series table, dimensions `Exchange` and `Table`. */
 export type ExchangeMetric = 'ExchangeDataAgeSeconds';

@@ -143,6 +143,7 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
       PartitionRunwayDays: stats.runway_days,
       DefaultPartitionRows: stats.default_rows,
       ...(stats.data_age_seconds === null ? {} : { DataAgeSeconds: stats.data_age_seconds }),
+      ...(stats.bytes_per_day === null ? {} : { GrowthBytesPerDay: stats.bytes_per_day }),
     };
   }
   return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables, exchanges: exchangeMetrics(report) };

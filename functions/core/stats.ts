@@ -13,6 +13,7 @@ import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
 import { type ExchangeFreshness, exchangeFreshness } from './exchanges';
+import { type TableGrowth, tableGrowth } from './growth';
 import { type SymbolActivity, symbolActivity } from './symbols';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
@@ -25,7 +26,7 @@ export interface TableStats {
   total_bytes: number;
 }
 
-export interface TimeSeriesTableStats extends TableStats {
+export interface TimeSeriesTableStats extends TableStats, TableGrowth {
   /** Day partitions, the default partition not counted. */
   partitions: number;
   oldest_partition: string | null;
@@ -49,7 +50,12 @@ export interface RecentIngest {
 export interface StatsReport {
   operation: 'stats';
   fetched_at: string;
-  database: { name: string; size_bytes: number };
+  database: {
+    name: string;
+    size_bytes: number;
+    /** Sum of the time-series tables' bytes_per_day (the tables without a closed day count 0). */
+    growth_bytes_per_day: number;
+  };
   tables: Record<TableName, TableStats | TimeSeriesTableStats>;
   recent_ingest: RecentIngest[];
   /** Per exchange and time-series table: newest row, age, last hour's rows, stalled. */
@@ -103,10 +109,11 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
       tables[table] = { ...base, ...series.stats };
       recent.push(...series.recent);
     }
+    const growth = Object.values(tables).reduce((sum, t) => sum + ((t as Partial<TimeSeriesTableStats>).bytes_per_day ?? 0), 0);
     return {
       operation: 'stats',
       fetched_at: now.toISOString(),
-      database: { name: db.rows[0]?.name ?? '', size_bytes: Number(db.rows[0]?.size ?? 0) },
+      database: { name: db.rows[0]?.name ?? '', size_bytes: Number(db.rows[0]?.size ?? 0), growth_bytes_per_day: growth },
       tables,
       recent_ingest: recent,
       exchanges: await exchangeFreshness(client, now),
@@ -186,6 +193,7 @@ async function timeSeriesStats(
       default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
       latest_ts: latest?.toISOString() ?? null,
       data_age_seconds: latest ? Math.max(0, Math.round((now.getTime() - latest.getTime()) / 1000)) : null,
+      ...tableGrowth(partitions, leaves, now),
     },
     recent,
   };

@@ -142,12 +142,31 @@ function renderStats(r: StatsReport): string {
       s.default_rows ?? '',
       s.partitions === undefined ? '' : latestCell(s),
       s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : age(s.data_age_seconds),
+      s.bytes_per_day === undefined || s.bytes_per_day === null ? '' : `${size(s.bytes_per_day)} (${s.growth_days?.length ?? 0})`,
+      s.rows_per_day ?? '',
     ];
   });
   const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
-    renderColumns(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age'], rows),
+    `database ${r.database.name}: ${size(r.database.size_bytes)}, growing ${size(r.database.growth_bytes_per_day)} a day, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    renderColumns(
+      [
+        'table',
+        'rows',
+        'data',
+        'indexes',
+        'total',
+        'partitions',
+        'days',
+        'runway',
+        'default rows',
+        'latest',
+        'age',
+        'growth/day (days)',
+        'rows/day',
+      ],
+      rows,
+    ),
     '',
     recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
     '',

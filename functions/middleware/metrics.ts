@@ -19,6 +19,7 @@ const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric | 'Duration', 
   DefaultPartitionRows: MetricUnit.Count,
   DataAgeSeconds: MetricUnit.Seconds,
   ExchangeDataAgeSeconds: MetricUnit.Seconds,
+  GrowthBytesPerDay: MetricUnit.Bytes,
 };
 
 const unitOf = (name: string): Unit => (name in UNITS ? UNITS[name as keyof typeof UNITS] : MetricUnit.Count);

@@ -40,6 +40,16 @@ export class StoreDashboard extends Construct {
           graph('Table size (data + indexes)', perTable('TotalBytes', 'Maximum', ALL_TABLES)),
         ],
         [
+          // A median of the last week's closed days: it moves once a day, when a day closes.
+          graph(
+            'Growth per day (bytes, median of the closed days of the last week)',
+            perTable('GrowthBytesPerDay', 'Maximum', TIME_SERIES_TABLES),
+            {
+              min: 0,
+            },
+          ),
+        ],
+        [
           // RowsLastHour is a trailing hour at each stats run: its Maximum per hour is the hour's rows.
           graph('Rows per hour', perTable('RowsLastHour', 'Maximum')),
           graph('Data age (s): newest row', perTable('DataAgeSeconds', 'Maximum')),

@@ -77,8 +77,30 @@ describe('stats', () => {
         'runway_days',
         'table_bytes',
         'total_bytes',
+        'bytes_per_day',
+        'rows_per_day',
+        'growth_days',
       ].sort(),
     );
+    expect(Object.keys(report.database)).toEqual(['name', 'size_bytes', 'growth_bytes_per_day']);
+  });
+
+  it('gives growth per day from the closed day partitions of the last week: medians of catalog sizes and estimates', async () => {
+    // funding_rates: a row every 20 s back to 2026-08-26 ~11:50; 4320 rows on each whole day.
+    const week = ['2026-08-26', '2026-08-27', '2026-08-28', '2026-08-29', '2026-08-30', '2026-08-31', '2026-09-01'];
+    expect(series('funding_rates').growth_days).toEqual(week);
+    expect(series('funding_rates').rows_per_day).toBe(4320);
+    const { rows } = await client.query<{ bytes: string }>(
+      `SELECT pg_total_relation_size(c.oid) AS bytes FROM pg_class c WHERE c.relname = ANY ($1) ORDER BY 1`,
+      [week.map((day) => `funding_rates_${day.replaceAll('-', '_')}`)],
+    );
+    expect(series('funding_rates').bytes_per_day).toBe(Number(rows[3]?.bytes));
+    // orderbooks: one closed day holding 2 rows; tickers: nothing closed yet (today only).
+    expect(series('orderbooks')).toMatchObject({ growth_days: ['2026-09-01'], rows_per_day: 2 });
+    expect(series('tickers')).toMatchObject({ growth_days: [], rows_per_day: null, bytes_per_day: null });
+    const perDay = TIME_SERIES_TABLES.reduce((sum, table) => sum + (series(table).bytes_per_day ?? 0), 0);
+    expect(report.database.growth_bytes_per_day).toBe(perDay);
+    expect(perDay).toBeGreaterThan(0);
   });
 
   it('reports the database size and per-table sizes summed over partitions', async () => {

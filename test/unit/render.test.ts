@@ -13,6 +13,9 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   default_rows: 0,
   latest_ts: '2026-11-29T10:00:00.000Z',
   data_age_seconds: 109,
+  bytes_per_day: 3 * 1024 * 1024,
+  rows_per_day: 86400,
+  growth_days: ['2026-11-22', '2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-28'],
   ...over,
 });
 
@@ -20,7 +23,7 @@ function statsReport(tables: Partial<StatsReport['tables']>, extra: Partial<Stat
   return {
     operation: 'stats',
     fetched_at: '2026-11-29T10:01:49.000Z',
-    database: { name: 'perps', size_bytes: 10 * 1024 * 1024 },
+    database: { name: 'perps', size_bytes: 10 * 1024 * 1024, growth_bytes_per_day: 12 * 1024 * 1024 },
     tables: {
       exchanges: small,
       markets: small,
@@ -53,12 +56,27 @@ describe('the stats table', () => {
         .split('\n')[1]
         ?.trim()
         .split(/\s{2,}/) ?? [];
-    expect(header).toEqual(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age']);
+    expect(header).toEqual([
+      'table',
+      'rows',
+      'data',
+      'indexes',
+      'total',
+      'partitions',
+      'days',
+      'runway',
+      'default rows',
+      'latest',
+      'age',
+      'growth/day (days)',
+      'rows/day',
+    ]);
   });
 
   it('shows sizes in binary units, as pg_size_pretty does', () => {
     expect([size(16384), size(10 * 1024 * 1024), size(1536)]).toEqual(['16 KiB', '10 MiB', '1.5 KiB']);
-    expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB at 2026-11-29T10:01:49.000Z');
+    expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB, growing 12 MiB a day, at 2026-11-29T10:01:49.000Z');
+    expect(renderReport(statsReport({}))).toMatch(/^trades\s.*1m 49s\s+3 MiB \(7\)\s+86400$/m);
   });
 
   it('explains ~ only when a count is an estimate', () => {
@@ -77,7 +95,7 @@ describe('the stats table', () => {
       '3h 2m',
       '2d 4h',
     ]);
-    expect(renderReport(statsReport({}))).toMatch(/^tickers\s.*2026-11-29T10:00:00.000Z\s+1m 49s$/m);
+    expect(renderReport(statsReport({}))).toMatch(/^tickers\s.*2026-11-29T10:00:00.000Z\s+1m 49s\s/m);
   });
 
   it('tells a table with only future rows from an empty one', () => {
@@ -87,8 +105,8 @@ describe('the stats table', () => {
         tickers: series({ row_count: 0, latest_ts: null, data_age_seconds: null }),
       }),
     );
-    expect(text).toMatch(/^trades\s.*only future rows$/m);
-    expect(text).toMatch(/^tickers\s.*no data$/m);
+    expect(text).toMatch(/^trades\s.*only future rows\s/m);
+    expect(text).toMatch(/^tickers\s.*no data\s/m);
   });
 
   it('lists each exchange per table it has rows in, and marks the one that stalled', () => {
