@@ -19,7 +19,7 @@ export const metricsNamespaceSchema = z
   .default(DEFAULT_METRICS_NAMESPACE);
 
 /** Published once per stats run, without a dimension. */
-export type DatabaseMetric = 'DatabaseSizeBytes';
+export type DatabaseMetric = 'DatabaseSizeBytes' | 'StorageRunwayDays';
 /** Published per table, dimension `Table`. */
 export type TableMetric =
   | 'RowCount'

@@ -108,11 +108,20 @@ const pruneOperation = defineOperation({
   },
 });
 
+/** `stats`: the storage the database may fill, in bytes (payload, DB_STORAGE_LIMIT_BYTES, which the stack sets). */
+export const STORAGE_LIMIT_BYTES = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
+const storageLimit = { ...STORAGE_LIMIT_BYTES, error: `must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}` };
+
 const statsOperation = defineOperation({
   id: 'stats',
-  payload: z.strictObject({}),
-  run: (ctx) => collectStats(ctx),
+  payload: z.strictObject({ storageLimitBytes: numberValue(storageLimit).optional() }),
+  run: (ctx, payload) => collectStats(ctx, payload),
   metrics: statsMetrics,
+  defaults: {
+    variables: { DB_STORAGE_LIMIT_BYTES: { field: 'storageLimitBytes', schema: numberOrText(storageLimit).optional() } },
+    // Not an action: a manual payload gets the stack's limit too.
+    actionFields: [],
+  },
   cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest' } },
 });
 
@@ -146,7 +155,12 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
       ...(stats.bytes_per_day === null ? {} : { GrowthBytesPerDay: stats.bytes_per_day }),
     };
   }
-  return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables, exchanges: exchangeMetrics(report) };
+  const runway = report.database.storage_runway_days;
+  return {
+    database: { DatabaseSizeBytes: report.database.size_bytes, ...(runway === null ? {} : { StorageRunwayDays: runway }) },
+    tables,
+    exchanges: exchangeMetrics(report),
+  };
 }
 
 /** ExchangeDataAgeSeconds per exchange and table; left out where the exchange has no row in the table. */

@@ -148,7 +148,7 @@ function renderStats(r: StatsReport): string {
   });
   const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${size(r.database.size_bytes)}, growing ${size(r.database.growth_bytes_per_day)} a day, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    `database ${r.database.name}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
     renderColumns(
       [
         'table',
@@ -172,6 +172,13 @@ function renderStats(r: StatsReport): string {
     '',
     renderExchanges(r.exchanges),
   ].join('\n');
+}
+
+/** "10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days"; the limit and runway only when known. */
+function databaseLine(d: StatsReport['database']): string {
+  const limit = d.storage_limit_bytes === null ? '' : ` of ${size(d.storage_limit_bytes)}`;
+  const runway = d.storage_runway_days === null ? '' : `: full in ${d.storage_runway_days} days`;
+  return `${size(d.size_bytes)}${limit}, growing ${size(d.growth_bytes_per_day)} a day${runway}`;
 }
 
 /** One row per exchange and table where the exchange has rows; STALLED where it fell behind the others. */

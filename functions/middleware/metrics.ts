@@ -10,6 +10,7 @@ type Unit = Parameters<Metrics['addMetric']>[1];
 const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric | 'Duration', Unit> = {
   Duration: MetricUnit.Milliseconds,
   DatabaseSizeBytes: MetricUnit.Bytes,
+  StorageRunwayDays: MetricUnit.Count,
   RowCount: MetricUnit.Count,
   TableBytes: MetricUnit.Bytes,
   IndexBytes: MetricUnit.Bytes,

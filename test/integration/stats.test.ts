@@ -82,7 +82,7 @@ describe('stats', () => {
         'growth_days',
       ].sort(),
     );
-    expect(Object.keys(report.database)).toEqual(['name', 'size_bytes', 'growth_bytes_per_day']);
+    expect(Object.keys(report.database)).toEqual(['name', 'size_bytes', 'growth_bytes_per_day', 'storage_limit_bytes', 'storage_runway_days']);
   });
 
   it('gives growth per day from the closed day partitions of the last week: medians of catalog sizes and estimates', async () => {
@@ -101,6 +101,17 @@ describe('stats', () => {
     const perDay = TIME_SERIES_TABLES.reduce((sum, table) => sum + (series(table).bytes_per_day ?? 0), 0);
     expect(report.database.growth_bytes_per_day).toBe(perDay);
     expect(perDay).toBeGreaterThan(0);
+    expect(report.database).toMatchObject({ storage_limit_bytes: null, storage_runway_days: null });
+  });
+
+  it('gives the storage runway in whole days when the storage limit is known', async () => {
+    const ctx = testContext(url, { now: NOW });
+    const growth = report.database.growth_bytes_per_day;
+    // A limit 10.5 days of growth above the size: 10 whole days (the size barely moves between the two runs).
+    const limited = await collectStats(ctx, { storageLimitBytes: Math.round(report.database.size_bytes + 10.5 * growth) });
+    expect(limited.database.storage_runway_days).toBe(10);
+    const full = await collectStats(ctx, { storageLimitBytes: 1 });
+    expect(full.database).toMatchObject({ storage_limit_bytes: 1, storage_runway_days: 0 });
   });
 
   it('reports the database size and per-table sizes summed over partitions', async () => {

@@ -23,7 +23,13 @@ function statsReport(tables: Partial<StatsReport['tables']>, extra: Partial<Stat
   return {
     operation: 'stats',
     fetched_at: '2026-11-29T10:01:49.000Z',
-    database: { name: 'perps', size_bytes: 10 * 1024 * 1024, growth_bytes_per_day: 12 * 1024 * 1024 },
+    database: {
+      name: 'perps',
+      size_bytes: 10 * 1024 * 1024,
+      growth_bytes_per_day: 12 * 1024 * 1024,
+      storage_limit_bytes: null,
+      storage_runway_days: null,
+    },
     tables: {
       exchanges: small,
       markets: small,
@@ -77,6 +83,21 @@ describe('the stats table', () => {
     expect([size(16384), size(10 * 1024 * 1024), size(1536)]).toEqual(['16 KiB', '10 MiB', '1.5 KiB']);
     expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB, growing 12 MiB a day, at 2026-11-29T10:01:49.000Z');
     expect(renderReport(statsReport({}))).toMatch(/^trades\s.*1m 49s\s+3 MiB \(7\)\s+86400$/m);
+    const limited = statsReport(
+      {},
+      {
+        database: {
+          name: 'perps',
+          size_bytes: 10 * 1024 * 1024,
+          growth_bytes_per_day: 12 * 1024 * 1024,
+          storage_limit_bytes: 20 * 1024 ** 3,
+          storage_runway_days: 1705,
+        },
+      },
+    );
+    expect(renderReport(limited).split('\n')[0]).toBe(
+      'database perps: 10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days, at 2026-11-29T10:01:49.000Z',
+    );
   });
 
   it('explains ~ only when a count is an estimate', () => {
