@@ -82,7 +82,13 @@ describe('stats', () => {
         'growth_days',
       ].sort(),
     );
-    expect(Object.keys(report.database)).toEqual(['name', 'size_bytes', 'growth_bytes_per_day', 'storage_limit_bytes', 'storage_runway_days']);
+    expect(Object.keys(report.database)).toEqual([
+      'name',
+      'size_bytes',
+      'growth_bytes_per_day',
+      'storage_limit_bytes',
+      'storage_runway_days',
+    ]);
   });
 
   it('gives growth per day from the closed day partitions of the last week: medians of catalog sizes and estimates', async () => {
