@@ -84,6 +84,17 @@ export class MaintenanceAlarms extends Construct {
       }
     }
 
+    if (config.storageLimitBytes !== undefined && config.storageRunwayAlarmDays !== undefined) {
+      this.add('StorageRunway', {
+        alarmDescription: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,
+        metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: Duration.hours(1) }),
+        threshold: config.storageRunwayAlarmDays,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+    }
+
     for (const [operation, fn] of Object.entries(props.functions)) {
       this.add(`${constructIdOf(operation as HandlerOperation)}Errors`, {
         alarmDescription: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,

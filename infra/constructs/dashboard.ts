@@ -40,6 +40,9 @@ export class StoreDashboard extends Construct {
           graph('Table size (data + indexes)', perTable('TotalBytes', 'Maximum', ALL_TABLES)),
         ],
         [
+          graph('Storage runway (days until full)', [metrics.database('StorageRunwayDays', { statistic: 'Minimum', label: 'database' })], {
+            min: 0,
+          }),
           // A median of the last week's closed days: it moves once a day, when a day closes.
           graph(
             'Growth per day (bytes, median of the closed days of the last week)',

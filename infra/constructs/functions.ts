@@ -148,6 +148,7 @@ export function handlerEnvironment(operation: HandlerOperation, config: StackCon
   const statementTimeout = FUNCTION_SETTINGS[operation].statementTimeout;
   if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
   if (operation === 'partitions') environment.PARTITIONS_DAYS_AHEAD = String(config.daysAhead);
+  if (operation === 'stats' && config.storageLimitBytes) environment.DB_STORAGE_LIMIT_BYTES = String(config.storageLimitBytes);
   if (operation === 'prune' && config.deleteRowsOlderThanDays) environment.PRUNE_OLDER_THAN_DAYS = String(config.deleteRowsOlderThanDays);
   if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
     environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);

@@ -46,7 +46,10 @@ describe('functions', () => {
     expect(fnProps('migrate').Environment).toEqual({ Variables: common });
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
     expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
-    expect(fnProps('stats').Environment).toEqual({ Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000' } });
+    // 500 GiB: the RDS instance's storage autoscaling ceiling.
+    expect(fnProps('stats').Environment).toEqual({
+      Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000', DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3) },
+    });
     expect(fnProps('vacuum').Environment).toEqual({ Variables: common });
   });
 
@@ -302,6 +305,21 @@ describe('alarms', () => {
     }
   });
 
+  it('alarms when the storage runway drops under 14 days', () => {
+    expect(alarmOn('StorageRunwayDays', service)).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: [service],
+        Statistic: 'Minimum',
+        Period: 3600,
+        Threshold: 14,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
   it('alarms on any error of each function', () => {
     for (const operation of HANDLER_OPERATIONS) {
       expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
@@ -348,7 +366,7 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 7 + 5 + 1 + 2);
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + 5 + 1 + 2);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });

@@ -61,6 +61,9 @@ describe('aurora database', () => {
     const alarms = propertiesOf(aurora.template, 'AWS::CloudWatch::Alarm');
     expect(alarms.filter((alarm) => alarm.MetricName === 'DataAgeSeconds')).toEqual([]);
     expect(alarms.filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'))).toEqual([]);
+    // Aurora has no fixed storage: no limit, so no runway and no runway alarm.
+    expect(alarms.filter((alarm) => alarm.MetricName === 'StorageRunwayDays')).toEqual([]);
+    expect(JSON.stringify(propertiesOf(aurora.template, 'AWS::Lambda::Function'))).not.toContain('DB_STORAGE_LIMIT_BYTES');
     for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda' && alarm.Namespace !== 'AWS/SQS')) {
       expect(alarm.Namespace).toBe('PerpsStatsStaging');
     }
@@ -118,5 +121,20 @@ describe('existing database', () => {
     expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
     const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
     expect(envs).not.toContain('PRUNE_');
+  });
+});
+
+describe('storage limit', () => {
+  it('is given to stats and alarmed on when the context names it for an existing database', () => {
+    const limited = synthesize({ ...EXISTING_CONTEXT, storageLimitGiB: '100', storageRunwayAlarmDays: '30' });
+    const functions = propertiesOf(limited.template, 'AWS::Lambda::Function');
+    const stats = functions.filter((fn) => String(JSON.stringify(fn.Environment)).includes('DB_STORAGE_LIMIT_BYTES'));
+    expect(stats.map((fn) => (fn.Environment as { Variables: Record<string, string> }).Variables.DB_STORAGE_LIMIT_BYTES)).toEqual([
+      String(100 * 1024 ** 3),
+    ]);
+    const runway = propertiesOf(limited.template, 'AWS::CloudWatch::Alarm').filter((alarm) => alarm.MetricName === 'StorageRunwayDays');
+    expect(runway.map((alarm) => alarm.Threshold)).toEqual([30]);
+    const existingAlarms = propertiesOf(existing.template, 'AWS::CloudWatch::Alarm');
+    expect(existingAlarms.filter((alarm) => alarm.MetricName === 'StorageRunwayDays')).toEqual([]);
   });
 });
