@@ -122,7 +122,13 @@ const statsOperation = defineOperation({
     // Not an action: a manual payload gets the stack's limit too.
     actionFields: [],
   },
-  cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest' } },
+  cli: {
+    flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' } },
+    usage: {
+      summary: 'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest',
+      flags: [['--storage-limit-bytes N', 'the storage the database may fill: adds the storage runway (days until full)']],
+    },
+  },
 });
 
 /**
