@@ -150,7 +150,7 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB, growing 0 B a day, at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 

@@ -29,6 +29,7 @@ const VETTED: Record<string, Record<string, string>> = {
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
   'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
+  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
 };
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER|DROP|TRUNCATE|LOCK TABLE|COMMENT ON|GRANT|REVOKE)\b/;
