@@ -1,15 +1,44 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
+/** What every project shares. */
+const common = {
+  // First: each file's own temp directory (removed after it), then the password guard, which
+  // fails a file when a test password shows up in anything it printed, threw or returned.
+  setupFiles: ['test/support/scratch-setup.ts', 'test/support/secret-guard-setup.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+  pool: 'forks',
+  // The handler tests import the built bundles: Node loads them as shipped, untransformed.
+  server: { deps: { external: [/\/dist\//] } },
+} satisfies TestProjectInlineConfiguration['test'];
+
+/**
+ * Three projects, so each file gets only what it needs: `npm run test:unit` starts no server and
+ * builds nothing. Every run gets its own temp directory first (the root's global setup).
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
-    // Every test file: fail it when a test password shows up in anything it printed, threw or returned.
-    setupFiles: ['test/support/secret-guard-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
-    // The handler tests import the built bundles: Node loads them as shipped, untransformed.
-    server: { deps: { external: [/\/dist\//] } },
+    globalSetup: ['test/support/scratch-global-setup.ts'],
+    // Most test time is spent waiting on PostgreSQL, timeouts and child processes: three files
+    // at a time keep two cores busy (vitest's default on two cores is one).
+    maxWorkers: 3,
+    projects: [
+      {
+        test: { ...common, name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        // The synthesized stack packages the handler bundles.
+        test: { ...common, name: 'infra', include: ['test/infra/**/*.test.ts'], globalSetup: ['test/support/bundles-setup.ts'] },
+      },
+      {
+        // A real PostgreSQL for the run; the handler tests import the bundles.
+        test: {
+          ...common,
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/handlers/**/*.test.ts', 'test/bench/**/*.test.ts'],
+          globalSetup: ['test/support/bundles-setup.ts', 'test/support/database-setup.ts'],
+        },
+      },
+    ],
   },
 });

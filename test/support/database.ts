@@ -12,7 +12,12 @@ import { ensurePartitions, type PartitionsReport } from '../../functions/core/pa
 import { dropDatabase } from './admin';
 import { registerSecret } from './secret-guard';
 
-export const adminUrl = () => inject('adminUrl');
+/** Superuser URL of the test server (the integration project's global setup provides it). */
+export function adminUrl(): string {
+  const url = inject('adminUrl');
+  if (!url) throw new Error('no test server: this file needs PostgreSQL, so it belongs in the integration project (vitest.config.ts)');
+  return url;
+}
 
 /*
  * vitest ignores an afterAll registered inside a hook or a test, which is where these helpers are

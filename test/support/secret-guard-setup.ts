@@ -8,8 +8,9 @@ import { describeLeaks, findSecrets, recordedOutputs, recordOutput, registerSecr
 // report theirs through recordOutput), and after the file fails it if the test server's password
 // or any secret registered with registerSecret appears there or in a test's error.
 
-const adminPassword = decodeURIComponent(new URL(inject('adminUrl')).password);
-// TEST_DATABASE_URL may be a server without a password: nothing to guard then.
+const adminUrl = inject('adminUrl');
+// No server in the unit and infra projects; TEST_DATABASE_URL may be one without a password.
+const adminPassword = adminUrl ? decodeURIComponent(new URL(adminUrl).password) : '';
 if (adminPassword) registerSecret(adminPassword, "the test server's admin password");
 
 const currentTest = () => expect.getState().currentTestName ?? '(outside a test)';
