@@ -2,9 +2,10 @@ import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config
 
 /** What every project shares. */
 const common = {
-  // First: each file's own temp directory (removed after it), then the password guard, which
-  // fails a file when a test password shows up in anything it printed, threw or returned.
-  setupFiles: ['test/support/scratch-setup.ts', 'test/support/secret-guard-setup.ts'],
+  // First: each file's own temp directory (removed after it). Then the guards that fail a file
+  // when a test password shows up in anything it printed, threw or returned, or when it printed
+  // a warning it did not capture.
+  setupFiles: ['test/support/scratch-setup.ts', 'test/support/secret-guard-setup.ts', 'test/support/quiet-setup.ts'],
   testTimeout: 60_000,
   hookTimeout: 120_000,
   pool: 'forks',

@@ -7,6 +7,7 @@
  *   --runs 3         timed runs per maintenance measurement (stats: at least 7)
  *   --prune-rows 1e6 rows the retention delete removes
  *   --only stats,maintenance,cold-start   a subset of the sections
+ *   BENCH_RUNS=15    cold starts per bundle
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -69,7 +70,7 @@ try {
   const maintenance = sections.has('maintenance')
     ? await maintenanceBench(server.url, runs, pruneRows, log)
     : { operations: [], ingestion: [] };
-  const coldStarts = sections.has('cold-start') ? await measureColdStarts(15) : [];
+  const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
 
   const out: string[] = [];
   out.push(`Measured ${new Date().toISOString()} on ${machine}; total ${ms(performance.now() - began)}.\n`);
@@ -97,7 +98,7 @@ try {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const i of maintenance.ingestion)
     out.push(`| ${i.during} | ${i.inserts} | ${i.failed} | ${ms(i.p50)} | ${ms(i.p99)} | ${ms(i.max)} |`);
-  out.push('\n**5. Cold start** (15 runs; from node process start, interleaved)\n');
+  out.push(`\n**5. Cold start** (${coldStarts[0]?.ms.runs ?? 0} runs; from node process start, interleaved)\n`);
   out.push('| bundle | size | process start to handler ready: median (min..max) |');
   out.push('| --- | ---: | --- |');
   for (const c of coldStarts) out.push(`| ${c.name} | ${c.bytes === null ? '-' : prettyBytes(c.bytes)} | ${formatSummary(c.ms)} |`);

@@ -53,13 +53,21 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Whether a process with this id runs. A zombie (exited, not yet reaped: a server this very
+ * process started and cannot reap while an exit handler blocks it) does not.
+ */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists, owned by someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc (macOS): kill(0) is all we know
   }
 }
 
@@ -75,13 +83,13 @@ export function stopPostmasterNow(dataDir: string): void {
   } catch {
     return; // never started, or already stopped
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return;
   try {
     process.kill(pid, 'SIGQUIT');
   } catch {
     return;
   }
-  for (let waited = 0; waited < 5_000 && isAlive(pid); waited += 20) sleepSync(20);
+  for (let waited = 0; waited < 5_000 && isRunning(pid); waited += 20) sleepSync(20);
 }
 
 /** Every `postmaster.pid` under `dir`, a few levels down: servers a killed run may have left running. */
@@ -101,7 +109,7 @@ function dataDirsUnder(dir: string, depth = 4): string[] {
 function sweepDeadRuns(parent: string): void {
   for (const name of readdirSync(parent)) {
     const pid = Number(name.slice(RUN_PREFIX.length).split('-')[0]);
-    if (!name.startsWith(RUN_PREFIX) || !Number.isInteger(pid) || isAlive(pid)) continue;
+    if (!name.startsWith(RUN_PREFIX) || !Number.isInteger(pid) || isRunning(pid)) continue;
     const dir = join(parent, name);
     for (const dataDir of dataDirsUnder(dir)) stopPostmasterNow(dataDir);
     removeTree(dir);
