@@ -10,7 +10,8 @@ it('a process that dies with a test server running leaves neither the server nor
   // Open to the unprivileged user the server runs as when the tests run as root.
   const tmp = makeScratchDir(tmpdir(), 'crash-');
   const child = spawnSync(join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [join(PROJECT_ROOT, 'test/fixtures/guards/crashing-server.ts')], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp },
+    // The major of this run (npm run test:matrix sets it): the servers of 12-17 are started by our own code.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp, PERPS_TEST_PG_VERSION: process.env.PERPS_TEST_PG_VERSION },
     encoding: 'utf8',
     timeout: 60_000,
   });
