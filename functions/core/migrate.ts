@@ -7,6 +7,7 @@ import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } f
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { MigrationError } from './errors';
+import { grantGroupRoles, type RoleGrant } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
 export interface MigrationSource {
@@ -29,6 +30,8 @@ export interface MigrateReport {
   migrations: MigrationResult[];
   /** NOTICEs raised by the migrations, for example that roles were skipped. */
   notices: string[];
+  /** Privileges this run granted to perps_reader and perps_writer (see role-grants.ts). */
+  grants: RoleGrant[];
 }
 
 export interface MigrateInput {
@@ -54,7 +57,7 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
-    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [] };
+    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [], grants: [] };
     // Only NOTICEs raised by migration files are worth reporting (not "ledger already exists").
     let collecting = false;
     const onNotice = (notice: { message?: string }) => {
@@ -109,6 +112,8 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
           report.applied++;
           ctx.log.info('migration applied', { migration: migration.name, durationMs: duration });
         }
+        const reportSoFar = () => report;
+        Object.assign(report, await grantGroupRoles(client, ctx, { ledger: LEDGER_TABLE, notices: report.notices, reportSoFar }));
       });
     } finally {
       client.off('notice', onNotice);

@@ -264,7 +264,7 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
  * ingested rows: each batch reads only the pages of its rows, so the whole delete costs about
  * one pass over the deleted rows' pages. (Batches per symbol through the (symbol, ts) index
  * were 9x slower than one plain DELETE: a symbol's rows are spread over every page, so every
- * batch touched the whole partition; see the benchmark in the README.)
+ * batch touched the whole partition; see docs/performance.md.)
  */
 async function deleteOlderRows(
   ctx: OperationContext,

@@ -1,4 +1,5 @@
 import prettyBytes from 'pretty-bytes';
+import prettyMilliseconds from 'pretty-ms';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
@@ -22,8 +23,12 @@ export function renderColumns(header: string[], rows: (string | number)[][]): st
     .join('\n');
 }
 
-/** Sizes as the issue writes them, "12 MB" (decimal units). */
-const size = (bytes: number) => prettyBytes(bytes);
+/** Binary units ("12 MiB"), as PostgreSQL's pg_size_pretty counts, so figures match psql's. */
+export const size = (bytes: number) => prettyBytes(bytes, { binary: true });
+
+/** An age as people read it: "1m 49s", "3h 2m", "2d 4h". */
+export const age = (seconds: number) =>
+  seconds < 1 ? '0s' : prettyMilliseconds(seconds * 1000, { secondsDecimalDigits: 0, unitCount: 2 });
 
 export function renderReport(report: OperationReport): string {
   switch (report.operation) {
@@ -91,7 +96,14 @@ function describeAction(a: PruneAction): (string | number)[] {
   }
 }
 
+/** The latest-row cell: a table whose rows all lie ahead of now has rows, but no latest one yet. */
+function latestCell(t: Partial<TimeSeriesTableStats> & { row_count: number }): string {
+  if (t.latest_ts) return t.latest_ts;
+  return t.row_count > 0 ? 'only future rows' : 'no data';
+}
+
 function renderStats(r: StatsReport): string {
+  const estimated = Object.values(r.tables).some((t) => !t.row_count_exact);
   const rows = Object.entries(r.tables).map(([name, t]) => {
     const s = t as Partial<TimeSeriesTableStats> & typeof t;
     return [
@@ -104,14 +116,14 @@ function renderStats(r: StatsReport): string {
       s.partitions === undefined ? '' : `${s.oldest_partition ?? '-'} .. ${s.newest_partition ?? '-'}`,
       s.runway_days === undefined ? '' : `${s.runway_days} d`,
       s.default_rows ?? '',
-      s.partitions === undefined ? '' : (s.latest_ts ?? 'no data'),
-      s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : `${s.data_age_seconds} s`,
+      s.partitions === undefined ? '' : latestCell(s),
+      s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : age(s.data_age_seconds),
     ];
   });
   const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at} (~ = estimate)`,
-    renderColumns(['table', 'rows', 'table', 'indexes', 'total', 'parts', 'days', 'runway', 'default', 'latest', 'age'], rows),
+    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    renderColumns(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age'], rows),
     '',
     recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
   ].join('\n');

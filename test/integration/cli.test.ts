@@ -7,6 +7,7 @@ import { cli, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
+  ensureGroupRoles,
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
@@ -23,7 +24,7 @@ registerSecret('silent-pw', 'the password of the silent-server URL');
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
 
-// Each rejected input, with its exact message, is a row of README.md's "Rejected input" table,
+// Each rejected input, with its exact message, is a row of the "Rejected input" table in docs/rejected-input.md,
 // run by bad-input.test.ts; these are the failures that need more than a message to check.
 describe('local runner: unreachable databases and other failures before any work', () => {
   it('ends within seconds on an unreachable database, naming host and port, without a stack trace or password', async () => {
@@ -148,7 +149,7 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MB at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
@@ -226,12 +227,16 @@ describe('local runner against a real server', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
   });
 
-  it('prints the notice when roles cannot be created', async () => {
+  it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
+    await ensureGroupRoles();
     const fresh = await createTestDatabase();
     const { role, url: asOwner } = await ownerWithoutCreateRole(fresh);
     const result = await cli(['migrate', '--database-url', asOwner]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`notice: roles skipped: user ${role} may not create roles`);
+    expect(result.stdout).toContain(
+      `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
+    );
+    expect(result.stdout).toContain(`on the tables user ${role} creates later`);
   });
 });
 

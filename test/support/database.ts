@@ -216,6 +216,17 @@ export async function ownerWithoutCreateRole(url: string): Promise<{ role: strin
   return owner;
 }
 
+/**
+ * Creates the group roles of migration 0003 on the test server unless they exist, as a migration
+ * by a CREATEROLE user would. Roles are cluster-wide: a test that needs them must not depend on
+ * another file having migrated first. They are never dropped (other files use them).
+ */
+export async function ensureGroupRoles(): Promise<void> {
+  for (const role of ['perps_reader', 'perps_writer']) {
+    await adminQuery(`DO $$ BEGIN CREATE ROLE ${role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+  }
+}
+
 /** What the runner's `init` does (migrate, then partitions), straight through the core operations. */
 export async function initDatabase(
   ctx: OperationContext,
