@@ -36,7 +36,7 @@ export default defineConfig({
         test: {
           ...common,
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/handlers/**/*.test.ts', 'test/bench/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/handlers/**/*.test.ts', 'test/verify/**/*.test.ts', 'test/bench/**/*.test.ts'],
           globalSetup: ['test/support/bundles-setup.ts', 'test/support/database-setup.ts'],
         },
       },
