@@ -13,6 +13,9 @@ const common = {
   server: { deps: { external: [/\/dist\//] } },
 } satisfies TestProjectInlineConfiguration['test'];
 
+/** Test files outside the integration folders that run a handler bundle on PostgreSQL. */
+const NEEDS_POSTGRESQL = ['test/infra/deploy-invoker.test.ts'];
+
 /**
  * Three projects, so each file gets only what it needs: `npm run test:unit` starts no server and
  * builds nothing. Every run gets its own temp directory first (the root's global setup).
@@ -29,14 +32,23 @@ export default defineConfig({
       },
       {
         // The synthesized stack packages the handler bundles.
-        test: { ...common, name: 'infra', include: ['test/infra/**/*.test.ts'], globalSetup: ['test/support/bundles-setup.ts'] },
+        test: {
+          ...common,
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          exclude: [...NEEDS_POSTGRESQL],
+          globalSetup: ['test/support/bundles-setup.ts'],
+        },
       },
       {
         // A real PostgreSQL for the run; the handler tests import the bundles.
         test: {
           ...common,
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/handlers/**/*.test.ts', 'test/verify/**/*.test.ts', 'test/bench/**/*.test.ts'],
+          include: [
+            ...['test/integration/**/*.test.ts', 'test/handlers/**/*.test.ts', 'test/verify/**/*.test.ts', 'test/bench/**/*.test.ts'],
+            ...NEEDS_POSTGRESQL,
+          ],
           globalSetup: ['test/support/bundles-setup.ts', 'test/support/database-setup.ts'],
         },
       },
