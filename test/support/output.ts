@@ -1,7 +1,35 @@
+import { format } from 'node:util';
+
 /*
  * Output a test expects is captured by that test, never printed: a passing run prints nothing it
- * did not ask for (quiet-setup.ts fails a file that prints a warning). These capture it.
+ * did not ask for (quiet-setup.ts fails a file that prints a warning). These capture it, and
+ * watchPrinted lets the guards see what does get printed.
  */
+
+type ConsoleMethod = 'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace';
+
+/**
+ * Calls `seen(source, text)` with everything this process prints from now on, still printing it:
+ * each write to stdout and stderr (`source` 'stdout' or 'stderr') and each call of the given
+ * console methods (`console.<method>`). Output a capture diverts is not printed, so not seen.
+ */
+export function watchPrinted(seen: (source: string, text: string) => void, consoleMethods: readonly ConsoleMethod[]): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const source = stream === process.stdout ? 'stdout' : 'stderr';
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      seen(source, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof stream.write;
+  }
+  for (const method of consoleMethods) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      seen(`console.${method}`, format(...args));
+      original(...args);
+    };
+  }
+}
 
 /**
  * Runs `work` with this process's stdout and stderr diverted into strings. `work` may read what

@@ -1,5 +1,5 @@
-import { format } from 'node:util';
 import { afterAll } from 'vitest';
+import { watchPrinted } from './output';
 import { maskAll } from './secret-guard';
 
 // A vitest setupFiles module: fails a test file that printed a warning instead of capturing it
@@ -11,23 +11,13 @@ import { maskAll } from './secret-guard';
 const warnings: string[] = [];
 const WARNING_LINE = /^\{.*"level":"(WARN|ERROR|CRITICAL)"|^(warn|warning|error):|^\(node:\d+\) (\[\w+\] )?\w*Warning:/i;
 
-for (const stream of [process.stdout, process.stderr]) {
-  const name = stream === process.stdout ? 'stdout' : 'stderr';
-  const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    for (const line of text.split('\n')) if (WARNING_LINE.test(line)) warnings.push(`${name}: ${line}`);
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof stream.write;
-}
-
-for (const method of ['warn', 'error'] as const) {
-  const original = console[method].bind(console);
-  console[method] = (...args: unknown[]) => {
-    warnings.push(`console.${method}: ${format(...args)}`);
-    original(...args);
-  };
-}
+watchPrinted(
+  (source, text) => {
+    if (source.startsWith('console.')) warnings.push(`${source}: ${text}`);
+    else for (const line of text.split('\n')) if (WARNING_LINE.test(line)) warnings.push(`${source}: ${line}`);
+  },
+  ['warn', 'error'],
+);
 
 // Registered before the file's own hooks, so it runs after them (they may still log while closing).
 afterAll(() => {

@@ -1,6 +1,6 @@
-import { format } from 'node:util';
 import type { RunnerTask } from 'vitest';
 import { afterAll, expect, inject } from 'vitest';
+import { watchPrinted } from './output';
 import { describeLeaks, findSecrets, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
 
 // A vitest setupFiles module: it runs in every test file's worker before the file. It records
@@ -15,22 +15,7 @@ if (adminPassword) registerSecret(adminPassword, "the test server's admin passwo
 
 const currentTest = () => expect.getState().currentTestName ?? '(outside a test)';
 
-for (const stream of [process.stdout, process.stderr]) {
-  const name = stream === process.stdout ? 'stdout' : 'stderr';
-  const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    recordOutput(`${name} of ${currentTest()}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof stream.write;
-}
-
-for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-  const original = console[method].bind(console);
-  console[method] = (...args: unknown[]) => {
-    recordOutput(`console.${method} of ${currentTest()}`, format(...args));
-    original(...args);
-  };
-}
+watchPrinted((source, text) => recordOutput(`${source} of ${currentTest()}`, text), ['log', 'info', 'warn', 'error', 'debug', 'trace']);
 
 /** The errors vitest will print for the file's failed tests (message, stack, diff). */
 function testErrors(tasks: readonly RunnerTask[]): { source: string; text: string }[] {
