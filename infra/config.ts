@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { InputError } from '../functions/core/errors';
-import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../functions/core/inputs';
-import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/middleware/observability';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/core/metric-names';
+import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/core/operations';
+import { listSchema, numberOrText, parseAll, portSchema } from '../functions/core/parse';
 
 export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];
@@ -97,17 +98,11 @@ export type ContextKey = keyof typeof CONTEXT_KEYS;
 const OFF = ['off', 'false', 'none', 'disabled'];
 
 const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
-const number = (min: number, max: number, what: string) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-    z
-      .number({ error: `must be ${what} from ${min} to ${max}` })
-      .min(min, { error: `must be ${what} from ${min} to ${max}` })
-      .max(max, { error: `must be ${what} from ${min} to ${max}` }),
-  );
-const whole = (min: number, max: number) => number(min, max, 'a whole number').refine(Number.isInteger, 'must be a whole number');
+/** A number from `-c key=value` text or a cdk.json number, in plain decimal as everywhere (`0x10`, `1e3` are refused). */
+const whole = (min: number, max: number) =>
+  numberOrText({ min, max, error: `must be a whole number from ${min} to ${max}`, stepError: 'must be a whole number' });
 const halves = (min: number, max: number) =>
-  number(min, max, 'a number of ACUs').refine((value) => Number.isInteger(value * 2), 'must be a multiple of 0.5');
+  numberOrText({ min, max, step: 0.5, error: `must be a number of ACUs from ${min} to ${max}`, stepError: 'must be a multiple of 0.5' });
 /** A number, or off: `off`, `false`, `0` all disable. */
 const optionalDays = (min: number, max: number) =>
   z.preprocess(
@@ -121,17 +116,7 @@ const flag = z.preprocess(
   },
   z.boolean({ error: 'must be true or false' }),
 );
-const list = (item: z.ZodString) =>
-  z.preprocess(
-    (value) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((part) => part.trim())
-            .filter(Boolean)
-        : value,
-    z.array(item, { error: 'must be a comma-separated list' }).min(1, { error: 'must list at least one' }),
-  );
+const list = (item: z.ZodString) => listSchema(item, { error: 'must be a comma-separated list', empty: 'must list at least one' });
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
@@ -173,7 +158,7 @@ const contextSchema = z.strictObject({
     .string()
     .regex(/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be a security group id (sg- and 8 or 17 hex digits)' })
     .optional(),
-  existingPort: whole(1, 65535).default(5432),
+  existingPort: portSchema().default(5432),
   existingCreateSecretsManagerEndpoint: flag.default(false),
   reservedConcurrency: flag.default(false),
   alarmEmail: z.email({ error: 'must be an e-mail address' }).optional(),
@@ -201,9 +186,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
   const ours = Object.fromEntries(
     Object.entries(context).filter(([key, value]) => !key.includes(':') && !key.startsWith('@') && value !== undefined && value !== ''),
   );
-  const parsed = contextSchema.safeParse(ours);
-  const problems = parsed.success ? [] : describeIssues(parsed.error);
-  const c = parsed.data;
+  const { data: c, problems } = parseAll(contextSchema, ours);
   // Cross-key checks read the raw values, so they are reported alongside any bad value.
   if ((ours.database ?? 'rds') === 'existing') {
     for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);

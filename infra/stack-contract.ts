@@ -6,13 +6,13 @@ import type { HandlerOperation } from './bundling';
  */
 
 /** PascalCase construct id of an operation: `Migrate`, `Partitions`, ... */
-export function operationId(operation: HandlerOperation): string {
+export function constructIdOf(operation: HandlerOperation): string {
   return operation.charAt(0).toUpperCase() + operation.slice(1);
 }
 
 /** The stack's outputs, by key. */
 export const STACK_OUTPUTS = {
-  functionName: (operation: HandlerOperation) => `${operationId(operation)}FunctionName`,
+  functionName: (operation: HandlerOperation) => `${constructIdOf(operation)}FunctionName`,
   secretArn: 'DatabaseSecretArn',
   alarmTopicArn: 'AlarmTopicArn',
   dashboardName: 'DashboardName',

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { errorMessage, type OperationContext } from './context';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostError, isConnectionLost } from './db/sessions';
+import { connectionLostError } from './db/sessions';
+import { isConnectionFailure } from './db/sql-errors';
 import { PartialFailureError } from './errors';
 
 /** The NOLOGIN group roles of migration 0003. Roles are cluster-wide; their grants are per database. */
@@ -80,7 +81,7 @@ export async function grantGroupRoles(
       for (const grant of grants) await client.query(grant.statement);
     });
   } catch (error) {
-    if (isConnectionLost(error)) throw connectionLostError('migrate', client, error, options.reportSoFar());
+    if (isConnectionFailure(error)) throw connectionLostError('migrate', client, error, options.reportSoFar());
     throw new PartialFailureError(
       `the migrations are applied, but granting perps_reader and perps_writer their privileges failed (every migrate tries again): ${errorMessage(error)}`,
       { cause: error, report: options.reportSoFar() },

@@ -10,7 +10,7 @@ import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
  * library would add a dependency for ten lines of padding.
  */
-export function renderColumns(header: string[], rows: (string | number)[][]): string {
+function renderColumns(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
@@ -30,6 +30,7 @@ export const size = (bytes: number) => prettyBytes(bytes, { binary: true });
 export const age = (seconds: number) =>
   seconds < 1 ? '0s' : prettyMilliseconds(seconds * 1000, { secondsDecimalDigits: 0, unitCount: 2 });
 
+/** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
   switch (report.operation) {
     case 'migrate':
@@ -40,8 +41,8 @@ export function renderReport(report: OperationReport): string {
       return renderPrune(report);
     case 'stats':
       return renderStats(report);
-    case 'init':
-      return `${renderMigrate(report.migrate)}\n\n${renderPartitions(report.partitions)}`;
+    default:
+      return JSON.stringify(report, null, 2);
   }
 }
 
@@ -70,7 +71,7 @@ function renderPartitions(r: PartitionsReport): string {
 }
 
 function renderPrune(r: PruneReport): string {
-  const rows = r.actions.map(describeAction);
+  const rows = r.actions.map(pruneActionRow);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
   const totals = Object.entries(r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
@@ -83,7 +84,8 @@ function renderPrune(r: PruneReport): string {
   ].join('\n');
 }
 
-function describeAction(a: PruneAction): (string | number)[] {
+/** One action of a prune as a table row: action, relation, rows, status. */
+function pruneActionRow(a: PruneAction): (string | number)[] {
   switch (a.action) {
     case 'truncate_tables':
       return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];

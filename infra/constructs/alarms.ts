@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
-import { operationId, RUNWAY_ALARM_DAYS } from '../stack-contract';
+import { constructIdOf, RUNWAY_ALARM_DAYS } from '../stack-contract';
 import { ServiceMetrics } from './service-metrics';
 
 export interface MaintenanceAlarmsProps {
@@ -69,7 +69,7 @@ export class MaintenanceAlarms extends Construct {
     }
 
     for (const [operation, fn] of Object.entries(props.functions)) {
-      this.add(`${operationId(operation as HandlerOperation)}Errors`, {
+      this.add(`${constructIdOf(operation as HandlerOperation)}Errors`, {
         alarmDescription: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,
         metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
         threshold: 0,

@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
-import { operationId } from '../stack-contract';
+import { constructIdOf } from '../stack-contract';
 import type { DatabaseTarget } from './database';
 import { createLogGroup } from './log-groups';
 
@@ -102,7 +102,7 @@ export class HandlerFunctions extends Construct {
     this.functions = Object.fromEntries(
       HANDLER_OPERATIONS.map((operation) => {
         const settings = FUNCTION_SETTINGS[operation];
-        const fn = new lambda.Function(this, operationId(operation), {
+        const fn = new lambda.Function(this, constructIdOf(operation), {
           description: `perps-stats-db ${operation}`,
           runtime: lambda.Runtime.NODEJS_24_X,
           architecture: lambda.Architecture.ARM_64,
@@ -119,7 +119,7 @@ export class HandlerFunctions extends Construct {
           vpc: database.vpc,
           vpcSubnets: database.subnets,
           securityGroups: [this.securityGroup],
-          logGroup: createLogGroup(this, `${operationId(operation)}Logs`),
+          logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
         });
         grantSecretRead(fn, database);
         acknowledgeManagedPolicies(fn, true);

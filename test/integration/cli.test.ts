@@ -181,6 +181,9 @@ describe('local runner against a real server', () => {
     const database = new URL(url).pathname.slice(1);
     const refused = await cli(['clean', '--truncate', '--database-url', url], { terminalInput: 'postgres\n' });
     expect(refused.code).toBe(2);
+    // The prune handler's own dry run says which database it reached and what would go, before the prompt.
+    expect(refused.stderr).toContain(`prune ${database} (dry run: nothing was changed)`);
+    expect(refused.stderr).toMatch(/would remove rows: markets=1 /);
     expect(refused.stderr).toContain(`Type the database name (${database}) to confirm:`);
     expect(refused.stderr).toMatch(/not confirmed \(typed "postgres", expected "perps_test_\w+"\): nothing was changed/);
     expect((await fingerprint(client, 'markets')).rows).toBe(1);

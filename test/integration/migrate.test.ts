@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MigrationError } from '../../functions/core/errors';
-import { checksumOf, migrate } from '../../functions/core/migrate';
+import { LockTimeoutError, MigrationError } from '../../functions/core/errors';
+import { checksumOf, type MigrateReport, migrate } from '../../functions/core/migrate';
 import { readMigrationFiles } from '../../functions/core/migration-files';
 import { connect, createTestDatabase, ensureGroupRoles, ownerWithoutCreateRole, runWhileLocked, testContext } from '../support/database';
 
@@ -93,10 +93,20 @@ describe('migration runner', () => {
     const { error, elapsed } = await runWhileLocked(url, 'SELECT count(*) FROM exchanges', () =>
       migrate(testContext(url, { settings: { lockTimeoutMs: 100, ddlAttempts: 3 } }), { migrations: next }),
     );
-    expect(error).toBeInstanceOf(MigrationError);
+    // Not the migration's fault: a retryable LockTimeoutError (exit 4), as its message says the next run retries.
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect(error).toMatchObject({ retryable: true, exitCode: 4 });
     expect((error as Error).message).toMatch(
-      /migration 0999_add_column\.sql failed: migration 0999_add_column\.sql: could not get its lock within 100 ms in 3 attempts/,
+      /^migration 0999_add_column\.sql: could not get its lock within 100 ms in 3 attempts; .*it will be retried on the next run$/,
     );
+    expect((error as LockTimeoutError).report).toMatchObject({ applied: 0 });
+    expect(((error as LockTimeoutError).report as MigrateReport).migrations.at(-1)).toEqual({
+      name: '0999_add_column.sql',
+      status: 'failed',
+      error: expect.stringMatching(
+        /^migration 0999_add_column\.sql failed: migration 0999_add_column\.sql: could not get its lock within 100 ms in 3 attempts/,
+      ),
+    });
     expect(elapsed).toBeLessThan(10_000);
     const done = await migrate(testContext(url), { migrations: next });
     expect(done.applied).toBe(1);

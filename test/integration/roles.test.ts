@@ -2,7 +2,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PartialFailureError } from '../../functions/core/errors';
 import type { MigrateReport } from '../../functions/core/migrate';
-import { runOperation } from '../../functions/core/operations';
+import { OPERATIONS } from '../../functions/core/operations';
 import {
   afterFile,
   connect,
@@ -72,8 +72,8 @@ beforeAll(async () => {
 
   // The maintenance user installs the schema, roles included, and creates partitions.
   const ctx = testContext(maintenanceUrl, { now: NOW });
-  await runOperation(ctx, { operation: 'migrate', event: {} });
-  await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 3 } });
+  await OPERATIONS.migrate.run(ctx, {});
+  await OPERATIONS.partitions.run(ctx, { daysAhead: 3 });
 
   ({ writerLogin, readerLogin, writer, reader } = await groupLogins(admin, url));
   readerUrl = readerLogin.url;
@@ -171,7 +171,7 @@ describe.each([
 
 describe('roles on the first database', () => {
   it('a reader login can run stats: the stats function needs no more than perps_reader', async () => {
-    const report = await runOperation(testContext(readerUrl, { now: NOW }), { operation: 'stats', event: {} });
+    const report = await OPERATIONS.stats.run(testContext(readerUrl, { now: NOW }), {});
     expect(report).toMatchObject({ operation: 'stats', database: { name: new URL(url).pathname.slice(1) } });
     expect(Object.keys((report as { tables: object }).tables).sort()).toEqual([
       'exchanges',
@@ -206,7 +206,7 @@ describe('roles on the first database', () => {
     // As on RDS with PostgreSQL 14 or older: public belongs to someone else, CREATE comes from a grant.
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
-    const report = await runOperation(testContext(migrator.url, { now: NOW }), { operation: 'migrate', event: {} });
+    const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
     expect(report).toMatchObject({ applied: 4 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
@@ -219,13 +219,13 @@ describe('roles on the first database', () => {
     const ctx = testContext(maintenanceUrl, { now: NOW });
     await writer.query(TICKER);
     await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'OLD', '2026-01-01 00:00+00')`);
-    expect(await runOperation(ctx, { operation: 'migrate', event: {} })).toMatchObject({ applied: 0 });
-    expect(await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 5 } })).toMatchObject({ operation: 'partitions' });
-    expect(await runOperation(ctx, { operation: 'stats', event: {} })).toMatchObject({ operation: 'stats' });
-    const pruned = await runOperation(ctx, { operation: 'prune', event: { olderThanDays: 30, dropPartitionsOlderThanDays: 30 } });
+    expect(await OPERATIONS.migrate.run(ctx, {})).toMatchObject({ applied: 0 });
+    expect(await OPERATIONS.partitions.run(ctx, { daysAhead: 5 })).toMatchObject({ operation: 'partitions' });
+    expect(await OPERATIONS.stats.run(ctx, {})).toMatchObject({ operation: 'stats' });
+    const pruned = await OPERATIONS.prune.run(ctx, { olderThanDays: 30, dropPartitionsOlderThanDays: 30 });
     expect(pruned).toMatchObject({ operation: 'prune' });
     const database = new URL(url).pathname.slice(1);
-    const truncated = await runOperation(ctx, { operation: 'prune', event: { truncate: true, confirm: database } });
+    const truncated = await OPERATIONS.prune.run(ctx, { truncate: true, confirm: database });
     expect(truncated).toMatchObject({ operation: 'prune' });
     expect((await reader.query<{ n: string }>('SELECT count(*) AS n FROM tickers')).rows[0]?.n).toBe('0');
   });
@@ -241,7 +241,7 @@ function onDatabase(loginUrl: string, databaseUrl: string): string {
 const databaseOf = (databaseUrl: string) => decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
 
 async function migrateAs(url: string): Promise<MigrateReport> {
-  return (await runOperation(testContext(url, { now: NOW }), { operation: 'migrate', event: {} })) as MigrateReport;
+  return (await OPERATIONS.migrate.run(testContext(url, { now: NOW }), {})) as MigrateReport;
 }
 
 /** The notices of a migrate that granted both roles everything on tables and sequences it owns. */
@@ -284,7 +284,7 @@ const secondDatabase = once(async () => {
   const secondUrl = await createTestDatabase();
   const owner = await ownerWithoutCreateRole(secondUrl);
   const first = await migrateAs(owner.url);
-  await runOperation(testContext(owner.url, { now: NOW }), { operation: 'partitions', event: { daysAhead: 3 } });
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 3 });
   const again = await migrateAs(owner.url);
   const logins = {
     writer: await connect(onDatabase(writerLogin.url, secondUrl)),
@@ -365,21 +365,18 @@ const lateDatabase = once(async () => {
   const admin = await connect(lateUrl);
   const owner = await ownerWithoutCreateRole(lateUrl);
   const rolesMissing = await migrateAs(owner.url);
-  await runOperation(testContext(owner.url, { now: NOW }), { operation: 'partitions', event: { daysAhead: 3 } });
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 3 });
   const [createReader] = administratorStatements(rolesMissing.notices[0]);
   await admin.query(createReader ?? '');
   const readerOnly = await migrateAs(owner.url);
   for (const statement of administratorStatements(readerOnly.notices[0])) await admin.query(statement);
   // Another session in the middle of dropping perps_writer holds its lock: granting to it waits.
   const lockedOut = await runWhileLocked(lateUrl, 'DROP ROLE perps_writer', () =>
-    runOperation(testContext(owner.url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {
-      operation: 'migrate',
-      event: {},
-    }),
+    OPERATIONS.migrate.run(testContext(owner.url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {}),
   );
   const bothRoles = await migrateAs(owner.url);
   const settled = await migrateAs(owner.url);
-  await runOperation(testContext(owner.url, { now: NOW }), { operation: 'partitions', event: { daysAhead: 5 } });
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 5 });
 
   const logins = await groupLogins(admin, lateUrl);
   return { owner: owner.role, admin, rolesMissing, readerOnly, lockedOut: lockedOut.error, bothRoles, settled, logins };
