@@ -24,20 +24,26 @@ export default defineConfig({
   test: {
     globalSetup: ['test/support/scratch-global-setup.ts'],
     // Most test time is spent waiting on PostgreSQL, timeouts and child processes: three files
-    // at a time keep two cores busy (vitest's default on two cores is one).
+    // at a time keep two cores busy (vitest's default on two cores is one). The infra project
+    // sets its own.
     maxWorkers: 3,
     projects: [
       {
-        test: { ...common, name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { ...common, name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 1 } },
       },
       {
-        // The synthesized stack packages the handler bundles.
+        // The synthesized stack packages the handler bundles. Loading the CDK and its template
+        // linter (a WebAssembly module) for the first synth of a process costs more than all the
+        // synths after it: the infra files share one process, first, before the other projects.
         test: {
           ...common,
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           exclude: [...NEEDS_POSTGRESQL],
           globalSetup: ['test/support/bundles-setup.ts'],
+          isolate: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -50,6 +56,7 @@ export default defineConfig({
             ...NEEDS_POSTGRESQL,
           ],
           globalSetup: ['test/support/bundles-setup.ts', 'test/support/database-setup.ts'],
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -1,13 +1,14 @@
 import type { RunnerTask } from 'vitest';
 import { afterAll, expect, inject } from 'vitest';
 import { watchPrinted } from './output';
-import { describeLeaks, findSecrets, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
+import { describeLeaks, findSecrets, forgetOutputs, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
 
 // A vitest setupFiles module: it runs in every test file's worker before the file. It records
 // everything the file writes to stdout, stderr and the console (the handler and runner captures
 // report theirs through recordOutput), and after the file fails it if the test server's password
 // or any secret registered with registerSecret appears there or in a test's error.
 
+forgetOutputs();
 const adminUrl = inject('adminUrl');
 // No server in the unit and infra projects; TEST_DATABASE_URL may be one without a password.
 const adminPassword = adminUrl ? decodeURIComponent(new URL(adminUrl).password) : '';

@@ -30,6 +30,11 @@ export function recordedOutputs(): readonly { source: string; text: string }[] {
   return outputs;
 }
 
+/** Forgets what earlier test files recorded: a worker may run several (the infra project's does). */
+export function forgetOutputs(): void {
+  outputs.length = 0;
+}
+
 export function registeredSecrets(): ReadonlyMap<string, string> {
   return secrets;
 }
