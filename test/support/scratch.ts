@@ -1,5 +1,5 @@
 import { chmodSync, type Dirent, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /*
@@ -35,6 +35,11 @@ export function atExit(cleanup: () => void): () => void {
         }
       }
     });
+    // A signal ends Node without 'exit' unless someone listens: exit on it, so the cleanups run.
+    // A process that handles the signal itself (vitest does) exits its own way.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(128 + constants.signals[signal]));
+    }
   }
   exitCleanups.push(cleanup);
   return () => {
