@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { describeTarget } from '../core/db/settings';
+import { describeTarget, parseDatabaseUrl } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
@@ -10,7 +10,7 @@ import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
-import { loadEnvironment, type RunnerSettings, resolveSettings } from './settings';
+import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -40,10 +40,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);
+    for (const line of targetLines(resolved, environment.overridden)) output.error(line);
     const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
     handlers.configure(handlerOptions(resolved, url, io, output));
     const target = resolved.url ? describeTarget(resolved.url) : 'the embedded database';
-    const reports = await runSteps(parsed.invocation, handlers, (step, preview) => confirm(step, preview, target, io, output));
+    const reports = await runSteps(parsed.invocation, handlers, (step, preview) =>
+      parsed.invocation.yes ? confirmedByYes(step, preview, target, output) : confirm(step, preview, target, io, output),
+    );
     output.print(parsed.invocation.command, reports);
     return 0;
   } catch (error) {
@@ -156,7 +159,7 @@ async function runSteps(invocation: Invocation, handlers: HandlerSet, confirmSte
     }
     // The handler itself says which database it reaches and what would go: a dry run first.
     const preview = await handlers.invoke(step.operation, { ...step.payload, dryRun: true });
-    const confirmed = invocation.yes ? databaseOf(preview) : await confirmStep(step, preview);
+    const confirmed = await confirmStep(step, preview);
     reports.push(await handlers.invoke(step.operation, { ...step.payload, confirm: confirmed }));
   }
   return reports;
@@ -178,6 +181,13 @@ function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
   );
 }
 
+/** --yes: no prompt, but the run still says which database it is about to empty. */
+async function confirmedByYes(step: Step, preview: OperationReport, target: string, output: RunnerOutput): Promise<string> {
+  const database = databaseOf(preview);
+  output.error(`${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect} of ${target}: confirmed by --yes (database ${database}).`);
+  return database;
+}
+
 /**
  * Shows what the dry run found, then asks for the database name (as the server reports it);
  * anything else typed changes nothing.
@@ -195,7 +205,7 @@ async function confirm(step: Step, preview: OperationReport, target: string, io:
 
 function safePassword(url: string): string {
   try {
-    return decodeURIComponent(new URL(url).password);
+    return decodeURIComponent(parseDatabaseUrl(url).password);
   } catch {
     return '';
   }

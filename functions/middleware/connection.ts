@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { currentDatabase } from '../core/catalog';
 import { createPool, toUnavailableError } from '../core/db/pool';
-import { DEFAULT_CONNECTION_SETTINGS } from '../core/db/settings';
+import { DEFAULT_CONNECTION_SETTINGS, databaseUrlText, parseDatabaseUrl } from '../core/db/settings';
 import { connectionFailure, SQLSTATE, sqlState } from '../core/db/sql-errors';
 import { PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -40,9 +40,9 @@ const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'
  */
 function urlTarget(url: string, sslMode: SslMode | undefined): Target {
   if (!sslMode) return { url, sslMode: undefined };
-  const parsed = new URL(url);
+  const parsed = parseDatabaseUrl(url);
   for (const key of URL_TLS_PARAMETERS) parsed.searchParams.delete(key);
-  return { url: parsed.toString(), sslMode };
+  return { url: databaseUrlText(parsed), sslMode };
 }
 
 export interface DatabaseConnectionOptions {

@@ -154,6 +154,34 @@ describe('local runner against a real server', () => {
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
+  it('names its target on stderr (never the password), keeps JSON stdout clean and ends stdout with a newline', async () => {
+    const { host, pathname } = new URL(url);
+    const stats = await cli(['stats', '--database-url', url]);
+    expect(stats.code).toBe(0);
+    expect(stats.stderr).toBe(`target: ${host}${pathname} as postgres (URL from --database-url)\n`);
+    expect(stats.stdout.endsWith('\n')).toBe(true);
+    const json = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ operation: 'stats' });
+    expect(json.stdout.endsWith('}\n')).toBe(true);
+    expect(json.stderr).toBe(`target: ${host}${pathname} as postgres (URL from DATABASE_URL in the environment)\n`);
+  });
+
+  it('says when .env overrides a different DATABASE_URL in the environment', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-dotenv-'));
+    writeFileSync(join(cwd, '.env'), `DATABASE_URL=${url}\n`);
+    const result = await cli(['stats'], { cwd, env: { DATABASE_URL: CLOSED } });
+    expect(result.code).toBe(0);
+    const { host, pathname } = new URL(url);
+    expect(result.stderr.split('\n')).toEqual([
+      `target: ${host}${pathname} as postgres (URL from DATABASE_URL in .env)`,
+      'note: DATABASE_URL in .env overrides DATABASE_URL in the environment (127.0.0.1:1/nowhere as app); .env wins',
+      '',
+    ]);
+    // The same URL in both places is no override worth a line.
+    const same = await cli(['stats'], { cwd, env: { DATABASE_URL: url } });
+    expect(same.stderr).not.toContain('note:');
+  });
+
   it('exits with 4 when another run holds the maintenance lock', async () => {
     const holder = await holdMaintenanceLock(url);
     const result = await cli(['partitions', '--database-url', url]);
@@ -172,6 +200,10 @@ describe('local runner against a real server', () => {
     expect(await fingerprint(client, 'markets')).toEqual(before);
     const done = await cli(['clean', '--truncate', '--yes', '--format', 'json', '--database-url', url]);
     expect(done.code).toBe(0);
+    const database = new URL(url).pathname.slice(1);
+    expect(done.stderr).toContain(
+      `--truncate empties markets and every data table of ${new URL(url).host}/${database}: confirmed by --yes (database ${database}).`,
+    );
     expect(JSON.parse(done.stdout).rows_deleted.markets).toBe(1);
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
@@ -211,7 +243,7 @@ describe('local runner against a real server', () => {
     expect(watched.stderr).toContain('… tickers: created tickers_');
     const piped = await cli(['partitions', '--days', '3', '--database-url', fresh]);
     expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe('');
+    expect(piped.stderr).toBe(`target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)\n`);
   });
 
   it('prints the partial report and exits 1 when some tables failed', async () => {
@@ -226,7 +258,8 @@ describe('local runner against a real server', () => {
     expect(result.stderr).toMatch(
       /^error: partitions failed on funding_rates \(7 steps failed, first: create funding_rates_\d{4}_\d{2}_\d{2}: could not get its lock within 100 ms in 1 attempts[^\n]*\)$/m,
     );
-    expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
+    // The target line, then one error line, not one per step.
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^target: /), expect.stringMatching(/^error: /)]);
   });
 
   it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
