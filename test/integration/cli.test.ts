@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import {
   ownerWithoutCreateRole,
   testPassword,
 } from '../support/database';
+import { startTestServer } from '../support/server';
 
 // Every byte the runner printed in this file, errors and debug output included: the test
 // server's password, which is in every URL given to it, never appears.
@@ -272,6 +273,25 @@ describe('local runner against a real server', () => {
       `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
     );
     expect(result.stdout).toContain(`on the tables user ${role} creates later`);
+  });
+});
+
+describe('local runner over a Unix socket', () => {
+  it('accepts a socket URL with an empty host and ?host=<directory>, as libpq and node-postgres do', async () => {
+    const sockets = mkdtempSync(join(tmpdir(), 'perps-socket-'));
+    chmodSync(sockets, 0o777); // the server may run as the unprivileged user the package creates
+    const server = await startTestServer({ postgresFlags: ['-c', `unix_socket_directories=${sockets}`] });
+    try {
+      const { username, password, port } = new URL(server.url);
+      const socketUrl = `postgres://${username}:${password}@/postgres?host=${sockets}&port=${port}`;
+      const result = await cli(['migrate', '--database-url', socketUrl]);
+      expect(result.stderr).toBe(`target: ${sockets}:${port}/postgres as postgres (URL from --database-url)\n`);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^migrate postgres: \d+ applied/);
+    } finally {
+      await server.stop();
+      rmSync(sockets, { recursive: true, force: true });
+    }
   });
 });
 
