@@ -155,6 +155,17 @@ describe('local runner against a real server', () => {
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
+  it('says how to create a database that does not exist', async () => {
+    const missing = new URL(url);
+    missing.pathname = '/perps_no_such_db';
+    const result = await cli(['stats', '--database-url', missing.toString()]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      `database "perps_no_such_db" does not exist. The server is up, but has no database perps_no_such_db: create it with \`createdb -h ${missing.hostname} -p ${missing.port} perps_no_such_db\``,
+    );
+    expect(result.stderr).not.toContain('Check that the server is running');
+  });
+
   it('names its target on stderr (never the password), keeps JSON stdout clean and ends stdout with a newline', async () => {
     const { host, pathname } = new URL(url);
     const stats = await cli(['stats', '--database-url', url]);
@@ -226,12 +237,24 @@ describe('local runner against a real server', () => {
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
 
-  it('honours sslmode in the URL', async () => {
+  it('honours sslmode in the URL, in one line and without node-postgres\'s security warning', async () => {
     const required = new URL(url);
     required.searchParams.set('sslmode', 'require');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
     const refused = await cli(['stats', '--database-url', required.toString()]);
+    await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+    process.off('warning', onWarning);
     expect(refused.code).toBe(3); // the test server has no TLS: asking for it must fail, not be ignored
-    expect(refused.stderr).toMatch(/The server does not support SSL connections/);
+    expect(refused.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^target: /),
+      expect.stringMatching(
+        /^error: cannot connect to [^ ]+: The server does not support SSL connections\. Enable ssl on the server, or set DB_SSL=disable \(or sslmode=disable in the URL\) on a network you trust\. \(URL from --database-url\)$/,
+      ),
+      '',
+    ]);
+    expect(warnings.filter((warning) => warning.includes('SECURITY WARNING'))).toEqual([]);
     required.searchParams.set('sslmode', 'disable');
     expect((await cli(['stats', '--database-url', required.toString()])).code).toBe(0);
   });
