@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { OperationContext } from './context';
+import type { RequiredRole } from './db/privileges';
 import type { DatabaseMetric, TableMetric } from './metric-names';
 
 /**
@@ -24,6 +25,11 @@ export interface OperationDefinition<
   metrics(report: Report): Metrics;
   /** Payload fields the stack fills from environment variables. */
   readonly defaults?: PayloadDefaults;
+  /**
+   * The login it needs, checked before it runs (default `owner`: it creates, alters or drops
+   * tables); `reader` for an operation that only reads.
+   */
+  readonly runsAs?: RequiredRole;
   /** Payloads that destroy data run only with the database name as `confirm`. */
   readonly confirmation?: Confirmation;
   readonly cli: CommandLine;

@@ -112,6 +112,7 @@ const statsOperation = defineOperation({
   payload: z.strictObject({}),
   run: (ctx) => collectStats(ctx),
   metrics: statsMetrics,
+  runsAs: 'reader',
   cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest' } },
 });
 

@@ -7,10 +7,12 @@ import { cli, cliOutput, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
+  databaseState,
   ensureGroupRoles,
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
+  loginRole,
   ownerWithoutCreateRole,
   testPassword,
 } from '../support/database';
@@ -296,6 +298,58 @@ describe('local runner against a real server', () => {
       `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
     );
     expect(result.stdout).toContain(`on the tables user ${role} creates later`);
+  });
+});
+
+describe('local runner as a login that lacks privileges', () => {
+  let url: string;
+  let writer: string;
+  let reader: string;
+  let stranger: string;
+  beforeAll(async () => {
+    await ensureGroupRoles();
+    url = await createTestDatabase();
+    expect((await cli(['init', '--database-url', url])).code).toBe(0);
+    const admin = await connect(url);
+    const writerLogin = await loginRole(admin, url, 'perps_ingester');
+    const readerLogin = await loginRole(admin, url, 'perps_grafana');
+    const strangerLogin = await loginRole(admin, url, 'perps_stranger');
+    await admin.query(`GRANT perps_writer TO ${writerLogin.role}`);
+    await admin.query(`GRANT perps_reader TO ${readerLogin.role}`);
+    await admin.end();
+    ({ url: writer } = writerLogin);
+    ({ url: reader } = readerLogin);
+    ({ url: stranger } = strangerLogin);
+  });
+
+  /** The one error line of a run: what follows the target line. */
+  const errorLines = (stderr: string) => stderr.split('\n').filter((line) => line !== '' && !line.startsWith('target: '));
+
+  it.each([
+    ['migrate as the writer', ['migrate'], () => writer],
+    ['partitions as the reader', ['partitions'], () => reader],
+    ['clean as the writer', ['clean', '--older-than', '30'], () => writer],
+    ['clean --truncate as the writer', ['clean', '--truncate', '--yes'], () => writer],
+  ])('%s: one line naming the missing privilege and the role, exit 6, nothing changed', async (_, command, login) => {
+    const before = await databaseState(url);
+    const result = await cli([...command, '--database-url', login()]);
+    expect(result.code).toBe(6);
+    expect(result.stdout).toBe('');
+    const role = new URL(login()).username;
+    expect(errorLines(result.stderr)).toEqual([
+      `error: ${command[0] === 'clean' ? 'prune' : command[0]} needs the owner of the perps-stats tables, and login ${role} lacks the CREATE privilege on schema public and ownership of exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events, perps_schema_migrations (owned by postgres): run it as the role that ran migrate (or a member of it); perps_writer and perps_reader logins may only write or read rows, and stats is the command a reader may run`,
+    ]);
+    expect(await databaseState(url)).toEqual(before);
+  });
+
+  it('stats: the reader is enough; a login without perps_reader is told to get it', async () => {
+    expect((await cli(['stats', '--database-url', reader])).code).toBe(0);
+    const refused = await cli(['stats', '--database-url', stranger]);
+    expect(refused.code).toBe(6);
+    const role = new URL(stranger).username;
+    expect(errorLines(refused.stderr)).toEqual([
+      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO ${role}) or as the owner`,
+    ]);
   });
 });
 
