@@ -91,8 +91,18 @@ export interface CommandLine {
   /** Other names of the command (`clean` for prune); lists show the first, with the id after it. */
   readonly aliases?: readonly string[];
   readonly flags?: Readonly<Record<string, Flag>>;
-  /** --help: the synopsis (default: the names) and what it does, then a line per flag when given. */
-  readonly usage: { readonly synopsis?: string; readonly summary: string; readonly flags?: readonly (readonly [string, string])[] };
+  /**
+   * --help: the synopsis (default: the names) and what it does, then a line per flag when given;
+   * `<command> --help` adds the examples (argument lists after the command name) and the
+   * environment variables this command reads besides the ones every command reads.
+   */
+  readonly usage: {
+    readonly synopsis?: string;
+    readonly summary: string;
+    readonly flags?: readonly (readonly [string, string])[];
+    readonly examples?: readonly string[];
+    readonly environment?: readonly (readonly [string, string])[];
+  };
 }
 
 /** Type-checks a registry entry; the registry keeps each entry's own payload and report types. */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
@@ -21,12 +22,28 @@ export const RETENTION_DAYS = { min: 1, max: 36_500 } as const;
 /** Days, as a payload number and as an environment variable's text: one rule, one message. */
 const days = ({ min, max }: { min: number; max: number }) => ({ min, max, error: `must be a whole number of days from ${min} to ${max}` });
 
+/** What `<command> --help` lists for the commands that change tables (docs/configuration.md has them all). */
+const DDL_ENVIRONMENT = [
+  ['DB_LOCK_TIMEOUT_MS', `longest wait for a table lock per DDL attempt (default ${DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs})`],
+  ['DB_DDL_ATTEMPTS', `attempts per DDL step (default ${DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts})`],
+] as const;
+const BATCH_ENVIRONMENT = [
+  'MAINTENANCE_BATCH_SIZE',
+  `rows per transaction when moving or deleting rows (default ${DEFAULT_MAINTENANCE_SETTINGS.batchSize})`,
+] as const;
+
 const migrateOperation = defineOperation({
   id: 'migrate',
   payload: z.strictObject({}),
   run: (ctx) => migrate(ctx),
   metrics: (report: MigrateReport) => ({ counts: { MigrationsApplied: report.applied } }),
-  cli: { usage: { summary: 'apply pending migrations and the exchange seed' } },
+  cli: {
+    usage: {
+      summary: 'apply pending migrations and the exchange seed',
+      examples: ['', '--database-url postgres://perps_admin@db.example.com/perps'],
+      environment: DDL_ENVIRONMENT,
+    },
+  },
 });
 
 const partitionsOperation = defineOperation({
@@ -39,10 +56,14 @@ const partitionsOperation = defineOperation({
     actionFields: ['daysAhead'],
   },
   cli: {
-    flags: { days: { field: 'daysAhead', kind: 'number' } },
+    // init's spelling is accepted here too, so either works with both commands.
+    flags: { days: { field: 'daysAhead', kind: 'number' }, 'create-partitions-days': { field: 'daysAhead', kind: 'number' } },
     usage: {
       synopsis: 'partitions [--days N]',
       summary: `keep N days of partitions ready (${DAYS_AHEAD.min}-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions`,
+      flags: [['--days N', `days of partitions from today (UTC), default ${DAYS_AHEAD.default}; --create-partitions-days N is the same`]],
+      examples: ['', '--days 30', '--days 14 --format json'],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
     },
   },
 });
@@ -103,6 +124,13 @@ const pruneOperation = defineOperation({
         ['--truncate [--yes]', 'empty markets and all data tables (asks for the database name unless --yes)'],
         ['--dry-run', 'print what would be done, change nothing'],
       ],
+      examples: [
+        '--older-than 90 --dry-run',
+        '--drop-partitions-older-than 180',
+        '--truncate',
+        '--truncate --yes --database-url postgres://localhost/perps_dev',
+      ],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
     },
   },
 });
@@ -113,7 +141,7 @@ const statsOperation = defineOperation({
   run: (ctx) => collectStats(ctx),
   metrics: statsMetrics,
   runsAs: 'reader',
-  cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest' } },
+  cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest', examples: ['', '--format json'] } },
 });
 
 /**

@@ -5,7 +5,7 @@ import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/erro
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
-import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step, USAGE } from './commands';
+import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
@@ -32,7 +32,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let settings: RunnerSettings | undefined;
   try {
     const parsed = parseCommandLine(argv);
-    if (parsed.kind === 'help') return output.info(USAGE);
+    if (parsed.kind === 'help') return output.info(parsed.text);
     if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
     output.format = parsed.format;
     const environment = loadEnvironment(io.cwd, io.env);
@@ -184,7 +184,9 @@ function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
 /** --yes: no prompt, but the run still says which database it is about to empty. */
 async function confirmedByYes(step: Step, preview: OperationReport, target: string, output: RunnerOutput): Promise<string> {
   const database = databaseOf(preview);
-  output.error(`${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect} of ${target}: confirmed by --yes (database ${database}).`);
+  output.error(
+    `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect} of ${target}: confirmed by --yes (database ${database}).`,
+  );
   return database;
 }
 

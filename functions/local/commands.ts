@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { closest, distance } from 'fastest-levenshtein';
 import { InputError } from '../core/errors';
 import type { CommandLine, Flag } from '../core/operation-definition';
 import { DAYS_AHEAD, OPERATIONS, type Operation } from '../core/operations';
@@ -21,9 +22,9 @@ export interface Invocation {
   yes: boolean;
 }
 
-/** --help, --version, or an invocation to run and how to print it. */
+/** --help (the whole list, or one command's), --version, or an invocation to run and how to print it. */
 export type ParsedCommandLine =
-  | { kind: 'help' }
+  | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'run'; invocation: Invocation; format: OutputFormat; databaseUrl: string | undefined };
 
@@ -41,11 +42,14 @@ const INIT: Command = {
   aliases: [],
   steps: [
     { operation: OPERATIONS.migrate, flags: {} },
-    { operation: OPERATIONS.partitions, flags: { 'create-partitions-days': { field: 'daysAhead', kind: 'number' } } },
+    // partitions' spelling is accepted here too, so either works with both commands.
+    { operation: OPERATIONS.partitions, flags: OPERATIONS.partitions.cli.flags ?? {} },
   ],
   usage: {
     synopsis: 'init [--create-partitions-days N]',
     summary: `migrate, then create partitions (N days, default ${DAYS_AHEAD.default})`,
+    flags: [['--create-partitions-days N', `days of partitions from today (UTC), default ${DAYS_AHEAD.default}; --days N is the same`]],
+    examples: ['', '--create-partitions-days 14', '--database-url postgres://perps_admin@db.example.com/perps'],
   },
 };
 
@@ -95,6 +99,61 @@ Global flags:
   --format table|json  output format (default table); json prints the report alone on stdout
   --help, --version`;
 
+/** What every command may exit with (README, Errors and exit codes). */
+const EXIT_CODES = `Exit codes:
+  0 done   1 partly done (the report says what)   2 bad input, nothing changed
+  3 database unavailable   4 lock busy (another run)   5 migration failed or schema missing
+  6 the login lacks a privilege (see "Runs as")`;
+
+/** Variables every command reads (docs/configuration.md has them all). */
+const COMMON_ENVIRONMENT: readonly (readonly [string, string])[] = [
+  ['DATABASE_URL', 'the database (after --database-url and .env; none: the embedded one)'],
+  ['DB_SSL, DB_SSL_CA_FILE', 'TLS: disable, require or verify-full; a CA file to trust'],
+  ['DB_CONNECT_TIMEOUT_MS', 'longest wait to connect'],
+  ['PERPS_LOG_LEVEL', 'debug, info, warn (default) or error, on stderr'],
+];
+
+/** `<command> --help` and `help <command>`: from the registry entries the command runs. */
+function commandHelp(command: Command): string {
+  const { name, aliases, usage } = command;
+  const lines = (rows: readonly (readonly [string, string])[]) => rows.map(([left, right]) => `  ${left.padEnd(34)}${right}`);
+  const flags = usage.flags ?? [];
+  const environment = [
+    ...COMMON_ENVIRONMENT,
+    ...new Map(command.steps.flatMap((step) => step.operation.cli.usage.environment ?? []).map(([key, text]) => [key, text])),
+  ];
+  const roles = [...new Set(command.steps.map((step) => step.operation.runsAs ?? 'owner'))];
+  return [
+    `Usage: npm run local -- ${usage.synopsis ?? [aliases[0] ?? name, ...flags.map(([flag]) => `[${flag}]`)].join(' ')} [--database-url URL] [--format table|json]`,
+    ...(aliases.length > 0 ? [`       (also called ${[name, ...aliases.slice(1)].join(', ')})`] : []),
+    '',
+    usage.summary,
+    ...(flags.length > 0 ? ['', 'Flags:', ...lines(flags)] : []),
+    '',
+    'Examples:',
+    ...(usage.examples ?? ['']).map((example) => `  npm run local -- ${[aliases[0] ?? name, example].filter(Boolean).join(' ')}`),
+    '',
+    'Environment:',
+    ...lines(environment),
+    '',
+    `Runs as: ${roles.includes('owner') ? 'the owner of the tables (the role that ran migrate)' : 'any login with SELECT on the tables (perps_reader)'}`,
+    '',
+    EXIT_CODES,
+  ].join('\n');
+}
+
+/** The closest of `candidates` when it is near enough to be a typo of `given` ("partitons"). */
+export function didYouMean(given: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closest(given, [...candidates]);
+  return distance(given.toLowerCase(), best.toLowerCase()) <= Math.max(1, Math.floor(given.length / 4)) ? best : undefined;
+}
+
+const suggest = (given: string, candidates: readonly string[], show = (name: string) => name) => {
+  const near = didYouMean(given, candidates);
+  return near === undefined ? '' : ` (did you mean ${show(near)}?)`;
+};
+
 function usageLines({ name, aliases, usage }: Command): string {
   const synopsis = usage.synopsis ?? [...aliases, name].join(' | ');
   return [`  ${synopsis.padEnd(36)}${usage.summary}`, ...(usage.flags ?? []).map(([flag, help]) => `      ${flag.padEnd(32)}${help}`)].join(
@@ -106,19 +165,23 @@ function usageLines({ name, aliases, usage }: Command): string {
 export function parseCommandLine(argv: string[]): ParsedCommandLine {
   const { values, positionals: given } = readArguments(argv);
   const positionals = given[0] === 'db' ? given.slice(1) : given;
-  if (values.help) return { kind: 'help' };
+  if (positionals[0] === 'help') {
+    const [, topic, extra] = positionals;
+    if (extra !== undefined) throw new InputError(`unexpected argument "${extra}" after help ${topic}; see --help`);
+    return { kind: 'help', text: topic === undefined ? USAGE : commandHelp(commandNamed(topic)) };
+  }
+  if (values.help) return { kind: 'help', text: positionals[0] === undefined ? USAGE : commandHelp(commandNamed(positionals[0])) };
   if (values.version) return { kind: 'version' };
   if (positionals.length === 0) throw new InputError(`no command given: use one of ${COMMAND_LIST}; see --help`);
   const [name = '', ...extra] = positionals;
-  const command = COMMAND_BY_NAME.get(name);
-  if (!command) throw new InputError(`unknown command "${name}": use one of ${COMMAND_LIST}; see --help`);
+  const command = commandNamed(name);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
   const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), ...commandFlags(command).map(([flag]) => flag)]);
   if (confirmable(command)) allowed.add(YES);
   const problems = Object.keys(values)
     .filter((flag) => !allowed.has(flag))
-    .map((flag) => `--${flag} is not an option of ${name}; see --help`);
+    .map((flag) => `--${flag} is not an option of ${name}${suggest(flag, [...allowed], (near) => `--${near}`)}; see ${name} --help`);
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
   if (problems.length > 0) throw new InputError(problems);
@@ -131,6 +194,13 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
   };
 }
 
+/** The command of that name or alias; an unknown one is refused with the list (and the nearest name). */
+function commandNamed(name: string): Command {
+  const command = COMMAND_BY_NAME.get(name);
+  if (command) return command;
+  throw new InputError(`unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys()])}: use one of ${COMMAND_LIST}; see --help`);
+}
+
 type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /** node:util parseArgs, its messages said in the runner's words. */
@@ -141,7 +211,10 @@ function readArguments(argv: string[]): { values: FlagValues; positionals: strin
     if (error instanceof InputError) throw error;
     const message = (error as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
-    if (unknown) throw new InputError(`unknown flag ${unknown}; see --help`);
+    if (unknown) {
+      const near = unknown.startsWith('--') ? suggest(unknown.slice(2), flagsOfCommandIn(argv), (flag) => `--${flag}`) : '';
+      throw new InputError(`unknown flag ${unknown}${near}; see --help`);
+    }
     // Node says "Option '-h, --help' does not take an argument"; say it in the flag's own name.
     const switchFlag = /Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message)?.[1];
     if (switchFlag) throw new InputError(`${switchFlag} takes no value: give ${switchFlag} alone; see --help`);
@@ -149,10 +222,23 @@ function readArguments(argv: string[]): { values: FlagValues; positionals: strin
   }
 }
 
+/** The flags the command named in argv takes (every flag when none is named): what a mistyped flag may have meant. */
+function flagsOfCommandIn(argv: string[]): string[] {
+  const command = argv.map((word) => COMMAND_BY_NAME.get(word)).find((found) => found !== undefined);
+  if (!command) return Object.keys(OPTIONS);
+  return [...Object.keys(GLOBAL_OPTIONS), ...commandFlags(command).map(([flag]) => flag), ...(confirmable(command) ? [YES] : [])];
+}
+
 /** Each step's payload from the flags, checked by its operation's schema and named in flag words. */
 function buildInvocation(command: Command, values: FlagValues): Invocation {
   const steps = command.steps.map(({ operation, flags }) => {
-    const flagOf = new Map(Object.entries(flags).map(([flag, { field }]) => [field, `--${flag}`]));
+    // Two spellings of one field (--days, --create-partitions-days): the one given names it in messages.
+    const given = Object.entries(flags).filter(([flag]) => values[flag] !== undefined);
+    const flagOf = new Map([...Object.entries(flags).reverse(), ...given].map(([flag, { field }]) => [field, `--${flag}`] as const));
+    for (const [flag, { field }] of given) {
+      const other = given.find(([name, spec]) => spec.field === field && name !== flag);
+      if (other) throw new InputError(`--${flag} and --${other[0]} are two names of one setting: give one of them`);
+    }
     const payload = Object.fromEntries(
       Object.entries(flags).flatMap(([flag, { field, kind }]) => {
         const value = flagValue(values[flag], kind);

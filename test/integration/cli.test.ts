@@ -85,6 +85,34 @@ describe('local runner: unreachable databases and other failures before any work
   it('prints help and version', async () => {
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: npm run local -- [db] <command>') });
     expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: 'perps-stats-db 0.0.0-test\n' });
+    expect((await cli(['help'])).stdout).toContain('Usage: npm run local -- [db] <command>');
+  });
+
+  it("prints one command's help for `<command> --help` and `help <command>`, from the registry", async () => {
+    const partitions = await cli(['partitions', '--help']);
+    expect(partitions.code).toBe(0);
+    expect(partitions.stdout).toBe((await cli(['help', 'partitions'])).stdout);
+    expect(partitions.stdout).toMatch(/^Usage: npm run local -- partitions \[--days N\] \[--database-url URL\] \[--format table\|json\]\n/);
+    expect(partitions.stdout).toContain('--days N                          days of partitions from today (UTC), default 7');
+    expect(partitions.stdout).toContain('  npm run local -- partitions --days 30\n');
+    expect(partitions.stdout).toContain('  DB_LOCK_TIMEOUT_MS                longest wait for a table lock per DDL attempt (default 1000)');
+    expect(partitions.stdout).toContain('Runs as: the owner of the tables');
+    expect(partitions.stdout).toContain('6 the login lacks a privilege');
+    expect(partitions.stdout).not.toContain('Commands:');
+
+    const clean = await cli(['db', 'help', 'clean']);
+    expect(clean.stdout).toMatch(
+      /^Usage: npm run local -- clean \[--older-than N\] \[--drop-partitions-older-than N\] \[--truncate \[--yes\]\] \[--dry-run\]/,
+    );
+    expect(clean.stdout).toContain('(also called prune)');
+    expect(clean.stdout).toContain('  npm run local -- clean --older-than 90 --dry-run\n');
+    expect(clean.stdout).toContain('MAINTENANCE_BATCH_SIZE');
+    const stats = await cli(['stats', '--help']);
+    expect(stats.stdout).toContain('Runs as: any login with SELECT on the tables (perps_reader)');
+    expect(stats.stdout).not.toContain('DB_LOCK_TIMEOUT_MS');
+    const init = await cli(['init', '--help']);
+    expect(init.stdout).toContain('--create-partitions-days N        days of partitions from today (UTC), default 7; --days N is the same');
+    expect(init.stdout).toContain('  npm run local -- init --create-partitions-days 14\n');
   });
 });
 
@@ -196,6 +224,14 @@ describe('local runner against a real server', () => {
     expect(same.stderr).not.toContain('note:');
   });
 
+  it('takes --days and --create-partitions-days with both init and partitions', async () => {
+    const fresh = await createTestDatabase();
+    expect((await cli(['init', '--days', '2', '--database-url', fresh])).stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
+    expect((await cli(['partitions', '--create-partitions-days', '3', '--database-url', fresh])).stdout).toMatch(
+      /tickers +ok +1 +2 +0 +3 d/,
+    );
+  });
+
   it('exits with 4 when another run holds the maintenance lock', async () => {
     const holder = await holdMaintenanceLock(url);
     const result = await cli(['partitions', '--database-url', url]);
@@ -239,7 +275,7 @@ describe('local runner against a real server', () => {
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
 
-  it('honours sslmode in the URL, in one line and without node-postgres\'s security warning', async () => {
+  it("honours sslmode in the URL, in one line and without node-postgres's security warning", async () => {
     const required = new URL(url);
     required.searchParams.set('sslmode', 'require');
     const warnings: string[] = [];
@@ -337,7 +373,7 @@ describe('local runner as a login that lacks privileges', () => {
     expect(result.stdout).toBe('');
     const role = new URL(login()).username;
     expect(errorLines(result.stderr)).toEqual([
-      `error: ${command[0] === 'clean' ? 'prune' : command[0]} needs the owner of the perps-stats tables, and login ${role} lacks the CREATE privilege on schema public and ownership of exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events, perps_schema_migrations (owned by postgres): run it as the role that ran migrate (or a member of it); perps_writer and perps_reader logins may only write or read rows, and stats is the command a reader may run`,
+      `error: ${command[0] === 'clean' ? 'prune' : command[0]} needs the owner of the perps-stats tables, and login ${role} lacks the CREATE privilege on schema "public" and ownership of exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events, perps_schema_migrations (owned by postgres): run it as the role that ran migrate (or a member of it); perps_writer and perps_reader logins may only write or read rows, and stats is the command a reader may run`,
     ]);
     expect(await databaseState(url)).toEqual(before);
   });
@@ -348,7 +384,7 @@ describe('local runner as a login that lacks privileges', () => {
     expect(refused.code).toBe(6);
     const role = new URL(stranger).username;
     expect(errorLines(refused.stderr)).toEqual([
-      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO ${role}) or as the owner`,
+      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
     ]);
   });
 });

@@ -38,7 +38,7 @@ function adviceFor(error: unknown, url: string): string {
   const { host, port, database } = targetOf(url) ?? { host: '(unparseable URL)', port: '5432', database: '' };
   if (sqlState(error) === SQLSTATE.unknownDatabase) {
     return (
-      `The server is up, but has no database ${database}: create it with \`createdb -h ${host} -p ${port} ${database}\` ` +
+      `The server is up, but has no database ${database}: create it with \`createdb -h ${shellWord(host)} -p ${port} ${shellWord(database)}\` ` +
       `or CREATE DATABASE (as a user allowed to create databases), then run \`init\`; or fix the database name in the URL.`
     );
   }
@@ -65,6 +65,11 @@ function adviceFor(error: unknown, url: string): string {
   return 'Check that the server is running and the URL, user and password are right.';
 }
 
+/** A word as a POSIX shell reads it back unchanged: a name from a URL must not run as a command when pasted. */
+function shellWord(word: string): string {
+  return /^[\w./:@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 /**
  * Turns a connection failure into a DatabaseUnavailableError naming host, port and database
  * (never the password) and saying what to do; other errors pass through unchanged.
@@ -72,8 +77,7 @@ function adviceFor(error: unknown, url: string): string {
 export function toUnavailableError(error: unknown, url: string): unknown {
   if (!isConnectionFailure(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new DatabaseUnavailableError(
-    `cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`,
-    { cause: error },
-  );
+  return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`, {
+    cause: error,
+  });
 }

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { InsufficientPrivilegeError } from '../errors';
 import { ALL_TABLES } from '../tables';
-import { SQLSTATE, sqlState } from './sql-errors';
+import { quoteIdent } from './identifiers';
 import { withClient } from './sessions';
+import { SQLSTATE, sqlState } from './sql-errors';
 
 /**
  * Which login an operation needs. `owner`: the role that owns the perps-stats tables (the one
@@ -51,7 +52,7 @@ function ownerProblem(login: string, schema: string, canCreate: boolean, tables:
   const notOwned = tables.filter((table) => !table.owns);
   if (canCreate && notOwned.length === 0) return undefined;
   const missing = [
-    ...(canCreate ? [] : [`the CREATE privilege on schema ${schema}`]),
+    ...(canCreate ? [] : [`the CREATE privilege on schema ${quoteIdent(schema)}`]),
     ...(notOwned.length > 0 ? [`ownership of ${listTables(notOwned)} (owned by ${owners(notOwned)})`] : []),
   ];
   return (
@@ -63,12 +64,11 @@ function ownerProblem(login: string, schema: string, canCreate: boolean, tables:
 function readerProblem(login: string, tables: TablePrivilege[]): string | undefined {
   const unreadable = tables.filter((table) => !table.can_select && table.name !== LEDGER_TABLE);
   if (unreadable.length === 0) return undefined;
-  return (
-    `needs SELECT on the perps-stats tables, and login ${login} lacks it on ${listTables(unreadable)}: ` +
-    `run it as a login in perps_reader (GRANT perps_reader TO ${login}) or as the owner`
-  );
+  const grant = `GRANT perps_reader TO ${quoteIdent(login)}`;
+  return `${READ_NEED}, and login ${login} lacks it on ${listTables(unreadable)}: run it as a login in perps_reader (${grant}) or as the owner`;
 }
 
+const READ_NEED = 'needs SELECT on the perps-stats tables';
 const listTables = (tables: TablePrivilege[]) => tables.map((table) => table.name).join(', ');
 const owners = (tables: TablePrivilege[]) => [...new Set(tables.map((table) => table.owner))].join(', ');
 
