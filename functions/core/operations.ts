@@ -7,6 +7,7 @@ import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
 import { collectStats, type StatsReport } from './stats';
+import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
 
 /**
  * The registry: every operation, once. The handlers and their bundles, the stack's functions,
@@ -48,9 +49,10 @@ const migrateOperation = defineOperation({
 
 const partitionsOperation = defineOperation({
   id: 'partitions',
-  payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) }),
-  run: (ctx, payload) => ensurePartitions(ctx, payload),
-  metrics: (report: PartitionsReport) => ({ counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } }),
+  payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default), whenLocked: WHEN_LOCKED }),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('partitions', whenLocked, () => ensurePartitions(ctx, input)),
+  metrics: (report: PartitionsReport | SkippedReport<'partitions'>) =>
+    isSkipped(report) ? {} : { counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } },
   defaults: {
     variables: { PARTITIONS_DAYS_AHEAD: { field: 'daysAhead', schema: numberOrText(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) } },
     actionFields: ['daysAhead'],

@@ -5,6 +5,7 @@ import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
 import type { PruneAction, PruneReport } from '../core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
+import { isSkipped } from '../core/when-locked';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
@@ -32,6 +33,7 @@ export const age = (seconds: number) =>
 
 /** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
+  if (isSkipped(report)) return `${report.operation} skipped: ${report.reason}`;
   switch (report.operation) {
     case 'migrate':
       return renderMigrate(report);

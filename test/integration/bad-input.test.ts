@@ -18,7 +18,7 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
 const EXPECTED_ROWS: Record<string, number> = {
   CLI: 111,
   'Lambda migrate': 2,
-  'Lambda partitions': 25,
+  'Lambda partitions': 26,
   'Lambda prune': 36,
   'Lambda stats': 20,
 };
