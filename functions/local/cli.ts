@@ -31,11 +31,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const handlers = new HandlerSet();
   let settings: RunnerSettings | undefined;
   try {
-    const parsed = parseCommandLine(argv);
+    const environment = loadEnvironment(io.cwd, io.env);
+    const parsed = parseCommandLine(argv, io.cwd, environment.values);
     if (parsed.kind === 'help') return output.info(parsed.text);
     if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
     output.format = parsed.format;
-    const environment = loadEnvironment(io.cwd, io.env);
     const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
     settings = resolved;
     output.redactPasswordOf(resolved.url);
@@ -153,7 +153,7 @@ type Confirm = (step: Step, preview: OperationReport) => Promise<string>;
 async function runSteps(invocation: Invocation, handlers: HandlerSet, confirmStep: Confirm): Promise<OperationReport[]> {
   const reports: OperationReport[] = [];
   for (const step of invocation.steps) {
-    if (!needsConfirmation(step)) {
+    if (invocation.raw || !needsConfirmation(step)) {
       reports.push(await handlers.invoke(step.operation, step.payload));
       continue;
     }
@@ -173,7 +173,7 @@ function databaseOf(report: OperationReport): string {
 
 /** Without --yes and without a terminal to ask on, a run that destroys data is refused before connecting. */
 function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
-  if (invocation.yes || io.stdin.isTTY) return;
+  if (invocation.yes || invocation.raw || io.stdin.isTTY) return;
   const step = invocation.steps.find((s) => needsConfirmation(s));
   if (!step) return;
   throw new InputError(

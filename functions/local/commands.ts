@@ -4,6 +4,7 @@ import { InputError } from '../core/errors';
 import type { CommandLine, Flag } from '../core/operation-definition';
 import { DAYS_AHEAD, OPERATIONS, type Operation } from '../core/operations';
 import { parseOrThrow, readDecimal } from '../core/parse';
+import { INVOKE_HELP, INVOKE_OPTIONS, INVOKE_SUMMARY, INVOKE_SYNOPSIS, parseInvoke } from './invoke-command';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -20,6 +21,11 @@ export interface Invocation {
   steps: Step[];
   /** --yes: a run that destroys data is confirmed without a prompt. */
   yes: boolean;
+  /**
+   * `invoke`: the payloads go to the handlers unchecked, as Lambda events; the handler checks
+   * them, and a run that destroys data carries its own `confirm` (no preview, no prompt).
+   */
+  raw?: boolean;
 }
 
 /** --help (the whole list, or one command's), --version, or an invocation to run and how to print it. */
@@ -80,10 +86,14 @@ const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
     COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'number' ? 'string' : 'boolean' }]),
   ),
   ...(COMMANDS.some(confirmable) ? { [YES]: { type: 'boolean' } } : {}),
+  ...INVOKE_OPTIONS,
 };
 
 /** How the commands are named in messages: `clean (prune)`. */
-const COMMAND_LIST = COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)).join(', ');
+const COMMAND_LIST = [
+  ...COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)),
+  'invoke',
+].join(', ');
 
 /** --help: every command, from the registry (and init). */
 export const USAGE = `perps-stats-db: create, maintain and watch the perps-stats PostgreSQL database
@@ -92,6 +102,8 @@ Usage: npm run local -- [db] <command> [flags]
 
 Commands:
 ${COMMANDS.map(usageLines).join('\n')}
+  ${INVOKE_SYNOPSIS.padEnd(36)}${INVOKE_SUMMARY}
+  help <command>, <command> --help    one command's flags, examples, environment and exit codes
 
 Global flags:
   --database-url URL   PostgreSQL URL (else DATABASE_URL from .env, else from the environment,
@@ -162,18 +174,19 @@ function usageLines({ name, aliases, usage }: Command): string {
 }
 
 /** Parses argv into one invocation; every problem is an InputError raised before any connection. */
-export function parseCommandLine(argv: string[]): ParsedCommandLine {
+export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Record<string, string | undefined> = {}): ParsedCommandLine {
   const { values, positionals: given } = readArguments(argv);
   const positionals = given[0] === 'db' ? given.slice(1) : given;
   if (positionals[0] === 'help') {
     const [, topic, extra] = positionals;
     if (extra !== undefined) throw new InputError(`unexpected argument "${extra}" after help ${topic}; see --help`);
-    return { kind: 'help', text: topic === undefined ? USAGE : commandHelp(commandNamed(topic)) };
+    return { kind: 'help', text: helpFor(topic) };
   }
-  if (values.help) return { kind: 'help', text: positionals[0] === undefined ? USAGE : commandHelp(commandNamed(positionals[0])) };
+  if (values.help) return { kind: 'help', text: helpFor(positionals[0]) };
   if (values.version) return { kind: 'version' };
   if (positionals.length === 0) throw new InputError(`no command given: use one of ${COMMAND_LIST}; see --help`);
   const [name = '', ...extra] = positionals;
+  if (name === INVOKE) return invokeCommandLine(extra, values, cwd);
   const command = commandNamed(name);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
@@ -188,7 +201,38 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
 
   return {
     kind: 'run',
-    invocation: buildInvocation(command, values),
+    invocation: buildInvocation(command, values, env),
+    format: format as OutputFormat,
+    databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
+  };
+}
+
+const INVOKE = 'invoke';
+
+/** The whole --help, or one command's. */
+function helpFor(topic: string | undefined): string {
+  if (topic === undefined) return USAGE;
+  return topic === INVOKE ? INVOKE_HELP : commandHelp(commandNamed(topic));
+}
+
+/** `invoke <function> [--payload JSON | --event FILE]`: one raw handler invocation. */
+function invokeCommandLine(args: string[], values: FlagValues, cwd: string): ParsedCommandLine {
+  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), ...Object.keys(INVOKE_OPTIONS)]);
+  const problems = Object.keys(values)
+    .filter((flag) => !allowed.has(flag))
+    .map((flag) => `--${flag} is not an option of invoke; see invoke --help`);
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  if (problems.length > 0) throw new InputError(problems);
+  const { operationId, payload } = parseInvoke(args, values, cwd);
+  return {
+    kind: 'run',
+    invocation: {
+      command: operationId,
+      steps: [{ operation: OPERATIONS[operationId] as Operation, payload: payload as Record<string, unknown> }],
+      yes: false,
+      raw: true,
+    },
     format: format as OutputFormat,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
@@ -198,7 +242,9 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
 function commandNamed(name: string): Command {
   const command = COMMAND_BY_NAME.get(name);
   if (command) return command;
-  throw new InputError(`unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys()])}: use one of ${COMMAND_LIST}; see --help`);
+  throw new InputError(
+    `unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys(), INVOKE])}: use one of ${COMMAND_LIST}; see --help`,
+  );
 }
 
 type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -230,7 +276,28 @@ function flagsOfCommandIn(argv: string[]): string[] {
 }
 
 /** Each step's payload from the flags, checked by its operation's schema and named in flag words. */
-function buildInvocation(command: Command, values: FlagValues): Invocation {
+/**
+ * A dry run that names no action (`clean --dry-run`) previews what the scheduled function does:
+ * the payload defaults its environment variables (PRUNE_*) set, as the handler would fill them
+ * in. Only a dry run: a real run does what its flags say, never what a variable left in .env says.
+ * A value the variable's schema refuses is left out here; the settings check names it.
+ */
+function scheduledDefaults(
+  operation: Operation,
+  payload: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): Record<string, unknown> {
+  const defaults = operation.defaults;
+  if (!defaults || defaults.actionFields.some((field) => payload[field] !== undefined)) return {};
+  return Object.fromEntries(
+    Object.entries(defaults.variables).flatMap(([variable, { field, schema }]) => {
+      const parsed = schema.safeParse(env[variable] || undefined);
+      return parsed.success && parsed.data !== undefined ? [[field, parsed.data]] : [];
+    }),
+  );
+}
+
+function buildInvocation(command: Command, values: FlagValues, env: Record<string, string | undefined>): Invocation {
   const steps = command.steps.map(({ operation, flags }) => {
     // Two spellings of one field (--days, --create-partitions-days): the one given names it in messages.
     const given = Object.entries(flags).filter(([flag]) => values[flag] !== undefined);
@@ -245,7 +312,8 @@ function buildInvocation(command: Command, values: FlagValues): Invocation {
         return value === undefined ? [] : [[field, value]];
       }),
     );
-    return { operation, payload: parseOrThrow(operation.payload, payload, { rename: (key) => flagOf.get(key) ?? key }) };
+    const withDefaults = payload.dryRun === true ? { ...scheduledDefaults(operation, payload, env), ...payload } : payload;
+    return { operation, payload: parseOrThrow(operation.payload, withDefaults, { rename: (key) => flagOf.get(key) ?? key }) };
   });
   const yes = values[YES] === true;
   const confirmable = steps.find((step) => step.operation.confirmation);

@@ -232,6 +232,44 @@ describe('local runner against a real server', () => {
     );
   });
 
+  it('invokes a handler with a JSON payload, the scheduled defaults from the environment applied as in Lambda', async () => {
+    const url = await createTestDatabase();
+    expect((await cli(['init', '--database-url', url])).code).toBe(0);
+    const scheduled = await cli(['invoke', 'prune', '--payload', '{"dryRun": true}', '--format', 'json', '--database-url', url], {
+      env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' },
+    });
+    expect(scheduled.code).toBe(0);
+    const report = JSON.parse(scheduled.stdout);
+    expect(report).toMatchObject({ operation: 'prune', dry_run: true, delete_before: null });
+    const dayMs = 86_400_000;
+    expect(Date.parse(report.drop_before)).toBe(Math.floor(Date.now() / dayMs) * dayMs - 180 * dayMs);
+
+    // clean --dry-run with no retention flag previews the same scheduled retention; a real run still needs its flags.
+    const preview = await cli(['clean', '--dry-run', '--format', 'json', '--database-url', url], {
+      env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' },
+    });
+    expect(preview.code).toBe(0);
+    expect(JSON.parse(preview.stdout)).toMatchObject({ dry_run: true, delete_before: null, drop_before: report.drop_before });
+    const real = await cli(['clean', '--database-url', url], { env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/nothing to prune: give --older-than N/);
+
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-event-'));
+    writeFileSync(join(cwd, 'event.json'), '{}');
+    const stats = await cli(['invoke', 'stats', '--event', 'event.json', '--database-url', url], { cwd });
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^database perps_test_\w+: /);
+
+    const holder = await holdMaintenanceLock(url);
+    try {
+      const skipped = await cli(['invoke', 'partitions', '--payload', '{"whenLocked": "skip"}', '--database-url', url]);
+      expect(skipped.code).toBe(0);
+      expect(skipped.stdout).toMatch(/^partitions skipped: partitions: another maintenance run .* holds the maintenance lock/);
+    } finally {
+      await holder.release();
+    }
+  });
+
   it('exits with 4 when another run holds the maintenance lock', async () => {
     const holder = await holdMaintenanceLock(url);
     const result = await cli(['partitions', '--database-url', url]);
