@@ -10,6 +10,7 @@ import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
+import { serveEmbedded } from './serve';
 import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
 export interface CliIo {
@@ -19,6 +20,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   cwd: string;
   version: string;
+  /**
+   * A signal that aborts on Ctrl-C or SIGTERM, for `serve` (main.ts installs the handlers only
+   * when asked, so every other command keeps Node's default Ctrl-C). None: serve stops at once.
+   */
+  stopSignal?: () => AbortSignal;
 }
 
 /**
@@ -35,6 +41,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const parsed = parseCommandLine(argv, io.cwd, environment.values);
     if (parsed.kind === 'help') return output.info(parsed.text);
     if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
+    if (parsed.kind === 'serve') return await serve(parsed, environment, io, output);
     output.format = parsed.format;
     const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
     settings = resolved;
@@ -54,6 +61,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await handlers.close();
   }
+}
+
+/** `serve`: only the embedded database; a configured URL names a server psql can reach already. */
+async function serve(
+  { port, databaseUrl }: { port: number; databaseUrl: string | undefined },
+  environment: ReturnType<typeof loadEnvironment>,
+  io: CliIo,
+  output: RunnerOutput,
+): Promise<number> {
+  const settings = resolveSettings(databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+  if (settings.url !== undefined) {
+    throw new InputError(
+      `serve opens the embedded database, but ${settings.urlSource} names a server: connect to that one directly, or unset it to serve the embedded one`,
+    );
+  }
+  await serveEmbedded({
+    dir: settings.embeddedDir,
+    port,
+    signal: io.stopSignal?.() ?? AbortSignal.abort(),
+    print: (line) => output.info(line),
+    tell: (line) => output.error(line),
+  });
+  return 0;
 }
 
 /** The one place errors become exit codes: the error's own, after its report and message. */

@@ -5,6 +5,7 @@ import type { CommandLine, Flag } from '../core/operation-definition';
 import { DAYS_AHEAD, OPERATIONS, type Operation } from '../core/operations';
 import { parseOrThrow, readDecimal } from '../core/parse';
 import { INVOKE_HELP, INVOKE_OPTIONS, INVOKE_SUMMARY, INVOKE_SYNOPSIS, parseInvoke } from './invoke-command';
+import { servePort } from './serve';
 
 export type OutputFormat = 'table' | 'json';
 
@@ -32,6 +33,7 @@ export interface Invocation {
 export type ParsedCommandLine =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
+  | { kind: 'serve'; port: number; databaseUrl: string | undefined }
   | { kind: 'run'; invocation: Invocation; format: OutputFormat; databaseUrl: string | undefined };
 
 /** A runner command: the operations it invokes, in order, each with the flags that fill its payload. */
@@ -87,12 +89,14 @@ const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   ),
   ...(COMMANDS.some(confirmable) ? { [YES]: { type: 'boolean' } } : {}),
   ...INVOKE_OPTIONS,
+  port: { type: 'string' },
 };
 
 /** How the commands are named in messages: `clean (prune)`. */
 const COMMAND_LIST = [
   ...COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)),
   'invoke',
+  'serve',
 ].join(', ');
 
 /** --help: every command, from the registry (and init). */
@@ -103,6 +107,7 @@ Usage: npm run local -- [db] <command> [flags]
 Commands:
 ${COMMANDS.map(usageLines).join('\n')}
   ${INVOKE_SYNOPSIS.padEnd(36)}${INVOKE_SUMMARY}
+  ${'serve [--port N]'.padEnd(36)}keep the embedded database open for psql, an ingester or Grafana; prints its URL
   help <command>, <command> --help    one command's flags, examples, environment and exit codes
 
 Global flags:
@@ -187,6 +192,7 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
   if (positionals.length === 0) throw new InputError(`no command given: use one of ${COMMAND_LIST}; see --help`);
   const [name = '', ...extra] = positionals;
   if (name === INVOKE) return invokeCommandLine(extra, values, cwd);
+  if (name === SERVE) return serveCommandLine(extra, values);
   const command = commandNamed(name);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
@@ -208,10 +214,41 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
 }
 
 const INVOKE = 'invoke';
+const SERVE = 'serve';
+
+const SERVE_HELP = `Usage: npm run local -- serve [--port N]
+
+Keeps the embedded database (PGlite, in PERPS_EMBEDDED_DIR, default .pglite/) open on a loopback
+port and prints its connection URL on stdout, for psql, an ingester or Grafana, until Ctrl-C or
+SIGTERM. It holds the embedded database's lock meanwhile: other runs exit with code 4 until it stops.
+With a database URL configured (--database-url, .env, DATABASE_URL) there is nothing to serve.
+
+Flags:
+  --port N                          the port (default: any free one)
+
+Examples:
+  npm run local -- serve --port 5433
+  psql postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable     # in another terminal`;
+
+/** \`serve [--port N]\`: the embedded database, open for other clients. */
+function serveCommandLine(args: string[], values: FlagValues): ParsedCommandLine {
+  if (args[0] !== undefined) throw new InputError(`unexpected argument "${args[0]}" after serve; see serve --help`);
+  const problems = Object.keys(values)
+    .filter((flag) => flag !== 'port' && flag !== 'database-url')
+    .map((flag) => `--${flag} is not an option of serve; see serve --help`);
+  if (problems.length > 0) throw new InputError(problems);
+  return {
+    kind: 'serve',
+    port: servePort(typeof values.port === 'string' ? values.port : undefined),
+    // Taken only to be refused with a reason: serve serves the embedded database.
+    databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
+  };
+}
 
 /** The whole --help, or one command's. */
 function helpFor(topic: string | undefined): string {
   if (topic === undefined) return USAGE;
+  if (topic === SERVE) return SERVE_HELP;
   return topic === INVOKE ? INVOKE_HELP : commandHelp(commandNamed(topic));
 }
 
@@ -243,7 +280,7 @@ function commandNamed(name: string): Command {
   const command = COMMAND_BY_NAME.get(name);
   if (command) return command;
   throw new InputError(
-    `unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys(), INVOKE])}: use one of ${COMMAND_LIST}; see --help`,
+    `unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys(), INVOKE, SERVE])}: use one of ${COMMAND_LIST}; see --help`,
   );
 }
 

@@ -1,7 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliOutput, spawnCli } from '../support/cli';
 import {
@@ -24,6 +27,8 @@ afterAll(() => {
   expect(cliOutput.length).toBeGreaterThan(40);
   expect(cliOutput.join('\n')).not.toContain(testPassword());
 });
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
@@ -443,6 +448,44 @@ describe('local runner over a Unix socket', () => {
       await server.stop();
       rmSync(sockets, { recursive: true, force: true });
     }
+  });
+});
+
+describe('local runner: serve', () => {
+  it('keeps the embedded database open on a loopback URL (pg and psql connect), holds its lock, and stops on SIGTERM', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-serve-'));
+    const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/local/main.ts`, 'serve'], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    try {
+      const [chunk] = (await once(server.stdout, 'data')) as [Buffer];
+      const url = String(chunk).trim();
+      expect(url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
+      const client = await connect(url);
+      expect((await client.query('SELECT 40 + 2 AS answer')).rows).toEqual([{ answer: 42 }]);
+      await client.end();
+      const psql = spawnSync('psql', [url, '-At', '-c', 'SELECT 6 * 7'], { encoding: 'utf8', timeout: 30_000 });
+      expect(psql.stdout.trim()).toBe('42');
+      // The same lock as every other run: a second run waits for serve to stop.
+      const busy = spawnCli(['stats'], { cwd });
+      expect(busy.code).toBe(4);
+      expect(busy.stderr).toMatch(/the embedded database in .*\.pglite is in use by another run/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(existsSync(join(cwd, '.pglite', 'perps-stats-db.lock'))).toBe(false);
+  });
+
+  it('refuses to serve when a database URL is configured', async () => {
+    const result = await cli(['serve'], { env: { DATABASE_URL: CLOSED } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error: serve opens the embedded database, but DATABASE_URL in the environment names a server: connect to that one directly, or unset it to serve the embedded one\n',
+    );
   });
 });
 
