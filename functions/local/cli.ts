@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { describeTarget, parseDatabaseUrl } from '../core/db/settings';
+import pg from 'pg';
+import { toUnavailableError } from '../core/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS, describeTarget, parseDatabaseUrl } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
@@ -10,6 +12,7 @@ import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
+import { insertSampleData } from './sample-data';
 import { serveEmbedded } from './serve';
 import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
@@ -43,6 +46,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
     if (parsed.kind === 'serve') return await serve(parsed, environment, io, output);
     output.format = parsed.format;
+    if (parsed.kind === 'sample-data') return await sampleData(parsed, environment, io, output, handlers);
     const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
     settings = resolved;
     output.redactPasswordOf(resolved.url);
@@ -84,6 +88,37 @@ async function serve(
     tell: (line) => output.error(line),
   });
   return 0;
+}
+
+/** `sample-data`: rows through a plain connection, as the ingester writes them. */
+async function sampleData(
+  { days, databaseUrl }: { days: number; databaseUrl: string | undefined },
+  environment: ReturnType<typeof loadEnvironment>,
+  io: CliIo,
+  output: RunnerOutput,
+  handlers: HandlerSet,
+): Promise<number> {
+  const settings = resolveSettings(databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+  output.redactPasswordOf(settings.url);
+  for (const line of targetLines(settings, environment.overridden)) output.error(line);
+  const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs });
+  try {
+    await client.connect().catch((error: unknown) => {
+      throw toUnavailableError(error, url);
+    });
+    const report = await insertSampleData(client, new Date(), days);
+    output.info(
+      output.format === 'json'
+        ? JSON.stringify(report, null, 2)
+        : `sample-data ${report.database}: ${days} days of rows inserted: ${Object.entries(report.rows)
+            .map(([table, rows]) => `${table}=${rows}`)
+            .join(' ')}`,
+    );
+    return 0;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** The one place errors become exit codes: the error's own, after its report and message. */

@@ -5,6 +5,7 @@ import type { CommandLine, Flag } from '../core/operation-definition';
 import { DAYS_AHEAD, OPERATIONS, type Operation } from '../core/operations';
 import { parseOrThrow, readDecimal } from '../core/parse';
 import { INVOKE_HELP, INVOKE_OPTIONS, INVOKE_SUMMARY, INVOKE_SYNOPSIS, parseInvoke } from './invoke-command';
+import { SAMPLE_DATA_SUMMARY, SAMPLE_DATA_SYNOPSIS, SAMPLE_DAYS } from './sample-data';
 import { servePort } from './serve';
 
 export type OutputFormat = 'table' | 'json';
@@ -34,6 +35,7 @@ export type ParsedCommandLine =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'serve'; port: number; databaseUrl: string | undefined }
+  | { kind: 'sample-data'; days: number; format: OutputFormat; databaseUrl: string | undefined }
   | { kind: 'run'; invocation: Invocation; format: OutputFormat; databaseUrl: string | undefined };
 
 /** A runner command: the operations it invokes, in order, each with the flags that fill its payload. */
@@ -97,6 +99,7 @@ const COMMAND_LIST = [
   ...COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)),
   'invoke',
   'serve',
+  'sample-data',
 ].join(', ');
 
 /** --help: every command, from the registry (and init). */
@@ -108,6 +111,7 @@ Commands:
 ${COMMANDS.map(usageLines).join('\n')}
   ${INVOKE_SYNOPSIS.padEnd(36)}${INVOKE_SUMMARY}
   ${'serve [--port N]'.padEnd(36)}keep the embedded database open for psql, an ingester or Grafana; prints its URL
+  ${SAMPLE_DATA_SYNOPSIS.padEnd(36)}${SAMPLE_DATA_SUMMARY}
   help <command>, <command> --help    one command's flags, examples, environment and exit codes
 
 Global flags:
@@ -193,6 +197,7 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
   const [name = '', ...extra] = positionals;
   if (name === INVOKE) return invokeCommandLine(extra, values, cwd);
   if (name === SERVE) return serveCommandLine(extra, values);
+  if (name === SAMPLE_DATA) return sampleDataCommandLine(extra, values);
   const command = commandNamed(name);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
@@ -215,6 +220,40 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
 
 const INVOKE = 'invoke';
 const SERVE = 'serve';
+const SAMPLE_DATA = 'sample-data';
+const SAMPLE_DATA_HELP = `Usage: npm run local -- ${SAMPLE_DATA_SYNOPSIS} [--database-url URL] [--format table|json]
+
+${SAMPLE_DATA_SUMMARY}.
+Plain INSERTs into the parent tables, as the ingester (perps_writer) writes: markets, tickers
+every minute, order books every 5 minutes, trades every 30 seconds, funding every 8 hours, ingest
+events, from N-1 days ago until now. Past days without a partition land in the DEFAULT
+partitions, as a late ingester's rows would (\`partitions\` moves them out). Run \`init\` first.
+
+Examples:
+  npm run local -- init && npm run local -- sample-data && npm run local -- stats
+  npm run local -- sample-data --days 7 --database-url postgres://localhost/perps_dev`;
+
+/** \`sample-data [--days N]\`: rows to look at, in the configured or embedded database. */
+function sampleDataCommandLine(args: string[], values: FlagValues): ParsedCommandLine {
+  if (args[0] !== undefined) throw new InputError(`unexpected argument "${args[0]}" after sample-data; see sample-data --help`);
+  const allowed = new Set(['days', 'database-url', 'format']);
+  const problems = Object.keys(values)
+    .filter((flag) => !allowed.has(flag))
+    .map((flag) => `--${flag} is not an option of sample-data; see sample-data --help`);
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  const raw = typeof values.days === 'string' ? readDecimal(values.days) : SAMPLE_DAYS.default;
+  if (!Number.isInteger(raw) || raw < SAMPLE_DAYS.min || raw > SAMPLE_DAYS.max) {
+    problems.push(`--days: must be a whole number of days from ${SAMPLE_DAYS.min} to ${SAMPLE_DAYS.max}`);
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return {
+    kind: 'sample-data',
+    days: raw,
+    format: format as OutputFormat,
+    databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
+  };
+}
 
 const SERVE_HELP = `Usage: npm run local -- serve [--port N]
 
@@ -249,6 +288,7 @@ function serveCommandLine(args: string[], values: FlagValues): ParsedCommandLine
 function helpFor(topic: string | undefined): string {
   if (topic === undefined) return USAGE;
   if (topic === SERVE) return SERVE_HELP;
+  if (topic === SAMPLE_DATA) return SAMPLE_DATA_HELP;
   return topic === INVOKE ? INVOKE_HELP : commandHelp(commandNamed(topic));
 }
 
@@ -280,7 +320,7 @@ function commandNamed(name: string): Command {
   const command = COMMAND_BY_NAME.get(name);
   if (command) return command;
   throw new InputError(
-    `unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys(), INVOKE, SERVE])}: use one of ${COMMAND_LIST}; see --help`,
+    `unknown command "${name}"${suggest(name, [...COMMAND_BY_NAME.keys(), INVOKE, SERVE, SAMPLE_DATA])}: use one of ${COMMAND_LIST}; see --help`,
   );
 }
 

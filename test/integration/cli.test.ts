@@ -275,6 +275,38 @@ describe('local runner against a real server', () => {
     }
   });
 
+  it('sample-data inserts rows on several exchanges and symbols, some in the DEFAULT partition, and stats shows them', async () => {
+    const fresh = await createTestDatabase();
+    expect((await cli(['init', '--database-url', fresh])).code).toBe(0);
+    const result = await cli(['sample-data', '--days', '2', '--format', 'json', '--database-url', fresh]);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/^target: [^\n]*\n$/) });
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ operation: 'sample-data', days: 2 });
+    const client = await connect(fresh);
+    try {
+      const { rows } = await client.query<{ exchanges: number; symbols: number; in_default: number; future: number; markets: number }>(
+        `SELECT count(DISTINCT exchange_id)::int AS exchanges, count(DISTINCT symbol)::int AS symbols,
+                (SELECT count(*)::int FROM tickers_default) AS in_default,
+                count(*) FILTER (WHERE ts > now())::int AS future,
+                (SELECT count(*)::int FROM markets) AS markets
+           FROM trades`,
+      );
+      expect(rows[0]).toMatchObject({ exchanges: 3, symbols: 3, future: 0, markets: 9 });
+      // Yesterday has no partition after init: those rows are in the DEFAULT partition, as a late ingester's would be.
+      expect(rows[0]?.in_default).toBeGreaterThanOrEqual(9 * 1440);
+      for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates', 'ingest_events']) {
+        const { rows: counted } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(report.rows[table]).toBe(counted[0]?.n);
+        expect(counted[0]?.n).toBeGreaterThan(0);
+      }
+    } finally {
+      await client.end();
+    }
+    const stats = await cli(['stats', '--format', 'json', '--database-url', fresh]);
+    expect(JSON.parse(stats.stdout).tables.trades.default_rows).toBeGreaterThan(0);
+    expect(JSON.parse(stats.stdout).tables.trades.row_count).toBeGreaterThan(0);
+  });
+
   it('exits with 4 when another run holds the maintenance lock', async () => {
     const holder = await holdMaintenanceLock(url);
     const result = await cli(['partitions', '--database-url', url]);
