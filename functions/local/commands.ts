@@ -82,6 +82,13 @@ const GLOBAL_OPTIONS = {
 const YES = 'yes';
 
 const commandFlags = (command: Command) => command.steps.flatMap((step) => Object.entries(step.flags));
+
+/** Each command's name, aliases and flags: README's Commands table lists each, and a test holds the two together. */
+export const COMMAND_FLAGS = COMMANDS.map((command) => ({
+  name: command.name,
+  aliases: command.aliases,
+  flags: commandFlags(command).map(([flag]) => flag),
+}));
 const confirmable = (command: Command) => command.steps.some((step) => step.operation.confirmation);
 
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = {

@@ -48,6 +48,9 @@ const environmentSchema = z.object({
   PERPS_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('warn'),
 });
 
+/** The variables only the runner reads (docs/configuration.md lists each; a test holds the two together). */
+export const RUNNER_VARIABLES = Object.keys(environmentSchema.shape);
+
 /** Stands in for the URL while the handler settings are checked before the URL is known (embedded). */
 const PLACEHOLDER_URL = 'postgres://localhost/placeholder';
 

@@ -67,6 +67,9 @@ const environmentSchema = z.object({
   ...DEFAULT_VARIABLES,
 });
 
+/** The variables a handler reads (docs/configuration.md lists each; a test holds the two together). */
+export const HANDLER_VARIABLES = Object.keys(environmentSchema.shape);
+
 /** Reads and validates a handler's environment; throws one InputError listing every problem. */
 export function parseHandlerEnvironment(env: Record<string, string | undefined>): HandlerEnvironment {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
