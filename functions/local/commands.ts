@@ -84,11 +84,17 @@ const YES = 'yes';
 const commandFlags = (command: Command) => command.steps.flatMap((step) => Object.entries(step.flags));
 
 /** Each command's name, aliases and flags: README's Commands table lists each, and a test holds the two together. */
-export const COMMAND_FLAGS = COMMANDS.map((command) => ({
-  name: command.name,
-  aliases: command.aliases,
-  flags: commandFlags(command).map(([flag]) => flag),
-}));
+export const COMMAND_FLAGS = [
+  ...COMMANDS.map((command) => ({
+    name: command.name,
+    aliases: command.aliases,
+    flags: commandFlags(command).map(([flag]) => flag),
+  })),
+  // The runner's own commands, which run no registry step: see invokeCommandLine, serveCommandLine, sampleDataCommandLine.
+  { name: 'invoke', aliases: [], flags: Object.keys(INVOKE_OPTIONS) },
+  { name: 'serve', aliases: [], flags: ['port'] },
+  { name: 'sample-data', aliases: [], flags: ['days'] },
+];
 const confirmable = (command: Command) => command.steps.some((step) => step.operation.confirmation);
 
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
