@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { assertSchemaInstalled } from '../core/catalog';
 import { addDays, dayOf, dayStart } from '../core/days';
 import { withTransaction } from '../core/db/sessions';
+import { SQLSTATE, sqlState } from '../core/db/sql-errors';
 
 /** `sample-data --days N`: how many days back (today included) get rows. */
 export const SAMPLE_DAYS = { min: 1, max: 14, default: 3 } as const;
@@ -57,8 +58,22 @@ export async function insertSampleData(client: pg.ClientBase, now: Date, days: n
       }
     }
   });
+  await analyzeIfOwner(client);
   const { rows: db } = await client.query<{ name: string }>('SELECT current_database() AS name');
   return { operation: 'sample-data', database: db[0]?.name ?? '', days, rows };
+}
+
+/**
+ * Fresh planner statistics, so that `stats` shows the rows at once instead of "~0" until
+ * autovacuum analyzes the tables (it never analyzes partitioned parents). Only the owner may
+ * ANALYZE: a perps_writer login leaves it to autovacuum and the nightly maintenance.
+ */
+async function analyzeIfOwner(client: pg.ClientBase): Promise<void> {
+  try {
+    await client.query('ANALYZE markets, tickers, orderbooks, trades, funding_rates, ingest_events');
+  } catch (error) {
+    if (sqlState(error) !== SQLSTATE.insufficientPrivilege) throw error;
+  }
 }
 
 /**
