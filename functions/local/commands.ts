@@ -214,19 +214,14 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
   const command = commandNamed(name);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
-  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), ...commandFlags(command).map(([flag]) => flag)]);
-  if (confirmable(command)) allowed.add(YES);
-  const problems = Object.keys(values)
-    .filter((flag) => !allowed.has(flag))
-    .map((flag) => `--${flag} is not an option of ${name}${suggest(flag, [...allowed], (near) => `--${near}`)}; see ${name} --help`);
-  const format = values.format ?? 'table';
-  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  const allowed = [...Object.keys(GLOBAL_OPTIONS), ...commandFlags(command).map(([flag]) => flag), ...(confirmable(command) ? [YES] : [])];
+  const { problems, format } = optionProblems(values, allowed, name);
   if (problems.length > 0) throw new InputError(problems);
 
   return {
     kind: 'run',
     invocation: buildInvocation(command, values, env),
-    format: format as OutputFormat,
+    format,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
 }
@@ -249,12 +244,7 @@ Examples:
 /** \`sample-data [--days N]\`: rows to look at, in the configured or embedded database. */
 function sampleDataCommandLine(args: string[], values: FlagValues): ParsedCommandLine {
   if (args[0] !== undefined) throw new InputError(`unexpected argument "${args[0]}" after sample-data; see sample-data --help`);
-  const allowed = new Set(['days', 'database-url', 'format']);
-  const problems = Object.keys(values)
-    .filter((flag) => !allowed.has(flag))
-    .map((flag) => `--${flag} is not an option of sample-data; see sample-data --help`);
-  const format = values.format ?? 'table';
-  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  const { problems, format } = optionProblems(values, ['days', 'database-url', 'format'], SAMPLE_DATA);
   const raw = typeof values.days === 'string' ? readDecimal(values.days) : SAMPLE_DAYS.default;
   if (!Number.isInteger(raw) || raw < SAMPLE_DAYS.min || raw > SAMPLE_DAYS.max) {
     problems.push(`--days: must be a whole number of days from ${SAMPLE_DAYS.min} to ${SAMPLE_DAYS.max}`);
@@ -263,7 +253,7 @@ function sampleDataCommandLine(args: string[], values: FlagValues): ParsedComman
   return {
     kind: 'sample-data',
     days: raw,
-    format: format as OutputFormat,
+    format,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
 }
@@ -285,9 +275,7 @@ Examples:
 /** \`serve [--port N]\`: the embedded database, open for other clients. */
 function serveCommandLine(args: string[], values: FlagValues): ParsedCommandLine {
   if (args[0] !== undefined) throw new InputError(`unexpected argument "${args[0]}" after serve; see serve --help`);
-  const problems = Object.keys(values)
-    .filter((flag) => flag !== 'port' && flag !== 'database-url')
-    .map((flag) => `--${flag} is not an option of serve; see serve --help`);
+  const { problems } = optionProblems(values, ['port', 'database-url'], SERVE);
   if (problems.length > 0) throw new InputError(problems);
   return {
     kind: 'serve',
@@ -307,12 +295,7 @@ function helpFor(topic: string | undefined): string {
 
 /** `invoke <function> [--payload JSON | --event FILE]`: one raw handler invocation. */
 function invokeCommandLine(args: string[], values: FlagValues, cwd: string): ParsedCommandLine {
-  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), ...Object.keys(INVOKE_OPTIONS)]);
-  const problems = Object.keys(values)
-    .filter((flag) => !allowed.has(flag))
-    .map((flag) => `--${flag} is not an option of invoke; see invoke --help`);
-  const format = values.format ?? 'table';
-  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  const { problems, format } = optionProblems(values, [...Object.keys(GLOBAL_OPTIONS), ...Object.keys(INVOKE_OPTIONS)], INVOKE);
   if (problems.length > 0) throw new InputError(problems);
   const { operationId, payload } = parseInvoke(args, values, cwd);
   return {
@@ -323,9 +306,19 @@ function invokeCommandLine(args: string[], values: FlagValues, cwd: string): Par
       yes: false,
       raw: true,
     },
-    format: format as OutputFormat,
+    format,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
+}
+
+/** Flags `command` does not take (with the nearest one it does), and a bad --format: every problem, and the format. */
+function optionProblems(values: FlagValues, allowed: string[], command: string): { problems: string[]; format: OutputFormat } {
+  const problems = Object.keys(values)
+    .filter((flag) => !allowed.includes(flag))
+    .map((flag) => `--${flag} is not an option of ${command}${suggest(flag, allowed, (near) => `--${near}`)}; see ${command} --help`);
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
+  return { problems, format: format === 'json' ? 'json' : 'table' };
 }
 
 /** The command of that name or alias; an unknown one is refused with the list (and the nearest name). */
