@@ -6,7 +6,10 @@
  *   --rows 1e5,1e6   stats scales (total rows over the four time-series tables)
  *   --runs 3         timed runs per maintenance measurement (stats: at least 7)
  *   --prune-rows 1e6 rows the retention delete removes
+ *   --backlog-rows 1e5  rows waiting in the DEFAULT partition for `partitions` to move
+ *   --old-days 180   old day partitions for the retention to drop
  *   --only stats,maintenance,cold-start   a subset of the sections
+ *   BENCH_RUNS=15    cold starts per bundle
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -31,11 +34,13 @@ function parseOptions() {
         rows: { type: 'string', default: '1e5,1e6' },
         runs: { type: 'string', default: '3' },
         'prune-rows': { type: 'string', default: '1e6' },
+        'backlog-rows': { type: 'string', default: '1e5' },
+        'old-days': { type: 'string', default: '180' },
         only: { type: 'string', default: 'stats,maintenance,cold-start' },
       },
     }).values;
   } catch (error) {
-    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows and --only`);
+    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days and --only`);
   }
 }
 
@@ -49,6 +54,8 @@ const values = parseOptions();
 const scales = values.rows.split(',').map((text) => whole('--rows', text));
 const runs = whole('--runs', values.runs);
 const pruneRows = whole('--prune-rows', values['prune-rows']);
+const backlogRows = whole('--backlog-rows', values['backlog-rows']);
+const oldDays = whole('--old-days', values['old-days']);
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
   if (!['stats', 'maintenance', 'cold-start'].includes(section)) fail(`--only takes stats, maintenance and cold-start, got "${section}"`);
@@ -67,9 +74,9 @@ try {
   const invocation = stats.largest && sections.has('cold-start') ? statsInvocation(stats.largest.url, Math.max(runs, 5)) : undefined;
   await stats.largest?.drop();
   const maintenance = sections.has('maintenance')
-    ? await maintenanceBench(server.url, runs, pruneRows, log)
+    ? await maintenanceBench(server.url, runs, pruneRows, log, { backlogRows, oldDays })
     : { operations: [], ingestion: [] };
-  const coldStarts = sections.has('cold-start') ? await measureColdStarts(15) : [];
+  const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
 
   const out: string[] = [];
   out.push(`Measured ${new Date().toISOString()} on ${machine}; total ${ms(performance.now() - began)}.\n`);
@@ -97,7 +104,7 @@ try {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const i of maintenance.ingestion)
     out.push(`| ${i.during} | ${i.inserts} | ${i.failed} | ${ms(i.p50)} | ${ms(i.p99)} | ${ms(i.max)} |`);
-  out.push('\n**5. Cold start** (15 runs; from node process start, interleaved)\n');
+  out.push(`\n**5. Cold start** (${coldStarts[0]?.ms.runs ?? 0} runs; from node process start, interleaved)\n`);
   out.push('| bundle | size | process start to handler ready: median (min..max) |');
   out.push('| --- | ---: | --- |');
   for (const c of coldStarts) out.push(`| ${c.name} | ${c.bytes === null ? '-' : prettyBytes(c.bytes)} | ${formatSummary(c.ms)} |`);

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
@@ -59,11 +59,15 @@ export function bundleFile(operation: HandlerOperation): string {
   return join(bundleDir(operation), 'index.mjs');
 }
 
-/** Builds every handler bundle; returns each bundle's size in bytes. */
+/**
+ * Builds every handler bundle; returns each bundle's size in bytes. Each file is replaced in one
+ * step (written beside it, then renamed over it): a test or a benchmark that imports a bundle
+ * while another process rebuilds it reads the old file or the new one, never half of one.
+ */
 export async function buildHandlers(): Promise<Record<HandlerOperation, number>> {
   await Promise.all(
-    HANDLER_OPERATIONS.map((operation) =>
-      build({
+    HANDLER_OPERATIONS.map(async (operation) => {
+      const { outputFiles } = await build({
         ...BUNDLE_OPTIONS,
         stdin: {
           contents: handlerEntry(operation),
@@ -72,8 +76,15 @@ export async function buildHandlers(): Promise<Record<HandlerOperation, number>>
           loader: 'ts',
         },
         outfile: bundleFile(operation),
-      }),
-    ),
+        write: false,
+      });
+      mkdirSync(bundleDir(operation), { recursive: true });
+      for (const file of outputFiles) {
+        const staged = `${file.path}.${process.pid}.tmp`;
+        writeFileSync(staged, file.contents);
+        renameSync(staged, file.path);
+      }
+    }),
   );
   return Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, statSync(bundleFile(operation)).size])) as Record<
     HandlerOperation,

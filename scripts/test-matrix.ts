@@ -4,10 +4,10 @@
  * vitest run per major, then a table of major x suite. Exits 1 when any cell failed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { useRunScratch } from '../test/support/scratch';
 import { SERVER_VERSIONS, type ServerVersion } from '../test/support/server';
 
 const SUITES = ['test/integration', 'test/handlers'] as const;
@@ -61,7 +61,8 @@ function runSuites(version: ServerVersion, reportFile: string): { results: Map<s
 
 const { values } = parseArgs({ options: { versions: { type: 'string' } } });
 const versions = parseVersions(values.versions);
-const dir = mkdtempSync(join(tmpdir(), 'perps-matrix-'));
+// The reports and every vitest run's temp directory go in here, removed when this script exits.
+const dir = useRunScratch();
 const rows: string[] = [];
 let failed = false;
 for (const version of versions) {
@@ -74,7 +75,6 @@ for (const version of versions) {
   if (exitCode !== 0 || cells.some((cell) => cell.startsWith('FAIL'))) failed = true;
   rows.push(`| ${version} | ${cells.join(' | ')} | ${seconds.toFixed(0)} s |`);
 }
-rmSync(dir, { recursive: true, force: true });
 console.log(
   `\n| PostgreSQL | ${SUITES.join(' | ')} | time |\n| ---: | ${SUITES.map(() => '---').join(' | ')} | ---: |\n${rows.join('\n')}`,
 );

@@ -27,6 +27,14 @@ export interface IngestionResult {
   max: number;
 }
 
+/** The sizes of the fixed scenarios (`--backlog-rows`, `--old-days`); the defaults are the documented run. */
+export interface BacklogAndRetention {
+  /** Rows waiting in the tickers DEFAULT partition, over the 10 past days, for `partitions` to move. */
+  backlogRows: number;
+  /** Old day partitions, 100 rows a day per table, for the retention to drop. */
+  oldDays: number;
+}
+
 interface Scenario {
   name: string;
   /** Untimed: brings the database to the state the operation starts from. */
@@ -46,13 +54,20 @@ async function dropDays(db: BenchDatabase, days: string[]): Promise<void> {
  * Partitions and prune scenarios: each timed `runs` times with its longest lock hold, then run
  * once more while a writer thread inserts continuously, for the insert latencies during it.
  */
-export async function maintenanceBench(adminUrl: string, runs: number, pruneRows: number, log: (line: string) => void) {
+export async function maintenanceBench(
+  adminUrl: string,
+  runs: number,
+  pruneRows: number,
+  log: (line: string) => void,
+  sizes: BacklogAndRetention = { backlogRows: 100_000, oldDays: 180 },
+) {
   const db = await createBenchDatabase(adminUrl, 'bench_maintenance');
   await seedMarkets(db.url);
   const today = dayOf(new Date());
   const ahead = daySeries(today, 30);
   const pastTen = daySeries(addDays(today, -10), 10);
-  const old180 = daySeries(addDays(today, -200), 180);
+  // Old days ending 20 days ago: the retention below drops everything older than that.
+  const oldDays = daySeries(addDays(today, -20 - sizes.oldDays), sizes.oldDays);
   let pinnedNow = new Date();
   const pinned = { ...db.ctx, now: () => pinnedNow };
 
@@ -68,12 +83,12 @@ export async function maintenanceBench(adminUrl: string, runs: number, pruneRows
       run: async () => `${(await ensurePartitions(db.ctx, { daysAhead: 30 })).partitions_created} created`,
     },
     {
-      name: 'partitions, empty a default holding 1e5 rows over 10 days',
+      name: `partitions, empty a default holding ${sizes.backlogRows.toExponential(0).replace('+', '')} rows over 10 days`,
       setup: async () => {
         await ensurePartitions(db.ctx, { daysAhead: 7 });
         await dropDays(db, pastTen);
         await db.query('TRUNCATE tickers_default');
-        await copyRows(db.url, 'tickers', 100_000, dayStart(pastTen[0] ?? today), new Date(dayStart(today).getTime() - 1000));
+        await copyRows(db.url, 'tickers', sizes.backlogRows, dayStart(pastTen[0] ?? today), new Date(dayStart(today).getTime() - 1000));
         await db.query('ANALYZE tickers_default');
       },
       run: async () => {
@@ -82,12 +97,13 @@ export async function maintenanceBench(adminUrl: string, runs: number, pruneRows
       },
     },
     {
-      name: 'prune, drop 180 days of partitions x 4 tables',
+      name: `prune, drop ${sizes.oldDays} days of partitions x 4 tables`,
       setup: async () => {
-        await createDayPartitions(db.url, TIME_SERIES_TABLES, old180);
-        const from = dayStart(old180[0] ?? today);
-        const to = dayStart(addDays(old180.at(-1) ?? today, 1));
-        for (const table of TIME_SERIES_TABLES) await copyRows(db.url, table, 18_000, from, new Date(to.getTime() - 1000));
+        await createDayPartitions(db.url, TIME_SERIES_TABLES, oldDays);
+        const from = dayStart(oldDays[0] ?? today);
+        const to = dayStart(addDays(oldDays.at(-1) ?? today, 1));
+        // 100 rows a day in each table.
+        for (const table of TIME_SERIES_TABLES) await copyRows(db.url, table, 100 * sizes.oldDays, from, new Date(to.getTime() - 1000));
       },
       run: async () => `${(await prune(db.ctx, { dropPartitionsOlderThanDays: 20 })).partitions_dropped} partitions dropped`,
     },

@@ -51,6 +51,9 @@ export async function createBenchDatabase(adminUrl: string, name: string): Promi
   const ctx: OperationContext = { pool, log: silentLogger, now: () => new Date(), settings: { ...DEFAULT_MAINTENANCE_SETTINGS } };
   await migrate(ctx);
   const side = new pg.Pool({ connectionString: url.toString(), max: 2, application_name: 'bench-setup' });
+  // drop() ends this pool, then the database's sessions: a connection still closing hears the
+  // server end it, and an 'error' no pool listens to would crash the benchmark (server left running).
+  side.on('error', () => undefined);
   return {
     url: url.toString(),
     ctx,

@@ -6,7 +6,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, schemaState, testContext } from '../support/database';
+import { connect, copiesOf, createTestDatabase, schemaState, testContext, withClient, withContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
 import { insertRows, instantsOverDays } from '../support/rows';
 
@@ -178,15 +178,11 @@ describe('faults during partition creation and default emptying', () => {
   ];
   let reference: Awaited<ReturnType<typeof schemaState>>;
 
-  /** Migrated, with 2 past days of rows waiting in each default partition. */
-  async function seeded(): Promise<string> {
-    const url = await createTestDatabase();
-    await migrate(testContext(url));
-    const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY));
-    await client.end();
-    return url;
-  }
+  /** Migrated, with 2 past days of rows waiting in each default partition (a copy of one built once). */
+  const seeded = copiesOf(async (url) => {
+    await withContext(url, {}, migrate);
+    await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY)));
+  });
 
   beforeAll(async () => {
     const url = await seeded();
@@ -236,16 +232,14 @@ describe('faults during prune', () => {
   ];
   let reference: Awaited<ReturnType<typeof schemaState>>;
 
-  async function seeded(): Promise<string> {
-    const url = await createTestDatabase();
-    const ctx = testContext(url, { now: NOW });
-    await migrate(ctx);
-    const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 40 * DAY), 5, ROWS_PER_DAY));
-    await client.end();
-    await ensurePartitions(ctx, { daysAhead: 1 });
-    return url;
-  }
+  /** Migrated, with 5 days of old rows in their partitions (a copy of one built once). */
+  const seeded = copiesOf((url) =>
+    withContext(url, { now: NOW }, async (ctx) => {
+      await migrate(ctx);
+      await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 40 * DAY), 5, ROWS_PER_DAY)));
+      await ensurePartitions(ctx, { daysAhead: 1 });
+    }),
+  );
 
   beforeAll(async () => {
     const url = await seeded();

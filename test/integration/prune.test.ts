@@ -1,23 +1,32 @@
+import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { listPartitions } from '../../functions/core/catalog';
+import type { OperationContext } from '../../functions/core/context';
 import { InputError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, createTestDatabase, fingerprint, runWhileLocked, testContext } from '../support/database';
+import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../support/database';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const HOUR = 3_600_000;
 let url: string;
 let client: Awaited<ReturnType<typeof connect>>;
 
-/** Four rows a day, at 00:00, 06:00, 12:00 and 18:00 UTC, for 2026-06-01 .. 2026-06-15, in every table. */
+/**
+ * Four rows a day, at 00:00, 06:00, 12:00 and 18:00 UTC, for 2026-06-01 .. 2026-06-15, in every
+ * table, in day partitions; built once, copied for each test.
+ */
+const seeded = copiesOf((template) => withContext(template, { now: NOW }, (ctx) => withClient(template, (client) => fill(ctx, client))));
+
 async function seed() {
-  url = await createTestDatabase();
-  const ctx = testContext(url, { now: NOW });
-  await migrate(ctx);
+  url = await seeded();
   client = await connect(url);
+}
+
+async function fill(ctx: OperationContext, client: pg.ClientBase) {
+  await migrate(ctx);
   const instants = Array.from({ length: 15 * 4 }, (_, i) => new Date(Date.parse('2026-06-01T00:00:00Z') + i * 6 * HOUR));
   for (const table of TIME_SERIES_TABLES) {
     const extra = { tickers: '', orderbooks: '', trades: ', price, size', funding_rates: ', rate' }[table];

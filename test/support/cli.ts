@@ -10,9 +10,6 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Everything the runner printed in this test file, for the suite-wide password scan. */
-export const cliOutput: string[] = [];
-
 /** Runs the local runner in-process with captured streams; stdin is not a terminal unless terminalInput is given. */
 export async function cli(
   argv: string[],
@@ -35,7 +32,6 @@ export async function cli(
     cwd: options.cwd ?? fileURLToPath(new URL('.', import.meta.url)),
     version: '0.0.0-test',
   });
-  cliOutput.push(out.join(''), err.join(''));
   // Only the command names the capture: argv may carry a URL with a password.
   recordOutput(`runner stdout of ${argv[0] ?? '(no command)'}`, out.join(''));
   recordOutput(`runner stderr of ${argv[0] ?? '(no command)'}`, err.join(''));
@@ -48,11 +44,11 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd: string }): CliResult {
   const result = spawnSync(`${root}node_modules/.bin/tsx`, [`${root}functions/local/main.ts`, ...argv], {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    // TMPDIR: the test file's own temp directory, removed after it.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...options.env },
     encoding: 'utf8',
     timeout: 120_000,
   });
-  cliOutput.push(result.stdout, result.stderr);
   // Only the command names the capture: argv may carry a URL with a password.
   recordOutput(`npm run local stdout of ${argv[0] ?? '(no command)'}`, result.stdout);
   recordOutput(`npm run local stderr of ${argv[0] ?? '(no command)'}`, result.stderr);

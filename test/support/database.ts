@@ -11,7 +11,12 @@ import { ensurePartitions, type PartitionsInput, type PartitionsReport } from '.
 import { dropDatabase } from './admin';
 import { registerSecret } from './secret-guard';
 
-export const adminUrl = () => inject('adminUrl');
+/** Superuser URL of the test server (the integration project's global setup provides it). */
+export function adminUrl(): string {
+  const url = inject('adminUrl');
+  if (!url) throw new Error('no test server: this file needs PostgreSQL, so it belongs in the integration project (vitest.config.ts)');
+  return url;
+}
 
 /*
  * vitest ignores an afterAll registered inside a hook or a test, which is where these helpers are
@@ -34,19 +39,41 @@ export function urlFor(database: string): string {
   return url.toString();
 }
 
-/** The test server's admin password, to check that it never shows up in output. */
-export function testPassword(): string {
-  return decodeURIComponent(new URL(adminUrl()).password);
+/**
+ * Creates a fresh database for one test file (dropped after the file, its sessions ended) and
+ * returns its URL. `name` defaults to a random one; `template` names the database to copy
+ * (template1, an empty one, by default).
+ */
+export async function createTestDatabase(
+  name = `perps_test_${randomBytes(5).toString('hex')}`,
+  options: { template?: string } = {},
+): Promise<string> {
+  const template = options.template ? ` TEMPLATE ${pg.escapeIdentifier(options.template)}` : '';
+  await adminQuery(`CREATE DATABASE ${pg.escapeIdentifier(name)}${template}`);
+  afterFile(() => dropDatabase(adminUrl(), name));
+  return urlFor(name);
 }
 
 /**
- * Creates a fresh database for one test file (dropped after the file, its sessions ended) and
- * returns its URL. `name` defaults to a random one.
+ * A database that `build` fills once, copied for each call (CREATE DATABASE ... TEMPLATE): every
+ * test still gets a database of its own, for the price of a file copy instead of the migrations,
+ * rows and partitions again. PostgreSQL copies only a database nobody is connected to, so
+ * `build` closes every session it opens (withContext, withClient).
  */
-export async function createTestDatabase(name = `perps_test_${randomBytes(5).toString('hex')}`): Promise<string> {
-  await adminQuery(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  afterFile(() => dropDatabase(adminUrl(), name));
-  return urlFor(name);
+export function copiesOf(build: (url: string) => Promise<void>): () => Promise<string> {
+  let template: Promise<string> | undefined;
+  return async () => {
+    template ??= createTestDatabase().then(async (url) => {
+      await build(url);
+      return databaseOf(url);
+    });
+    return createTestDatabase(undefined, { template: await template });
+  };
+}
+
+/** The database name in a URL. */
+export function databaseOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
 export async function adminQuery(sql: string): Promise<void> {
@@ -59,12 +86,32 @@ export async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-/** An operation context on `url` whose pool is closed after the file; `now` pins the clock. */
-export function testContext(url: string, options: { now?: Date; settings?: Partial<MaintenanceSettings> } = {}): OperationContext {
-  const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, applicationName: 'perps-test' }, silentLogger);
-  afterFile(() => pool.end());
+export interface ContextOptions {
+  /** Pins the clock. */
+  now?: Date;
+  settings?: Partial<MaintenanceSettings>;
+}
+
+/** An operation context on `url` whose pool is closed after the file. */
+export function testContext(url: string, options: ContextOptions = {}): OperationContext {
+  const ctx = newContext(url, options);
+  afterFile(() => ctx.pool.end());
+  return ctx;
+}
+
+/** Runs `work` with an operation context on `url` whose pool is closed as soon as `work` ends. */
+export async function withContext<T>(url: string, options: ContextOptions, work: (ctx: OperationContext) => Promise<T>): Promise<T> {
+  const ctx = newContext(url, options);
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.pool.end();
+  }
+}
+
+function newContext(url: string, options: ContextOptions): OperationContext {
   return {
-    pool,
+    pool: createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, applicationName: 'perps-test' }, silentLogger),
     log: silentLogger,
     now: () => options.now ?? new Date(),
     settings: { ...DEFAULT_MAINTENANCE_SETTINGS, migrateLockWaitMs: 30_000, retryBaseDelayMs: 20, ...options.settings },
@@ -152,7 +199,7 @@ export async function loginRole(
 
 /** Makes `role` the owner of the database at `url`, and of its public schema unless `schema` is false. */
 export async function ownDatabase(admin: pg.ClientBase, url: string, role: string, { schema = true } = {}): Promise<void> {
-  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const database = databaseOf(url);
   await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} OWNER TO ${pg.escapeIdentifier(role)}`);
   if (schema) await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(role)}`);
 }
@@ -193,7 +240,7 @@ export async function initDatabase(
  * public schema and a fingerprint of every table's rows (partitions and ledger included).
  */
 export async function databaseState(url: string): Promise<Record<string, unknown>> {
-  return withShortClient(url, async (client) => {
+  return withClient(url, async (client) => {
     const relations = await publicRelations(client);
     const state: Record<string, unknown> = { relations: relations.map((r) => `${r.name}:${r.kind}`) };
     for (const row of relations.filter((r) => r.kind === 'r')) state[row.name] = await fingerprint(client, `"${row.name}"`);
@@ -206,7 +253,7 @@ export async function databaseState(url: string): Promise<Record<string, unknown
  * schema of one clean run" means when timestamps and row contents differ between databases.
  */
 export async function schemaState(url: string): Promise<{ relations: string[]; ledger: string[] }> {
-  return withShortClient(url, async (client) => {
+  return withClient(url, async (client) => {
     const relations = (await publicRelations(client)).map((r) => `${r.name}:${r.kind}`);
     const ledger = relations.includes('perps_schema_migrations:r')
       ? (await client.query<{ name: string }>('SELECT name FROM perps_schema_migrations ORDER BY name')).rows.map((r) => r.name)
@@ -223,8 +270,8 @@ async function publicRelations(client: pg.ClientBase): Promise<{ name: string; k
   return rows;
 }
 
-/** A short-lived client on `url` for one look at the database, ended however `fn` ends. */
-async function withShortClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** A short-lived client on `url`, ended however `fn` ends. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(url);
   await client.connect();
   try {

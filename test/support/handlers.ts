@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { localLambdaContext } from '../../functions/local/lambda-context';
 import { bundleFile, type HandlerOperation } from '../../infra/bundling';
+import { capturingOutput, jsonLines } from './output';
 import { recordOutput } from './secret-guard';
 
 /** A handler as the bundle exports it. */
@@ -38,7 +39,7 @@ export function setEnv(env: Record<string, string | undefined>): Record<string, 
   return previous;
 }
 
-/** Everything an invocation wrote to stdout and stderr, every invocation of the file kept for the secret scan. */
+/** Everything an invocation wrote to stdout and stderr (the password guard scans it too). */
 export interface Invocation {
   result?: Record<string, unknown>;
   error?: Error & { report?: unknown; retryable?: boolean };
@@ -58,8 +59,6 @@ export interface EmfDocument {
   [key: string]: unknown;
 }
 
-export const capturedOutput: string[] = [];
-
 /** Invokes with a Lambda-like context, capturing the process's stdout and stderr while it runs. */
 export async function invoke(
   handler: BundledHandler,
@@ -69,10 +68,7 @@ export async function invoke(
 ): Promise<Invocation> {
   const { value, stdout, stderr } = await capturingOutput(() => settle(handler, event, functionName, timeoutMs));
   keepForSecretScans(functionName, stdout, stderr, [value]);
-  const lines = `${stdout}\n${stderr}`
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = jsonLines(`${stdout}\n${stderr}`);
   return {
     ...value,
     stdout,
@@ -105,9 +101,8 @@ async function settle(handler: BundledHandler, event: unknown, functionName: str
   }
 }
 
-/** Keeps what invocations wrote, threw and returned for this file's scan and the suite-wide password guard. */
+/** Hands what invocations wrote, threw and returned to the suite-wide password guard. */
 function keepForSecretScans(source: string, stdout: string, stderr: string, outcomes: Outcome[]): void {
-  capturedOutput.push(stdout, stderr, ...outcomes.map(describeOutcome));
   recordOutput(`${source} stdout`, stdout);
   recordOutput(`${source} stderr`, stderr);
   for (const outcome of outcomes) {
@@ -117,22 +112,6 @@ function keepForSecretScans(source: string, stdout: string, stderr: string, outc
 
 function describeOutcome(outcome: Outcome): string {
   return outcome.error ? `${outcome.error.message} ${JSON.stringify(outcome.error.report ?? '')}` : JSON.stringify(outcome.result ?? '');
-}
-
-/** Runs `work` with process.stdout and stderr diverted into strings. */
-async function capturingOutput<T>(work: () => Promise<T>): Promise<{ value: T; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const originalOut = process.stdout.write.bind(process.stdout);
-  const originalErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    return { value: await work(), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = originalOut;
-    process.stderr.write = originalErr;
-  }
 }
 
 /** The metrics of EMF documents as `Name{dim=value,...}` -> { value, unit }. */

@@ -1,35 +1,22 @@
-import { format } from 'node:util';
 import type { RunnerTask } from 'vitest';
 import { afterAll, expect, inject } from 'vitest';
-import { describeLeaks, findSecrets, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
+import { watchPrinted } from './output';
+import { describeLeaks, findSecrets, forgetOutputs, recordedOutputs, recordOutput, registerSecret } from './secret-guard';
 
 // A vitest setupFiles module: it runs in every test file's worker before the file. It records
 // everything the file writes to stdout, stderr and the console (the handler and runner captures
 // report theirs through recordOutput), and after the file fails it if the test server's password
 // or any secret registered with registerSecret appears there or in a test's error.
 
-const adminPassword = decodeURIComponent(new URL(inject('adminUrl')).password);
-// TEST_DATABASE_URL may be a server without a password: nothing to guard then.
+forgetOutputs();
+const adminUrl = inject('adminUrl');
+// No server in the unit and infra projects; TEST_DATABASE_URL may be one without a password.
+const adminPassword = adminUrl ? decodeURIComponent(new URL(adminUrl).password) : '';
 if (adminPassword) registerSecret(adminPassword, "the test server's admin password");
 
 const currentTest = () => expect.getState().currentTestName ?? '(outside a test)';
 
-for (const stream of [process.stdout, process.stderr]) {
-  const name = stream === process.stdout ? 'stdout' : 'stderr';
-  const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    recordOutput(`${name} of ${currentTest()}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof stream.write;
-}
-
-for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-  const original = console[method].bind(console);
-  console[method] = (...args: unknown[]) => {
-    recordOutput(`console.${method} of ${currentTest()}`, format(...args));
-    original(...args);
-  };
-}
+watchPrinted((source, text) => recordOutput(`${source} of ${currentTest()}`, text), ['log', 'info', 'warn', 'error', 'debug', 'trace']);
 
 /** The errors vitest will print for the file's failed tests (message, stack, diff). */
 function testErrors(tasks: readonly RunnerTask[]): { source: string; text: string }[] {

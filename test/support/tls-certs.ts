@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeScratchDir } from './scratch';
 import { postgresUser } from './server';
 
 /** Throwaway certificates for a TLS test server, made with the openssl CLI in a temp dir. */
@@ -33,8 +34,7 @@ function makeCa(dir: string, name: string): { cert: string; key: string } {
  * it, and the key is owned by it with mode 0600, as PostgreSQL demands of a key file.
  */
 export function makeTestCertificates(): TestCertificates {
-  const dir = mkdtempSync(join(tmpdir(), 'perps-test-tls-'));
-  chmodSync(dir, 0o755);
+  const dir = makeScratchDir(tmpdir(), 'perps-test-tls-');
   const ca = makeCa(dir, 'perps-test-ca');
   const wrong = makeCa(dir, 'perps-unrelated-ca');
   const serverKeyFile = join(dir, 'server.key');

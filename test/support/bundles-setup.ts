@@ -1,0 +1,15 @@
+import { buildHandlers } from '../../infra/bundling';
+
+/** Set once per vitest process: the infra and integration projects share one build. */
+const BUILT = Symbol.for('perps-test-bundles-built');
+type WithBuild = typeof globalThis & { [BUILT]?: Promise<unknown> };
+
+/**
+ * Vitest global setup of the projects that read the handler bundles (the handler tests import
+ * them as shipped; the stack packages them): builds them once from the current sources.
+ */
+export default async function setup(): Promise<void> {
+  const state = globalThis as WithBuild;
+  state[BUILT] ??= buildHandlers();
+  await state[BUILT];
+}
