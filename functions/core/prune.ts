@@ -53,6 +53,22 @@ export interface PruneReport {
 }
 
 /**
+ * A dry run's report: the same plan, its totals named as planned (nothing was deleted), and
+ * without the DEFAULT partitions that have nothing to delete (a real run visits them anyway).
+ */
+export type PrunePlanReport = Omit<PruneReport, 'dry_run' | 'rows_deleted' | 'partitions_dropped'> & {
+  dry_run: true;
+  rows_planned: Record<string, number>;
+  partitions_planned: number;
+};
+
+function asPlan({ rows_deleted, partitions_dropped, ...report }: PruneReport): PrunePlanReport {
+  const empty = (a: PruneAction) => a.action === 'delete_rows' && isDefaultPartitionName(a.relation) && a.rows === 0;
+  const actions = report.actions.filter((action) => !empty(action));
+  return { ...report, dry_run: true, actions, rows_planned: rows_deleted, partitions_planned: partitions_dropped };
+}
+
+/**
  * Rule checks shared by every entry point; numeric ranges are the schemas' job. Field names
  * appear as `{olderThanDays}` so each entry point can say them in its own words (see fillNames).
  */
@@ -75,7 +91,10 @@ export function prunePlanProblems(input: PruneInput): string[] {
  * in ts order, see deleteOlderRows), then partitions dropped by their real catalog bounds; or a
  * confirmed truncate of every data table. With `dryRun` the plan is returned and nothing runs.
  */
-export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport> {
+export async function prune(ctx: OperationContext, input: PruneInput & { dryRun: true }): Promise<PrunePlanReport>;
+export async function prune(ctx: OperationContext, input: PruneInput & { dryRun?: false }): Promise<PruneReport>;
+export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport | PrunePlanReport>;
+export async function prune(ctx: OperationContext, input: PruneInput): Promise<PruneReport | PrunePlanReport> {
   const problems = prunePlanProblems(input);
   if (problems.length > 0) throw new InputError(problems.map((problem) => fillNames(problem)));
   const now = ctx.now();
@@ -116,7 +135,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
         report: done,
       });
     }
-    return done;
+    return done.dry_run ? asPlan(done) : done;
   });
 }
 

@@ -3,9 +3,10 @@ import prettyMilliseconds from 'pretty-ms';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
-import type { PruneAction, PruneReport } from '../core/prune';
+import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
 import type { VacuumReport } from '../core/vacuum';
+import { isSkipped } from '../core/when-locked';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
@@ -33,6 +34,7 @@ export const age = (seconds: number) =>
 
 /** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
+  if (isSkipped(report)) return `${report.operation} skipped: ${report.reason}`;
   switch (report.operation) {
     case 'migrate':
       return renderMigrate(report);
@@ -73,16 +75,18 @@ function renderPartitions(r: PartitionsReport): string {
     .join('\n');
 }
 
-function renderPrune(r: PruneReport): string {
+function renderPrune(r: PruneReport | PrunePlanReport): string {
   const rows = r.actions.map(pruneActionRow);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
-  const totals = Object.entries(r.rows_deleted)
+  const totals = Object.entries('rows_planned' in r ? r.rows_planned : r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
     .join(' ');
   return [
     head,
     rows.length ? renderColumns(['action', 'relation', 'rows', 'status'], rows) : 'nothing to do',
-    `${r.dry_run ? 'would remove' : 'removed'} rows: ${totals || 'none'}; partitions ${r.dry_run ? 'to drop' : 'dropped'}: ${r.dry_run ? r.actions.filter((a) => a.action === 'drop_partition').length : r.partitions_dropped}`,
+    'rows_planned' in r
+      ? `would remove rows: ${totals || 'none'}; partitions to drop: ${r.partitions_planned}`
+      : `removed rows: ${totals || 'none'}; partitions dropped: ${r.partitions_dropped}`,
     ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
   ].join('\n');
 }

@@ -138,7 +138,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
 
     const before = await databaseState(url);
     const preview = await invoke(prune, { dryRun: true });
-    expect(preview.result).toMatchObject({ dry_run: true, partitions_dropped: 1 }); // what the real run would drop
+    expect(preview.result).toMatchObject({ dry_run: true, partitions_planned: 1 }); // what the real run would drop
     expect(((preview.result?.actions ?? []) as { action: string; status: string }[]).map((a) => [a.action, a.status])).toEqual([
       ['drop_partition', 'planned'],
     ]);

@@ -196,7 +196,7 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
   const invokerProps = () => resourcesOf(rds, 'AWS::Lambda::Function')[logicalId(rds, invoker)]?.Properties ?? {};
   const partitionsVersion = { Ref: expect.stringMatching(/^FunctionsPartitionsCurrentVersion/) };
 
-  it('runs partitions through the invoker, which tolerates LockBusyError, waiting as long as partitions may run', () => {
+  it('runs partitions through the invoker, asking it to skip a busy lock (and tolerating LockBusyError), waiting as long as partitions may run', () => {
     const trigger = resourcesOf(rds, 'Custom::Trigger')[logicalId(rds, rds.stack.deployMigrations.partitions.node.findChild('Default'))];
     expect(trigger?.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^DeployMigrationsPartitionsInvokerCurrentVersion/) },
@@ -206,7 +206,9 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
     expect(invokerProps()).toMatchObject({
       Runtime: 'nodejs24.x',
       Timeout: 660,
-      Environment: { Variables: { TARGET_FUNCTION: partitionsVersion, TARGET_PAYLOAD: '{}', TOLERATED_ERRORS: 'LockBusyError' } },
+      Environment: {
+        Variables: { TARGET_FUNCTION: partitionsVersion, TARGET_PAYLOAD: '{"whenLocked":"skip"}', TOLERATED_ERRORS: 'LockBusyError' },
+      },
     });
     expect(invokerProps().VpcConfig).toBeUndefined();
   });

@@ -17,7 +17,9 @@ describe('the operation registry', () => {
       for (const name of names)
         expect((await cli([name, '--no-such-flag'])).stderr).toBe('error: unknown flag --no-such-flag; see --help\n');
     }
-    expect((await cli(['archive'])).stderr).toMatch(/use one of init, migrate, partitions, clean \(prune\), stats, vacuum;/);
+    expect((await cli(['archive'])).stderr).toMatch(
+      /use one of init, migrate, partitions, clean \(prune\), stats, vacuum, invoke, serve, sample-data;/,
+    );
   });
 
   it('gives every handler the defaults of every operation, by payload field', () => {
