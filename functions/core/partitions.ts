@@ -270,9 +270,15 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
   const existing = shape.dayTables.get(day);
   if (existing === 'foreign') throw foreignDayTableError(plan.name);
   const range = dayRange(day);
+  // Counted batch by batch: a run stopped half-way reports what it moved.
+  let moved = 0;
+  const count = (rows: number) => {
+    moved += rows;
+    result.rows_moved += rows;
+  };
   if (isDayCovered(shape.partitions, day)) {
     const sources = existing === 'ours' ? [...backlogs, plan.name] : backlogs;
-    for (const source of sources) result.rows_moved += await moveRowsOfDay(run, { source, target: table, columns: shape.columns, range });
+    for (const source of sources) await moveRowsOfDay(run, { source, target: table, columns: shape.columns, range }, count);
     if (existing === 'ours') await dropEmptiedTable(ctx, client, plan.name, shape.foreignKeys);
     return;
   }
@@ -281,22 +287,19 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
   }
   run.checkTime(`preparing ${plan.name}`);
   await prepareDayTable(ctx, client, plan, existing ?? 'none');
-  let moved = 0;
   try {
     const sources = shape.defaultPartition ? [...backlogs, shape.defaultPartition] : backlogs;
-    for (const source of sources) moved += await moveRowsOfDay(run, { source, target: plan.name, columns: shape.columns, range });
+    for (const source of sources) await moveRowsOfDay(run, { source, target: plan.name, columns: shape.columns, range }, count);
     run.checkTime(`validating the foreign keys of ${plan.name}`);
     await validateForeignKeys(ctx, client, plan);
     run.checkTime(`attaching ${plan.name}`);
-    moved += await attachDayTable(ctx, client, plan);
+    count(await attachDayTable(ctx, client, plan));
   } catch (error) {
     if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
     throw new Error(
       `${errorMessage(error)}; the rows of ${day} moved so far (${moved} in this run) wait in table ${plan.name}, out of sight of queries on ${table}; the next run attaches it`,
       { cause: error },
     );
-  } finally {
-    result.rows_moved += moved;
   }
   result.created.push(plan.name);
   ctx.log.info('default partition rows moved', { table, day, rows: moved });
@@ -314,11 +317,14 @@ function foreignDayTableError(name: string): Error {
   );
 }
 
-/** Moves one source's rows of one range, in batches, a deadline check before each. */
-function moveRowsOfDay(run: TableRun, move: RowMove): Promise<number> {
+/** Moves one source's rows of one range, in batches, a deadline check before each; `count` hears of each batch. */
+function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => void = () => {}): Promise<number> {
   return moveAllRows(run.ctx, run.client, move, {
     beforeBatch: () => run.checkTime(`moving rows out of ${move.source} into ${move.target}`),
-    afterBatch: (moved) => run.ctx.progress?.(`${run.table}: moved ${moved} rows out of ${move.source} into ${move.target}`),
+    afterBatch: (rows, movedSoFar) => {
+      count(rows);
+      run.ctx.progress?.(`${run.table}: moved ${movedSoFar} rows out of ${move.source} into ${move.target}`);
+    },
   });
 }
 

@@ -54,13 +54,13 @@ export async function moveBatch(
  * Moves every row of `move.range` in batches of `batchSize`, each its own transaction under the
  * lock timeout, so no lock is held long and a run stopped between two batches leaves every row in
  * one place. `beforeBatch` runs before each batch (the deadline check) and `afterBatch` after each
- * one with the total so far. Returns the rows moved.
+ * one with its rows and the total so far. Returns the rows moved.
  */
 export async function moveAllRows(
   ctx: OperationContext,
   client: pg.ClientBase,
   move: RowMove,
-  hooks: { beforeBatch: () => void; afterBatch?: (movedSoFar: number) => void },
+  hooks: { beforeBatch: () => void; afterBatch?: (rows: number, movedSoFar: number) => void },
 ): Promise<number> {
   const batchSize = ctx.settings.batchSize;
   let moved = 0;
@@ -71,7 +71,7 @@ export async function moveAllRows(
       moveBatch(client, move, batchSize, after),
     );
     moved += batch.rows;
-    if (batch.rows > 0) hooks.afterBatch?.(moved);
+    if (batch.rows > 0) hooks.afterBatch?.(batch.rows, moved);
     if (batch.rows < batchSize) return moved;
     after = batch.last;
   }

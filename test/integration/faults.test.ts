@@ -26,15 +26,16 @@ type Fingerprint = { rows: number; checksum: string };
 
 /**
  * Count and checksum of every row of a time-series table wherever it is: the parent (its
- * partitions) and any standalone day table an interrupted run left with moved rows in it.
+ * partitions), a backlog table (a DEFAULT partition swapped out and not yet emptied), and any
+ * standalone day table an interrupted run left with moved rows in it.
  */
 async function everyRow(client: pg.ClientBase, table: string, where = 'true'): Promise<Fingerprint> {
   const { rows: tables } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE $1`,
-    [`${table}\\_2%`],
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND (c.relname LIKE $1 OR c.relname LIKE $2)`,
+    [`${table}\\_2%`, `${table}\\_backlog\\_%`],
   );
-  // A standalone day table has the parent's columns in the parent's order: the same row text.
+  // Both kinds have the parent's columns in the parent's order: the same row text.
   const sources = [table, ...tables.map((t) => t.name)].map((name) => `SELECT t::text AS r, t.ts FROM ${pg.escapeIdentifier(name)} t`);
   const { rows } = await client.query<{ n: string; sum: string | null }>(
     `SELECT count(*) AS n, sum(hashtext(r)::numeric) AS sum FROM (${sources.join(' UNION ALL ')}) s WHERE ${where}`,
@@ -92,8 +93,8 @@ async function failUnder(
   return failure;
 }
 
-/** A batch can take under 1 ms: a second session's lock on the table it deletes from makes it wait. */
-const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/DELETE FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
+/** A batch can take under 1 ms: a second session's lock on the table it reads first (where it deletes) makes it wait. */
+const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
 
 describe('faults during migrate', () => {
   let reference: Awaited<ReturnType<typeof schemaState>>;
@@ -148,30 +149,21 @@ describe('faults during migrate', () => {
   }
 });
 
-describe('faults during partition creation and default emptying', () => {
+describe('faults during partition creation and default recovery', () => {
+  // Recovery: the DEFAULT partition swapped out, each of its days built, filled, validated and
+  // attached, the emptied backlog dropped; then the window's days created.
   const points: Array<FaultPoint & { name: string }> = [
-    { name: 'killed before creating the first day table', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
-    {
-      name: 'killed between two move batches',
-      statement: /^WITH moved AS \(DELETE/,
-      occurrence: 2,
-      fault: 'terminate',
-    },
-    {
-      name: 'killed after the rows moved, before the attach locks the parent',
-      statement: /^LOCK TABLE ONLY/,
-      fault: 'terminate',
-    },
-    {
-      name: 'killed right before an ATTACH of a new day',
-      statement: /ATTACH PARTITION/,
-      occurrence: 3,
-      fault: 'terminate',
-    },
-    { name: 'killed between ATTACH and dropping its CHECK', statement: /DROP CONSTRAINT "/, fault: 'terminate' },
+    { name: 'killed right before the DEFAULT partition is swapped out', statement: /DETACH PARTITION/, fault: 'terminate' },
+    { name: 'killed after the swap, before the first day table is made', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
+    { name: 'killed between two move batches', statement: /^WITH batch AS/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed before the foreign keys are added to a filled day', statement: /NOT VALID/, fault: 'terminate' },
+    { name: 'killed before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed right before the attach of a filled day', statement: /ATTACH PARTITION/, fault: 'terminate' },
+    { name: 'killed before the emptied backlog is dropped', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
+    { name: 'killed right before a window day is created', statement: /^CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
     {
       name: 'statement_timeout on a move batch',
-      statement: /^WITH moved AS \(DELETE/,
+      statement: /^WITH batch AS/,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
     },
@@ -199,7 +191,7 @@ describe('faults during partition creation and default emptying', () => {
       const url = await seeded();
       const before = await allRows(url);
       await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
-      // Rows moved before the fault are in the default partition or in a day table not yet attached.
+      // Every row is in the parent, in the swapped-out backlog or in a day table not yet attached.
       expect(await allRows(url)).toEqual(before);
 
       const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
