@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorMessage } from '../../functions/core/context';
 import { PerpsDbError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
@@ -9,11 +10,12 @@ import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, schemaState, testContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
 import { insertRows, instantsOverDays } from '../support/rows';
+import { startTestServer, type TestServer } from '../support/server';
 
 /*
  * Faults injected into the maintenance session on a real server, right before chosen statements:
- * pg_terminate_backend from a second connection, or a statement_timeout that cancels the
- * statement. After each: the operation fails with a clear error, the schema is at a migration
+ * pg_terminate_backend from a second connection, a statement_timeout that cancels the statement,
+ * or a crash of the server (its process killed: every session ends, the WAL is replayed). After each: the operation fails with a clear error, the schema is at a migration
  * version the ledger tells, no row is lost or duplicated, and a plain re-run completes.
  */
 
@@ -58,6 +60,7 @@ const OPTIONS = { now: NOW, settings: { batchSize: BATCH } };
 const EXPECTED_MESSAGE: Record<FaultPoint['fault'], RegExp> = {
   terminate: /terminat/i,
   'statement-timeout': /canceling statement due to statement timeout/,
+  crash: /connection was lost \((Connection terminated|server closed the connection|.*crash)/i,
 };
 
 /**
@@ -79,13 +82,11 @@ async function failUnder(
   expect(struck(), 'the fault point was reached').toBe(true);
   expect(error).toBeInstanceOf(PerpsDbError);
   const failure = error as PerpsDbError;
-  if (point.fault === 'terminate') {
+  if (point.fault === 'terminate' || point.fault === 'crash') {
     // The run stops at the lost session (no step runs on a dead one), retryable, with its report.
     expect(failure.name).toBe('DatabaseUnavailableError');
     expect(failure.retryable).toBe(true);
-    expect(failure.message).toMatch(
-      / stopped: the database connection was lost \(.*terminat.*\)\. Every step before it is complete or rolled back/i,
-    );
+    expect(failure.message).toMatch(/ stopped: the database connection was lost \(.*\)\. Every step before it is complete or rolled back/i);
     expect(failure.report).toBeDefined();
   }
   if (point.fault === 'statement-timeout') expect(failure.name).toBe(timeoutError);
@@ -170,41 +171,85 @@ describe('faults during partition creation and default recovery', () => {
   ];
   let reference: Awaited<ReturnType<typeof schemaState>>;
 
-  /** Migrated, with 2 past days of rows waiting in each default partition. */
-  async function seeded(): Promise<string> {
-    const url = await createTestDatabase();
-    await migrate(testContext(url));
-    const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY));
-    await client.end();
-    return url;
-  }
-
   beforeAll(async () => {
-    const url = await seeded();
+    const url = await seededForRecovery(createTestDatabase);
     await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
     reference = await schemaState(url);
   });
 
   for (const point of points) {
     it(`${point.name}: no row lost or duplicated, and a re-run completes`, async () => {
-      const url = await seeded();
-      const before = await allRows(url);
-      await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
-      // Every row is in the parent, in the swapped-out backlog or in a day table not yet attached.
-      expect(await allRows(url)).toEqual(before);
-
-      const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
-      expect(rerun.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
-      expect(await allRows(url)).toEqual(before);
-      expect(await schemaState(url)).toEqual(reference);
-      const client = await connect(url);
-      const inDefault = await client.query(`SELECT 1 FROM tickers_default UNION ALL SELECT 1 FROM trades_default`);
-      expect(inDefault.rowCount).toBe(0);
-      await client.end();
+      await expectRecoveryAfter(point, await seededForRecovery(createTestDatabase), reference);
     });
   }
 });
+
+describe('a server crash during default recovery', () => {
+  // Its own server: a crash ends every session on it.
+  let server: TestServer;
+  let reference: Awaited<ReturnType<typeof schemaState>>;
+  const onOwnServer = async () => {
+    const name = `perps_crash_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(server.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  const points: Array<FaultPoint & { name: string }> = [
+    { name: 'crash between two move batches', statement: /^WITH batch AS/, occurrence: 3, fault: 'crash' },
+    { name: 'crash right before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, fault: 'crash' },
+    { name: 'crash right before the attach of a filled day', statement: /ATTACH PARTITION/, occurrence: 2, fault: 'crash' },
+  ];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const url = await seededForRecovery(onOwnServer);
+    await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
+    reference = await schemaState(url);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  for (const point of points) {
+    it(`${point.name}: no row lost or duplicated, and a re-run completes`, async () => {
+      await expectRecoveryAfter(point, await seededForRecovery(onOwnServer), reference);
+    });
+  }
+});
+
+/** Migrated, with 2 past days of rows waiting in each default partition. */
+async function seededForRecovery(createDatabase: () => Promise<string>): Promise<string> {
+  const url = await createDatabase();
+  await migrate(testContext(url));
+  const client = await connect(url);
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY));
+  await client.end();
+  return url;
+}
+
+/**
+ * Runs `partitions` under the fault: every row is still somewhere exactly once (in the parent, in
+ * the swapped-out backlog or in a day table not yet attached), and a plain re-run ends with every
+ * row in its day partition and the schema of a clean run.
+ */
+async function expectRecoveryAfter(point: FaultPoint, url: string, reference: Awaited<ReturnType<typeof schemaState>>) {
+  const before = await allRows(url);
+  await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
+  expect(await allRows(url)).toEqual(before);
+
+  const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
+  expect(rerun.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+  expect(await allRows(url)).toEqual(before);
+  expect(await schemaState(url)).toEqual(reference);
+  const client = await connect(url);
+  const inDefault = await client.query(`SELECT 1 FROM tickers_default UNION ALL SELECT 1 FROM trades_default`);
+  expect(inDefault.rowCount).toBe(0);
+  await client.end();
+}
 
 describe('faults during prune', () => {
   // Rows over 5 days from 40 days ago; everything older than 38 days goes, partitions older than 39 days are dropped.
