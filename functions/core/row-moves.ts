@@ -67,9 +67,12 @@ export async function moveAllRows(
   let after: string | null = null;
   for (;;) {
     hooks.beforeBatch();
-    const batch = await runWithLockTimeout(client, `move rows into ${move.target}`, ctx.settings, ctx.log, () =>
-      moveBatch(client, move, batchSize, after),
-    );
+    const batch = await runWithLockTimeout(client, `move rows into ${move.target}`, ctx.settings, ctx.log, async () => {
+      // No wait for the commit to reach the disk: a crash that forgets a batch forgets both its
+      // halves (the DELETE and the INSERT are one statement), and the next run moves it again.
+      await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+      return moveBatch(client, move, batchSize, after);
+    });
     moved += batch.rows;
     if (batch.rows > 0) hooks.afterBatch?.(batch.rows, moved);
     if (batch.rows < batchSize) return moved;
