@@ -2,11 +2,11 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
-import type { OperationId } from '../functions/core/operations';
+import { OPERATION_IDS, type OperationId } from '../functions/core/operations';
 
-/** The Lambda functions: each operation's `functions/<op>/handler.ts` becomes `dist/<op>/index.mjs`. */
-export const HANDLER_OPERATIONS = ['migrate', 'partitions', 'prune', 'stats'] as const satisfies readonly OperationId[];
-export type HandlerOperation = (typeof HANDLER_OPERATIONS)[number];
+/** The Lambda functions: one per operation of the registry, bundled to `dist/<op>/index.mjs`. */
+export const HANDLER_OPERATIONS: readonly OperationId[] = OPERATION_IDS;
+export type HandlerOperation = OperationId;
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist');
@@ -18,7 +18,7 @@ export const LAMBDA_HANDLER = 'index.handler';
  * and the CDK stack all use it. ESM needs a `require` for the CommonJS inside pg ("Dynamic
  * require of events" otherwise); pg-native is optional in pg and absent on Lambda.
  */
-export const BUNDLE_OPTIONS = {
+const BUNDLE_OPTIONS = {
   bundle: true,
   platform: 'node',
   // Lambda runs Node.js 24; the tests run the same files on Node.js 20.
@@ -38,8 +38,17 @@ export const BUNDLE_OPTIONS = {
   logLevel: 'warning',
 } as const satisfies BuildOptions;
 
-export function handlerEntry(operation: HandlerOperation): string {
-  return join(PROJECT_ROOT, 'functions', operation, 'handler.ts');
+/**
+ * The Lambda entry of an operation, derived from the registry rather than written per
+ * operation: its middleware chain (createOperationHandler) over its registry entry.
+ */
+function handlerEntry(operation: HandlerOperation): string {
+  return [
+    `import { createOperationHandler } from './functions/middleware/operation-handler';`,
+    `import { OPERATIONS } from './functions/core/operations';`,
+    `/** Lambda entry of \`${operation}\`: see createOperationHandler for the middleware chain. */`,
+    `export const handler = createOperationHandler(OPERATIONS[${JSON.stringify(operation)}]);`,
+  ].join('\n');
 }
 
 export function bundleDir(operation: HandlerOperation): string {
@@ -54,7 +63,16 @@ export function bundleFile(operation: HandlerOperation): string {
 export async function buildHandlers(): Promise<Record<HandlerOperation, number>> {
   await Promise.all(
     HANDLER_OPERATIONS.map((operation) =>
-      build({ ...BUNDLE_OPTIONS, entryPoints: { index: handlerEntry(operation) }, outdir: bundleDir(operation) }),
+      build({
+        ...BUNDLE_OPTIONS,
+        stdin: {
+          contents: handlerEntry(operation),
+          resolveDir: PROJECT_ROOT,
+          sourcefile: `generated/${operation}-handler.ts`,
+          loader: 'ts',
+        },
+        outfile: bundleFile(operation),
+      }),
     ),
   );
   return Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, statSync(bundleFile(operation)).size])) as Record<

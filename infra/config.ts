@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { InputError } from '../functions/core/errors';
-import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../functions/core/inputs';
-import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/middleware/observability';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/core/metric-names';
+import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/core/operations';
+import { listSchema, numberOrText, parseAll, portSchema } from '../functions/core/parse';
 
 export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];
@@ -18,6 +19,8 @@ export interface NewDatabaseConfig {
   /** Aurora only: Serverless v2 capacity range in ACUs. */
   minCapacity: number;
   maxCapacity: number;
+  /** PostgreSQL engine version: MAJOR or MAJOR.MINOR for RDS, MAJOR.MINOR for Aurora. */
+  engineVersion: string;
 }
 
 /** A database that already exists: the stack only connects the functions to it. */
@@ -38,6 +41,8 @@ export interface ExistingDatabaseConfig {
 /** Everything the stack reads from CDK context, validated. */
 export interface StackConfig {
   database: NewDatabaseConfig | ExistingDatabaseConfig;
+  /** Reserve one concurrent execution for migrate, partitions and prune each (opt-in). */
+  reservedConcurrency: boolean;
   alarmEmail: string | undefined;
   /** Undefined: the data-age alarm is off. */
   dataAgeAlarmSeconds: number | undefined;
@@ -47,6 +52,16 @@ export interface StackConfig {
   deleteRowsOlderThanDays: number | undefined;
   metricsNamespace: string;
 }
+
+/**
+ * The engine version of a new database, by kind. RDS takes a major version and picks its default
+ * minor. Aurora is pinned to a minor (what a major alone would pick is not documented for it),
+ * and CDK's newest constant, 18.6, is not one AWS offers yet: 18.4 is the newest Aurora
+ * PostgreSQL 18 in cfn-lint's August 2026 data (18, 18.3, 18.4).
+ */
+export const DEFAULT_ENGINE_VERSION = { rds: '18', aurora: '18.4' } as const;
+/** PostgreSQL majors the functions are tested on (the version matrix). */
+export const ENGINE_MAJORS = { min: 12, max: 18 } as const;
 
 /**
  * The context keys, their defaults and what each does. `-c key=value` passes strings, cdk.json
@@ -60,6 +75,7 @@ export const CONTEXT_KEYS = {
   multiAz: 'rds: standby in a second availability zone (default false)',
   auroraMinCapacity: 'aurora: minimum ACUs, 0-256 in steps of 0.5 (default 0.5)',
   auroraMaxCapacity: 'aurora: maximum ACUs, 1-256 in steps of 0.5 (default 4)',
+  engineVersion: `rds: PostgreSQL MAJOR or MAJOR.MINOR (default ${DEFAULT_ENGINE_VERSION.rds}); aurora: MAJOR.MINOR (default ${DEFAULT_ENGINE_VERSION.aurora}); majors ${ENGINE_MAJORS.min}-${ENGINE_MAJORS.max}`,
   existingSecretArn: 'existing: complete ARN of the database secret (RDS shape), with its 6-character suffix',
   existingSecretKmsKeyArn: 'existing: ARN of the customer managed KMS key of that secret, if any',
   existingVpcId: 'existing: the VPC of the database',
@@ -68,6 +84,8 @@ export const CONTEXT_KEYS = {
   existingSecurityGroupId: "existing: the database's security group; the stack adds an ingress rule from the functions",
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
+  reservedConcurrency:
+    'true | false (default): reserve one concurrent execution each for migrate, partitions and prune; needs an account concurrency quota above 13',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   dataAgeAlarmSeconds: 'alarm when the newest row of a table is older than this (default 3600); off disables it',
   daysAhead: `partitions kept ahead, ${DAYS_AHEAD.min}-${DAYS_AHEAD.max} days (default ${DAYS_AHEAD.default})`,
@@ -80,17 +98,11 @@ export type ContextKey = keyof typeof CONTEXT_KEYS;
 const OFF = ['off', 'false', 'none', 'disabled'];
 
 const fromText = (value: unknown) => (typeof value === 'string' ? value.trim() : value);
-const number = (min: number, max: number, what: string) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-    z
-      .number({ error: `must be ${what} from ${min} to ${max}` })
-      .min(min, { error: `must be ${what} from ${min} to ${max}` })
-      .max(max, { error: `must be ${what} from ${min} to ${max}` }),
-  );
-const whole = (min: number, max: number) => number(min, max, 'a whole number').refine(Number.isInteger, 'must be a whole number');
+/** A number from `-c key=value` text or a cdk.json number, in plain decimal as everywhere (`0x10`, `1e3` are refused). */
+const whole = (min: number, max: number) =>
+  numberOrText({ min, max, error: `must be a whole number from ${min} to ${max}`, stepError: 'must be a whole number' });
 const halves = (min: number, max: number) =>
-  number(min, max, 'a number of ACUs').refine((value) => Number.isInteger(value * 2), 'must be a multiple of 0.5');
+  numberOrText({ min, max, step: 0.5, error: `must be a number of ACUs from ${min} to ${max}`, stepError: 'must be a multiple of 0.5' });
 /** A number, or off: `off`, `false`, `0` all disable. */
 const optionalDays = (min: number, max: number) =>
   z.preprocess(
@@ -104,20 +116,11 @@ const flag = z.preprocess(
   },
   z.boolean({ error: 'must be true or false' }),
 );
-const list = (item: z.ZodString) =>
-  z.preprocess(
-    (value) =>
-      typeof value === 'string'
-        ? value
-            .split(',')
-            .map((part) => part.trim())
-            .filter(Boolean)
-        : value,
-    z.array(item, { error: 'must be a comma-separated list' }).min(1, { error: 'must list at least one' }),
-  );
+const list = (item: z.ZodString) => listSchema(item, { error: 'must be a comma-separated list', empty: 'must list at least one' });
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+const ENGINE_VERSION = /^\d+(\.\d+)?$/;
 const GRAVITON = /^[a-z]+\d+g[a-z]*\.[a-z0-9]+$/;
 
 const contextSchema = z.strictObject({
@@ -131,6 +134,11 @@ const contextSchema = z.strictObject({
   multiAz: flag.default(false),
   auroraMinCapacity: halves(0, 256).default(0.5),
   auroraMaxCapacity: halves(1, 256).default(4),
+  // A string even in cdk.json: as a JSON number, 17.10 would arrive as 17.1.
+  engineVersion: z
+    .string({ error: 'must be a version such as "18" or "18.4" (quoted in cdk.json)' })
+    .regex(ENGINE_VERSION, { error: 'must be MAJOR or MAJOR.MINOR, such as 18 or 18.4' })
+    .optional(),
   existingSecretArn: z
     .string()
     .regex(SECRET_ARN, { error: 'must be the complete secret ARN, ending in the 6-character suffix Secrets Manager adds (-AbCdEf)' })
@@ -150,8 +158,9 @@ const contextSchema = z.strictObject({
     .string()
     .regex(/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be a security group id (sg- and 8 or 17 hex digits)' })
     .optional(),
-  existingPort: whole(1, 65535).default(5432),
+  existingPort: portSchema().default(5432),
   existingCreateSecretsManagerEndpoint: flag.default(false),
+  reservedConcurrency: flag.default(false),
   alarmEmail: z.email({ error: 'must be an e-mail address' }).optional(),
   dataAgeAlarmSeconds: optionalDays(60, 7 * 86_400).default(3600),
   daysAhead: whole(DAYS_AHEAD.min, DAYS_AHEAD.max).default(DAYS_AHEAD.default),
@@ -177,9 +186,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
   const ours = Object.fromEntries(
     Object.entries(context).filter(([key, value]) => !key.includes(':') && !key.startsWith('@') && value !== undefined && value !== ''),
   );
-  const parsed = contextSchema.safeParse(ours);
-  const problems = parsed.success ? [] : describeIssues(parsed.error);
-  const c = parsed.data;
+  const { data: c, problems } = parseAll(contextSchema, ours);
   // Cross-key checks read the raw values, so they are reported alongside any bad value.
   if ((ours.database ?? 'rds') === 'existing') {
     for (const key of EXISTING_REQUIRED) if (ours[key] === undefined) problems.push(`${key}: required with database=existing`);
@@ -190,10 +197,15 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
         `existingAvailabilityZones: lists ${zones} zones for ${subnets} subnets: give the zone of each subnet, in the same order`,
       );
     }
+    if (ours.engineVersion !== undefined) problems.push('engineVersion: only used with a new database (rds or aurora): remove it');
   } else {
     const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
     if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
     if (c && c.auroraMinCapacity > c.auroraMaxCapacity) problems.push('auroraMinCapacity: must not exceed auroraMaxCapacity');
+    const version = ours.engineVersion;
+    if (typeof version === 'string' && ENGINE_VERSION.test(version)) {
+      problems.push(...engineVersionProblems(ours.database === 'aurora' ? 'aurora' : 'rds', version));
+    }
   }
   if (!c || problems.length > 0) {
     throw new InputError(problems);
@@ -220,7 +232,9 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
             multiAz: c.multiAz,
             minCapacity: c.auroraMinCapacity,
             maxCapacity: c.auroraMaxCapacity,
+            engineVersion: c.engineVersion ?? DEFAULT_ENGINE_VERSION[c.database],
           },
+    reservedConcurrency: c.reservedConcurrency,
     alarmEmail: c.alarmEmail,
     dataAgeAlarmSeconds: c.dataAgeAlarmSeconds ?? undefined,
     daysAhead: c.daysAhead,
@@ -230,11 +244,32 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
   };
 }
 
+/**
+ * What is wrong with an engine version for this kind of database. Which minors a region offers
+ * changes monthly, so only the shape and the major are checked here; the deploy's error names
+ * a version AWS does not offer.
+ */
+function engineVersionProblems(kind: 'rds' | 'aurora', version: string): string[] {
+  const [major, minor] = version.split('.').map(Number);
+  const problems: string[] = [];
+  if (major === undefined || major < ENGINE_MAJORS.min || major > ENGINE_MAJORS.max) {
+    problems.push(
+      `engineVersion: PostgreSQL ${major} is not one this project is tested on: use a major from ${ENGINE_MAJORS.min} to ${ENGINE_MAJORS.max}`,
+    );
+  }
+  if (kind === 'aurora' && minor === undefined) {
+    problems.push(
+      `engineVersion: Aurora needs MAJOR.MINOR, such as ${DEFAULT_ENGINE_VERSION.aurora}: aws rds describe-db-engine-versions --engine aurora-postgresql lists the region's versions`,
+    );
+  }
+  return problems;
+}
+
 /** The message printed when the context is bad: every problem, then how to pass context. */
 export function describeConfigError(error: InputError): string {
   return [
     'perps-stats-db: bad CDK context, nothing was synthesized:',
     ...error.problems.map((problem) => `  - ${problem}`),
-    'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+    'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in docs/deploy.md.',
   ].join('\n');
 }

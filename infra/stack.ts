@@ -6,8 +6,10 @@ import { MaintenanceAlarms } from './constructs/alarms';
 import { StoreDashboard } from './constructs/dashboard';
 import { createDatabase, type DatabaseTarget } from './constructs/database';
 import { DeployMigrations } from './constructs/deploy-trigger';
-import { HandlerFunctions, operationId } from './constructs/functions';
+import { HandlerFunctions } from './constructs/functions';
+import { keepProviderLogs } from './constructs/log-groups';
 import { MaintenanceSchedules } from './constructs/schedules';
+import { STACK_OUTPUTS } from './stack-contract';
 
 export interface PerpsStatsDbStackProps extends StackProps {
   readonly config: StackConfig;
@@ -34,12 +36,12 @@ export class PerpsStatsDbStack extends Stack {
     this.database = database;
     this.handlers = new HandlerFunctions(this, 'Functions', { database, config, assetDir: props.assetDir });
     const { functions } = this.handlers;
-    this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions });
     this.deployMigrations = new DeployMigrations(this, 'DeployMigrations', {
       migrate: functions.migrate,
       partitions: functions.partitions,
       after: [database, this.handlers.securityGroup],
     });
+    this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions, after: [this.deployMigrations] });
     this.alarms = new MaintenanceAlarms(this, 'Alarms', {
       config,
       functions,
@@ -47,12 +49,17 @@ export class PerpsStatsDbStack extends Stack {
     });
     const dashboard = new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
 
-    // What an operator needs after the deploy: `aws lambda invoke --function-name ...` and the rest.
+    // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and
+    // what `npm run verify` reads.
     for (const operation of HANDLER_OPERATIONS) {
-      new CfnOutput(this, `${operationId(operation)}FunctionName`, { value: functions[operation].functionName });
+      new CfnOutput(this, STACK_OUTPUTS.functionName(operation), { value: functions[operation].functionName });
     }
-    new CfnOutput(this, 'DatabaseSecretArn', { value: database.secret.secretArn });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
-    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
+    new CfnOutput(this, STACK_OUTPUTS.secretArn, { value: database.secret.secretArn });
+    new CfnOutput(this, STACK_OUTPUTS.alarmTopicArn, { value: this.alarms.topic.topicArn });
+    new CfnOutput(this, STACK_OUTPUTS.dashboardName, { value: dashboard.dashboard.dashboardName });
+    new CfnOutput(this, STACK_OUTPUTS.metricsNamespace, { value: config.metricsNamespace });
+
+    // Last: every function CDK adds on its own exists by now.
+    keepProviderLogs(this);
   }
 }

@@ -207,7 +207,7 @@ export interface RelationEstimate {
 }
 
 /** Heap sizes and row estimates of many relations in one catalog query. */
-export async function readEstimates(client: pg.ClientBase, relations: string[]): Promise<RelationEstimate[]> {
+async function readEstimates(client: pg.ClientBase, relations: string[]): Promise<RelationEstimate[]> {
   if (relations.length === 0) return [];
   const { rows } = await client.query<RelationEstimate>(
     `SELECT r.name, pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate

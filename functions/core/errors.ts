@@ -40,6 +40,32 @@ export class LockBusyError extends PerpsDbError {
   override readonly retryable = true;
 }
 
+/**
+ * A step could not get its table locks within DB_LOCK_TIMEOUT_MS in DB_DDL_ATTEMPTS attempts: a
+ * long transaction holds a conflicting lock. Nothing of the step was applied, and the next run
+ * tries it again: like a busy maintenance lock, running again later is the remedy.
+ */
+export class LockTimeoutError extends PerpsDbError {
+  override readonly exitCode = 4;
+  override readonly retryable = true;
+  constructor(
+    readonly step: string,
+    readonly attempts: number,
+    readonly lockTimeoutMs: number,
+    options: { cause?: unknown; report?: unknown },
+  ) {
+    super(
+      `${step}: could not get its lock within ${lockTimeoutMs} ms in ${attempts} attempts; a long transaction probably holds a conflicting lock (see pg_locks); it will be retried on the next run`,
+      options,
+    );
+  }
+
+  /** The same error carrying the report of the run it stopped. */
+  withReport(report: unknown): LockTimeoutError {
+    return new LockTimeoutError(this.step, this.attempts, this.lockTimeoutMs, { cause: this.cause, report });
+  }
+}
+
 /** A migration failed, or the ledger and the migration files disagree. */
 export class MigrationError extends PerpsDbError {
   override readonly exitCode = 5;

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { currentDatabase } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostError, withAdvisoryLock, withClient } from './db/sessions';
+import { isConnectionFailure, sqlState } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
-import { MigrationError } from './errors';
+import { LockTimeoutError, MigrationError } from './errors';
+import { grantGroupRoles, type RoleGrant } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
 export interface MigrationSource {
@@ -29,6 +31,8 @@ export interface MigrateReport {
   migrations: MigrationResult[];
   /** NOTICEs raised by the migrations, for example that roles were skipped. */
   notices: string[];
+  /** Privileges this run granted to perps_reader and perps_writer (see role-grants.ts). */
+  grants: RoleGrant[];
 }
 
 export interface MigrateInput {
@@ -37,7 +41,7 @@ export interface MigrateInput {
 }
 
 /** The ledger of applied migrations. */
-export const LEDGER_TABLE = 'perps_schema_migrations';
+const LEDGER_TABLE = 'perps_schema_migrations';
 
 export function checksumOf(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');
@@ -54,7 +58,7 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
-    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [] };
+    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [], grants: [] };
     // Only NOTICEs raised by migration files are worth reporting (not "ledger already exists").
     let collecting = false;
     const onNotice = (notice: { message?: string }) => {
@@ -99,7 +103,10 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
             const message = describeSqlError(migration, error);
             report.migrations.push({ name: migration.name, status: 'failed', error: message });
             // Not the migration's fault: a lost session (even at COMMIT, the ledger tells) is retryable.
-            if (isConnectionLost(error)) throw connectionLostError('migrate', client, error, report);
+            if (isConnectionFailure(error)) throw connectionLostError('migrate', client, error, report);
+            // Nor is a lock a long transaction held past every attempt: nothing of the file was
+            // applied, and the next run (deploy or invoke) applies it, as the message says.
+            if (error instanceof LockTimeoutError) throw error.withReport(report);
             throw new MigrationError(message, { cause: error, report });
           } finally {
             collecting = false;
@@ -109,6 +116,8 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
           report.applied++;
           ctx.log.info('migration applied', { migration: migration.name, durationMs: duration });
         }
+        const reportSoFar = () => report;
+        Object.assign(report, await grantGroupRoles(client, ctx, { ledger: LEDGER_TABLE, notices: report.notices, reportSoFar }));
       });
     } finally {
       client.off('notice', onNotice);
@@ -151,16 +160,17 @@ function checkLedger(migrations: MigrationSource[], applied: Map<string, string>
 
 /** "0001_x.sql line 12, column 3: relation ... does not exist" from a PostgreSQL error. */
 function describeSqlError(migration: MigrationSource, error: unknown): string {
-  const pgError = error as { position?: string; where?: string; code?: string };
+  const pgError = error instanceof pg.DatabaseError ? error : undefined;
   let where = '';
-  const position = Number(pgError.position);
+  const position = Number(pgError?.position);
   if (Number.isInteger(position) && position > 0) {
     const before = migration.sql.slice(0, position - 1);
     const line = before.split('\n').length;
     const column = position - before.lastIndexOf('\n') - 1;
     where = ` line ${line}, column ${column}`;
   }
-  const context = pgError.where ? ` (${pgError.where.split('\n')[0]})` : '';
-  const code = pgError.code ? ` [SQLSTATE ${pgError.code}]` : '';
+  const context = pgError?.where ? ` (${pgError.where.split('\n')[0]})` : '';
+  const state = sqlState(error);
+  const code = state ? ` [SQLSTATE ${state}]` : '';
   return `migration ${migration.name}${where} failed: ${errorMessage(error)}${code}${context}; nothing of this file was applied`;
 }

@@ -4,10 +4,11 @@ import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { connectionLostError, withAdvisoryLock, withClient } from './db/sessions';
+import { isConnectionFailure } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { DeadlineError, InputError, PartialFailureError } from './errors';
-import { fillNames } from './names';
+import { fillNames } from './parse';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
 export interface PruneInput {
@@ -105,33 +106,40 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
       report.actions = input.truncate
         ? [await planTruncate(client)]
         : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
-      if (input.dryRun) return;
-      const reportSoFar = () => summarise(report);
-      for (const action of report.actions) {
-        assertTimeForStep(ctx, describeAction(action), reportSoFar);
-        try {
-          await execute(ctx, client, action, reportSoFar);
-          action.status = 'done';
-        } catch (error) {
-          if (error instanceof DeadlineError) throw error;
-          action.status = 'failed';
-          action.error = errorMessage(error);
-          ctx.log.info('prune step failed', { action: action.action, error: action.error });
-          // The other steps cannot run on a dead session: the run ends here.
-          if (isConnectionLost(error)) throw connectionLostError('prune', client, error, summarise(report));
-        }
-      }
+      if (!input.dryRun) await executeActions(ctx, client, report);
     });
 
-    summarise(report);
-    const failed = report.actions.filter((a) => a.status === 'failed');
+    const done = withTotals(report);
+    const failed = done.actions.filter((a) => a.status === 'failed');
     if (failed.length > 0) {
-      throw new PartialFailureError(`prune: ${failed.length} of ${report.actions.length} steps failed, first: ${failed[0]?.error}`, {
-        report,
+      throw new PartialFailureError(`prune: ${failed.length} of ${done.actions.length} steps failed, first: ${failed[0]?.error}`, {
+        report: done,
       });
     }
-    return report;
+    return done;
   });
+}
+
+/**
+ * Runs the planned actions in order, recording each one's outcome in it. A failed step does not
+ * stop the others, except when the session died; the deadline stops the run between two steps.
+ */
+async function executeActions(ctx: OperationContext, client: pg.ClientBase, report: PruneReport): Promise<void> {
+  const reportSoFar = () => withTotals(report);
+  for (const action of report.actions) {
+    assertTimeForStep(ctx, stepName(action), reportSoFar);
+    try {
+      await execute(ctx, client, action, reportSoFar);
+      action.status = 'done';
+    } catch (error) {
+      if (error instanceof DeadlineError) throw error;
+      action.status = 'failed';
+      action.error = errorMessage(error);
+      ctx.log.info('prune step failed', { action: action.action, error: action.error });
+      // The other steps cannot run on a dead session: the run ends here.
+      if (isConnectionFailure(error)) throw connectionLostError('prune', client, error, reportSoFar());
+    }
+  }
 }
 
 async function planTruncate(client: pg.ClientBase): Promise<PruneAction> {
@@ -219,7 +227,8 @@ async function countOlder(client: pg.ClientBase, relation: string, before: Date)
   return Number(rows[0]?.n ?? 0);
 }
 
-function describeAction(action: PruneAction): string {
+/** The step an action is, in the words of a deadline message ("drop partition trades_2026_01_01"). */
+function stepName(action: PruneAction): string {
   return action.action === 'truncate_tables' ? 'truncating the data tables' : `${action.action.replace('_', ' ')} ${action.relation}`;
 }
 
@@ -247,7 +256,7 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
     case 'delete_rows': {
       // Each batch is a step of its own: a deadline stops the delete between two batches.
       const beforeBatch = (deleted: number) =>
-        assertTimeForStep(ctx, `the next batch of ${describeAction(action)}`, () => {
+        assertTimeForStep(ctx, `the next batch of ${stepName(action)}`, () => {
           action.rows = deleted;
           action.status = 'stopped';
           return reportSoFar();
@@ -264,7 +273,7 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Pru
  * ingested rows: each batch reads only the pages of its rows, so the whole delete costs about
  * one pass over the deleted rows' pages. (Batches per symbol through the (symbol, ts) index
  * were 9x slower than one plain DELETE: a symbol's rows are spread over every page, so every
- * batch touched the whole partition; see the benchmark in the README.)
+ * batch touched the whole partition; see docs/performance.md.)
  */
 async function deleteOlderRows(
   ctx: OperationContext,
@@ -273,103 +282,140 @@ async function deleteOlderRows(
   before: Date,
   beforeBatch: (deletedSoFar: number) => void,
 ): Promise<number> {
-  const rel = quoteIdent(relation);
-  const batch = ctx.settings.batchSize;
-  let deleted = 0;
-  /**
-   * One batch, its own transaction. With `cap`, a statement that deleted more rows than that is
-   * rolled back and null returned: the caller takes the window again, smaller.
-   */
-  const run = async (sql: string, params: unknown[], cap?: number): Promise<number | null> => {
-    beforeBatch(deleted);
-    const tooMany = new Error('window over the batch size');
-    try {
-      return await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, async () => {
-        // No wait for the commit to reach the disk: a batch a server crash forgets is deleted
-        // again by the next run, and the crash cannot split a batch.
-        await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
-        const n = (await client.query(sql, params)).rowCount ?? 0;
-        if (cap !== undefined && n > cap) throw tooMany;
-        return n;
-      });
-    } catch (error) {
-      if (error === tooMany) return null;
-      throw error;
-    }
-  };
-  const progress = (n: number) => {
-    deleted += n;
-    if (n > 0) ctx.progress?.(`${relation}: deleted ${deleted} rows`);
-  };
-  const oldestFirst = async () => {
-    // The oldest `batch` rows each time, through a plain ts index where there is one.
-    for (;;) {
-      const n = (await run(`DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`, [
-        before,
-        batch,
-      ])) as number;
-      progress(n);
-      if (n < batch) return deleted;
-    }
-  };
-  if (relation === 'ingest_events' || isDefaultPartitionName(relation)) return oldestFirst();
-  // Day partitions: windows of ts through the (exchange_id, ts) index, one descent per exchange
-  // (every row references one of the few exchanges), each window deleted by one plain statement:
-  // a bitmap scan reads its pages once, in physical order, as a plain DELETE does. (A list of
-  // ctids capped with LIMIT read every row twice and, with its retries, took 2.4x the plain
-  // DELETE.) Each window is sized from the rows the last one held, aiming at 80% of `batch`; one
-  // that holds more than `batch` (the row rate jumped) is rolled back and taken again smaller,
-  // and a 1 ms window still over it (rows sharing a timestamp) is taken `batch` rows at a time.
+  const deletion: RowDeletion = { ctx, client, relation, before, beforeBatch, deleted: 0 };
+  if (relation === 'ingest_events' || isDefaultPartitionName(relation)) return deleteOldestFirst(deletion);
+  const start = await oldestRowsByExchange(client, relation, before);
+  return start ? deleteByTimeWindows(deletion, start) : deleteOldestFirst(deletion);
+}
+
+/** A delete in progress: where, up to when, and how many rows are gone so far. */
+interface RowDeletion {
+  ctx: OperationContext;
+  client: pg.ClientBase;
+  relation: string;
+  before: Date;
+  /** Called before each batch: the deadline check, which may end the run there. */
+  beforeBatch: (deletedSoFar: number) => void;
+  deleted: number;
+}
+
+/**
+ * One batch: one DELETE under lock_timeout; returns the rows it deleted. With `cap`, a DELETE
+ * that took more rows than that is rolled back and null returned: the caller takes less.
+ */
+async function deleteBatch(deletion: RowDeletion, sql: string, params: unknown[], cap?: number): Promise<number | null> {
+  const { ctx, client, relation } = deletion;
+  deletion.beforeBatch(deletion.deleted);
+  const overCap = new Error(`more than ${cap} rows`);
+  const rows = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, async () => {
+    // No wait for the commit to reach the disk: a batch a server crash forgets is deleted again
+    // by the next run, and a crash cannot split a batch.
+    await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+    const deleted = (await client.query(sql, params)).rowCount ?? 0;
+    if (cap !== undefined && deleted > cap) throw overCap;
+    return deleted;
+  }).catch((error: unknown) => (error === overCap ? null : Promise.reject(error)));
+  if (rows === null) return null;
+  deletion.deleted += rows;
+  if (rows > 0) ctx.progress?.(`${relation}: deleted ${deletion.deleted} rows`);
+  return rows;
+}
+
+/** The oldest `batchSize` rows each time, through a plain ts index where there is one. */
+async function deleteOldestFirst(deletion: RowDeletion): Promise<number> {
+  const rel = quoteIdent(deletion.relation);
+  const batch = deletion.ctx.settings.batchSize;
+  for (;;) {
+    const rows = await deleteBatch(
+      deletion,
+      `DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE ts < $1 ORDER BY ts LIMIT $2))`,
+      [deletion.before, batch],
+    );
+    if (rows === null || rows < batch) return deletion.deleted;
+  }
+}
+
+/** Where a day partition's old rows start: every exchange id, and the oldest ts before the cutoff. */
+interface ExchangeStart {
+  exchangeIds: number[];
+  /** Null: no row is older than the cutoff. */
+  first: Date | null;
+}
+
+/**
+ * One descent of the (exchange_id, ts) index per exchange (every row references one of the few
+ * exchanges). Undefined when the oldest ts is -infinity, which node-postgres returns as a number
+ * and only a partition made by hand can hold: such a relation is deleted oldest first.
+ */
+async function oldestRowsByExchange(client: pg.ClientBase, relation: string, before: Date): Promise<ExchangeStart | undefined> {
   const { rows } = await client.query<{ ids: number[]; first: Date | number | null }>(
     `SELECT array_agg(e.id) AS ids, min(f.ts) AS first FROM exchanges e
-       LEFT JOIN LATERAL (SELECT ts FROM ${rel} WHERE exchange_id = e.id AND ts < $1 ORDER BY ts LIMIT 1) f ON true`,
+       LEFT JOIN LATERAL (SELECT ts FROM ${quoteIdent(relation)} WHERE exchange_id = e.id AND ts < $1 ORDER BY ts LIMIT 1) f ON true`,
     [before],
   );
-  const ids = rows[0]?.ids ?? [];
-  const first = rows[0]?.first;
-  // node-postgres returns -infinity as a number: only a partition made by hand can hold it.
-  if (first !== null && first !== undefined && !(first instanceof Date)) return oldestFirst();
-  const end = before.getTime();
-  let from = first?.getTime() ?? end;
+  const first = rows[0]?.first ?? null;
+  if (first !== null && !(first instanceof Date)) return undefined;
+  return { exchangeIds: rows[0]?.ids ?? [], first };
+}
+
+/**
+ * Day partitions: windows of ts through the (exchange_id, ts) index, each deleted by one plain
+ * DELETE: a bitmap scan reads the window's pages once, in physical order, as one plain DELETE of
+ * every old row does. (A list of ctids capped with LIMIT read every row twice; with its shrunk
+ * retries it took 2.4x the plain DELETE.) Each window is sized from the rows the last one held,
+ * aiming at 80% of `batchSize`; one that holds more than `batchSize` (the row rate jumped) is
+ * rolled back and taken again smaller, so no committed batch exceeds it. A 1 ms window still over
+ * it (rows sharing one timestamp) is taken `batchSize` ctids at a time.
+ */
+async function deleteByTimeWindows(deletion: RowDeletion, start: ExchangeStart): Promise<number> {
+  const rel = quoteIdent(deletion.relation);
+  const batch = deletion.ctx.settings.batchSize;
+  const end = deletion.before.getTime();
+  let from = start.first?.getTime() ?? end;
   // Start small (the row count is unknown); the windows adapt within a few batches.
   let window = Math.max(1, (end - from) / 64);
-  const aim = 0.8 * batch;
   while (from < end) {
     const to = Math.min(end, from + window);
-    const range = [ids, new Date(from), new Date(to)];
-    const n =
-      window <= 1
-        ? await run(
-            `DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${rel} WHERE exchange_id = ANY ($1) AND ts >= $2 AND ts < $3 LIMIT $4))`,
+    const range = [start.exchangeIds, new Date(from), new Date(to)];
+    const rows =
+      window > 1
+        ? await deleteBatch(deletion, `DELETE FROM ${rel} WHERE exchange_id = ANY ($1) AND ts >= $2 AND ts < $3`, range, batch)
+        : await deleteBatch(
+            deletion,
+            `DELETE FROM ${rel} WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM ${rel} WHERE exchange_id = ANY ($1) AND ts >= $2 AND ts < $3 LIMIT $4))`,
             [...range, batch],
-          )
-        : await run(`DELETE FROM ${rel} WHERE exchange_id = ANY ($1) AND ts >= $2 AND ts < $3`, range, batch);
-    if (n === null) {
+          );
+    if (rows === null) {
       window = Math.max(1, window / 4);
       continue;
     }
-    progress(n);
-    // A full capped batch: the same 1 ms window again.
-    if (window <= 1 && n >= batch) continue;
+    // A full batch of tied rows: the same 1 ms window again.
+    if (window <= 1 && rows >= batch) continue;
     from = to;
-    // Aim the next window at 80% of `batch` rows; grow at most 4x over an empty or sparse stretch.
-    window = n === 0 ? window * 4 : Math.max(1, window * Math.min(4, aim / n));
+    window = nextWindow(window, rows, 0.8 * batch);
   }
-  return deleted;
+  return deletion.deleted;
 }
 
-function summarise(report: PruneReport): PruneReport {
-  report.rows_deleted = {};
-  report.partitions_dropped = 0;
+/** Aims the next window at `aim` rows from what the last one held; grows at most 4x over an empty or sparse stretch. */
+function nextWindow(window: number, rows: number, aim: number): number {
+  return rows === 0 ? window * 4 : Math.max(1, window * Math.min(4, aim / rows));
+}
+
+/** The report with its totals (rows deleted, partitions dropped) counted from its actions. */
+function withTotals(report: PruneReport): PruneReport {
+  const rowsDeleted: Record<string, number> = {};
+  let partitionsDropped = 0;
   for (const action of report.actions) {
     const counts = action.status === 'done' || action.status === 'stopped' || (report.dry_run && action.status === 'planned');
     if (!counts) continue;
     if (action.action === 'truncate_tables') {
-      for (const [table, n] of Object.entries(action.rows)) report.rows_deleted[table] = (report.rows_deleted[table] ?? 0) + n;
+      for (const [table, n] of Object.entries(action.rows)) rowsDeleted[table] = (rowsDeleted[table] ?? 0) + n;
       continue;
     }
-    report.rows_deleted[action.table] = (report.rows_deleted[action.table] ?? 0) + (action.rows ?? 0);
-    if (action.action === 'drop_partition') report.partitions_dropped++;
+    rowsDeleted[action.table] = (rowsDeleted[action.table] ?? 0) + (action.rows ?? 0);
+    if (action.action === 'drop_partition') partitionsDropped++;
   }
-  return report;
+  return { ...report, rows_deleted: rowsDeleted, partitions_dropped: partitionsDropped };
 }

@@ -44,7 +44,7 @@ export interface RecentIngest {
   latest_ts: string | null;
 }
 
-/** The stable JSON shape of `stats --format json` (documented in the README). */
+/** The stable JSON shape of `stats --format json` (documented in docs/design.md, Stats). */
 export interface StatsReport {
   operation: 'stats';
   fetched_at: string;

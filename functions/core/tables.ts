@@ -10,7 +10,7 @@ export type TableName = (typeof ALL_TABLES)[number];
 export const TRUNCATABLE_TABLES = ['markets', ...TIME_SERIES_TABLES, 'ingest_events'] as const satisfies readonly TableName[];
 
 /** Name of a time-series table's DEFAULT partition. */
-export function defaultPartitionName(table: TimeSeriesTable): string {
+function defaultPartitionName(table: TimeSeriesTable): string {
   return `${table}_default`;
 }
 

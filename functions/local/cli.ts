@@ -1,21 +1,16 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { verifyConnection } from '../core/db/pool';
 import { describeTarget } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
-import type { MigrateReport } from '../core/migrate';
-import type { OperationId, OperationReport } from '../core/operations';
-import type { PartitionsReport } from '../core/partitions';
-import { urlTarget } from '../middleware/connection';
+import type { Operation, OperationReport } from '../core/operations';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
-import { sslOptions } from '../middleware/tls';
-import { type Invocation, parseCommandLine, USAGE } from './commands';
+import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step, USAGE } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
-import { loadEnvironment, resolveSettings } from './settings';
+import { loadEnvironment, type RunnerSettings, resolveSettings } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -27,131 +22,175 @@ export interface CliIo {
 }
 
 /**
- * The local runner: flags -> event -> the Lambda handlers (same middleware chain, a Lambda-like
- * context) -> table or JSON. Returns the exit code; the
- * mapping from errors to exit codes lives here and nowhere else.
+ * The local runner: flags -> payloads -> the Lambda handlers (same middleware chain, a
+ * Lambda-like context) -> table or JSON. Returns the exit code; the mapping from errors to exit
+ * codes lives here and nowhere else.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  // Messages are built from masked URLs; this is the second line of defence for stderr, for a
-  // password that some library message might echo. Short passwords are skipped: replacing every
-  // "1" or "pg" would garble the output and hide nothing.
-  const secrets: string[] = [];
-  const redact = (text: string) => secrets.reduce((out, secret) => out.replaceAll(secret, '***'), text);
-  const stderr = (line: string) => io.stderr.write(`${redact(line)}\n`);
-  let format: 'table' | 'json' = 'table';
-  const handlers: OperationHandler[] = [];
-  let embedded: EmbeddedDatabase | undefined;
-  let urlSource: string | undefined;
-  const print = (report: OperationReport) =>
-    io.stdout.write(`${format === 'json' ? JSON.stringify(report, null, 2) : renderReport(report)}\n`);
-
+  const output = new RunnerOutput(io);
+  const handlers = new HandlerSet();
+  let settings: RunnerSettings | undefined;
   try {
     const parsed = parseCommandLine(argv);
-    if (parsed.kind === 'help') {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    if (parsed.kind === 'version') {
-      io.stdout.write(`perps-stats-db ${io.version}\n`);
-      return 0;
-    }
-    format = parsed.format;
+    if (parsed.kind === 'help') return output.info(USAGE);
+    if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
+    output.format = parsed.format;
     const environment = loadEnvironment(io.cwd, io.env);
-    const settings = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
-    urlSource = settings.urlSource;
-    const password = settings.url ? safePassword(settings.url) : '';
-    if (password.length >= 6) secrets.push(password, encodeURIComponent(password));
-
-    refuseUnconfirmableTruncate(parsed.invocation, io);
-
-    let url = settings.url;
-    if (!url) {
-      stderr(`no --database-url or DATABASE_URL: using the embedded PostgreSQL (PGlite) in ${settings.embeddedDir}`);
-      embedded = await startEmbeddedDatabase(settings.embeddedDir);
-      url = embedded.url;
-    }
-    if (truncating(parsed.invocation)) {
-      // The name to confirm comes from the server, before the handler runs; every other command
-      // lets the handler connect (and check the connection) once.
-      // With the handlers' TLS settings (DB_SSL, DB_SSL_CA_FILE), which win over the URL's sslmode.
-      const target = urlTarget(url, settings.ssl);
-      const ssl = target.sslMode && sslOptions(target.sslMode, settings.sslCaFile);
-      const database = await verifyConnection(target.url, settings.connectTimeoutMs, ssl);
-      await confirmTruncate(parsed.invocation, database, settings.url ? describeTarget(settings.url) : 'the embedded database', io, stderr);
-    }
-    const log = stderrLogger(stderr, settings.logLevel);
-    const handlerOptions: OperationHandlerOptions = {
-      env: { ...settings.handlerEnv, DATABASE_URL: url },
-      log,
-      metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
-      progress: io.stderr.isTTY ? (message) => stderr(`… ${message}`) : undefined,
-    };
-    const invoke = async (operation: OperationId, event: object) => {
-      const handler = createOperationHandler(operation, handlerOptions);
-      handlers.push(handler);
-      // No deadline on the command line: a long prune runs to the end.
-      return handler(event, localLambdaContext(`perps-stats-db-local-${operation}`, NO_DEADLINE_MS));
-    };
-    const { invocation } = parsed;
-    if (invocation.command === 'init') {
-      const migrated = (await invoke('migrate', {})) as MigrateReport;
-      const partitions = (await invoke('partitions', invocation.event)) as PartitionsReport;
-      print({ operation: 'init', migrate: migrated, partitions });
-    } else {
-      print(await invoke(invocation.command, invocation.event));
-    }
+    const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+    settings = resolved;
+    output.redactPasswordOf(resolved.url);
+    refuseUnconfirmable(parsed.invocation, io);
+    const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
+    handlers.configure(handlerOptions(resolved, url, io, output));
+    const target = resolved.url ? describeTarget(resolved.url) : 'the embedded database';
+    const reports = await runSteps(parsed.invocation, handlers, (step, preview) => confirm(step, preview, target, io, output));
+    output.print(parsed.invocation.command, reports);
     return 0;
   } catch (error) {
-    if (error instanceof PerpsDbError) {
-      if (error.report) print(error.report as OperationReport);
-      const where = error instanceof DatabaseUnavailableError && urlSource ? ` (URL from ${urlSource})` : '';
-      stderr(`error: ${error.message}${where}`);
-      return error.exitCode;
-    }
-    stderr(`error: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return exitCodeOf(error, output, settings);
   } finally {
-    for (const handler of handlers) await handler.close();
-    await embedded?.stop().catch(() => undefined);
+    await handlers.close();
   }
 }
 
-/** A truncate that will run: it needs the database name as confirmation. */
-function truncating(invocation: Invocation): invocation is Extract<Invocation, { command: 'prune' }> {
-  return invocation.command === 'prune' && Boolean(invocation.event.truncate) && !invocation.event.dryRun;
+/** The one place errors become exit codes: the error's own, after its report and message. */
+function exitCodeOf(error: unknown, output: RunnerOutput, settings: RunnerSettings | undefined): number {
+  if (!(error instanceof PerpsDbError)) {
+    output.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  // The operation's own report so far: what was done before it failed.
+  if (error.report) output.print('', [error.report as OperationReport]);
+  const where = error instanceof DatabaseUnavailableError && settings ? ` (URL from ${settings.urlSource})` : '';
+  output.error(`error: ${error.message}${where}`);
+  return error.exitCode;
 }
 
-/** Without --yes and without a terminal to ask on, --truncate is refused before connecting. */
-function refuseUnconfirmableTruncate(invocation: Invocation, io: CliIo): void {
-  if (!truncating(invocation) || invocation.yes) return;
-  if (!io.stdin.isTTY) {
-    throw new InputError(
-      '--truncate empties markets and every data table: pass --yes to confirm (stdin is not a terminal, so there is no prompt)',
-    );
+/** stdout for reports (table or JSON), stderr for everything else, with the URL's password masked. */
+class RunnerOutput {
+  format: OutputFormat = 'table';
+  private readonly secrets: string[] = [];
+
+  constructor(private readonly io: CliIo) {}
+
+  /**
+   * Messages are built from masked URLs; this is the second line of defence for stderr, for a
+   * password that some library message might echo. Short passwords are skipped: replacing every
+   * "1" or "pg" would garble the output and hide nothing.
+   */
+  redactPasswordOf(url: string | undefined): void {
+    const password = url ? safePassword(url) : '';
+    if (password.length >= 6) this.secrets.push(password, encodeURIComponent(password));
   }
+
+  error(line: string): void {
+    this.io.stderr.write(`${this.secrets.reduce((out, secret) => out.replaceAll(secret, '***'), line)}\n`);
+  }
+
+  info(text: string): number {
+    this.io.stdout.write(`${text}\n`);
+    return 0;
+  }
+
+  /** A command's reports: one, or (init) each under its operation's id: `{ operation: 'init', migrate: ..., partitions: ... }`. */
+  print(command: string, reports: OperationReport[]): void {
+    const [only] = reports;
+    const json =
+      reports.length === 1 ? only : { operation: command, ...Object.fromEntries(reports.map((report) => [report.operation, report])) };
+    this.io.stdout.write(`${this.format === 'json' ? JSON.stringify(json, null, 2) : reports.map(renderReport).join('\n\n')}\n`);
+  }
+}
+
+/** The handlers this run invokes, one per operation (its pool serves every invocation), and the embedded database. */
+class HandlerSet {
+  private readonly handlers = new Map<string, OperationHandler>();
+  private options: OperationHandlerOptions = {};
+  private embedded: EmbeddedDatabase | undefined;
+
+  async startEmbedded(dir: string, output: RunnerOutput): Promise<string> {
+    output.error(`no --database-url or DATABASE_URL: using the embedded PostgreSQL (PGlite) in ${dir}`);
+    this.embedded = await startEmbeddedDatabase(dir);
+    return this.embedded.url;
+  }
+
+  configure(options: OperationHandlerOptions): void {
+    this.options = options;
+  }
+
+  /** One invocation; no deadline on the command line: a long prune runs to the end. */
+  async invoke(operation: Operation, payload: Record<string, unknown>): Promise<OperationReport> {
+    let handler = this.handlers.get(operation.id);
+    if (!handler) {
+      handler = createOperationHandler(operation, this.options);
+      this.handlers.set(operation.id, handler);
+    }
+    return handler(payload, localLambdaContext(`perps-stats-db-local-${operation.id}`, NO_DEADLINE_MS));
+  }
+
+  async close(): Promise<void> {
+    for (const handler of this.handlers.values()) await handler.close();
+    await this.embedded?.stop().catch(() => undefined);
+  }
+}
+
+function handlerOptions(settings: RunnerSettings, url: string, io: CliIo, output: RunnerOutput): OperationHandlerOptions {
+  const log = stderrLogger((line) => output.error(line), settings.logLevel);
+  return {
+    env: { ...settings.handlerEnv, DATABASE_URL: url },
+    log,
+    metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
+    progress: io.stderr.isTTY ? (message) => output.error(`… ${message}`) : undefined,
+  };
+}
+
+/** Asks for the database name a run that destroys data must carry, given the dry run's report. */
+type Confirm = (step: Step, preview: OperationReport) => Promise<string>;
+
+/** Runs the steps in order, each through its handler; a step that destroys data is previewed and confirmed first. */
+async function runSteps(invocation: Invocation, handlers: HandlerSet, confirmStep: Confirm): Promise<OperationReport[]> {
+  const reports: OperationReport[] = [];
+  for (const step of invocation.steps) {
+    if (!needsConfirmation(step)) {
+      reports.push(await handlers.invoke(step.operation, step.payload));
+      continue;
+    }
+    // The handler itself says which database it reaches and what would go: a dry run first.
+    const preview = await handlers.invoke(step.operation, { ...step.payload, dryRun: true });
+    const confirmed = invocation.yes ? databaseOf(preview) : await confirmStep(step, preview);
+    reports.push(await handlers.invoke(step.operation, { ...step.payload, confirm: confirmed }));
+  }
+  return reports;
+}
+
+/** The database a report was made on, as the server names it. */
+function databaseOf(report: OperationReport): string {
+  if ('database' in report && typeof report.database === 'string') return report.database;
+  throw new Error(`the ${report.operation} report names no database to confirm`);
+}
+
+/** Without --yes and without a terminal to ask on, a run that destroys data is refused before connecting. */
+function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
+  if (invocation.yes || io.stdin.isTTY) return;
+  const step = invocation.steps.find((s) => needsConfirmation(s));
+  if (!step) return;
+  throw new InputError(
+    `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect}: pass --yes to confirm (stdin is not a terminal, so there is no prompt)`,
+  );
 }
 
 /**
- * `--truncate` needs the database name (as the server reports it) as confirmation: `--yes`
- * supplies it, a terminal is asked for it. Runs after connecting, before anything changes.
+ * Shows what the dry run found, then asks for the database name (as the server reports it);
+ * anything else typed changes nothing.
  */
-async function confirmTruncate(
-  invocation: Extract<Invocation, { command: 'prune' }>,
-  database: string,
-  target: string,
-  io: CliIo,
-  stderr: (line: string) => void,
-) {
-  if (invocation.yes) {
-    invocation.event.confirm = database;
-    return;
-  }
-  stderr(`--truncate empties markets and every data table of ${target}.`);
+async function confirm(step: Step, preview: OperationReport, target: string, io: CliIo, output: RunnerOutput): Promise<string> {
+  const database = databaseOf(preview);
+  output.error(renderReport(preview));
+  output.error(`${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect} of ${target}.`);
   const prompt = createInterface({ input: io.stdin, output: io.stderr });
   const answer = (await prompt.question(`Type the database name (${database}) to confirm: `)).trim();
   prompt.close();
   if (answer !== database) throw new InputError(`not confirmed (typed "${answer}", expected "${database}"): nothing was changed`);
-  invocation.event.confirm = answer;
+  return answer;
 }
 
 function safePassword(url: string): string {

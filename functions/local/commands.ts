@@ -1,84 +1,100 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { InputError } from '../core/errors';
-import {
-  DAYS_AHEAD,
-  describeIssues,
-  type PartitionsEvent,
-  type PruneEvent,
-  partitionsEventSchema,
-  pruneEventSchema,
-  RETENTION_DAYS,
-} from '../core/inputs';
+import type { CommandLine, Flag } from '../core/operation-definition';
+import { DAYS_AHEAD, OPERATIONS, type Operation } from '../core/operations';
+import { parseOrThrow, readDecimal } from '../core/parse';
 
-export type CommandName = 'init' | 'migrate' | 'partitions' | 'prune' | 'stats';
 export type OutputFormat = 'table' | 'json';
 
-export type Invocation =
-  | { command: 'init'; event: PartitionsEvent }
-  | { command: 'migrate'; event: Record<string, never> }
-  | { command: 'partitions'; event: PartitionsEvent }
-  | { command: 'prune'; event: PruneEvent; yes: boolean }
-  | { command: 'stats'; event: Record<string, never> };
+/** One handler invocation: an operation and its payload, already checked against its schema. */
+export interface Step {
+  operation: Operation;
+  payload: Record<string, unknown>;
+}
 
+/** What a command line asks for: the invocations, in order. */
+export interface Invocation {
+  /** The command as its report names it: `init`, or the operation id. */
+  command: string;
+  steps: Step[];
+  /** --yes: a run that destroys data is confirmed without a prompt. */
+  yes: boolean;
+}
+
+/** --help, --version, or an invocation to run and how to print it. */
 export type ParsedCommandLine =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'run'; invocation: Invocation; format: OutputFormat; databaseUrl: string | undefined };
 
-const OPTIONS = {
+/** A runner command: the operations it invokes, in order, each with the flags that fill its payload. */
+interface Command {
+  name: string;
+  aliases: readonly string[];
+  steps: readonly { operation: Operation; flags: Readonly<Record<string, Flag>> }[];
+  usage: CommandLine['usage'];
+}
+
+/** `init` is no operation of its own: the migrate handler, then the partitions handler. */
+const INIT: Command = {
+  name: 'init',
+  aliases: [],
+  steps: [
+    { operation: OPERATIONS.migrate, flags: {} },
+    { operation: OPERATIONS.partitions, flags: { 'create-partitions-days': { field: 'daysAhead', kind: 'number' } } },
+  ],
+  usage: {
+    synopsis: 'init [--create-partitions-days N]',
+    summary: `migrate, then create partitions (N days, default ${DAYS_AHEAD.default})`,
+  },
+};
+
+function operationCommand(operation: Operation): Command {
+  const { aliases = [], flags = {}, usage } = operation.cli;
+  return { name: operation.id, aliases, steps: [{ operation, flags }], usage };
+}
+
+/** Every command, in the order --help lists them: init, then the registry's operations. */
+const COMMANDS: readonly Command[] = [INIT, ...Object.values(OPERATIONS).map(operationCommand)];
+const COMMAND_BY_NAME = new Map(COMMANDS.flatMap((command) => [command.name, ...command.aliases].map((name) => [name, command])));
+
+const GLOBAL_OPTIONS = {
   'database-url': { type: 'string' },
   format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
-  days: { type: 'string' },
-  'create-partitions-days': { type: 'string' },
-  'older-than': { type: 'string' },
-  'drop-partitions-older-than': { type: 'string' },
-  truncate: { type: 'boolean' },
-  yes: { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
-type Flag = keyof typeof OPTIONS;
+/** Confirms, without a prompt, a run that destroys data (commands with a confirmation only). */
+const YES = 'yes';
 
-const GLOBAL_FLAGS: Flag[] = ['database-url', 'format', 'help', 'version'];
-const COMMAND_FLAGS: Record<CommandName, Flag[]> = {
-  init: ['create-partitions-days'],
-  migrate: [],
-  partitions: ['days'],
-  prune: ['older-than', 'drop-partitions-older-than', 'truncate', 'yes', 'dry-run'],
-  stats: [],
-};
-const COMMAND_ALIASES: Record<string, CommandName> = {
-  init: 'init',
-  migrate: 'migrate',
-  partitions: 'partitions',
-  prune: 'prune',
-  clean: 'prune',
-  stats: 'stats',
-};
-/** Event keys as the user typed them, for error messages. */
-const FLAG_OF_KEY: Record<string, string> = {
-  daysAhead: '--days',
-  olderThanDays: '--older-than',
-  dropPartitionsOlderThanDays: '--drop-partitions-older-than',
-  truncate: '--truncate',
-  dryRun: '--dry-run',
+const commandFlags = (command: Command) => command.steps.flatMap((step) => Object.entries(step.flags));
+
+/** Each command's name, aliases and flags: README's Commands table lists each, and a test holds the two together. */
+export const COMMAND_FLAGS = COMMANDS.map((command) => ({
+  name: command.name,
+  aliases: command.aliases,
+  flags: commandFlags(command).map(([flag]) => flag),
+}));
+const confirmable = (command: Command) => command.steps.some((step) => step.operation.confirmation);
+
+const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
+  ...GLOBAL_OPTIONS,
+  ...Object.fromEntries(
+    COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'number' ? 'string' : 'boolean' }]),
+  ),
+  ...(COMMANDS.some(confirmable) ? { [YES]: { type: 'boolean' } } : {}),
 };
 
+/** How the commands are named in messages: `clean (prune)`. */
+const COMMAND_LIST = COMMANDS.map((command) => (command.aliases[0] ? `${command.aliases[0]} (${command.name})` : command.name)).join(', ');
+
+/** --help: every command, from the registry (and init). */
 export const USAGE = `perps-stats-db: create, maintain and watch the perps-stats PostgreSQL database
 
 Usage: npm run local -- [db] <command> [flags]
 
 Commands:
-  init [--create-partitions-days N]   migrate, then create partitions (N days, default ${DAYS_AHEAD.default})
-  migrate                             apply pending migrations and the exchange seed
-  partitions [--days N]               keep N days of partitions ready (1-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions
-  clean | prune                       retention (give at least one of):
-      --older-than N                  delete rows older than N days (${RETENTION_DAYS.min}-${RETENTION_DAYS.max})
-      --drop-partitions-older-than N  drop day partitions that ended N or more days ago (${RETENTION_DAYS.min}-${RETENTION_DAYS.max})
-      --truncate [--yes]              empty markets and all data tables (asks for the database name unless --yes)
-      --dry-run                       print what would be done, change nothing
-  stats                               sizes, row counts, freshness, partition runway, last-hour ingest
+${COMMANDS.map(usageLines).join('\n')}
 
 Global flags:
   --database-url URL   PostgreSQL URL (else DATABASE_URL from .env, else from the environment,
@@ -86,37 +102,30 @@ Global flags:
   --format table|json  output format (default table); json prints the report alone on stdout
   --help, --version`;
 
+function usageLines({ name, aliases, usage }: Command): string {
+  const synopsis = usage.synopsis ?? [...aliases, name].join(' | ');
+  return [`  ${synopsis.padEnd(36)}${usage.summary}`, ...(usage.flags ?? []).map(([flag, help]) => `      ${flag.padEnd(32)}${help}`)].join(
+    '\n',
+  );
+}
+
 /** Parses argv into one invocation; every problem is an InputError raised before any connection. */
 export function parseCommandLine(argv: string[]): ParsedCommandLine {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
-  const args = attachFlagValues(argv);
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    const message = (error as Error).message;
-    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
-    if (unknown) throw new InputError(`unknown flag ${unknown}; see --help`);
-    // Node says "Option '-h, --help' does not take an argument"; say it in the flag's own name.
-    const switchFlag = /Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message)?.[1];
-    if (switchFlag) throw new InputError(`${switchFlag} takes no value: give ${switchFlag} alone; see --help`);
-    throw new InputError(`${message.split('\n')[0]}; see --help`);
-  }
-  const { values } = parsed;
-  const positionals = parsed.positionals[0] === 'db' ? parsed.positionals.slice(1) : parsed.positionals;
+  const { values, positionals: given } = readArguments(argv);
+  const positionals = given[0] === 'db' ? given.slice(1) : given;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (positionals.length === 0)
-    throw new InputError('no command given: use one of init, migrate, partitions, clean (prune), stats; see --help');
-  const [name, ...extra] = positionals;
-  const command = COMMAND_ALIASES[name ?? ''];
-  if (!command) throw new InputError(`unknown command "${name}": use one of init, migrate, partitions, clean (prune), stats; see --help`);
+  if (positionals.length === 0) throw new InputError(`no command given: use one of ${COMMAND_LIST}; see --help`);
+  const [name = '', ...extra] = positionals;
+  const command = COMMAND_BY_NAME.get(name);
+  if (!command) throw new InputError(`unknown command "${name}": use one of ${COMMAND_LIST}; see --help`);
   if (extra.length > 0) throw new InputError(`unexpected argument "${extra[0]}" after ${name}; see --help`);
 
-  const problems: string[] = [];
-  for (const flag of Object.keys(values) as Flag[]) {
-    if (!GLOBAL_FLAGS.includes(flag) && !COMMAND_FLAGS[command].includes(flag))
-      problems.push(`--${flag} is not an option of ${name}; see --help`);
-  }
+  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), ...commandFlags(command).map(([flag]) => flag)]);
+  if (confirmable(command)) allowed.add(YES);
+  const problems = Object.keys(values)
+    .filter((flag) => !allowed.has(flag))
+    .map((flag) => `--${flag} is not an option of ${name}; see --help`);
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') problems.push(`--format must be table or json, got "${format}"`);
   if (problems.length > 0) throw new InputError(problems);
@@ -125,41 +134,68 @@ export function parseCommandLine(argv: string[]): ParsedCommandLine {
     kind: 'run',
     invocation: buildInvocation(command, values),
     format: format as OutputFormat,
-    databaseUrl: values['database-url'],
+    databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
 }
 
-function buildInvocation(command: CommandName, values: Partial<Record<Flag, string | boolean>>): Invocation {
-  switch (command) {
-    case 'init':
-      return {
-        command,
-        event: validate(
-          partitionsEventSchema,
-          { daysAhead: days(values['create-partitions-days']) },
-          { daysAhead: '--create-partitions-days' },
-        ),
-      };
-    case 'partitions':
-      return { command, event: validate(partitionsEventSchema, { daysAhead: days(values.days) }, { daysAhead: '--days' }) };
-    case 'prune': {
-      const event = validate(
-        pruneEventSchema,
-        {
-          olderThanDays: days(values['older-than']),
-          dropPartitionsOlderThanDays: days(values['drop-partitions-older-than']),
-          truncate: values.truncate,
-          dryRun: values['dry-run'],
-        },
-        FLAG_OF_KEY,
-      );
-      if (values.yes && !event.truncate) throw new InputError('--yes only confirms --truncate');
-      return { command, event, yes: Boolean(values.yes) };
-    }
-    case 'migrate':
-    case 'stats':
-      return { command, event: {} };
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+/** node:util parseArgs, its messages said in the runner's words. */
+function readArguments(argv: string[]): { values: FlagValues; positionals: string[] } {
+  try {
+    return parseArgs({ args: attachFlagValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    const message = (error as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+    if (unknown) throw new InputError(`unknown flag ${unknown}; see --help`);
+    // Node says "Option '-h, --help' does not take an argument"; say it in the flag's own name.
+    const switchFlag = /Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message)?.[1];
+    if (switchFlag) throw new InputError(`${switchFlag} takes no value: give ${switchFlag} alone; see --help`);
+    throw new InputError(`${message.split('\n')[0]}; see --help`);
   }
+}
+
+/** Each step's payload from the flags, checked by its operation's schema and named in flag words. */
+function buildInvocation(command: Command, values: FlagValues): Invocation {
+  const steps = command.steps.map(({ operation, flags }) => {
+    const flagOf = new Map(Object.entries(flags).map(([flag, { field }]) => [field, `--${flag}`]));
+    const payload = Object.fromEntries(
+      Object.entries(flags).flatMap(([flag, { field, kind }]) => {
+        const value = flagValue(values[flag], kind);
+        return value === undefined ? [] : [[field, value]];
+      }),
+    );
+    return { operation, payload: parseOrThrow(operation.payload, payload, { rename: (key) => flagOf.get(key) ?? key }) };
+  });
+  const yes = values[YES] === true;
+  const confirmable = steps.find((step) => step.operation.confirmation);
+  if (yes && confirmable && !steps.some((step) => needsConfirmation(step, { dryRunToo: true }))) {
+    throw new InputError(`--yes only confirms ${confirmationFlag(confirmable.operation)}`);
+  }
+  return { command: command.name, steps, yes };
+}
+
+/**
+ * Whether a step destroys data, so that it runs only with the database name as confirmation.
+ * A dry run destroys nothing, but `--yes` may still come with it.
+ */
+export function needsConfirmation({ operation, payload }: Step, { dryRunToo = false } = {}): boolean {
+  const { confirmation } = operation;
+  return confirmation !== undefined && payload[confirmation.field] === true && (dryRunToo || !payload.dryRun);
+}
+
+/** The flag that asks for an operation's run that needs confirmation: `--truncate`. */
+export function confirmationFlag(operation: Operation): string {
+  const field = operation.confirmation?.field;
+  const flag = Object.entries(operation.cli.flags ?? {}).find(([, flag]) => flag.field === field)?.[0];
+  return `--${flag ?? field}`;
+}
+
+/** A switch is true when given; a number is plain decimal digits (anything else is NaN, which the schema rejects with its message). */
+function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | undefined {
+  if (kind === 'switch') return raw === true ? true : undefined;
+  return typeof raw === 'string' ? readDecimal(raw) : undefined;
 }
 
 /**
@@ -177,7 +213,7 @@ function attachFlagValues(argv: string[]): string[] {
       if (seen.has(name)) throw new InputError(`${name} is given more than once; give it once`);
       seen.add(name);
     }
-    const flag = token.startsWith('--') && !token.includes('=') ? (token.slice(2) as Flag) : undefined;
+    const flag = token.startsWith('--') && !token.includes('=') ? token.slice(2) : undefined;
     if (!flag || OPTIONS[flag]?.type !== 'string') {
       out.push(token);
       continue;
@@ -190,21 +226,4 @@ function attachFlagValues(argv: string[]): string[] {
     i++;
   }
   return out;
-}
-
-/** Flag text to a number; anything but a plain decimal number becomes NaN, which the schema rejects. */
-function days(raw: string | boolean | undefined): number | undefined {
-  if (raw === undefined || typeof raw === 'boolean') return undefined;
-  return /^[+-]?(\d+(\.\d+)?|\.\d+)$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-}
-
-function validate<T>(
-  schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } },
-  input: Record<string, unknown>,
-  flags: Record<string, string>,
-): T {
-  const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-  const result = schema.safeParse(defined);
-  if (!result.success) throw new InputError(describeIssues(result.error, (key) => flags[key] ?? key));
-  return result.data;
 }

@@ -1,5 +1,5 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DEFAULT_METRICS_NAMESPACE, SERVICE_NAME } from '../middleware/observability';
+import { DEFAULT_METRICS_NAMESPACE, SERVICE_NAME } from '../core/metric-names';
 
 /**
  * Powertools Metrics whose EMF documents go to `sink` instead of stdout: on a developer's

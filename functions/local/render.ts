@@ -1,4 +1,5 @@
 import prettyBytes from 'pretty-bytes';
+import prettyMilliseconds from 'pretty-ms';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
@@ -9,7 +10,7 @@ import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
  * library would add a dependency for ten lines of padding.
  */
-export function renderColumns(header: string[], rows: (string | number)[][]): string {
+function renderColumns(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((row) => row.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
@@ -22,9 +23,14 @@ export function renderColumns(header: string[], rows: (string | number)[][]): st
     .join('\n');
 }
 
-/** Sizes as the issue writes them, "12 MB" (decimal units). */
-const size = (bytes: number) => prettyBytes(bytes);
+/** Binary units ("12 MiB"), as PostgreSQL's pg_size_pretty counts, so figures match psql's. */
+export const size = (bytes: number) => prettyBytes(bytes, { binary: true });
 
+/** An age as people read it: "1m 49s", "3h 2m", "2d 4h". */
+export const age = (seconds: number) =>
+  seconds < 1 ? '0s' : prettyMilliseconds(seconds * 1000, { secondsDecimalDigits: 0, unitCount: 2 });
+
+/** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
   switch (report.operation) {
     case 'migrate':
@@ -35,8 +41,8 @@ export function renderReport(report: OperationReport): string {
       return renderPrune(report);
     case 'stats':
       return renderStats(report);
-    case 'init':
-      return `${renderMigrate(report.migrate)}\n\n${renderPartitions(report.partitions)}`;
+    default:
+      return JSON.stringify(report, null, 2);
   }
 }
 
@@ -65,7 +71,7 @@ function renderPartitions(r: PartitionsReport): string {
 }
 
 function renderPrune(r: PruneReport): string {
-  const rows = r.actions.map(describeAction);
+  const rows = r.actions.map(pruneActionRow);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
   const totals = Object.entries(r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
@@ -78,7 +84,8 @@ function renderPrune(r: PruneReport): string {
   ].join('\n');
 }
 
-function describeAction(a: PruneAction): (string | number)[] {
+/** One action of a prune as a table row: action, relation, rows, status. */
+function pruneActionRow(a: PruneAction): (string | number)[] {
   switch (a.action) {
     case 'truncate_tables':
       return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];
@@ -91,7 +98,14 @@ function describeAction(a: PruneAction): (string | number)[] {
   }
 }
 
+/** The latest-row cell: a table whose rows all lie ahead of now has rows, but no latest one yet. */
+function latestCell(t: Partial<TimeSeriesTableStats> & { row_count: number }): string {
+  if (t.latest_ts) return t.latest_ts;
+  return t.row_count > 0 ? 'only future rows' : 'no data';
+}
+
 function renderStats(r: StatsReport): string {
+  const estimated = Object.values(r.tables).some((t) => !t.row_count_exact);
   const rows = Object.entries(r.tables).map(([name, t]) => {
     const s = t as Partial<TimeSeriesTableStats> & typeof t;
     return [
@@ -104,14 +118,14 @@ function renderStats(r: StatsReport): string {
       s.partitions === undefined ? '' : `${s.oldest_partition ?? '-'} .. ${s.newest_partition ?? '-'}`,
       s.runway_days === undefined ? '' : `${s.runway_days} d`,
       s.default_rows ?? '',
-      s.partitions === undefined ? '' : (s.latest_ts ?? 'no data'),
-      s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : `${s.data_age_seconds} s`,
+      s.partitions === undefined ? '' : latestCell(s),
+      s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : age(s.data_age_seconds),
     ];
   });
   const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at} (~ = estimate)`,
-    renderColumns(['table', 'rows', 'table', 'indexes', 'total', 'parts', 'days', 'runway', 'default', 'latest', 'age'], rows),
+    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    renderColumns(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age'], rows),
     '',
     recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
   ].join('\n');

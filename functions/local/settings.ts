@@ -4,8 +4,8 @@ import dotenv from 'dotenv';
 import * as z from 'zod';
 import { urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
-import { describeIssues } from '../core/inputs';
-import { type HandlerEnvironment, parseHandlerEnvironment, type SslMode } from '../middleware/environment';
+import { parseOrThrow } from '../core/parse';
+import { parseHandlerEnvironment } from '../middleware/environment';
 
 /**
  * The runner's environment: the process environment overlaid with `.env` from the working
@@ -27,6 +27,9 @@ const environmentSchema = z.object({
   PERPS_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: 'must be debug, info, warn or error' }).default('warn'),
 });
 
+/** The variables only the runner reads (docs/configuration.md lists each; a test holds the two together). */
+export const RUNNER_VARIABLES = Object.keys(environmentSchema.shape);
+
 /** Stands in for the URL while the handler settings are checked before the URL is known (embedded). */
 const PLACEHOLDER_URL = 'postgres://localhost/placeholder';
 
@@ -39,11 +42,6 @@ export interface RunnerSettings {
   embeddedDir: string;
   /** The environment the handlers get (the runner sets DATABASE_URL per run); already validated. */
   handlerEnv: Record<string, string | undefined>;
-  /** Bound on the connection that reads the database name for a truncate confirmation. */
-  connectTimeoutMs: number;
-  /** The handlers' TLS settings (DB_SSL, DB_SSL_CA_FILE), for that connection too. */
-  ssl: SslMode | undefined;
-  sslCaFile: string | undefined;
 }
 
 /** Resolves and validates every setting at once; all problems in one InputError. */
@@ -53,31 +51,16 @@ export function resolveSettings(
   env: Record<string, string | undefined>,
   fromDotenv: ReadonlySet<string> = new Set(),
 ): RunnerSettings {
-  const parsed = environmentSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
-  const problems = parsed.success ? [] : describeIssues(parsed.error);
-  const url = flagUrl ?? parsed.data?.DATABASE_URL;
-  if (url !== undefined) {
-    const problem = urlProblem(url);
-    if (problem)
-      problems.push(
-        `${flagUrl !== undefined ? '--database-url' : `DATABASE_URL${fromDotenv.has('DATABASE_URL') ? ' (in .env)' : ''}`} ${problem}`,
-      );
-  } else if (env.DB_SECRET_ARN) {
-    problems.push(
-      'DB_SECRET_ARN is set, but the local runner connects by URL: give --database-url or DATABASE_URL (the Lambda functions read the secret)',
-    );
-  }
-  // The handlers' own settings (timeouts, batch size, ...) are checked now, with the runner's,
-  // so every problem is reported at once and before anything starts.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  // DATABASE_URL and DB_SECRET_ARN are the runner's to resolve: the handlers get the URL per run.
   const handlerEnv = { ...env, DATABASE_URL: undefined, DB_SECRET_ARN: undefined };
-  let handler: HandlerEnvironment | undefined;
-  try {
-    handler = parseHandlerEnvironment({ ...handlerEnv, DATABASE_URL: PLACEHOLDER_URL });
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    problems.push(...error.problems);
-  }
-  if (!parsed.success || !handler || problems.length > 0) throw new InputError(problems);
+  const runner = parseOrThrow(environmentSchema, present, {
+    also: (parsed) => [
+      ...urlProblems(flagUrl ?? parsed?.DATABASE_URL, flagUrl !== undefined, fromDotenv, env),
+      ...handlerProblems(handlerEnv),
+    ],
+  });
+  const url = flagUrl ?? runner.DATABASE_URL;
   return {
     url,
     urlSource:
@@ -88,11 +71,40 @@ export function resolveSettings(
           : fromDotenv.has('DATABASE_URL')
             ? 'DATABASE_URL in .env'
             : 'DATABASE_URL in the environment',
-    logLevel: parsed.data.PERPS_LOG_LEVEL,
-    embeddedDir: parsed.data.PERPS_EMBEDDED_DIR ?? join(cwd, '.pglite'),
+    logLevel: runner.PERPS_LOG_LEVEL,
+    embeddedDir: runner.PERPS_EMBEDDED_DIR ?? join(cwd, '.pglite'),
     handlerEnv,
-    connectTimeoutMs: handler.connectTimeoutMs,
-    ssl: handler.ssl,
-    sslCaFile: handler.sslCaFile,
   };
+}
+
+function urlProblems(
+  url: string | undefined,
+  fromFlag: boolean,
+  fromDotenv: ReadonlySet<string>,
+  env: Record<string, string | undefined>,
+): string[] {
+  if (url === undefined) {
+    return env.DB_SECRET_ARN
+      ? [
+          'DB_SECRET_ARN is set, but the local runner connects by URL: give --database-url or DATABASE_URL (the Lambda functions read the secret)',
+        ]
+      : [];
+  }
+  const problem = urlProblem(url);
+  if (!problem) return [];
+  return [`${fromFlag ? '--database-url' : `DATABASE_URL${fromDotenv.has('DATABASE_URL') ? ' (in .env)' : ''}`} ${problem}`];
+}
+
+/**
+ * The handlers' own settings (timeouts, batch size, ...) are checked now, with the runner's, so
+ * every problem is reported at once and before anything starts.
+ */
+function handlerProblems(handlerEnv: Record<string, string | undefined>): string[] {
+  try {
+    parseHandlerEnvironment({ ...handlerEnv, DATABASE_URL: PLACEHOLDER_URL });
+    return [];
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return error.problems;
+  }
 }

@@ -1,15 +1,13 @@
 import type { MiddlewareObj, Request } from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
-import { clearCache, getInternal } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { currentDatabase } from '../core/catalog';
 import { createPool, toUnavailableError } from '../core/db/pool';
-import { isConnectionLost } from '../core/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS } from '../core/db/settings';
-import { DatabaseUnavailableError, PerpsDbError } from '../core/errors';
+import { connectionFailure, SQLSTATE, sqlState } from '../core/db/sql-errors';
+import { PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { parseDatabaseSecret, secretUrl } from './database-secret';
+import { type DatabaseSecretSource, type SecretInternal, secretUrl } from './database-secret';
 import type { HandlerEnvironment, SslMode } from './environment';
 import { defaultSslMode, sslOptions } from './tls';
 
@@ -20,12 +18,14 @@ export interface DatabaseConnection {
   database: string;
 }
 
-/** The Lambda context, plus the connection this middleware opened for the invocation. */
-export type OperationLambdaContext = Context & { database?: DatabaseConnection };
-type OperationRequest = Request<unknown, unknown, Error, OperationLambdaContext>;
+/** The Lambda context, plus what the middlewares put there for the invocation: the validated payload and the connection. */
+export type HandlerContext = Context & { payload?: Record<string, unknown>; database?: DatabaseConnection };
+/** request.internal: the secret middleware's value, when the handler reads a secret. */
+export type HandlerInternal = SecretInternal;
+type HandlerRequest = Request<unknown, unknown, Error, HandlerContext, HandlerInternal>;
 
 /** What a connection is opened with: the URL node-postgres gets and the TLS mode for its `ssl` option. */
-export interface Target {
+interface Target {
   url: string;
   /** Undefined: node-postgres follows the URL's own sslmode. */
   sslMode: SslMode | undefined;
@@ -35,34 +35,20 @@ export interface Target {
 const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat'];
 
 /**
- * The URL without its TLS parameters, for a connection whose `ssl` option comes from DB_SSL:
- * node-postgres would let the URL's sslmode override it. Every connection made under DB_SSL
- * (the pool here, the runner's truncate confirmation) must go through this.
+ * A database URL and DB_SSL: with DB_SSL set, the URL's own TLS parameters give way to it
+ * (node-postgres would let the URL's sslmode override the `ssl` option).
  */
-function withoutTlsParameters(url: string): string {
+function urlTarget(url: string, sslMode: SslMode | undefined): Target {
+  if (!sslMode) return { url, sslMode: undefined };
   const parsed = new URL(url);
   for (const key of URL_TLS_PARAMETERS) parsed.searchParams.delete(key);
-  return parsed.toString();
+  return { url: parsed.toString(), sslMode };
 }
-
-/** A database URL and DB_SSL: with DB_SSL set, the URL's own TLS parameters give way to it. */
-export function urlTarget(url: string, sslMode: SslMode | undefined): Target {
-  return sslMode ? { url: withoutTlsParameters(url), sslMode } : { url, sslMode: undefined };
-}
-
-/** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
-const SECRETS_CLIENT_OPTIONS = {
-  maxAttempts: 2,
-  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-};
-
-const SECRET_KEY = 'databaseSecret';
-
-/** @middy/util cache key of one secret, so a failed connection can drop exactly that entry. */
-const secretCacheKey = (secretArn: string) => `secrets-manager:${secretArn}`;
 
 export interface DatabaseConnectionOptions {
   environment: () => HandlerEnvironment;
+  /** The secret's middleware, chained before this one, when the environment names a secret. */
+  secret: DatabaseSecretSource | undefined;
   /** application_name in pg_stat_activity. */
   applicationName: () => string;
   log: Logger;
@@ -70,111 +56,112 @@ export interface DatabaseConnectionOptions {
 
 /**
  * Middleware: gives the operation one pool (max 1 connection), kept at module scope so it
- * survives warm invocations. With DB_SECRET_ARN the credentials come from Secrets Manager
- * through @middy/secrets-manager (fetched on first use, cached across invocations); a password
- * refused by the server (28P01, after a rotation) refetches the secret once and reconnects.
- * With DATABASE_URL no AWS call is made. Each invocation checks the connection first, so a
- * connection broken while the function was frozen is replaced, not reported as a failure.
+ * survives warm invocations. With DB_SECRET_ARN the credentials come from the secret middleware
+ * chained before this one; a password refused by the server (28P01, after a rotation) fetches
+ * the secret again once and reconnects. With DATABASE_URL no AWS call is made. Each invocation
+ * checks the connection first, so a connection broken while the function was frozen is
+ * replaced, not reported as a failure.
  */
 export function databaseConnection(
   options: DatabaseConnectionOptions,
-): MiddlewareObj<unknown, unknown, Error, OperationLambdaContext> & { close(): Promise<void> } {
-  let pool: pg.Pool | undefined;
-  let poolUrl: string | undefined;
-  // Typed loosely: the middleware is generic over its own request shape and only writes request.internal.
-  let secrets: { before?: (request: never) => unknown } | undefined;
-
-  const secretsMiddleware = (secretArn: string) => {
-    secrets ??= secretsManager({
-      fetchData: { [SECRET_KEY]: secretArn },
-      cacheKey: secretCacheKey(secretArn),
-      cacheExpiry: -1,
-      // Prefetching would call AWS at import; the first invocation fetches instead.
-      disablePrefetch: true,
-      awsClientOptions: SECRETS_CLIENT_OPTIONS,
-    });
-    return secrets;
-  };
-
-  const resolveTarget = async (request: OperationRequest, environment: HandlerEnvironment): Promise<Target> => {
-    if (environment.source.kind === 'url') return urlTarget(environment.source.url, environment.ssl);
-    const { secretArn } = environment.source;
-    await secretsMiddleware(secretArn).before?.(request as never);
-    let value: unknown;
-    try {
-      value = ((await getInternal([SECRET_KEY], request)) as Record<string, unknown>)[SECRET_KEY];
-    } catch (error) {
-      throw new DatabaseUnavailableError(`cannot read the database secret ${secretArn}: ${describeAwsError(error)}`, { cause: error });
+): MiddlewareObj<unknown, unknown, Error, HandlerContext, HandlerInternal> & { close(): Promise<void> } {
+  const pool = new ReusablePool(options);
+  const databaseConnectionBefore = async (request: HandlerRequest) => {
+    const environment = options.environment();
+    const { source } = environment;
+    if (source.kind === 'url') {
+      request.context.database = await connect(pool, urlTarget(source.url, environment.ssl), environment);
+      return;
     }
-    const secret = parseDatabaseSecret(value, secretArn);
-    return { url: secretUrl(secret), sslMode: environment.ssl ?? defaultSslMode(secret.host) };
+    if (!options.secret) throw new Error('the database secret middleware is not chained before the connection');
+    request.context.database = await connectWithSecret(request, pool, options.secret, environment, options.log);
   };
+  return { before: databaseConnectionBefore, close: () => pool.close() };
+}
 
-  const openPool = async (target: Target, environment: HandlerEnvironment): Promise<pg.Pool> => {
-    if (pool && poolUrl === target.url) return pool;
-    await pool?.end().catch(() => undefined);
-    poolUrl = target.url;
-    pool = createPool(
+/**
+ * Connects with the secret's credentials. Whatever went wrong may be fixed in the secret
+ * (content, host, password), so a failure drops the cached copy: the next invocation reads it
+ * again instead of failing on it until a cold start. A refused password is read again at once.
+ */
+async function connectWithSecret(
+  request: HandlerRequest,
+  pool: ReusablePool,
+  secret: DatabaseSecretSource,
+  environment: HandlerEnvironment,
+  log: Logger,
+): Promise<DatabaseConnection> {
+  try {
+    return await connectToSecret(request, pool, secret, environment);
+  } catch (error) {
+    secret.forget();
+    if (!isPasswordRefused(error)) throw error;
+    log.warn('the database refused the secret password: fetching the secret again (rotated?)', { secret: secret.secretArn });
+  }
+  try {
+    await secret.refetch(request);
+    return await connectToSecret(request, pool, secret, environment);
+  } catch (retryError) {
+    secret.forget();
+    throw retryError;
+  }
+}
+
+/** The secret's host gets verify-full TLS unless DB_SSL says otherwise (loopback: none). */
+async function connectToSecret(
+  request: HandlerRequest,
+  pool: ReusablePool,
+  secret: DatabaseSecretSource,
+  environment: HandlerEnvironment,
+): Promise<DatabaseConnection> {
+  const value = await secret.read(request);
+  return connect(pool, { url: secretUrl(value), sslMode: environment.ssl ?? defaultSslMode(value.host) }, environment);
+}
+
+/** Opens (or reuses) the pool for the target and checks it with one round trip. */
+async function connect(pool: ReusablePool, target: Target, environment: HandlerEnvironment): Promise<DatabaseConnection> {
+  const opened = await pool.open(target, environment);
+  try {
+    return { pool: opened, database: await checkedDatabaseName(opened) };
+  } catch (error) {
+    throw toUnavailableError(error, target.url);
+  }
+}
+
+/** The one pool of a handler, replaced when the target changes (a rotated password, an edited secret). */
+class ReusablePool {
+  private pool: pg.Pool | undefined;
+  private url: string | undefined;
+
+  constructor(private readonly options: Pick<DatabaseConnectionOptions, 'applicationName' | 'log'>) {}
+
+  async open(target: Target, environment: HandlerEnvironment): Promise<pg.Pool> {
+    if (this.pool && this.url === target.url) return this.pool;
+    await this.close();
+    this.url = target.url;
+    this.pool = createPool(
       {
         ...DEFAULT_CONNECTION_SETTINGS,
         url: target.url,
         // Built with the pool, not per invocation: the trust list is a few hundred certificates.
         ssl: target.sslMode && sslOptions(target.sslMode, environment.sslCaFile),
-        applicationName: options.applicationName(),
+        applicationName: this.options.applicationName(),
         poolMax: 1,
         poolMin: 0,
         acquireTimeoutMs: environment.connectTimeoutMs,
         connectTimeoutMs: environment.connectTimeoutMs,
         statementTimeoutMs: environment.statementTimeoutMs,
       },
-      options.log,
+      this.options.log,
     );
-    return pool;
-  };
+    return this.pool;
+  }
 
-  const connect = async (request: OperationRequest, environment: HandlerEnvironment): Promise<DatabaseConnection> => {
-    const target = await resolveTarget(request, environment);
-    const opened = await openPool(target, environment);
-    try {
-      return { pool: opened, database: await checkedDatabaseName(opened) };
-    } catch (error) {
-      throw toUnavailableError(error, target.url);
-    }
-  };
-
-  const databaseConnectionBefore = async (request: OperationRequest) => {
-    const environment = options.environment();
-    if (environment.source.kind === 'url') {
-      request.context.database = await connect(request, environment);
-      return;
-    }
-    const { secretArn } = environment.source;
-    const forgetSecret = () => clearCache([secretCacheKey(secretArn)]);
-    try {
-      request.context.database = await connect(request, environment);
-    } catch (error) {
-      // Whatever went wrong may be fixed in the secret (content, host, password): the next
-      // invocation reads it again instead of failing on the cached copy until a cold start.
-      forgetSecret();
-      if (!isPasswordRefused(error)) throw error;
-      options.log.warn('the database refused the secret password: fetching the secret again (rotated?)', { secret: secretArn });
-      try {
-        request.context.database = await connect(request, environment);
-      } catch (retryError) {
-        forgetSecret();
-        throw retryError;
-      }
-    }
-  };
-
-  return {
-    before: databaseConnectionBefore,
-    async close() {
-      await pool?.end().catch(() => undefined);
-      pool = undefined;
-      poolUrl = undefined;
-    },
-  };
+  async close(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+    this.url = undefined;
+  }
 }
 
 /** One round trip; a connection that died while idle (frozen function, failover) is replaced once. */
@@ -182,18 +169,11 @@ async function checkedDatabaseName(pool: pg.Pool): Promise<string> {
   try {
     return await currentDatabase(pool);
   } catch (error) {
-    if (!isConnectionLost(error)) throw error;
+    if (connectionFailure(error) !== 'lost') throw error;
     return currentDatabase(pool);
   }
 }
 
 function isPasswordRefused(error: unknown): boolean {
-  const cause = error instanceof PerpsDbError ? error.cause : error;
-  return (cause as { code?: unknown })?.code === '28P01';
-}
-
-/** The SDK's error names say what went wrong (ResourceNotFoundException, AccessDeniedException, ...). */
-function describeAwsError(error: unknown): string {
-  const causes = (error as { cause?: { data?: unknown[] } })?.cause?.data ?? [error];
-  return causes.map((cause) => (cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause))).join('; ');
+  return sqlState(error instanceof PerpsDbError ? error.cause : error) === SQLSTATE.invalidPassword;
 }

@@ -1,13 +1,14 @@
 import * as z from 'zod';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../core/db/settings';
-import { InputError } from '../core/errors';
-import { DAYS_AHEAD, describeIssues, RETENTION_DAYS } from '../core/inputs';
-import { metricsNamespaceSchema } from './observability';
+import { metricsNamespaceSchema } from '../core/metric-names';
+import { OPERATION_IDS, OPERATIONS, type OperationId } from '../core/operations';
+import { numberOrText, parseOrThrow } from '../core/parse';
+import type { DefaultValues } from './event';
 
 /** Where the handler finds its database: a Secrets Manager secret (AWS) or a URL (local runner, non-AWS use). */
 export type DatabaseSource = { kind: 'secret'; secretArn: string } | { kind: 'url'; url: string };
 
-export const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+const SSL_MODES = ['disable', 'require', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
 /** Everything a handler reads from its environment, validated once, every problem reported together. */
@@ -23,8 +24,8 @@ export interface HandlerEnvironment {
   metricsNamespace: string;
   /** Shown in pg_stat_activity: the Lambda function's name, or the operation's. */
   functionName: string | undefined;
-  /** Payload defaults the stack sets; a payload field always wins. */
-  defaults: { daysAhead: number; olderThanDays: number | undefined; dropPartitionsOlderThanDays: number | undefined };
+  /** Payload defaults the stack sets, per operation (see each registry entry's `defaults`). */
+  defaults: Partial<Record<OperationId, DefaultValues>>;
 }
 
 /** PostgreSQL's timeouts and Node's timers both stop at 2^31 - 1 ms; beyond it a value is refused late or silently cut to 1 ms. */
@@ -32,15 +33,16 @@ const MAX_MS = 2_147_483_647;
 const MAX_DDL_ATTEMPTS = 10;
 const MAX_BATCH_SIZE = 1_000_000;
 
-/**
- * A whole number from an environment variable, plain decimal digits only: `1e3` or `0x10` in a
- * timeout is a typo more often than a wish, and Number() would read them silently. Every way of
- * being wrong gets the one message that says what is expected.
- */
-const whole = (min: number, max: number, unit = '') => {
-  const error = `must be a whole number${unit && ` of ${unit}`} from ${min} to ${max}`;
-  return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(z.number().min(min, { error }).max(max, { error }));
-};
+/** A whole number from an environment variable; `1e3` or `0x10` in a timeout is a typo more often than a wish. */
+const whole = (min: number, max: number, unit = '') =>
+  numberOrText({ min, max, error: `must be a whole number${unit && ` of ${unit}`} from ${min} to ${max}` });
+
+/** Every operation's default variables (PARTITIONS_DAYS_AHEAD, PRUNE_OLDER_THAN_DAYS, ...), checked by every handler. */
+const DEFAULT_VARIABLES = Object.fromEntries(
+  Object.values(OPERATIONS).flatMap((operation) =>
+    Object.entries(operation.defaults?.variables ?? {}).map(([variable, { schema }]) => [variable, schema]),
+  ),
+);
 
 const environmentSchema = z.object({
   DATABASE_URL: z.string().optional(),
@@ -62,25 +64,16 @@ const environmentSchema = z.object({
     .string()
     .regex(/^[\w-]{1,64}$/, { error: 'must be a Lambda function name: 1-64 letters, digits, - or _' })
     .optional(),
-  PARTITIONS_DAYS_AHEAD: whole(DAYS_AHEAD.min, DAYS_AHEAD.max, 'days').default(DAYS_AHEAD.default),
-  PRUNE_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max, 'days').optional(),
-  PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: whole(RETENTION_DAYS.min, RETENTION_DAYS.max, 'days').optional(),
+  ...DEFAULT_VARIABLES,
 });
+
+/** The variables a handler reads (docs/configuration.md lists each; a test holds the two together). */
+export const HANDLER_VARIABLES = Object.keys(environmentSchema.shape);
 
 /** Reads and validates a handler's environment; throws one InputError listing every problem. */
 export function parseHandlerEnvironment(env: Record<string, string | undefined>): HandlerEnvironment {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = environmentSchema.safeParse(present);
-  const problems = parsed.success ? [] : describeIssues(parsed.error);
-  const e = parsed.data;
-  const urlIssue = present.DATABASE_URL === undefined ? undefined : urlProblem(present.DATABASE_URL);
-  if (urlIssue) problems.push(`DATABASE_URL ${urlIssue}`);
-  if (present.DATABASE_URL !== undefined && present.DB_SECRET_ARN !== undefined) {
-    problems.push('DB_SECRET_ARN and DATABASE_URL are both set: set DB_SECRET_ARN in AWS, DATABASE_URL elsewhere, not both');
-  } else if (present.DATABASE_URL === undefined && present.DB_SECRET_ARN === undefined) {
-    problems.push('no database configured: set DB_SECRET_ARN (the RDS secret, in AWS) or DATABASE_URL');
-  }
-  if (!e || problems.length > 0) throw new InputError(problems);
+  const e = parseOrThrow(environmentSchema, present, { also: () => sourceProblems(present) });
   return {
     source: e.DB_SECRET_ARN ? { kind: 'secret', secretArn: e.DB_SECRET_ARN } : { kind: 'url', url: e.DATABASE_URL ?? '' },
     ssl: e.DB_SSL,
@@ -96,10 +89,31 @@ export function parseHandlerEnvironment(env: Record<string, string | undefined>)
     },
     metricsNamespace: e.METRICS_NAMESPACE,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
-    defaults: {
-      daysAhead: e.PARTITIONS_DAYS_AHEAD,
-      olderThanDays: e.PRUNE_OLDER_THAN_DAYS,
-      dropPartitionsOlderThanDays: e.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS,
-    },
+    defaults: defaultValues(e),
   };
 }
+
+/** Where the database is: exactly one of DB_SECRET_ARN and DATABASE_URL, and a URL that parses. */
+function sourceProblems(present: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const urlIssue = present.DATABASE_URL === undefined ? undefined : urlProblem(present.DATABASE_URL);
+  if (urlIssue) problems.push(`DATABASE_URL ${urlIssue}`);
+  if (present.DATABASE_URL !== undefined && present.DB_SECRET_ARN !== undefined) {
+    problems.push('DB_SECRET_ARN and DATABASE_URL are both set: set DB_SECRET_ARN in AWS, DATABASE_URL elsewhere, not both');
+  } else if (present.DATABASE_URL === undefined && present.DB_SECRET_ARN === undefined) {
+    problems.push('no database configured: set DB_SECRET_ARN (the RDS secret, in AWS) or DATABASE_URL');
+  }
+  return problems;
+}
+
+/** Each operation's defaults by payload field, from the parsed variables. */
+function defaultValues(parsed: Record<string, unknown>): Partial<Record<OperationId, DefaultValues>> {
+  return Object.fromEntries(
+    OPERATION_IDS.map((id) => {
+      const variables = Object.entries(OPERATIONS[id].defaults?.variables ?? {});
+      return [id, Object.fromEntries(variables.map(([variable, { field }]) => [field, numberOrUndefined(parsed[variable])]))];
+    }),
+  );
+}
+
+const numberOrUndefined = (value: unknown) => (typeof value === 'number' ? value : undefined);

@@ -1,18 +1,9 @@
 import type { MiddlewareObj } from '@middy/core';
-import type { ZodType } from 'zod';
 import { InputError } from '../core/errors';
-import { describeIssues, migrateEventSchema, partitionsEventSchema, pruneEventSchema, statsEventSchema } from '../core/inputs';
-import type { OperationId } from '../core/operations';
-import type { HandlerEnvironment } from './environment';
-
-const EVENT_SCHEMAS: Record<OperationId, ZodType> = {
-  migrate: migrateEventSchema,
-  partitions: partitionsEventSchema,
-  prune: pruneEventSchema,
-  stats: statsEventSchema,
-};
-
-const PRUNE_ACTIONS = ['olderThanDays', 'dropPartitionsOlderThanDays', 'truncate'] as const;
+import type { Confirmation, PayloadDefaults } from '../core/operation-definition';
+import type { Operation } from '../core/operations';
+import { parseOrThrow } from '../core/parse';
+import type { HandlerContext } from './connection';
 
 /**
  * The payload an invocation carries. EventBridge Scheduler and `aws lambda invoke` pass it as
@@ -31,56 +22,63 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const namesPruneAction = (payload: Record<string, unknown>) => PRUNE_ACTIONS.some((key) => payload[key] !== undefined);
+/** Field values of the stack's defaults for one operation (see PayloadDefaults); undefined: not set. */
+export type DefaultValues = Record<string, number | undefined>;
 
 /**
- * Fills what the payload leaves out from the stack's environment. For prune the retention
- * defaults apply only when the payload names no action: a manual `{olderThanDays: 30}` means
- * exactly that, not that plus the scheduled partition drop.
+ * Validates an invocation's payload against its operation's schema, with the stack's defaults
+ * filled in; every problem, named by field, in one InputError.
  */
-function withDefaults(operation: OperationId, payload: Record<string, unknown>, defaults: HandlerEnvironment['defaults']) {
-  if (operation === 'partitions') return { daysAhead: defaults.daysAhead, ...payload };
-  if (operation !== 'prune' || namesPruneAction(payload)) return payload;
-  const { olderThanDays, dropPartitionsOlderThanDays } = defaults;
-  return {
-    ...(olderThanDays === undefined ? {} : { olderThanDays }),
-    ...(dropPartitionsOlderThanDays === undefined ? {} : { dropPartitionsOlderThanDays }),
-    ...payload,
-  };
-}
-
-/** Validates an operation's payload against its schema; every problem, named by field, in one InputError. */
-export function parseOperationEvent(operation: OperationId, event: unknown, defaults: HandlerEnvironment['defaults']): unknown {
+export function parseOperationEvent(operation: Operation, event: unknown, defaults: DefaultValues): Record<string, unknown> {
   const given = payloadOf(event);
   if (!isObject(given)) {
-    throw new InputError(`the ${operation} payload must be a JSON object (got ${Array.isArray(given) ? 'an array' : typeof given})`);
+    throw new InputError(`the ${operation.id} payload must be a JSON object (got ${Array.isArray(given) ? 'an array' : typeof given})`);
   }
-  const payload = withDefaults(operation, given, defaults);
-  const parsed = EVENT_SCHEMAS[operation].safeParse(payload);
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error);
-    if (operation === 'prune' && !namesPruneAction(payload)) {
-      problems.push('PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS (the scheduled defaults) are not set either');
-    }
-    throw new InputError(`invalid ${operation} payload: ${problems.join('; ')}`);
-  }
-  const prune = parsed.data as { truncate?: boolean; dryRun?: boolean; confirm?: string };
-  // The CLI asks for the name after connecting; a payload must carry it, so a missing one is
-  // refused here, before connecting. Whether it names this database is checked once connected.
-  if (operation === 'prune' && prune.truncate && !prune.dryRun && !prune.confirm) {
-    throw new InputError('invalid prune payload: truncate needs "confirm": the name of the database to empty');
-  }
-  // A confirm next to a retention action means the caller thinks it guards something: it does not.
-  if (operation === 'prune' && prune.confirm !== undefined && !prune.truncate) {
-    throw new InputError('invalid prune payload: confirm only confirms truncate: remove it, or add "truncate": true');
-  }
-  return parsed.data;
+  const payload = namesAction(operation.defaults, given) ? given : { ...definedValues(defaults), ...given };
+  return parseOrThrow(operation.payload, payload, {
+    also: (parsed) => (parsed ? confirmationProblems(operation.confirmation, parsed) : unsetDefaults(operation.defaults, payload)),
+    error: (problems) => new InputError(`invalid ${operation.id} payload: ${problems.join('; ')}`),
+  });
 }
 
-/** Middleware: replaces the raw event with the validated payload before anything else runs. */
-export function validateEvent(operation: OperationId, defaults: () => HandlerEnvironment['defaults']): MiddlewareObj {
-  const validateEventBefore: MiddlewareObj['before'] = (request) => {
-    request.event = parseOperationEvent(operation, request.event, defaults());
+/** Whether a payload says what to do itself, so the stack's defaults stay out of it. */
+function namesAction(defaults: PayloadDefaults | undefined, payload: Record<string, unknown>): boolean {
+  return !defaults || defaults.actionFields.some((field) => payload[field] !== undefined);
+}
+
+function definedValues(values: DefaultValues): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).flatMap(([field, value]) => (value === undefined ? [] : [[field, value]])));
+}
+
+/** A rejected payload that the defaults would have completed, had the stack set them: say so. */
+function unsetDefaults(defaults: PayloadDefaults | undefined, payload: Record<string, unknown>): string[] {
+  if (!defaults || namesAction(defaults, payload)) return [];
+  return [`${Object.keys(defaults.variables).join(' and ')} (the scheduled defaults) are not set either`];
+}
+
+/**
+ * A run that destroys data carries the database name as `confirm` (the runner asks for it after
+ * a dry run); a missing one is refused here, before connecting. Whether it names this database
+ * is the operation's check, once connected.
+ */
+function confirmationProblems(confirmation: Confirmation | undefined, payload: Record<string, unknown>): string[] {
+  if (!confirmation) return [];
+  const asked = payload[confirmation.field] === true;
+  if (asked && !payload.dryRun && !payload.confirm) return [`${confirmation.field} needs "confirm": ${confirmation.confirmWith}`];
+  // A confirm next to another action means the caller thinks it guards something: it does not.
+  if (payload.confirm !== undefined && !asked) {
+    return [`confirm only confirms ${confirmation.field}: remove it, or add "${confirmation.field}": true`];
+  }
+  return [];
+}
+
+/** Middleware: puts the validated payload in the context before anything else runs (nothing is connected yet). */
+export function validatePayload(
+  operation: Operation,
+  defaults: () => DefaultValues,
+): MiddlewareObj<unknown, unknown, Error, HandlerContext> {
+  const validatePayloadBefore: MiddlewareObj<unknown, unknown, Error, HandlerContext>['before'] = (request) => {
+    request.context.payload = parseOperationEvent(operation, request.event, defaults());
   };
-  return { before: validateEventBefore };
+  return { before: validatePayloadBefore };
 }

@@ -1,18 +1,8 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import * as z from 'zod';
 import type { Logger } from '../core/log';
+import { SERVICE_NAME } from '../core/metric-names';
 import type { OperationId } from '../core/operations';
-
-/** The `service` key of every log line and the `service` dimension of every metric. */
-export const SERVICE_NAME = 'perps-stats-db';
-export const DEFAULT_METRICS_NAMESPACE = 'PerpsStats';
-
-/** A CloudWatch namespace, as the handlers' METRICS_NAMESPACE and the stack's `metricsNamespace` take it. */
-export const metricsNamespaceSchema = z
-  .string()
-  .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
-  .default(DEFAULT_METRICS_NAMESPACE);
 
 /** Powertools Logger: JSON lines with the operation, and (through injectLambdaContext) the request id and function name. */
 function createLambdaLogger(operation: OperationId): PowertoolsLogger {

@@ -3,11 +3,13 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { OperationContext } from '../core/context';
 import type { Logger, ProgressReporter } from '../core/log';
-import { type OperationId, type OperationReport, type OperationRequest, runOperation } from '../core/operations';
-import { databaseConnection, type OperationLambdaContext } from './connection';
+import { DEFAULT_METRICS_NAMESPACE } from '../core/metric-names';
+import type { Operation, OperationReport } from '../core/operations';
+import { databaseConnection, type HandlerContext, type HandlerInternal } from './connection';
+import { databaseSecretSource } from './database-secret';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
-import { validateEvent } from './event';
-import { createLambdaMetrics, DEFAULT_METRICS_NAMESPACE, handlerLogger } from './observability';
+import { validatePayload } from './event';
+import { createLambdaMetrics, handlerLogger } from './observability';
 import { recordOutcome } from './outcome';
 
 export interface OperationHandlerOptions {
@@ -21,7 +23,7 @@ export interface OperationHandlerOptions {
   now?: () => Date;
 }
 
-export type OperationHandler = MiddyfiedHandler<unknown, OperationReport, Error, OperationLambdaContext> & {
+export type OperationHandler = MiddyfiedHandler<unknown, OperationReport, Error, HandlerContext, HandlerInternal> & {
   /** Ends the module-scope pool: for the local runner and tests, which must let the process exit. */
   close(): Promise<void>;
 };
@@ -30,11 +32,11 @@ export type OperationHandler = MiddyfiedHandler<unknown, OperationReport, Error,
 const APPLICATION_NAME_MAX = 63;
 
 /**
- * The Lambda handler of one operation: Powertools context -> outcome log and metrics ->
- * environment and payload validation -> connection (secret or URL) -> the core operation. Every
- * handler folder and the local runner build theirs here, so they run the same chain.
+ * The Lambda handler of one registry entry: Powertools context -> outcome log and metrics ->
+ * environment and payload validation -> the database secret (with DB_SECRET_ARN) -> connection
+ * -> the operation. Every bundle and the local runner build theirs here, so they run the same chain.
  */
-export function createOperationHandler(operation: OperationId, options: OperationHandlerOptions = {}): OperationHandler {
+export function createOperationHandler(operation: Operation, options: OperationHandlerOptions = {}): OperationHandler {
   // Parsed once at cold start; a bad value fails every invocation with the same clear error
   // rather than the import (an import failure reaches the caller as Runtime.ImportModuleError).
   let environmentError: unknown;
@@ -49,31 +51,32 @@ export function createOperationHandler(operation: OperationId, options: Operatio
     return parsed;
   };
 
-  const { log, powertools } = handlerLogger(operation, options.log);
+  const { log, powertools } = handlerLogger(operation.id, options.log);
   const metrics = options.metrics ?? createLambdaMetrics(parsed?.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE);
+  const secret = parsed?.source.kind === 'secret' ? databaseSecretSource(parsed.source.secretArn) : undefined;
   const connection = databaseConnection({
     environment,
-    applicationName: () => (environment().functionName ?? `perps-stats-db/${operation}`).slice(0, APPLICATION_NAME_MAX),
+    secret,
+    applicationName: () => (environment().functionName ?? `perps-stats-db/${operation.id}`).slice(0, APPLICATION_NAME_MAX),
     log,
   });
 
-  const handler = middy<unknown, OperationReport, Error, OperationLambdaContext>();
+  const handler = middy<unknown, OperationReport, Error, HandlerContext, HandlerInternal>();
   if (powertools) handler.use(injectLambdaContext(powertools, { resetKeys: true }));
-  handler
-    .use(recordOutcome(operation, log, metrics))
-    .use(validateEvent(operation, () => environment().defaults))
-    .use(connection)
-    .handler(async (event, context) => {
-      if (!context.database) throw new Error('the connection middleware did not run');
-      const ctx: OperationContext = {
-        pool: context.database.pool,
-        log,
-        now: options.now ?? (() => new Date()),
-        settings: environment().maintenance,
-        progress: options.progress,
-        timeLeftMs: () => context.getRemainingTimeInMillis(),
-      };
-      return runOperation(ctx, { operation, event } as OperationRequest);
-    });
+  handler.use(recordOutcome(operation, log, metrics)).use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
+  if (secret) handler.use(secret.middleware);
+  handler.use(connection).handler(async (_event, context) => {
+    const { payload, database } = context;
+    if (!payload || !database) throw new Error('the payload and connection middlewares did not run');
+    const ctx: OperationContext = {
+      pool: database.pool,
+      log,
+      now: options.now ?? (() => new Date()),
+      settings: environment().maintenance,
+      progress: options.progress,
+      timeLeftMs: () => context.getRemainingTimeInMillis(),
+    };
+    return operation.run(ctx, payload);
+  });
   return Object.assign(handler, { close: connection.close });
 }

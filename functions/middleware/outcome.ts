@@ -2,8 +2,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj, Request } from '@middy/core';
 import { PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
-import type { OperationId, OperationReport } from '../core/operations';
-import { publishOutcomeMetrics, publishStatsMetrics } from './metrics';
+import type { Operation, OperationReport } from '../core/operations';
+import { publishOutcomeMetrics, publishReportMetrics } from './metrics';
 
 /**
  * Logs the end of every invocation once, with the report (per-symbol detail lives there, not in
@@ -11,7 +11,7 @@ import { publishOutcomeMetrics, publishStatsMetrics } from './metrics';
  * carries the error and the report so far; the error itself is left for middy to rethrow, so
  * the invocation fails and the function's retry or failure destination applies.
  */
-export function recordOutcome(operation: OperationId, log: Logger, metrics: Metrics): MiddlewareObj {
+export function recordOutcome(operation: Operation, log: Logger, metrics: Metrics): MiddlewareObj {
   const started = new WeakMap<Request, number>();
   const elapsed = (request: Request) => Date.now() - (started.get(request) ?? Date.now());
 
@@ -21,15 +21,17 @@ export function recordOutcome(operation: OperationId, log: Logger, metrics: Metr
   const recordOutcomeAfter = (request: Request) => {
     const report = request.response as OperationReport;
     const durationMs = elapsed(request);
-    log.info(`${operation} finished`, { duration_ms: durationMs, report });
-    publishOutcomeMetrics(metrics, operation, 'success', durationMs, report);
-    if (report.operation === 'stats') publishStatsMetrics(metrics, report);
+    log.info(`${operation.id} finished`, { duration_ms: durationMs, report });
+    const { counts, ...perTable } = operation.metrics(report);
+    publishOutcomeMetrics(metrics, operation.id, 'success', durationMs, counts);
+    publishReportMetrics(metrics, perTable);
   };
   const recordOutcomeOnError = (request: Request) => {
     const error = request.error;
+    // An operation's errors carry its own report so far.
     const report = error instanceof PerpsDbError ? (error.report as OperationReport | undefined) : undefined;
     const durationMs = elapsed(request);
-    log.error(`${operation} failed`, {
+    log.error(`${operation.id} failed`, {
       duration_ms: durationMs,
       error: {
         name: error?.name ?? 'Error',
@@ -38,7 +40,7 @@ export function recordOutcome(operation: OperationId, log: Logger, metrics: Metr
       },
       ...(report ? { report } : {}),
     });
-    publishOutcomeMetrics(metrics, operation, 'failure', durationMs, report);
+    publishOutcomeMetrics(metrics, operation.id, 'failure', durationMs, report && operation.metrics(report).counts);
   };
   return { before: recordOutcomeBefore, after: recordOutcomeAfter, onError: recordOutcomeOnError };
 }

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -9,11 +10,8 @@ import { Construct } from 'constructs';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
-import { operationId } from './functions';
+import { constructIdOf, RUNWAY_ALARM_DAYS } from '../stack-contract';
 import { ServiceMetrics } from './service-metrics';
-
-/** Alarm when a table has fewer days of partitions ahead than this: partitions has failed for days. */
-export const RUNWAY_ALARM_DAYS = 2;
 
 export interface MaintenanceAlarmsProps {
   readonly config: StackConfig;
@@ -24,8 +22,8 @@ export interface MaintenanceAlarmsProps {
 
 /**
  * The alarms, all to one SNS topic (with an e-mail subscription when the context gives one),
- * both on ALARM and on OK. Missing data breaches only where absence is itself the problem
- * (stats stopped); elsewhere the stats-missing alarm owns that case, so one outage pages once.
+ * both on ALARM and on OK. Missing data never breaches: where absence is itself the problem
+ * (stats stopped), the stats-missing alarm notifies on INSUFFICIENT_DATA, so one outage pages once.
  */
 export class MaintenanceAlarms extends Construct {
   readonly topic: sns.Topic;
@@ -41,7 +39,7 @@ export class MaintenanceAlarms extends Construct {
 
     for (const table of TIME_SERIES_TABLES) {
       this.add(`${table}Runway`, {
-        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (README: Deploy, alarms).`,
+        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
         metric: metrics.table('PartitionRunwayDays', table, { statistic: 'Minimum', period: Duration.minutes(15) }),
         threshold: RUNWAY_ALARM_DAYS,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -71,7 +69,7 @@ export class MaintenanceAlarms extends Construct {
     }
 
     for (const [operation, fn] of Object.entries(props.functions)) {
-      this.add(`${operationId(operation as HandlerOperation)}Errors`, {
+      this.add(`${constructIdOf(operation as HandlerOperation)}Errors`, {
         alarmDescription: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,
         metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
         threshold: 0,
@@ -83,14 +81,23 @@ export class MaintenanceAlarms extends Construct {
 
     // DatabaseSizeBytes is published once by every stats run that succeeded: its absence
     // means stats stopped running or keeps failing, and so every other alarm above is blind.
-    this.add('StatsMissing', {
-      alarmDescription: 'No stats metrics for 15 minutes: the other alarms are blind. Check the stats schedule and the stats function.',
-      metric: metrics.database('DatabaseSizeBytes', { statistic: 'SampleCount' }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    // Absence is CloudWatch's INSUFFICIENT_DATA, which notifies here. Not "missing data
+    // breaches": that fires on every first deploy (and metricsNamespace change), before stats
+    // has ever reported, while a new alarm starts in INSUFFICIENT_DATA and so stays silent until
+    // stats has reported once. A present SampleCount is at least 1: this alarm is never in ALARM.
+    this.add(
+      'StatsMissing',
+      {
+        alarmDescription:
+          'No stats metrics for 15 minutes (INSUFFICIENT_DATA): the other alarms are blind. Check the stats schedule, the StatsErrors alarm and the stats function.',
+        metric: metrics.database('DatabaseSizeBytes', { statistic: 'SampleCount' }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      },
+      { onInsufficientData: true },
+    );
 
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       this.add(`${name}Messages`, {
@@ -102,13 +109,35 @@ export class MaintenanceAlarms extends Construct {
         treatMissingData: notBreaching,
       });
     }
+    this.allowAlarmsToPublish();
   }
 
-  private add(id: string, props: cloudwatch.AlarmProps): void {
+  private add(id: string, props: cloudwatch.AlarmProps, notify: { onInsufficientData?: boolean } = {}): void {
     const alarm = new cloudwatch.Alarm(this, id, { datapointsToAlarm: props.evaluationPeriods, ...props });
     const action = new SnsAction(this.topic);
     alarm.addAlarmAction(action);
     alarm.addOkAction(action);
+    if (notify.onInsufficientData) alarm.addInsufficientDataAction(action);
     this.alarms.push(alarm);
+  }
+
+  /**
+   * With `enforceSSL` the topic policy replaces SNS's default one and holds only a Deny, so
+   * CloudWatch may not publish and every alarm action fails ("not authorized to perform:
+   * SNS:Publish"). Allow the CloudWatch service principal, for these alarms in this account only.
+   */
+  private allowAlarmsToPublish(): void {
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnLike: { 'aws:SourceArn': this.alarms.map((alarm) => alarm.alarmArn) },
+        },
+      }),
+    );
   }
 }

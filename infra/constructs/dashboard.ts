@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import type { TableMetric } from '../../functions/core/metric-names';
+import type { OperationMetric } from '../../functions/core/operations';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
-import type { OperationMetric, TableMetric } from '../../functions/middleware/metrics';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import { ServiceMetrics } from './service-metrics';
 

@@ -1,10 +1,11 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import type { ExistingDatabaseConfig, NewDatabaseConfig } from '../config';
+import { createLogGroup } from './log-groups';
 import { addSecretsManagerEndpoint, IsolatedNetwork } from './network';
 
 /** What the functions need of a database, whichever kind it is. */
@@ -26,14 +27,16 @@ export interface DatabaseTarget {
 const ADMIN_USER = 'perps_admin';
 const DATABASE_NAME = 'perps';
 const POSTGRES_PORT = 5432;
+/** What creating the database server gives: its secret, and what must exist before anyone logs in. */
+interface CreatedDatabase {
+  secret: secretsmanager.ISecret | undefined;
+  servers: IDependable[];
+}
 /** The properties an RDS instance and an Aurora cluster take alike. */
 type SharedDatabaseProps = Pick<
   rds.DatabaseInstanceProps & rds.DatabaseClusterProps,
   'vpc' | 'vpcSubnets' | 'securityGroups' | 'credentials' | 'storageEncrypted' | 'deletionProtection' | 'port'
 >;
-
-/** Aurora has no major-only version: the newest 18.x minor this CDK knows; auto minor upgrades move it on. */
-const AURORA_VERSION = rds.AuroraPostgresEngineVersion.VER_18_6;
 
 /**
  * A new PostgreSQL database in a new isolated network: an RDS instance (Graviton, gp3) or an
@@ -68,10 +71,10 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       deletionProtection: config.deletionProtection,
       port: POSTGRES_PORT,
     };
-    const secret = config.kind === 'aurora' ? this.createAuroraCluster(config, common) : this.createInstance(config, common);
-    if (!secret) throw new Error('the database was created without its secret');
-    this.secret = secret;
-    this.addRotation(secret);
+    const created = config.kind === 'aurora' ? this.createAuroraCluster(config, common) : this.createInstance(config, common);
+    if (!created.secret) throw new Error('the database was created without its secret');
+    this.secret = created.secret;
+    this.addRotation(created.secret, created.servers);
     if (!config.deletionProtection) {
       const database = this.node.findChild(config.kind === 'aurora' ? 'Cluster' : 'Instance');
       Validations.of(database).acknowledge({
@@ -87,8 +90,10 @@ export class NewDatabase extends Construct implements DatabaseTarget {
     this.secretsManagerEndpoint.connections.allowDefaultPortFrom(peer, 'Secrets Manager API');
   }
 
-  private createInstance(config: NewDatabaseConfig, common: SharedDatabaseProps): secretsmanager.ISecret | undefined {
-    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_18 });
+  private createInstance(config: NewDatabaseConfig, common: SharedDatabaseProps): CreatedDatabase {
+    const engine = rds.DatabaseInstanceEngine.postgres({
+      version: rds.PostgresEngineVersion.of(config.engineVersion, majorOf(config.engineVersion)),
+    });
     const instance = new rds.DatabaseInstance(this, 'Instance', {
       ...common,
       engine,
@@ -115,11 +120,14 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       reason:
         'Port 5432 kept: the instance sits in isolated subnets behind a security group open only to the functions and the rotation function, and clients read the port from the secret.',
     });
-    return instance.secret;
+    return { secret: instance.secret, servers: [instance.node.defaultChild as IDependable] };
   }
 
-  private createAuroraCluster(config: NewDatabaseConfig, common: SharedDatabaseProps): secretsmanager.ISecret | undefined {
-    const engine = rds.DatabaseClusterEngine.auroraPostgres({ version: AURORA_VERSION });
+  private createAuroraCluster(config: NewDatabaseConfig, common: SharedDatabaseProps): CreatedDatabase {
+    // Auto minor upgrades move the cluster on from the version it starts with.
+    const engine = rds.DatabaseClusterEngine.auroraPostgres({
+      version: rds.AuroraPostgresEngineVersion.of(config.engineVersion, majorOf(config.engineVersion)),
+    });
     const cluster = new rds.DatabaseCluster(this, 'Cluster', {
       ...common,
       engine,
@@ -136,19 +144,29 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       reason:
         'The functions authenticate with the rotated Secrets Manager password; IAM database tokens would need rds-db:connect wiring in every client.',
     });
-    return cluster.secret;
+    // The cluster alone has no server to log in to: its endpoint answers once the writer is up.
+    return { secret: cluster.secret, servers: [cluster.node.defaultChild as IDependable, cluster.node.findChild('Writer')] };
   }
 
-  /** Hosted rotation in the isolated subnets: it needs the database port and the Secrets Manager endpoint. */
-  private addRotation(secret: secretsmanager.ISecret): void {
+  /**
+   * Hosted rotation in the isolated subnets: it needs the database port and the Secrets Manager
+   * endpoint. Creating the schedule makes Secrets Manager test the rotation function at once
+   * (its testSecret step logs in to the database), so the schedule waits for the database
+   * servers, the security-group rules and the endpoint. The function gets a fixed name, so its
+   * log group can be the stack's, with a retention.
+   */
+  private addRotation(secret: secretsmanager.ISecret, servers: IDependable[]): void {
     const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
       vpc: this.vpc,
       description: 'perps-stats-db secret rotation function',
       allowAllOutbound: false,
     });
     this.allowFrom(rotationSecurityGroup);
-    secret.addRotationSchedule('Rotation', {
+    const functionName = `${Stack.of(this).stackName}-secret-rotation`;
+    const logGroup = createLogGroup(this, 'RotationLogs', `/aws/lambda/${functionName}`);
+    const schedule = secret.addRotationSchedule('Rotation', {
       hostedRotation: secretsmanager.HostedRotation.postgreSqlSingleUser({
+        functionName,
         vpc: this.vpc,
         vpcSubnets: this.subnets,
         securityGroups: [rotationSecurityGroup],
@@ -157,7 +175,14 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       // A rotation started by the deploy itself would race the migrate trigger's login.
       rotateImmediatelyOnUpdate: false,
     });
+    // The security groups' subtrees hold their ingress and egress rules.
+    schedule.node.addDependency(...servers, this.securityGroup, rotationSecurityGroup, this.secretsManagerEndpoint, logGroup);
   }
+}
+
+/** `18.4` -> `18`: names the parameter group family (postgres18, aurora-postgresql18). */
+function majorOf(version: string): string {
+  return version.split('.')[0] ?? version;
 }
 
 /**

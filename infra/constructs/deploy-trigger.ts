@@ -1,6 +1,13 @@
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
+import { PROJECT_ROOT } from '../bundling';
+import { INVOKER_ENV } from '../deploy-invoker/environment';
+import { acknowledgeManagedPolicies } from './functions';
+import { createLogGroup } from './log-groups';
 
 export interface DeployMigrationsProps {
   readonly migrate: lambda.Function;
@@ -12,15 +19,23 @@ export interface DeployMigrationsProps {
   readonly after: Construct[];
 }
 
+/** errorType of the maintenance lock being held by another run (functions/core/errors.ts). */
+const LOCK_BUSY = 'LockBusyError';
+
 /**
  * Runs `migrate`, then `partitions`, synchronously during the deployment, whenever a function
  * changes (and on the first deploy). A fresh stack ends with the schema and today's partitions
- * in place; an invocation that fails (a MigrationError, an unreachable database) fails the
- * deployment, and CloudFormation rolls it back. Each trigger waits as long as its function may run.
+ * in place. A failed migration (or an unreachable database) fails the deployment, and
+ * CloudFormation rolls it back. `partitions` runs through a small invoker function that does
+ * not fail the deployment when another maintenance run holds the lock (that run does the work:
+ * a deploy during the nightly runs) or when the function is throttled (it is then invoked
+ * asynchronously): see infra/deploy-invoker. Each trigger waits as long as its function may run.
  */
 export class DeployMigrations extends Construct {
   readonly migrate: triggers.Trigger;
   readonly partitions: triggers.Trigger;
+  /** Invokes the current version of `partitions` for the Trigger, tolerating LockBusyError and throttles. */
+  readonly partitionsInvoker: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: DeployMigrationsProps) {
     super(scope, id);
@@ -30,11 +45,43 @@ export class DeployMigrations extends Construct {
       invocationType: triggers.InvocationType.REQUEST_RESPONSE,
       executeAfter: props.after,
     });
+    this.partitionsInvoker = this.createInvoker('PartitionsInvoker', props.partitions);
     this.partitions = new triggers.Trigger(this, 'Partitions', {
-      handler: props.partitions,
-      timeout: props.partitions.timeout,
+      handler: this.partitionsInvoker,
+      timeout: this.partitionsInvoker.timeout,
       invocationType: triggers.InvocationType.REQUEST_RESPONSE,
       executeAfter: [...props.after, this.migrate],
     });
+  }
+
+  /**
+   * The invoker names the target's current version: a change to the target changes the
+   * invoker's environment, hence its version, and so the Trigger runs again, as it would on
+   * the target itself. It may invoke that version and nothing else; it needs no VPC.
+   */
+  private createInvoker(id: string, target: lambda.Function): nodejs.NodejsFunction {
+    const version = target.currentVersion;
+    const invoker = new nodejs.NodejsFunction(this, id, {
+      description: `perps-stats-db: runs ${target.node.id} at deploy, tolerating a held maintenance lock and throttles`,
+      entry: join(PROJECT_ROOT, 'infra', 'deploy-invoker', 'handler.ts'),
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 128,
+      // The synchronous invocation lasts as long as the target may run.
+      timeout: (target.timeout ?? Duration.minutes(15)).plus(Duration.minutes(1)),
+      // The Trigger is the only caller; a retry would run the target twice.
+      retryAttempts: 0,
+      environment: {
+        [INVOKER_ENV.target]: version.functionArn,
+        [INVOKER_ENV.payload]: '{}',
+        [INVOKER_ENV.tolerated]: LOCK_BUSY,
+      },
+      logGroup: createLogGroup(this, `${id}Logs`),
+      bundling: { minify: true, sourceMap: false, externalModules: ['@aws-sdk/*'], logLevel: nodejs.LogLevel.WARNING },
+    });
+    version.grantInvoke(invoker);
+    acknowledgeManagedPolicies(invoker, false);
+    return invoker;
   }
 }

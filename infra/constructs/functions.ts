@@ -1,20 +1,26 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
+import { constructIdOf } from '../stack-contract';
 import type { DatabaseTarget } from './database';
+import { createLogGroup } from './log-groups';
 
 /** How each function runs: sized to its work and to how its failures are best retried. */
 interface FunctionSettings {
   /** migrate waits up to 5 minutes for the maintenance lock before it starts applying files. */
   timeout: Duration;
-  /** Undefined: no reservation. 1: two runs of a maintenance operation never overlap. */
+  /**
+   * Reserved with `-c reservedConcurrency=true` only: 1 keeps a second run of an operation from
+   * starting at all (the maintenance lock already makes it fail fast), and keeps capacity for it
+   * when the account is busy. Off by default: an account must keep 10 executions unreserved, and
+   * new accounts often have a quota of 10 in total, where any reservation fails the deploy.
+   */
   reservedConcurrency: number | undefined;
   /** Lambda's own retries of an asynchronous (scheduled) invocation that failed. */
   retryAttempts: number;
@@ -96,7 +102,7 @@ export class HandlerFunctions extends Construct {
     this.functions = Object.fromEntries(
       HANDLER_OPERATIONS.map((operation) => {
         const settings = FUNCTION_SETTINGS[operation];
-        const fn = new lambda.Function(this, operationId(operation), {
+        const fn = new lambda.Function(this, constructIdOf(operation), {
           description: `perps-stats-db ${operation}`,
           runtime: lambda.Runtime.NODEJS_24_X,
           architecture: lambda.Architecture.ARM_64,
@@ -105,7 +111,7 @@ export class HandlerFunctions extends Construct {
           code: lambda.Code.fromAsset(assetDir(operation), { exclude: ['*.map'] }),
           memorySize: 256,
           timeout: settings.timeout,
-          reservedConcurrentExecutions: settings.reservedConcurrency,
+          reservedConcurrentExecutions: config.reservedConcurrency ? settings.reservedConcurrency : undefined,
           retryAttempts: settings.retryAttempts,
           maxEventAge: settings.maxEventAge,
           onFailure: new SqsDestination(this.failureQueue),
@@ -113,22 +119,14 @@ export class HandlerFunctions extends Construct {
           vpc: database.vpc,
           vpcSubnets: database.subnets,
           securityGroups: [this.securityGroup],
-          logGroup: new logs.LogGroup(this, `${operationId(operation)}Logs`, {
-            retention: logs.RetentionDays.ONE_MONTH,
-            removalPolicy: RemovalPolicy.DESTROY,
-          }),
+          logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
         });
         grantSecretRead(fn, database);
-        acknowledgeManagedPolicies(fn);
+        acknowledgeManagedPolicies(fn, true);
         return [operation, fn];
       }),
     ) as Record<HandlerOperation, lambda.Function>;
   }
-}
-
-/** PascalCase construct id of an operation: `Migrate`, `Partitions`, ... */
-export function operationId(operation: HandlerOperation): string {
-  return operation.charAt(0).toUpperCase() + operation.slice(1);
 }
 
 /**
@@ -179,7 +177,8 @@ function grantSecretRead(fn: lambda.Function, database: DatabaseTarget): void {
   }
 }
 
-function acknowledgeManagedPolicies(fn: lambda.Function): void {
+/** Acknowledges the AWS managed policies Lambda gives a function's role: logging, and in a VPC, its network interfaces. */
+export function acknowledgeManagedPolicies(fn: lambda.Function, inVpc: boolean): void {
   const role = fn.role;
   if (!role) return;
   Validations.of(role).acknowledge(
@@ -187,9 +186,13 @@ function acknowledgeManagedPolicies(fn: lambda.Function): void {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'AWS managed policy for writing to CloudWatch Logs; it is what Lambda documents for this and grants nothing else.',
     },
-    {
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      reason: 'AWS managed policy for the network interfaces of a function in a VPC; its ec2 actions cannot be scoped to resources.',
-    },
+    ...(inVpc
+      ? [
+          {
+            id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+            reason: 'AWS managed policy for the network interfaces of a function in a VPC; its ec2 actions cannot be scoped to resources.',
+          },
+        ]
+      : []),
   );
 }

@@ -1,7 +1,6 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { createLogGroup } from './log-groups';
 
 /**
  * A VPC with isolated subnets only, in two availability zones: no NAT gateway and no internet
@@ -21,7 +20,7 @@ export class IsolatedNetwork extends Construct {
     });
     // Rejected traffic only: that is what explains a connection the security groups refuse,
     // and it keeps the flow-log volume (billed per GB) near zero.
-    const flowLogs = new logs.LogGroup(this, 'FlowLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const flowLogs = createLogGroup(this, 'FlowLogs');
     this.vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
       trafficType: ec2.FlowLogTrafficType.REJECT,

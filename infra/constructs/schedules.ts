@@ -40,6 +40,12 @@ export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
 export interface MaintenanceSchedulesProps {
   readonly config: StackConfig;
   readonly functions: Record<HandlerOperation, lambda.IFunction>;
+  /**
+   * What must have run before any schedule exists: the deploy's migrations. A schedule created
+   * earlier can fire first (stats every 5 minutes) and fail on a database without its schema,
+   * leaving a message in the failure queue and its alarm in ALARM.
+   */
+  readonly after: Construct[];
 }
 
 /**
@@ -56,20 +62,21 @@ export class MaintenanceSchedules extends Construct {
     this.deadLetterQueue = createEncryptedQueue(this, 'DeadLetterQueue');
     const specs = scheduleSpecs(props.config);
     const role = this.createRole(specs.map((spec) => props.functions[spec.operation]));
-    this.schedules = specs.map(
-      (spec) =>
-        new scheduler.Schedule(this, spec.operation, {
-          description: `perps-stats-db ${spec.operation}`,
-          schedule: scheduler.ScheduleExpression.cron({ ...spec.cron, timeZone: TimeZone.ETC_UTC }),
-          target: new targets.LambdaInvoke(props.functions[spec.operation], {
-            input: scheduler.ScheduleTargetInput.fromObject(spec.input),
-            retryAttempts: spec.retryAttempts,
-            maxEventAge: spec.maxEventAge,
-            deadLetterQueue: this.deadLetterQueue,
-            role,
-          }),
+    this.schedules = specs.map((spec) => {
+      const schedule = new scheduler.Schedule(this, spec.operation, {
+        description: `perps-stats-db ${spec.operation}`,
+        schedule: scheduler.ScheduleExpression.cron({ ...spec.cron, timeZone: TimeZone.ETC_UTC }),
+        target: new targets.LambdaInvoke(props.functions[spec.operation], {
+          input: scheduler.ScheduleTargetInput.fromObject(spec.input),
+          retryAttempts: spec.retryAttempts,
+          maxEventAge: spec.maxEventAge,
+          deadLetterQueue: this.deadLetterQueue,
+          role,
         }),
-    );
+      });
+      schedule.node.addDependency(...props.after);
+      return schedule;
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type { DatabaseMetric, OperationMetric, TableMetric } from '../../functions/middleware/metrics';
-import { SERVICE_NAME } from '../../functions/middleware/observability';
+import { type DatabaseMetric, SERVICE_NAME, type TableMetric } from '../../functions/core/metric-names';
+import type { OperationMetric } from '../../functions/core/operations';
 import type { HandlerOperation } from '../bundling';
 
 /** How a metric is read: statistic and period (5 minutes: the stats schedule). */

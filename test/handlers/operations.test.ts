@@ -203,7 +203,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
   });
 });
 
-// Each rejected payload and environment, with its exact message, is a row of README.md's
+// Each rejected payload and environment, with its exact message, is a row of docs/rejected-input.md's
 // "Rejected input" table, run through these bundles by test/integration/bad-input.test.ts.
 describe('bad environment', () => {
   it('fails every invocation with each bad variable named, before connecting', async () => {

@@ -25,7 +25,9 @@ describe('stack context', () => {
         multiAz: false,
         minCapacity: 0.5,
         maxCapacity: 4,
+        engineVersion: '18',
       },
+      reservedConcurrency: false,
       alarmEmail: undefined,
       dataAgeAlarmSeconds: 3600,
       daysAhead: 7,
@@ -97,6 +99,32 @@ describe('stack context', () => {
     ]);
   });
 
+  it('takes reservedConcurrency and an engine version per database kind, and says what is wrong with a bad one', () => {
+    expect(parseStackConfig({ reservedConcurrency: 'true', database: 'aurora', engineVersion: '17.6' })).toMatchObject({
+      reservedConcurrency: true,
+      database: { kind: 'aurora', engineVersion: '17.6' },
+    });
+    expect(parseStackConfig({ database: 'aurora' }).database).toMatchObject({ engineVersion: '18.4' });
+    expect(parseStackConfig({ engineVersion: '16' }).database).toMatchObject({ kind: 'rds', engineVersion: '16' });
+    expect(problemsOf({ reservedConcurrency: 'yes', engineVersion: 'latest' })).toEqual([
+      'engineVersion: must be MAJOR or MAJOR.MINOR, such as 18 or 18.4',
+      'reservedConcurrency: must be true or false',
+    ]);
+    // As a JSON number, 17.10 would arrive as 17.1.
+    expect(problemsOf({ engineVersion: 17.1 })).toEqual(['engineVersion: must be a version such as "18" or "18.4" (quoted in cdk.json)']);
+    // Cross-key problems come with the others, not after they are fixed.
+    expect(problemsOf({ database: 'aurora', engineVersion: '18', daysAhead: '0' })).toEqual([
+      'daysAhead: must be a whole number from 1 to 366',
+      "engineVersion: Aurora needs MAJOR.MINOR, such as 18.4: aws rds describe-db-engine-versions --engine aurora-postgresql lists the region's versions",
+    ]);
+    expect(problemsOf({ engineVersion: '11.22' })).toEqual([
+      'engineVersion: PostgreSQL 11 is not one this project is tested on: use a major from 12 to 18',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, engineVersion: '18' })).toEqual([
+      'engineVersion: only used with a new database (rds or aurora): remove it',
+    ]);
+  });
+
   it('fails createApp before any construct exists, with a message that says how to fix it', () => {
     let caught: unknown;
     try {
@@ -109,7 +137,7 @@ describe('stack context', () => {
       [
         'perps-stats-db: bad CDK context, nothing was synthesized:',
         '  - auroraMaxCapacity: must be a multiple of 0.5',
-        'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in README.md (Deploy).',
+        'Pass context as `npx cdk synth -c key=value` or in cdk.json "context"; the keys are listed in docs/deploy.md.',
       ].join('\n'),
     );
   });

@@ -69,6 +69,7 @@ it('acknowledges exactly these findings per configuration', () => {
     'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Partitions/ServiceRole',
     'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Prune/ServiceRole',
     'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Stats/ServiceRole',
+    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ DeployMigrations/PartitionsInvoker/ServiceRole',
     'AwsSolutions-SQS3 @ Functions/FailureQueue',
     'AwsSolutions-SQS3 @ Schedules/DeadLetterQueue',
   ];

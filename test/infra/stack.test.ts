@@ -4,6 +4,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
+import { STACK_OUTPUTS } from '../../infra/stack-contract';
 import { synthesize } from '../support/infra';
 
 // The default configuration (new RDS instance), synthesized once for the whole file.
@@ -47,18 +48,22 @@ describe('functions', () => {
     expect(fnProps('stats').Environment).toEqual({ Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000' } });
   });
 
-  it('sizes timeouts to the work and reserves one concurrent run for migrate, partitions and prune', () => {
-    const shape = Object.fromEntries(
-      HANDLER_OPERATIONS.map((operation) => [operation, [fnProps(operation).Timeout, fnProps(operation).ReservedConcurrentExecutions]]),
-    );
-    expect(shape).toEqual({ migrate: [600, 1], partitions: [600, 1], prune: [900, 1], stats: [60, undefined] });
+  it('sizes timeouts to the work', () => {
+    const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
+    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
     const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300] };
-    expect(configs).toHaveLength(4);
+    // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
+    expect(configs).toHaveLength(5);
+    expect(configs).toContainEqual({
+      FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+    });
     for (const [operation, [retries, age]] of Object.entries(expected)) {
       expect(configs).toContainEqual({
         FunctionName: { Ref: fnId(operation as keyof typeof expected) },
@@ -139,7 +144,7 @@ describe('migrations on deploy', () => {
   const migrate = triggers[logicalId(stack.deployMigrations.migrate.node.findChild('Default'))] as Resource;
   const partitions = triggers[logicalId(stack.deployMigrations.partitions.node.findChild('Default'))] as Resource;
 
-  it('invokes the current versions of migrate, then partitions, synchronously, waiting as long as each function may run', () => {
+  it('invokes the current versions of migrate, then partitions (through its invoker), synchronously, waiting as long as each may run', () => {
     expect(migrate.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^FunctionsMigrateCurrentVersion/) },
       InvocationType: 'RequestResponse',
@@ -147,9 +152,10 @@ describe('migrations on deploy', () => {
       ExecuteOnHandlerChange: true,
     });
     expect(partitions.Properties).toMatchObject({
-      HandlerArn: { Ref: expect.stringMatching(/^FunctionsPartitionsCurrentVersion/) },
+      HandlerArn: { Ref: expect.stringMatching(/^DeployMigrationsPartitionsInvokerCurrentVersion/) },
       InvocationType: 'RequestResponse',
-      Timeout: '600000',
+      Timeout: '660000',
+      ExecuteOnHandlerChange: true,
     });
     expect(partitions.DependsOn).toContain(logicalId(stack.deployMigrations.migrate.node.findChild('Default')));
   });
@@ -277,7 +283,8 @@ describe('alarms', () => {
     }
   });
 
-  it('alarms when stats metrics are missing for 15 minutes: missing data breaches', () => {
+  it('notifies when stats metrics are missing for 15 minutes: INSUFFICIENT_DATA notifies', () => {
+    const topic = { Ref: logicalId(stack.alarms.topic) };
     expect(alarmOn('DatabaseSizeBytes')).toEqual([
       expect.objectContaining({
         Namespace: 'PerpsStats',
@@ -288,7 +295,8 @@ describe('alarms', () => {
         DatapointsToAlarm: 3,
         Threshold: 1,
         ComparisonOperator: 'LessThanThreshold',
-        TreatMissingData: 'breaching',
+        TreatMissingData: 'missing',
+        InsufficientDataActions: [topic],
       }),
     ]);
   });
@@ -312,6 +320,16 @@ describe('alarms', () => {
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
     }
     template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('outputs', () => {
+  it('writes what `npm run verify` reads: the function names, the secret, the topic, the dashboard and the metrics namespace', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const { functionName, ...others } = STACK_OUTPUTS;
+    expect(Object.keys(outputs).sort()).toEqual([...HANDLER_OPERATIONS.map(functionName), ...Object.values(others)].sort());
+    expect(outputs[STACK_OUTPUTS.metricsNamespace]?.Value).toBe('PerpsStats');
+    expect(outputs[STACK_OUTPUTS.functionName('stats')]?.Value).toEqual({ Ref: fnId('stats') });
   });
 });
 

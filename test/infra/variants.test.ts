@@ -7,6 +7,7 @@ type Properties = Record<string, unknown>;
 // each synthesized once for the file.
 const aurora = synthesize({
   database: 'aurora',
+  engineVersion: '17.6',
   auroraMinCapacity: '0',
   auroraMaxCapacity: '8',
   deletionProtection: 'false',
@@ -26,17 +27,17 @@ const propertiesOf = (template: typeof aurora.template, type: string) =>
   Object.values(template.findResources(type) as Record<string, { Properties: Properties }>).map((resource) => resource.Properties);
 
 describe('aurora database', () => {
-  it('is an Aurora PostgreSQL 18 Serverless v2 cluster, encrypted, TLS forced in the cluster parameter group', () => {
+  it('is an Aurora PostgreSQL Serverless v2 cluster of the given version, encrypted, TLS forced in the cluster parameter group', () => {
     aurora.template.hasResourceProperties('AWS::RDS::DBCluster', {
       Engine: 'aurora-postgresql',
-      EngineVersion: '18.6',
+      EngineVersion: '17.6',
       StorageEncrypted: true,
       DeletionProtection: false,
       BackupRetentionPeriod: 7,
       ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 8 },
     });
     aurora.template.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
-      Family: 'aurora-postgresql18',
+      Family: 'aurora-postgresql17',
       Parameters: { 'rds.force_ssl': '1' },
     });
     aurora.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', Engine: 'aurora-postgresql' });

@@ -11,7 +11,7 @@ import { type BundledHandler, capturedOutput, invoke, loadHandler, metricsOf } f
 import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-endpoint';
 
 /**
- * The README's "Rejected input" table is the specification: one test per row, and no other
+ * The "Rejected input" table of docs/rejected-input.md is the specification: one test per row, and no other
  * bad-input list. A row whose input cannot be run, a message that differs by one character, or
  * a database that changed fails its test; a dropped row fails the count.
  */
@@ -24,7 +24,7 @@ const EXPECTED_ROWS: Record<string, number> = {
 };
 
 interface Row {
-  /** Line in README.md, for the test name. */
+  /** Line in docs/rejected-input.md, for the test name. */
   line: number;
   surface: string;
   input: string;
@@ -32,11 +32,13 @@ interface Row {
   message: string;
 }
 
+const REJECTED_INPUT_DOC = 'docs/rejected-input.md';
+
 function readRejectedInputTable(): Row[] {
-  const lines = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8').split('\n');
-  const start = lines.indexOf('## Rejected input');
-  if (start < 0) throw new Error('README.md has no "## Rejected input" section');
-  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
+  const lines = readFileSync(fileURLToPath(new URL(`../../${REJECTED_INPUT_DOC}`, import.meta.url)), 'utf8').split('\n');
+  const start = lines.indexOf('# Rejected input');
+  if (start < 0) throw new Error(`${REJECTED_INPUT_DOC} has no "# Rejected input" heading`);
+  const end = lines.findIndex((line, index) => index > start && line.startsWith('#'));
   const rows: Row[] = [];
   for (let index = start; index < (end < 0 ? lines.length : end); index++) {
     const line = lines[index] ?? '';
@@ -46,7 +48,7 @@ function readRejectedInputTable(): Row[] {
       .slice(1, -1)
       .split(/(?<!\\)\|/)
       .map((cell) => cell.trim().replaceAll('\\|', '|'));
-    if (cells.length !== 4) throw new Error(`README.md:${index + 1}: a row needs 4 cells, got ${cells.length}`);
+    if (cells.length !== 4) throw new Error(`${REJECTED_INPUT_DOC}:${index + 1}: a row needs 4 cells, got ${cells.length}`);
     const [surface = '', input = '', result = '', message = ''] = cells;
     rows.push({ line: index + 1, surface, input: unquoteCode(input), result, message: unquoteCode(message) });
   }
@@ -162,7 +164,7 @@ afterAll(async () => {
   }
 });
 
-describe('the Rejected input table of README.md', () => {
+describe('the Rejected input table of docs/rejected-input.md', () => {
   it('has the expected number of rows per surface, each input once', () => {
     const counts: Record<string, number> = {};
     for (const row of ROWS) counts[row.surface] = (counts[row.surface] ?? 0) + 1;
@@ -182,7 +184,7 @@ describe('the Rejected input table of README.md', () => {
 });
 
 describe('rejected input changes nothing', () => {
-  it.each(ROWS.map((row) => [`${row.surface}: ${row.input} (README.md:${row.line})`, row] as const))('%s', async (_, row) => {
+  it.each(ROWS.map((row) => [`${row.surface}: ${row.input} (${REJECTED_INPUT_DOC}:${row.line})`, row] as const))('%s', async (_, row) => {
     // Rows run one after another and nothing else writes, so the state after the previous row
     // is the state before this one: a row that changed something fails alone, not every row after it.
     const before = stateBeforeRow;

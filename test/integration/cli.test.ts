@@ -7,6 +7,7 @@ import { cli, cliOutput, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
+  ensureGroupRoles,
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
@@ -24,7 +25,7 @@ afterAll(() => {
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
 
-// Each rejected input, with its exact message, is a row of README.md's "Rejected input" table,
+// Each rejected input, with its exact message, is a row of the "Rejected input" table in docs/rejected-input.md,
 // run by bad-input.test.ts; these are the failures that need more than a message to check.
 describe('local runner: unreachable databases and other failures before any work', () => {
   it('ends within seconds on an unreachable database, naming host and port, without a stack trace or password', async () => {
@@ -149,7 +150,7 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MB at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 
@@ -181,6 +182,9 @@ describe('local runner against a real server', () => {
     const database = new URL(url).pathname.slice(1);
     const refused = await cli(['clean', '--truncate', '--database-url', url], { terminalInput: 'postgres\n' });
     expect(refused.code).toBe(2);
+    // The prune handler's own dry run says which database it reached and what would go, before the prompt.
+    expect(refused.stderr).toContain(`prune ${database} (dry run: nothing was changed)`);
+    expect(refused.stderr).toMatch(/would remove rows: markets=1 /);
     expect(refused.stderr).toContain(`Type the database name (${database}) to confirm:`);
     expect(refused.stderr).toMatch(/not confirmed \(typed "postgres", expected "perps_test_\w+"\): nothing was changed/);
     expect((await fingerprint(client, 'markets')).rows).toBe(1);
@@ -225,12 +229,16 @@ describe('local runner against a real server', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
   });
 
-  it('prints the notice when roles cannot be created', async () => {
+  it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
+    await ensureGroupRoles();
     const fresh = await createTestDatabase();
     const { role, url: asOwner } = await ownerWithoutCreateRole(fresh);
     const result = await cli(['migrate', '--database-url', asOwner]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`notice: roles skipped: user ${role} may not create roles`);
+    expect(result.stdout).toContain(
+      `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
+    );
+    expect(result.stdout).toContain(`on the tables user ${role} creates later`);
   });
 });
 

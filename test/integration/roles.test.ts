@@ -1,12 +1,28 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runOperation } from '../../functions/core/operations';
-import { connect, createTestDatabase, loginRole, ownDatabase, testContext } from '../support/database';
+import { PartialFailureError } from '../../functions/core/errors';
+import type { MigrateReport } from '../../functions/core/migrate';
+import { OPERATIONS } from '../../functions/core/operations';
+import {
+  afterFile,
+  connect,
+  createTestDatabase,
+  loginRole,
+  ownDatabase,
+  ownerWithoutCreateRole,
+  runWhileLocked,
+  testContext,
+} from '../support/database';
+import { startTestServer } from '../support/server';
 
 // What the roles of migration 0003 can really do, tried on the server with login users, not
 // read from the catalog: a maintenance user (CREATEROLE, owner of the database and its schema,
 // no superuser: the shape of an RDS master user) runs every operation; a login user in
-// perps_writer and one in perps_reader each try every action of the matrix.
+// perps_writer and one in perps_reader each try every action of the matrix. The matrix runs on
+// three databases: the first one, migrated by that user, which creates the roles; a second one in
+// the same cluster, migrated by an owner that may not create roles after the roles exist; and one
+// on a cluster of its own, migrated while the roles did not exist, whose grants come from a later
+// migrate once an administrator has created them.
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 let url: string;
@@ -15,6 +31,8 @@ let maintenanceRole: string;
 let writer: pg.Client;
 let reader: pg.Client;
 let readerUrl: string;
+let writerLogin: { role: string; url: string };
+let readerLogin: { role: string; url: string };
 
 /** 'allowed' when the statement ran (rolled back either way), 'denied' on insufficient privilege / not owner. */
 async function attempt(client: pg.Client, sql: string): Promise<'allowed' | 'denied'> {
@@ -32,6 +50,18 @@ async function attempt(client: pg.Client, sql: string): Promise<'allowed' | 'den
   }
 }
 
+/**
+ * A login in perps_writer and one in perps_reader (made by `admin`, a superuser: on PostgreSQL 16+
+ * only the roles' creator or a superuser may grant them), each with a client on `databaseUrl`.
+ */
+async function groupLogins(admin: pg.ClientBase, databaseUrl: string) {
+  const writerLogin = await loginRole(admin, databaseUrl, 'perps_ingester', '');
+  const readerLogin = await loginRole(admin, databaseUrl, 'perps_grafana', '');
+  await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(writerLogin.role)}`);
+  await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLogin.role)}`);
+  return { writerLogin, readerLogin, writer: await connect(writerLogin.url), reader: await connect(readerLogin.url) };
+}
+
 beforeAll(async () => {
   url = await createTestDatabase();
   const admin = await connect(url);
@@ -42,15 +72,10 @@ beforeAll(async () => {
 
   // The maintenance user installs the schema, roles included, and creates partitions.
   const ctx = testContext(maintenanceUrl, { now: NOW });
-  await runOperation(ctx, { operation: 'migrate', event: {} });
-  await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 3 } });
+  await OPERATIONS.migrate.run(ctx, {});
+  await OPERATIONS.partitions.run(ctx, { daysAhead: 3 });
 
-  const writerLogin = await loginRole(admin, url, 'perps_ingester', '');
-  const readerLogin = await loginRole(admin, url, 'perps_grafana', '');
-  await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(writerLogin.role)}`);
-  await admin.query(`GRANT perps_reader TO ${pg.escapeIdentifier(readerLogin.role)}`);
-  writer = await connect(writerLogin.url);
-  reader = await connect(readerLogin.url);
+  ({ writerLogin, readerLogin, writer, reader } = await groupLogins(admin, url));
   readerUrl = readerLogin.url;
 });
 
@@ -113,17 +138,40 @@ const MATRIX: [action: string, sql: string, writer: 'allowed' | 'denied', reader
   ['write the migration ledger', `INSERT INTO perps_schema_migrations (name, checksum) VALUES ('9999_skip.sql', 'x')`, 'denied', 'denied'],
 ];
 
-describe('roles: each can do what it should and nothing more (login users, real statements)', () => {
+/** Login clients in perps_writer and perps_reader on one database. */
+interface Logins {
+  writer: pg.Client;
+  reader: pg.Client;
+}
+
+/** `fn` run at most once, however many hooks ask for its result. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+}
+
+describe.each([
+  { database: 'first database (migrated by a user that may create roles)', setup: async (): Promise<Logins> => ({ writer, reader }) },
+  { database: 'second database (the roles existed; its owner may not create roles)', setup: async () => (await secondDatabase()).logins },
+  { database: 'database migrated before the roles existed', setup: async () => (await lateDatabase()).logins },
+])('roles on the $database: each can do what it should and nothing more (login users, real statements)', ({ setup }) => {
+  let on: Logins;
+  beforeAll(async () => {
+    on = await setup();
+  });
+
   it.each(MATRIX.map(([action, sql, writerMay, readerMay]) => ({ action, sql, writerMay, readerMay })))(
     '$action: writer $writerMay, reader $readerMay',
     async ({ sql, writerMay, readerMay }) => {
-      expect(await attempt(writer, sql)).toBe(writerMay);
-      expect(await attempt(reader, sql)).toBe(readerMay);
+      expect(await attempt(on.writer, sql)).toBe(writerMay);
+      expect(await attempt(on.reader, sql)).toBe(readerMay);
     },
   );
+});
 
+describe('roles on the first database', () => {
   it('a reader login can run stats: the stats function needs no more than perps_reader', async () => {
-    const report = await runOperation(testContext(readerUrl, { now: NOW }), { operation: 'stats', event: {} });
+    const report = await OPERATIONS.stats.run(testContext(readerUrl, { now: NOW }), {});
     expect(report).toMatchObject({ operation: 'stats', database: { name: new URL(url).pathname.slice(1) } });
     expect(Object.keys((report as { tables: object }).tables).sort()).toEqual([
       'exchanges',
@@ -158,7 +206,7 @@ describe('roles: each can do what it should and nothing more (login users, real 
     // As on RDS with PostgreSQL 14 or older: public belongs to someone else, CREATE comes from a grant.
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
-    const report = await runOperation(testContext(migrator.url, { now: NOW }), { operation: 'migrate', event: {} });
+    const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
     expect(report).toMatchObject({ applied: 4 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
@@ -171,14 +219,208 @@ describe('roles: each can do what it should and nothing more (login users, real 
     const ctx = testContext(maintenanceUrl, { now: NOW });
     await writer.query(TICKER);
     await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'OLD', '2026-01-01 00:00+00')`);
-    expect(await runOperation(ctx, { operation: 'migrate', event: {} })).toMatchObject({ applied: 0 });
-    expect(await runOperation(ctx, { operation: 'partitions', event: { daysAhead: 5 } })).toMatchObject({ operation: 'partitions' });
-    expect(await runOperation(ctx, { operation: 'stats', event: {} })).toMatchObject({ operation: 'stats' });
-    const pruned = await runOperation(ctx, { operation: 'prune', event: { olderThanDays: 30, dropPartitionsOlderThanDays: 30 } });
+    expect(await OPERATIONS.migrate.run(ctx, {})).toMatchObject({ applied: 0 });
+    expect(await OPERATIONS.partitions.run(ctx, { daysAhead: 5 })).toMatchObject({ operation: 'partitions' });
+    expect(await OPERATIONS.stats.run(ctx, {})).toMatchObject({ operation: 'stats' });
+    const pruned = await OPERATIONS.prune.run(ctx, { olderThanDays: 30, dropPartitionsOlderThanDays: 30 });
     expect(pruned).toMatchObject({ operation: 'prune' });
     const database = new URL(url).pathname.slice(1);
-    const truncated = await runOperation(ctx, { operation: 'prune', event: { truncate: true, confirm: database } });
+    const truncated = await OPERATIONS.prune.run(ctx, { truncate: true, confirm: database });
     expect(truncated).toMatchObject({ operation: 'prune' });
     expect((await reader.query<{ n: string }>('SELECT count(*) AS n FROM tickers')).rows[0]?.n).toBe('0');
+  });
+});
+
+/** `loginUrl` (a login role's URL) pointed at the database of `databaseUrl`. */
+function onDatabase(loginUrl: string, databaseUrl: string): string {
+  const target = new URL(loginUrl);
+  target.pathname = new URL(databaseUrl).pathname;
+  return target.toString();
+}
+
+const databaseOf = (databaseUrl: string) => decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+
+async function migrateAs(url: string): Promise<MigrateReport> {
+  return (await OPERATIONS.migrate.run(testContext(url, { now: NOW }), {})) as MigrateReport;
+}
+
+/** The notices of a migrate that granted both roles everything on tables and sequences it owns. */
+function grantedNotices(database: string, user: string, tables: number, sequences: number, { connect = true } = {}): string[] {
+  const onDatabase = connect ? 'CONNECT on the database; ' : '';
+  return [
+    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables} tables; SELECT on the tables user ${user} creates later`,
+    `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on ${tables} tables; USAGE, SELECT on ${sequences} sequences; SELECT, INSERT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
+  ];
+}
+
+/** The statements a notice asks an administrator to run, one per element. */
+function administratorStatements(notice: string | undefined): string[] {
+  const statements = /ask an administrator to run (.+?)(?: then run migrate again|$)/.exec(notice ?? '')?.[1];
+  if (!statements) throw new Error(`no statements for an administrator in the notice: ${notice}`);
+  return statements.split(/(?<=;) /);
+}
+
+/** Privileges of the group roles on `relation`, as has_table_privilege / has_sequence_privilege see them. */
+async function privilegesOn(client: pg.ClientBase, relation: string): Promise<Record<string, boolean>> {
+  const { rows } = await client.query<Record<string, boolean>>(
+    `SELECT has_table_privilege('perps_reader', $1, 'SELECT') AS reader_select,
+            has_table_privilege('perps_reader', $1, 'INSERT') AS reader_insert,
+            has_table_privilege('perps_writer', $1, 'SELECT') AS writer_select,
+            has_table_privilege('perps_writer', $1, 'INSERT') AS writer_insert`,
+    [relation],
+  );
+  return rows[0] ?? {};
+}
+
+const READ_AND_WRITE = { reader_select: true, reader_insert: false, writer_select: true, writer_insert: true };
+const NOTHING = { reader_select: false, reader_insert: false, writer_select: false, writer_insert: false };
+
+/**
+ * Issue 14 point 2: a second database of the cluster, migrated by an owner that may not create
+ * roles after the roles exist (made by the first database's migration). Migration 0003 skips its
+ * grants there; migrate's grants step gives them.
+ */
+const secondDatabase = once(async () => {
+  const secondUrl = await createTestDatabase();
+  const owner = await ownerWithoutCreateRole(secondUrl);
+  const first = await migrateAs(owner.url);
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 3 });
+  const again = await migrateAs(owner.url);
+  const logins = {
+    writer: await connect(onDatabase(writerLogin.url, secondUrl)),
+    reader: await connect(onDatabase(readerLogin.url, secondUrl)),
+  };
+  return { url: secondUrl, owner: owner.role, first, again, logins, admin: await connect(secondUrl) };
+});
+
+describe('a second database in the cluster, migrated by an owner without CREATEROLE after the roles exist', () => {
+  it('migrate grants the roles what migration 0003 skipped, and says exactly that (not "ask an administrator to create" them)', async () => {
+    const { url: secondUrl, owner, first } = await secondDatabase();
+    expect(first.applied).toBe(4);
+    // 7 tables and the 4 DEFAULT partitions (the ledger is the maintenance user's alone); 7 sequences.
+    expect(first.notices).toEqual(grantedNotices(databaseOf(secondUrl), owner, 11, 7));
+    expect(first.grants.map((g) => [g.role, g.on, g.privileges, g.objects.length])).toEqual([
+      ['perps_reader', 'database', 'CONNECT', 1],
+      ['perps_reader', 'schema', 'USAGE', 1],
+      ['perps_reader', 'table', 'SELECT', 11],
+      ['perps_reader', 'future table', 'SELECT', 1],
+      ['perps_writer', 'database', 'CONNECT', 1],
+      ['perps_writer', 'schema', 'USAGE', 1],
+      ['perps_writer', 'table', 'SELECT, INSERT', 11],
+      ['perps_writer', 'sequence', 'USAGE, SELECT', 7],
+      ['perps_writer', 'future table', 'SELECT, INSERT', 1],
+      ['perps_writer', 'future sequence', 'USAGE, SELECT', 1],
+    ]);
+  });
+
+  it("has_table_privilege('perps_reader', 'trades', 'SELECT') is true, on partitions made later too, and the ledger stays closed", async () => {
+    const { admin } = await secondDatabase();
+    expect(await privilegesOn(admin, 'trades')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
+  });
+
+  it('the next migrate finds nothing missing: it grants nothing and says nothing', async () => {
+    const { again } = await secondDatabase();
+    expect(again).toMatchObject({ applied: 0, grants: [], notices: [] });
+  });
+});
+
+describe('what only an administrator can grant', () => {
+  it('names the privilege and the statement when the migrating user does not own the database and PUBLIC may not connect', async () => {
+    const other = await createTestDatabase();
+    const database = databaseOf(other);
+    const admin = await connect(other);
+    const migrator = await loginRole(admin, other, 'perps_owner', 'NOCREATEROLE');
+    await admin.query(`REVOKE CONNECT ON DATABASE ${pg.escapeIdentifier(database)} FROM PUBLIC`);
+    await admin.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${pg.escapeIdentifier(migrator.role)}`);
+    await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(migrator.role)}`);
+
+    const report = await migrateAs(migrator.url);
+    expect(report.notices).toEqual([
+      `perps_reader lacks CONNECT on database ${database}, which user ${migrator.role} does not own: ask an administrator to run GRANT CONNECT ON DATABASE ${database} TO perps_reader`,
+      `perps_writer lacks CONNECT on database ${database}, which user ${migrator.role} does not own: ask an administrator to run GRANT CONNECT ON DATABASE ${database} TO perps_writer`,
+      ...grantedNotices(database, migrator.role, 11, 7, { connect: false }),
+    ]);
+    const refused = await connect(onDatabase(readerLogin.url, other)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: '42501', message: `permission denied for database "${database}"` });
+
+    for (const notice of report.notices.slice(0, 2)) for (const statement of administratorStatements(notice)) await admin.query(statement);
+    expect(await migrateAs(migrator.url)).toMatchObject({ grants: [], notices: [] });
+    const readerOnIt = await connect(onDatabase(readerLogin.url, other));
+    expect((await readerOnIt.query('SELECT count(*)::int AS n FROM exchanges')).rows[0]).toEqual({ n: 7 });
+  });
+});
+
+/**
+ * A database migrated, and given partitions, while perps_reader and perps_writer did not exist,
+ * on a cluster of its own (roles are cluster-wide: on the shared test server they exist). The
+ * administrator runs what the notices say, one role at a time, and migrate grants the rest.
+ */
+const lateDatabase = once(async () => {
+  const server = await startTestServer();
+  afterFile(() => server.stop());
+  await (await connect(server.url)).query('CREATE DATABASE perps');
+  const lateUrl = new URL('/perps', server.url).toString();
+  const admin = await connect(lateUrl);
+  const owner = await ownerWithoutCreateRole(lateUrl);
+  const rolesMissing = await migrateAs(owner.url);
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 3 });
+  const [createReader] = administratorStatements(rolesMissing.notices[0]);
+  await admin.query(createReader ?? '');
+  const readerOnly = await migrateAs(owner.url);
+  for (const statement of administratorStatements(readerOnly.notices[0])) await admin.query(statement);
+  // Another session in the middle of dropping perps_writer holds its lock: granting to it waits.
+  const lockedOut = await runWhileLocked(lateUrl, 'DROP ROLE perps_writer', () =>
+    OPERATIONS.migrate.run(testContext(owner.url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2 } }), {}),
+  );
+  const bothRoles = await migrateAs(owner.url);
+  const settled = await migrateAs(owner.url);
+  await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 5 });
+
+  const logins = await groupLogins(admin, lateUrl);
+  return { owner: owner.role, admin, rolesMissing, readerOnly, lockedOut: lockedOut.error, bothRoles, settled, logins };
+});
+
+describe('a database migrated while the roles did not exist gets its grants from a later migrate', () => {
+  it('the notice names both missing roles and the statements to run; nothing is granted', async () => {
+    const { owner, rolesMissing } = await lateDatabase();
+    expect(rolesMissing).toMatchObject({ applied: 4, grants: [] });
+    expect(rolesMissing.notices).toEqual([
+      `roles perps_reader and perps_writer do not exist, so they have no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_reader NOLOGIN; CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
+    ]);
+  });
+
+  it('with only perps_reader created, migrate grants it everything and names perps_writer alone as missing', async () => {
+    const { owner, readerOnly } = await lateDatabase();
+    // 7 tables, 4 DEFAULT partitions and 3 days x 4 tables of partitions made while the roles were missing.
+    expect(readerOnly.notices).toEqual([
+      `role perps_writer does not exist, so it has no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
+      grantedNotices('perps', owner, 23, 7)[0],
+    ]);
+  });
+
+  it('a grant that cannot get its lock in time fails the run (exit code 1) with the report; the next run grants', async () => {
+    const { lockedOut } = await lateDatabase();
+    expect(lockedOut).toBeInstanceOf(PartialFailureError);
+    expect((lockedOut as PartialFailureError).message).toBe(
+      'the migrations are applied, but granting perps_reader and perps_writer their privileges failed (every migrate tries again): role grants: could not get its lock within 100 ms in 2 attempts; a long transaction probably holds a conflicting lock (see pg_locks); it will be retried on the next run',
+    );
+    expect((lockedOut as PartialFailureError).report).toMatchObject({ operation: 'migrate', applied: 0, grants: [] });
+  });
+
+  it('once perps_writer exists too, migrate grants it everything, and the run after that grants nothing', async () => {
+    const { owner, bothRoles, settled } = await lateDatabase();
+    expect(bothRoles).toMatchObject({ applied: 0, notices: [grantedNotices('perps', owner, 23, 7)[1]] });
+    expect(settled).toMatchObject({ applied: 0, grants: [], notices: [] });
+  });
+
+  it('covers the partitions made before the grants and, through default privileges, the ones made after', async () => {
+    const { admin } = await lateDatabase();
+    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'funding_rates_2026_06_19')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
+    const { rows } = await admin.query(`SELECT has_sequence_privilege('perps_writer', 'trades_id_seq', 'USAGE') AS usage`);
+    expect(rows[0]).toEqual({ usage: true });
   });
 });

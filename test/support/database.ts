@@ -5,10 +5,9 @@ import type { OperationContext } from '../../functions/core/context';
 import { createPool } from '../../functions/core/db/pool';
 import { MAINTENANCE_LOCK_KEY } from '../../functions/core/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/core/db/settings';
-import type { PartitionsEvent } from '../../functions/core/inputs';
 import { silentLogger } from '../../functions/core/log';
 import { type MigrateReport, migrate } from '../../functions/core/migrate';
-import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
+import { ensurePartitions, type PartitionsInput, type PartitionsReport } from '../../functions/core/partitions';
 import { dropDatabase } from './admin';
 import { registerSecret } from './secret-guard';
 
@@ -169,10 +168,21 @@ export async function ownerWithoutCreateRole(url: string): Promise<{ role: strin
   return owner;
 }
 
+/**
+ * Creates the group roles of migration 0003 on the test server unless they exist, as a migration
+ * by a CREATEROLE user would. Roles are cluster-wide: a test that needs them must not depend on
+ * another file having migrated first. They are never dropped (other files use them).
+ */
+export async function ensureGroupRoles(): Promise<void> {
+  for (const role of ['perps_reader', 'perps_writer']) {
+    await adminQuery(`DO $$ BEGIN CREATE ROLE ${role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+  }
+}
+
 /** What the runner's `init` does (migrate, then partitions), straight through the core operations. */
 export async function initDatabase(
   ctx: OperationContext,
-  event: PartitionsEvent,
+  event: PartitionsInput,
 ): Promise<{ migrate: MigrateReport; partitions: PartitionsReport }> {
   const migrated = await migrate(ctx);
   return { migrate: migrated, partitions: await ensurePartitions(ctx, event) };

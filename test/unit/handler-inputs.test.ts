@@ -1,11 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { OPERATIONS } from '../../functions/core/operations';
 import { parseDatabaseSecret, secretUrl } from '../../functions/middleware/database-secret';
 import { parseHandlerEnvironment } from '../../functions/middleware/environment';
 import { parseOperationEvent, payloadOf } from '../../functions/middleware/event';
 import { defaultSslMode, sslOptions } from '../../functions/middleware/tls';
 
-const DEFAULTS = { daysAhead: 7, olderThanDays: undefined, dropPartitionsOlderThanDays: 180 };
+const DEFAULTS = { partitions: { daysAhead: 7 }, prune: { olderThanDays: undefined, dropPartitionsOlderThanDays: 180 } };
+const { partitions, prune } = OPERATIONS;
 
 describe('event payloads', () => {
   it('reads the payload from Scheduler input, an EventBridge rule envelope, or an empty invoke', () => {
@@ -18,12 +20,12 @@ describe('event payloads', () => {
   });
 
   it('fills defaults from the environment; a prune payload naming an action gets none of them', () => {
-    expect(parseOperationEvent('partitions', {}, DEFAULTS)).toEqual({ daysAhead: 7 });
-    expect(parseOperationEvent('partitions', { daysAhead: 2 }, DEFAULTS)).toEqual({ daysAhead: 2 });
-    expect(parseOperationEvent('prune', {}, DEFAULTS)).toEqual({ dropPartitionsOlderThanDays: 180 });
-    expect(parseOperationEvent('prune', { dryRun: true }, DEFAULTS)).toEqual({ dropPartitionsOlderThanDays: 180, dryRun: true });
-    expect(parseOperationEvent('prune', { olderThanDays: 30 }, DEFAULTS)).toEqual({ olderThanDays: 30 });
-    expect(parseOperationEvent('prune', { truncate: true, confirm: 'perps' }, DEFAULTS)).toEqual({ truncate: true, confirm: 'perps' });
+    expect(parseOperationEvent(partitions, {}, DEFAULTS.partitions)).toEqual({ daysAhead: 7 });
+    expect(parseOperationEvent(partitions, { daysAhead: 2 }, DEFAULTS.partitions)).toEqual({ daysAhead: 2 });
+    expect(parseOperationEvent(prune, {}, DEFAULTS.prune)).toEqual({ dropPartitionsOlderThanDays: 180 });
+    expect(parseOperationEvent(prune, { dryRun: true }, DEFAULTS.prune)).toEqual({ dropPartitionsOlderThanDays: 180, dryRun: true });
+    expect(parseOperationEvent(prune, { olderThanDays: 30 }, DEFAULTS.prune)).toEqual({ olderThanDays: 30 });
+    expect(parseOperationEvent(prune, { truncate: true, confirm: 'perps' }, DEFAULTS.prune)).toEqual({ truncate: true, confirm: 'perps' });
   });
 });
 
@@ -34,7 +36,7 @@ describe('handler environment', () => {
       source: { kind: 'secret', secretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' },
       metricsNamespace: 'PerpsStats',
       connectTimeoutMs: 10_000,
-      defaults: { daysAhead: 7, olderThanDays: 90, dropPartitionsOlderThanDays: undefined },
+      defaults: { partitions: { daysAhead: 7 }, prune: { olderThanDays: 90, dropPartitionsOlderThanDays: undefined } },
     });
     expect(() =>
       parseHandlerEnvironment({

@@ -5,6 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { describeTarget, maskUrl } from '../../functions/core/db/settings';
 import { InputError } from '../../functions/core/errors';
 import { loadEnvironment, resolveSettings } from '../../functions/local/settings';
+import { parseHandlerEnvironment } from '../../functions/middleware/environment';
+
+/** The connect timeout the handlers will get from the runner's settings (it reads the URL per run). */
+const handlerConnectTimeout = (settings: { handlerEnv: Record<string, string | undefined> }) =>
+  parseHandlerEnvironment({ ...settings.handlerEnv, DATABASE_URL: 'postgres://localhost/db' }).connectTimeoutMs;
 
 describe('connection settings', () => {
   it('masks the password, and password-like query parameters, in URLs', () => {
@@ -29,8 +34,8 @@ describe('connection settings', () => {
     expect(fromFile).toMatchObject({
       url: 'postgres://file-host/db',
       urlSource: 'DATABASE_URL in .env',
-      connectTimeoutMs: 4000,
     });
+    expect(handlerConnectTimeout(fromFile)).toBe(4000);
     expect(fromFile.handlerEnv).toMatchObject({ DB_CONNECT_TIMEOUT_MS: '4000', DATABASE_URL: undefined });
     expect(resolve('postgres://flag-host/db')).toMatchObject({
       url: 'postgres://flag-host/db',
@@ -41,7 +46,8 @@ describe('connection settings', () => {
   it('uses the embedded database and a 10 s connect check when nothing is configured', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-env-'));
     const settings = resolveSettings(undefined, cwd, {});
-    expect(settings).toMatchObject({ url: undefined, urlSource: 'embedded', embeddedDir: join(cwd, '.pglite'), connectTimeoutMs: 10_000 });
+    expect(settings).toMatchObject({ url: undefined, urlSource: 'embedded', embeddedDir: join(cwd, '.pglite') });
+    expect(handlerConnectTimeout(settings)).toBe(10_000);
   });
 
   it('refuses DB_SECRET_ARN without a URL: the runner connects by URL, the Lambda functions read the secret', () => {

@@ -9,7 +9,7 @@ import { sourceFiles } from '../support/source-files';
 
 describe('TLS options', () => {
   it('turns certificate verification off only for DB_SSL=require, in one place', () => {
-    // libpq's sslmode=require: encrypted, certificate not checked. Documented as such in README.
+    // libpq's sslmode=require: encrypted, certificate not checked. Documented as such in docs/lambda.md.
     expect(sslOptions('require', undefined)).toEqual({ rejectUnauthorized: false });
     const offenders = ['functions', 'infra', 'scripts'].flatMap((dir) =>
       sourceFiles(join(PROJECT_ROOT, dir)).flatMap((file) =>

@@ -1,21 +1,9 @@
 import type pg from 'pg';
+import { LockTimeoutError } from '../errors';
 import type { Logger } from '../log';
 import { withTransaction } from './sessions';
 import type { MaintenanceSettings } from './settings';
-
-const LOCK_NOT_AVAILABLE = '55P03';
-const DEADLOCK_DETECTED = '40P01';
-
-/** A maintenance step that could not get its locks within the allowed attempts. */
-export class LockTimeoutError extends Error {
-  constructor(step: string, attempts: number, lockTimeoutMs: number, options: { cause: unknown }) {
-    super(
-      `${step}: could not get its lock within ${lockTimeoutMs} ms in ${attempts} attempts; a long transaction probably holds a conflicting lock (see pg_locks); it will be retried on the next run`,
-      options,
-    );
-    this.name = 'LockTimeoutError';
-  }
-}
+import { isLockConflict } from './sql-errors';
 
 /** Sets `lock_timeout` for the rest of the current transaction (SET LOCAL). */
 export async function setLocalLockTimeout(client: pg.ClientBase, ms: number): Promise<void> {
@@ -43,9 +31,7 @@ export async function runWithLockTimeout<T>(
         return fn();
       });
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      const retryable = code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED;
-      if (!retryable) throw error;
+      if (!isLockConflict(error)) throw error;
       if (attempt >= settings.ddlAttempts) {
         throw new LockTimeoutError(step, attempt, settings.lockTimeoutMs, { cause: error });
       }

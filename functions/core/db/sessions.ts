@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { DatabaseUnavailableError, LockBusyError } from '../errors';
 import { toUnavailableError } from './pool';
+import { isConnectionFailure, SQLSTATE, sqlState } from './sql-errors';
 
 /**
  * Borrows a client for `fn`; a client whose connection broke is discarded, not returned to the
@@ -24,7 +25,7 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   try {
     return await fn(client);
   } catch (error) {
-    if (isConnectionLost(error)) broken ??= error as Error;
+    if (isConnectionFailure(error)) broken ??= error as Error;
     throw error;
   } finally {
     client.off('error', onError);
@@ -86,8 +87,10 @@ export async function withAdvisoryLock<T>(client: pg.ClientBase, operation: stri
       ]);
       await client.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === '55P03' || code === '57014') throw lockBusy(operation, `waited ${mode.timeoutMs} ms`, error);
+      // lock_timeout, or the statement_timeout set just above it: the wait was spent.
+      const state = sqlState(error);
+      if (state === SQLSTATE.lockNotAvailable || state === SQLSTATE.queryCanceled)
+        throw lockBusy(operation, `waited ${mode.timeoutMs} ms`, error);
       throw error;
     } finally {
       // Back to the session's own values (from the connection, role or database settings).
@@ -111,14 +114,8 @@ function lockBusy(operation: string, how: string, cause: unknown): LockBusyError
   );
 }
 
-/** Errors after which the connection cannot be reused. */
-export function isConnectionLost(error: unknown): boolean {
-  // Steps wrap what they hit (with what they did about it): look down the cause chain too.
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: string })?.code ?? '';
-    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
-    const message = e instanceof Error ? e.message : '';
-    if (/Connection terminated|Client has encountered a connection error|ECONNRESET/i.test(message)) return true;
-  }
-  return false;
-}
+/**
+ * @deprecated The name functions/core/partitions.ts still imports (issue 13 rewrites that file):
+ * use isConnectionFailure from ./sql-errors.
+ */
+export const isConnectionLost = isConnectionFailure;

@@ -1,0 +1,32 @@
+import * as z from 'zod';
+
+/**
+ * The metric vocabulary: the handlers publish these names (functions/middleware/metrics.ts) and
+ * the stack's alarms and dashboard read them (infra/constructs/service-metrics.ts). Both take
+ * these types, so renaming a metric fails the type check instead of leaving an alarm on a metric
+ * that never gets data; the operations' own counts are named in the registry (OperationMetric in
+ * ./operations.ts). Nothing here loads Powertools: the stack reads it at synth.
+ */
+
+/** The `service` key of every log line and the `service` dimension of every metric. */
+export const SERVICE_NAME = 'perps-stats-db';
+export const DEFAULT_METRICS_NAMESPACE = 'PerpsStats';
+
+/** A CloudWatch namespace, as the handlers' METRICS_NAMESPACE and the stack's `metricsNamespace` take it. */
+export const metricsNamespaceSchema = z
+  .string()
+  .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
+  .default(DEFAULT_METRICS_NAMESPACE);
+
+/** Published once per stats run, without a dimension. */
+export type DatabaseMetric = 'DatabaseSizeBytes';
+/** Published per table, dimension `Table`. */
+export type TableMetric =
+  | 'RowCount'
+  | 'TableBytes'
+  | 'IndexBytes'
+  | 'TotalBytes'
+  | 'RowsLastHour'
+  | 'PartitionRunwayDays'
+  | 'DefaultPartitionRows'
+  | 'DataAgeSeconds';

@@ -1,0 +1,99 @@
+import type * as z from 'zod';
+import type { OperationContext } from './context';
+import type { DatabaseMetric, TableMetric } from './metric-names';
+
+/**
+ * What the registry (./operations.ts) knows of one operation. The Lambda handler, its bundle,
+ * the stack's function, the metrics and the runner's command are all built from this.
+ */
+export interface OperationDefinition<
+  Payload extends Record<string, unknown>,
+  Report extends { operation: string },
+  Metrics extends ReportMetrics = ReportMetrics,
+> {
+  /**
+   * The one name: the handler bundle `dist/<id>/`, the CLI command, the CDK construct and the
+   * `Operation` metric dimension.
+   */
+  readonly id: Report['operation'];
+  /** The payload every entry point checks: unknown keys rejected, every problem reported at once. */
+  readonly payload: z.ZodType<Payload>;
+  /** The operation itself, given a payload this definition's `payload` schema accepted. */
+  run(ctx: OperationContext, payload: Payload): Promise<Report>;
+  /** The report's metrics (a failed run's partial report publishes its counts too). */
+  metrics(report: Report): Metrics;
+  /** Payload fields the stack fills from environment variables. */
+  readonly defaults?: PayloadDefaults;
+  /** Payloads that destroy data run only with the database name as `confirm`. */
+  readonly confirmation?: Confirmation;
+  readonly cli: CommandLine;
+}
+
+/**
+ * The metrics of one report, as values: the registry entry computes them, the handler publishes
+ * them. Per table at most: a dimension per symbol would be a billed metric per symbol (that
+ * detail is in the log and the report instead).
+ */
+export interface ReportMetrics {
+  /**
+   * Dimension `Operation`, unit Count; also published for the partial report of a failed run.
+   * Their names are the registry's OperationCount: an entry names its own.
+   */
+  readonly counts?: Readonly<Record<string, number>>;
+  /** No dimension. */
+  readonly database?: Partial<Record<DatabaseMetric, number>>;
+  /** Dimension `Table`: one document per table. */
+  readonly tables?: Readonly<Record<string, Partial<Record<TableMetric, number>>>>;
+}
+
+/**
+ * Payload defaults set by the stack as environment variables of the function, so that a manual
+ * `{}` invoke does what the schedule does. A payload naming any action field gets none of them:
+ * a manual `{"olderThanDays": 30}` means exactly that, not that plus the scheduled defaults.
+ */
+export interface PayloadDefaults {
+  /** Variable -> the payload field it fills and the variable's schema (text in; undefined: not set). */
+  readonly variables: Readonly<Record<string, { field: string; schema: z.ZodType<number | undefined> }>>;
+  readonly actionFields: readonly string[];
+}
+
+/**
+ * A run that destroys data. Its payload carries `confirm`, the name of the database (a Lambda
+ * payload says it; the runner previews with `dryRun`, then asks for it or takes `--yes`), and
+ * the operation refuses to run unless it names the database it is connected to. The payload
+ * schema of such an operation has `dryRun` and `confirm` fields, and its report names the
+ * database it ran on (`database`).
+ */
+export interface Confirmation {
+  /** The boolean payload field (and flag) asking for it: `truncate`. */
+  readonly field: string;
+  /** What it does, after the flag: "--truncate empties markets and every data table". */
+  readonly effect: string;
+  /** What `confirm` must hold, after `truncate needs "confirm": `. */
+  readonly confirmWith: string;
+}
+
+/** A flag of a command: the payload field it sets. */
+export interface Flag {
+  readonly field: string;
+  /** `number`: takes a value, plain decimal digits; `switch`: true when given. */
+  readonly kind: 'number' | 'switch';
+}
+
+/** How the local runner offers an operation. */
+export interface CommandLine {
+  /** Other names of the command (`clean` for prune); lists show the first, with the id after it. */
+  readonly aliases?: readonly string[];
+  readonly flags?: Readonly<Record<string, Flag>>;
+  /** --help: the synopsis (default: the names) and what it does, then a line per flag when given. */
+  readonly usage: { readonly synopsis?: string; readonly summary: string; readonly flags?: readonly (readonly [string, string])[] };
+}
+
+/** Type-checks a registry entry; the registry keeps each entry's own payload and report types. */
+export function defineOperation<
+  Payload extends Record<string, unknown>,
+  Report extends { operation: string },
+  Metrics extends ReportMetrics = ReportMetrics,
+>(definition: OperationDefinition<Payload, Report, Metrics>): OperationDefinition<Payload, Report, Metrics> {
+  return definition;
+}

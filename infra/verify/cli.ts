@@ -1,0 +1,151 @@
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { InputError, PerpsDbError } from '../../functions/core/errors';
+import { checkPartitions, checkPrune, checkStats } from './function-steps';
+import { checkAlarms, checkMetrics, sendTestNotification } from './monitoring-steps';
+import { type DeployedStack, readStack } from './stack-step';
+import type { StepResult } from './step';
+
+export const USAGE = `perps-stats-db verify: prove a deployed stack works, with your AWS credentials
+
+Usage: npm run verify -- --stack NAME [--region REGION] [--test-alarm]
+
+  --stack NAME       the CloudFormation stack (PerpsStatsDb unless you renamed it)
+  --region REGION    its region (default: AWS_REGION or your profile's)
+  --test-alarm       also publish a test notification to the alarm topic
+
+Steps: the stack's status and outputs; stats invoked (read-only) and its report checked;
+partitions checked with a Lambda dry run (nothing runs); prune invoked as a dry run; the stats
+metrics in CloudWatch in the last 15 minutes; the stack's alarms in ALARM.
+Exit codes: 0 every step ok, 1 a step failed, 2 bad flags or no such stack, 3 AWS unreachable
+or the credentials refused.`;
+
+/** The four SDK clients the steps take. */
+export interface AwsClients {
+  cloudformation: CloudFormationClient;
+  lambda: LambdaClient;
+  cloudwatch: CloudWatchClient;
+  sns: SNSClient;
+}
+
+/** Real SDK v3 clients: credentials, region and endpoints (AWS_ENDPOINT_URL_<SERVICE>) from the usual chain. */
+export function createAwsClients(region: string | undefined): AwsClients {
+  const config = region ? { region } : {};
+  return {
+    cloudformation: new CloudFormationClient(config),
+    lambda: new LambdaClient(config),
+    cloudwatch: new CloudWatchClient(config),
+    sns: new SNSClient(config),
+  };
+}
+
+export interface VerifyIo {
+  stdout: Writable;
+  stderr: Writable;
+  now?: () => Date;
+}
+
+interface VerifyFlags {
+  stack: string;
+  region: string | undefined;
+  testAlarm: boolean;
+}
+
+/** The flags, or help; every problem an InputError before any AWS call. */
+function parseFlags(argv: string[]): VerifyFlags | 'help' {
+  let values: { stack?: string; region?: string; 'test-alarm'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: 'string' },
+        region: { type: 'string' },
+        'test-alarm': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new InputError(`${(error as Error).message.split('\n')[0]}; see --help`);
+  }
+  if (values.help) return 'help';
+  const problems: string[] = [];
+  if (!values.stack) problems.push('--stack is required: the stack name (PerpsStatsDb unless you renamed it)');
+  else if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(values.stack))
+    problems.push(`--stack "${values.stack}" is not a CloudFormation stack name`);
+  if (values.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(values.region)) {
+    problems.push(`--region "${values.region}" is not an AWS region such as eu-west-1`);
+  }
+  if (problems.length > 0) throw new InputError(problems);
+  return { stack: values.stack as string, region: values.region, testAlarm: Boolean(values['test-alarm']) };
+}
+
+/** The region the clients will use: the flag, else the SDK's chain (AWS_REGION, the profile). */
+async function resolveRegion(clients: AwsClients): Promise<string> {
+  try {
+    return await clients.cloudformation.config.region();
+  } catch {
+    throw new InputError('no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)');
+  }
+}
+
+function printStep(out: Writable, result: StepResult): void {
+  out.write(`${(result.ok ? 'ok' : 'failed').padEnd(8)}${result.step.padEnd(12)}${result.detail}\n`);
+  for (const line of result.todo?.split('\n') ?? []) out.write(`${''.padEnd(20)}what to do: ${line}\n`);
+}
+
+/** Runs the steps after the stack one in order; each is printed when it is done. */
+async function runSteps(clients: AwsClients, stack: DeployedStack, flags: VerifyFlags, now: () => Date, print: (r: StepResult) => void) {
+  const steps: Array<() => Promise<StepResult>> = [
+    () => checkStats(clients.lambda, stack),
+    () => checkPartitions(clients.lambda, stack),
+    () => checkPrune(clients.lambda, stack),
+    () => checkMetrics(clients.cloudwatch, stack, now()),
+    () => checkAlarms(clients.cloudwatch, stack),
+    ...(flags.testAlarm ? [() => sendTestNotification(clients.sns, stack, now())] : []),
+  ];
+  const results: StepResult[] = [];
+  for (const step of steps) {
+    const result = await step();
+    print(result);
+    results.push(result);
+  }
+  return results;
+}
+
+/**
+ * `npm run verify`: checks a deployed stack step by step and returns the exit code (the local
+ * runner's: 0 ok, 1 a step failed, 2 bad input, 3 unavailable). The one place that maps errors
+ * to exit codes here.
+ */
+export async function runVerify(argv: string[], io: VerifyIo, makeClients = createAwsClients): Promise<number> {
+  const now = io.now ?? (() => new Date());
+  let clients: AwsClients | undefined;
+  try {
+    const flags = parseFlags(argv);
+    if (flags === 'help') {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    clients = makeClients(flags.region);
+    const region = await resolveRegion(clients);
+    const print = (result: StepResult) => printStep(io.stdout, result);
+    const { result, stack } = await readStack(clients.cloudformation, flags.stack, region);
+    print(result);
+    if (!stack) return 1;
+    const results = [result, ...(await runSteps(clients, stack, flags, now, print))];
+    const failed = results.filter((step) => !step.ok).length;
+    io.stdout.write(failed === 0 ? `\nall ${results.length} steps ok\n` : `\n${failed} of ${results.length} steps failed\n`);
+    return failed === 0 ? 0 : 1;
+  } catch (error) {
+    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof PerpsDbError ? error.exitCode : 1;
+  } finally {
+    for (const client of Object.values(clients ?? {})) client.destroy();
+  }
+}

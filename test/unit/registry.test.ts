@@ -1,0 +1,75 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OPERATION_IDS, OPERATIONS } from '../../functions/core/operations';
+import { USAGE } from '../../functions/local/commands';
+import { parseHandlerEnvironment } from '../../functions/middleware/environment';
+import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
+import { cli } from '../support/cli';
+
+describe('the operation registry', () => {
+  it('is where the handler bundles, the stack functions and the runner commands come from', async () => {
+    expect(HANDLER_OPERATIONS).toEqual(OPERATION_IDS);
+    expect(OPERATION_IDS).toEqual(['migrate', 'partitions', 'prune', 'stats']);
+    for (const operation of Object.values(OPERATIONS)) {
+      const names = [...(operation.cli.aliases ?? []), operation.id];
+      expect(USAGE).toContain(`  ${operation.cli.usage.synopsis ?? names.join(' | ')}`);
+      for (const name of names)
+        expect((await cli([name, '--no-such-flag'])).stderr).toBe('error: unknown flag --no-such-flag; see --help\n');
+    }
+    expect((await cli(['vacuum'])).stderr).toMatch(/use one of init, migrate, partitions, clean \(prune\), stats;/);
+  });
+
+  it('gives every handler the defaults of every operation, by payload field', () => {
+    const parsed = parseHandlerEnvironment({ DATABASE_URL: 'postgres://h/db', PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '30' });
+    expect(parsed.defaults).toEqual({
+      migrate: {},
+      partitions: { daysAhead: 7 },
+      prune: { olderThanDays: undefined, dropPartitionsOlderThanDays: 30 },
+      stats: {},
+    });
+  });
+});
+
+/** The packages a module loads when it runs: its own imports and those of the project files it imports, type-only imports left out. */
+function packagesLoadedBy(entry: string, seen = new Set<string>()): Set<string> {
+  const packages = new Set<string>();
+  if (seen.has(entry)) return packages;
+  seen.add(entry);
+  const source = readFileSync(entry, 'utf8');
+  for (const [, typeOnly, specifier = ''] of source.matchAll(/^(?:import|export)\s+(type\s+)?(?:[^;]*?\sfrom\s+)?'([^']+)'/gms)) {
+    if (typeOnly) continue;
+    if (!specifier.startsWith('.')) {
+      packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? specifier));
+      continue;
+    }
+    const file = [`${resolve(dirname(entry), specifier)}.ts`, join(resolve(dirname(entry), specifier), 'index.ts')].find(existsSync);
+    if (!file) throw new Error(`${relative(PROJECT_ROOT, entry)}: cannot resolve ${specifier}`);
+    for (const name of packagesLoadedBy(file, seen)) packages.add(name);
+  }
+  return packages;
+}
+
+/** The project modules a module imports directly (type-only imports too), relative to the project root. */
+function projectImportsOf(file: string): string[] {
+  const source = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+  return [...source.matchAll(/^(?:import|export)\s+(?:type\s+)?(?:[^;]*?\sfrom\s+)?'(\.[^']+)'/gms)].map(([, specifier = '']) =>
+    relative(PROJECT_ROOT, resolve(dirname(join(PROJECT_ROOT, file)), specifier)),
+  );
+}
+
+describe('layers', () => {
+  it('the stack reads its context without loading Powertools or middy at synth', () => {
+    const loaded = [...packagesLoadedBy(join(PROJECT_ROOT, 'infra/config.ts'))];
+    expect(loaded.filter((name) => /powertools|middy/.test(name))).toEqual([]);
+    expect(loaded).toContain('zod');
+  });
+
+  it('the local runner reaches the handlers through createOperationHandler and the environment parser only', () => {
+    const runner = ['cli', 'commands', 'settings', 'render', 'metrics', 'embedded', 'lambda-context', 'main'];
+    const middleware = runner
+      .flatMap((name) => projectImportsOf(`functions/local/${name}.ts`))
+      .filter((path) => path.includes('middleware'));
+    expect([...new Set(middleware)].sort()).toEqual(['functions/middleware/environment', 'functions/middleware/operation-handler']);
+  });
+});

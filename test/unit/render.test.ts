@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
+import { age, renderReport, size } from '../../functions/local/render';
+
+const small: TableStats = { row_count: 7, row_count_exact: true, table_bytes: 16384, index_bytes: 49152, total_bytes: 65536 };
+const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats => ({
+  ...small,
+  partitions: 7,
+  oldest_partition: '2026-11-29',
+  newest_partition: '2026-12-05',
+  runway_days: 7,
+  default_rows: 0,
+  latest_ts: '2026-11-29T10:00:00.000Z',
+  data_age_seconds: 109,
+  ...over,
+});
+
+function statsReport(tables: Partial<StatsReport['tables']>): StatsReport {
+  return {
+    operation: 'stats',
+    fetched_at: '2026-11-29T10:01:49.000Z',
+    database: { name: 'perps', size_bytes: 10 * 1024 * 1024 },
+    tables: {
+      exchanges: small,
+      markets: small,
+      tickers: series(),
+      orderbooks: series(),
+      trades: series(),
+      funding_rates: series(),
+      ingest_events: small,
+      ...tables,
+    },
+    recent_ingest: [],
+  };
+}
+
+describe('the stats table', () => {
+  it('gives every column its own heading', () => {
+    const header =
+      renderReport(statsReport({}))
+        .split('\n')[1]
+        ?.trim()
+        .split(/\s{2,}/) ?? [];
+    expect(header).toEqual(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age']);
+  });
+
+  it('shows sizes in binary units, as pg_size_pretty does', () => {
+    expect([size(16384), size(10 * 1024 * 1024), size(1536)]).toEqual(['16 KiB', '10 MiB', '1.5 KiB']);
+    expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB at 2026-11-29T10:01:49.000Z');
+  });
+
+  it('explains ~ only when a count is an estimate', () => {
+    const estimated = renderReport(statsReport({ trades: series({ row_count: 5_000_000, row_count_exact: false }) }));
+    expect(estimated.split('\n')[0]).toContain('(~ = estimate)');
+    expect(estimated).toMatch(/^trades\s+~5000000\s/m);
+    expect(renderReport(statsReport({}))).not.toContain('estimate');
+  });
+
+  it('shows ages in minutes, hours and days', () => {
+    expect([age(0), age(59), age(109), age(3 * 3600), age(3 * 3600 + 125), age(2 * 86400 + 4 * 3600 + 61)]).toEqual([
+      '0s',
+      '59s',
+      '1m 49s',
+      '3h',
+      '3h 2m',
+      '2d 4h',
+    ]);
+    expect(renderReport(statsReport({}))).toMatch(/^tickers\s.*2026-11-29T10:00:00.000Z\s+1m 49s$/m);
+  });
+
+  it('tells a table with only future rows from an empty one', () => {
+    const text = renderReport(
+      statsReport({
+        trades: series({ row_count: 1, latest_ts: null, data_age_seconds: null }),
+        tickers: series({ row_count: 0, latest_ts: null, data_age_seconds: null }),
+      }),
+    );
+    expect(text).toMatch(/^trades\s.*only future rows$/m);
+    expect(text).toMatch(/^tickers\s.*no data$/m);
+  });
+});
