@@ -112,28 +112,30 @@ export async function takeDefaultBacklog(
 }
 
 /**
- * Drops a backlog or day table of ours once it is empty. It is no partition, so the parent is not
- * locked; dropping its foreign keys' triggers takes ACCESS EXCLUSIVE on the referenced tables for
- * an instant, which inserts' foreign-key checks wait for: a short wait, under
- * BLOCKING_LOCK_WAIT_MS.
+ * Drops a backlog or day table of ours once it is empty, in two transactions. First TRUNCATE,
+ * which holds only this table: its files, as large as the rows it once held, are unlinked at that
+ * commit. Then DROP: the table is no partition, so the parent is not locked, but dropping its
+ * foreign keys' triggers takes ACCESS EXCLUSIVE on the referenced tables, which inserts'
+ * foreign-key checks wait for: a wait under BLOCKING_LOCK_WAIT_MS and a catalog-only change.
  */
 export async function dropEmptiedTable(
   ctx: OperationContext,
   client: pg.ClientBase,
-  backlog: string,
+  table: string,
   foreignKeys: ForeignKey[],
 ): Promise<void> {
+  await runWithLockTimeout(client, `empty ${table}`, ctx.settings, ctx.log, async () => {
+    await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
+    // Never drop a row: one put in by hand since the table was emptied waits for the next run.
+    const { rows } = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);
+    if (rows[0]?.found) throw new Error(`${table} still holds rows; the next run moves them`);
+    await client.query(`TRUNCATE ${quoteIdent(table)}`);
+  });
   const referenced = referencedTables(foreignKeys);
   const statements = [
     blockingLockWait(ctx),
     ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
-    `DROP TABLE ${quoteIdent(backlog)}`,
+    `DROP TABLE ${quoteIdent(table)}`,
   ];
-  await runWithLockTimeout(client, `drop ${backlog}`, ctx.settings, ctx.log, async () => {
-    // Never drop a row: one put in by hand since the table was emptied waits for the next run.
-    await client.query(`LOCK TABLE ${quoteIdent(backlog)} IN ACCESS EXCLUSIVE MODE`);
-    const { rows } = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(backlog)}) AS found`);
-    if (rows[0]?.found) throw new Error(`${backlog} still holds rows; the next run moves them`);
-    await client.query(statements.join(';\n'));
-  });
+  await runWithLockTimeout(client, `drop ${table}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
 }

@@ -160,7 +160,12 @@ describe('faults during partition creation and default recovery', () => {
     { name: 'killed before the foreign keys are added to a filled day', statement: /NOT VALID/, fault: 'terminate' },
     { name: 'killed before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, occurrence: 2, fault: 'terminate' },
     { name: 'killed right before the attach of a filled day', statement: /ATTACH PARTITION/, fault: 'terminate' },
-    { name: 'killed before the emptied backlog is dropped', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
+    { name: 'killed before the emptied backlog is truncated', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
+    {
+      name: 'killed between truncating the emptied backlog and dropping it',
+      statement: /DROP TABLE "tickers_backlog_1"/,
+      fault: 'terminate',
+    },
     { name: 'killed right before a window day is created', statement: /^CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
     {
       name: 'statement_timeout on a move batch',

@@ -3,7 +3,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
-import { interceptStatements } from '../support/faults';
+import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
 /*
