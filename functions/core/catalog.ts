@@ -151,6 +151,27 @@ export async function foreignKeyStates(client: pg.ClientBase, relation: string):
   return new Map(rows.map((row) => [row.name, { validated: row.validated }]));
 }
 
+/** An index as ATTACH matches it: what it indexes and how, and the constraint it backs. */
+export interface IndexShape {
+  /** ` USING btree (symbol, ts DESC)` and whatever follows (INCLUDE, WITH, WHERE), from pg_get_indexdef. */
+  shape: string;
+  unique: boolean;
+  /** `PRIMARY KEY (id, ts)` when it backs a primary key or unique constraint, from pg_get_constraintdef. */
+  constraint: string | null;
+}
+
+/** The shapes of a relation's indexes (a partitioned parent's: those every partition must have). */
+export async function listIndexShapes(client: pg.ClientBase, relation: string): Promise<IndexShape[]> {
+  const { rows } = await client.query<IndexShape>(
+    `SELECT substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$') AS shape, i.indisunique AS unique,
+            pg_get_constraintdef(c.oid) AS constraint
+       FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u')
+      WHERE i.indrelid = to_regclass($1) ORDER BY i.indexrelid`,
+    [quoteIdent(relation)],
+  );
+  return rows;
+}
+
 /** Indexes of a relation: name, CREATE INDEX statement, and whether it is a partition of a parent's index. */
 export async function listIndexes(
   client: pg.ClientBase,

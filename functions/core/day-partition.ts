@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { blockingLockWait, referencedTables } from './blocking-locks';
-import { type ForeignKey, foreignKeyStates, IN_PROGRESS_COMMENT } from './catalog';
+import { type ForeignKey, foreignKeyStates, IN_PROGRESS_COMMENT, type IndexShape, listIndexShapes } from './catalog';
 import type { OperationContext } from './context';
 import { dayBoundLiterals, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -38,14 +38,17 @@ function boundsCheck(plan: DayTable): string {
   return `ALTER TABLE ${quoteIdent(plan.name)} ADD CONSTRAINT ${quoteIdent(checkName(plan))} CHECK (ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz)`;
 }
 
-function createStatement(plan: DayTable): string {
-  return `CREATE TABLE ${quoteIdent(plan.name)} (LIKE ${quoteIdent(plan.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS)`;
+/** The day table, shaped like the parent; with its indexes, or without them until buildIndexes. */
+function createStatement(plan: DayTable, indexes: 'with indexes' | 'without indexes'): string {
+  const like = `LIKE ${quoteIdent(plan.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS`;
+  return `CREATE TABLE ${quoteIdent(plan.name)} (${like}${indexes === 'with indexes' ? ' INCLUDING INDEXES' : ''})`;
 }
 
 /**
  * Step 1 of a day with rows to move in: the standalone table, marked in progress, with its bounds
- * CHECK. A table an interrupted run left (`ours`) is adopted: its CHECK is added again (a scan of
- * that table alone, which nobody else uses).
+ * CHECK and no indexes yet (rows go in several times faster; buildIndexes adds them once it is
+ * filled). A table an interrupted run left (`ours`) is adopted: its CHECK is added again (a scan
+ * of that table alone, which nobody else uses).
  */
 export async function prepareDayTable(
   ctx: OperationContext,
@@ -56,8 +59,33 @@ export async function prepareDayTable(
   const statements =
     existing === 'ours'
       ? [`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT IF EXISTS ${quoteIdent(checkName(plan))}`, boundsCheck(plan)]
-      : [createStatement(plan), `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`, boundsCheck(plan)];
+      : [
+          createStatement(plan, 'without indexes'),
+          `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
+          boundsCheck(plan),
+        ];
   await runWithLockTimeout(client, `prepare ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
+}
+
+/**
+ * Step 2 of a day with rows, once filled: the parent's indexes it lacks, built in one transaction
+ * (a sort each, holding only this table), so ATTACH finds them all and adopts them. Indexes an
+ * interrupted run built, or a table made with them, are matched by shape and not built again.
+ */
+export async function buildIndexes(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<void> {
+  const wanted = await listIndexShapes(client, plan.table);
+  const present = await listIndexShapes(client, plan.name);
+  const same = (a: IndexShape, b: IndexShape) =>
+    a.shape === b.shape && a.unique === b.unique && (a.constraint === null) === (b.constraint === null);
+  const missing = wanted.filter((index) => !present.some((p) => same(p, index)));
+  if (missing.length === 0) return;
+  const name = quoteIdent(plan.name);
+  const statements = missing.map((index) =>
+    index.constraint
+      ? `ALTER TABLE ${name} ADD ${index.constraint}`
+      : `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ON ${name}${index.shape}`,
+  );
+  await runWithLockTimeout(client, `build the indexes of ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
 }
 
 /**
@@ -148,7 +176,7 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
  * swept in from the DEFAULT partition.
  */
 export async function createEmptyDayPartition(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
-  const statements = [createStatement(plan), boundsCheck(plan), ...attachStatements(ctx, plan, false)];
+  const statements = [createStatement(plan, 'with indexes'), boundsCheck(plan), ...attachStatements(ctx, plan, false)];
   const result = await runWithLockTimeout(client, `create ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
   return sweptRows(result as unknown as pg.QueryResult | pg.QueryResult[]);
 }

@@ -12,7 +12,7 @@ import {
   runwayDays,
 } from './catalog';
 import { errorMessage, type OperationContext } from './context';
-import { attachDayTable, createEmptyDayPartition, dayTable, prepareDayTable, validateForeignKeys } from './day-partition';
+import { attachDayTable, buildIndexes, createEmptyDayPartition, dayTable, prepareDayTable, validateForeignKeys } from './day-partition';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
@@ -260,7 +260,7 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
 /**
  * One day's waiting rows into its partition. A day that has none yet: a standalone table is
  * prepared, filled from the backlogs and then from the DEFAULT partition (rows that came in since
- * the swap) in batches, its foreign keys validated, and attached (see day-partition.ts). Until the
+ * the swap) in batches, indexed, its foreign keys validated, and attached (see day-partition.ts). Until the
  * attach commits, the day's rows are out of sight of queries on the parent. A day that has a
  * partition already (made by hand since the swap) takes its rows through the parent instead.
  */
@@ -290,6 +290,8 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
   try {
     const sources = shape.defaultPartition ? [...backlogs, shape.defaultPartition] : backlogs;
     for (const source of sources) await moveRowsOfDay(run, { source, target: plan.name, columns: shape.columns, range }, count);
+    run.checkTime(`building the indexes of ${plan.name}`);
+    await buildIndexes(ctx, client, plan);
     run.checkTime(`validating the foreign keys of ${plan.name}`);
     await validateForeignKeys(ctx, client, plan);
     run.checkTime(`attaching ${plan.name}`);

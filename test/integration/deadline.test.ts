@@ -57,8 +57,9 @@ describe('a run near its deadline', () => {
     const before = await dataFingerprint(url);
 
     // tickers: the swap (1); 06-10: prepare, 3 batches out of the backlog, 1 out of the default,
-    // validate, attach (7); 06-11: prepare, 1 batch; the check before its second batch stops it.
-    const error = await rejection(ensurePartitions(deadlineAfter(ctx, 10), { daysAhead: 3 }));
+    // indexes, foreign keys, attach (8); 06-11: prepare, 1 batch; the check before its second
+    // batch stops it.
+    const error = await rejection(ensurePartitions(deadlineAfter(ctx, 11), { daysAhead: 3 }));
     const report = error.report as PartitionsReport;
     expect(report.tables).toEqual([expect.objectContaining({ table: 'tickers', status: 'stopped', created: ['tickers_2026_06_10'] })]);
     expect(report.partitions_created).toBe(1);

@@ -157,6 +157,7 @@ describe('faults during partition creation and default recovery', () => {
     { name: 'killed right before the DEFAULT partition is swapped out', statement: /DETACH PARTITION/, fault: 'terminate' },
     { name: 'killed after the swap, before the first day table is made', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
     { name: 'killed between two move batches', statement: /^WITH batch AS/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed before the indexes of a filled day are built', statement: /ADD PRIMARY KEY/, fault: 'terminate' },
     { name: 'killed before the foreign keys are added to a filled day', statement: /NOT VALID/, fault: 'terminate' },
     { name: 'killed before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, occurrence: 2, fault: 'terminate' },
     { name: 'killed right before the attach of a filled day', statement: /ATTACH PARTITION/, fault: 'terminate' },
