@@ -17,8 +17,10 @@ import { loadScaleDatabase, type ScaleShape } from '../support/scale-data';
 import { type MeasuredOperation, measureOperation } from '../support/scenario';
 import { type Summary, summarize } from '../support/timing';
 
-/** ~1e8 rows: 1.6e7 of them in a 3-day DEFAULT backlog, 180 small older days (210 partitions a table). */
-export const SCALE_SHAPE: ScaleShape = { rows: 1e8, backlogRows: 1.6e7, oldDays: 180, oldRowsPerDay: 1000 };
+/** `rows` over 30 days, 16% of them (1.6e7 of 1e8) in a 3-day DEFAULT backlog; 180 small older days (210 partitions a table). */
+export function scaleShape(rows: number): ScaleShape {
+  return { rows, backlogRows: Math.round(0.16 * rows), oldDays: 180, oldRowsPerDay: 1000 };
+}
 
 export interface StatsAtScale {
   /** The sum of stats' queries as its client times them, in-process, warm (7 runs). */
@@ -39,19 +41,20 @@ export interface ScaleResult {
 }
 
 /**
- * `--scale`: the maintenance against a production-sized database (see SCALE_SHAPE), each
+ * `--scale`: the maintenance against a production-sized database (see scaleShape), each
  * operation its Lambda bundle in a fresh process (time, peak RSS) while a writer inserts single
  * rows (latencies) and a watcher samples the maintenance session (longest transaction).
  */
-export async function scaleBench(adminUrl: string, log: (line: string) => void): Promise<ScaleResult> {
+export async function scaleBench(adminUrl: string, rows: number, log: (line: string) => void): Promise<ScaleResult> {
+  const shape = scaleShape(rows);
   await buildHandlers();
-  const small = await loadScaleDatabase(adminUrl, 'bench_scale_1e6', { ...SCALE_SHAPE, rows: 1e6, backlogRows: 1e5 }, log);
+  const small = await loadScaleDatabase(adminUrl, 'bench_scale_1e6', scaleShape(1e6), log);
   await ensurePartitions(small.db.ctx, { daysAhead: 1 });
   await small.db.query('VACUUM ANALYZE');
   const dbTimeAt1e6 = await statsDbTime(small.db.url, 7);
   await small.db.drop();
 
-  const { db } = await loadScaleDatabase(adminUrl, 'bench_scale', SCALE_SHAPE, log);
+  const { db } = await loadScaleDatabase(adminUrl, 'bench_scale', shape, log);
   try {
     const operations: MeasuredOperation[] = [];
     const invoke = async <T>(
@@ -72,7 +75,7 @@ export async function scaleBench(adminUrl: string, log: (line: string) => void):
     };
     const created = (r: PartitionsReport) => `${r.rows_moved} rows moved, ${r.partitions_created} partitions created`;
     await invoke(
-      `partitions: recover the 3-day backlog (${SCALE_SHAPE.backlogRows.toExponential(1)} rows)`,
+      `partitions: recover the 3-day backlog (${shape.backlogRows.toExponential(1)} rows)`,
       'partitions',
       { daysAhead: 1 },
       created,
@@ -92,7 +95,7 @@ export async function scaleBench(adminUrl: string, log: (line: string) => void):
     await invoke('prune --older-than: delete one day of rows (day -28)', 'prune', { olderThanDays: 28 }, pruned, endOfToday);
     operations.push(await plainDelete(db, addDays(dayOf(new Date()), -27), log));
     const size = await db.query('SELECT pg_database_size(current_database()) AS bytes');
-    return { shape: SCALE_SHAPE, databaseBytes: Number(size.rows[0]?.bytes), operations, stats };
+    return { shape, databaseBytes: Number(size.rows[0]?.bytes), operations, stats };
   } finally {
     await db.drop();
   }

@@ -113,51 +113,55 @@ export async function validateForeignKeys(ctx: OperationContext, client: pg.Clie
 }
 
 /**
- * The attach transaction, as statements. Why inserts are held: an INSERT picks its partition
- * before it locks it. One that picked the default and then waited for our lock there would, once
- * ATTACH commits, fail the default's new constraint ("new row for relation ..._default violates
- * partition constraint": found by the benchmark's writer). So the parent (ONLY: not its
- * partitions) is locked before the default, letting in-flight inserts finish; new ones wait, then
- * route to the new partition. What they wait for: our waits (each at most BLOCKING_LOCK_WAIT_MS),
- * the sweep of the day's last rows out of the DEFAULT partition (those that came in since the
- * last move: a handful), ATTACH's scan of the DEFAULT partition (kept near-empty: see
- * default-backlog.ts), and the catalog changes. With `ownForeignKeys` (validated beforehand)
- * ATTACH adopts them, which drops their triggers from the referenced tables: ACCESS EXCLUSIVE
- * there, for the rest of this short transaction. Without, ATTACH clones the keys and checks the
- * swept rows, which needs only SHARE ROW EXCLUSIVE, taken first while inserts still flow.
+ * The attach transaction of `plans` (days of one table), as statements. Why inserts are held: an
+ * INSERT picks its partition before it locks it. One that picked the default and then waited for
+ * our lock there would, once ATTACH commits, fail the default's new constraint ("new row for
+ * relation ..._default violates partition constraint": found by the benchmark's writer). So the
+ * parent (ONLY: not its partitions) is locked before the default, letting in-flight inserts
+ * finish; new ones wait, then route to the new partitions. What they wait for: our waits (each at
+ * most BLOCKING_LOCK_WAIT_MS), and for each day the sweep of its last rows out of the DEFAULT
+ * partition (those that came in since the last move: a handful), ATTACH's scan of the DEFAULT
+ * partition (kept near-empty: see default-backlog.ts), and the catalog changes. With
+ * `ownForeignKeys` (validated beforehand) ATTACH adopts them, which drops their triggers from the
+ * referenced tables: ACCESS EXCLUSIVE there, for the rest of this short transaction. Without,
+ * ATTACH clones the keys and checks the swept rows, which needs only SHARE ROW EXCLUSIVE, taken
+ * first while inserts still flow.
  */
-function attachStatements(ctx: OperationContext, plan: DayTable, ownForeignKeys: boolean): string[] {
-  const { from, to } = dayBoundLiterals(plan.day);
-  const referenced = referencedTables(plan.foreignKeys).join(', ');
-  const list = plan.columns.map(quoteIdent).join(', ');
+function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKeys: boolean): string[] {
+  const [first] = plans;
+  if (!first) return [];
+  const referenced = referencedTables(first.foreignKeys).join(', ');
+  const list = first.columns.map(quoteIdent).join(', ');
   const statements: string[] = [];
   if (referenced) statements.push(`LOCK TABLE ${referenced} IN SHARE ROW EXCLUSIVE MODE`);
   statements.push(blockingLockWait(ctx));
-  if (plan.defaultPartition) {
-    const source = quoteIdent(plan.defaultPartition);
+  if (first.defaultPartition) {
     statements.push(
-      `LOCK TABLE ONLY ${quoteIdent(plan.table)} IN SHARE ROW EXCLUSIVE MODE`,
-      `LOCK TABLE ${source} IN ACCESS EXCLUSIVE MODE`,
+      `LOCK TABLE ONLY ${quoteIdent(first.table)} IN SHARE ROW EXCLUSIVE MODE`,
+      `LOCK TABLE ${quoteIdent(first.defaultPartition)} IN ACCESS EXCLUSIVE MODE`,
     );
-    if (ownForeignKeys && referenced) statements.push(`LOCK TABLE ${referenced} IN ACCESS EXCLUSIVE MODE`);
-    statements.push(
-      `WITH moved AS (DELETE FROM ${source} WHERE ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz RETURNING ${list})
-       INSERT INTO ${quoteIdent(plan.name)} (${list}) SELECT ${list} FROM moved`,
-    );
-  } else if (ownForeignKeys && referenced) {
-    statements.push(`LOCK TABLE ${referenced} IN ACCESS EXCLUSIVE MODE`);
   }
-  statements.push(
-    `ALTER TABLE ${quoteIdent(plan.table)} ATTACH PARTITION ${quoteIdent(plan.name)} FOR VALUES FROM ('${from}') TO ('${to}')`,
-    `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${quoteIdent(checkName(plan))}`,
-  );
+  if (ownForeignKeys && referenced) statements.push(`LOCK TABLE ${referenced} IN ACCESS EXCLUSIVE MODE`);
+  for (const plan of plans) {
+    const { from, to } = dayBoundLiterals(plan.day);
+    if (plan.defaultPartition) {
+      statements.push(
+        `WITH moved AS (DELETE FROM ${quoteIdent(plan.defaultPartition)} WHERE ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz RETURNING ${list})
+         INSERT INTO ${quoteIdent(plan.name)} (${list}) SELECT ${list} FROM moved`,
+      );
+    }
+    statements.push(
+      `ALTER TABLE ${quoteIdent(plan.table)} ATTACH PARTITION ${quoteIdent(plan.name)} FOR VALUES FROM ('${from}') TO ('${to}')`,
+      `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${quoteIdent(checkName(plan))}`,
+    );
+  }
   return statements;
 }
 
-/** Rows the sweep of a multi-statement attach moved (its one INSERT). */
+/** Rows the sweeps of a multi-statement attach moved (its INSERTs). */
 function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
   const results = Array.isArray(result) ? result : [result];
-  return results.find((r) => r.command === 'INSERT')?.rowCount ?? 0;
+  return results.filter((r) => r.command === 'INSERT').reduce((rows, r) => rows + (r.rowCount ?? 0), 0);
 }
 
 /**
@@ -165,18 +169,30 @@ function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
  * attachStatements). Returns the rows swept in from the DEFAULT partition.
  */
 export async function attachDayTable(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
-  const statements = [...attachStatements(ctx, plan, true), `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`];
+  const statements = [...attachStatements(ctx, [plan], true), `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`];
   const result = await runWithLockTimeout(client, `attach ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
   return sweptRows(result as unknown as pg.QueryResult | pg.QueryResult[]);
 }
 
 /**
- * A day with no rows waiting anywhere but (perhaps) a few in the DEFAULT partition: created and
- * attached in one transaction and one round trip, so it never exists unattached. Returns the rows
- * swept in from the DEFAULT partition.
+ * Days of one table with no rows waiting anywhere but (perhaps) a few in the DEFAULT partition:
+ * created and attached together, in one transaction and one round trip, so none exists
+ * unattached. The tables are created before the locks are taken; the parent is then held for the
+ * attaches alone, a few ms a day: callers pass a handful of days (WINDOW_DAYS_PER_TRANSACTION).
+ * Returns the rows swept in from the DEFAULT partition.
  */
-export async function createEmptyDayPartition(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
-  const statements = [createStatement(plan, 'with indexes'), boundsCheck(plan), ...attachStatements(ctx, plan, false)];
-  const result = await runWithLockTimeout(client, `create ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
+export async function createEmptyDayPartitions(ctx: OperationContext, client: pg.ClientBase, plans: DayTable[]): Promise<number> {
+  const statements = [
+    ...plans.flatMap((plan) => [createStatement(plan, 'with indexes'), boundsCheck(plan)]),
+    ...attachStatements(ctx, plans, false),
+  ];
+  const step = `create ${plans.map((plan) => plan.name).join(', ')}`;
+  const result = await runWithLockTimeout(client, step, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
   return sweptRows(result as unknown as pg.QueryResult | pg.QueryResult[]);
 }
+
+/**
+ * Window days created per transaction: fewer commits (what creating 30 days costs most on a busy
+ * disk), while the parent is held for at most this many attaches (about 20 ms).
+ */
+export const WINDOW_DAYS_PER_TRANSACTION = 7;

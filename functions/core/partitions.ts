@@ -12,7 +12,16 @@ import {
   runwayDays,
 } from './catalog';
 import { errorMessage, type OperationContext } from './context';
-import { attachDayTable, buildIndexes, createEmptyDayPartition, dayTable, prepareDayTable, validateForeignKeys } from './day-partition';
+import {
+  attachDayTable,
+  buildIndexes,
+  createEmptyDayPartitions,
+  type DayTable,
+  dayTable,
+  prepareDayTable,
+  validateForeignKeys,
+  WINDOW_DAYS_PER_TRANSACTION,
+} from './day-partition';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
@@ -266,7 +275,7 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
  */
 async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], day: string): Promise<void> {
   const { ctx, client, table, result } = run;
-  const plan = dayTable({ table, defaultPartition: shape.defaultPartition, columns: shape.columns, foreignKeys: shape.foreignKeys }, day);
+  const plan = planDay(table, shape, day);
   const existing = shape.dayTables.get(day);
   if (existing === 'foreign') throw foreignDayTableError(plan.name);
   const range = dayRange(day);
@@ -307,6 +316,11 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
   ctx.log.info('default partition rows moved', { table, day, rows: moved });
 }
 
+/** What building `day`'s partition of `table` needs, from the table's shape. */
+function planDay(table: TimeSeriesTable, shape: TableShape, day: string): DayTable {
+  return dayTable({ table, defaultPartition: shape.defaultPartition, columns: shape.columns, foreignKeys: shape.foreignKeys }, day);
+}
+
 /** A day's bounds as a ts range. */
 function dayRange(day: string): TsRange {
   const { from, to } = dayBoundLiterals(day);
@@ -342,7 +356,7 @@ async function retireBacklog(run: TableRun, shape: TableShape, backlog: string):
 }
 
 /**
- * Step 2: the window's days that have no partition, each created and attached in one
+ * Step 2: the window's days that have no partition, created and attached a few days per
  * transaction. Skipped while rows wait in the DEFAULT partition (its swap failed): ATTACH would
  * scan them all while it holds inserts back. The next run creates them.
  */
@@ -367,14 +381,22 @@ async function createWindowDays(run: TableRun, shape: TableShape, days: string[]
     );
     return;
   }
+  const plans: DayTable[] = [];
   for (const day of missing) {
-    const plan = dayTable({ table, defaultPartition: shape.defaultPartition, columns: shape.columns, foreignKeys: shape.foreignKeys }, day);
-    run.checkTime(`creating ${plan.name}`);
-    await run.attempt(`create ${plan.name}`, async () => {
-      if (shape.dayTables.get(day) === 'foreign') throw foreignDayTableError(plan.name);
-      result.rows_moved += await createEmptyDayPartition(ctx, client, plan);
-      result.created.push(plan.name);
-      ctx.progress?.(`${table}: created ${plan.name}`);
+    const plan = planDay(table, shape, day);
+    // Its own failure, so the other days are still created.
+    if (shape.dayTables.get(day) === 'foreign') run.fail(`create ${plan.name}`, foreignDayTableError(plan.name));
+    else plans.push(plan);
+  }
+  for (let i = 0; i < plans.length; i += WINDOW_DAYS_PER_TRANSACTION) {
+    const group = plans.slice(i, i + WINDOW_DAYS_PER_TRANSACTION);
+    run.checkTime(`creating ${group[0]?.name}`);
+    await run.attempt(`create ${group.map((plan) => plan.name).join(', ')}`, async () => {
+      result.rows_moved += await createEmptyDayPartitions(ctx, client, group);
+      for (const plan of group) {
+        result.created.push(plan.name);
+        ctx.progress?.(`${table}: created ${plan.name}`);
+      }
     });
   }
 }

@@ -167,7 +167,7 @@ describe('faults during partition creation and default recovery', () => {
       statement: /DROP TABLE "tickers_backlog_1"/,
       fault: 'terminate',
     },
-    { name: 'killed right before a window day is created', statement: /^CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
+    { name: 'killed right before window days are created', statement: /CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
     {
       name: 'statement_timeout on a move batch',
       statement: /^WITH batch AS/,
