@@ -43,7 +43,7 @@ export interface TablePartitionsReport {
   created: string[];
   /** Window partitions that already existed. */
   present: string[];
-  /** Rows moved out of the default partition into their day's partition. */
+  /** Rows moved out of the default partition (or the backlog it was swapped out to) into their day's partition. */
   rows_moved: number;
   /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
   rows_unplaceable: number;
@@ -63,8 +63,10 @@ export interface PartitionsReport {
 /**
  * Keeps daily partitions for today (UTC) through today + daysAhead - 1 on every time-series
  * table, and empties each DEFAULT partition into real day partitions (past days included), so
- * a row that arrived early or late is never stuck and never blocks a partition. A failure on
- * one table does not stop the others; the run throws PartialFailureError at the end if any failed.
+ * a row that arrived early or late is never stuck and never blocks a partition. A loaded DEFAULT
+ * partition is swapped out first, so that nothing scans its rows while inserts are held back
+ * (see placeWaitingRows). A failure on one table does not stop the others; the run throws
+ * PartialFailureError at the end if any failed.
  */
 export async function ensurePartitions(ctx: OperationContext, input: PartitionsInput): Promise<PartitionsReport> {
   const today = dayOf(ctx.now());
