@@ -11,7 +11,8 @@ export const BLOCKING_LOCK_WAIT_MS = 200;
 
 /** `SET LOCAL lock_timeout` to the blocking-lock wait, as a statement of a multi-statement body. */
 export function blockingLockWait(ctx: OperationContext): string {
-  return `SELECT set_config('lock_timeout', '${Math.min(ctx.settings.lockTimeoutMs, BLOCKING_LOCK_WAIT_MS)}ms', true)`;
+  const waitMs = Math.min(ctx.settings.lockTimeoutMs, BLOCKING_LOCK_WAIT_MS);
+  return `SELECT set_config('lock_timeout', '${waitMs}ms', true)`;
 }
 
 /** The referenced tables of `foreignKeys`, each once, for LOCK TABLE. */

@@ -31,17 +31,18 @@ export function dayTable(shape: Omit<DayTable, 'day' | 'name'>, day: string): Da
   return { ...shape, day, name: partitionName(shape.table, day) };
 }
 
-const checkName = (plan: DayTable) => `${plan.name}_bounds`;
+/** The CHECK that lets ATTACH skip scanning the day table, quoted. */
+const checkOf = (plan: DayTable) => quoteIdent(`${plan.name}_bounds`);
 
 function boundsCheck(plan: DayTable): string {
   const { from, to } = dayBoundLiterals(plan.day);
-  return `ALTER TABLE ${quoteIdent(plan.name)} ADD CONSTRAINT ${quoteIdent(checkName(plan))} CHECK (ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz)`;
+  return `ALTER TABLE ${quoteIdent(plan.name)} ADD CONSTRAINT ${checkOf(plan)} CHECK (ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz)`;
 }
 
 /** The day table, shaped like the parent; with its indexes, or without them until buildIndexes. */
 function createStatement(plan: DayTable, indexes: 'with indexes' | 'without indexes'): string {
-  const like = `LIKE ${quoteIdent(plan.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS`;
-  return `CREATE TABLE ${quoteIdent(plan.name)} (${like}${indexes === 'with indexes' ? ' INCLUDING INDEXES' : ''})`;
+  const create = `CREATE TABLE ${quoteIdent(plan.name)} (LIKE ${quoteIdent(plan.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS`;
+  return indexes === 'with indexes' ? `${create} INCLUDING INDEXES)` : `${create})`;
 }
 
 /**
@@ -58,7 +59,7 @@ export async function prepareDayTable(
 ): Promise<void> {
   const statements =
     existing === 'ours'
-      ? [`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT IF EXISTS ${quoteIdent(checkName(plan))}`, boundsCheck(plan)]
+      ? [`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT IF EXISTS ${checkOf(plan)}`, boundsCheck(plan)]
       : [
           createStatement(plan, 'without indexes'),
           `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
@@ -152,7 +153,7 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKe
     }
     statements.push(
       `ALTER TABLE ${quoteIdent(plan.table)} ATTACH PARTITION ${quoteIdent(plan.name)} FOR VALUES FROM ('${from}') TO ('${to}')`,
-      `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${quoteIdent(checkName(plan))}`,
+      `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${checkOf(plan)}`,
     );
   }
   return statements;
