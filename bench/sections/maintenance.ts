@@ -125,7 +125,7 @@ export async function maintenanceBench(adminUrl: string, runs: number, pruneRows
       const started = performance.now();
       detail = await scenario.run();
       times.push(performance.now() - started);
-      locks.push(await watch.stop());
+      locks.push((await watch.stop()).any);
     }
     operations.push({ name: scenario.name, time: summarize(times), longestLock: summarize(locks), detail });
     log(`maintenance: ${scenario.name}: ${detail}, median ${Math.round(summarize(times).median)} ms`);

@@ -5,6 +5,7 @@ import type { MeasuredOperation } from './scenario';
 import { formatSummary, ms } from './timing';
 
 const rss = (op: MeasuredOperation) => (op.peakRssMiB === null ? '-' : `${Math.round(op.peakRssMiB)} MiB`);
+const transactions = (op: MeasuredOperation) => `${ms(op.longestTransactionMs)} (${ms(op.longestBlockingMs)})`;
 const writer = (op: MeasuredOperation) =>
   `${op.ingestion.inserts} | ${op.ingestion.failed} | ${ms(op.ingestion.p50)} | ${ms(op.ingestion.p99)} | ${ms(op.ingestion.max)}`;
 
@@ -12,12 +13,12 @@ const writer = (op: MeasuredOperation) =>
 export function recoveryReport(results: RecoveryResult[]): string[] {
   const out = [
     '**Recovery of a 3-day DEFAULT backlog** (`partitions`, 7 days ahead, its bundle in a fresh process; a writer inserting single rows for today throughout)\n',
-    '| backlog per table | recovery | rows/s | longest transaction | peak RSS | inserts | failed | p50 | p99 | worst insert | every row visible after | load |',
+    '| backlog per table | recovery | rows/s | longest transaction (holding inserts back) | peak RSS | inserts | failed | p50 | p99 | worst insert | every row visible after | load |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
   ];
   for (const r of results) {
     out.push(
-      `| ${r.rowsPerTable.toExponential(1)} | ${ms(r.ms)} | ${Math.round(r.rowsPerSecond / 1000)}k | ${ms(r.longestTransactionMs)} | ${rss(r)} | ${writer(r)} | ${r.allVisible ? 'yes' : 'NO'} | ${r.load.toFixed(2)} |`,
+      `| ${r.rowsPerTable.toExponential(1)} | ${ms(r.ms)} | ${Math.round(r.rowsPerSecond / 1000)}k | ${transactions(r)} | ${rss(r)} | ${writer(r)} | ${r.allVisible ? 'yes' : 'NO'} | ${r.load.toFixed(2)} |`,
     );
   }
   return out;
@@ -28,7 +29,7 @@ export function scaleReport(result: ScaleResult): string[] {
   const { shape, stats } = result;
   const out = [
     `**Production scale**: ${shape.rows.toExponential(1)} rows over 30 days (${shape.backlogRows.toExponential(1)} of them in a 3-day DEFAULT backlog), 2,000 symbols over 7 exchanges, ${shape.oldDays} small older days; ${prettyBytes(result.databaseBytes)} on disk at the end. Each operation is its Lambda bundle in a fresh process while a writer inserts single rows into the four parents.\n`,
-    '| operation | time | longest transaction | peak RSS | result | inserts | failed | p50 | p99 | worst insert | load |',
+    '| operation | time | longest transaction (holding inserts back) | peak RSS | result | inserts | failed | p50 | p99 | worst insert | load |',
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const op of result.operations) {

@@ -11,6 +11,8 @@ export interface MeasuredOperation {
   ms: number;
   /** Longest transaction of the maintenance session: the longest lock hold, to 5 ms. */
   longestTransactionMs: number;
+  /** Longest of its transactions that held a lock holding inserts back (parent, partitions, referenced tables). */
+  longestBlockingMs: number;
   peakRssMiB: number | null;
   detail: string;
   ingestion: IngestionResult;
@@ -33,14 +35,15 @@ export async function measureOperation<T>(
   const load = loadavg()[0] ?? 0;
   const watch = await watchLongestTransaction(url, MAINTENANCE_APP);
   const { result: invocation, ingestion } = await duringIngestion(url, name, run, { batch: 1, log });
-  const longestTransactionMs = await watch.stop();
+  const longest = await watch.stop();
   if (invocation.error) throw new Error(`${name}: ${invocation.error.name}: ${invocation.error.message}`);
   const detail = describe(invocation.result as T);
   log(`${name}: ${Math.round(invocation.ms)} ms, ${detail}; worst insert ${ingestion.max.toFixed(1)} ms (load ${load.toFixed(2)})`);
   return {
     name,
     ms: invocation.ms,
-    longestTransactionMs,
+    longestTransactionMs: longest.any,
+    longestBlockingMs: longest.holdingInserts,
     peakRssMiB: invocation.peakRssMiB,
     detail,
     ingestion,

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
 import { connect, createTestDatabase, testContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
@@ -17,18 +18,10 @@ import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 const NOW = new Date('2026-06-15T12:00:00Z');
 const DAY = 86_400_000;
 
-/**
- * Locks the session holds that hold inserts back: on a partitioned table or a partition, a mode
- * that conflicts with ROW EXCLUSIVE (what an INSERT takes); on a referenced table, one that
- * conflicts with ROW SHARE (what an insert's foreign-key check takes).
- */
+/** Locks the session holds that hold inserts back (see HOLDS_INSERTS_BACK). */
 const BLOCKING_LOCKS_SQL = `
-  SELECT c.relname || ' ' || l.mode AS lock
-    FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-   WHERE l.pid = $1 AND l.locktype = 'relation' AND l.granted
-     AND (((c.relkind = 'p' OR c.relispartition) AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))
-       OR (c.relname IN ('exchanges', 'markets') AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock')))
-   ORDER BY 1`;
+  SELECT c.relname || ' ' || l.mode AS lock FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+   WHERE l.pid = $1 AND ${HOLDS_INSERTS_BACK} ORDER BY 1`;
 
 /** Statements that read rows other than the DEFAULT partition's: a batch moving rows, an index build, a foreign-key validation. */
 const READS_ROWS = /^WITH batch AS|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT/;
