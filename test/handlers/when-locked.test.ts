@@ -25,7 +25,9 @@ describe('partitions with whenLocked', () => {
       expect(skipped.result).toEqual({
         operation: 'partitions',
         skipped: 'lock_busy',
-        reason: expect.stringMatching(/^partitions: another maintenance run \(migrate, partitions or prune\) holds the maintenance lock/),
+        reason: expect.stringMatching(
+          /^partitions: another maintenance run \(migrate, partitions, prune or vacuum\) holds the maintenance lock/,
+        ),
       });
       const metrics = metricsOf(skipped.emf);
       expect(metrics.get('Success{service=perps-stats-db,Operation=partitions}')?.value).toBe(1);
