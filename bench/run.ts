@@ -8,8 +8,15 @@
  *   --prune-rows 1e6 rows the retention delete removes
  *   --backlog-rows 1e5  rows waiting in the DEFAULT partition for `partitions` to move
  *   --old-days 180   old day partitions for the retention to drop
- *   --only stats,maintenance,cold-start   a subset of the sections
+ *   --vacuum-rows 3e5 rows in the one closed day the vacuum section seals (the issue's figure: 3e6)
+ *   --only stats,maintenance,vacuum,cold-start   a subset of the sections
  *   BENCH_RUNS=15    cold starts per bundle
+ *
+ * Opt-in, instead of the sections above (each takes its own server, with production-like
+ * settings; its data directory goes under TMPDIR):
+ *   --scale                   the maintenance against ~1e8 rows (bench/sections/scale.ts), ~1 hour
+ *   --scale-rows 1e8          rows of the --scale database (16% of them the backlog): less for a quick look
+ *   --recovery 1e6,4e6,1.6e7  recovery of a 3-day DEFAULT backlog of that many rows per table
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -17,9 +24,13 @@ import { parseArgs } from 'node:util';
 import prettyBytes from 'pretty-bytes';
 import { measureColdStarts } from './cold-start';
 import { maintenanceBench } from './sections/maintenance';
+import { type RecoveryResult, recoverBacklog } from './sections/recovery';
+import { scaleBench } from './sections/scale';
 import { statsScaling } from './sections/stats';
 import { statsInvocation } from './sections/stats-invocation';
+import { vacuumBench } from './sections/vacuum';
 import { benchServer } from './support/database';
+import { recoveryReport, scaleReport } from './support/scale-report';
 import { formatSummary, ms } from './support/timing';
 
 function fail(message: string): never {
@@ -36,11 +47,17 @@ function parseOptions() {
         'prune-rows': { type: 'string', default: '1e6' },
         'backlog-rows': { type: 'string', default: '1e5' },
         'old-days': { type: 'string', default: '180' },
-        only: { type: 'string', default: 'stats,maintenance,cold-start' },
+        'vacuum-rows': { type: 'string', default: '3e5' },
+        only: { type: 'string', default: 'stats,maintenance,vacuum,cold-start' },
+        scale: { type: 'boolean', default: false },
+        recovery: { type: 'string' },
+        'scale-rows': { type: 'string', default: '1e8' },
       },
     }).values;
   } catch (error) {
-    return fail(`${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days and --only`);
+    return fail(
+      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --only, --scale, --scale-rows and --recovery`,
+    );
   }
 }
 
@@ -50,22 +67,59 @@ function whole(name: string, text: string): number {
   return value;
 }
 
+/** Writes the raw figures to bench/results/<time>.json and says where. */
+function saveResults(figures: unknown, log: (line: string) => void): void {
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+  writeFileSync(file, JSON.stringify(figures, null, 2));
+  log(`raw figures: ${file.pathname}`);
+}
+
+/**
+ * Server settings of the large runs, closer to a production instance than the defaults: memory
+ * for the shared buffers and index builds, and checkpoints spaced for bulk loads.
+ */
+const LARGE_RUN_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
+
 const values = parseOptions();
 const scales = values.rows.split(',').map((text) => whole('--rows', text));
 const runs = whole('--runs', values.runs);
 const pruneRows = whole('--prune-rows', values['prune-rows']);
 const backlogRows = whole('--backlog-rows', values['backlog-rows']);
 const oldDays = whole('--old-days', values['old-days']);
+const vacuumRows = whole('--vacuum-rows', values['vacuum-rows']);
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
-  if (!['stats', 'maintenance', 'cold-start'].includes(section)) fail(`--only takes stats, maintenance and cold-start, got "${section}"`);
+  if (!['stats', 'maintenance', 'vacuum', 'cold-start'].includes(section))
+    fail(`--only takes stats, maintenance, vacuum and cold-start, got "${section}"`);
 }
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const began = performance.now();
-const server = await benchServer();
+const large = values.scale || values.recovery !== undefined;
+const server = await benchServer(large ? LARGE_RUN_SETTINGS.flatMap((setting) => ['-c', setting]) : []);
 const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${prettyBytes(totalmem())} RAM, node ${process.version}, PostgreSQL ${server.version}`;
 log(`machine: ${machine}`);
+
+if (large) {
+  try {
+    const recoverySizes = values.recovery?.split(',').map((text) => whole('--recovery', text)) ?? [];
+    const out = [
+      `Started ${new Date(performance.timeOrigin + began).toISOString()} on ${machine}; server settings ${LARGE_RUN_SETTINGS.join(', ')}.\n`,
+    ];
+    const recovery: RecoveryResult[] = [];
+    for (const rows of recoverySizes) recovery.push(await recoverBacklog(server.url, rows, log));
+    if (recovery.length > 0) out.push(...recoveryReport(recovery), '');
+    const scale = values.scale ? await scaleBench(server.url, whole('--scale-rows', values['scale-rows']), log) : undefined;
+    if (scale) out.push(...scaleReport(scale), '');
+    out.push(`Total ${ms(performance.now() - began)}.`);
+    console.log(out.join('\n'));
+    saveResults({ machine, settings: LARGE_RUN_SETTINGS, recovery, scale, totalMs: performance.now() - began }, log);
+  } finally {
+    await server.stop();
+  }
+  process.exit(0);
+}
 
 try {
   const stats = sections.has('stats')
@@ -76,6 +130,7 @@ try {
   const maintenance = sections.has('maintenance')
     ? await maintenanceBench(server.url, runs, pruneRows, log, { backlogRows, oldDays })
     : { operations: [], ingestion: [] };
+  const vacuumed = sections.has('vacuum') ? await vacuumBench(server.url, vacuumRows, log) : undefined;
   const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
 
   const out: string[] = [];
@@ -104,6 +159,16 @@ try {
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const i of maintenance.ingestion)
     out.push(`| ${i.during} | ${i.inserts} | ${i.failed} | ${ms(i.p50)} | ${ms(i.p99)} | ${ms(i.max)} |`);
+  if (vacuumed) {
+    out.push(
+      `\n**Vacuum**: sealing one closed day of ${vacuumed.rows.toExponential(0)} trades (VACUUM FREEZE ANALYZE) while a writer inserts 50-row batches into that day and today\n`,
+    );
+    out.push('| seal | whole run (steps) | writer at rest: p99 / max | writer during: inserts, p99 / max | failed |');
+    out.push('| ---: | ---: | ---: | ---: | ---: |');
+    out.push(
+      `| ${ms(vacuumed.sealMs)} | ${ms(vacuumed.runMs)} (${vacuumed.steps}) | ${ms(vacuumed.atRest.p99)} / ${ms(vacuumed.atRest.max)} | ${vacuumed.during.inserts}, ${ms(vacuumed.during.p99)} / ${ms(vacuumed.during.max)} | ${vacuumed.during.failed} |`,
+    );
+  }
   out.push(`\n**5. Cold start** (${coldStarts[0]?.ms.runs ?? 0} runs; from node process start, interleaved)\n`);
   out.push('| bundle | size | process start to handler ready: median (min..max) |');
   out.push('| --- | ---: | --- |');
@@ -116,13 +181,10 @@ try {
   }
   const report = out.join('\n');
   console.log(report);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const file = new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
-  writeFileSync(
-    file,
-    JSON.stringify({ machine, scales, runs, pruneRows, stats: stats.results, invocation, maintenance, coldStarts }, null, 2),
+  saveResults(
+    { machine, scales, runs, pruneRows, vacuumRows, stats: stats.results, invocation, maintenance, vacuum: vacuumed, coldStarts },
+    log,
   );
-  log(`raw figures: ${file.pathname}`);
 } finally {
   await server.stop();
 }

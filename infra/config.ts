@@ -41,7 +41,7 @@ export interface ExistingDatabaseConfig {
 /** Everything the stack reads from CDK context, validated. */
 export interface StackConfig {
   database: NewDatabaseConfig | ExistingDatabaseConfig;
-  /** Reserve one concurrent execution for migrate, partitions and prune each (opt-in). */
+  /** Reserve one concurrent execution for migrate, partitions, prune and vacuum each (opt-in). */
   reservedConcurrency: boolean;
   alarmEmail: string | undefined;
   /** Undefined: the data-age alarm is off. */
@@ -51,7 +51,18 @@ export interface StackConfig {
   dropPartitionsOlderThanDays: number | undefined;
   deleteRowsOlderThanDays: number | undefined;
   metricsNamespace: string;
+  /**
+   * The storage the database may fill, for the stats' storage runway (DB_STORAGE_LIMIT_BYTES):
+   * `storageLimitGiB`, else for a new RDS instance its storage autoscaling ceiling; undefined
+   * (Aurora, which has no fixed limit, or an existing database) without the context key.
+   */
+  storageLimitBytes: number | undefined;
+  /** Alarm when the storage runway is below this many days; undefined: off. */
+  storageRunwayAlarmDays: number | undefined;
 }
+
+/** Storage autoscaling ceiling of the RDS instance the stack creates (GiB): the storage it may fill. */
+export const RDS_MAX_ALLOCATED_STORAGE_GIB = 500;
 
 /**
  * The engine version of a new database, by kind. RDS takes a major version and picks its default
@@ -85,13 +96,16 @@ export const CONTEXT_KEYS = {
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
   reservedConcurrency:
-    'true | false (default): reserve one concurrent execution each for migrate, partitions and prune; needs an account concurrency quota above 13',
+    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune and vacuum; needs an account concurrency quota above 14',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
-  dataAgeAlarmSeconds: 'alarm when the newest row of a table is older than this (default 3600); off disables it',
+  dataAgeAlarmSeconds:
+    'alarm when the newest row of a table, or of every table of one exchange, is older than this (default 3600); off disables it',
   daysAhead: `partitions kept ahead, ${DAYS_AHEAD.min}-${DAYS_AHEAD.max} days (default ${DAYS_AHEAD.default})`,
   dropPartitionsOlderThanDays: 'prune: drop day partitions older than this (default 180); off disables it',
   deleteRowsOlderThanDays: 'prune: delete rows older than this (default off)',
   metricsNamespace: `CloudWatch namespace of the metrics (default ${DEFAULT_METRICS_NAMESPACE})`,
+  storageLimitGiB: `the storage the database may fill, in GiB, for the storage runway (default: ${RDS_MAX_ALLOCATED_STORAGE_GIB}, the autoscaling ceiling, for a new RDS instance; none for aurora and existing)`,
+  storageRunwayAlarmDays: 'alarm when the storage runway is below this many days (default 14); off disables it',
 } as const;
 export type ContextKey = keyof typeof CONTEXT_KEYS;
 
@@ -167,6 +181,8 @@ const contextSchema = z.strictObject({
   dropPartitionsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(180),
   deleteRowsOlderThanDays: optionalDays(RETENTION_DAYS.min, RETENTION_DAYS.max).default(null),
   metricsNamespace: metricsNamespaceSchema,
+  storageLimitGiB: whole(1, 1_048_576).optional(),
+  storageRunwayAlarmDays: optionalDays(1, 3650).default(14),
 });
 
 const EXISTING_REQUIRED = [
@@ -241,7 +257,14 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
     dropPartitionsOlderThanDays: c.dropPartitionsOlderThanDays ?? undefined,
     deleteRowsOlderThanDays: c.deleteRowsOlderThanDays ?? undefined,
     metricsNamespace: c.metricsNamespace,
+    storageLimitBytes: storageLimitBytesOf(c.database, c.storageLimitGiB),
+    storageRunwayAlarmDays: c.storageRunwayAlarmDays ?? undefined,
   };
+}
+
+function storageLimitBytesOf(database: string, givenGiB: number | undefined): number | undefined {
+  const gib = givenGiB ?? (database === 'rds' ? RDS_MAX_ALLOCATED_STORAGE_GIB : undefined);
+  return gib === undefined ? undefined : gib * 1024 ** 3;
 }
 
 /**

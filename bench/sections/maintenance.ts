@@ -3,11 +3,11 @@ import { quoteIdent } from '../../functions/core/db/identifiers';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { startWriter } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from '../support/database';
+import { duringIngestion, type IngestionResult } from '../support/ingestion';
 import { watchLongestTransaction } from '../support/lock-watch';
-import { percentile, type Summary, summarize } from '../support/timing';
+import { type Summary, summarize } from '../support/timing';
 
 export interface OperationResult {
   name: string;
@@ -15,16 +15,6 @@ export interface OperationResult {
   /** Longest transaction of the maintenance session seen, per run: the longest lock hold. */
   longestLock: Summary;
   detail: string;
-}
-
-export interface IngestionResult {
-  during: string;
-  inserts: number;
-  failed: number;
-  errors: string[];
-  p50: number;
-  p99: number;
-  max: number;
 }
 
 /** The sizes of the fixed scenarios (`--backlog-rows`, `--old-days`); the defaults are the documented run. */
@@ -41,9 +31,6 @@ interface Scenario {
   setup: () => Promise<void>;
   run: () => Promise<string>;
 }
-
-/** Wall-clock ms shared by the writer thread and this one. */
-const wallClock = () => performance.timeOrigin + performance.now();
 
 async function dropDays(db: BenchDatabase, days: string[]): Promise<void> {
   const names = TIME_SERIES_TABLES.flatMap((table) => days.map((day) => quoteIdent(partitionName(table, day))));
@@ -140,24 +127,7 @@ export async function maintenanceBench(
   const operations: OperationResult[] = [];
   const ingestion: IngestionResult[] = [];
   const writerRun = async (during: string, work: () => Promise<unknown>) => {
-    const writer = startWriter(db.url, { batch: 50, applicationName: 'bench-writer' });
-    // Let it reach a steady state before anything is measured against it.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const started = wallClock();
-    await work();
-    const ended = wallClock();
-    const { samples, failed, errors } = await writer.stop();
-    if (failed > 0) log(`ingestion: ${failed} inserts failed during ${during}: ${errors.join(' | ')}`);
-    const inWindow = samples.filter((s) => s.at >= started && s.at <= ended).map((s) => s.ms);
-    ingestion.push({
-      during,
-      inserts: inWindow.length,
-      failed,
-      errors,
-      p50: percentile(inWindow, 50),
-      p99: percentile(inWindow, 99),
-      max: Math.max(0, ...inWindow),
-    });
+    ingestion.push((await duringIngestion(db.url, during, work, { log })).ingestion);
   };
 
   await writerRun('at rest (3 s)', () => new Promise((resolve) => setTimeout(resolve, 3000)));
@@ -171,7 +141,7 @@ export async function maintenanceBench(
       const started = performance.now();
       detail = await scenario.run();
       times.push(performance.now() - started);
-      locks.push(await watch.stop());
+      locks.push((await watch.stop()).any);
     }
     operations.push({ name: scenario.name, time: summarize(times), longestLock: summarize(locks), detail });
     log(`maintenance: ${scenario.name}: ${detail}, median ${Math.round(summarize(times).median)} ms`);

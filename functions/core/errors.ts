@@ -66,6 +66,15 @@ export class LockTimeoutError extends PerpsDbError {
   }
 }
 
+/**
+ * The login lacks a privilege the operation needs (another role is needed: the owner of the
+ * tables, or perps_reader for stats). Checked before the operation starts, so nothing changed;
+ * running it again as the same login fails the same way.
+ */
+export class InsufficientPrivilegeError extends PerpsDbError {
+  override readonly exitCode = 6;
+}
+
 /** A migration failed, or the ledger and the migration files disagree. */
 export class MigrationError extends PerpsDbError {
   override readonly exitCode = 5;

@@ -19,7 +19,7 @@ export const metricsNamespaceSchema = z
   .default(DEFAULT_METRICS_NAMESPACE);
 
 /** Published once per stats run, without a dimension. */
-export type DatabaseMetric = 'DatabaseSizeBytes';
+export type DatabaseMetric = 'DatabaseSizeBytes' | 'StorageRunwayDays';
 /** Published per table, dimension `Table`. */
 export type TableMetric =
   | 'RowCount'
@@ -29,4 +29,7 @@ export type TableMetric =
   | 'RowsLastHour'
   | 'PartitionRunwayDays'
   | 'DefaultPartitionRows'
-  | 'DataAgeSeconds';
+  | 'DataAgeSeconds'
+  | 'GrowthBytesPerDay';
+/** Published per exchange and time-series table, dimensions `Exchange` and `Table`. */
+export type ExchangeMetric = 'ExchangeDataAgeSeconds';

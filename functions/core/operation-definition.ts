@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import type { OperationContext } from './context';
-import type { DatabaseMetric, TableMetric } from './metric-names';
+import type { RequiredRole } from './db/privileges';
+import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
 
 /**
  * What the registry (./operations.ts) knows of one operation. The Lambda handler, its bundle,
@@ -24,6 +25,11 @@ export interface OperationDefinition<
   metrics(report: Report): Metrics;
   /** Payload fields the stack fills from environment variables. */
   readonly defaults?: PayloadDefaults;
+  /**
+   * The login it needs, checked before it runs (default `owner`: it creates, alters or drops
+   * tables); `reader` for an operation that only reads.
+   */
+  readonly runsAs?: RequiredRole;
   /** Payloads that destroy data run only with the database name as `confirm`. */
   readonly confirmation?: Confirmation;
   readonly cli: CommandLine;
@@ -44,6 +50,8 @@ export interface ReportMetrics {
   readonly database?: Partial<Record<DatabaseMetric, number>>;
   /** Dimension `Table`: one document per table. */
   readonly tables?: Readonly<Record<string, Partial<Record<TableMetric, number>>>>;
+  /** Dimensions `Exchange` and `Table`: exchange -> table -> values. */
+  readonly exchanges?: Readonly<Record<string, Readonly<Record<string, Partial<Record<ExchangeMetric, number>>>>>>;
 }
 
 /**
@@ -85,8 +93,18 @@ export interface CommandLine {
   /** Other names of the command (`clean` for prune); lists show the first, with the id after it. */
   readonly aliases?: readonly string[];
   readonly flags?: Readonly<Record<string, Flag>>;
-  /** --help: the synopsis (default: the names) and what it does, then a line per flag when given. */
-  readonly usage: { readonly synopsis?: string; readonly summary: string; readonly flags?: readonly (readonly [string, string])[] };
+  /**
+   * --help: the synopsis (default: the names) and what it does, then a line per flag when given;
+   * `<command> --help` adds the examples (argument lists after the command name) and the
+   * environment variables this command reads besides the ones every command reads.
+   */
+  readonly usage: {
+    readonly synopsis?: string;
+    readonly summary: string;
+    readonly flags?: readonly (readonly [string, string])[];
+    readonly examples?: readonly string[];
+    readonly environment?: readonly (readonly [string, string])[];
+  };
 }
 
 /** Type-checks a registry entry; the registry keeps each entry's own payload and report types. */

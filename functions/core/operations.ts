@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
@@ -6,6 +7,8 @@ import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
 import { collectStats, type StatsReport } from './stats';
+import { type VacuumReport, vacuum } from './vacuum';
+import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
 
 /**
  * The registry: every operation, once. The handlers and their bundles, the stack's functions,
@@ -21,28 +24,49 @@ export const RETENTION_DAYS = { min: 1, max: 36_500 } as const;
 /** Days, as a payload number and as an environment variable's text: one rule, one message. */
 const days = ({ min, max }: { min: number; max: number }) => ({ min, max, error: `must be a whole number of days from ${min} to ${max}` });
 
+/** What `<command> --help` lists for the commands that change tables (docs/configuration.md has them all). */
+const DDL_ENVIRONMENT = [
+  ['DB_LOCK_TIMEOUT_MS', `longest wait for a table lock per DDL attempt (default ${DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs})`],
+  ['DB_DDL_ATTEMPTS', `attempts per DDL step (default ${DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts})`],
+] as const;
+const BATCH_ENVIRONMENT = [
+  'MAINTENANCE_BATCH_SIZE',
+  `rows per transaction when moving or deleting rows (default ${DEFAULT_MAINTENANCE_SETTINGS.batchSize})`,
+] as const;
+
 const migrateOperation = defineOperation({
   id: 'migrate',
   payload: z.strictObject({}),
   run: (ctx) => migrate(ctx),
   metrics: (report: MigrateReport) => ({ counts: { MigrationsApplied: report.applied } }),
-  cli: { usage: { summary: 'apply pending migrations and the exchange seed' } },
+  cli: {
+    usage: {
+      summary: 'apply pending migrations and the exchange seed',
+      examples: ['', '--database-url postgres://perps_admin@db.example.com/perps'],
+      environment: DDL_ENVIRONMENT,
+    },
+  },
 });
 
 const partitionsOperation = defineOperation({
   id: 'partitions',
-  payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) }),
-  run: (ctx, payload) => ensurePartitions(ctx, payload),
-  metrics: (report: PartitionsReport) => ({ counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } }),
+  payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default), whenLocked: WHEN_LOCKED }),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('partitions', whenLocked, () => ensurePartitions(ctx, input)),
+  metrics: (report: PartitionsReport | SkippedReport<'partitions'>) =>
+    isSkipped(report) ? {} : { counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } },
   defaults: {
     variables: { PARTITIONS_DAYS_AHEAD: { field: 'daysAhead', schema: numberOrText(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) } },
     actionFields: ['daysAhead'],
   },
   cli: {
-    flags: { days: { field: 'daysAhead', kind: 'number' } },
+    // init's spelling is accepted here too, so either works with both commands.
+    flags: { days: { field: 'daysAhead', kind: 'number' }, 'create-partitions-days': { field: 'daysAhead', kind: 'number' } },
     usage: {
       synopsis: 'partitions [--days N]',
       summary: `keep N days of partitions ready (${DAYS_AHEAD.min}-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions`,
+      flags: [['--days N', `days of partitions from today (UTC), default ${DAYS_AHEAD.default}; --create-partitions-days N is the same`]],
+      examples: ['', '--days 30', '--days 14 --format json'],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
     },
   },
 });
@@ -103,16 +127,40 @@ const pruneOperation = defineOperation({
         ['--truncate [--yes]', 'empty markets and all data tables (asks for the database name unless --yes)'],
         ['--dry-run', 'print what would be done, change nothing'],
       ],
+      examples: [
+        '--older-than 90 --dry-run',
+        '--drop-partitions-older-than 180',
+        '--truncate',
+        '--truncate --yes --database-url postgres://localhost/perps_dev',
+      ],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
     },
   },
 });
 
+/** `stats`: the storage the database may fill, in bytes (payload, DB_STORAGE_LIMIT_BYTES, which the stack sets). */
+export const STORAGE_LIMIT_BYTES = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
+const storageLimit = { ...STORAGE_LIMIT_BYTES, error: `must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}` };
+
 const statsOperation = defineOperation({
   id: 'stats',
-  payload: z.strictObject({}),
-  run: (ctx) => collectStats(ctx),
+  payload: z.strictObject({ storageLimitBytes: numberValue(storageLimit).optional() }),
+  run: (ctx, payload) => collectStats(ctx, payload),
   metrics: statsMetrics,
-  cli: { usage: { summary: 'sizes, row counts, freshness, partition runway, last-hour ingest' } },
+  defaults: {
+    variables: { DB_STORAGE_LIMIT_BYTES: { field: 'storageLimitBytes', schema: numberOrText(storageLimit).optional() } },
+    // Not an action: a manual payload gets the stack's limit too.
+    actionFields: [],
+  },
+  runsAs: 'reader',
+  cli: {
+    flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' } },
+    usage: {
+      summary: 'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest',
+      flags: [['--storage-limit-bytes N', 'the storage the database may fill: adds the storage runway (days until full)']],
+      examples: ['', '--format json', '--storage-limit-bytes 21474836480'],
+    },
+  },
 });
 
 /**
@@ -121,7 +169,7 @@ const statsOperation = defineOperation({
  * is left out for a table with no rows yet: there is no age to report, and the stack's
  * missing-data alarm covers a stats run that stops.
  */
-function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables'> {
+function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables' | 'exchanges'> {
   const rowsLastHour = new Map<string, number>();
   for (const ingest of report.recent_ingest) rowsLastHour.set(ingest.table, (rowsLastHour.get(ingest.table) ?? 0) + ingest.rows_last_hour);
   const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
@@ -142,10 +190,45 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
       PartitionRunwayDays: stats.runway_days,
       DefaultPartitionRows: stats.default_rows,
       ...(stats.data_age_seconds === null ? {} : { DataAgeSeconds: stats.data_age_seconds }),
+      ...(stats.bytes_per_day === null ? {} : { GrowthBytesPerDay: stats.bytes_per_day }),
     };
   }
-  return { database: { DatabaseSizeBytes: report.database.size_bytes }, tables };
+  const runway = report.database.storage_runway_days;
+  return {
+    database: { DatabaseSizeBytes: report.database.size_bytes, ...(runway === null ? {} : { StorageRunwayDays: runway }) },
+    tables,
+    exchanges: exchangeMetrics(report),
+  };
 }
+
+/** ExchangeDataAgeSeconds per exchange and table; left out where the exchange has no row in the table. */
+function exchangeMetrics(report: StatsReport): NonNullable<ReportMetrics['exchanges']> {
+  const exchanges: Record<string, Record<string, { ExchangeDataAgeSeconds: number }>> = {};
+  for (const [exchange, tables] of Object.entries(report.exchanges)) {
+    const ages: Record<string, { ExchangeDataAgeSeconds: number }> = {};
+    for (const [table, freshness] of Object.entries(tables)) {
+      if (freshness.data_age_seconds !== null) ages[table] = { ExchangeDataAgeSeconds: freshness.data_age_seconds };
+    }
+    if (Object.keys(ages).length > 0) exchanges[exchange] = ages;
+  }
+  return exchanges;
+}
+
+const vacuumOperation = defineOperation({
+  id: 'vacuum',
+  payload: z.strictObject({ dryRun: switchValue }),
+  run: (ctx, payload) => vacuum(ctx, payload),
+  metrics: (report: VacuumReport) =>
+    report.dry_run ? {} : { counts: { PartitionsSealed: report.partitions_sealed, TablesAnalyzed: report.tables_analyzed } },
+  cli: {
+    flags: { 'dry-run': { field: 'dryRun', kind: 'switch' } },
+    usage: {
+      synopsis: 'vacuum [--dry-run]',
+      summary: 'seal closed day partitions (VACUUM FREEZE ANALYZE), analyze partitioned parents and stale small tables',
+      flags: [['--dry-run', 'list the steps it would run, run none']],
+    },
+  },
+});
 
 /** Every operation by id. */
 export const OPERATIONS = {
@@ -153,6 +236,7 @@ export const OPERATIONS = {
   partitions: partitionsOperation,
   prune: pruneOperation,
   stats: statsOperation,
+  vacuum: vacuumOperation,
 } as const;
 
 /** An operation's one name (see OperationDefinition.id). */

@@ -1,21 +1,33 @@
-import pg from 'pg';
+import type pg from 'pg';
 import {
   assertSchemaInstalled,
-  findDayTable,
-  findLeftoverDayTables,
-  IN_PROGRESS_COMMENT,
+  type ForeignKey,
   isDayCovered,
+  listBacklogTables,
   listColumns,
+  listDayTables,
+  listForeignKeys,
   listPartitions,
+  type PartitionInfo,
   runwayDays,
 } from './catalog';
 import { errorMessage, type OperationContext } from './context';
+import {
+  attachDayTable,
+  buildIndexes,
+  createEmptyDayPartitions,
+  type DayTable,
+  dayTable,
+  prepareDayTable,
+  validateForeignKeys,
+  WINDOW_DAYS_PER_TRANSACTION,
+} from './day-partition';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
-import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout, setLocalLockTimeout } from './db/lock-timeout';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
+import { countUnplaceableRows, daysWithRows, dropEmptiedTable, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from './default-backlog';
 import { DeadlineError, PartialFailureError } from './errors';
+import { moveAllRows, type RowMove, type TsRange } from './row-moves';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -31,7 +43,7 @@ export interface TablePartitionsReport {
   created: string[];
   /** Window partitions that already existed. */
   present: string[];
-  /** Rows moved out of the default partition into their day's partition. */
+  /** Rows moved out of the default partition (or the backlog it was swapped out to) into their day's partition. */
   rows_moved: number;
   /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
   rows_unplaceable: number;
@@ -51,8 +63,10 @@ export interface PartitionsReport {
 /**
  * Keeps daily partitions for today (UTC) through today + daysAhead - 1 on every time-series
  * table, and empties each DEFAULT partition into real day partitions (past days included), so
- * a row that arrived early or late is never stuck and never blocks a partition. A failure on
- * one table does not stop the others; the run throws PartialFailureError at the end if any failed.
+ * a row that arrived early or late is never stuck and never blocks a partition. A loaded DEFAULT
+ * partition is swapped out first, so that nothing scans its rows while inserts are held back
+ * (see placeWaitingRows). A failure on one table does not stop the others; the run throws
+ * PartialFailureError at the end if any failed.
  */
 export async function ensurePartitions(ctx: OperationContext, input: PartitionsInput): Promise<PartitionsReport> {
   const today = dayOf(ctx.now());
@@ -96,7 +110,40 @@ function summarise(report: PartitionsReport): PartitionsReport {
   return report;
 }
 
-/** Brings one table's partitions up to date; its result goes into `report` as it goes. */
+/** What the steps of one table's run share. */
+interface TableRun {
+  ctx: OperationContext;
+  client: pg.ClientBase;
+  table: TimeSeriesTable;
+  result: TablePartitionsReport;
+  /** Throws DeadlineError (carrying the report so far) when too little time is left for `step`. */
+  checkTime(step: string): void;
+  /**
+   * Runs one step: a failure is recorded in the report and the table goes on with the steps that
+   * do not depend on it (returns false). A lost session ends the run.
+   */
+  attempt(what: string, fn: () => Promise<void>): Promise<boolean>;
+  /** Records a failed step in the report. */
+  fail(what: string, error: unknown): void;
+}
+
+/** A table as the catalog describes it at the start of a run. */
+interface TableShape {
+  partitions: PartitionInfo[];
+  defaultPartition: string | undefined;
+  columns: string[];
+  foreignKeys: ForeignKey[];
+  /** Non-partition relations with a day partition's name, by day. */
+  dayTables: Map<string, 'ours' | 'foreign'>;
+  /** Former DEFAULT partitions an interrupted run swapped out. */
+  backlogs: string[];
+}
+
+/**
+ * Brings one table's partitions up to date, in three steps: rows waiting outside day partitions
+ * go into them, the window's days are created, the runway is read. Its result goes into `report`
+ * as it goes.
+ */
 async function ensureTablePartitions(
   ctx: OperationContext,
   client: pg.ClientBase,
@@ -105,6 +152,23 @@ async function ensureTablePartitions(
   daysAhead: number,
   report: PartitionsReport,
 ): Promise<void> {
+  const run = startTableRun(ctx, client, table, report);
+  let shape: TableShape;
+  try {
+    shape = await readTableShape(client, table);
+  } catch (error) {
+    if (isConnectionLost(error)) throw error;
+    // Without the catalog's answer nothing can be done on this table in this run.
+    run.fail('read partitions', error);
+    return;
+  }
+  const backlogLeft = await placeWaitingRows(run, shape);
+  if (run.result.created.length > 0) shape.partitions = await listPartitions(client, table);
+  await createWindowDays(run, shape, daySeries(today, daysAhead), backlogLeft);
+  run.result.runway_days = runwayDays(run.result.created.length > 0 ? await listPartitions(client, table) : shape.partitions, today);
+}
+
+function startTableRun(ctx: OperationContext, client: pg.ClientBase, table: TimeSeriesTable, report: PartitionsReport): TableRun {
   const result: TablePartitionsReport = {
     table,
     status: 'ok',
@@ -116,260 +180,225 @@ async function ensureTablePartitions(
     errors: [],
   };
   report.tables.push(result);
-  const assertTimeFor = (step: string) =>
-    assertTimeForStep(ctx, `${step} (${table})`, () => {
-      result.status = 'stopped';
-      return summarise(report);
-    });
-  const recordFailure = (what: string, error: unknown) => {
+  const fail = (what: string, error: unknown) => {
     const message = errorMessage(error);
     result.status = 'failed';
     result.errors.push(message.startsWith(what) ? message : `${what}: ${message}`);
     // The report carries every failure; the entry point logs or prints it once.
     ctx.log.info('partition step failed', { table, step: what, error: message });
   };
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (error) {
-      recordFailure(what, error);
-      // The other steps cannot run on a dead session: the run ends here.
-      if (isConnectionLost(error)) throw error;
-    }
-  };
-
-  try {
-    let partitions = await listPartitions(client, table);
-    const defaultPartition = partitions.find((p) => p.isDefault)?.name;
-    const columns = await listColumns(client, table);
-
-    // Empty the default partition first: a day with rows there cannot be attached otherwise.
-    // Standalone day tables left by an interrupted run hold moved rows: finish them too.
-    const inDefault = defaultPartition ? await daysInDefault(client, defaultPartition) : { days: new Set<string>(), unplaceable: 0 };
-    const defaultDays = inDefault.days;
-    if (inDefault.unplaceable > 0) {
-      result.rows_unplaceable = inDefault.unplaceable;
-      ctx.log.warn('rows with a ts no day partition can hold stay in the default partition', { table, rows: inDefault.unplaceable });
-    }
-    const leftovers = await findLeftoverDayTables(client, table);
-    for (const day of [...new Set([...defaultDays, ...leftovers])].sort()) {
-      assertTimeFor(`moving ${day} out of the default partition`);
-      await attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, async () => {
-        result.rows_moved += await createDayPartition(ctx, client, {
-          table,
-          day,
-          defaultPartition,
-          columns,
-          rowsWaiting: defaultDays.has(day),
-        });
-        result.created.push(partitionName(table, day));
-      });
-    }
-
-    // Re-read the catalog only when this run changed it: a run with nothing to do reads it once.
-    if (result.created.length > 0) partitions = await listPartitions(client, table);
-    const createdBefore = result.created.length;
-    for (const day of daySeries(today, daysAhead)) {
-      const name = partitionName(table, day);
-      if (isDayCovered(partitions, day)) {
-        if (!result.created.includes(name)) result.present.push(name);
-        continue;
+  return {
+    ctx,
+    client,
+    table,
+    result,
+    fail,
+    checkTime: (step) =>
+      assertTimeForStep(ctx, `${step} (${table})`, () => {
+        result.status = 'stopped';
+        return summarise(report);
+      }),
+    async attempt(what, fn) {
+      try {
+        await fn();
+        return true;
+      } catch (error) {
+        // The deadline and a dead session end the run; the report so far travels with them.
+        if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
+        fail(what, error);
+        return false;
       }
-      assertTimeFor(`creating ${name}`);
-      await attempt(`create ${name}`, async () => {
-        result.rows_moved += await createDayPartition(ctx, client, { table, day, defaultPartition, columns, rowsWaiting: false });
-        result.created.push(name);
-        ctx.progress?.(`${table}: created ${name}`);
+    },
+  };
+}
+
+/** One catalog read per question; a run with nothing to do reads nothing else. */
+async function readTableShape(client: pg.ClientBase, table: TimeSeriesTable): Promise<TableShape> {
+  const partitions = await listPartitions(client, table);
+  return {
+    partitions,
+    defaultPartition: partitions.find((p) => p.isDefault)?.name,
+    columns: await listColumns(client, table),
+    foreignKeys: await listForeignKeys(client, table),
+    dayTables: await listDayTables(client, table),
+    backlogs: await listBacklogTables(client, table),
+  };
+}
+
+/**
+ * Step 1: rows waiting outside day partitions go into them. Rows in the DEFAULT partition are
+ * swapped out first (see takeDefaultBacklog), so that no ATTACH scans them; then each day they
+ * belong to is built and attached (see placeDay), oldest first; then the emptied backlog tables
+ * are dropped. What an interrupted run left (backlog tables, day tables not yet attached) is
+ * finished the same way. Returns whether rows are still waiting, in the DEFAULT partition or in a
+ * backlog (a step failed).
+ */
+async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boolean> {
+  const { client, result } = run;
+  const backlogs = [...shape.backlogs];
+  let swapFailed = false;
+  const defaultPartition = shape.defaultPartition;
+  if (defaultPartition && (await hasPlaceableRows(client, defaultPartition))) {
+    run.checkTime(`swapping out ${defaultPartition}`);
+    swapFailed = !(await run.attempt(`swap out ${defaultPartition}`, async () => {
+      backlogs.push(await takeDefaultBacklog(run.ctx, client, { table: run.table, defaultPartition, foreignKeys: shape.foreignKeys }));
+    }));
+  }
+  const days = new Set([...shape.dayTables].filter(([, owner]) => owner === 'ours').map(([day]) => day));
+  for (const backlog of backlogs) for (const day of await daysWithRows(client, backlog)) days.add(day);
+  let allPlaced = true;
+  for (const day of [...days].sort()) {
+    const placed = await run.attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, () =>
+      placeDay(run, shape, backlogs, day),
+    );
+    allPlaced &&= placed;
+  }
+  if (allPlaced) {
+    for (const backlog of backlogs) await run.attempt(`drop ${backlog}`, () => retireBacklog(run, shape, backlog));
+  }
+  if (defaultPartition) {
+    result.rows_unplaceable = await countUnplaceableRows(client, defaultPartition);
+    if (result.rows_unplaceable > 0) {
+      run.ctx.log.warn('rows with a ts no day partition can hold stay in the default partition', {
+        table: run.table,
+        rows: result.rows_unplaceable,
       });
     }
-    if (result.created.length > createdBefore) partitions = await listPartitions(client, table);
-    result.runway_days = runwayDays(partitions, today);
+  }
+  return swapFailed || !allPlaced;
+}
+
+/**
+ * One day's waiting rows into its partition. A day that has none yet: a standalone table is
+ * prepared, filled from the backlogs and then from the DEFAULT partition (rows that came in since
+ * the swap) in batches, indexed, its foreign keys validated, and attached (see day-partition.ts). Until the
+ * attach commits, the day's rows are out of sight of queries on the parent. A day that has a
+ * partition already (made by hand since the swap) takes its rows through the parent instead.
+ */
+async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], day: string): Promise<void> {
+  const { ctx, client, table, result } = run;
+  const plan = planDay(table, shape, day);
+  const existing = shape.dayTables.get(day);
+  if (existing === 'foreign') throw foreignDayTableError(plan.name);
+  const range = dayRange(day);
+  // Counted batch by batch: a run stopped half-way reports what it moved.
+  let moved = 0;
+  const count = (rows: number) => {
+    moved += rows;
+    result.rows_moved += rows;
+  };
+  if (isDayCovered(shape.partitions, day)) {
+    const sources = existing === 'ours' ? [...backlogs, plan.name] : backlogs;
+    for (const source of sources) await moveRowsOfDay(run, { source, target: table, columns: shape.columns, range }, count);
+    if (existing === 'ours') await dropEmptiedTable(ctx, client, plan.name, shape.foreignKeys);
+    return;
+  }
+  if (shape.partitions.some((p) => p.name === plan.name)) {
+    throw new Error(`${plan.name} exists and is a partition, but its bounds do not cover ${day}; rename or drop it`);
+  }
+  run.checkTime(`preparing ${plan.name}`);
+  await prepareDayTable(ctx, client, plan, existing ?? 'none');
+  try {
+    const sources = shape.defaultPartition ? [...backlogs, shape.defaultPartition] : backlogs;
+    for (const source of sources) await moveRowsOfDay(run, { source, target: plan.name, columns: shape.columns, range }, count);
+    run.checkTime(`building the indexes of ${plan.name}`);
+    await buildIndexes(ctx, client, plan);
+    run.checkTime(`validating the foreign keys of ${plan.name}`);
+    await validateForeignKeys(ctx, client, plan);
+    run.checkTime(`attaching ${plan.name}`);
+    count(await attachDayTable(ctx, client, plan));
   } catch (error) {
     if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
-    // Reading the catalog or the default partition failed: this table is done for this run.
-    recordFailure('read partitions', error);
-  }
-}
-
-/** Rows whose ts can have a day partition: finite, years 1 to 9999. */
-const PLACEABLE_TS = `isfinite(ts) AND ts >= '0001-01-01 00:00:00+00' AND ts < '10000-01-01 00:00:00+00'`;
-
-/**
- * UTC days that have rows in a default partition, and how many rows can have no day partition
- * (infinity, BC or beyond year 9999): those stay in the default partition and are reported.
- * Cost: one scan of the default partition, which is normally empty.
- */
-async function daysInDefault(client: pg.ClientBase, defaultPartition: string): Promise<{ days: Set<string>; unplaceable: number }> {
-  const { rows } = await client.query<{ day: string | null; n: string }>(
-    `SELECT CASE WHEN ${PLACEABLE_TS} THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD') END AS day, count(*) AS n
-       FROM ${quoteIdent(defaultPartition)} GROUP BY 1`,
-  );
-  return {
-    days: new Set(rows.flatMap((row) => (row.day === null ? [] : [row.day]))),
-    unplaceable: rows.reduce((n, row) => n + (row.day === null ? Number(row.n) : 0), 0),
-  };
-}
-
-/**
- * Longest wait for the parent and default locks in the attach transaction, while inserts queue
- * behind it (DB_LOCK_TIMEOUT_MS applies when it is shorter).
- */
-const ATTACH_LOCK_WAIT_MS = 200;
-
-interface DayPartitionPlan {
-  table: TimeSeriesTable;
-  day: string;
-  defaultPartition: string | undefined;
-  columns: string[];
-  /** The default partition is known to hold rows of this day: move them in batches first. */
-  rowsWaiting: boolean;
-}
-
-/**
- * Creates one day's partition the low-lock way: a standalone table shaped like the parent with
- * a CHECK matching the bounds (so ATTACH need not scan it), rows of that day moved out of the
- * default partition, then, in one short transaction, the parent locked against inserts (see
- * attach), stragglers swept, ATTACH and the redundant CHECK dropped. Every DDL step runs under lock_timeout with retries. A
- * standalone table left by an interrupted run is picked up and finished. Returns rows moved.
- */
-async function createDayPartition(ctx: OperationContext, client: pg.ClientBase, plan: DayPartitionPlan): Promise<number> {
-  const { table, day, defaultPartition, columns } = plan;
-  const name = partitionName(table, day);
-  const bounds = dayBoundLiterals(day);
-  const check = `${name}_bounds`;
-
-  const state = await findDayTable(client, name);
-  if (state === 'partition') {
-    throw new Error(`${name} exists and is a partition, but its bounds do not cover ${day}; rename or drop it`);
-  }
-  if (state === 'foreign') {
     throw new Error(
-      `a table named ${name} exists and is not a partition (detached or made by hand?); rename or drop it so the day can be partitioned`,
+      `${errorMessage(error)}; the rows of ${day} moved so far (${moved} in this run) wait in table ${plan.name}, out of sight of queries on ${table}; the next run attaches it`,
+      { cause: error },
     );
   }
-  const createStandalone = async () => {
-    if (state === 'ours') {
-      await client.query(`ALTER TABLE ${quoteIdent(name)} DROP CONSTRAINT IF EXISTS ${quoteIdent(check)}`);
-    } else {
-      await client.query(
-        `CREATE TABLE ${quoteIdent(name)} (LIKE ${quoteIdent(table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS)`,
-      );
-      await client.query(`COMMENT ON TABLE ${quoteIdent(name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`);
-    }
-    await client.query(
-      `ALTER TABLE ${quoteIdent(name)} ADD CONSTRAINT ${quoteIdent(check)} CHECK (ts >= '${bounds.from}'::timestamptz AND ts < '${bounds.to}'::timestamptz)`,
-    );
-  };
-  const attach = async (): Promise<number> => {
-    let swept = 0;
-    if (defaultPartition) {
-      // An INSERT picks its partition before it locks it. One that picked the default and then
-      // waited for our lock there would, once ATTACH commits, fail the default's new constraint
-      // ("new row for relation ..._default violates partition constraint": found by the
-      // benchmark's writer). So inserts through the parent are held for the rest of this
-      // transaction: the parent (ONLY: not its partitions) is locked before the default,
-      // letting in-flight inserts finish; new ones wait, then route to the new partition.
-      // What they wait for: our wait for the parent and for the default (each at most
-      // ATTACH_LOCK_WAIT_MS), the sweep of this day's last rows, ATTACH's scan of the default
-      // (near-empty once the day's rows are moved) and its foreign-key check of the moved rows.
-      // The locks ATTACH needs on the referenced tables come first, while inserts still flow
-      // (their foreign-key checks take ROW SHARE, which this lock does not block).
-      await client.query(`LOCK TABLE exchanges, markets IN SHARE ROW EXCLUSIVE MODE`);
-      // Short waits from here: inserts queue behind them, and an ingestion transaction that
-      // writes markets and a time-series table together can form a lock cycle with us; giving
-      // up before PostgreSQL's deadlock_timeout (1 s by default) makes the run, not the insert,
-      // the one that yields. The step is retried with backoff.
-      await setLocalLockTimeout(client, Math.min(ctx.settings.lockTimeoutMs, ATTACH_LOCK_WAIT_MS));
-      await client.query(`LOCK TABLE ONLY ${quoteIdent(table)} IN SHARE ROW EXCLUSIVE MODE`);
-      // ATTACH locks the default partition ACCESS EXCLUSIVE anyway; taking it first means no new
-      // row of this day can land there between the last move and the attach.
-      await client.query(`LOCK TABLE ${quoteIdent(defaultPartition)} IN ACCESS EXCLUSIVE MODE`);
-      swept = await moveRows(client, defaultPartition, name, columns, day, null);
-    }
-    await client.query(
-      `ALTER TABLE ${quoteIdent(table)} ATTACH PARTITION ${quoteIdent(name)} FOR VALUES FROM ('${bounds.from}') TO ('${bounds.to}')`,
-    );
-    await client.query(`ALTER TABLE ${quoteIdent(name)} DROP CONSTRAINT ${quoteIdent(check)}`);
-    await client.query(`COMMENT ON TABLE ${quoteIdent(name)} IS NULL`);
-    return swept;
-  };
-
-  if (!plan.rowsWaiting || !defaultPartition) {
-    return runWithLockTimeout(client, `create ${name}`, ctx.settings, ctx.log, async () => {
-      await createStandalone();
-      return attach();
-    });
-  }
-
-  await runWithLockTimeout(client, `prepare ${name}`, ctx.settings, ctx.log, createStandalone);
-  let moved = 0;
-  try {
-    // Bounded batches, each its own short transaction: inserts into the default partition keep
-    // going meanwhile; stragglers are moved under the lock just before ATTACH. Until the attach
-    // commits, the moved rows sit in the standalone table, out of sight of queries on the parent.
-    for (;;) {
-      const batch = await runWithLockTimeout(client, `move rows into ${name}`, ctx.settings, ctx.log, () =>
-        moveRows(client, defaultPartition, name, columns, day, ctx.settings.batchSize),
-      );
-      moved += batch;
-      if (batch > 0) ctx.progress?.(`${table}: moved ${moved} rows of ${day} out of ${defaultPartition}`);
-      if (batch < ctx.settings.batchSize) break;
-    }
-    moved += await runWithLockTimeout(client, `attach ${name}`, ctx.settings, ctx.log, attach);
-  } catch (error) {
-    throw new Error(`${errorMessage(error)}; ${await putRowsBack(ctx, client, table, name, columns)}`, { cause: error });
-  }
+  result.created.push(plan.name);
   ctx.log.info('default partition rows moved', { table, day, rows: moved });
-  return moved;
 }
 
-/**
- * After a failed move or attach, returns the rows of a standalone day table to the parent (they
- * land in the default partition again, visible to queries) and drops the table, so a failed
- * run leaves nothing hidden. If even that fails, the next run attaches the table as it is.
- */
-async function putRowsBack(
-  ctx: OperationContext,
-  client: pg.ClientBase,
-  table: string,
-  standalone: string,
-  columns: string[],
-): Promise<string> {
-  const list = columns.map(quoteIdent).join(', ');
-  try {
-    const restored = await runWithLockTimeout(client, `put back ${standalone}`, ctx.settings, ctx.log, async () => {
-      const result = await client.query(`INSERT INTO ${quoteIdent(table)} (${list}) SELECT ${list} FROM ${quoteIdent(standalone)}`);
-      await client.query(`DROP TABLE ${quoteIdent(standalone)}`);
-      return result.rowCount ?? 0;
-    });
-    return `the ${restored} rows moved so far are back in the default partition; the next run tries again`;
-  } catch (error) {
-    return `the rows moved so far are in table ${standalone}, not yet attached (${errorMessage(error)}); the next run attaches it`;
-  }
+/** What building `day`'s partition of `table` needs, from the table's shape. */
+function planDay(table: TimeSeriesTable, shape: TableShape, day: string): DayTable {
+  return dayTable({ table, defaultPartition: shape.defaultPartition, columns: shape.columns, foreignKeys: shape.foreignKeys }, day);
 }
 
-/**
- * Moves rows of one day from the default partition into `target` in one statement: DELETE ...
- * RETURNING feeds the INSERT, so a row is in exactly one place at every commit.
- */
-async function moveRows(
-  client: pg.ClientBase,
-  defaultPartition: string,
-  target: string,
-  columns: string[],
-  day: string,
-  limit: number | null,
-): Promise<number> {
-  const bounds = dayBoundLiterals(day);
-  const list = columns.map(quoteIdent).join(', ');
-  const source = quoteIdent(defaultPartition);
-  const inDay = 'ts >= $1::timestamptz AND ts < $2::timestamptz';
-  // Without a limit (the final sweep, under the lock) whatever is left of the day is taken.
-  const which = limit === null ? inDay : `ctid = ANY (ARRAY(SELECT ctid FROM ${source} WHERE ${inDay} LIMIT $3))`;
-  const result = await client.query(
-    `WITH moved AS (DELETE FROM ${source} WHERE ${which} RETURNING ${list})
-     INSERT INTO ${quoteIdent(target)} (${list}) SELECT ${list} FROM moved`,
-    limit === null ? [bounds.from, bounds.to] : [bounds.from, bounds.to, limit],
+/** A day's bounds as a ts range. */
+function dayRange(day: string): TsRange {
+  const { from, to } = dayBoundLiterals(day);
+  return { from, to };
+}
+
+function foreignDayTableError(name: string): Error {
+  return new Error(
+    `a table named ${name} exists and is not a partition (detached or made by hand?); rename or drop it so the day can be partitioned`,
   );
-  return result.rowCount ?? 0;
+}
+
+/** Moves one source's rows of one range, in batches, a deadline check before each; `count` hears of each batch. */
+function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => void = () => {}): Promise<number> {
+  return moveAllRows(run.ctx, run.client, move, {
+    beforeBatch: () => run.checkTime(`moving rows out of ${move.source} into ${move.target}`),
+    afterBatch: (rows, movedSoFar) => {
+      count(rows);
+      run.ctx.progress?.(`${run.table}: moved ${movedSoFar} rows out of ${move.source} into ${move.target}`);
+    },
+  });
+}
+
+/**
+ * The end of a backlog table: its rows no day partition can hold (infinite, BC, beyond 9999) go
+ * back through the parent into the DEFAULT partition, where they lived before, and the emptied
+ * table is dropped.
+ */
+async function retireBacklog(run: TableRun, shape: TableShape, backlog: string): Promise<void> {
+  for (const range of UNPLACEABLE) await moveRowsOfDay(run, { source: backlog, target: run.table, columns: shape.columns, range });
+  run.checkTime(`dropping ${backlog}`);
+  await dropEmptiedTable(run.ctx, run.client, backlog, shape.foreignKeys);
+}
+
+/**
+ * Step 2: the window's days that have no partition, created and attached a few days per
+ * transaction. Skipped while rows wait in the DEFAULT partition (its swap failed): ATTACH would
+ * scan them all while it holds inserts back. The next run creates them.
+ */
+async function createWindowDays(run: TableRun, shape: TableShape, days: string[], backlogLeft: boolean): Promise<void> {
+  const { ctx, client, table, result } = run;
+  const missing: string[] = [];
+  for (const day of days) {
+    const name = partitionName(table, day);
+    if (isDayCovered(shape.partitions, day)) {
+      if (!result.created.includes(name)) result.present.push(name);
+    } else if (shape.dayTables.get(day) !== 'ours') {
+      // An `ours` table here is a day step 1 could not finish; its error is in the report.
+      missing.push(day);
+    }
+  }
+  if (missing.length === 0) return;
+  if (backlogLeft && shape.defaultPartition && (await hasPlaceableRows(client, shape.defaultPartition))) {
+    const names = missing.map((day) => partitionName(table, day));
+    run.fail(
+      `create ${names.join(', ')}`,
+      new Error(`not created while rows wait in ${shape.defaultPartition}; the next run creates them`),
+    );
+    return;
+  }
+  const plans: DayTable[] = [];
+  for (const day of missing) {
+    const plan = planDay(table, shape, day);
+    // Its own failure, so the other days are still created.
+    if (shape.dayTables.get(day) === 'foreign') run.fail(`create ${plan.name}`, foreignDayTableError(plan.name));
+    else plans.push(plan);
+  }
+  for (let i = 0; i < plans.length; i += WINDOW_DAYS_PER_TRANSACTION) {
+    const group = plans.slice(i, i + WINDOW_DAYS_PER_TRANSACTION);
+    run.checkTime(`creating ${group[0]?.name}`);
+    await run.attempt(`create ${group.map((plan) => plan.name).join(', ')}`, async () => {
+      result.rows_moved += await createEmptyDayPartitions(ctx, client, group);
+      for (const plan of group) {
+        result.created.push(plan.name);
+        ctx.progress?.(`${table}: created ${plan.name}`);
+      }
+    });
+  }
 }

@@ -12,6 +12,8 @@ import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
+import { type ExchangeFreshness, exchangeFreshness } from './exchanges';
+import { type TableGrowth, tableGrowth } from './growth';
 import { type SymbolActivity, symbolActivity } from './symbols';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
@@ -24,7 +26,7 @@ export interface TableStats {
   total_bytes: number;
 }
 
-export interface TimeSeriesTableStats extends TableStats {
+export interface TimeSeriesTableStats extends TableStats, TableGrowth {
   /** Day partitions, the default partition not counted. */
   partitions: number;
   oldest_partition: string | null;
@@ -48,9 +50,20 @@ export interface RecentIngest {
 export interface StatsReport {
   operation: 'stats';
   fetched_at: string;
-  database: { name: string; size_bytes: number };
+  database: {
+    name: string;
+    size_bytes: number;
+    /** Sum of the time-series tables' bytes_per_day (the tables without a closed day count 0). */
+    growth_bytes_per_day: number;
+    /** The storage the database may fill (`storageLimitBytes`, DB_STORAGE_LIMIT_BYTES); null: not known. */
+    storage_limit_bytes: number | null;
+    /** Whole days until size_bytes reaches the limit at growth_bytes_per_day; null without a limit or growth. */
+    storage_runway_days: number | null;
+  };
   tables: Record<TableName, TableStats | TimeSeriesTableStats>;
   recent_ingest: RecentIngest[];
+  /** Per exchange and time-series table: newest row, age, last hour's rows, stalled. */
+  exchanges: ExchangeFreshness;
 }
 
 interface LeafRow extends RelationEstimate {
@@ -63,9 +76,14 @@ interface LeafRow extends RelationEstimate {
 /**
  * Sizes, row counts, partition runway, freshness and last-hour activity, without scanning any
  * table: catalog sizes and estimates per partition, partition bounds, and index probes per
- * symbol. Cost grows with partitions, symbols and the last hour's rows, not total rows.
+ * symbol and per exchange. Cost grows with partitions, symbols and the last hour's rows, not total rows.
  */
-export async function collectStats(ctx: OperationContext): Promise<StatsReport> {
+export interface StatsInput {
+  /** The storage the database may fill, for storage_runway_days (DB_STORAGE_LIMIT_BYTES). */
+  storageLimitBytes?: number;
+}
+
+export async function collectStats(ctx: OperationContext, input: StatsInput = {}): Promise<StatsReport> {
   const now = ctx.now();
   return withClient(ctx.pool, async (client) => {
     await assertSchemaInstalled(client);
@@ -100,12 +118,21 @@ export async function collectStats(ctx: OperationContext): Promise<StatsReport> 
       tables[table] = { ...base, ...series.stats };
       recent.push(...series.recent);
     }
+    const size = Number(db.rows[0]?.size ?? 0);
+    const growth = Object.values(tables).reduce((sum, t) => sum + ((t as Partial<TimeSeriesTableStats>).bytes_per_day ?? 0), 0);
     return {
       operation: 'stats',
       fetched_at: now.toISOString(),
-      database: { name: db.rows[0]?.name ?? '', size_bytes: Number(db.rows[0]?.size ?? 0) },
+      database: {
+        name: db.rows[0]?.name ?? '',
+        size_bytes: size,
+        growth_bytes_per_day: growth,
+        storage_limit_bytes: input.storageLimitBytes ?? null,
+        storage_runway_days: storageRunwayDays(size, growth, input.storageLimitBytes),
+      },
       tables,
       recent_ingest: recent,
+      exchanges: await exchangeFreshness(client, now),
     };
   });
 }
@@ -182,7 +209,14 @@ async function timeSeriesStats(
       default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
       latest_ts: latest?.toISOString() ?? null,
       data_age_seconds: latest ? Math.max(0, Math.round((now.getTime() - latest.getTime()) / 1000)) : null,
+      ...tableGrowth(partitions, leaves, now),
     },
     recent,
   };
+}
+
+/** Whole days left before `size` reaches `limit` at `growth` a day: 0 once at or past it; null when either is unknown or nothing grows. */
+export function storageRunwayDays(size: number, growth: number, limit: number | undefined): number | null {
+  if (limit === undefined || growth <= 0) return null;
+  return Math.max(0, Math.floor((limit - size) / growth));
 }

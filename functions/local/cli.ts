@@ -1,16 +1,20 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { describeTarget } from '../core/db/settings';
+import pg from 'pg';
+import { toUnavailableError } from '../core/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS, describeTarget, parseDatabaseUrl } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
-import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step, USAGE } from './commands';
+import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
-import { loadEnvironment, type RunnerSettings, resolveSettings } from './settings';
+import { insertSampleData } from './sample-data';
+import { serveEmbedded } from './serve';
+import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -19,6 +23,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   cwd: string;
   version: string;
+  /**
+   * A signal that aborts on Ctrl-C or SIGTERM, for `serve` (main.ts installs the handlers only
+   * when asked, so every other command keeps Node's default Ctrl-C). None: serve stops at once.
+   */
+  stopSignal?: () => AbortSignal;
 }
 
 /**
@@ -31,25 +40,84 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const handlers = new HandlerSet();
   let settings: RunnerSettings | undefined;
   try {
-    const parsed = parseCommandLine(argv);
-    if (parsed.kind === 'help') return output.info(USAGE);
-    if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
-    output.format = parsed.format;
     const environment = loadEnvironment(io.cwd, io.env);
+    const parsed = parseCommandLine(argv, io.cwd, environment.values);
+    if (parsed.kind === 'help') return output.info(parsed.text);
+    if (parsed.kind === 'version') return output.info(`perps-stats-db ${io.version}`);
+    if (parsed.kind === 'serve') return await serve(parsed, environment, io, output);
+    output.format = parsed.format;
+    if (parsed.kind === 'sample-data') return await sampleData(parsed, environment, io, output, handlers);
     const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);
+    for (const line of targetLines(resolved, environment.overridden)) output.error(line);
     const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
     handlers.configure(handlerOptions(resolved, url, io, output));
     const target = resolved.url ? describeTarget(resolved.url) : 'the embedded database';
-    const reports = await runSteps(parsed.invocation, handlers, (step, preview) => confirm(step, preview, target, io, output));
+    const reports = await runSteps(parsed.invocation, handlers, (step, preview) =>
+      parsed.invocation.yes ? confirmedByYes(step, preview, target, output) : confirm(step, preview, target, io, output),
+    );
     output.print(parsed.invocation.command, reports);
     return 0;
   } catch (error) {
     return exitCodeOf(error, output, settings);
   } finally {
     await handlers.close();
+  }
+}
+
+/** `serve`: only the embedded database; a configured URL names a server psql can reach already. */
+async function serve(
+  { port, databaseUrl }: { port: number; databaseUrl: string | undefined },
+  environment: ReturnType<typeof loadEnvironment>,
+  io: CliIo,
+  output: RunnerOutput,
+): Promise<number> {
+  const settings = resolveSettings(databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+  if (settings.url !== undefined) {
+    throw new InputError(
+      `serve opens the embedded database, but ${settings.urlSource} names a server: connect to that one directly, or unset it to serve the embedded one`,
+    );
+  }
+  await serveEmbedded({
+    dir: settings.embeddedDir,
+    port,
+    signal: io.stopSignal?.() ?? AbortSignal.abort(),
+    print: (line) => output.info(line),
+    tell: (line) => output.error(line),
+  });
+  return 0;
+}
+
+/** `sample-data`: rows through a plain connection, as the ingester writes them. */
+async function sampleData(
+  { days, databaseUrl }: { days: number; databaseUrl: string | undefined },
+  environment: ReturnType<typeof loadEnvironment>,
+  io: CliIo,
+  output: RunnerOutput,
+  handlers: HandlerSet,
+): Promise<number> {
+  const settings = resolveSettings(databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+  output.redactPasswordOf(settings.url);
+  for (const line of targetLines(settings, environment.overridden)) output.error(line);
+  const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs });
+  try {
+    await client.connect().catch((error: unknown) => {
+      throw toUnavailableError(error, url);
+    });
+    const report = await insertSampleData(client, new Date(), days);
+    output.info(
+      output.format === 'json'
+        ? JSON.stringify(report, null, 2)
+        : `sample-data ${report.database}: ${days} days of rows inserted: ${Object.entries(report.rows)
+            .map(([table, rows]) => `${table}=${rows}`)
+            .join(' ')}`,
+    );
+    return 0;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -150,13 +218,13 @@ type Confirm = (step: Step, preview: OperationReport) => Promise<string>;
 async function runSteps(invocation: Invocation, handlers: HandlerSet, confirmStep: Confirm): Promise<OperationReport[]> {
   const reports: OperationReport[] = [];
   for (const step of invocation.steps) {
-    if (!needsConfirmation(step)) {
+    if (invocation.raw || !needsConfirmation(step)) {
       reports.push(await handlers.invoke(step.operation, step.payload));
       continue;
     }
     // The handler itself says which database it reaches and what would go: a dry run first.
     const preview = await handlers.invoke(step.operation, { ...step.payload, dryRun: true });
-    const confirmed = invocation.yes ? databaseOf(preview) : await confirmStep(step, preview);
+    const confirmed = await confirmStep(step, preview);
     reports.push(await handlers.invoke(step.operation, { ...step.payload, confirm: confirmed }));
   }
   return reports;
@@ -170,12 +238,21 @@ function databaseOf(report: OperationReport): string {
 
 /** Without --yes and without a terminal to ask on, a run that destroys data is refused before connecting. */
 function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
-  if (invocation.yes || io.stdin.isTTY) return;
+  if (invocation.yes || invocation.raw || io.stdin.isTTY) return;
   const step = invocation.steps.find((s) => needsConfirmation(s));
   if (!step) return;
   throw new InputError(
     `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect}: pass --yes to confirm (stdin is not a terminal, so there is no prompt)`,
   );
+}
+
+/** --yes: no prompt, but the run still says which database it is about to empty. */
+async function confirmedByYes(step: Step, preview: OperationReport, target: string, output: RunnerOutput): Promise<string> {
+  const database = databaseOf(preview);
+  output.error(
+    `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect} of ${target}: confirmed by --yes (database ${database}).`,
+  );
+  return database;
 }
 
 /**
@@ -195,7 +272,7 @@ async function confirm(step: Step, preview: OperationReport, target: string, io:
 
 function safePassword(url: string): string {
   try {
-    return decodeURIComponent(new URL(url).password);
+    return decodeURIComponent(parseDatabaseUrl(url).password);
   } catch {
     return '';
   }

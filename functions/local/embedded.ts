@@ -14,7 +14,7 @@ export interface EmbeddedDatabase {
  * with the same node-postgres code it uses for a real server. Data persists in `dir`.
  * PGlite has a single backend: callers must use one connection at a time.
  */
-export async function startEmbeddedDatabase(dir: string): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(dir: string, port = 0): Promise<EmbeddedDatabase> {
   mkdirSync(dir, { recursive: true });
   const releaseLock = lockDirectory(dir);
   let db: PGlite;
@@ -24,8 +24,14 @@ export async function startEmbeddedDatabase(dir: string): Promise<EmbeddedDataba
     releaseLock();
     throw error;
   }
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
-  await server.start();
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 4 });
+  try {
+    await server.start();
+  } catch (error) {
+    await db.close();
+    releaseLock();
+    throw error;
+  }
   const address = server.getServerConn();
   return {
     url: `postgres://postgres@${address}/postgres?sslmode=disable`,

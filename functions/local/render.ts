@@ -3,8 +3,10 @@ import prettyMilliseconds from 'pretty-ms';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
-import type { PruneAction, PruneReport } from '../core/prune';
+import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
+import type { VacuumReport } from '../core/vacuum';
+import { isSkipped } from '../core/when-locked';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
@@ -32,6 +34,7 @@ export const age = (seconds: number) =>
 
 /** A report as aligned columns; an operation without a table of its own (yet) prints its JSON. */
 export function renderReport(report: OperationReport): string {
+  if (isSkipped(report)) return `${report.operation} skipped: ${report.reason}`;
   switch (report.operation) {
     case 'migrate':
       return renderMigrate(report);
@@ -41,6 +44,8 @@ export function renderReport(report: OperationReport): string {
       return renderPrune(report);
     case 'stats':
       return renderStats(report);
+    case 'vacuum':
+      return renderVacuum(report);
     default:
       return JSON.stringify(report, null, 2);
   }
@@ -70,16 +75,18 @@ function renderPartitions(r: PartitionsReport): string {
     .join('\n');
 }
 
-function renderPrune(r: PruneReport): string {
+function renderPrune(r: PruneReport | PrunePlanReport): string {
   const rows = r.actions.map(pruneActionRow);
   const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
-  const totals = Object.entries(r.rows_deleted)
+  const totals = Object.entries('rows_planned' in r ? r.rows_planned : r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
     .join(' ');
   return [
     head,
     rows.length ? renderColumns(['action', 'relation', 'rows', 'status'], rows) : 'nothing to do',
-    `${r.dry_run ? 'would remove' : 'removed'} rows: ${totals || 'none'}; partitions ${r.dry_run ? 'to drop' : 'dropped'}: ${r.dry_run ? r.actions.filter((a) => a.action === 'drop_partition').length : r.partitions_dropped}`,
+    'rows_planned' in r
+      ? `would remove rows: ${totals || 'none'}; partitions to drop: ${r.partitions_planned}`
+      : `removed rows: ${totals || 'none'}; partitions dropped: ${r.partitions_dropped}`,
     ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
   ].join('\n');
 }
@@ -96,6 +103,25 @@ function pruneActionRow(a: PruneAction): (string | number)[] {
     case 'drop_partition':
       return ['drop partition', a.relation, `${a.rows_exact ? '' : '~'}${a.rows}`, a.status];
   }
+}
+
+function renderVacuum(r: VacuumReport): string {
+  const rows = r.steps.map((step) => [
+    step.action,
+    step.relation,
+    step.reason,
+    step.status,
+    step.duration_ms === undefined ? '' : `${step.duration_ms} ms`,
+  ]);
+  const totals = r.dry_run
+    ? `would seal ${r.steps.filter((step) => step.action === 'seal').length} partitions and analyze ${r.steps.filter((step) => step.action === 'analyze').length} tables`
+    : `sealed ${r.partitions_sealed} partitions, analyzed ${r.tables_analyzed} tables`;
+  return [
+    r.dry_run ? 'vacuum (dry run: nothing was run)' : 'vacuum',
+    rows.length ? renderColumns(['step', 'relation', 'why', 'status', 'took'], rows) : 'nothing to do',
+    `${totals}; ${r.partitions_already_sealed} closed partitions already sealed`,
+    ...r.steps.filter((step) => step.error).map((step) => `error: ${step.relation}: ${step.error}`),
+  ].join('\n');
 }
 
 /** The latest-row cell: a table whose rows all lie ahead of now has rows, but no latest one yet. */
@@ -120,13 +146,58 @@ function renderStats(r: StatsReport): string {
       s.default_rows ?? '',
       s.partitions === undefined ? '' : latestCell(s),
       s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : age(s.data_age_seconds),
+      s.bytes_per_day === undefined || s.bytes_per_day === null ? '' : `${size(s.bytes_per_day)} (${s.growth_days?.length ?? 0})`,
+      s.rows_per_day ?? '',
     ];
   });
   const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${size(r.database.size_bytes)} at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
-    renderColumns(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age'], rows),
+    `database ${r.database.name}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    renderColumns(
+      [
+        'table',
+        'rows',
+        'data',
+        'indexes',
+        'total',
+        'partitions',
+        'days',
+        'runway',
+        'default rows',
+        'latest',
+        'age',
+        'growth/day (days)',
+        'rows/day',
+      ],
+      rows,
+    ),
     '',
     recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
+    '',
+    renderExchanges(r.exchanges),
   ].join('\n');
+}
+
+/** "10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days"; the limit and runway only when known. */
+function databaseLine(d: StatsReport['database']): string {
+  const limit = d.storage_limit_bytes === null ? '' : ` of ${size(d.storage_limit_bytes)}`;
+  const runway = d.storage_runway_days === null ? '' : `: full in ${d.storage_runway_days} days`;
+  return `${size(d.size_bytes)}${limit}, growing ${size(d.growth_bytes_per_day)} a day${runway}`;
+}
+
+/** One row per exchange and table where the exchange has rows; STALLED where it fell behind the others. */
+function renderExchanges(exchanges: StatsReport['exchanges']): string {
+  const rows = Object.entries(exchanges).flatMap(([exchange, tables]) =>
+    Object.entries(tables)
+      .filter(([, f]) => f.latest_ts !== null)
+      .map(([table, f]) => [
+        exchange,
+        table,
+        f.rows_last_hour,
+        f.latest_ts ?? '',
+        age(f.data_age_seconds ?? 0),
+        f.stalled ? 'STALLED' : '',
+      ]),
+  );
+  return rows.length ? renderColumns(['exchange', 'table', 'rows last hour', 'latest', 'age', ''], rows) : 'no exchange has rows yet';
 }

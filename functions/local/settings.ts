@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
 import * as z from 'zod';
-import { urlProblem } from '../core/db/settings';
+import { describeLogin, urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { parseOrThrow } from '../core/parse';
 import { parseHandlerEnvironment } from '../middleware/environment';
@@ -15,10 +15,31 @@ import { parseHandlerEnvironment } from '../middleware/environment';
 export function loadEnvironment(
   cwd: string,
   env: NodeJS.ProcessEnv,
-): { values: Record<string, string | undefined>; fromDotenv: Set<string> } {
+): { values: Record<string, string | undefined>; fromDotenv: Set<string>; overridden: Record<string, string> } {
   const file = join(cwd, '.env');
   const fromFile = existsSync(file) ? dotenv.parse(readFileSync(file)) : {};
-  return { values: { ...env, ...fromFile }, fromDotenv: new Set(Object.keys(fromFile)) };
+  // A variable set in the environment and, differently, in .env: the file wins, and the run says so.
+  const overridden = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => {
+      const [key, value] = entry;
+      return value !== undefined && value !== '' && key in fromFile && fromFile[key] !== value;
+    }),
+  );
+  return { values: { ...env, ...fromFile }, fromDotenv: new Set(Object.keys(fromFile)), overridden };
+}
+
+/**
+ * The stderr line that names what a run connects to: host, port, database, user and where the
+ * URL came from, never the password; plus a line when .env overrode a different DATABASE_URL.
+ */
+export function targetLines(settings: RunnerSettings, overridden: Readonly<Record<string, string>>): string[] {
+  if (settings.url === undefined) return [];
+  const lines = [`target: ${describeLogin(settings.url)} (URL from ${settings.urlSource})`];
+  const shadowed = overridden.DATABASE_URL;
+  if (settings.urlSource === 'DATABASE_URL in .env' && shadowed !== undefined) {
+    lines.push(`note: DATABASE_URL in .env overrides DATABASE_URL in the environment (${describeLogin(shadowed)}); .env wins`);
+  }
+  return lines;
 }
 
 const environmentSchema = z.object({

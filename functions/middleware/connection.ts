@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { currentDatabase } from '../core/catalog';
 import { createPool, toUnavailableError } from '../core/db/pool';
-import { DEFAULT_CONNECTION_SETTINGS } from '../core/db/settings';
+import { DEFAULT_CONNECTION_SETTINGS, databaseUrlText, parseDatabaseUrl } from '../core/db/settings';
 import { connectionFailure, SQLSTATE, sqlState } from '../core/db/sql-errors';
 import { PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -39,10 +39,33 @@ const URL_TLS_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'
  * (node-postgres would let the URL's sslmode override the `ssl` option).
  */
 function urlTarget(url: string, sslMode: SslMode | undefined): Target {
-  if (!sslMode) return { url, sslMode: undefined };
-  const parsed = new URL(url);
+  if (!sslMode) return { url: withoutSslModeAlias(url), sslMode: undefined };
+  const parsed = parseDatabaseUrl(url);
   for (const key of URL_TLS_PARAMETERS) parsed.searchParams.delete(key);
-  return { url: parsed.toString(), sslMode };
+  return { url: databaseUrlText(parsed), sslMode };
+}
+
+/** The sslmodes node-postgres 8 treats as verify-full, printing a 9-line warning about it. */
+const VERIFY_FULL_ALIASES = new Set(['prefer', 'require', 'verify-ca']);
+
+/**
+ * `sslmode=require` (or prefer, verify-ca) said as what node-postgres 8 does with it:
+ * verify-full. The connection is the same; node-postgres's multi-line security warning, which
+ * advises a URL parameter the user did not ask about, is not printed. DB_SSL=require is how to
+ * encrypt without verifying (docs/configuration.md). With uselibpqcompat the URL means libpq's
+ * modes and is left alone.
+ */
+function withoutSslModeAlias(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = parseDatabaseUrl(url);
+  } catch {
+    return url;
+  }
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode === null || !VERIFY_FULL_ALIASES.has(mode) || parsed.searchParams.has('uselibpqcompat')) return url;
+  parsed.searchParams.set('sslmode', 'verify-full');
+  return databaseUrlText(parsed);
 }
 
 export interface DatabaseConnectionOptions {

@@ -52,7 +52,8 @@ function definedValues(values: DefaultValues): Record<string, number> {
 
 /** A rejected payload that the defaults would have completed, had the stack set them: say so. */
 function unsetDefaults(defaults: PayloadDefaults | undefined, payload: Record<string, unknown>): string[] {
-  if (!defaults || namesAction(defaults, payload)) return [];
+  // Defaults that are no action (stats' storage limit) never complete a payload: no hint.
+  if (!defaults || defaults.actionFields.length === 0 || namesAction(defaults, payload)) return [];
   return [`${Object.keys(defaults.variables).join(' and ')} (the scheduled defaults) are not set either`];
 }
 

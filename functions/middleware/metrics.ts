@@ -1,5 +1,5 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DatabaseMetric, TableMetric } from '../core/metric-names';
+import type { DatabaseMetric, ExchangeMetric, TableMetric } from '../core/metric-names';
 import type { ReportMetrics } from '../core/operation-definition';
 import type { OperationId } from '../core/operations';
 
@@ -7,9 +7,10 @@ type Outcome = 'success' | 'failure';
 type Unit = Parameters<Metrics['addMetric']>[1];
 
 /** The unit of every metric with one of its own; the rest (the operations' counts) are counts. */
-const UNITS: Record<DatabaseMetric | TableMetric | 'Duration', Unit> = {
+const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric | 'Duration', Unit> = {
   Duration: MetricUnit.Milliseconds,
   DatabaseSizeBytes: MetricUnit.Bytes,
+  StorageRunwayDays: MetricUnit.Count,
   RowCount: MetricUnit.Count,
   TableBytes: MetricUnit.Bytes,
   IndexBytes: MetricUnit.Bytes,
@@ -18,6 +19,8 @@ const UNITS: Record<DatabaseMetric | TableMetric | 'Duration', Unit> = {
   PartitionRunwayDays: MetricUnit.Count,
   DefaultPartitionRows: MetricUnit.Count,
   DataAgeSeconds: MetricUnit.Seconds,
+  ExchangeDataAgeSeconds: MetricUnit.Seconds,
+  GrowthBytesPerDay: MetricUnit.Bytes,
 };
 
 const unitOf = (name: string): Unit => (name in UNITS ? UNITS[name as keyof typeof UNITS] : MetricUnit.Count);
@@ -45,7 +48,10 @@ export function publishOutcomeMetrics(
   metrics.publishStoredMetrics();
 }
 
-/** A report's metrics without the Operation dimension: the database's (none), then one EMF document per table (`Table`). */
+/**
+ * A report's metrics without the Operation dimension: the database's (none), then one EMF
+ * document per table (`Table`), then one per exchange and table (`Exchange`, `Table`).
+ */
 export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): void {
   if (report.database) {
     addAll(metrics, report.database);
@@ -55,5 +61,12 @@ export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): v
     metrics.addDimension('Table', table);
     addAll(metrics, values);
     metrics.publishStoredMetrics();
+  }
+  for (const [exchange, tables] of Object.entries(report.exchanges ?? {})) {
+    for (const [table, values] of Object.entries(tables)) {
+      metrics.addDimensions({ Exchange: exchange, Table: table });
+      addAll(metrics, values);
+      metrics.publishStoredMetrics();
+    }
   }
 }

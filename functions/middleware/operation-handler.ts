@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { OperationContext } from '../core/context';
+import { assertPrivileges, toPrivilegeError } from '../core/db/privileges';
 import type { Logger, ProgressReporter } from '../core/log';
 import { DEFAULT_METRICS_NAMESPACE } from '../core/metric-names';
 import type { Operation, OperationReport } from '../core/operations';
@@ -76,7 +77,13 @@ export function createOperationHandler(operation: Operation, options: OperationH
       progress: options.progress,
       timeLeftMs: () => context.getRemainingTimeInMillis(),
     };
-    return operation.run(ctx, payload);
+    const needs = operation.runsAs ?? 'owner';
+    await assertPrivileges(database.pool, operation.id, needs);
+    try {
+      return await operation.run(ctx, payload);
+    } catch (error) {
+      throw toPrivilegeError(error, operation.id, needs);
+    }
   });
   return Object.assign(handler, { close: connection.close });
 }

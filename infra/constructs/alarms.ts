@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
@@ -66,6 +67,32 @@ export class MaintenanceAlarms extends Construct {
           treatMissingData: notBreaching,
         });
       }
+    }
+
+    if (config.dataAgeAlarmSeconds !== undefined) {
+      // One per exchange, on its freshest table: a venue that delivers nothing at all, while the
+      // per-table alarms above stay quiet as long as the other exchanges go on.
+      for (const exchange of SEEDED_EXCHANGES) {
+        this.add(`${exchange}ExchangeDataAge`, {
+          alarmDescription: `${exchange}: no new row in any table for ${config.dataAgeAlarmSeconds} s for 15 minutes: this exchange (or the ingester's feed of it) stopped. The stats report's "exchanges" section shows which tables and since when.`,
+          metric: metrics.freshestExchangeAge(exchange),
+          threshold: config.dataAgeAlarmSeconds,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          treatMissingData: notBreaching,
+        });
+      }
+    }
+
+    if (config.storageLimitBytes !== undefined && config.storageRunwayAlarmDays !== undefined) {
+      this.add('StorageRunway', {
+        alarmDescription: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,
+        metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: Duration.hours(1) }),
+        threshold: config.storageRunwayAlarmDays,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
     }
 
     for (const [operation, fn] of Object.entries(props.functions)) {

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import type { TableMetric } from '../../functions/core/metric-names';
 import type { OperationMetric } from '../../functions/core/operations';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
@@ -39,9 +40,34 @@ export class StoreDashboard extends Construct {
           graph('Table size (data + indexes)', perTable('TotalBytes', 'Maximum', ALL_TABLES)),
         ],
         [
+          graph('Storage runway (days until full)', [metrics.database('StorageRunwayDays', { statistic: 'Minimum', label: 'database' })], {
+            min: 0,
+          }),
+          // A median of the last week's closed days: it moves once a day, when a day closes.
+          graph(
+            'Growth per day (bytes, median of the closed days of the last week)',
+            perTable('GrowthBytesPerDay', 'Maximum', TIME_SERIES_TABLES),
+            {
+              min: 0,
+            },
+          ),
+        ],
+        [
           // RowsLastHour is a trailing hour at each stats run: its Maximum per hour is the hour's rows.
           graph('Rows per hour', perTable('RowsLastHour', 'Maximum')),
           graph('Data age (s): newest row', perTable('DataAgeSeconds', 'Maximum')),
+        ],
+        [
+          graph(
+            'Exchange data age (s): freshest table',
+            SEEDED_EXCHANGES.map((exchange) => metrics.freshestExchangeAge(exchange, exchange)),
+          ),
+          graph(
+            'Exchange data age (s): trades',
+            SEEDED_EXCHANGES.map((exchange) =>
+              metrics.exchange('ExchangeDataAgeSeconds', exchange, 'trades', { statistic: 'Maximum', label: exchange }),
+            ),
+          ),
         ],
         [
           graph('Partition runway (days ahead)', perTable('PartitionRunwayDays', 'Minimum'), { min: 0 }),
@@ -60,6 +86,8 @@ export class StoreDashboard extends Construct {
             maintenanceCount('RowsMoved', 'partitions'),
             maintenanceCount('PartitionsDropped', 'prune'),
             maintenanceCount('RowsDeleted', 'prune'),
+            maintenanceCount('PartitionsSealed', 'vacuum'),
+            maintenanceCount('TablesAnalyzed', 'vacuum'),
           ]),
         ],
         [

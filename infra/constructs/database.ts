@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
-import type { ExistingDatabaseConfig, NewDatabaseConfig } from '../config';
+import { type ExistingDatabaseConfig, type NewDatabaseConfig, RDS_MAX_ALLOCATED_STORAGE_GIB } from '../config';
 import { createLogGroup } from './log-groups';
 import { addSecretsManagerEndpoint, IsolatedNetwork } from './network';
 
@@ -103,7 +103,7 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       storageType: rds.StorageType.GP3,
       allocatedStorage: 20,
       // Storage autoscaling: a market-data store grows; running out of disk stops ingestion.
-      maxAllocatedStorage: 500,
+      maxAllocatedStorage: RDS_MAX_ALLOCATED_STORAGE_GIB,
       multiAz: config.multiAz,
       backupRetention: Duration.days(config.backupRetentionDays),
       autoMinorVersionUpgrade: true,

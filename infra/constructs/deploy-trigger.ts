@@ -74,7 +74,7 @@ export class DeployMigrations extends Construct {
       retryAttempts: 0,
       environment: {
         [INVOKER_ENV.target]: version.functionArn,
-        [INVOKER_ENV.payload]: '{}',
+        [INVOKER_ENV.payload]: JSON.stringify({ whenLocked: 'skip' }),
         [INVOKER_ENV.tolerated]: LOCK_BUSY,
       },
       logGroup: createLogGroup(this, `${id}Logs`),

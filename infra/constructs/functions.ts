@@ -55,6 +55,15 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     maxEventAge: Duration.hours(6),
     statementTimeout: undefined,
   },
+  // Daily, after prune: one VACUUM per closed partition not yet sealed; the deadline stops it
+  // between two steps and the next run (a retry, or tomorrow's) carries on from there.
+  vacuum: {
+    timeout: Duration.minutes(15),
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAge: Duration.hours(6),
+    statementTimeout: undefined,
+  },
   // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
   stats: {
     timeout: Duration.minutes(1),
@@ -73,7 +82,7 @@ export interface HandlerFunctionsProps {
 }
 
 /**
- * The four handlers as Lambda functions (Node.js 24, arm64) in the database's VPC, one shared
+ * The handlers, one per operation, as Lambda functions (Node.js 24, arm64) in the database's VPC, one shared
  * security group allowed into the database, each with its log group, and asynchronous failures
  * (after the retries) sent to one encrypted queue. Each may read the one database secret.
  */
@@ -139,6 +148,7 @@ export function handlerEnvironment(operation: HandlerOperation, config: StackCon
   const statementTimeout = FUNCTION_SETTINGS[operation].statementTimeout;
   if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
   if (operation === 'partitions') environment.PARTITIONS_DAYS_AHEAD = String(config.daysAhead);
+  if (operation === 'stats' && config.storageLimitBytes) environment.DB_STORAGE_LIMIT_BYTES = String(config.storageLimitBytes);
   if (operation === 'prune' && config.deleteRowsOlderThanDays) environment.PRUNE_OLDER_THAN_DAYS = String(config.deleteRowsOlderThanDays);
   if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
     environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);

@@ -19,8 +19,9 @@ export interface ScheduleSpec {
 }
 
 /**
- * The schedules the context asks for. partitions and prune run daily, an hour apart, so they
- * do not meet at the maintenance lock; stats every 5 minutes. Prune is left out when both
+ * The schedules the context asks for. partitions, prune and vacuum run daily, an hour apart, so
+ * they do not meet at the maintenance lock (vacuum after prune: it does not seal what prune is
+ * about to drop); stats every 5 minutes. Prune is left out when both
  * retention actions are off: its payload would name no action, which the handler rejects.
  */
 export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
@@ -32,6 +33,7 @@ export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
   return [
     { operation: 'partitions', cron: { minute: '0', hour: '1' }, input: { daysAhead: config.daysAhead }, ...daily },
     ...(Object.keys(prune).length > 0 ? [{ operation: 'prune' as const, cron: { minute: '0', hour: '2' }, input: prune, ...daily }] : []),
+    { operation: 'vacuum', cron: { minute: '0', hour: '3' }, input: {}, ...daily },
     // A stats run that could not be delivered is superseded by the next one 5 minutes later.
     { operation: 'stats', cron: { minute: '0/5', hour: '*' }, input: {}, retryAttempts: 1, maxEventAge: Duration.minutes(5) },
   ];

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { type DatabaseMetric, SERVICE_NAME, type TableMetric } from '../../functions/core/metric-names';
+import { type DatabaseMetric, type ExchangeMetric, SERVICE_NAME, type TableMetric } from '../../functions/core/metric-names';
 import type { OperationMetric } from '../../functions/core/operations';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../bundling';
 
 /** How a metric is read: statistic and period (5 minutes: the stats schedule). */
@@ -14,8 +15,8 @@ export interface Reading {
 
 /**
  * The metrics the handlers publish (functions/middleware/metrics.ts), with the dimensions they
- * carry: `service=perps-stats-db` on every one (Powertools adds it), plus `Table` or
- * `Operation`. A dimension map without `service` would name a metric that never receives data.
+ * carry: `service=perps-stats-db` on every one (Powertools adds it), plus `Table`, `Operation`,
+ * or `Exchange` and `Table`. A dimension map without `service` would name a metric that never receives data.
  */
 export class ServiceMetrics {
   constructor(readonly namespace: string) {}
@@ -27,6 +28,32 @@ export class ServiceMetrics {
 
   table(metricName: TableMetric, table: string, reading: Reading): cloudwatch.Metric {
     return this.metric(metricName, { Table: table }, reading);
+  }
+
+  /** A metric of one exchange in one time-series table: ExchangeDataAgeSeconds. */
+  exchange(metricName: ExchangeMetric, exchange: string, table: string, reading: Reading): cloudwatch.Metric {
+    return this.metric(metricName, { Exchange: exchange, Table: table }, reading);
+  }
+
+  /**
+   * The age of an exchange's freshest table: the smallest ExchangeDataAgeSeconds over the
+   * time-series tables (metric math; a table the exchange has no rows in has no data and is
+   * left out of the MIN). Above a threshold, the exchange delivers nothing at all. The ids
+   * (`binance_trades`) are unique on a dashboard graph that shows every exchange.
+   */
+  freshestExchangeAge(exchange: string, label?: string): cloudwatch.MathExpression {
+    const ages = Object.fromEntries(
+      TIME_SERIES_TABLES.map((table) => [
+        `${exchange}_${table}`,
+        this.exchange('ExchangeDataAgeSeconds', exchange, table, { statistic: 'Maximum' }),
+      ]),
+    );
+    return new cloudwatch.MathExpression({
+      expression: `MIN([${Object.keys(ages).join(', ')}])`,
+      usingMetrics: ages,
+      period: Duration.minutes(5),
+      label: label ?? `${exchange}: age of its freshest table`,
+    });
   }
 
   operation(metricName: OperationMetric, operation: HandlerOperation, reading: Reading): cloudwatch.Metric {

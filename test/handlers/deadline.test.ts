@@ -27,7 +27,7 @@ it('a handler whose remaining time is below DEADLINE_RESERVE_MS stops before its
   expect(run.error?.name).toBe('DeadlineError');
   expect(run.error?.retryable).toBe(true);
   expect(run.error?.message).toMatch(
-    /^stopped before moving \d{4}-\d\d-\d\d out of the default partition \(tickers\): 4\d\.\d s left before the Lambda deadline, less than the 60\.0 s reserved for one step \(DEADLINE_RESERVE_MS\)/,
+    /^stopped before swapping out tickers_default \(tickers\): 4\d\.\d s left before the Lambda deadline, less than the 60\.0 s reserved for one step \(DEADLINE_RESERVE_MS\)/,
   );
   expect(run.error?.report).toMatchObject({
     operation: 'partitions',

@@ -8,7 +8,7 @@ const SERVICE = 'service=perps-stats-db';
 let url: string;
 const opened: BundledHandler[] = [];
 
-async function handlerFor(operation: 'migrate' | 'partitions' | 'prune' | 'stats', env: Record<string, string> = {}) {
+async function handlerFor(operation: 'migrate' | 'partitions' | 'prune' | 'stats' | 'vacuum', env: Record<string, string> = {}) {
   const handler = await loadHandler(operation, { DATABASE_URL: url, ...env });
   opened.push(handler);
   return handler;
@@ -110,8 +110,17 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
       else expect(at('DataAgeSeconds')).toBeUndefined(); // no rows: no age
     }
     expect(report.tables.tickers?.runway_days).toBeGreaterThan(0);
+    // Per exchange, only where it has rows: binance in tickers.
+    const exchanges = (run.result as { exchanges: Record<string, Record<string, { data_age_seconds: number | null }>> }).exchanges;
+    const exchangeAges = [...metrics.entries()].filter(([name]) => name.startsWith('ExchangeDataAgeSeconds'));
+    expect(exchangeAges).toEqual([
+      [
+        `ExchangeDataAgeSeconds{${SERVICE},Exchange=binance,Table=tickers}`,
+        { value: exchanges.binance?.tickers?.data_age_seconds, unit: 'Seconds', namespace: 'PerpsStatsTest' },
+      ],
+    ]);
     const dimensionNames = new Set(run.emf.flatMap((doc) => doc._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions.flat())));
-    expect([...dimensionNames].sort()).toEqual(['Operation', 'Table', 'service']);
+    expect([...dimensionNames].sort()).toEqual(['Exchange', 'Operation', 'Table', 'service']);
     // Per-symbol detail is in the log line instead.
     const finished = logsNamed(run, 'stats finished')[0] as { report: { recent_ingest: { symbol: string; rows_last_hour: number }[] } };
     expect(finished.report.recent_ingest.map((r) => [r.symbol, r.rows_last_hour]).sort()).toEqual([
@@ -129,7 +138,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
 
     const before = await databaseState(url);
     const preview = await invoke(prune, { dryRun: true });
-    expect(preview.result).toMatchObject({ dry_run: true, partitions_dropped: 1 }); // what the real run would drop
+    expect(preview.result).toMatchObject({ dry_run: true, partitions_planned: 1 }); // what the real run would drop
     expect(((preview.result?.actions ?? []) as { action: string; status: string }[]).map((a) => [a.action, a.status])).toEqual([
       ['drop_partition', 'planned'],
     ]);
@@ -145,6 +154,28 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     // A manual payload naming an action means exactly that: the environment's drop does not join it.
     const manual = await invoke(prune, { olderThanDays: 365, dryRun: true });
     expect(manual.result).toMatchObject({ drop_before: null });
+  });
+
+  it('vacuum lists its steps on a dry run, then seals the closed partitions and publishes what it did', async () => {
+    const client = await connect(url);
+    await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'BTC', now() - interval '3 days', 1, 1)`);
+    await client.end();
+    await invoke(await handlerFor('partitions'), {}); // the row gets its day partition
+    const vacuum = await handlerFor('vacuum');
+
+    const preview = await invoke(vacuum, { dryRun: true });
+    const planned = (preview.result?.steps ?? []) as { action: string; relation: string; status: string }[];
+    expect(planned.filter((step) => step.action === 'seal').length).toBeGreaterThan(0);
+    expect(planned.every((step) => step.status === 'planned')).toBe(true);
+    expect(metricsOf(preview.emf).get(`PartitionsSealed{${SERVICE},Operation=vacuum}`)).toBeUndefined();
+
+    const run = await invoke(vacuum, {});
+    const seals = planned.filter((step) => step.action === 'seal').length;
+    expect(run.result).toMatchObject({ dry_run: false, partitions_sealed: seals, tables_analyzed: planned.length - seals });
+    const metrics = metricsOf(run.emf);
+    expect(metrics.get(`PartitionsSealed{${SERVICE},Operation=vacuum}`)).toMatchObject({ value: seals, unit: 'Count' });
+    expect(metrics.get(`TablesAnalyzed{${SERVICE},Operation=vacuum}`)).toMatchObject({ value: planned.length - seals, unit: 'Count' });
+    expect(metrics.get(`Success{${SERVICE},Operation=vacuum}`)).toMatchObject({ value: 1 });
   });
 
   it('a run that finds the lock taken fails with LockBusyError, logged once, Failure published', async () => {

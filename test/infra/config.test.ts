@@ -34,7 +34,17 @@ describe('stack context', () => {
       dropPartitionsOlderThanDays: 180,
       deleteRowsOlderThanDays: undefined,
       metricsNamespace: 'PerpsStats',
+      // The RDS instance's storage autoscaling ceiling, 500 GiB.
+      storageLimitBytes: 500 * 1024 ** 3,
+      storageRunwayAlarmDays: 14,
     });
+  });
+
+  it('takes the storage limit in GiB from the context, and none for aurora without it', () => {
+    expect(parseStackConfig({ database: 'aurora' }).storageLimitBytes).toBeUndefined();
+    expect(parseStackConfig({ database: 'aurora', storageLimitGiB: '64' }).storageLimitBytes).toBe(64 * 1024 ** 3);
+    expect(parseStackConfig({ storageRunwayAlarmDays: 'off' }).storageRunwayAlarmDays).toBeUndefined();
+    expect(() => parseStackConfig({ storageLimitGiB: '1.5' })).toThrow(/storageLimitGiB: must be a whole number/);
   });
 
   it('reads -c strings and cdk.json values alike', () => {

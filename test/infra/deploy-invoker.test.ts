@@ -66,7 +66,7 @@ describe('the deploy-time invoker of partitions', () => {
           functionName: VERSION_ARN,
           errorType: 'LockBusyError',
           errorMessage: expect.stringMatching(
-            /^partitions: another maintenance run \(migrate, partitions or prune\) holds the maintenance lock/,
+            /^partitions: another maintenance run \(migrate, partitions, prune or vacuum\) holds the maintenance lock/,
           ),
         },
       ]);

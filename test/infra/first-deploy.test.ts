@@ -23,7 +23,7 @@ function only<T>(items: T[]): T {
 }
 const reservations = (synthesized: Synthesized) =>
   Object.fromEntries(
-    (['migrate', 'partitions', 'prune', 'stats'] as const).map((operation) => [
+    (['migrate', 'partitions', 'prune', 'stats', 'vacuum'] as const).map((operation) => [
       operation,
       resourcesOf(synthesized, 'AWS::Lambda::Function')[logicalId(synthesized, synthesized.stack.handlers.functions[operation])]?.Properties
         .ReservedConcurrentExecutions,
@@ -39,8 +39,8 @@ describe('1. reserved concurrency is opt-in', () => {
     }
   });
 
-  it('reserves one run of migrate, partitions and prune with -c reservedConcurrency=true', () => {
-    expect(reservations(optedIn)).toEqual({ migrate: 1, partitions: 1, prune: 1, stats: undefined });
+  it('reserves one run of migrate, partitions, prune and vacuum with -c reservedConcurrency=true', () => {
+    expect(reservations(optedIn)).toEqual({ migrate: 1, partitions: 1, prune: 1, stats: undefined, vacuum: 1 });
   });
 });
 
@@ -50,7 +50,7 @@ describe('2. CloudWatch may publish the alarms to the TLS-only topic', () => {
     const policy = only(Object.values(resourcesOf(rds, 'AWS::SNS::TopicPolicy'))).Properties;
     expect(policy.Topics).toEqual([topic]);
     const alarmArns = idsOfType(rds.template, 'AWS::CloudWatch::Alarm').map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(alarmArns).toHaveLength(19);
+    expect(alarmArns).toHaveLength(28);
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',
@@ -196,7 +196,7 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
   const invokerProps = () => resourcesOf(rds, 'AWS::Lambda::Function')[logicalId(rds, invoker)]?.Properties ?? {};
   const partitionsVersion = { Ref: expect.stringMatching(/^FunctionsPartitionsCurrentVersion/) };
 
-  it('runs partitions through the invoker, which tolerates LockBusyError, waiting as long as partitions may run', () => {
+  it('runs partitions through the invoker, asking it to skip a busy lock (and tolerating LockBusyError), waiting as long as partitions may run', () => {
     const trigger = resourcesOf(rds, 'Custom::Trigger')[logicalId(rds, rds.stack.deployMigrations.partitions.node.findChild('Default'))];
     expect(trigger?.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^DeployMigrationsPartitionsInvokerCurrentVersion/) },
@@ -206,7 +206,9 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
     expect(invokerProps()).toMatchObject({
       Runtime: 'nodejs24.x',
       Timeout: 660,
-      Environment: { Variables: { TARGET_FUNCTION: partitionsVersion, TARGET_PAYLOAD: '{}', TOLERATED_ERRORS: 'LockBusyError' } },
+      Environment: {
+        Variables: { TARGET_FUNCTION: partitionsVersion, TARGET_PAYLOAD: '{"whenLocked":"skip"}', TOLERATED_ERRORS: 'LockBusyError' },
+      },
     });
     expect(invokerProps().VpcConfig).toBeUndefined();
   });

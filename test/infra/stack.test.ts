@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';
@@ -45,20 +46,24 @@ describe('functions', () => {
     expect(fnProps('migrate').Environment).toEqual({ Variables: common });
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
     expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
-    expect(fnProps('stats').Environment).toEqual({ Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000' } });
+    // 500 GiB: the RDS instance's storage autoscaling ceiling.
+    expect(fnProps('stats').Environment).toEqual({
+      Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000', DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3) },
+    });
+    expect(fnProps('vacuum').Environment).toEqual({ Variables: common });
   });
 
   it('sizes timeouts to the work', () => {
     const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
-    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60 });
+    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60, vacuum: 900 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
-    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300] };
+    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300], vacuum: [2, 21600] };
     // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(5);
+    expect(configs).toHaveLength(6);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -87,7 +92,7 @@ describe('functions', () => {
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
     );
     const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
-    expect(secretStatements).toHaveLength(4);
+    expect(secretStatements).toHaveLength(5);
     for (const statement of secretStatements)
       expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
     // No statement of ours names a wildcard resource.
@@ -104,7 +109,9 @@ describe('functions', () => {
             {
               Action: 'lambda:InvokeFunction',
               Effect: 'Allow',
-              Resource: ['partitions', 'prune', 'stats'].map((operation) => ({ 'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'] })),
+              Resource: ['partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
+                'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'],
+              })),
             },
             { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } },
           ],
@@ -117,14 +124,15 @@ describe('functions', () => {
 describe('schedules', () => {
   const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
 
-  it('runs partitions and prune daily and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+  it('runs partitions, prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
     const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
     const expected = [
       ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['vacuum', 'cron(0 3 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['stats', 'cron(0/5 * * * ? *)', {}, { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300 }],
     ] as const;
-    expect(schedules()).toHaveLength(3);
+    expect(schedules()).toHaveLength(4);
     for (const [operation, expression, input, retryPolicy] of expected) {
       const schedule = schedules().find((props) => JSON.stringify(props.Target).includes(fnId(operation)));
       expect(schedule, operation).toMatchObject({
@@ -268,6 +276,50 @@ describe('alarms', () => {
     }
   });
 
+  it('alarms per exchange when even its freshest table is older than dataAgeAlarmSeconds, for 15 minutes', () => {
+    const exchangeAlarms = alarms().filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'));
+    expect(exchangeAlarms).toHaveLength(SEEDED_EXCHANGES.length);
+    for (const exchange of SEEDED_EXCHANGES) {
+      const alarm = exchangeAlarms.find((a) => JSON.stringify(a.Metrics).includes(`"Value":"${exchange}"`));
+      expect(alarm, exchange).toMatchObject({
+        Threshold: 3600,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        TreatMissingData: 'notBreaching',
+      });
+      const metrics = alarm?.Metrics as {
+        Expression?: string;
+        ReturnData?: boolean;
+        MetricStat?: { Metric: { MetricName: string; Dimensions: unknown[] }; Stat: string };
+      }[];
+      expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+        `MIN([${TIME_SERIES_TABLES.map((table) => `${exchange}_${table}`).join(', ')}])`,
+      );
+      const tables = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat?.Metric.Dimensions);
+      expect(tables).toEqual(
+        TIME_SERIES_TABLES.map((table) =>
+          expect.arrayContaining([{ Name: 'Exchange', Value: exchange }, { Name: 'Table', Value: table }, service]),
+        ),
+      );
+    }
+  });
+
+  it('alarms when the storage runway drops under 14 days', () => {
+    expect(alarmOn('StorageRunwayDays', service)).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: [service],
+        Statistic: 'Minimum',
+        Period: 3600,
+        Threshold: 14,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
   it('alarms on any error of each function', () => {
     for (const operation of HANDLER_OPERATIONS) {
       expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
@@ -314,7 +366,7 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 4 + 1 + 2);
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + 5 + 1 + 2);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
@@ -341,6 +393,8 @@ describe('dashboard', () => {
       'Table size',
       'Rows per hour',
       'Data age',
+      'Exchange data age (s): freshest table',
+      'Growth per day',
       'Partition runway',
       'Maintenance failures',
       'Maintenance work',
@@ -352,8 +406,11 @@ describe('dashboard', () => {
       'TotalBytes',
       'RowsLastHour',
       'DataAgeSeconds',
+      'ExchangeDataAgeSeconds',
+      'GrowthBytesPerDay',
       'PartitionRunwayDays',
       'Failure',
+      'PartitionsSealed',
       'RowsDeleted',
     ]) {
       expect(body).toContain(`\\"${metric}\\"`);

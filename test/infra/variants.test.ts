@@ -60,6 +60,10 @@ describe('aurora database', () => {
     aurora.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     const alarms = propertiesOf(aurora.template, 'AWS::CloudWatch::Alarm');
     expect(alarms.filter((alarm) => alarm.MetricName === 'DataAgeSeconds')).toEqual([]);
+    expect(alarms.filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'))).toEqual([]);
+    // Aurora has no fixed storage: no limit, so no runway and no runway alarm.
+    expect(alarms.filter((alarm) => alarm.MetricName === 'StorageRunwayDays')).toEqual([]);
+    expect(JSON.stringify(propertiesOf(aurora.template, 'AWS::Lambda::Function'))).not.toContain('DB_STORAGE_LIMIT_BYTES');
     for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda' && alarm.Namespace !== 'AWS/SQS')) {
       expect(alarm.Namespace).toBe('PerpsStatsStaging');
     }
@@ -98,8 +102,8 @@ describe('existing database', () => {
     );
     const secret = statements.filter((statement) => statement.Action === 'secretsmanager:GetSecretValue');
     const kms = statements.filter((statement) => statement.Action === 'kms:Decrypt');
-    expect(secret).toHaveLength(4);
-    expect(kms).toHaveLength(4);
+    expect(secret).toHaveLength(5);
+    expect(kms).toHaveLength(5);
     for (const statement of secret) expect(statement.Resource).toBe(EXISTING_CONTEXT.existingSecretArn);
     for (const statement of kms) {
       expect(statement).toMatchObject({
@@ -113,9 +117,24 @@ describe('existing database', () => {
 
   it('has no prune schedule when both retention actions are off, and no prune defaults', () => {
     const targets = propertiesOf(existing.template, 'AWS::Scheduler::Schedule').map((schedule) => JSON.stringify(schedule.Target));
-    expect(targets).toHaveLength(2);
+    expect(targets).toHaveLength(3);
     expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
     const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
     expect(envs).not.toContain('PRUNE_');
+  });
+});
+
+describe('storage limit', () => {
+  it('is given to stats and alarmed on when the context names it for an existing database', () => {
+    const limited = synthesize({ ...EXISTING_CONTEXT, storageLimitGiB: '100', storageRunwayAlarmDays: '30' });
+    const functions = propertiesOf(limited.template, 'AWS::Lambda::Function');
+    const stats = functions.filter((fn) => String(JSON.stringify(fn.Environment)).includes('DB_STORAGE_LIMIT_BYTES'));
+    expect(stats.map((fn) => (fn.Environment as { Variables: Record<string, string> }).Variables.DB_STORAGE_LIMIT_BYTES)).toEqual([
+      String(100 * 1024 ** 3),
+    ]);
+    const runway = propertiesOf(limited.template, 'AWS::CloudWatch::Alarm').filter((alarm) => alarm.MetricName === 'StorageRunwayDays');
+    expect(runway.map((alarm) => alarm.Threshold)).toEqual([30]);
+    const existingAlarms = propertiesOf(existing.template, 'AWS::CloudWatch::Alarm');
+    expect(existingAlarms.filter((alarm) => alarm.MetricName === 'StorageRunwayDays')).toEqual([]);
   });
 });

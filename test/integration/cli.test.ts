@@ -1,25 +1,33 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, spawnCli } from '../support/cli';
 import {
   connect,
   createTestDatabase,
+  databaseState,
   ensureGroupRoles,
   fingerprint,
   holdInTransaction,
   holdMaintenanceLock,
+  loginRole,
   ownerWithoutCreateRole,
 } from '../support/database';
 import { capturingWarnings } from '../support/output';
 import { registerSecret } from '../support/secret-guard';
+import { startTestServer } from '../support/server';
 
 // Besides the test server's password (in every URL given to the runner), the suite-wide guard
 // fails this file if these show up in anything the runner printed, errors and debug output included.
 registerSecret('closed-port-pw', 'the password of the closed-port URL');
 registerSecret('silent-pw', 'the password of the silent-server URL');
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Nothing listens here: a command that connected would fail with exit code 3, not 2. */
 const CLOSED = 'postgres://app:closed-port-pw@127.0.0.1:1/nowhere';
@@ -81,6 +89,34 @@ describe('local runner: unreachable databases and other failures before any work
   it('prints help and version', async () => {
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: npm run local -- [db] <command>') });
     expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: 'perps-stats-db 0.0.0-test\n' });
+    expect((await cli(['help'])).stdout).toContain('Usage: npm run local -- [db] <command>');
+  });
+
+  it("prints one command's help for `<command> --help` and `help <command>`, from the registry", async () => {
+    const partitions = await cli(['partitions', '--help']);
+    expect(partitions.code).toBe(0);
+    expect(partitions.stdout).toBe((await cli(['help', 'partitions'])).stdout);
+    expect(partitions.stdout).toMatch(/^Usage: npm run local -- partitions \[--days N\] \[--database-url URL\] \[--format table\|json\]\n/);
+    expect(partitions.stdout).toContain('--days N                          days of partitions from today (UTC), default 7');
+    expect(partitions.stdout).toContain('  npm run local -- partitions --days 30\n');
+    expect(partitions.stdout).toContain('  DB_LOCK_TIMEOUT_MS                longest wait for a table lock per DDL attempt (default 1000)');
+    expect(partitions.stdout).toContain('Runs as: the owner of the tables');
+    expect(partitions.stdout).toContain('6 the login lacks a privilege');
+    expect(partitions.stdout).not.toContain('Commands:');
+
+    const clean = await cli(['db', 'help', 'clean']);
+    expect(clean.stdout).toMatch(
+      /^Usage: npm run local -- clean \[--older-than N\] \[--drop-partitions-older-than N\] \[--truncate \[--yes\]\] \[--dry-run\]/,
+    );
+    expect(clean.stdout).toContain('(also called prune)');
+    expect(clean.stdout).toContain('  npm run local -- clean --older-than 90 --dry-run\n');
+    expect(clean.stdout).toContain('MAINTENANCE_BATCH_SIZE');
+    const stats = await cli(['stats', '--help']);
+    expect(stats.stdout).toContain('Runs as: any login with SELECT on the tables (perps_reader)');
+    expect(stats.stdout).not.toContain('DB_LOCK_TIMEOUT_MS');
+    const init = await cli(['init', '--help']);
+    expect(init.stdout).toContain('--create-partitions-days N        days of partitions from today (UTC), default 7; --days N is the same');
+    expect(init.stdout).toContain('  npm run local -- init --create-partitions-days 14\n');
   });
 });
 
@@ -149,8 +185,125 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB, growing 0 B a day, at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
+  });
+
+  it('says how to create a database that does not exist', async () => {
+    const missing = new URL(url);
+    missing.pathname = '/perps_no_such_db';
+    const result = await cli(['stats', '--database-url', missing.toString()]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      `database "perps_no_such_db" does not exist. The server is up, but has no database perps_no_such_db: create it with \`createdb -h ${missing.hostname} -p ${missing.port} perps_no_such_db\``,
+    );
+    expect(result.stderr).not.toContain('Check that the server is running');
+  });
+
+  it('names its target on stderr (never the password), keeps JSON stdout clean and ends stdout with a newline', async () => {
+    const { host, pathname } = new URL(url);
+    const stats = await cli(['stats', '--database-url', url]);
+    expect(stats.code).toBe(0);
+    expect(stats.stderr).toBe(`target: ${host}${pathname} as postgres (URL from --database-url)\n`);
+    expect(stats.stdout.endsWith('\n')).toBe(true);
+    const json = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ operation: 'stats' });
+    expect(json.stdout.endsWith('}\n')).toBe(true);
+    expect(json.stderr).toBe(`target: ${host}${pathname} as postgres (URL from DATABASE_URL in the environment)\n`);
+  });
+
+  it('says when .env overrides a different DATABASE_URL in the environment', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-dotenv-'));
+    writeFileSync(join(cwd, '.env'), `DATABASE_URL=${url}\n`);
+    const result = await cli(['stats'], { cwd, env: { DATABASE_URL: CLOSED } });
+    expect(result.code).toBe(0);
+    const { host, pathname } = new URL(url);
+    expect(result.stderr.split('\n')).toEqual([
+      `target: ${host}${pathname} as postgres (URL from DATABASE_URL in .env)`,
+      'note: DATABASE_URL in .env overrides DATABASE_URL in the environment (127.0.0.1:1/nowhere as app); .env wins',
+      '',
+    ]);
+    // The same URL in both places is no override worth a line.
+    const same = await cli(['stats'], { cwd, env: { DATABASE_URL: url } });
+    expect(same.stderr).not.toContain('note:');
+  });
+
+  it('takes --days and --create-partitions-days with both init and partitions', async () => {
+    const fresh = await createTestDatabase();
+    expect((await cli(['init', '--days', '2', '--database-url', fresh])).stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
+    expect((await cli(['partitions', '--create-partitions-days', '3', '--database-url', fresh])).stdout).toMatch(
+      /tickers +ok +1 +2 +0 +3 d/,
+    );
+  });
+
+  it('invokes a handler with a JSON payload, the scheduled defaults from the environment applied as in Lambda', async () => {
+    const url = await createTestDatabase();
+    expect((await cli(['init', '--database-url', url])).code).toBe(0);
+    const scheduled = await cli(['invoke', 'prune', '--payload', '{"dryRun": true}', '--format', 'json', '--database-url', url], {
+      env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' },
+    });
+    expect(scheduled.code).toBe(0);
+    const report = JSON.parse(scheduled.stdout);
+    expect(report).toMatchObject({ operation: 'prune', dry_run: true, delete_before: null });
+    const dayMs = 86_400_000;
+    expect(Date.parse(report.drop_before)).toBe(Math.floor(Date.now() / dayMs) * dayMs - 180 * dayMs);
+
+    // clean --dry-run with no retention flag previews the same scheduled retention; a real run still needs its flags.
+    const preview = await cli(['clean', '--dry-run', '--format', 'json', '--database-url', url], {
+      env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' },
+    });
+    expect(preview.code).toBe(0);
+    expect(JSON.parse(preview.stdout)).toMatchObject({ dry_run: true, delete_before: null, drop_before: report.drop_before });
+    const real = await cli(['clean', '--database-url', url], { env: { PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/nothing to prune: give --older-than N/);
+
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-event-'));
+    writeFileSync(join(cwd, 'event.json'), '{}');
+    const stats = await cli(['invoke', 'stats', '--event', 'event.json', '--database-url', url], { cwd });
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^database perps_test_\w+: /);
+
+    const holder = await holdMaintenanceLock(url);
+    try {
+      const skipped = await cli(['invoke', 'partitions', '--payload', '{"whenLocked": "skip"}', '--database-url', url]);
+      expect(skipped.code).toBe(0);
+      expect(skipped.stdout).toMatch(/^partitions skipped: partitions: another maintenance run .* holds the maintenance lock/);
+    } finally {
+      await holder.release();
+    }
+  });
+
+  it('sample-data inserts rows on several exchanges and symbols, some in the DEFAULT partition, and stats shows them', async () => {
+    const fresh = await createTestDatabase();
+    expect((await cli(['init', '--database-url', fresh])).code).toBe(0);
+    const result = await cli(['sample-data', '--days', '2', '--format', 'json', '--database-url', fresh]);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/^target: [^\n]*\n$/) });
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ operation: 'sample-data', days: 2 });
+    const client = await connect(fresh);
+    try {
+      const { rows } = await client.query<{ exchanges: number; symbols: number; in_default: number; future: number; markets: number }>(
+        `SELECT count(DISTINCT exchange_id)::int AS exchanges, count(DISTINCT symbol)::int AS symbols,
+                (SELECT count(*)::int FROM tickers_default) AS in_default,
+                count(*) FILTER (WHERE ts > now())::int AS future,
+                (SELECT count(*)::int FROM markets) AS markets
+           FROM trades`,
+      );
+      expect(rows[0]).toMatchObject({ exchanges: 3, symbols: 3, future: 0, markets: 9 });
+      // Yesterday has no partition after init: those rows are in the DEFAULT partition, as a late ingester's would be.
+      expect(rows[0]?.in_default).toBeGreaterThanOrEqual(9 * 1440);
+      for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates', 'ingest_events']) {
+        const { rows: counted } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(report.rows[table]).toBe(counted[0]?.n);
+        expect(counted[0]?.n).toBeGreaterThan(0);
+      }
+    } finally {
+      await client.end();
+    }
+    const stats = await cli(['stats', '--format', 'json', '--database-url', fresh]);
+    expect(JSON.parse(stats.stdout).tables.trades.default_rows).toBeGreaterThan(0);
+    expect(JSON.parse(stats.stdout).tables.trades.row_count).toBeGreaterThan(0);
   });
 
   it('exits with 4 when another run holds the maintenance lock', async () => {
@@ -171,6 +324,10 @@ describe('local runner against a real server', () => {
     expect(await fingerprint(client, 'markets')).toEqual(before);
     const done = await cli(['clean', '--truncate', '--yes', '--format', 'json', '--database-url', url]);
     expect(done.code).toBe(0);
+    const database = new URL(url).pathname.slice(1);
+    expect(done.stderr).toContain(
+      `--truncate empties markets and every data table of ${new URL(url).host}/${database}: confirmed by --yes (database ${database}).`,
+    );
     expect(JSON.parse(done.stdout).rows_deleted.markets).toBe(1);
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
@@ -192,14 +349,21 @@ describe('local runner against a real server', () => {
     expect((await fingerprint(client, 'markets')).rows).toBe(0);
   });
 
-  it('honours sslmode in the URL', async () => {
+  it("honours sslmode in the URL, in one line and without node-postgres's security warning", async () => {
     const required = new URL(url);
     required.searchParams.set('sslmode', 'require');
-    // node-postgres warns that it reads sslmode=require as verify-full: captured, and nothing else.
+    // node-postgres would warn that it reads sslmode=require as verify-full; the runner passes it
+    // on as verify-full, so no warning is printed at all.
     const { value: refused, warnings } = await capturingWarnings(() => cli(['stats', '--database-url', required.toString()]));
-    expect(warnings.filter((warning) => !warning.includes("The SSL modes 'prefer', 'require', and 'verify-ca'"))).toEqual([]);
+    expect(warnings).toEqual([]);
     expect(refused.code).toBe(3); // the test server has no TLS: asking for it must fail, not be ignored
-    expect(refused.stderr).toMatch(/The server does not support SSL connections/);
+    expect(refused.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^target: /),
+      expect.stringMatching(
+        /^error: cannot connect to [^ ]+: The server does not support SSL connections\. Enable ssl on the server, or set DB_SSL=disable \(or sslmode=disable in the URL\) on a network you trust\. \(URL from --database-url\)$/,
+      ),
+      '',
+    ]);
     required.searchParams.set('sslmode', 'disable');
     expect((await cli(['stats', '--database-url', required.toString()])).code).toBe(0);
   });
@@ -212,7 +376,7 @@ describe('local runner against a real server', () => {
     expect(watched.stderr).toContain('… tickers: created tickers_');
     const piped = await cli(['partitions', '--days', '3', '--database-url', fresh]);
     expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe('');
+    expect(piped.stderr).toBe(`target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)\n`);
   });
 
   it('prints the partial report and exits 1 when some tables failed', async () => {
@@ -225,9 +389,10 @@ describe('local runner against a real server', () => {
     expect(result.stdout).toMatch(/^funding_rates +failed /m);
     expect(result.stdout).toMatch(/^tickers +ok +7 +2 /m);
     expect(result.stderr).toMatch(
-      /^error: partitions failed on funding_rates \(7 steps failed, first: create funding_rates_\d{4}_\d{2}_\d{2}: could not get its lock within 100 ms in 1 attempts[^\n]*\)$/m,
+      /^error: partitions failed on funding_rates \(create funding_rates_\d{4}_\d{2}_\d{2}(, funding_rates_\d{4}_\d{2}_\d{2}){6}: could not get its lock within 100 ms in 1 attempts[^\n]*\)$/m,
     );
-    expect(result.stderr.trim().split('\n')).toHaveLength(1); // one line, not one per step
+    // The target line, then one error line, not one per step.
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^target: /), expect.stringMatching(/^error: /)]);
   });
 
   it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
@@ -240,6 +405,115 @@ describe('local runner against a real server', () => {
       `notice: granted perps_writer its missing privileges on database ${new URL(fresh).pathname.slice(1)}: `,
     );
     expect(result.stdout).toContain(`on the tables user ${role} creates later`);
+  });
+});
+
+describe('local runner as a login that lacks privileges', () => {
+  let url: string;
+  let writer: string;
+  let reader: string;
+  let stranger: string;
+  beforeAll(async () => {
+    await ensureGroupRoles();
+    url = await createTestDatabase();
+    expect((await cli(['init', '--database-url', url])).code).toBe(0);
+    const admin = await connect(url);
+    const writerLogin = await loginRole(admin, url, 'perps_ingester');
+    const readerLogin = await loginRole(admin, url, 'perps_grafana');
+    const strangerLogin = await loginRole(admin, url, 'perps_stranger');
+    await admin.query(`GRANT perps_writer TO ${writerLogin.role}`);
+    await admin.query(`GRANT perps_reader TO ${readerLogin.role}`);
+    await admin.end();
+    ({ url: writer } = writerLogin);
+    ({ url: reader } = readerLogin);
+    ({ url: stranger } = strangerLogin);
+  });
+
+  /** The one error line of a run: what follows the target line. */
+  const errorLines = (stderr: string) => stderr.split('\n').filter((line) => line !== '' && !line.startsWith('target: '));
+
+  it.each([
+    ['migrate as the writer', ['migrate'], () => writer],
+    ['partitions as the reader', ['partitions'], () => reader],
+    ['clean as the writer', ['clean', '--older-than', '30'], () => writer],
+    ['clean --truncate as the writer', ['clean', '--truncate', '--yes'], () => writer],
+  ])('%s: one line naming the missing privilege and the role, exit 6, nothing changed', async (_, command, login) => {
+    const before = await databaseState(url);
+    const result = await cli([...command, '--database-url', login()]);
+    expect(result.code).toBe(6);
+    expect(result.stdout).toBe('');
+    const role = new URL(login()).username;
+    expect(errorLines(result.stderr)).toEqual([
+      `error: ${command[0] === 'clean' ? 'prune' : command[0]} needs the owner of the perps-stats tables, and login ${role} lacks the CREATE privilege on schema "public" and ownership of exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events, perps_schema_migrations (owned by postgres): run it as the role that ran migrate (or a member of it); perps_writer and perps_reader logins may only write or read rows, and stats is the command a reader may run`,
+    ]);
+    expect(await databaseState(url)).toEqual(before);
+  });
+
+  it('stats: the reader is enough; a login without perps_reader is told to get it', async () => {
+    expect((await cli(['stats', '--database-url', reader])).code).toBe(0);
+    const refused = await cli(['stats', '--database-url', stranger]);
+    expect(refused.code).toBe(6);
+    const role = new URL(stranger).username;
+    expect(errorLines(refused.stderr)).toEqual([
+      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
+    ]);
+  });
+});
+
+describe('local runner over a Unix socket', () => {
+  it('accepts a socket URL with an empty host and ?host=<directory>, as libpq and node-postgres do', async () => {
+    const sockets = mkdtempSync(join(tmpdir(), 'perps-socket-'));
+    chmodSync(sockets, 0o777); // the server may run as the unprivileged user the package creates
+    const server = await startTestServer({ postgresFlags: ['-c', `unix_socket_directories=${sockets}`] });
+    try {
+      const { username, password, port } = new URL(server.url);
+      const socketUrl = `postgres://${username}:${password}@/postgres?host=${sockets}&port=${port}`;
+      const result = await cli(['migrate', '--database-url', socketUrl]);
+      expect(result.stderr).toBe(`target: ${sockets}:${port}/postgres as postgres (URL from --database-url)\n`);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^migrate postgres: \d+ applied/);
+    } finally {
+      await server.stop();
+      rmSync(sockets, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('local runner: serve', () => {
+  it('keeps the embedded database open on a loopback URL (pg and psql connect), holds its lock, and stops on SIGTERM', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-serve-'));
+    const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/local/main.ts`, 'serve'], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    try {
+      const [chunk] = (await once(server.stdout, 'data')) as [Buffer];
+      const url = String(chunk).trim();
+      expect(url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
+      const client = await connect(url);
+      expect((await client.query('SELECT 40 + 2 AS answer')).rows).toEqual([{ answer: 42 }]);
+      await client.end();
+      const psql = spawnSync('psql', [url, '-At', '-c', 'SELECT 6 * 7'], { encoding: 'utf8', timeout: 30_000 });
+      expect(psql.stdout.trim()).toBe('42');
+      // The same lock as every other run: a second run waits for serve to stop.
+      const busy = spawnCli(['stats'], { cwd });
+      expect(busy.code).toBe(4);
+      expect(busy.stderr).toMatch(/the embedded database in .*\.pglite is in use by another run/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(existsSync(join(cwd, '.pglite', 'perps-stats-db.lock'))).toBe(false);
+  });
+
+  it('refuses to serve when a database URL is configured', async () => {
+    const result = await cli(['serve'], { env: { DATABASE_URL: CLOSED } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error: serve opens the embedded database, but DATABASE_URL in the environment names a server: connect to that one directly, or unset it to serve the embedded one\n',
+    );
   });
 });
 

@@ -47,30 +47,36 @@ describe('a run near its deadline', () => {
     expect(relations).toEqual((await databaseState(reference)).relations);
   });
 
-  it('partitions stops between days without losing a row; the report says what was done', async () => {
+  it('partitions stops between two steps of a day without losing a row; the report says what was done', async () => {
     const url = await createTestDatabase();
-    const ctx = testContext(url, { now: NOW });
+    const ctx = testContext(url, { now: NOW, settings: { batchSize: 15 } });
     await migrate(ctx);
-    // Rows for 3 days with no partition wait in the default partitions.
+    // Rows for 3 days with no partition wait in the default partitions: 40 a day, 3 batches.
     const client = await connect(url);
     await insertRows(client, instantsOverDays(new Date('2026-06-10T00:00:00Z'), 3, 40));
     const before = await dataFingerprint(url);
 
-    // tickers takes 6 steps (3 days out of the default, 3 window days); orderbooks stops before its first.
-    const error = await rejection(ensurePartitions(deadlineAfter(ctx, 6), { daysAhead: 3 }));
+    // tickers: the swap (1); 06-10: prepare, 3 batches out of the backlog, 1 out of the default,
+    // indexes, foreign keys, attach (8); 06-11: prepare, 1 batch; the check before its second
+    // batch stops it.
+    const error = await rejection(ensurePartitions(deadlineAfter(ctx, 11), { daysAhead: 3 }));
     const report = error.report as PartitionsReport;
-    expect(report.tables.map((t) => [t.table, t.status, t.created.length])).toEqual([
-      ['tickers', 'ok', 6],
-      ['orderbooks', 'stopped', 0],
-    ]);
-    expect(report.partitions_created).toBe(6);
-    expect(report.rows_moved).toBe(120);
-    expect(error.message).toContain('stopped before moving 2026-06-10 out of the default partition (orderbooks)');
-    expect(await dataFingerprint(url)).toEqual(before);
+    expect(report.tables).toEqual([expect.objectContaining({ table: 'tickers', status: 'stopped', created: ['tickers_2026_06_10'] })]);
+    expect(report.partitions_created).toBe(1);
+    expect(report.rows_moved).toBe(40 + 15);
+    expect(error.message).toContain('stopped before moving rows out of tickers_backlog_1 into tickers_2026_06_11 (tickers)');
+    // Rows of 06-11 and 06-12 are out of sight of the parent until a run attaches their days.
+    const counts = await client.query(
+      `SELECT (SELECT count(*) FROM tickers)::int AS visible, (SELECT count(*) FROM tickers_2026_06_11)::int AS day,
+              (SELECT count(*) FROM tickers_backlog_1)::int AS backlog`,
+    );
+    expect(counts.rows[0]).toEqual({ visible: 40, day: 15, backlog: 65 });
+    for (const table of ['orderbooks', 'trades', 'funding_rates'] as const)
+      expect((await dataFingerprint(url))[table]).toEqual(before[table]);
 
     const rerun = await ensurePartitions(ctx, { daysAhead: 3 });
     expect(rerun.tables.every((t) => t.status === 'ok' && t.runway_days === 3)).toBe(true);
-    expect(rerun.partitions_created).toBe(4 * 6 - 6);
+    expect(rerun.partitions_created).toBe(4 * 6 - 1);
     expect(await dataFingerprint(url)).toEqual(before);
   });
 

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorMessage } from '../../functions/core/context';
 import { PerpsDbError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
@@ -9,11 +10,12 @@ import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, copiesOf, createTestDatabase, schemaState, testContext, withClient, withContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
 import { insertRows, instantsOverDays } from '../support/rows';
+import { startTestServer, type TestServer } from '../support/server';
 
 /*
  * Faults injected into the maintenance session on a real server, right before chosen statements:
- * pg_terminate_backend from a second connection, or a statement_timeout that cancels the
- * statement. After each: the operation fails with a clear error, the schema is at a migration
+ * pg_terminate_backend from a second connection, a statement_timeout that cancels the statement,
+ * or a crash of the server (its process killed: every session ends, the WAL is replayed). After each: the operation fails with a clear error, the schema is at a migration
  * version the ledger tells, no row is lost or duplicated, and a plain re-run completes.
  */
 
@@ -26,15 +28,16 @@ type Fingerprint = { rows: number; checksum: string };
 
 /**
  * Count and checksum of every row of a time-series table wherever it is: the parent (its
- * partitions) and any standalone day table an interrupted run left with moved rows in it.
+ * partitions), a backlog table (a DEFAULT partition swapped out and not yet emptied), and any
+ * standalone day table an interrupted run left with moved rows in it.
  */
 async function everyRow(client: pg.ClientBase, table: string, where = 'true'): Promise<Fingerprint> {
   const { rows: tables } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND c.relname LIKE $1`,
-    [`${table}\\_2%`],
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND (c.relname LIKE $1 OR c.relname LIKE $2)`,
+    [`${table}\\_2%`, `${table}\\_backlog\\_%`],
   );
-  // A standalone day table has the parent's columns in the parent's order: the same row text.
+  // Both kinds have the parent's columns in the parent's order: the same row text.
   const sources = [table, ...tables.map((t) => t.name)].map((name) => `SELECT t::text AS r, t.ts FROM ${pg.escapeIdentifier(name)} t`);
   const { rows } = await client.query<{ n: string; sum: string | null }>(
     `SELECT count(*) AS n, sum(hashtext(r)::numeric) AS sum FROM (${sources.join(' UNION ALL ')}) s WHERE ${where}`,
@@ -57,6 +60,7 @@ const OPTIONS = { now: NOW, settings: { batchSize: BATCH } };
 const EXPECTED_MESSAGE: Record<FaultPoint['fault'], RegExp> = {
   terminate: /terminat/i,
   'statement-timeout': /canceling statement due to statement timeout/,
+  crash: /connection was lost \((Connection terminated|server closed the connection|.*crash)/i,
 };
 
 /**
@@ -78,13 +82,11 @@ async function failUnder(
   expect(struck(), 'the fault point was reached').toBe(true);
   expect(error).toBeInstanceOf(PerpsDbError);
   const failure = error as PerpsDbError;
-  if (point.fault === 'terminate') {
+  if (point.fault === 'terminate' || point.fault === 'crash') {
     // The run stops at the lost session (no step runs on a dead one), retryable, with its report.
     expect(failure.name).toBe('DatabaseUnavailableError');
     expect(failure.retryable).toBe(true);
-    expect(failure.message).toMatch(
-      / stopped: the database connection was lost \(.*terminat.*\)\. Every step before it is complete or rolled back/i,
-    );
+    expect(failure.message).toMatch(/ stopped: the database connection was lost \(.*\)\. Every step before it is complete or rolled back/i);
     expect(failure.report).toBeDefined();
   }
   if (point.fault === 'statement-timeout') expect(failure.name).toBe(timeoutError);
@@ -92,8 +94,8 @@ async function failUnder(
   return failure;
 }
 
-/** A batch can take under 1 ms: a second session's lock on the table it deletes from makes it wait. */
-const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/DELETE FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
+/** A batch can take under 1 ms: a second session's lock on the table it reads first (where it deletes) makes it wait. */
+const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
 
 describe('faults during migrate', () => {
   let reference: Awaited<ReturnType<typeof schemaState>>;
@@ -148,67 +150,112 @@ describe('faults during migrate', () => {
   }
 });
 
-describe('faults during partition creation and default emptying', () => {
+describe('faults during partition creation and default recovery', () => {
+  // Recovery: the DEFAULT partition swapped out, each of its days built, filled, validated and
+  // attached, the emptied backlog dropped; then the window's days created.
   const points: Array<FaultPoint & { name: string }> = [
-    { name: 'killed before creating the first day table', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
+    { name: 'killed right before the DEFAULT partition is swapped out', statement: /DETACH PARTITION/, fault: 'terminate' },
+    { name: 'killed after the swap, before the first day table is made', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
+    { name: 'killed between two move batches', statement: /^WITH batch AS/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed before the indexes of a filled day are built', statement: /ADD PRIMARY KEY/, fault: 'terminate' },
+    { name: 'killed before the foreign keys are added to a filled day', statement: /NOT VALID/, fault: 'terminate' },
+    { name: 'killed before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed right before the attach of a filled day', statement: /ATTACH PARTITION/, fault: 'terminate' },
+    { name: 'killed before the emptied backlog is truncated', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
     {
-      name: 'killed between two move batches',
-      statement: /^WITH moved AS \(DELETE/,
-      occurrence: 2,
+      name: 'killed between truncating the emptied backlog and dropping it',
+      statement: /DROP TABLE "tickers_backlog_1"/,
       fault: 'terminate',
     },
-    {
-      name: 'killed after the rows moved, before the attach locks the parent',
-      statement: /^LOCK TABLE ONLY/,
-      fault: 'terminate',
-    },
-    {
-      name: 'killed right before an ATTACH of a new day',
-      statement: /ATTACH PARTITION/,
-      occurrence: 3,
-      fault: 'terminate',
-    },
-    { name: 'killed between ATTACH and dropping its CHECK', statement: /DROP CONSTRAINT "/, fault: 'terminate' },
+    { name: 'killed right before window days are created', statement: /CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
     {
       name: 'statement_timeout on a move batch',
-      statement: /^WITH moved AS \(DELETE/,
+      statement: /^WITH batch AS/,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
     },
   ];
   let reference: Awaited<ReturnType<typeof schemaState>>;
 
-  /** Migrated, with 2 past days of rows waiting in each default partition (a copy of one built once). */
-  const seeded = copiesOf(async (url) => {
-    await withContext(url, {}, migrate);
-    await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY)));
-  });
-
   beforeAll(async () => {
-    const url = await seeded();
+    const url = await seededForRecovery(createTestDatabase);
     await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
     reference = await schemaState(url);
   });
 
   for (const point of points) {
     it(`${point.name}: no row lost or duplicated, and a re-run completes`, async () => {
-      const url = await seeded();
-      const before = await allRows(url);
-      await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
-      // Rows moved before the fault are in the default partition or in a day table not yet attached.
-      expect(await allRows(url)).toEqual(before);
-
-      const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
-      expect(rerun.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
-      expect(await allRows(url)).toEqual(before);
-      expect(await schemaState(url)).toEqual(reference);
-      const client = await connect(url);
-      const inDefault = await client.query(`SELECT 1 FROM tickers_default UNION ALL SELECT 1 FROM trades_default`);
-      expect(inDefault.rowCount).toBe(0);
-      await client.end();
+      await expectRecoveryAfter(point, await seededForRecovery(createTestDatabase), reference);
     });
   }
 });
+
+describe('a server crash during default recovery', () => {
+  // Its own server: a crash ends every session on it.
+  let server: TestServer;
+  let reference: Awaited<ReturnType<typeof schemaState>>;
+  const onOwnServer = async () => {
+    const name = `perps_crash_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(server.url);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  const points: Array<FaultPoint & { name: string }> = [
+    { name: 'crash between two move batches', statement: /^WITH batch AS/, occurrence: 3, fault: 'crash' },
+    { name: 'crash right before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, fault: 'crash' },
+    { name: 'crash right before the attach of a filled day', statement: /ATTACH PARTITION/, occurrence: 2, fault: 'crash' },
+  ];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const url = await seededForRecovery(onOwnServer);
+    await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
+    reference = await schemaState(url);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  for (const point of points) {
+    it(`${point.name}: no row lost or duplicated, and a re-run completes`, async () => {
+      await expectRecoveryAfter(point, await seededForRecovery(onOwnServer), reference);
+    });
+  }
+});
+
+/** Migrated, with 2 past days of rows waiting in each default partition. */
+async function seededForRecovery(createDatabase: () => Promise<string>): Promise<string> {
+  const url = await createDatabase();
+  await migrate(testContext(url));
+  const client = await connect(url);
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY));
+  await client.end();
+  return url;
+}
+
+/**
+ * Runs `partitions` under the fault: every row is still somewhere exactly once (in the parent, in
+ * the swapped-out backlog or in a day table not yet attached), and a plain re-run ends with every
+ * row in its day partition and the schema of a clean run.
+ */
+async function expectRecoveryAfter(point: FaultPoint, url: string, reference: Awaited<ReturnType<typeof schemaState>>) {
+  const before = await allRows(url);
+  await failUnder(point, url, 'PartialFailureError', (ctx) => ensurePartitions(ctx, { daysAhead: 3 }));
+  expect(await allRows(url)).toEqual(before);
+
+  const rerun = await ensurePartitions(testContext(url, OPTIONS), { daysAhead: 3 });
+  expect(rerun.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+  expect(await allRows(url)).toEqual(before);
+  expect(await schemaState(url)).toEqual(reference);
+  const client = await connect(url);
+  const inDefault = await client.query(`SELECT 1 FROM tickers_default UNION ALL SELECT 1 FROM trades_default`);
+  expect(inDefault.rowCount).toBe(0);
+  await client.end();
+}
 
 describe('faults during prune', () => {
   // Rows over 5 days from 40 days ago; everything older than 38 days goes, partitions older than 39 days are dropped.
@@ -218,14 +265,14 @@ describe('faults during prune', () => {
     { name: 'killed before the first truncate of an old partition', statement: /^TRUNCATE/, fault: 'terminate' },
     {
       name: 'killed between two delete batches',
-      statement: /^DELETE FROM .* ctid = ANY/s,
+      statement: /^DELETE FROM "[^"]+" WHERE (ctid|exchange_id) = ANY/,
       occurrence: 2,
       fault: 'terminate',
     },
     { name: 'killed before dropping a partition', statement: /^DROP TABLE/, fault: 'terminate' },
     {
       name: 'statement_timeout on a delete batch',
-      statement: /^DELETE FROM .* ctid = ANY/s,
+      statement: /^DELETE FROM "[^"]+" WHERE (ctid|exchange_id) = ANY/,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
     },

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
+import { EXCHANGE_STALL_SECONDS, exchangeProbeSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
 import { silentLogger } from '../../functions/core/log';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
@@ -52,7 +53,7 @@ const series = (table: string) => report.tables[table as keyof StatsReport['tabl
 
 describe('stats', () => {
   it('has the documented JSON shape', () => {
-    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest']);
+    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest', 'exchanges']);
     expect(report.fetched_at).toBe('2026-09-02T10:30:00.000Z');
     expect(Object.keys(report.tables)).toEqual([...ALL_TABLES]);
     expect(Object.keys(report.tables.exchanges).sort()).toEqual([
@@ -76,8 +77,47 @@ describe('stats', () => {
         'runway_days',
         'table_bytes',
         'total_bytes',
+        'bytes_per_day',
+        'rows_per_day',
+        'growth_days',
       ].sort(),
     );
+    expect(Object.keys(report.database)).toEqual([
+      'name',
+      'size_bytes',
+      'growth_bytes_per_day',
+      'storage_limit_bytes',
+      'storage_runway_days',
+    ]);
+  });
+
+  it('gives growth per day from the closed day partitions of the last week: medians of catalog sizes and estimates', async () => {
+    // funding_rates: a row every 20 s back to 2026-08-26 ~11:50; 4320 rows on each whole day.
+    const week = ['2026-08-26', '2026-08-27', '2026-08-28', '2026-08-29', '2026-08-30', '2026-08-31', '2026-09-01'];
+    expect(series('funding_rates').growth_days).toEqual(week);
+    expect(series('funding_rates').rows_per_day).toBe(4320);
+    const { rows } = await client.query<{ bytes: string }>(
+      `SELECT pg_total_relation_size(c.oid) AS bytes FROM pg_class c WHERE c.relname = ANY ($1) ORDER BY 1`,
+      [week.map((day) => `funding_rates_${day.replaceAll('-', '_')}`)],
+    );
+    expect(series('funding_rates').bytes_per_day).toBe(Number(rows[3]?.bytes));
+    // orderbooks: one closed day holding 2 rows; tickers: nothing closed yet (today only).
+    expect(series('orderbooks')).toMatchObject({ growth_days: ['2026-09-01'], rows_per_day: 2 });
+    expect(series('tickers')).toMatchObject({ growth_days: [], rows_per_day: null, bytes_per_day: null });
+    const perDay = TIME_SERIES_TABLES.reduce((sum, table) => sum + (series(table).bytes_per_day ?? 0), 0);
+    expect(report.database.growth_bytes_per_day).toBe(perDay);
+    expect(perDay).toBeGreaterThan(0);
+    expect(report.database).toMatchObject({ storage_limit_bytes: null, storage_runway_days: null });
+  });
+
+  it('gives the storage runway in whole days when the storage limit is known', async () => {
+    const ctx = testContext(url, { now: NOW });
+    const growth = report.database.growth_bytes_per_day;
+    // A limit 10.5 days of growth above the size: 10 whole days (the size barely moves between the two runs).
+    const limited = await collectStats(ctx, { storageLimitBytes: Math.round(report.database.size_bytes + 10.5 * growth) });
+    expect(limited.database.storage_runway_days).toBe(10);
+    const full = await collectStats(ctx, { storageLimitBytes: 1 });
+    expect(full.database).toMatchObject({ storage_limit_bytes: 1, storage_runway_days: 0 });
   });
 
   it('reports the database size and per-table sizes summed over partitions', async () => {
@@ -145,6 +185,54 @@ describe('stats', () => {
     // 30k rows; the last hour holds 179 of them; the run touches one index entry per symbol and
     // per row of the last hour, a few times over, and nothing else.
     expect(read).toBeLessThan(3_000);
+  });
+
+  it('gives each exchange its newest row, age and last hour per table, and tells a stalled venue from a quiet table', () => {
+    expect(Object.keys(report.exchanges)).toEqual([...SEEDED_EXCHANGES]);
+    expect(EXCHANGE_STALL_SECONDS).toBe(900);
+    // tickers: binance ingests (the future row ignored), bybit stopped 2 hours ago while binance goes on.
+    expect(report.exchanges.binance?.tickers).toEqual({
+      latest_ts: '2026-09-02T10:30:00.000Z',
+      data_age_seconds: 0,
+      rows_last_hour: 60,
+      stalled: false,
+    });
+    expect(report.exchanges.bybit?.tickers).toEqual({
+      latest_ts: '2026-09-02T08:30:00.000Z',
+      data_age_seconds: 7200,
+      rows_last_hour: 0,
+      stalled: true,
+    });
+    expect(report.exchanges.kucoin?.tickers).toEqual({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false });
+    // orderbooks: binance alone, stopped yesterday: every exchange is old there, so no venue stalled.
+    expect(report.exchanges.binance?.orderbooks).toMatchObject({ latest_ts: '2026-09-01T20:00:00.000Z', stalled: false });
+    // funding_rates: all seven fresh.
+    for (const exchange of SEEDED_EXCHANGES) {
+      expect(report.exchanges[exchange]?.funding_rates.stalled).toBe(false);
+      expect(report.exchanges[exchange]?.funding_rates.data_age_seconds).toBeLessThanOrEqual(140);
+    }
+  });
+
+  it('probes exchanges through the (exchange_id, ts DESC) index: no sequential scan of a partition', async () => {
+    // funding_rates holds 30k rows over 8 partitions, the size where a scan would show.
+    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${exchangeProbeSql('funding_rates')}`, [
+      NOW,
+      new Date(NOW.getTime() - 3_600_000),
+    ]);
+    const nodes: { type: string; relation?: string; index?: string }[] = [];
+    const walk = (node: Record<string, unknown>) => {
+      nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
+    walk(explained?.Plan ?? {});
+    const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
+    expect(partitions.length).toBeGreaterThan(0);
+    expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
+    // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
+    const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
+    expect(indexes.length).toBeGreaterThan(0);
+    expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
   });
 
   it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {

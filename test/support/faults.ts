@@ -1,13 +1,20 @@
 import pg from 'pg';
 import type { OperationContext } from '../../functions/core/context';
 import { adminUrl, holdInTransaction, testContext } from './database';
+import { interceptStatements } from './intercept';
 
 /** What happens to the maintenance session just before the chosen statement runs. */
 export type Fault =
   /** pg_terminate_backend from a second connection, as an operator or a failover would. */
   | 'terminate'
   /** statement_timeout of 1 ms for the rest of its transaction: the statement is cancelled. */
-  | 'statement-timeout';
+  | 'statement-timeout'
+  /**
+   * SIGKILL of the session's server process: the postmaster takes it for a crash, ends every
+   * session and recovers from the WAL, as after a crash of the server. Only on a server of the
+   * test's own (see startTestServer): it ends every session on it.
+   */
+  | 'crash';
 
 export interface FaultPoint {
   /** Matches the SQL text of the statement to strike. */
@@ -35,35 +42,28 @@ export function contextWithFault(
   const ctx = testContext(url, options);
   let seen = 0;
   let struck = false;
-  const patched = new WeakSet<pg.PoolClient>();
-  const connect = ctx.pool.connect.bind(ctx.pool) as () => Promise<pg.PoolClient>;
-  const patchedConnect = async () => {
-    const client = await connect();
-    if (patched.has(client)) return client;
-    patched.add(client);
-    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-    client.query = (async (...args: unknown[]) => {
-      const first = args[0];
-      const text = typeof first === 'string' ? first : ((first as { text?: string })?.text ?? '');
-      if (!struck && point.statement.test(text) && ++seen === (point.occurrence ?? 1)) {
-        struck = true;
-        if (point.holdLock) await holdBriefly(url, point.holdLock(text));
-        await strike(client, point.fault, query);
-      }
-      return query(...args);
-    }) as typeof client.query;
-    return client;
-  };
-  ctx.pool.connect = patchedConnect as typeof ctx.pool.connect;
+  interceptStatements(ctx, {
+    async before(text, client, query) {
+      if (struck || !point.statement.test(text) || ++seen !== (point.occurrence ?? 1)) return;
+      struck = true;
+      if (point.holdLock) await holdBriefly(url, point.holdLock(text));
+      await strike(url, client, point.fault, query);
+    },
+  });
   return { ctx, struck: () => struck };
 }
 
-async function strike(client: pg.PoolClient, fault: Fault, query: (...args: unknown[]) => Promise<unknown>): Promise<void> {
+async function strike(url: string, client: pg.PoolClient, fault: Fault, query: (...args: unknown[]) => Promise<unknown>): Promise<void> {
   if (fault === 'statement-timeout') {
     await query(`SELECT set_config('statement_timeout', '1ms', true)`);
     return;
   }
   const pid = (client as unknown as { processID: number }).processID;
+  if (fault === 'crash') {
+    process.kill(pid, 'SIGKILL');
+    await untilRecovered(url, pid);
+    return;
+  }
   const admin = new pg.Client(adminUrl());
   await admin.connect();
   try {
@@ -78,6 +78,37 @@ async function strike(client: pg.PoolClient, fault: Fault, query: (...args: unkn
   } finally {
     await admin.end();
   }
+}
+
+/** Waits until the server of `url` has recovered from the crash its process `pid` was killed in. */
+async function untilRecovered(url: string, pid: number): Promise<void> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 500 && alive(); i++) await sleep(10);
+  // The postmaster then ends every other session and replays the WAL; a session that got in
+  // before it noticed would be ended too.
+  await sleep(500);
+  for (let i = 0; i < 300; i++) {
+    const probe = new pg.Client(url);
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.query('SELECT 1');
+      await probe.end();
+      return;
+    } catch {
+      await probe.end().catch(() => undefined);
+      await sleep(100);
+    }
+  }
+  throw new Error('the server did not come back after the crash');
 }
 
 /** Takes `lockStatement` in a transaction of a second session on `url` and releases it after a second. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ExchangeTableFreshness } from '../../functions/core/exchanges';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
 import { age, renderReport, size } from '../../functions/local/render';
 
@@ -12,14 +13,23 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   default_rows: 0,
   latest_ts: '2026-11-29T10:00:00.000Z',
   data_age_seconds: 109,
+  bytes_per_day: 3 * 1024 * 1024,
+  rows_per_day: 86400,
+  growth_days: ['2026-11-22', '2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-28'],
   ...over,
 });
 
-function statsReport(tables: Partial<StatsReport['tables']>): StatsReport {
+function statsReport(tables: Partial<StatsReport['tables']>, extra: Partial<StatsReport> = {}): StatsReport {
   return {
     operation: 'stats',
     fetched_at: '2026-11-29T10:01:49.000Z',
-    database: { name: 'perps', size_bytes: 10 * 1024 * 1024 },
+    database: {
+      name: 'perps',
+      size_bytes: 10 * 1024 * 1024,
+      growth_bytes_per_day: 12 * 1024 * 1024,
+      storage_limit_bytes: null,
+      storage_runway_days: null,
+    },
     tables: {
       exchanges: small,
       markets: small,
@@ -31,8 +41,19 @@ function statsReport(tables: Partial<StatsReport['tables']>): StatsReport {
       ...tables,
     },
     recent_ingest: [],
+    exchanges: {},
+    ...extra,
   };
 }
+
+const fresh = (over: Partial<ExchangeTableFreshness> = {}): ExchangeTableFreshness => ({
+  latest_ts: '2026-11-29T10:01:00.000Z',
+  data_age_seconds: 49,
+  rows_last_hour: 1200,
+  stalled: false,
+  ...over,
+});
+const none = fresh({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0 });
 
 describe('the stats table', () => {
   it('gives every column its own heading', () => {
@@ -41,12 +62,42 @@ describe('the stats table', () => {
         .split('\n')[1]
         ?.trim()
         .split(/\s{2,}/) ?? [];
-    expect(header).toEqual(['table', 'rows', 'data', 'indexes', 'total', 'partitions', 'days', 'runway', 'default rows', 'latest', 'age']);
+    expect(header).toEqual([
+      'table',
+      'rows',
+      'data',
+      'indexes',
+      'total',
+      'partitions',
+      'days',
+      'runway',
+      'default rows',
+      'latest',
+      'age',
+      'growth/day (days)',
+      'rows/day',
+    ]);
   });
 
   it('shows sizes in binary units, as pg_size_pretty does', () => {
     expect([size(16384), size(10 * 1024 * 1024), size(1536)]).toEqual(['16 KiB', '10 MiB', '1.5 KiB']);
-    expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB at 2026-11-29T10:01:49.000Z');
+    expect(renderReport(statsReport({})).split('\n')[0]).toBe('database perps: 10 MiB, growing 12 MiB a day, at 2026-11-29T10:01:49.000Z');
+    expect(renderReport(statsReport({}))).toMatch(/^trades\s.*1m 49s\s+3 MiB \(7\)\s+86400$/m);
+    const limited = statsReport(
+      {},
+      {
+        database: {
+          name: 'perps',
+          size_bytes: 10 * 1024 * 1024,
+          growth_bytes_per_day: 12 * 1024 * 1024,
+          storage_limit_bytes: 20 * 1024 ** 3,
+          storage_runway_days: 1705,
+        },
+      },
+    );
+    expect(renderReport(limited).split('\n')[0]).toBe(
+      'database perps: 10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days, at 2026-11-29T10:01:49.000Z',
+    );
   });
 
   it('explains ~ only when a count is an estimate', () => {
@@ -65,7 +116,7 @@ describe('the stats table', () => {
       '3h 2m',
       '2d 4h',
     ]);
-    expect(renderReport(statsReport({}))).toMatch(/^tickers\s.*2026-11-29T10:00:00.000Z\s+1m 49s$/m);
+    expect(renderReport(statsReport({}))).toMatch(/^tickers\s.*2026-11-29T10:00:00.000Z\s+1m 49s\s/m);
   });
 
   it('tells a table with only future rows from an empty one', () => {
@@ -75,7 +126,25 @@ describe('the stats table', () => {
         tickers: series({ row_count: 0, latest_ts: null, data_age_seconds: null }),
       }),
     );
-    expect(text).toMatch(/^trades\s.*only future rows$/m);
-    expect(text).toMatch(/^tickers\s.*no data$/m);
+    expect(text).toMatch(/^trades\s.*only future rows\s/m);
+    expect(text).toMatch(/^tickers\s.*no data\s/m);
+  });
+
+  it('lists each exchange per table it has rows in, and marks the one that stalled', () => {
+    const exchanges = {
+      binance: { tickers: fresh(), orderbooks: fresh(), trades: fresh(), funding_rates: none },
+      bybit: {
+        tickers: fresh({ latest_ts: '2026-11-29T08:00:00.000Z', data_age_seconds: 7309, rows_last_hour: 0, stalled: true }),
+        orderbooks: none,
+        trades: none,
+        funding_rates: none,
+      },
+    };
+    const text = renderReport(statsReport({}, { exchanges }));
+    expect(text).toMatch(/^exchange\s+table\s+rows last hour\s+latest\s+age$/m);
+    expect(text).toMatch(/^binance\s+tickers\s+1200\s+2026-11-29T10:01:00.000Z\s+49s$/m);
+    expect(text).toMatch(/^bybit\s+tickers\s+0\s+2026-11-29T08:00:00.000Z\s+2h 1m\s+STALLED$/m);
+    expect(text).not.toMatch(/^binance\s+funding_rates/m);
+    expect(renderReport(statsReport({}))).toContain('no exchange has rows yet');
   });
 });

@@ -19,16 +19,31 @@ const QUOTED: [RegExp, string][] = [
 
 /** Local names that hold SQL built from quoted parts or validated values: file -> name -> why. */
 const VETTED: Record<string, Record<string, string>> = {
-  'functions/core/partitions.ts': {
-    source: 'quoteIdent(defaultPartition)',
+  'functions/core/blocking-locks.ts': { waitMs: 'a number of milliseconds, from validated settings and a constant' },
+  'functions/core/day-partition.ts': {
+    'checkOf(plan)': 'quoteIdent of the day table name and a constant suffix',
+    from: 'dayBoundLiterals: a YYYY-MM-DD day checked by dayStart, plus a constant time; partition bounds take no parameters',
+    to: 'as from',
+    name: 'quoteIdent(plan.name)',
     list: 'columns.map(quoteIdent)',
-    inDay: 'constant text with $1 and $2',
-    which: 'inDay, or a template over source and inDay',
-    'bounds.from': 'dayBoundLiterals: a YYYY-MM-DD day checked by dayStart, plus a constant time; partition bounds take no parameters',
-    'bounds.to': 'as bounds.from',
+    referenced: 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
+    'index.constraint': "pg_get_constraintdef of the parent's constraint: SQL the server wrote",
+    'index.shape': "the USING ... tail of pg_get_indexdef of the parent's index: SQL the server wrote",
+    "index.unique ? 'UNIQUE ' : ''": 'a constant keyword or nothing',
+    "adds.join(', ')": 'ADD CONSTRAINT clauses of quoteIdent names and pg_get_constraintdef text',
+  },
+  'functions/core/default-backlog.ts': {
+    source: 'quoteIdent(relation)',
+    "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
+  },
+  'functions/core/row-moves.ts': {
+    source: 'quoteIdent(move.source)',
+    list: 'move.columns.map(quoteIdent)',
+    upper: 'constant text with a $n parameter, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
   'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
+  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
 };
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER|DROP|TRUNCATE|LOCK TABLE|COMMENT ON|GRANT|REVOKE)\b/;

@@ -45,14 +45,18 @@ describe('connection failures say what to do', () => {
   });
 
   it('says when the server has no TLS, or wants it, and keeps the generic advice otherwise', () => {
-    expect(messageOf(toUnavailableError(new Error('The server does not support SSL connections'), URL))).toMatch(
-      /does not accept TLS connections: enable ssl on the server, or set DB_SSL=disable/,
+    // One statement of the problem (node-postgres's), then what to do, in our settings' terms.
+    expect(messageOf(toUnavailableError(new Error('The server does not support SSL connections'), URL))).toBe(
+      'cannot connect to db.example:5432/perps: The server does not support SSL connections. Enable ssl on the server, or set DB_SSL=disable (or sslmode=disable in the URL) on a network you trust.',
     );
     expect(
       messageOf(
         toUnavailableError(failure('no pg_hba.conf entry for host "10.0.0.1", user "app", database "perps", no encryption', '28000'), URL),
       ),
     ).toMatch(/accepts this user only over TLS: set DB_SSL=verify-full/);
+    expect(messageOf(toUnavailableError(failure('database "perps" does not exist', '3D000'), URL))).toBe(
+      'cannot connect to db.example:5432/perps: database "perps" does not exist. The server is up, but has no database perps: create it with `createdb -h db.example -p 5432 perps` or CREATE DATABASE (as a user allowed to create databases), then run `init`; or fix the database name in the URL.',
+    );
     expect(messageOf(toUnavailableError(failure('connect ECONNREFUSED 10.0.0.1:5432', 'ECONNREFUSED'), URL))).toMatch(
       /Check that the server is running and the URL, user and password are right\.$/,
     );

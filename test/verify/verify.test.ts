@@ -89,7 +89,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(line(stdout, 'stack')).toMatch(
-      /^ok {6}stack {7}PerpsStatsDb in eu-west-1: UPDATE_COMPLETE, 4 functions, metrics namespace PerpsStats$/,
+      /^ok {6}stack {7}PerpsStatsDb in eu-west-1: UPDATE_COMPLETE, 5 functions, metrics namespace PerpsStats$/,
     );
     expect(line(stdout, 'stats')).toMatch(
       /^ok {6}stats {7}database perps_test_\w+ [\d.]+ MiB, 7 tables, 7-7 days of partitions ahead, 0 symbols/,

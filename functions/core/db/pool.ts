@@ -29,11 +29,19 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
 
 /**
  * What to do about a connection failure. The generic advice (server running? URL, user,
- * password?) sends a reader the wrong way when TLS is what failed, so each TLS failure gets its own.
+ * password?) sends a reader the wrong way when TLS or the database name is what failed, so each
+ * of those gets its own.
  */
-function adviceFor(error: unknown, host: string): string {
+function adviceFor(error: unknown, url: string): string {
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : '';
+  const { host, port, database } = targetOf(url) ?? { host: '(unparseable URL)', port: '5432', database: '' };
+  if (sqlState(error) === SQLSTATE.unknownDatabase) {
+    return (
+      `The server is up, but has no database ${database}: create it with \`createdb -h ${shellWord(host)} -p ${port} ${shellWord(database)}\` ` +
+      `or CREATE DATABASE (as a user allowed to create databases), then run \`init\`; or fix the database name in the URL.`
+    );
+  }
   if (code !== undefined && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
     return (
       `The server's TLS certificate could not be verified (${code}): trust the CA that signed it with ` +
@@ -48,13 +56,18 @@ function adviceFor(error: unknown, host: string): string {
     );
   }
   if (/does not support SSL/i.test(message)) {
-    return 'The server does not accept TLS connections: enable ssl on the server, or set DB_SSL=disable on a network you trust.';
+    return 'Enable ssl on the server, or set DB_SSL=disable (or sslmode=disable in the URL) on a network you trust.';
   }
   // Older servers say "SSL off", newer ones "no encryption".
   if (sqlState(error) === SQLSTATE.invalidAuthorization && /no encryption|SSL off/i.test(message)) {
     return 'The server accepts this user only over TLS: set DB_SSL=verify-full (or sslmode in the URL).';
   }
   return 'Check that the server is running and the URL, user and password are right.';
+}
+
+/** A word as a POSIX shell reads it back unchanged: a name from a URL must not run as a command when pasted. */
+function shellWord(word: string): string {
+  return /^[\w./:@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -64,8 +77,7 @@ function adviceFor(error: unknown, host: string): string {
 export function toUnavailableError(error: unknown, url: string): unknown {
   if (!isConnectionFailure(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new DatabaseUnavailableError(
-    `cannot connect to ${describeTarget(url)}: ${reason}. ${adviceFor(error, targetOf(url)?.host ?? '(unparseable URL)')}`,
-    { cause: error },
-  );
+  return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`, {
+    cause: error,
+  });
 }

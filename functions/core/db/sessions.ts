@@ -66,7 +66,7 @@ export async function withTransaction<T>(client: pg.ClientBase, fn: () => Promis
 }
 
 /**
- * One advisory lock serialises migrate, partitions and prune on a database: their DDL and row
+ * One advisory lock serialises migrate, partitions, prune and vacuum on a database: their DDL and row
  * moves must not interleave. Advisory lock keys are scoped to the current database.
  */
 export const MAINTENANCE_LOCK_KEY = '7270450116001';
@@ -109,7 +109,7 @@ export async function withAdvisoryLock<T>(client: pg.ClientBase, operation: stri
 
 function lockBusy(operation: string, how: string, cause: unknown): LockBusyError {
   return new LockBusyError(
-    `${operation}: another maintenance run (migrate, partitions or prune) holds the maintenance lock on this database (${how}); run again when it has finished`,
+    `${operation}: another maintenance run (migrate, partitions, prune or vacuum) holds the maintenance lock on this database (${how}); run again when it has finished`,
     { cause },
   );
 }

@@ -57,15 +57,41 @@ export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = {
   deadlineReserveMs: 30_000,
 };
 
+/**
+ * A database URL as a URL object. A Unix-socket URL names no host before the path
+ * (`postgres://u:p@/perps?host=/var/run/postgresql`), which the WHATWG parser refuses; libpq and
+ * node-postgres (pg-connection-string) accept it, so it is read with a stand-in host, the way
+ * pg-connection-string does. Throws TypeError when it is no URL at all.
+ */
+export function parseDatabaseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch (error) {
+    if (!url.includes('@/')) throw error;
+    const parsed = new URL(url.replace('@/', `@${SOCKET_STAND_IN}/`));
+    // Only a socket URL has a stand-in host: one with neither host nor ?host= stays refused.
+    if (!parsed.searchParams.get('host')) throw error;
+    return parsed;
+  }
+}
+
+/** A URL from parseDatabaseUrl as text again, a socket URL without its stand-in host. */
+export function databaseUrlText(parsed: URL): string {
+  return parsed.toString().replace(`@${SOCKET_STAND_IN}/`, '@/');
+}
+
+/** The host parseDatabaseUrl puts in a URL that has none (a Unix socket in ?host=). */
+const SOCKET_STAND_IN = 'unix-socket.invalid';
+
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; never throws. */
 export function maskUrl(url: string): string {
   try {
-    const parsed = new URL(url);
+    const parsed = parseDatabaseUrl(url);
     if (parsed.password) parsed.password = '***';
     for (const key of [...parsed.searchParams.keys()]) {
       if (/pass|secret|key/i.test(key)) parsed.searchParams.set(key, '***');
     }
-    return parsed.toString();
+    return databaseUrlText(parsed);
   } catch {
     return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
   }
@@ -77,13 +103,26 @@ export function describeTarget(url: string): string {
   return target ? `${target.host}:${target.port}/${target.database}` : '(unparseable URL)';
 }
 
+/** `host:port/database as user`, for the line naming a run's target; never the password. */
+export function describeLogin(url: string): string {
+  let user = '';
+  try {
+    user = decodeURIComponent(parseDatabaseUrl(url).username);
+  } catch {
+    // describeTarget says the URL is unparseable.
+  }
+  return `${describeTarget(url)}${user ? ` as ${user}` : ''}`;
+}
+
 /** Host, port and database of a URL, with libpq's defaults; undefined when it does not parse. */
 export function targetOf(url: string): { host: string; port: string; database: string } | undefined {
   try {
-    const parsed = new URL(url);
+    const parsed = parseDatabaseUrl(url);
+    const hostname = parsed.hostname === SOCKET_STAND_IN ? '' : parsed.hostname;
     return {
-      host: parsed.hostname || 'localhost',
-      port: parsed.port || '5432',
+      // ?host= wins over the authority, as in libpq; a socket directory is a path.
+      host: parsed.searchParams.get('host') || hostname || 'localhost',
+      port: parsed.searchParams.get('port') || parsed.port || '5432',
       database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default database)',
     };
   } catch {
@@ -96,7 +135,7 @@ export function urlProblem(url: string): string | undefined {
   if (url.trim() === '') return `is empty: expected ${URL_SHAPE}`;
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = parseDatabaseUrl(url);
   } catch {
     // The URL parser only says "Invalid URL"; a port out of range is worth naming. Only digits
     // with no "@" after them are echoed: otherwise they may be part of a password with an

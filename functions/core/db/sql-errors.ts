@@ -19,6 +19,8 @@ export const SQLSTATE = {
   crashShutdown: '57P02',
   /** 57P03: the server is starting up or in recovery. */
   cannotConnectNow: '57P03',
+  /** 42501: the login lacks a privilege (permission denied). */
+  insufficientPrivilege: '42501',
   /** 55P03: lock_timeout expired. */
   lockNotAvailable: '55P03',
   /** 40P01: chosen as the victim of a deadlock. */

@@ -1,0 +1,69 @@
+import pg from 'pg';
+import { addDays, dayOf, dayStart } from '../../functions/core/days';
+import type { PartitionsReport } from '../../functions/core/partitions';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { loadDefaultBacklog, seedMarkets } from '../support/data';
+import { createBenchDatabase } from '../support/database';
+import { invokeInFreshProcess } from '../support/handler-process';
+import { SCALE_SYMBOLS } from '../support/scale-data';
+import { type MeasuredOperation, measureOperation } from '../support/scenario';
+
+export interface RecoveryResult extends MeasuredOperation {
+  rowsPerTable: number;
+  rowsMoved: number;
+  rowsPerSecond: number;
+  /** Every backlog row is visible through its parent after the run, in a day partition. */
+  allVisible: boolean;
+}
+
+/**
+ * The partitions job did not run for three days: `rowsPerTable` rows per table wait in the
+ * DEFAULT partitions, spread from 00:00 UTC two days ago until now. One `partitions` run (7 days
+ * ahead) in a fresh process recovers them while a writer inserts today's rows one at a time.
+ */
+export async function recoverBacklog(adminUrl: string, rowsPerTable: number, log: (line: string) => void): Promise<RecoveryResult> {
+  const db = await createBenchDatabase(adminUrl, 'bench_recovery');
+  try {
+    await seedMarkets(db.url, SCALE_SYMBOLS);
+    const loadedAt = new Date();
+    const from = dayStart(addDays(dayOf(loadedAt), -2));
+    for (const table of TIME_SERIES_TABLES) await loadDefaultBacklog(db.url, table, rowsPerTable, from, loadedAt, SCALE_SYMBOLS);
+    log(`recovery: ${rowsPerTable} rows per table in the DEFAULT partitions`);
+    const operation = await measureOperation<PartitionsReport>(
+      db.url,
+      `recover a 3-day backlog of ${rowsPerTable.toExponential(1)} rows per table`,
+      () => invokeInFreshProcess('partitions', { daysAhead: 7 }, db.url),
+      (report) => `${report.rows_moved} rows moved, ${report.partitions_created} partitions created`,
+      log,
+    );
+    const { result, ...measured } = operation;
+    return {
+      ...measured,
+      rowsPerTable,
+      rowsMoved: result.rows_moved,
+      rowsPerSecond: result.rows_moved / (operation.ms / 1000),
+      allVisible: await allVisible(db.url, loadedAt, rowsPerTable),
+    };
+  } finally {
+    await db.drop();
+  }
+}
+
+/** Each parent shows every backlog row, no DEFAULT partition holds one, no backlog table is left. */
+async function allVisible(url: string, loadedAt: Date, rowsPerTable: number): Promise<boolean> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    for (const table of TIME_SERIES_TABLES) {
+      const { rows } = await client.query<{ visible: number; waiting: number }>(
+        `SELECT (SELECT count(*) FROM ${table} WHERE ts < $1)::int AS visible, (SELECT count(*) FROM ${table}_default)::int AS waiting`,
+        [loadedAt],
+      );
+      if (rows[0]?.visible !== rowsPerTable || rows[0]?.waiting !== 0) return false;
+    }
+    const left = await client.query(`SELECT 1 FROM pg_class WHERE relname LIKE '%\\_backlog\\_%'`);
+    return left.rowCount === 0;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,49 @@
+import prettyBytes from 'pretty-bytes';
+import type { RecoveryResult } from '../sections/recovery';
+import type { ScaleResult } from '../sections/scale';
+import type { MeasuredOperation } from './scenario';
+import { formatSummary, ms } from './timing';
+
+const rss = (op: MeasuredOperation) => (op.peakRssMiB === null ? '-' : `${Math.round(op.peakRssMiB)} MiB`);
+const transactions = (op: MeasuredOperation) => `${ms(op.longestTransactionMs)} (${ms(op.longestBlockingMs)})`;
+const writer = (op: MeasuredOperation) =>
+  `${op.ingestion.inserts} | ${op.ingestion.failed} | ${ms(op.ingestion.p50)} | ${ms(op.ingestion.p99)} | ${ms(op.ingestion.max)}`;
+
+/** The `--recovery` table: one line per backlog size. */
+export function recoveryReport(results: RecoveryResult[]): string[] {
+  const out = [
+    '**Recovery of a 3-day DEFAULT backlog** (`partitions`, 7 days ahead, its bundle in a fresh process; a writer inserting single rows for today throughout)\n',
+    '| backlog per table | recovery | rows/s | longest transaction (holding inserts back) | peak RSS | inserts | failed | p50 | p99 | worst insert | every row visible after | load |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+  ];
+  for (const r of results) {
+    out.push(
+      `| ${r.rowsPerTable.toExponential(1)} | ${ms(r.ms)} | ${Math.round(r.rowsPerSecond / 1000)}k | ${transactions(r)} | ${rss(r)} | ${writer(r)} | ${r.allVisible ? 'yes' : 'NO'} | ${r.load.toFixed(2)} |`,
+    );
+  }
+  return out;
+}
+
+/** The `--scale` tables: the operations, then stats. */
+export function scaleReport(result: ScaleResult): string[] {
+  const { shape, stats } = result;
+  const out = [
+    `**Production scale**: ${shape.rows.toExponential(1)} rows over 30 days (${shape.backlogRows.toExponential(1)} of them in a 3-day DEFAULT backlog), 2,000 symbols over 7 exchanges, ${shape.oldDays} small older days; ${prettyBytes(result.databaseBytes)} on disk at the end. Each operation is its Lambda bundle in a fresh process while a writer inserts single rows into the four parents.\n`,
+    '| operation | time | longest transaction (holding inserts back) | peak RSS | result | inserts | failed | p50 | p99 | worst insert | load |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const op of result.operations) {
+    out.push(
+      `| ${op.name} | ${ms(op.ms)} | ${ms(op.longestTransactionMs)} | ${rss(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`,
+    );
+  }
+  const ratio = stats.dbTime.median / stats.dbTimeAt1e6.median;
+  out.push(
+    '\n**stats at scale** (DB time: the sum of its queries in-process, warm, 7 runs; process: the bundle in a fresh process, 5 runs)\n',
+    '| rows | DB time: median (min..max) | ratio to 1e6 | process: median (min..max) | peak RSS | inserts | failed | p50 | p99 | worst insert |',
+    '| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| 1e+6 | ${formatSummary(stats.dbTimeAt1e6)} | 1.00x | - | - | - | - | - | - | - |`,
+    `| ${shape.rows.toExponential(0)} | ${formatSummary(stats.dbTime)} | ${ratio.toFixed(2)}x | ${formatSummary(stats.process)} | ${Math.round(stats.peakRssMiB)} MiB | ${stats.ingestion.inserts} | ${stats.ingestion.failed} | ${ms(stats.ingestion.p50)} | ${ms(stats.ingestion.p99)} | ${ms(stats.ingestion.max)} |`,
+  );
+  return out;
+}

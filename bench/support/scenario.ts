@@ -1,0 +1,53 @@
+import { loadavg } from 'node:os';
+import { MAINTENANCE_APP } from './database';
+import type { ProcessRun } from './handler-process';
+import { duringIngestion, type IngestionResult } from './ingestion';
+import { watchLongestTransaction } from './lock-watch';
+
+/** One measured operation of the scale runs, with the writer running. */
+export interface MeasuredOperation {
+  name: string;
+  /** The invocation, in its own process. */
+  ms: number;
+  /** Longest transaction of the maintenance session: the longest lock hold, to 5 ms. */
+  longestTransactionMs: number;
+  /** Longest of its transactions that held a lock holding inserts back (parent, partitions, referenced tables). */
+  longestBlockingMs: number;
+  peakRssMiB: number | null;
+  detail: string;
+  ingestion: IngestionResult;
+  /** 1-minute load average of the machine when it started (2 cores: above 2, something else ran). */
+  load: number;
+}
+
+/**
+ * Measures `run` (an invocation in a fresh process, or a plain statement) while a writer inserts
+ * single rows back to back and a watcher samples the maintenance session's transactions. A failed
+ * invocation fails the benchmark: its figures would mean nothing.
+ */
+export async function measureOperation<T>(
+  url: string,
+  name: string,
+  run: () => Promise<ProcessRun<T>>,
+  describe: (result: T) => string,
+  log: (line: string) => void,
+): Promise<MeasuredOperation & { result: T }> {
+  const load = loadavg()[0] ?? 0;
+  const watch = await watchLongestTransaction(url, MAINTENANCE_APP);
+  const { result: invocation, ingestion } = await duringIngestion(url, name, run, { batch: 1, log });
+  const longest = await watch.stop();
+  if (invocation.error) throw new Error(`${name}: ${invocation.error.name}: ${invocation.error.message}`);
+  const detail = describe(invocation.result as T);
+  log(`${name}: ${Math.round(invocation.ms)} ms, ${detail}; worst insert ${ingestion.max.toFixed(1)} ms (load ${load.toFixed(2)})`);
+  return {
+    name,
+    ms: invocation.ms,
+    longestTransactionMs: longest.any,
+    longestBlockingMs: longest.holdingInserts,
+    peakRssMiB: invocation.peakRssMiB,
+    detail,
+    ingestion,
+    load,
+    result: invocation.result as T,
+  };
+}

@@ -1,0 +1,123 @@
+import { expect, it } from 'vitest';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
+import { connect, createTestDatabase, testContext } from '../support/database';
+import { interceptStatements } from '../support/intercept';
+import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+
+/*
+ * Recovery of a loaded DEFAULT partition, audited statement by statement: after each statement
+ * of the maintenance session, a second session reads from pg_locks what that session's
+ * transaction holds. Nothing that reads the backlog's rows may run while it holds a lock that
+ * blocks inserts; the transactions that do hold one may only touch the catalog and the (kept
+ * near-empty) DEFAULT partition.
+ */
+
+const NOW = new Date('2026-06-15T12:00:00Z');
+const DAY = 86_400_000;
+
+/** Locks the session holds that hold inserts back (see HOLDS_INSERTS_BACK). */
+const BLOCKING_LOCKS_SQL = `
+  SELECT c.relname || ' ' || l.mode AS lock FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+   WHERE l.pid = $1 AND ${HOLDS_INSERTS_BACK} ORDER BY 1`;
+
+/** Statements that read rows other than the DEFAULT partition's: a batch moving rows, an index build, a foreign-key validation. */
+const READS_ROWS = /^WITH batch AS|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT/;
+
+it('reads no row of the backlog while it holds a lock that blocks inserts, and places every row', async () => {
+  const url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW, settings: { batchSize: 100 } });
+  await migrate(ctx);
+  const client = await connect(url);
+  // Three past days and today wait in the DEFAULT partitions, with two rows no day can hold.
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 4, 250));
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ODD', 'infinity'), (1, 'ODD', '12000-01-01')`);
+  const before = await dataFingerprint(url);
+
+  // Never waits long: a DEFAULT partition already locked at an ATTACH fails the test rather than hanging it.
+  const monitor = await connect(url, { lock_timeout: 200 });
+  const audit: Array<{ statement: string; blocking: string[] }> = [];
+  // What ATTACH will scan while it holds inserts back: the rows in the DEFAULT partition just before.
+  const scannedByAttach: number[] = [];
+  interceptStatements(ctx, {
+    async before(text) {
+      const parent = /ALTER TABLE "([a-z_]+)" ATTACH PARTITION/.exec(text)?.[1];
+      if (!parent) return;
+      const counted = await monitor.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${parent}_default`).catch(() => undefined);
+      // Locked already (before the fix, the transaction locked it statements earlier): counts as unbounded.
+      scannedByAttach.push(counted?.rows[0]?.n ?? Number.POSITIVE_INFINITY);
+    },
+    async after(text, session) {
+      if (/^(BEGIN|COMMIT|ROLLBACK)$/.test(text)) return;
+      const pid = (session as unknown as { processID: number }).processID;
+      const { rows } = await monitor.query<{ lock: string }>(BLOCKING_LOCKS_SQL, [pid]);
+      audit.push({ statement: text, blocking: rows.map((r) => r.lock) });
+    },
+  });
+  const report = await ensurePartitions(ctx, { daysAhead: 2 });
+
+  const reading = audit.filter((a) => READS_ROWS.test(a.statement));
+  expect(reading.filter((a) => a.blocking.length > 0)).toEqual([]);
+  const holding = audit.filter((a) => a.blocking.length > 0);
+  expect(holding.filter((a) => /FROM "[a-z_]+_backlog_\d+"|WITH batch AS|CREATE INDEX ON|VALIDATE CONSTRAINT/.test(a.statement))).toEqual(
+    [],
+  );
+  // The backlog was swapped out before any ATTACH: only the two rows no day can hold are ever
+  // in a DEFAULT partition at an attach (before the fix: every row not yet moved).
+  expect(scannedByAttach.length).toBe(4 * 5);
+  expect(Math.max(...scannedByAttach)).toBeLessThanOrEqual(2);
+  // Not vacuous: batches moved rows out of every backlog, and swaps, attaches and drops held locks.
+  for (const table of TIME_SERIES_TABLES) {
+    expect(reading.filter((a) => a.statement.includes(`FROM "${table}_backlog_1"`)).length).toBeGreaterThan(4);
+  }
+  for (const step of [/DETACH PARTITION/, /ATTACH PARTITION/, /DROP TABLE "tickers_backlog_1"/]) {
+    expect(holding.some((a) => step.test(a.statement))).toBe(true);
+  }
+
+  // Every row is back in sight, each in its day's partition; the two odd ones in the default.
+  for (const t of report.tables) {
+    expect(t).toMatchObject({ status: 'ok', created: ['12', '13', '14', '15', '16'].map((d) => `${t.table}_2026_06_${d}`) });
+  }
+  expect(report.tables.find((t) => t.table === 'tickers')?.rows_unplaceable).toBe(2);
+  expect(report.rows_moved).toBe(4 * 4 * 250);
+  expect(await dataFingerprint(url)).toEqual(before);
+  const { rows } = await client.query<{ part: string; n: number }>(
+    `SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM tickers GROUP BY 1 ORDER BY 1`,
+  );
+  expect(rows).toEqual([
+    { part: 'tickers_2026_06_12', n: 250 },
+    { part: 'tickers_2026_06_13', n: 250 },
+    { part: 'tickers_2026_06_14', n: 250 },
+    { part: 'tickers_2026_06_15', n: 250 },
+    { part: 'tickers_default', n: 2 },
+  ]);
+  const left = await client.query(
+    `SELECT relname FROM pg_class WHERE relname LIKE '%backlog%' OR obj_description(oid, 'pg_class') LIKE 'perps-stats-db:%'`,
+  );
+  expect(left.rows).toEqual([]);
+});
+
+it('puts in an empty DEFAULT partition with the indexes of the one it swapped out, which catches rows as before', async () => {
+  const url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW });
+  await migrate(ctx);
+  const client = await connect(url);
+  const indexes = async () =>
+    (
+      await client.query<{ name: string; definition: string }>(
+        `SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition FROM pg_index
+          WHERE indrelid = 'trades_default'::regclass ORDER BY 1`,
+      )
+    ).rows;
+  const original = await indexes();
+  expect(original.map((i) => i.name)).toContain('idx_trades_default_ts');
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 2 * DAY), 1, 10));
+  const report = await ensurePartitions(ctx, { daysAhead: 1 });
+  expect(report.tables.find((t) => t.table === 'trades')?.created).toEqual(['trades_2026_06_13', 'trades_2026_06_15']);
+  expect(await indexes()).toEqual(original);
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATER', '2030-01-01T00:00:00Z', 1, 1)`);
+  const { rows } = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'LATER'`);
+  expect(rows).toEqual([{ part: 'trades_default' }]);
+});
