@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, databaseState, holdInTransaction, holdMaintenanceLock } from '../support/database';
-import { type BundledHandler, type Invocation, invoke, loadHandler, metricsOf } from '../support/handlers';
+import { type BundledHandler, expectLostConnectionLogs, type Invocation, invoke, loadHandler, metricsOf } from '../support/handlers';
 
 const SERVICE = 'service=perps-stats-db';
 let url: string;
@@ -223,7 +223,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     expect(first).toBeDefined();
     await invoke(stats, {});
     expect(await sessions()).toEqual([first]);
-    await admin.query('SELECT pg_terminate_backend($1)', [first]);
+    await expectLostConnectionLogs(async () => (await admin.query('SELECT pg_terminate_backend($1)', [first])).rowCount ?? 0);
     const afterBreak = await invoke(stats, {});
     expect(afterBreak.error).toBeUndefined();
     const replaced = await sessions();

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { expect, vi } from 'vitest';
 import { localLambdaContext } from '../../functions/local/lambda-context';
 import { bundleFile, type HandlerOperation } from '../../infra/bundling';
 import { capturingOutput, jsonLines } from './output';
@@ -112,6 +113,33 @@ function keepForSecretScans(source: string, stdout: string, stderr: string, outc
 
 function describeOutcome(outcome: Outcome): string {
   return outcome.error ? `${outcome.error.message} ${JSON.stringify(outcome.error.report ?? '')}` : JSON.stringify(outcome.result ?? '');
+}
+
+/**
+ * Runs `end`, which ends server sessions of warm handlers and returns how many, and checks what
+ * each of their pools logs, once, when its idle connection is lost: captured here, not printed.
+ */
+export async function expectLostConnectionLogs(end: () => Promise<number>): Promise<void> {
+  const {
+    value: ended,
+    stdout,
+    stderr,
+  } = await capturingOutput(async (written) => {
+    const count = await end();
+    // The pools hear of it asynchronously, when the server's message arrives.
+    await vi.waitFor(() => expect(jsonLines(written())).toHaveLength(count));
+    return count;
+  });
+  expect(ended).toBeGreaterThan(0);
+  expect(jsonLines(stdout + stderr)).toEqual(
+    Array(ended).fill(
+      expect.objectContaining({
+        level: 'WARN',
+        message: 'idle database connection failed',
+        error: 'terminating connection due to administrator command',
+      }),
+    ),
+  );
 }
 
 /** The metrics of EMF documents as `Name{dim=value,...}` -> { value, unit }. */

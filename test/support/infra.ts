@@ -38,10 +38,27 @@ export interface Synthesized {
  */
 export function synthesize(context: Record<string, unknown> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'perps-cdk-'));
-  const { app, stack } = createApp({ context: { ...CDK_JSON_CONTEXT, ...context }, outdir });
+  // The assets are bundled while the stack is built.
+  const { app, stack } = withoutBundlingProgress(() => createApp({ context: { ...CDK_JSON_CONTEXT, ...context }, outdir }));
   const assembly = app.synth();
   const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
   return { app, stack, template, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+}
+
+/**
+ * Runs `work` without the line the CDK prints to stderr for each asset it bundles ("Bundling
+ * asset <path>..."): progress the CLI shows, noise in a test run. Anything else passes through.
+ */
+function withoutBundlingProgress<T>(work: () => T): T {
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    /^Bundling asset \S+\.\.\.\n$/.test(String(chunk)) ||
+    (write as (...args: unknown[]) => boolean).call(process.stderr, chunk, ...rest)) as typeof process.stderr.write;
+  try {
+    return work();
+  } finally {
+    process.stderr.write = write;
+  }
 }
 
 /** A cdk-nag finding: rule id (with its `[finding]` part) and the construct path of the resource. */
