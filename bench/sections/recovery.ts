@@ -37,11 +37,12 @@ export async function recoverBacklog(adminUrl: string, rowsPerTable: number, log
       log,
     );
     const { result, ...measured } = operation;
+    const rowsMoved = result?.rows_moved ?? 0;
     return {
       ...measured,
       rowsPerTable,
-      rowsMoved: result.rows_moved,
-      rowsPerSecond: result.rows_moved / (operation.ms / 1000),
+      rowsMoved,
+      rowsPerSecond: rowsMoved / (operation.ms / 1000),
       allVisible: await allVisible(db.url, loadedAt, rowsPerTable),
     };
   } finally {
