@@ -15,6 +15,8 @@ export interface LongestTransactions {
  */
 export async function watchLongestTransaction(url: string, applicationName: string, intervalMs = 5) {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-lock-watch' });
+  // A session ended from outside fails the next sample, not the whole benchmark process.
+  client.on('error', () => undefined);
   await client.connect();
   const longest: LongestTransactions = { any: 0, holdingInserts: 0 };
   let running = true;

@@ -23,7 +23,7 @@ export interface MeasuredOperation {
 /**
  * Measures `run` (an invocation in a fresh process, or a plain statement) while a writer inserts
  * single rows back to back and a watcher samples the maintenance session's transactions. A failed
- * invocation fails the benchmark: its figures would mean nothing.
+ * invocation is reported as such in `detail` (its `result` is then undefined).
  */
 export async function measureOperation<T>(
   url: string,
@@ -36,8 +36,8 @@ export async function measureOperation<T>(
   const watch = await watchLongestTransaction(url, MAINTENANCE_APP);
   const { result: invocation, ingestion } = await duringIngestion(url, name, run, { batch: 1, log });
   const longest = await watch.stop();
-  if (invocation.error) throw new Error(`${name}: ${invocation.error.name}: ${invocation.error.message}`);
-  const detail = describe(invocation.result as T);
+  // A failure is reported in the table, and the run goes on to what it can still measure.
+  const detail = invocation.error ? `FAILED: ${invocation.error.name}: ${invocation.error.message}` : describe(invocation.result as T);
   log(`${name}: ${Math.round(invocation.ms)} ms, ${detail}; worst insert ${ingestion.max.toFixed(1)} ms (load ${load.toFixed(2)})`);
   return {
     name,

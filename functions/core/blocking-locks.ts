@@ -15,6 +15,25 @@ export function blockingLockWait(ctx: OperationContext): string {
   return `SELECT set_config('lock_timeout', '${waitMs}ms', true)`;
 }
 
+/** `SET LOCAL lock_timeout` back to the configured DB_LOCK_TIMEOUT_MS, as a statement. */
+export function configuredLockWait(ctx: OperationContext): string {
+  const waitMs = ctx.settings.lockTimeoutMs;
+  return `SELECT set_config('lock_timeout', '${waitMs}ms', true)`;
+}
+
+/**
+ * `SET LOCAL lock_timeout` for a lock no insert ever queues behind: on a table of our own (a
+ * backlog, a day table not yet attached), or a mode inserts do not conflict with (SHARE UPDATE
+ * EXCLUSIVE on the DEFAULT partition). What such a wait usually meets is autovacuum, which
+ * PostgreSQL cancels once a conflicting lock has waited `deadlock_timeout` (1 s by default): a
+ * wait as short as that would give up first, every time. So three times the server's
+ * `deadlock_timeout`, or DB_LOCK_TIMEOUT_MS when longer. As a statement of a multi-statement body.
+ */
+export function quietLockWait(ctx: OperationContext): string {
+  const configuredMs = ctx.settings.lockTimeoutMs;
+  return `SELECT set_config('lock_timeout', greatest(${configuredMs}, 3000 * extract(epoch FROM current_setting('deadlock_timeout')::interval))::int || 'ms', true)`;
+}
+
 /** The referenced tables of `foreignKeys`, each once, for LOCK TABLE. */
 export function referencedTables(foreignKeys: ForeignKey[]): string[] {
   return [...new Set(foreignKeys.map((fk) => fk.referenced))];

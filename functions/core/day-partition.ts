@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { blockingLockWait, referencedTables } from './blocking-locks';
+import { blockingLockWait, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { type ForeignKey, foreignKeyStates, IN_PROGRESS_COMMENT, type IndexShape, listIndexShapes } from './catalog';
 import type { OperationContext } from './context';
 import { dayBoundLiterals, partitionName } from './days';
@@ -39,10 +39,14 @@ function boundsCheck(plan: DayTable): string {
   return `ALTER TABLE ${quoteIdent(plan.name)} ADD CONSTRAINT ${checkOf(plan)} CHECK (ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz)`;
 }
 
-/** The day table, shaped like the parent; with its indexes, or without them until buildIndexes. */
-function createStatement(plan: DayTable, indexes: 'with indexes' | 'without indexes'): string {
+/**
+ * The day table, shaped like the parent. Filled later: without indexes until buildIndexes, and
+ * left alone by autovacuum until it is attached (its work would be wasted on a table still
+ * filling, and it would hold up the index builds and the attach).
+ */
+function createStatement(plan: DayTable, filled: 'filled later' | 'attached at once'): string {
   const create = `CREATE TABLE ${quoteIdent(plan.name)} (LIKE ${quoteIdent(plan.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS`;
-  return indexes === 'with indexes' ? `${create} INCLUDING INDEXES)` : `${create})`;
+  return filled === 'filled later' ? `${create}) WITH (autovacuum_enabled = false)` : `${create} INCLUDING INDEXES)`;
 }
 
 /**
@@ -59,9 +63,14 @@ export async function prepareDayTable(
 ): Promise<void> {
   const statements =
     existing === 'ours'
-      ? [`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT IF EXISTS ${checkOf(plan)}`, boundsCheck(plan)]
+      ? [
+          quietLockWait(ctx),
+          `ALTER TABLE ${quoteIdent(plan.name)} SET (autovacuum_enabled = false)`,
+          `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT IF EXISTS ${checkOf(plan)}`,
+          boundsCheck(plan),
+        ]
       : [
-          createStatement(plan, 'without indexes'),
+          createStatement(plan, 'filled later'),
           `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
           boundsCheck(plan),
         ];
@@ -86,7 +95,9 @@ export async function buildIndexes(ctx: OperationContext, client: pg.ClientBase,
       ? `ALTER TABLE ${name} ADD ${index.constraint}`
       : `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ON ${name}${index.shape}`,
   );
-  await runWithLockTimeout(client, `build the indexes of ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
+  await runWithLockTimeout(client, `build the indexes of ${plan.name}`, ctx.settings, ctx.log, () =>
+    client.query([quietLockWait(ctx), ...statements].join(';\n')),
+  );
 }
 
 /**
@@ -108,7 +119,7 @@ export async function validateForeignKeys(ctx: OperationContext, client: pg.Clie
   }
   for (const fk of plan.foreignKeys.filter((key) => !present.get(key.name)?.validated)) {
     await runWithLockTimeout(client, `validate ${fk.name} of ${plan.name}`, ctx.settings, ctx.log, () =>
-      client.query(`ALTER TABLE ${quoteIdent(plan.name)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`),
+      client.query(`${quietLockWait(ctx)};\nALTER TABLE ${quoteIdent(plan.name)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`),
     );
   }
 }
@@ -133,7 +144,14 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKe
   if (!first) return [];
   const referenced = referencedTables(first.foreignKeys).join(', ');
   const list = first.columns.map(quoteIdent).join(', ');
-  const statements: string[] = [];
+  // First what no insert waits for, with a long wait that makes autovacuum yield (see
+  // quietLockWait): the filled day tables, and the DEFAULT partition in a mode inserts do
+  // not conflict with, so that neither can hold up the short waits below.
+  const statements: string[] = [quietLockWait(ctx)];
+  const names = plans.map((plan) => plan.name);
+  if (ownForeignKeys) statements.push(`LOCK TABLE ${names.map(quoteIdent).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+  if (first.defaultPartition) statements.push(`LOCK TABLE ${quoteIdent(first.defaultPartition)} IN SHARE UPDATE EXCLUSIVE MODE`);
+  statements.push(configuredLockWait(ctx));
   if (referenced) statements.push(`LOCK TABLE ${referenced} IN SHARE ROW EXCLUSIVE MODE`);
   statements.push(blockingLockWait(ctx));
   if (first.defaultPartition) {
@@ -170,7 +188,11 @@ function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
  * attachStatements). Returns the rows swept in from the DEFAULT partition.
  */
 export async function attachDayTable(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
-  const statements = [...attachStatements(ctx, [plan], true), `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`];
+  const statements = [
+    ...attachStatements(ctx, [plan], true),
+    `ALTER TABLE ${quoteIdent(plan.name)} RESET (autovacuum_enabled)`,
+    `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`,
+  ];
   const result = await runWithLockTimeout(client, `attach ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
   return sweptRows(result as unknown as pg.QueryResult | pg.QueryResult[]);
 }
@@ -184,7 +206,7 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
  */
 export async function createEmptyDayPartitions(ctx: OperationContext, client: pg.ClientBase, plans: DayTable[]): Promise<number> {
   const statements = [
-    ...plans.flatMap((plan) => [createStatement(plan, 'with indexes'), boundsCheck(plan)]),
+    ...plans.flatMap((plan) => [createStatement(plan, 'attached at once'), boundsCheck(plan)]),
     ...attachStatements(ctx, plans, false),
   ];
   const step = `create ${plans.map((plan) => plan.name).join(', ')}`;

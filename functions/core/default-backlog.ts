@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { blockingLockWait, referencedTables } from './blocking-locks';
+import { blockingLockWait, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { BACKLOG_COMMENT, type ForeignKey, listIndexes } from './catalog';
 import type { OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
@@ -95,12 +95,19 @@ export async function takeDefaultBacklog(
   const indexes = await listIndexes(client, defaultPartition);
   const referenced = referencedTables(plan.foreignKeys);
   const statements = [
+    // Autovacuum, busy with a loaded DEFAULT partition, is made to yield first (see
+    // quietLockWait): this mode does not stop inserts, and no DETACH can wait for it later.
+    quietLockWait(ctx),
+    `LOCK TABLE ${quoteIdent(defaultPartition)} IN SHARE UPDATE EXCLUSIVE MODE`,
+    configuredLockWait(ctx),
     ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN SHARE ROW EXCLUSIVE MODE`] : []),
     blockingLockWait(ctx),
     `ALTER TABLE ${quoteIdent(table)} DETACH PARTITION ${quoteIdent(defaultPartition)}`,
     `ALTER TABLE ${quoteIdent(defaultPartition)} RENAME TO ${quoteIdent(backlog)}`,
     ...indexes.map((index, i) => `ALTER INDEX ${quoteIdent(index.name)} RENAME TO ${quoteIdent(`${backlog}_idx${i + 1}`)}`),
     `COMMENT ON TABLE ${quoteIdent(backlog)} IS ${pg.escapeLiteral(BACKLOG_COMMENT)}`,
+    // Vacuuming rows on their way out is wasted work, and would hold up the TRUNCATE at the end.
+    `ALTER TABLE ${quoteIdent(backlog)} SET (autovacuum_enabled = false)`,
     `CREATE TABLE ${quoteIdent(defaultPartition)} PARTITION OF ${quoteIdent(table)} DEFAULT`,
     // The old default's own indexes (not its partitions of the parent's): their statements name
     // the default, which is now the new one.
@@ -125,6 +132,7 @@ export async function dropEmptiedTable(
   foreignKeys: ForeignKey[],
 ): Promise<void> {
   await runWithLockTimeout(client, `empty ${table}`, ctx.settings, ctx.log, async () => {
+    await client.query(quietLockWait(ctx));
     await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
     // Never drop a row: one put in by hand since the table was emptied waits for the next run.
     const { rows } = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);

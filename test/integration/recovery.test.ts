@@ -3,7 +3,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
@@ -120,4 +120,27 @@ it('puts in an empty DEFAULT partition with the indexes of the one it swapped ou
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATER', '2030-01-01T00:00:00Z', 1, 1)`);
   const { rows } = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'LATER'`);
   expect(rows).toEqual([{ part: 'trades_default' }]);
+});
+
+it('waits out a vacuum of its own tables (autovacuum yields only after deadlock_timeout) instead of giving up at the lock timeout', async () => {
+  const url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW, settings: { lockTimeoutMs: 300, ddlAttempts: 1 } });
+  await migrate(ctx);
+  const client = await connect(url);
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - DAY), 1, 20));
+  // A vacuum of the emptied backlog, as autovacuum starts on a table that lost all its rows:
+  // SHARE UPDATE EXCLUSIVE for 1.5 s, well past the 300 ms lock timeout.
+  let vacuumed = false;
+  interceptStatements(ctx, {
+    async before(text) {
+      if (vacuumed || !/^LOCK TABLE "tickers_backlog_1" IN ACCESS EXCLUSIVE/.test(text)) return;
+      vacuumed = true;
+      const vacuum = await holdInTransaction(url, 'LOCK TABLE tickers_backlog_1 IN SHARE UPDATE EXCLUSIVE MODE');
+      setTimeout(() => void vacuum.release(), 1_500);
+    },
+  });
+  const report = await ensurePartitions(ctx, { daysAhead: 1 });
+  expect(vacuumed).toBe(true);
+  expect(report.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+  expect((await client.query(`SELECT 1 FROM pg_class WHERE relname LIKE '%\\_backlog\\_%'`)).rowCount).toBe(0);
 });

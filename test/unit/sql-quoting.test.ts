@@ -19,7 +19,10 @@ const QUOTED: [RegExp, string][] = [
 
 /** Local names that hold SQL built from quoted parts or validated values: file -> name -> why. */
 const VETTED: Record<string, Record<string, string>> = {
-  'functions/core/blocking-locks.ts': { waitMs: 'a number of milliseconds, from validated settings and a constant' },
+  'functions/core/blocking-locks.ts': {
+    waitMs: 'a number of milliseconds, from validated settings and a constant',
+    configuredMs: 'a number of milliseconds, from validated settings',
+  },
   'functions/core/day-partition.ts': {
     'checkOf(plan)': 'quoteIdent of the day table name and a constant suffix',
     from: 'dayBoundLiterals: a YYYY-MM-DD day checked by dayStart, plus a constant time; partition bounds take no parameters',
