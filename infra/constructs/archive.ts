@@ -2,6 +2,7 @@ import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aw
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
@@ -85,15 +86,13 @@ export class Archive extends Construct {
    * tells "no object" from "not allowed" by it); the bucket holds nothing but the archive, so
    * listing reveals archive key names and no data.
    */
-  grant(grantee: iam.IGrantable, access: ArchiveAccess): void {
+  grant(fn: lambda.Function, access: ArchiveAccess): void {
     const objects = this.bucket.arnForObjects(`${this.prefix}/*`);
     const objectActions = access === 'write' ? ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'] : ['s3:GetObject'];
-    grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: objectActions, resources: [objects] }));
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
-    );
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: objectActions, resources: [objects] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnElement);
-    Validations.of(grantee.grantPrincipal).acknowledge({
+    Validations.of(fn.role ?? fn).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${this.prefix}/*]`,
       reason: `The archive's objects are one per table and day, named by the day: access is scoped to the archive prefix ${this.prefix}/ of the stack's own bucket.`,
     });

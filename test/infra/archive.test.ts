@@ -40,7 +40,8 @@ const roleStatements = (synthesized: Synthesized, operation: 'prune' | 'migrate'
 const s3Statements = (statements: Statement[]) => statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
 const environmentOf = (synthesized: Synthesized, operation: 'prune' | 'migrate' | 'stats' | 'partitions' | 'vacuum') => {
   const id = logicalId(synthesized, synthesized.stack.handlers.functions[operation]);
-  return (resources(synthesized, 'AWS::Lambda::Function')[id]?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  const fn = resources(synthesized, 'AWS::Lambda::Function')[id] as Resource;
+  return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 };
 
 describe('the archive bucket', () => {
@@ -101,13 +102,14 @@ describe('the archive bucket', () => {
 describe('the way to S3 from the isolated subnets', () => {
   it('is a gateway endpoint on the route table of each isolated subnet, admitting requests to the archive bucket only', () => {
     const endpoints = Object.values(resources(on, 'AWS::EC2::VPCEndpoint')).map((endpoint) => endpoint.Properties);
-    const gateway = endpoints.filter((endpoint) => endpoint.VpcEndpointType === 'Gateway');
-    expect(gateway).toHaveLength(1);
-    expect(JSON.stringify(gateway[0]?.ServiceName)).toContain('.s3');
+    const gateways = endpoints.filter((endpoint) => endpoint.VpcEndpointType === 'Gateway');
+    expect(gateways).toHaveLength(1);
+    const gateway = gateways[0] as Record<string, unknown>;
+    expect(JSON.stringify(gateway.ServiceName)).toContain('.s3');
     const routeTables = Object.keys(resources(on, 'AWS::EC2::RouteTable'));
     expect(routeTables).toHaveLength(2);
-    expect(gateway[0]?.RouteTableIds).toEqual(routeTables.map((id) => ({ Ref: id })));
-    expect((gateway[0]?.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+    expect(gateway.RouteTableIds).toEqual(routeTables.map((id) => ({ Ref: id })));
+    expect((gateway.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
       {
         Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
         Effect: 'Allow',

@@ -72,6 +72,8 @@ it('acknowledges exactly these findings per configuration', () => {
     'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Stats/ServiceRole',
     'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Vacuum/ServiceRole',
     'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ DeployMigrations/PartitionsInvoker/ServiceRole',
+    'AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/perps-archive/*] @ Functions/Prune/ServiceRole',
+    'AwsSolutions-S1 @ Archive/Bucket',
     'AwsSolutions-SQS3 @ Functions/FailureQueue',
     'AwsSolutions-SQS3 @ Schedules/DeadLetterQueue',
   ];

@@ -45,7 +45,11 @@ describe('functions', () => {
     const common = { DB_SECRET_ARN: secretRef, METRICS_NAMESPACE: 'PerpsStats' };
     expect(fnProps('migrate').Environment).toEqual({ Variables: common });
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
-    expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
+    // Archiving is on by default: prune refuses to drop a day the archive has not verified.
+    const archive = { ARCHIVE_BUCKET: { Ref: logicalId(stack.archive?.bucket) }, ARCHIVE_PREFIX: 'perps-archive' };
+    expect(fnProps('prune').Environment).toEqual({
+      Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180', ...archive },
+    });
     // 500 GiB: the RDS instance's storage autoscaling ceiling.
     expect(fnProps('stats').Environment).toEqual({
       Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000', DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3) },
