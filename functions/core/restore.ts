@@ -1,7 +1,9 @@
 import type pg from 'pg';
-import { ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey } from './archive/layout';
-import { openArchiveFile, readArchiveRows, type ArchiveFile } from './archive/read-rows';
+import { ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
+import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
+import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
 import { insertArchivedRows } from './archive/restore-load';
+import { createArchiveStore } from './archive/store';
 import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
@@ -24,11 +26,11 @@ export interface RestoreInput {
 }
 
 /** Where restore reads: the configured store, the key prefix, and the ledger row of the day if any. */
-export interface RestoreSource {
+interface RestoreSource {
   store: ArchiveStore;
   prefix: string;
   /** The day's ledger row (null: none; the key then comes from the layout). */
-  ledger: { location: string; object_key: string; rows: number; bytes: number } | null;
+  ledger: LedgerEntry | null;
 }
 
 export interface RestoreReport {
@@ -75,14 +77,17 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  * Nothing is changed until the attach: any failure before it drops the table and leaves the day
  * as it was. With `dryRun`, says what it would load and changes nothing.
  */
-export async function restore(ctx: OperationContext, input: RestoreInput, openSource: (client: pg.ClientBase) => Promise<RestoreSource>): Promise<RestoreReport> {
+export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
   dayStart(input.day);
+  const store = createArchiveStore(ctx.archive, 'restore');
+  const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
   return withClient(ctx.pool, async (client) => {
     await assertSchemaInstalled(client);
     let report: RestoreReport | undefined;
     try {
       return await withAdvisoryLock(client, 'restore', { wait: false }, async () => {
-        const plan = await planRestore(ctx, client, input, await openSource(client));
+        const ledger = await readLedgerEntry(client, input.table, input.day);
+        const plan = await planRestore(ctx, client, input, { store, prefix, ledger });
         report = plan.report;
         if (input.dryRun) return plan.report;
         await runRestore(ctx, client, plan);
@@ -112,7 +117,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const { store, ledger } = source;
   if (ledger && ledger.location !== store.location) {
     throw new InputError(
-      `restore ${table} ${day}: the archive ledger says this day was archived to ${ledger.location}, but the configured archive is ${store.location}: point ${ARCHIVE_VARIABLES.bucket} (or --from) at ${ledger.location}`,
+      `restore ${table} ${day}: the archive ledger says this day was archived to ${ledger.location}, but the configured archive is ${store.location}: point ${ARCHIVE_VARIABLES.bucket} (or, locally, ${ARCHIVE_VARIABLES.directory}) at ${ledger.location}`,
     );
   }
   const key = ledger?.object_key ?? archiveObjectKey(source.prefix, table, day);
@@ -285,8 +290,9 @@ async function dropLeftover(ctx: OperationContext, client: pg.ClientBase, dayTab
   const found = rows[0];
   if (!found) return;
   if (!found.ours) {
-    throw new InputError(`restore: a relation named ${dayTable.name} exists and is not one restore left behind; rename or drop it, then restore again`);
+    throw new InputError(
+      `restore: a relation named ${dayTable.name} exists and is not one restore left behind; rename or drop it, then restore again`,
+    );
   }
   await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, 'discard');
 }
-

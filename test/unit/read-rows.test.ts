@@ -17,8 +17,19 @@ function memoryStore(objects: Record<string, Uint8Array>): ArchiveStore {
   };
 }
 
-const DEC = { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, converted_type: 'DECIMAL', precision: 38, scale: 18, logical_type: { type: 'DECIMAL', precision: 38, scale: 18 } } as const;
-const TS = { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } } as const;
+const DEC = {
+  type: 'FIXED_LEN_BYTE_ARRAY',
+  type_length: 16,
+  converted_type: 'DECIMAL',
+  precision: 38,
+  scale: 18,
+  logical_type: { type: 'DECIMAL', precision: 38, scale: 18 },
+} as const;
+const TS = {
+  type: 'INT64',
+  converted_type: 'TIMESTAMP_MICROS',
+  logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
+} as const;
 const STR = { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } } as const;
 
 /** Decimal text -> the unscaled bigint the writer takes. */

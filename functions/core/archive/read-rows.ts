@@ -53,7 +53,9 @@ export async function openArchiveFile(store: ArchiveStore, key: string, table: T
   }
   const problems = schemaProblems(metadata.schema, ARCHIVE_COLUMNS[table]);
   if (problems.length > 0) {
-    throw new Error(`${store.location}/${key} does not have the columns of ${table} (functions/core/archive/layout.ts): ${problems.join('; ')}`);
+    throw new Error(
+      `${store.location}/${key} does not have the columns of ${table} (functions/core/archive/layout.ts): ${problems.join('; ')}`,
+    );
   }
   return { key, bytes, rows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, metadata, buffer };
 }
