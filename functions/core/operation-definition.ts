@@ -84,8 +84,8 @@ export interface Confirmation {
 /** A flag of a command: the payload field it sets. */
 export interface Flag {
   readonly field: string;
-  /** `number`: takes a value, plain decimal digits; `switch`: true when given. */
-  readonly kind: 'number' | 'switch';
+  /** `number`: takes a value, plain decimal digits; `text`: takes a value, as given; `switch`: true when given. */
+  readonly kind: 'number' | 'text' | 'switch';
 }
 
 /** How the local runner offers an operation. */

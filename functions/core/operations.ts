@@ -3,9 +3,12 @@ import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
+import { isCalendarDay } from './days';
 import { numberOrText, numberValue } from './parse';
+import { TIME_SERIES_TABLES } from './tables';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
+import { type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
 import { type VacuumReport, vacuum } from './vacuum';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
@@ -230,6 +233,43 @@ const vacuumOperation = defineOperation({
   },
 });
 
+const restoreOperation = defineOperation({
+  id: 'restore',
+  payload: z.strictObject({
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
+    day: z.string({ error: 'must be a UTC day written YYYY-MM-DD' }).refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    replace: switchValue,
+    dryRun: switchValue,
+  }),
+  run: (ctx, payload) => restore(ctx, payload),
+  metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
+  cli: {
+    flags: {
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      replace: { field: 'replace', kind: 'switch' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'restore --table T --day YYYY-MM-DD [--replace] [--dry-run]',
+      summary: "load one archived day back into its partition (the archive's Parquet object, verified against the ledger)",
+      flags: [
+        ['--table T', `the table: ${TIME_SERIES_TABLES.join(', ')}`],
+        ['--day YYYY-MM-DD', 'the UTC day'],
+        ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
+        ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
+      ],
+      examples: ['--table trades --day 2026-01-05 --dry-run', '--table trades --day 2026-01-05', '--table tickers --day 2026-01-05 --replace'],
+      environment: [
+        ...DDL_ENVIRONMENT,
+        BATCH_ENVIRONMENT,
+        ['ARCHIVE_BUCKET', 'the S3 bucket of the archive (or ARCHIVE_DIR: a local directory)'],
+        ['ARCHIVE_PREFIX', 'the key prefix of the archive'],
+      ],
+    },
+  },
+});
+
 /** Every operation by id. */
 export const OPERATIONS = {
   migrate: migrateOperation,
@@ -237,6 +277,7 @@ export const OPERATIONS = {
   prune: pruneOperation,
   stats: statsOperation,
   vacuum: vacuumOperation,
+  restore: restoreOperation,
 } as const;
 
 /** An operation's one name (see OperationDefinition.id). */

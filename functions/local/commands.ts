@@ -100,7 +100,7 @@ const confirmable = (command: Command) => command.steps.some((step) => step.oper
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   ...GLOBAL_OPTIONS,
   ...Object.fromEntries(
-    COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'number' ? 'string' : 'boolean' }]),
+    COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'switch' ? 'boolean' : 'string' }]),
   ),
   ...(COMMANDS.some(confirmable) ? { [YES]: { type: 'boolean' } } : {}),
   ...INVOKE_OPTIONS,
@@ -422,9 +422,13 @@ export function confirmationFlag(operation: Operation): string {
   return `--${flag ?? field}`;
 }
 
-/** A switch is true when given; a number is plain decimal digits (anything else is NaN, which the schema rejects with its message). */
-function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | undefined {
+/**
+ * A switch is true when given; a number is plain decimal digits (anything else is NaN, which the
+ * schema rejects with its message); text is passed on as given, for the schema to judge.
+ */
+function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | string | undefined {
   if (kind === 'switch') return raw === true ? true : undefined;
+  if (kind === 'text') return typeof raw === 'string' ? raw : undefined;
   return typeof raw === 'string' ? readDecimal(raw) : undefined;
 }
 

@@ -74,6 +74,7 @@ export function createOperationHandler(operation: Operation, options: OperationH
       log,
       now: options.now ?? (() => new Date()),
       settings: environment().maintenance,
+      archive: environment().archive,
       progress: options.progress,
       timeLeftMs: () => context.getRemainingTimeInMillis(),
     };

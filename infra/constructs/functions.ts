@@ -80,6 +80,15 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     maxEventAge: Duration.hours(6),
     statementTimeout: undefined,
   },
+  // Manual only (one day back from the archive): a failure says what to put right, so no retry.
+  // It wants 1024 MB (a row group of Parquet and its rows in memory): the infra branch sizes it.
+  restore: {
+    timeout: Duration.minutes(15),
+    reservedConcurrency: 1,
+    retryAttempts: 0,
+    maxEventAge: Duration.hours(1),
+    statementTimeout: undefined,
+  },
   // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
   stats: {
     timeout: Duration.minutes(1),
