@@ -41,7 +41,8 @@ export const DEFAULT_MEMORY_MB = 256;
  * objects, restore reads them back, and prune reads the ledger's objects before it drops a day.
  */
 export const ARCHIVE_ACCESS: Partial<Record<HandlerOperation, ArchiveAccess>> = {
-  ...({ archive: 'write', restore: 'read' } as Partial<Record<string, ArchiveAccess>>),
+  ...({ archive: 'write' } as Partial<Record<string, ArchiveAccess>>),
+  restore: 'read',
   prune: 'read',
 };
 
@@ -81,9 +82,11 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     statementTimeout: undefined,
   },
   // Manual only (one day back from the archive): a failure says what to put right, so no retry.
-  // It wants 1024 MB (a row group of Parquet and its rows in memory): the infra branch sizes it.
+  // 1024 MB: a row group of Parquet and its rows in memory, and the CPU share (about 0.6 vCPU)
+  // to decode them.
   restore: {
     timeout: Duration.minutes(15),
+    memorySize: 1024,
     reservedConcurrency: 1,
     retryAttempts: 0,
     maxEventAge: Duration.hours(1),

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS, ATHENA_TYPES, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { HandlerOperation } from '../../infra/bundling';
 import { ARCHIVE_GLUE_DATABASE } from '../../infra/constructs/archive';
 import { EXISTING_CONTEXT, type Synthesized, synthesize } from '../support/infra';
 
@@ -30,7 +31,7 @@ const prefixArn = (synthesized: Synthesized) => ({
   'Fn::Join': ['', [bucketArn(synthesized), `/${DEFAULT_ARCHIVE_PREFIX}/*`]],
 });
 /** The statements of a function's role policy (CDK's default policy, where addToRolePolicy writes). */
-const roleStatements = (synthesized: Synthesized, operation: 'prune' | 'migrate' | 'stats' | 'partitions' | 'vacuum'): Statement[] => {
+const roleStatements = (synthesized: Synthesized, operation: HandlerOperation): Statement[] => {
   const fn = synthesized.stack.handlers.functions[operation];
   const roleId = synthesized.stack.getLogicalId(fn.role?.node.defaultChild as never);
   return Object.values(resources(synthesized, 'AWS::IAM::Policy'))
@@ -38,7 +39,7 @@ const roleStatements = (synthesized: Synthesized, operation: 'prune' | 'migrate'
     .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 };
 const s3Statements = (statements: Statement[]) => statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
-const environmentOf = (synthesized: Synthesized, operation: 'prune' | 'migrate' | 'stats' | 'partitions' | 'vacuum') => {
+const environmentOf = (synthesized: Synthesized, operation: HandlerOperation) => {
   const id = logicalId(synthesized, synthesized.stack.handlers.functions[operation]);
   const fn = resources(synthesized, 'AWS::Lambda::Function')[id] as Resource;
   return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -137,8 +138,8 @@ describe('the way to S3 from the isolated subnets', () => {
 });
 
 describe('IAM on the archive', () => {
-  it('lets prune read objects under the archive prefix only, and list the bucket', () => {
-    expect(s3Statements(roleStatements(on, 'prune'))).toEqual([
+  it.each(['prune', 'restore'] as const)('lets %s read objects under the archive prefix only, and list the bucket', (operation) => {
+    expect(s3Statements(roleStatements(on, operation))).toEqual([
       { Action: 's3:GetObject', Effect: 'Allow', Resource: prefixArn(on) },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: bucketArn(on) },
     ]);
@@ -164,9 +165,14 @@ describe('IAM on the archive', () => {
 });
 
 describe('the functions and archiving on or off', () => {
-  it('points prune at the archive when archiving is on, so it refuses to drop a day without a verified archive', () => {
-    expect(environmentOf(on, 'prune')).toMatchObject({ ARCHIVE_BUCKET: { Ref: bucketId(on) }, ARCHIVE_PREFIX: DEFAULT_ARCHIVE_PREFIX });
-    expect(environmentOf(on, 'prune')).not.toHaveProperty('ARCHIVE_AFTER_DAYS');
+  it('points prune at the archive when archiving is on, so it refuses to drop a day without a verified archive; and restore', () => {
+    for (const operation of ['prune', 'restore'] as const) {
+      const archive = Object.entries(environmentOf(on, operation)).filter(([name]) => name.startsWith('ARCHIVE_'));
+      expect(Object.fromEntries(archive), operation).toEqual({
+        ARCHIVE_BUCKET: { Ref: bucketId(on) },
+        ARCHIVE_PREFIX: DEFAULT_ARCHIVE_PREFIX,
+      });
+    }
     for (const operation of ['migrate', 'partitions', 'stats', 'vacuum'] as const) {
       expect(
         Object.keys(environmentOf(on, operation)).filter((name) => name.startsWith('ARCHIVE_')),

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { HANDLER_OPERATIONS } from '../../infra/bundling';
 import { EXISTING_CONTEXT, type Synthesized, synthesize } from '../support/infra';
 import { createdBefore, idsOfType } from './template-graph';
 
@@ -50,7 +51,8 @@ describe('2. CloudWatch may publish the alarms to the TLS-only topic', () => {
     const policy = only(Object.values(resourcesOf(rds, 'AWS::SNS::TopicPolicy'))).Properties;
     expect(policy.Topics).toEqual([topic]);
     const alarmArns = idsOfType(rds.template, 'AWS::CloudWatch::Alarm').map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(alarmArns).toHaveLength(28);
+    // 4 per time-series table, 7 per exchange, storage runway, stats missing, 2 queues, and one per function.
+    expect(alarmArns).toHaveLength(4 * 3 + 7 + 1 + 1 + 2 + HANDLER_OPERATIONS.length);
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',

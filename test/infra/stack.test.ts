@@ -22,12 +22,14 @@ const fnProps = (operation: (typeof HANDLER_OPERATIONS)[number]) =>
 const secretRef = { Ref: logicalId(stack.database.secret) };
 
 describe('functions', () => {
+  // The archive's functions hold a Parquet row group and its rows: 1024 MB, and with it about 0.6 vCPU.
+  const memory: Partial<Record<(typeof HANDLER_OPERATIONS)[number], number>> = { restore: 1024 };
   it.each(HANDLER_OPERATIONS)('%s runs the handler bundle on Node.js 24, arm64, in the isolated subnets', (operation) => {
     expect(fnProps(operation)).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: LAMBDA_HANDLER,
-      MemorySize: 256,
+      MemorySize: memory[operation] ?? 256,
     });
     expect(JSON.stringify(fnProps(operation).VpcConfig)).toMatch(/isolatedSubnet1.*isolatedSubnet2/);
   });
@@ -59,15 +61,22 @@ describe('functions', () => {
 
   it('sizes timeouts to the work', () => {
     const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
-    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60, vacuum: 900 });
+    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, restore: 900, stats: 60, vacuum: 900 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
-    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300], vacuum: [2, 21600] };
+    const expected = {
+      migrate: [0, 3600],
+      partitions: [2, 21600],
+      prune: [2, 21600],
+      restore: [0, 3600],
+      stats: [0, 300],
+      vacuum: [2, 21600],
+    };
     // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(6);
+    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 1);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -96,7 +105,7 @@ describe('functions', () => {
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
     );
     const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
-    expect(secretStatements).toHaveLength(5);
+    expect(secretStatements).toHaveLength(HANDLER_OPERATIONS.length);
     for (const statement of secretStatements)
       expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
     // No statement of ours names a wildcard resource.
@@ -370,7 +379,7 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + 5 + 1 + 2);
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
