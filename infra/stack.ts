@@ -53,7 +53,10 @@ export class PerpsStatsDbStack extends Stack {
       functions,
       deadLetterQueues: { FunctionFailures: this.handlers.failureQueue, ScheduleDeadLetters: this.schedules.deadLetterQueue },
     });
-    const dashboard = new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
+    const dashboard = new StoreDashboard(this, 'Dashboard', {
+      metricsNamespace: config.metricsNamespace,
+      archive: config.archive !== undefined,
+    });
 
     // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and
     // what `npm run verify` reads.

@@ -1,15 +1,17 @@
 import * as z from 'zod';
+import { type ArchiveReport, archive } from './archive';
+import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
+import { isCalendarDay } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
-import { isCalendarDay } from './days';
 import { numberOrText, numberValue } from './parse';
-import { TIME_SERIES_TABLES } from './tables';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
 import { type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
+import { TIME_SERIES_TABLES } from './tables';
 import { type VacuumReport, vacuum } from './vacuum';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
 
@@ -237,7 +239,9 @@ const restoreOperation = defineOperation({
   id: 'restore',
   payload: z.strictObject({
     table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
-    day: z.string({ error: 'must be a UTC day written YYYY-MM-DD' }).refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    day: z
+      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
+      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
     replace: switchValue,
     dryRun: switchValue,
   }),
@@ -259,12 +263,79 @@ const restoreOperation = defineOperation({
         ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
         ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
       ],
-      examples: ['--table trades --day 2026-01-05 --dry-run', '--table trades --day 2026-01-05', '--table tickers --day 2026-01-05 --replace'],
+      examples: [
+        '--table trades --day 2026-01-05 --dry-run',
+        '--table trades --day 2026-01-05',
+        '--table tickers --day 2026-01-05 --replace',
+      ],
       environment: [
         ...DDL_ENVIRONMENT,
         BATCH_ENVIRONMENT,
         ['ARCHIVE_BUCKET', 'the S3 bucket of the archive (or ARCHIVE_DIR: a local directory)'],
         ['ARCHIVE_PREFIX', 'the key prefix of the archive'],
+      ],
+    },
+  },
+});
+
+const archiveOperation = defineOperation({
+  id: 'archive',
+  payload: z.strictObject({
+    archiveAfterDays: numberValue(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }).optional(),
+    day: z.string().refine(isCalendarDay, { error: 'must be a calendar day, YYYY-MM-DD' }).optional(),
+    dryRun: switchValue,
+    whenLocked: WHEN_LOCKED,
+  }),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('archive', whenLocked, () => archive(ctx, input)),
+  metrics: (report: ArchiveReport | SkippedReport<'archive'>) =>
+    isSkipped(report) || report.dry_run
+      ? {}
+      : {
+          counts: {
+            ArchivedPartitions: report.partitions_archived,
+            ArchivedRows: report.rows_archived,
+            ArchivedBytes: report.bytes_archived,
+            ArchiveFailures: report.partitions_failed,
+          },
+        },
+  defaults: {
+    variables: {
+      [ARCHIVE_VARIABLES.afterDays]: {
+        field: 'archiveAfterDays',
+        schema: numberOrText(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+      },
+    },
+    actionFields: ['archiveAfterDays', 'day'],
+  },
+  // It reads the partitions and writes only its own ledger, but the ledger is the maintenance user's.
+  cli: {
+    flags: {
+      to: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
+      'after-days': { field: 'archiveAfterDays', kind: 'number' },
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'archive [--to DIR] [--after-days N] [--table T] [--day D] [--dry-run]',
+      summary: `closed day partitions to Parquet (a bucket or DIR), verified, recorded in archive_ledger (default: days ${ARCHIVE_AFTER_DAYS.default}+ days old)`,
+      flags: [
+        ['--to DIR', `write to this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
+        [
+          '--after-days N',
+          `archive days at least N days before today, UTC (${ARCHIVE_AFTER_DAYS.min}-${ARCHIVE_AFTER_DAYS.max}, default ${ARCHIVE_AFTER_DAYS.default})`,
+        ],
+        ['--table T', `only this table (${TIME_SERIES_TABLES.join(', ')})`],
+        ['--day YYYY-MM-DD', 'only this day (a closed one: before today, UTC)'],
+        ['--dry-run', 'list the day partitions it would archive, write nothing'],
+      ],
+      examples: ['--to ./archive', '--to ./archive --dry-run', '--table trades --day 2026-06-01', '--after-days 7 --format json'],
+      environment: [
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket to write to (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --to sets)'],
       ],
     },
   },
@@ -277,6 +348,7 @@ export const OPERATIONS = {
   prune: pruneOperation,
   stats: statsOperation,
   vacuum: vacuumOperation,
+  archive: archiveOperation,
   restore: restoreOperation,
 } as const;
 

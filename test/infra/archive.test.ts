@@ -2,7 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS, ATHENA_TYPES, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import type { HandlerOperation } from '../../infra/bundling';
+import { parseStackConfig } from '../../infra/config';
 import { ARCHIVE_GLUE_DATABASE } from '../../infra/constructs/archive';
+import { type ScheduleSpec, scheduleSpecs } from '../../infra/constructs/schedules';
 import { EXISTING_CONTEXT, type Synthesized, synthesize } from '../support/infra';
 
 // The default stack (archiving on, new RDS), one with archiving off, one on an existing VPC, and
@@ -138,6 +140,13 @@ describe('the way to S3 from the isolated subnets', () => {
 });
 
 describe('IAM on the archive', () => {
+  it('lets the archive function write, read and abort uploads under the archive prefix only, and list the bucket', () => {
+    expect(s3Statements(roleStatements(on, 'archive'))).toEqual([
+      { Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: prefixArn(on) },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: bucketArn(on) },
+    ]);
+  });
+
   it.each(['prune', 'restore'] as const)('lets %s read objects under the archive prefix only, and list the bucket', (operation) => {
     expect(s3Statements(roleStatements(on, operation))).toEqual([
       { Action: 's3:GetObject', Effect: 'Allow', Resource: prefixArn(on) },
@@ -166,18 +175,53 @@ describe('IAM on the archive', () => {
 
 describe('the functions and archiving on or off', () => {
   it('points prune at the archive when archiving is on, so it refuses to drop a day without a verified archive; and restore', () => {
-    for (const operation of ['prune', 'restore'] as const) {
-      const archive = Object.entries(environmentOf(on, operation)).filter(([name]) => name.startsWith('ARCHIVE_'));
-      expect(Object.fromEntries(archive), operation).toEqual({
-        ARCHIVE_BUCKET: { Ref: bucketId(on) },
-        ARCHIVE_PREFIX: DEFAULT_ARCHIVE_PREFIX,
-      });
-    }
+    const archiveVariables = (synthesized: Synthesized, operation: HandlerOperation) =>
+      Object.fromEntries(Object.entries(environmentOf(synthesized, operation)).filter(([name]) => name.startsWith('ARCHIVE_')));
+    const where = { ARCHIVE_BUCKET: { Ref: bucketId(on) }, ARCHIVE_PREFIX: DEFAULT_ARCHIVE_PREFIX };
+    for (const operation of ['prune', 'restore'] as const) expect(archiveVariables(on, operation), operation).toEqual(where);
+    // The archive function's own payload default, from archiveAfterDays.
+    expect(archiveVariables(on, 'archive')).toEqual({ ...where, ARCHIVE_AFTER_DAYS: '2' });
+    expect(archiveVariables(standard, 'archive')).toMatchObject({ ARCHIVE_AFTER_DAYS: '5' });
     for (const operation of ['migrate', 'partitions', 'stats', 'vacuum'] as const) {
       expect(
         Object.keys(environmentOf(on, operation)).filter((name) => name.startsWith('ARCHIVE_')),
         operation,
       ).toEqual([]);
+    }
+  });
+
+  it('schedules archive between partitions and prune, with room for a 15-minute run and a retry; restore never', () => {
+    const at = (spec: ScheduleSpec | undefined) => Number(spec?.cron.hour) * 60 + Number(spec?.cron.minute);
+    const specs = scheduleSpecs(parseStackConfig({}));
+    const spec = (operation: HandlerOperation) => specs.find((candidate) => candidate.operation === operation);
+    expect(at(spec('archive'))).toBeGreaterThan(at(spec('partitions')));
+    expect(at(spec('prune')) - at(spec('archive'))).toBeGreaterThanOrEqual(30);
+    expect(spec('archive')?.input).toEqual({});
+    expect(spec('restore')).toBeUndefined();
+    expect(scheduleSpecs(parseStackConfig({ archive: 'false' })).map((candidate) => candidate.operation)).not.toContain('archive');
+  });
+
+  it('alarms on archive failures and graphs what the archive wrote, only when archiving is on', () => {
+    const archiveAlarms = (synthesized: Synthesized) =>
+      Object.values(resources(synthesized, 'AWS::CloudWatch::Alarm'))
+        .map((alarm) => alarm.Properties)
+        .filter((alarm) => alarm.MetricName === 'ArchiveFailures');
+    expect(archiveAlarms(on)).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: expect.arrayContaining([{ Name: 'Operation', Value: 'archive' }]),
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+    expect(archiveAlarms(off)).toEqual([]);
+    const body = (synthesized: Synthesized) => JSON.stringify(only(synthesized, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
+    for (const metric of ['ArchivedRows', 'ArchivedBytes', 'ArchiveFailures']) {
+      expect(body(on), metric).toContain(metric);
+      expect(body(off), metric).not.toContain(metric);
     }
   });
 

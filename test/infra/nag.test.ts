@@ -69,7 +69,7 @@ it('acknowledges exactly these findings per configuration', () => {
     ]),
     'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ DeployMigrations/PartitionsInvoker/ServiceRole',
     // Object access under the archive prefix: the functions that read or write the archive.
-    ...['Prune', 'Restore'].map(
+    ...['Archive', 'Prune', 'Restore'].map(
       (id) => `AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/perps-archive/*] @ Functions/${id}/ServiceRole`,
     ),
     'AwsSolutions-S1 @ Archive/Bucket',

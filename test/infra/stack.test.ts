@@ -23,7 +23,7 @@ const secretRef = { Ref: logicalId(stack.database.secret) };
 
 describe('functions', () => {
   // The archive's functions hold a Parquet row group and its rows: 1024 MB, and with it about 0.6 vCPU.
-  const memory: Partial<Record<(typeof HANDLER_OPERATIONS)[number], number>> = { restore: 1024 };
+  const memory: Partial<Record<(typeof HANDLER_OPERATIONS)[number], number>> = { archive: 1024, restore: 1024 };
   it.each(HANDLER_OPERATIONS)('%s runs the handler bundle on Node.js 24, arm64, in the isolated subnets', (operation) => {
     expect(fnProps(operation)).toMatchObject({
       Runtime: 'nodejs24.x',
@@ -61,13 +61,14 @@ describe('functions', () => {
 
   it('sizes timeouts to the work', () => {
     const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
-    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, restore: 900, stats: 60, vacuum: 900 });
+    expect(timeouts).toEqual({ archive: 900, migrate: 600, partitions: 600, prune: 900, restore: 900, stats: 60, vacuum: 900 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
     const expected = {
+      archive: [2, 21600],
       migrate: [0, 3600],
       partitions: [2, 21600],
       prune: [2, 21600],
@@ -122,7 +123,7 @@ describe('functions', () => {
             {
               Action: 'lambda:InvokeFunction',
               Effect: 'Allow',
-              Resource: ['partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
+              Resource: ['archive', 'partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
                 'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'],
               })),
             },
@@ -137,15 +138,16 @@ describe('functions', () => {
 describe('schedules', () => {
   const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
 
-  it('runs partitions, prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+  it('runs partitions, archive (20 minutes later), prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
     const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
     const expected = [
       ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['archive', 'cron(20 1 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['vacuum', 'cron(0 3 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['stats', 'cron(0/5 * * * ? *)', {}, { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300 }],
     ] as const;
-    expect(schedules()).toHaveLength(4);
+    expect(schedules()).toHaveLength(5);
     for (const [operation, expression, input, retryPolicy] of expected) {
       const schedule = schedules().find((props) => JSON.stringify(props.Target).includes(fnId(operation)));
       expect(schedule, operation).toMatchObject({
@@ -379,7 +381,8 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2);
+    // ... and ArchiveFailures.
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2 + 1);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });

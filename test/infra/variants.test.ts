@@ -118,7 +118,8 @@ describe('existing database', () => {
 
   it('has no prune schedule when both retention actions are off, and no prune defaults', () => {
     const targets = propertiesOf(existing.template, 'AWS::Scheduler::Schedule').map((schedule) => JSON.stringify(schedule.Target));
-    expect(targets).toHaveLength(3);
+    // partitions, archive, vacuum, stats.
+    expect(targets).toHaveLength(4);
     expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
     const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
     expect(envs).not.toContain('PRUNE_');
