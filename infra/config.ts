@@ -113,7 +113,7 @@ export const CONTEXT_KEYS = {
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
   reservedConcurrency:
-    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune and vacuum; needs an account concurrency quota above 14',
+    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune, vacuum, archive and restore; needs an account concurrency quota of 16 or more',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   dataAgeAlarmSeconds:
     'alarm when the newest row of a table, or of every table of one exchange, is older than this (default 3600); off disables it',

@@ -24,7 +24,7 @@ function only<T>(items: T[]): T {
 }
 const reservations = (synthesized: Synthesized) =>
   Object.fromEntries(
-    (['migrate', 'partitions', 'prune', 'stats', 'vacuum'] as const).map((operation) => [
+    HANDLER_OPERATIONS.map((operation) => [
       operation,
       resourcesOf(synthesized, 'AWS::Lambda::Function')[logicalId(synthesized, synthesized.stack.handlers.functions[operation])]?.Properties
         .ReservedConcurrentExecutions,
@@ -40,8 +40,8 @@ describe('1. reserved concurrency is opt-in', () => {
     }
   });
 
-  it('reserves one run of migrate, partitions, prune and vacuum with -c reservedConcurrency=true', () => {
-    expect(reservations(optedIn)).toEqual({ migrate: 1, partitions: 1, prune: 1, stats: undefined, vacuum: 1 });
+  it('reserves one run of migrate, partitions, prune, vacuum, archive and restore with -c reservedConcurrency=true', () => {
+    expect(reservations(optedIn)).toEqual({ archive: 1, migrate: 1, partitions: 1, prune: 1, restore: 1, stats: undefined, vacuum: 1 });
   });
 });
 
