@@ -202,7 +202,13 @@ describe('archive when things fail', () => {
     // Plenty of time until the first partition is done, then less than the reserve (30 s) but
     // more than the margin under which an export in progress is abandoned.
     let left = 600_000;
-    const deadline = { ...ctx, timeLeftMs: () => left, progress: () => void (left = 10_000) };
+    const deadline = {
+      ...ctx,
+      timeLeftMs: () => left,
+      progress: () => {
+        left = 10_000;
+      },
+    };
     const error = await archive(deadline, { archiveAfterDays: 2 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DeadlineError);
     const report = (error as DeadlineError).report as ArchiveReport;
