@@ -44,17 +44,22 @@ function rowText(columns: readonly ArchiveColumn[]): string {
  */
 export function partitionCheckSql(relation: string, columns: readonly ArchiveColumn[]): string {
   const decimals = columns.filter((column) => column.kind === 'decimal');
-  const misfits = decimals.flatMap((column, i) => [
-    `count(*) FILTER (WHERE ${decimalMisfit(column)}) AS misfit_count_${i}`,
-    `min(${quoteIdent(column.name)}) FILTER (WHERE ${decimalMisfit(column)})::text AS misfit_example_${i}`,
-  ]);
+  const misfitList = decimals
+    .flatMap((column, i) => [
+      `count(*) FILTER (WHERE ${decimalMisfit(column)}) AS misfit_count_${i}`,
+      `min(${quoteIdent(column.name)}) FILTER (WHERE ${decimalMisfit(column)})::text AS misfit_example_${i}`,
+    ])
+    .map((item) => `,\n       ${item}`)
+    .join('');
+  const hashedRow = rowText(columns);
+  const rel = quoteIdent(relation);
   return `SELECT count(*) AS rows,
-       coalesce(sum(('x' || substr(md5(${rowText(columns)}), 1, 15))::bit(60)::bigint), 0)::text AS checksum_sum
-       ${misfits.map((m) => `,\n       ${m}`).join('')}
-  FROM ${quoteIdent(relation)}`;
+       coalesce(sum(('x' || substr(md5(${hashedRow}), 1, 15))::bit(60)::bigint), 0)::text AS checksum_sum${misfitList}
+  FROM ${rel}`;
 }
 
 /** The cursor's query: every column as exact text, in layout order. */
 export function exportSelectSql(relation: string, columns: readonly ArchiveColumn[]): string {
-  return `SELECT ${columns.map((column) => `${exactTextExpression(column)} AS ${quoteIdent(column.name)}`).join(', ')} FROM ${quoteIdent(relation)}`;
+  const selectList = columns.map((column) => `${exactTextExpression(column)} AS ${quoteIdent(column.name)}`).join(', ');
+  return `SELECT ${selectList} FROM ${quoteIdent(relation)}`;
 }
