@@ -97,6 +97,7 @@ const pruneOperation = defineOperation({
       : {
           counts: {
             PartitionsDropped: report.partitions_dropped,
+            PartitionsKept: report.partitions_kept,
             RowsDeleted: Object.values(report.rows_deleted).reduce((sum, rows) => sum + rows, 0),
           },
         },

@@ -87,8 +87,12 @@ function renderPrune(r: PruneReport | PrunePlanReport): string {
     'rows_planned' in r
       ? `would remove rows: ${totals || 'none'}; partitions to drop: ${r.partitions_planned}`
       : `removed rows: ${totals || 'none'}; partitions dropped: ${r.partitions_dropped}`,
+    r.archive === null ? '' : `archive: ${r.archive}; partitions kept (archive not verified): ${r.partitions_kept}`,
+    ...r.actions.flatMap((a) => ('kept_because' in a && a.kept_because ? [`kept ${a.relation}: ${a.kept_because}`] : [])),
     ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** One action of a prune as a table row: action, relation, rows, status. */
