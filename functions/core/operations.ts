@@ -1,15 +1,15 @@
 import * as z from 'zod';
+import { isCalendarDay } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
-import { isCalendarDay } from './days';
 import { numberOrText, numberValue } from './parse';
-import { TIME_SERIES_TABLES } from './tables';
 import { ensurePartitions, type PartitionsReport } from './partitions';
 import { type PruneReport, prune, prunePlanProblems } from './prune';
 import { type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
+import { TIME_SERIES_TABLES } from './tables';
 import { type VacuumReport, vacuum } from './vacuum';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
 
@@ -238,7 +238,9 @@ const restoreOperation = defineOperation({
   id: 'restore',
   payload: z.strictObject({
     table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
-    day: z.string({ error: 'must be a UTC day written YYYY-MM-DD' }).refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    day: z
+      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
+      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
     replace: switchValue,
     dryRun: switchValue,
   }),
@@ -260,7 +262,11 @@ const restoreOperation = defineOperation({
         ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
         ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
       ],
-      examples: ['--table trades --day 2026-01-05 --dry-run', '--table trades --day 2026-01-05', '--table tickers --day 2026-01-05 --replace'],
+      examples: [
+        '--table trades --day 2026-01-05 --dry-run',
+        '--table trades --day 2026-01-05',
+        '--table tickers --day 2026-01-05 --replace',
+      ],
       environment: [
         ...DDL_ENVIRONMENT,
         BATCH_ENVIRONMENT,

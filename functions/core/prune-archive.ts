@@ -32,7 +32,8 @@ export interface DropCandidate {
 export async function archiveKeepReason(client: pg.ClientBase, store: ArchiveStore, candidate: DropCandidate): Promise<string | null> {
   const { table, relation, from, to } = candidate;
   const day = from === null ? null : dayOf(new Date(from));
-  const isDay = day !== null && Date.parse(from as string) === dayStart(day).getTime() && Date.parse(to) === dayStart(addDays(day, 1)).getTime();
+  const isDay =
+    day !== null && Date.parse(from as string) === dayStart(day).getTime() && Date.parse(to) === dayStart(addDays(day, 1)).getTime();
   if (!isDay) return `not a day partition (${from ?? 'MINVALUE'} to ${to}): only archived days are dropped`;
   const ledger = await readLedgerEntry(client, table as TimeSeriesTable, day);
   if (!ledger) return `not archived: the archive ledger has no row for ${table} ${day} (run archive first)`;

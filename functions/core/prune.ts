@@ -122,7 +122,8 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
   if (problems.length > 0) throw new InputError(problems.map((problem) => fillNames(problem)));
   const now = ctx.now();
   // Only dropping partitions needs the archive; a bad archive setting is refused before anything runs.
-  const store = input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(ctx.archive) ? createArchiveStore(ctx.archive, 'prune') : null;
+  const store =
+    input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(ctx.archive) ? createArchiveStore(ctx.archive, 'prune') : null;
 
   return withClient(ctx.pool, async (client) => {
     await assertSchemaInstalled(client);
