@@ -123,7 +123,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const key = ledger?.object_key ?? archiveObjectKey(source.prefix, table, day);
   if (!ledger && (await store.size(key)) === null) {
     throw new InputError(
-      `restore ${table} ${day}: nothing to restore: the archive ledger has no row for this day and ${store.location}/${key} does not exist (was the day archived? list the ledger: SELECT * FROM archive_ledger WHERE table_name = '${table}')`,
+      `restore ${table} ${day}: nothing to restore: the archive ledger has no row for this day and ${store.location}/${key} does not exist (was the day archived? the table archive_ledger lists the archived days)`,
     );
   }
   const file = await openVerified(store, key, table, day, ledger);
