@@ -86,6 +86,12 @@ export interface Flag {
   readonly field: string;
   /** `number`: takes a value, plain decimal digits; `text`: takes a value, as given; `switch`: true when given. */
   readonly kind: 'number' | 'text' | 'switch';
+  /**
+   * A local setting rather than a payload field: the runner sets this environment variable of
+   * the handler to the value (a path made absolute), as the stack would set it in AWS
+   * (`archive --to DIR` sets ARCHIVE_DIR).
+   */
+  readonly variable?: string;
 }
 
 /** How the local runner offers an operation. */

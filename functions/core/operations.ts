@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { type ArchiveReport, archive } from './archive';
+import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
 import { isCalendarDay } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
@@ -234,6 +236,69 @@ const vacuumOperation = defineOperation({
   },
 });
 
+const archiveOperation = defineOperation({
+  id: 'archive',
+  payload: z.strictObject({
+    archiveAfterDays: numberValue(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }).optional(),
+    day: z.string().refine(isCalendarDay, { error: 'must be a calendar day, YYYY-MM-DD' }).optional(),
+    dryRun: switchValue,
+    whenLocked: WHEN_LOCKED,
+  }),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('archive', whenLocked, () => archive(ctx, input)),
+  metrics: (report: ArchiveReport | SkippedReport<'archive'>) =>
+    isSkipped(report) || report.dry_run
+      ? {}
+      : {
+          counts: {
+            ArchivedPartitions: report.partitions_archived,
+            ArchivedRows: report.rows_archived,
+            ArchivedBytes: report.bytes_archived,
+            ArchiveFailures: report.partitions_failed,
+          },
+        },
+  defaults: {
+    variables: {
+      [ARCHIVE_VARIABLES.afterDays]: {
+        field: 'archiveAfterDays',
+        schema: numberOrText(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+      },
+    },
+    actionFields: ['archiveAfterDays', 'day'],
+  },
+  // It reads the partitions and writes only its own ledger, but the ledger is the maintenance user's.
+  cli: {
+    flags: {
+      to: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
+      'after-days': { field: 'archiveAfterDays', kind: 'number' },
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'archive [--to DIR] [--after-days N] [--table T] [--day D] [--dry-run]',
+      summary: `closed day partitions to Parquet (a bucket or DIR), verified, recorded in archive_ledger (default: days ${ARCHIVE_AFTER_DAYS.default}+ days old)`,
+      flags: [
+        ['--to DIR', `write to this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
+        [
+          '--after-days N',
+          `archive days at least N days before today, UTC (${ARCHIVE_AFTER_DAYS.min}-${ARCHIVE_AFTER_DAYS.max}, default ${ARCHIVE_AFTER_DAYS.default})`,
+        ],
+        ['--table T', `only this table (${TIME_SERIES_TABLES.join(', ')})`],
+        ['--day YYYY-MM-DD', 'only this day (a closed one: before today, UTC)'],
+        ['--dry-run', 'list the day partitions it would archive, write nothing'],
+      ],
+      examples: ['--to ./archive', '--to ./archive --dry-run', '--table trades --day 2026-06-01', '--after-days 7 --format json'],
+      environment: [
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket to write to (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --to sets)'],
+      ],
+    },
+  },
+});
+
 const restoreOperation = defineOperation({
   id: 'restore',
   payload: z.strictObject({
@@ -248,30 +313,34 @@ const restoreOperation = defineOperation({
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
   cli: {
     flags: {
+      from: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
       table: { field: 'table', kind: 'text' },
       day: { field: 'day', kind: 'text' },
       replace: { field: 'replace', kind: 'switch' },
       'dry-run': { field: 'dryRun', kind: 'switch' },
     },
     usage: {
-      synopsis: 'restore --table T --day YYYY-MM-DD [--replace] [--dry-run]',
+      synopsis: 'restore [--from DIR] --table T --day YYYY-MM-DD [--replace] [--dry-run]',
       summary: "load one archived day back into its partition (the archive's Parquet object, verified against the ledger)",
       flags: [
+        ['--from DIR', `read the archive in this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
         ['--table T', `the table: ${TIME_SERIES_TABLES.join(', ')}`],
         ['--day YYYY-MM-DD', 'the UTC day'],
         ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
         ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
       ],
       examples: [
-        '--table trades --day 2026-01-05 --dry-run',
+        '--from ./archive --table trades --day 2026-01-05 --dry-run',
         '--table trades --day 2026-01-05',
         '--table tickers --day 2026-01-05 --replace',
       ],
       environment: [
         ...DDL_ENVIRONMENT,
         BATCH_ENVIRONMENT,
-        ['ARCHIVE_BUCKET', 'the S3 bucket of the archive (or ARCHIVE_DIR: a local directory)'],
-        ['ARCHIVE_PREFIX', 'the key prefix of the archive'],
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket of the archive (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --from sets)'],
       ],
     },
   },
@@ -284,6 +353,7 @@ export const OPERATIONS = {
   prune: pruneOperation,
   stats: statsOperation,
   vacuum: vacuumOperation,
+  archive: archiveOperation,
   restore: restoreOperation,
 } as const;
 

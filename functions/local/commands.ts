@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
 import { InputError } from '../core/errors';
@@ -23,6 +24,8 @@ export interface Invocation {
   steps: Step[];
   /** --yes: a run that destroys data is confirmed without a prompt. */
   yes: boolean;
+  /** Handler environment variables set by flags (`--to DIR`: ARCHIVE_DIR), over the runner's own. */
+  environment?: Readonly<Record<string, string>>;
   /**
    * `invoke`: the payloads go to the handlers unchecked, as Lambda events; the handler checks
    * them, and a run that destroys data carries its own `confirm` (no preview, no prompt).
@@ -220,7 +223,7 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
 
   return {
     kind: 'run',
-    invocation: buildInvocation(command, values, env),
+    invocation: buildInvocation(command, values, env, cwd),
     format,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
@@ -380,8 +383,14 @@ function scheduledDefaults(
   );
 }
 
-function buildInvocation(command: Command, values: FlagValues, env: Record<string, string | undefined>): Invocation {
-  const steps = command.steps.map(({ operation, flags }) => {
+function buildInvocation(command: Command, values: FlagValues, env: Record<string, string | undefined>, cwd: string): Invocation {
+  const environment: Record<string, string> = {};
+  const steps = command.steps.map(({ operation, flags: allFlags }) => {
+    const flags = Object.fromEntries(Object.entries(allFlags).filter(([, flag]) => flag.variable === undefined));
+    for (const [flag, { variable }] of Object.entries(allFlags)) {
+      const value = values[flag];
+      if (variable && typeof value === 'string') environment[variable] = resolvePath(cwd, value);
+    }
     // Two spellings of one field (--days, --create-partitions-days): the one given names it in messages.
     const given = Object.entries(flags).filter(([flag]) => values[flag] !== undefined);
     const flagOf = new Map([...Object.entries(flags).reverse(), ...given].map(([flag, { field }]) => [field, `--${flag}`] as const));
@@ -403,7 +412,7 @@ function buildInvocation(command: Command, values: FlagValues, env: Record<strin
   if (yes && confirmable && !steps.some((step) => needsConfirmation(step, { dryRunToo: true }))) {
     throw new InputError(`--yes only confirms ${confirmationFlag(confirmable.operation)}`);
   }
-  return { command: command.name, steps, yes };
+  return { command: command.name, steps, yes, ...(Object.keys(environment).length > 0 ? { environment } : {}) };
 }
 
 /**

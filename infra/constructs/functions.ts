@@ -81,6 +81,17 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     maxEventAge: Duration.minutes(5),
     statementTimeout: Duration.seconds(50),
   },
+  // Daily: each closed day partition exported, verified and recorded in turn; the deadline stops
+  // it between two (or abandons the one in progress just before) and a retry or the next day's
+  // run carries on. It wants 1024 MB: the Parquet writer holds a 20k-row group (~230 MiB peak
+  // measured), and CPU grows with memory (the infra branch adds the memory setting).
+  archive: {
+    timeout: Duration.minutes(15),
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAge: Duration.hours(6),
+    statementTimeout: undefined,
+  },
 };
 
 export interface HandlerFunctionsProps {

@@ -23,11 +23,15 @@ export async function readArchivedFile(path: string, orderBy = 'id'): Promise<{ 
   const connection = await instance.connect();
   try {
     const file = `'${path.replaceAll("'", "''")}'`;
-    const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${file})`);
+    const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${file}, hive_partitioning = false)`);
     const columns = described.getRowObjectsJson().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
     const select = columns.map(({ name, type }) => `${exactText(`"${name}"`, type)} AS "${name}"`).join(', ');
-    const result = await connection.runAndReadAll(`SELECT ${select} FROM read_parquet(${file}) ORDER BY "${orderBy}"`);
-    const rows = result.getRowObjectsJson().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));
+    const result = await connection.runAndReadAll(
+      `SELECT ${select} FROM read_parquet(${file}, hive_partitioning = false) ORDER BY "${orderBy}"`,
+    );
+    const rows = result
+      .getRowObjectsJson()
+      .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));
     return { columns, rows };
   } finally {
     connection.closeSync();

@@ -51,6 +51,12 @@ const VETTED: Record<string, Record<string, string>> = {
   },
   'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
   'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
+  'functions/core/archive/export-sql.ts': {
+    rel: 'quoteIdent(relation)',
+    hashedRow: 'rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
+    misfitList: 'count/min FILTER clauses over decimalMisfit (quoteIdent names, constant bounds) with numbered aliases',
+    selectList: 'exactTextExpression of each layout column AS quoteIdent(name)',
+  },
 };
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER|DROP|TRUNCATE|LOCK TABLE|COMMENT ON|GRANT|REVOKE)\b/;

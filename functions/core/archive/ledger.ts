@@ -41,26 +41,14 @@ export async function readLedgerEntry(client: pg.ClientBase, table: TimeSeriesTa
  * after the object was verified: a ledger row is what lets prune drop the partition. Cost: one
  * primary-key upsert.
  */
-export async function recordArchive(
-  client: pg.ClientBase,
-  entry: Omit<LedgerEntry, 'archived_at'>,
-): Promise<LedgerEntry> {
+export async function recordArchive(client: pg.ClientBase, entry: Omit<LedgerEntry, 'archived_at'>): Promise<LedgerEntry> {
   const { rows } = await client.query<LedgerEntry & { archived_at: Date }>(
     `INSERT INTO ${ARCHIVE_LEDGER_TABLE} (table_name, day, location, object_key, rows, bytes, checksum, source_modifications, archived_at)
      VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, now())
      ON CONFLICT (table_name, day) DO UPDATE SET location = excluded.location, object_key = excluded.object_key, rows = excluded.rows,
        bytes = excluded.bytes, checksum = excluded.checksum, source_modifications = excluded.source_modifications, archived_at = excluded.archived_at
      RETURNING ${COLUMNS}`,
-    [
-      entry.table_name,
-      entry.day,
-      entry.location,
-      entry.object_key,
-      entry.rows,
-      entry.bytes,
-      entry.checksum,
-      entry.source_modifications,
-    ],
+    [entry.table_name, entry.day, entry.location, entry.object_key, entry.rows, entry.bytes, entry.checksum, entry.source_modifications],
   );
   const row = rows[0];
   if (!row) throw new Error('the archive ledger upsert returned no row');

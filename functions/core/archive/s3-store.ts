@@ -1,6 +1,6 @@
+import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
 import type { ArchiveStore } from './layout';
 
 /** Where an S3 store writes: a bucket, and an S3-compatible endpoint instead of AWS S3 when given. */
