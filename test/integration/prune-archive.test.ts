@@ -1,13 +1,12 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
-import { createS3Store } from '../../functions/core/archive/s3-store';
+import { archive } from '../../functions/core/archive';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import { PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { archiveDay } from '../support/archive-day';
 import { connect, copiesOf, testContext, withContext } from '../support/database';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 import { type LocalS3, startLocalS3 } from '../support/s3';
@@ -51,16 +50,14 @@ const database = copiesOf(async (url) => {
 async function archivedDatabase(): Promise<string> {
   const url = await database();
   await s3.clear();
-  const store = createS3Store({ bucket: s3.bucket, client: s3.client });
+  const ctx = archiveContext(url);
+  for (const day of ['2026-06-01', '2026-06-03', '2026-06-04', '2026-06-05'])
+    await archive(ctx, { archiveAfterDays: 2, table: 'trades', day });
+  expect((await archive(ctx, { archiveAfterDays: 2, table: 'tickers' })).partitions_archived).toBe(5);
+  const key = (day: string) => archiveObjectKey(PREFIX, 'trades', day);
+  await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key('2026-06-03') }));
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('2026-06-04'), Body: 'not parquet' }));
   const client = await connect(url);
-  const keys: Record<string, string> = {};
-  for (const day of ['2026-06-01', '2026-06-03', '2026-06-04', '2026-06-05']) {
-    keys[day] = (await archiveDay(client, store, PREFIX, 'trades', day)).key;
-  }
-  for (const day of ['2026-06-01', '2026-06-02', '2026-06-03', '2026-06-04', '2026-06-05'])
-    await archiveDay(client, store, PREFIX, 'tickers', day);
-  await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: keys['2026-06-03'] }));
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: keys['2026-06-04'], Body: 'not parquet' }));
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-05T10:00:00Z', 1, 1)`);
   return url;
 }

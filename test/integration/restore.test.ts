@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { createDirectoryStore } from '../../functions/core/archive/dir-store';
+import { archive } from '../../functions/core/archive';
 import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import type { OperationContext } from '../../functions/core/context';
 import { ArchiveIntegrityError, InputError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { restore } from '../../functions/core/restore';
-import { archiveDay } from '../support/archive-day';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
 import { afterFile, connect, copiesOf, testContext, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
@@ -58,8 +57,10 @@ async function archivedDatabase(): Promise<{ url: string; ctx: OperationContext;
   const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
   afterFile(async () => rmSync(directory, { recursive: true, force: true }));
   const ctx = { ...testContext(url, { now: NOW, settings: { batchSize: 50 } }), archive: { directory, prefix: PREFIX } };
-  const client = await connect(url);
-  for (const table of ['trades', 'tickers'] as const) await archiveDay(client, createDirectoryStore(directory), PREFIX, table, DAY, 100);
+  for (const table of ['trades', 'tickers'] as const) {
+    const report = await archive(ctx, { archiveAfterDays: 2, table, day: DAY });
+    expect(report.partitions_archived).toBe(1);
+  }
   return { url, ctx, directory };
 }
 
@@ -176,7 +177,7 @@ it('copies rows holding no lock that holds inserts back; only the attach (a cata
   const readsRows =
     /^INSERT INTO "trades_2026_06_10_restore"|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT|count\(\*\)/;
   const reading = audit.filter((a) => readsRows.test(a.statement));
-  // Not vacuous: batches of at most 50 rows (row groups of 100 and 26: 50, 50, 26), the indexes, the keys.
+  // Not vacuous: batches of at most 50 rows (one row group of 126: 50, 50, 26), the indexes, the keys.
   expect(reading.filter((a) => a.statement.startsWith('INSERT INTO')).length).toBe(3);
   expect(reading.some((a) => a.statement.includes('VALIDATE CONSTRAINT'))).toBe(true);
   expect(reading.filter((a) => a.blocking.length > 0)).toEqual([]);
