@@ -104,6 +104,8 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
     rows_loaded: 120 + EDGE_PRICES.length,
     partition_rows_before: null,
     rows_swept: 0,
+    checksum: expect.stringMatching(/^md5-60-sum:\d+$/),
+    ledger_checksum_matches: true,
   });
   expect(await dataFingerprint(url)).toEqual(before);
   expect((await client.query(edgeSql)).rows).toEqual(edgeRows);
@@ -113,6 +115,25 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'NEW', '2026-06-10T05:00:00Z', 1, 1)`);
   const { rows } = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'NEW'`);
   expect(rows).toEqual([{ part: 'trades_2026_06_10' }]);
+});
+
+it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum says so', async () => {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
+  const client = await connect(url);
+  await client.query(`UPDATE trades SET price = '1.50' WHERE id = (SELECT min(id) FROM trades_2026_06_10)`);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+
+  expect(report).toMatchObject({ status: 'restored', rows_loaded: 126, ledger_checksum_matches: false });
+  const { rows } = await client.query(
+    `SELECT price::text, price = 1.50 AS same FROM trades WHERE id = (SELECT min(id) FROM trades_2026_06_10)`,
+  );
+  expect(rows).toEqual([{ price: '1.5', same: true }]);
 });
 
 it('refuses a day whose partition holds rows, changes nothing in a dry run, and replaces the rows with --replace', async () => {
@@ -200,6 +221,14 @@ it('refuses a day with no archive, and a corrupted object, changing nothing', as
     /^restore funding_rates 2026-06-10: nothing to restore: the archive ledger has no row for this day/,
   );
 
+  await client.query(`UPDATE archive_ledger SET rows = rows + 1 WHERE table_name = 'trades'`);
+  const disagreeing = restore(ctx, { table: 'trades', day: DAY });
+  await expect(disagreeing).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(disagreeing).rejects.toThrow(
+    /holds \d+ bytes and 126 rows, but the archive ledger recorded \d+ bytes and 127 rows: the object changed after it was archived; nothing was loaded$/,
+  );
+  await client.query(`UPDATE archive_ledger SET rows = rows - 1 WHERE table_name = 'trades'`);
+
   truncateSync(join(directory, archiveObjectKey(PREFIX, 'trades', DAY)), 1000);
   const corrupted = restore(ctx, { table: 'trades', day: DAY });
   await expect(corrupted).rejects.toBeInstanceOf(ArchiveIntegrityError);
@@ -207,6 +236,17 @@ it('refuses a day with no archive, and a corrupted object, changing nothing', as
   expect(await dataFingerprint(url)).toEqual(before);
   expect(await partitionsOf(url, 'trades')).not.toContain('trades_2026_06_10');
   expect(await restoreLeftovers(url)).toEqual([]);
+});
+
+it('finds the object under the layout key when the ledger has no row, and says so', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  await client.query(`DELETE FROM archive_ledger WHERE table_name = 'trades'`);
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+  expect(report).toMatchObject({ key_from: 'layout', ledger_rows: null, ledger_checksum_matches: null, rows_loaded: 126 });
+  expect((await dataFingerprint(url)).trades).toEqual(before.trades);
 });
 
 it('refuses an unknown table or a day that is not one, before touching the database', async () => {
