@@ -3,7 +3,7 @@ import { DecimalMisfitError, exportPartition, type PartitionTarget } from './arc
 import { type ArchiveStore, archiveObjectKey } from './archive/layout';
 import { ARCHIVE_LEDGER_TABLE, recordArchive } from './archive/ledger';
 import { type ArchiveCandidate, modificationCounters, planArchive } from './archive/plan';
-import { createArchiveStore } from './archive/store';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore } from './archive/store';
 import { verifyArchive } from './archive/verify';
 import { assertSchemaInstalled } from './catalog';
 import { errorMessage, type OperationContext } from './context';
@@ -118,6 +118,20 @@ export async function archive(ctx: OperationContext, input: ArchiveInput): Promi
     }
     return done;
   });
+}
+
+/**
+ * What can be refused without the database: no store (or two) configured, or a day that is
+ * not over yet. The handler calls it before connecting; archive() again, for direct callers.
+ */
+export function checkArchiveInput(input: Pick<ArchiveInput, 'day'>, settings: { archive: ArchiveSettings | undefined; now: Date }): void {
+  assertArchiveConfigured(settings.archive, 'archive');
+  const today = dayOf(settings.now);
+  if (input.day !== undefined && input.day >= today) {
+    throw new InputError(
+      `archive: day ${input.day} is not over yet (today is ${today}, UTC): only a closed day partition, before today, can be archived`,
+    );
+  }
 }
 
 function planned(candidate: ArchiveCandidate, prefix: string): ArchivedPartition {

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import type { ArchiveSettings } from './archive/store';
 import type { OperationContext } from './context';
 import type { RequiredRole } from './db/privileges';
 import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
@@ -19,6 +20,12 @@ export interface OperationDefinition<
   readonly id: Report['operation'];
   /** The payload every entry point checks: unknown keys rejected, every problem reported at once. */
   readonly payload: z.ZodType<Payload>;
+  /**
+   * Checks of an accepted payload against the entry point's settings that need no database
+   * (archive: a store is configured, the day asked for is over); throws InputError. The
+   * handler runs it before connecting, so such input is refused without touching the server.
+   */
+  preflight?(payload: Payload, settings: { archive: ArchiveSettings | undefined; now: Date }): void;
   /** The operation itself, given a payload this definition's `payload` schema accepted. */
   run(ctx: OperationContext, payload: Payload): Promise<Report>;
   /** The report's metrics (a failed run's partial report publishes its counts too). */

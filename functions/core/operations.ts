@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { type ArchiveReport, archive } from './archive';
+import { type ArchiveReport, archive, checkArchiveInput } from './archive';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
 import { isCalendarDay } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
@@ -245,6 +245,7 @@ const archiveOperation = defineOperation({
     dryRun: switchValue,
     whenLocked: WHEN_LOCKED,
   }),
+  preflight: (payload, settings) => checkArchiveInput(payload, settings),
   run: (ctx, { whenLocked, ...input }) => runUnlessLocked('archive', whenLocked, () => archive(ctx, input)),
   metrics: (report: ArchiveReport | SkippedReport<'archive'>) =>
     isSkipped(report) || report.dry_run

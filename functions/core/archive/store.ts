@@ -20,18 +20,25 @@ export function isArchiveConfigured(settings: ArchiveSettings | undefined): sett
 }
 
 /**
- * The store the settings name. Throws InputError, before anything is read or written, when
- * none is configured or both are.
+ * Throws InputError, saying what to set, unless the settings name exactly one store: a bucket
+ * or a directory.
  */
-export function createArchiveStore(settings: ArchiveSettings | undefined, operation: string): ArchiveStore {
+export function assertArchiveConfigured(settings: ArchiveSettings | undefined, operation: string): asserts settings is ArchiveSettings {
   if (settings?.bucket && settings.directory) {
     throw new InputError(
       `${operation}: both ${ARCHIVE_VARIABLES.bucket} (${settings.bucket}) and ${ARCHIVE_VARIABLES.directory} (${settings.directory}) are set: set one, the bucket in AWS or the directory locally`,
     );
   }
-  if (settings?.directory) return createDirectoryStore(settings.directory);
-  if (settings?.bucket) return createS3Store({ bucket: settings.bucket, endpointUrl: settings.endpointUrl });
-  throw new InputError(
-    `${operation}: no archive is configured: set ${ARCHIVE_VARIABLES.bucket} to an S3 bucket (the stack sets it in AWS), or locally give --to DIR (${ARCHIVE_VARIABLES.directory}); ${ARCHIVE_VARIABLES.endpointUrl} points the bucket at an S3-compatible server`,
-  );
+  if (!settings?.bucket && !settings?.directory) {
+    throw new InputError(
+      `${operation}: no archive is configured: set ${ARCHIVE_VARIABLES.bucket} to an S3 bucket (the stack sets it in AWS), or locally give --to DIR (${ARCHIVE_VARIABLES.directory}); ${ARCHIVE_VARIABLES.endpointUrl} points the bucket at an S3-compatible server`,
+    );
+  }
+}
+
+/** The store the settings name (see assertArchiveConfigured for what it refuses). */
+export function createArchiveStore(settings: ArchiveSettings | undefined, operation: string): ArchiveStore {
+  assertArchiveConfigured(settings, operation);
+  if (settings.directory) return createDirectoryStore(settings.directory);
+  return createS3Store({ bucket: settings.bucket ?? '', endpointUrl: settings.endpointUrl });
 }
