@@ -8,8 +8,8 @@ import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
 import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
-import { type PruneReport, prune, prunePlanProblems } from './prune';
-import { type RestoreReport, restore } from './restore';
+import { checkPruneArchive, type PruneReport, prune, prunePlanProblems } from './prune';
+import { checkRestoreArchive, type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
 import { TIME_SERIES_TABLES } from './tables';
 import { type VacuumReport, vacuum } from './vacuum';
@@ -92,6 +92,7 @@ const pruneOperation = defineOperation({
     .superRefine((input, check) => {
       for (const message of prunePlanProblems(input)) check.addIssue({ code: 'custom', message, path: [] });
     }),
+  preflight: (payload, settings) => checkPruneArchive(payload, settings.archive),
   run: (ctx, payload) => prune(ctx, payload),
   metrics: (report: PruneReport) =>
     report.dry_run
@@ -310,6 +311,7 @@ const restoreOperation = defineOperation({
     replace: switchValue,
     dryRun: switchValue,
   }),
+  preflight: (_, settings) => checkRestoreArchive(settings.archive),
   run: (ctx, payload) => restore(ctx, payload),
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
   cli: {

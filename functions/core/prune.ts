@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
-import { createArchiveStore, isArchiveConfigured } from './archive/store';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
@@ -167,6 +167,14 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
     if (done.partitions_kept > 0 && !done.dry_run) throw keptError(done);
     return done.dry_run ? asPlan(done) : done;
   });
+}
+
+/**
+ * Only dropping partitions reads the archive: when it is configured for that, it must name one
+ * store (a bucket or a directory), refused before anything runs (the handler's preflight).
+ */
+export function checkPruneArchive(input: PruneInput, archive: ArchiveSettings | undefined): void {
+  if (input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(archive)) assertArchiveConfigured(archive, 'prune');
 }
 
 /**

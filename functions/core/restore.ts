@@ -4,7 +4,7 @@ import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
 import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
 import { insertArchivedRows } from './archive/restore-load';
-import { createArchiveStore } from './archive/store';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
 import { checksumText, rowChecksum } from './archive/values';
 import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
@@ -93,6 +93,7 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  */
 export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
   dayStart(input.day);
+  checkRestoreArchive(ctx.archive);
   const store = createArchiveStore(ctx.archive, 'restore');
   const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
   return withClient(ctx.pool, async (client) => {
@@ -112,6 +113,16 @@ export async function restore(ctx: OperationContext, input: RestoreInput): Promi
       throw error;
     }
   });
+}
+
+/** Throws InputError, saying what to set, unless exactly one archive (a bucket or a directory) is configured. */
+export function checkRestoreArchive(settings: ArchiveSettings | undefined): void {
+  if (!isArchiveConfigured(settings)) {
+    throw new InputError(
+      `restore: no archive is configured: set ${ARCHIVE_VARIABLES.bucket} to the archive's S3 bucket (the stack sets it in AWS), or locally give --from DIR (${ARCHIVE_VARIABLES.directory}); ${ARCHIVE_VARIABLES.endpointUrl} points the bucket at an S3-compatible server`,
+    );
+  }
+  assertArchiveConfigured(settings, 'restore');
 }
 
 /** What a restore found before changing anything. */
