@@ -4,6 +4,7 @@ import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
 import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
+import type { RestoreReport } from '../core/restore';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
 import type { VacuumReport } from '../core/vacuum';
 import { isSkipped } from '../core/when-locked';
@@ -46,9 +47,35 @@ export function renderReport(report: OperationReport): string {
       return renderStats(report);
     case 'vacuum':
       return renderVacuum(report);
+    case 'restore':
+      return renderRestore(report);
     default:
       return JSON.stringify(report, null, 2);
   }
+}
+
+function renderRestore(r: RestoreReport): string {
+  const before = r.partition_rows_before === null ? 'no partition' : `${r.partition_rows_before} rows`;
+  const matches =
+    r.ledger_checksum_matches === null
+      ? ''
+      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/archive.md#restore)'}`;
+  return [
+    `restore ${r.table} ${r.day}${r.dry_run ? ' (dry run: nothing was changed)' : ''}`,
+    renderColumns(
+      ['', ''],
+      [
+        ['object', `${r.location}/${r.object_key} (key from the ${r.key_from})`],
+        ['object size', `${size(r.object_bytes)}, ${r.object_rows} rows${r.ledger_rows === null ? '' : ` (ledger: ${r.ledger_rows})`}`],
+        [r.partition, `${before}${r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`],
+        ['default partition', `${r.dry_run ? r.default_rows : r.rows_swept} rows of the day, moved in by the attach`],
+        ...(r.dry_run ? [] : [['loaded', `${r.rows_loaded} rows, checksum ${r.checksum}${matches}`]]),
+      ],
+    )
+      .split('\n')
+      .slice(1)
+      .join('\n'),
+  ].join('\n');
 }
 
 function renderMigrate(r: MigrateReport): string {

@@ -10,6 +10,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { restore } from '../../functions/core/restore';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
+import { cli } from '../support/cli';
 import { afterFile, connect, copiesOf, testContext, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
@@ -247,6 +248,28 @@ it('finds the object under the layout key when the ledger has no row, and says s
   const report = await restore(ctx, { table: 'trades', day: DAY });
   expect(report).toMatchObject({ key_from: 'layout', ledger_rows: null, ledger_checksum_matches: null, rows_loaded: 126 });
   expect((await dataFingerprint(url)).trades).toEqual(before.trades);
+});
+
+it('runs from the command line: archive --to DIR, then restore --from DIR, dry run first', async () => {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-cli-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const before = await dataFingerprint(url);
+  const archived = await cli(['archive', '--to', directory, '--table', 'trades', '--day', DAY, '--database-url', url]);
+  expect(archived.code, archived.stderr).toBe(0);
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  const dryRun = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--dry-run', '--database-url', url]);
+  expect(dryRun.code, dryRun.stderr).toBe(0);
+  expect(dryRun.stdout).toMatch(/^restore trades 2026-06-10 \(dry run: nothing was changed\)\n/);
+  expect(dryRun.stdout).toMatch(/trades_2026_06_10 +no partition/);
+  expect(dryRun.stdout).toMatch(/object size +[\d.]+ KiB, 126 rows \(ledger: 126\)/);
+
+  const run = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--format', 'json', '--database-url', url]);
+  expect(run.code, run.stderr).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ operation: 'restore', status: 'restored', rows_loaded: 126, key_from: 'ledger' });
+  expect(await dataFingerprint(url)).toEqual(before);
 });
 
 it('refuses an unknown table or a day that is not one, before touching the database', async () => {
