@@ -120,6 +120,9 @@ async function writeRows(
 ): Promise<PartitionExport> {
   // Two row groups of compressed bytes in flight at most, then the writer waits for the store.
   const stream = new PassThrough({ highWaterMark: 8 << 20 });
+  // Failures travel through the promises below; a destroyed stream must not also throw an
+  // 'error' event nobody listens to (the store may not be reading it yet).
+  stream.on('error', () => {});
   const putting = store.put(key, stream);
   // A store that fails stops reading: destroying the stream wakes a writer waiting for 'drain'.
   putting.catch((error: unknown) => stream.destroy(error instanceof Error ? error : new Error(String(error))));
@@ -150,7 +153,11 @@ async function writeRows(
     return { rows, bytes, checksum };
   } catch (error) {
     stream.destroy(error instanceof Error ? error : new Error(String(error)));
-    await putting.catch(() => {});
-    throw error;
+    // When the store failed first, the writer only saw the stream close: the store's error says why.
+    const storeError: unknown = await putting.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    throw storeError ?? error;
   }
 }

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { ByteWriter } from 'hyparquet-writer';
 
@@ -17,11 +16,27 @@ export class StreamSink extends ByteWriter {
     // A copy: the writer reuses its buffer for the next row group.
     const chunk = new Uint8Array(this.buffer.slice(0, this.index));
     this.index = 0;
-    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+    if (this.stream.destroyed) throw this.stream.errored ?? new Error('the archive stream was closed');
+    if (!this.stream.write(chunk)) await drained(this.stream);
   }
 
   override async finish(): Promise<void> {
     await this.flush();
     this.stream.end();
   }
+}
+
+/** Resolves when `stream` drains; rejects when it is destroyed first (its consumer failed). */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => settle(resolve);
+    const onClose = () => settle(() => reject(stream.errored ?? new Error('the archive stream was closed')));
+    const settle = (done: () => void) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      done();
+    };
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+  });
 }

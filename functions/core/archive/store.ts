@@ -12,11 +12,13 @@ export interface ArchiveSettings {
   prefix: string;
   endpointUrl?: string;
   directory?: string;
+  /** A ready store instead of one made from the fields above (tests inject faults through it). */
+  store?: ArchiveStore;
 }
 
 /** Whether archiving is configured: a bucket or a directory is set. */
 export function isArchiveConfigured(settings: ArchiveSettings | undefined): settings is ArchiveSettings {
-  return Boolean(settings?.bucket || settings?.directory);
+  return Boolean(settings?.bucket || settings?.directory || settings?.store);
 }
 
 /**
@@ -24,6 +26,7 @@ export function isArchiveConfigured(settings: ArchiveSettings | undefined): sett
  * or a directory.
  */
 export function assertArchiveConfigured(settings: ArchiveSettings | undefined, operation: string): asserts settings is ArchiveSettings {
+  if (settings?.store) return;
   if (settings?.bucket && settings.directory) {
     throw new InputError(
       `${operation}: both ${ARCHIVE_VARIABLES.bucket} (${settings.bucket}) and ${ARCHIVE_VARIABLES.directory} (${settings.directory}) are set: set one, the bucket in AWS or the directory locally`,
@@ -39,6 +42,7 @@ export function assertArchiveConfigured(settings: ArchiveSettings | undefined, o
 /** The store the settings name (see assertArchiveConfigured for what it refuses). */
 export function createArchiveStore(settings: ArchiveSettings | undefined, operation: string): ArchiveStore {
   assertArchiveConfigured(settings, operation);
+  if (settings.store) return settings.store;
   if (settings.directory) return createDirectoryStore(settings.directory);
   return createS3Store({ bucket: settings.bucket ?? '', endpointUrl: settings.endpointUrl });
 }
