@@ -46,7 +46,7 @@ const VETTED: Record<string, Record<string, string>> = {
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
   'functions/core/archive/restore-load.ts': {
-    list: 'the layout\'s column names through quoteIdent',
+    list: "the layout's column names through quoteIdent",
     arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
   },
   'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
