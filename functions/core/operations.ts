@@ -8,8 +8,8 @@ import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
 import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
-import { type PruneReport, prune, prunePlanProblems } from './prune';
-import { type RestoreReport, restore } from './restore';
+import { checkPruneArchive, type PruneReport, prune, prunePlanProblems } from './prune';
+import { checkRestoreArchive, type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
 import { TIME_SERIES_TABLES } from './tables';
 import { type VacuumReport, vacuum } from './vacuum';
@@ -92,6 +92,7 @@ const pruneOperation = defineOperation({
     .superRefine((input, check) => {
       for (const message of prunePlanProblems(input)) check.addIssue({ code: 'custom', message, path: [] });
     }),
+  preflight: (payload, settings) => checkPruneArchive(payload, settings.archive),
   run: (ctx, payload) => prune(ctx, payload),
   metrics: (report: PruneReport) =>
     report.dry_run
@@ -99,6 +100,7 @@ const pruneOperation = defineOperation({
       : {
           counts: {
             PartitionsDropped: report.partitions_dropped,
+            PartitionsKept: report.partitions_kept,
             RowsDeleted: Object.values(report.rows_deleted).reduce((sum, rows) => sum + rows, 0),
           },
         },
@@ -235,49 +237,6 @@ const vacuumOperation = defineOperation({
   },
 });
 
-const restoreOperation = defineOperation({
-  id: 'restore',
-  payload: z.strictObject({
-    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
-    day: z
-      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
-      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
-    replace: switchValue,
-    dryRun: switchValue,
-  }),
-  run: (ctx, payload) => restore(ctx, payload),
-  metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
-  cli: {
-    flags: {
-      table: { field: 'table', kind: 'text' },
-      day: { field: 'day', kind: 'text' },
-      replace: { field: 'replace', kind: 'switch' },
-      'dry-run': { field: 'dryRun', kind: 'switch' },
-    },
-    usage: {
-      synopsis: 'restore --table T --day YYYY-MM-DD [--replace] [--dry-run]',
-      summary: "load one archived day back into its partition (the archive's Parquet object, verified against the ledger)",
-      flags: [
-        ['--table T', `the table: ${TIME_SERIES_TABLES.join(', ')}`],
-        ['--day YYYY-MM-DD', 'the UTC day'],
-        ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
-        ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
-      ],
-      examples: [
-        '--table trades --day 2026-01-05 --dry-run',
-        '--table trades --day 2026-01-05',
-        '--table tickers --day 2026-01-05 --replace',
-      ],
-      environment: [
-        ...DDL_ENVIRONMENT,
-        BATCH_ENVIRONMENT,
-        ['ARCHIVE_BUCKET', 'the S3 bucket of the archive (or ARCHIVE_DIR: a local directory)'],
-        ['ARCHIVE_PREFIX', 'the key prefix of the archive'],
-      ],
-    },
-  },
-});
-
 const archiveOperation = defineOperation({
   id: 'archive',
   payload: z.strictObject({
@@ -337,6 +296,54 @@ const archiveOperation = defineOperation({
         [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
         [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
         [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --to sets)'],
+      ],
+    },
+  },
+});
+
+const restoreOperation = defineOperation({
+  id: 'restore',
+  payload: z.strictObject({
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
+    day: z
+      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
+      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    replace: switchValue,
+    dryRun: switchValue,
+  }),
+  preflight: (_, settings) => checkRestoreArchive(settings.archive),
+  run: (ctx, payload) => restore(ctx, payload),
+  metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
+  cli: {
+    flags: {
+      from: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      replace: { field: 'replace', kind: 'switch' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'restore [--from DIR] --table T --day YYYY-MM-DD [--replace] [--dry-run]',
+      summary: "load one archived day back into its partition (the archive's Parquet object, verified against the ledger)",
+      flags: [
+        ['--from DIR', `read the archive in this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
+        ['--table T', `the table: ${TIME_SERIES_TABLES.join(', ')}`],
+        ['--day YYYY-MM-DD', 'the UTC day'],
+        ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
+        ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
+      ],
+      examples: [
+        '--from ./archive --table trades --day 2026-01-05 --dry-run',
+        '--table trades --day 2026-01-05',
+        '--table tickers --day 2026-01-05 --replace',
+      ],
+      environment: [
+        ...DDL_ENVIRONMENT,
+        BATCH_ENVIRONMENT,
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket of the archive (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --from sets)'],
       ],
     },
   },

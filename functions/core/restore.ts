@@ -1,9 +1,11 @@
 import type pg from 'pg';
-import { ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
+import { partitionCheckSql } from './archive/export-sql';
+import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
 import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
 import { insertArchivedRows } from './archive/restore-load';
-import { createArchiveStore } from './archive/store';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
+import { checksumText, rowChecksum } from './archive/values';
 import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
@@ -58,6 +60,18 @@ export interface RestoreReport {
   rows_loaded: number;
   /** Rows the attach moved in from the DEFAULT partition. */
   rows_swept: number;
+  /**
+   * The archive's checksum (values.ts) of the rows as read from the object, which the loaded
+   * table was checked to have too (null in a dry run).
+   */
+  checksum: string | null;
+  /**
+   * Whether it equals the checksum the ledger recorded from the partition at archive time (null:
+   * no ledger row, or a dry run). False also when the day's NUMERIC values had trailing fraction
+   * zeros (`1.50`): DECIMAL(38,18) keeps the number, not how it was written, so they come back
+   * as `1.5` (see docs/archive.md).
+   */
+  ledger_checksum_matches: boolean | null;
   status: 'planned' | 'restored';
 }
 
@@ -79,6 +93,7 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  */
 export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
   dayStart(input.day);
+  checkRestoreArchive(ctx.archive);
   const store = createArchiveStore(ctx.archive, 'restore');
   const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
   return withClient(ctx.pool, async (client) => {
@@ -100,9 +115,20 @@ export async function restore(ctx: OperationContext, input: RestoreInput): Promi
   });
 }
 
+/** Throws InputError, saying what to set, unless exactly one archive (a bucket or a directory) is configured. */
+export function checkRestoreArchive(settings: ArchiveSettings | undefined): void {
+  if (!isArchiveConfigured(settings)) {
+    throw new InputError(
+      `restore: no archive is configured: set ${ARCHIVE_VARIABLES.bucket} to the archive's S3 bucket (the stack sets it in AWS), or locally give --from DIR (${ARCHIVE_VARIABLES.directory}); ${ARCHIVE_VARIABLES.endpointUrl} points the bucket at an S3-compatible server`,
+    );
+  }
+  assertArchiveConfigured(settings, 'restore');
+}
+
 /** What a restore found before changing anything. */
 interface RestorePlan {
   report: RestoreReport;
+  ledger: LedgerEntry | null;
   file: ArchiveFile;
   dayTable: DayTable;
 }
@@ -123,7 +149,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const key = ledger?.object_key ?? archiveObjectKey(source.prefix, table, day);
   if (!ledger && (await store.size(key)) === null) {
     throw new InputError(
-      `restore ${table} ${day}: nothing to restore: the archive ledger has no row for this day and ${store.location}/${key} does not exist (was the day archived? list the ledger: SELECT * FROM archive_ledger WHERE table_name = '${table}')`,
+      `restore ${table} ${day}: nothing to restore: the archive ledger has no row for this day and ${store.location}/${key} does not exist (was the day archived? the table archive_ledger lists the archived days)`,
     );
   }
   const file = await openVerified(store, key, table, day, ledger);
@@ -161,6 +187,8 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
     replace: Boolean(input.replace),
     rows_loaded: 0,
     rows_swept: 0,
+    checksum: null,
+    ledger_checksum_matches: null,
     status: 'planned',
   };
   const dayTable: DayTable = {
@@ -170,7 +198,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
     renameTo: own,
     ...(existing ? { replaces: existing } : {}),
   };
-  return { report, file, dayTable };
+  return { report, ledger, file, dayTable };
 }
 
 /** The object, opened and checked against the ledger row: same size, same rows. */
@@ -235,19 +263,22 @@ async function countDayRows(client: pg.ClientBase, relation: string, day: string
  * before the attach commits drops the table: the day is as it was.
  */
 async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: RestorePlan): Promise<void> {
-  const { report, file, dayTable } = plan;
+  const { report, ledger, file, dayTable } = plan;
   const reportSoFar = () => report;
   const step = (name: string) => assertTimeForStep(ctx, `${name} (restore ${report.table} ${report.day})`, reportSoFar);
   await dropLeftover(ctx, client, dayTable);
   step(`preparing ${dayTable.name}`);
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
   try {
+    let fileSum = 0n;
     for await (const rows of readArchiveRows(file, report.table)) {
       step(`loading rows into ${dayTable.name}`);
+      for (const row of rows) fileSum += rowChecksum(row);
       report.rows_loaded += await insertArchivedRows(client, dayTable.name, report.table, rows, ctx.settings.batchSize);
       ctx.progress?.(`restore ${report.table} ${report.day}: ${report.rows_loaded} of ${file.rows} rows loaded`);
     }
-    await assertLoaded(client, dayTable.name, report);
+    report.checksum = checksumText(fileSum);
+    await assertLoaded(client, dayTable.name, report, ledger);
     step(`building the indexes of ${dayTable.name}`);
     await buildIndexes(ctx, client, dayTable);
     step(`validating the foreign keys of ${dayTable.name}`);
@@ -269,15 +300,31 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   ctx.log.info('day restored', { table: report.table, day: report.day, rows: report.rows_loaded, replaced: report.partition_rows_before });
 }
 
-/** The table holds exactly the rows the footer (and the ledger) declare: counted, not taken from the inserts. */
-async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport): Promise<void> {
-  const counted = await countExact(client, relation);
+/**
+ * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
+ * checksum as the rows read from the object: every value landed as the file holds it. Counted
+ * and summed by the archive's own check (one scan of the loaded table, ours alone), not taken
+ * from the inserts. Then compares with the ledger's checksum (see ledger_checksum_matches).
+ */
+async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
+  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
+    partitionCheckSql(relation, ARCHIVE_COLUMNS[report.table]),
+  );
+  const counted = Number(rows[0]?.rows ?? 0);
+  const loadedChecksum = checksumText(rows[0]?.checksum_sum ?? '0');
+  const where = `${report.location}/${report.object_key}`;
   const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
-  if (expected.some((rows) => rows !== counted)) {
+  if (expected.some((n) => n !== counted)) {
     throw new ArchiveIntegrityError(
-      `restore ${report.table} ${report.day}: ${counted} rows were loaded from ${report.location}/${report.object_key}, but its footer declares ${report.object_rows}${report.ledger_rows === null ? '' : ` and the ledger recorded ${report.ledger_rows}`}: the day was left as it was (the loaded table was dropped)`,
+      `restore ${report.table} ${report.day}: ${counted} rows were loaded from ${where}, but its footer declares ${report.object_rows}${report.ledger_rows === null ? '' : ` and the ledger recorded ${report.ledger_rows}`}: the day was left as it was (the loaded table was dropped)`,
     );
   }
+  if (loadedChecksum !== report.checksum) {
+    throw new ArchiveIntegrityError(
+      `restore ${report.table} ${report.day}: the loaded rows' checksum ${loadedChecksum} differs from that of the rows read from ${where} (${report.checksum}): a value did not load exactly; the day was left as it was (the loaded table was dropped)`,
+    );
+  }
+  report.ledger_checksum_matches = ledger ? ledger.checksum === report.checksum : null;
 }
 
 /** A table an interrupted restore left under the restore name (carrying our comment): dropped. Anything else there is refused. */

@@ -18,13 +18,14 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
  * a database that changed fails its test; a dropped row fails the count.
  */
 const EXPECTED_ROWS: Record<string, number> = {
-  CLI: 137,
+  CLI: 143,
   'Lambda migrate': 2,
   'Lambda partitions': 26,
-  'Lambda prune': 36,
+  'Lambda prune': 37,
   'Lambda stats': 23,
   'Lambda vacuum': 3,
   'Lambda archive': 5,
+  'Lambda restore': 4,
 };
 
 interface Row {

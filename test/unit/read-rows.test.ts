@@ -111,7 +111,7 @@ describe('the archive read back exactly', () => {
     expect(rows.map((r) => r[0])).toEqual(RATES.map((_, i) => String(9_007_199_254_740_993n + BigInt(i))));
     expect(rows.map((r) => r[6])).toEqual(RATES);
     expect(rows[3]?.[7]).toBeNull();
-    expect(rows[0]?.[4]).toBe('2026-01-01T00:00:00.000001Z');
+    expect(rows[0]?.[4]).toBe('1767225600000001');
     expect(rows[0]?.[5]).toBeNull();
     expect(rows[1]?.[2]).toBeNull();
     expect(rows[0]?.[8]).toBe('{"p": 123456789012.123456789012, "s": "tab\\there"}');

@@ -45,6 +45,10 @@ const VETTED: Record<string, Record<string, string>> = {
     upper: 'constant text with a $n parameter, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
+  'functions/core/archive/restore-load.ts': {
+    list: "the layout's column names through quoteIdent",
+    arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
+  },
   'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
   'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
   'functions/core/archive/export-sql.ts': {

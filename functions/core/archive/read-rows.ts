@@ -11,7 +11,11 @@ import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveStore
  * not by the day.
  */
 
-/** One archived value as PostgreSQL reads it (`numeric`, `timestamptz`, `jsonb`, ... input text), or null. */
+/**
+ * One archived value as exact text, or null: the text the archive's checksum reads (see
+ * export-sql.ts), which is also PostgreSQL input text for every kind but `timestamp`, given as
+ * whole microseconds since 1970-01-01 UTC (timestampText makes it timestamptz input).
+ */
 export type ArchiveValue = string | null;
 
 /** An archived object opened for reading: its footer, checked against the table's layout. */
@@ -97,9 +101,9 @@ function typeProblem(element: SchemaElement, column: ArchiveColumn): string | un
 }
 
 /**
- * The file's rows, one row group per yielded batch, each value as PostgreSQL input text in the
- * layout's column order. NUMERIC comes back exactly (DECIMAL(38,18) unscaled -> decimal text
- * without trailing fraction zeros), timestamps to the microsecond, JSONB as its text.
+ * The file's rows, one row group per yielded batch, each value as exact text (ArchiveValue) in
+ * the layout's column order. NUMERIC comes back exactly (DECIMAL(38,18) unscaled -> decimal text
+ * without trailing fraction zeros), timestamps as microseconds, JSONB as its text.
  */
 export async function* readArchiveRows(file: ArchiveFile, table: TimeSeriesTable): AsyncGenerator<ArchiveValue[][]> {
   const columns = ARCHIVE_COLUMNS[table];
@@ -119,7 +123,7 @@ export async function* readArchiveRows(file: ArchiveFile, table: TimeSeriesTable
       },
     });
     groupStart += groupRows;
-    yield rows.map((row) => columns.map((column, i) => toPostgresText(row[i], column)));
+    yield rows.map((row) => columns.map((column, i) => exactText(row[i], column)));
   }
 }
 
@@ -138,16 +142,9 @@ function withoutDecimalAnnotations(metadata: FileMetaData, columns: readonly Arc
   return { ...metadata, schema };
 }
 
-function toPostgresText(value: unknown, column: ArchiveColumn): ArchiveValue {
+function exactText(value: unknown, column: ArchiveColumn): ArchiveValue {
   if (value === null || value === undefined) return null;
-  switch (column.kind) {
-    case 'decimal':
-      return decimalText(value as Uint8Array);
-    case 'timestamp':
-      return timestampText(value as bigint);
-    default:
-      return String(value);
-  }
+  return column.kind === 'decimal' ? decimalText(value as Uint8Array) : String(value);
 }
 
 const SCALE = BigInt(ARCHIVE_DECIMAL.scale);

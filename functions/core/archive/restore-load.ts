@@ -2,10 +2,10 @@ import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
 import { ARCHIVE_COLUMNS, POSTGRES_TYPES } from './layout';
-import type { ArchiveValue } from './read-rows';
+import { type ArchiveValue, timestampText } from './read-rows';
 
 /**
- * Inserts archived rows (PostgreSQL input text, the layout's column order) into `relation` in
+ * Inserts archived rows (exact text, the layout's column order) into `relation` in
  * statements of at most `batchSize` rows: one array parameter per column, unnested and cast by
  * PostgreSQL, so every value arrives exactly as text and is parsed by the column's own type.
  * Meant for a standalone day table nobody else uses: it takes no lock anyone waits for. Returns
@@ -25,7 +25,12 @@ export async function insertArchivedRows(
   let inserted = 0;
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = rows.slice(start, start + batchSize);
-    const params = columns.map((_, i) => batch.map((row) => row[i] ?? null));
+    const params = columns.map((column, i) =>
+      batch.map((row) => {
+        const value = row[i] ?? null;
+        return value !== null && column.kind === 'timestamp' ? timestampText(BigInt(value)) : value;
+      }),
+    );
     inserted += (await client.query(sql, params)).rowCount ?? 0;
   }
   return inserted;
