@@ -37,6 +37,8 @@ export interface ExistingDatabaseConfig {
   port: number;
   /** Create a Secrets Manager interface endpoint: only for subnets with neither NAT nor an endpoint already. */
   createSecretsManagerEndpoint: boolean;
+  /** With archiving on: route tables to give an S3 gateway endpoint (empty: the VPC reaches S3 its own way). */
+  s3EndpointRouteTableIds: string[];
 }
 
 /** The storage classes the archive's objects may move to (S3 API names). */
@@ -112,6 +114,8 @@ export const CONTEXT_KEYS = {
   existingSecurityGroupId: "existing: the database's security group; the stack adds an ingress rule from the functions",
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
+  existingS3EndpointRouteTableIds:
+    'existing, with archive: route tables of the subnets, comma-separated, to which the stack adds an S3 gateway endpoint (default none: the VPC reaches S3 its own way)',
   reservedConcurrency:
     'true | false (default): reserve one concurrent execution each for migrate, partitions, prune, vacuum, archive and restore; needs an account concurrency quota of 16 or more',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
@@ -196,6 +200,9 @@ const contextSchema = z.strictObject({
     .optional(),
   existingPort: portSchema().default(5432),
   existingCreateSecretsManagerEndpoint: flag.default(false),
+  existingS3EndpointRouteTableIds: list(
+    z.string().regex(/^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be route table ids (rtb- and 8 or 17 hex digits)' }),
+  ).optional(),
   reservedConcurrency: flag.default(false),
   alarmEmail: z.email({ error: 'must be an e-mail address' }).optional(),
   dataAgeAlarmSeconds: optionalDays(60, 7 * 86_400).default(3600),
@@ -270,6 +277,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
             securityGroupId: c.existingSecurityGroupId ?? '',
             port: c.existingPort,
             createSecretsManagerEndpoint: c.existingCreateSecretsManagerEndpoint,
+            s3EndpointRouteTableIds: [...new Set(c.existingS3EndpointRouteTableIds ?? [])],
           }
         : {
             kind: c.database,
@@ -306,8 +314,11 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
  */
 function archiveProblems(ours: Record<string, unknown>, c: z.infer<typeof contextSchema> | undefined): string[] {
   if (!c) return [];
+  if (ours.existingS3EndpointRouteTableIds !== undefined && c.database !== 'existing') {
+    return ['existingS3EndpointRouteTableIds: only used with database=existing (a new VPC gets its S3 endpoint anyway): remove it'];
+  }
   if (!c.archive) {
-    const stray = ARCHIVE_KEYS.filter((key) => ours[key] !== undefined);
+    const stray = [...ARCHIVE_KEYS, 'existingS3EndpointRouteTableIds' as const].filter((key) => ours[key] !== undefined);
     return stray.length > 0 ? [`${stray.join(', ')}: only used with archive=true: remove them, or remove archive=false`] : [];
   }
   const problems: string[] = [];

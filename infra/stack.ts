@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { HANDLER_OPERATIONS, type HandlerOperation } from './bundling';
 import type { StackConfig } from './config';
 import { MaintenanceAlarms } from './constructs/alarms';
-import { Archive } from './constructs/archive';
+import { Archive, type ArchiveProps } from './constructs/archive';
 import { StoreDashboard } from './constructs/dashboard';
 import { createDatabase, type DatabaseTarget } from './constructs/database';
 import { DeployMigrations } from './constructs/deploy-trigger';
@@ -38,7 +38,7 @@ export class PerpsStatsDbStack extends Stack {
     const database = createDatabase(this, 'Database', config.database);
     this.database = database;
     this.archive = config.archive
-      ? new Archive(this, 'Archive', { config: config.archive, database, ownsNetwork: config.database.kind !== 'existing' })
+      ? new Archive(this, 'Archive', { config: config.archive, database, endpoint: archiveEndpoint(config) })
       : undefined;
     this.handlers = new HandlerFunctions(this, 'Functions', { database, config, archive: this.archive, assetDir: props.assetDir });
     const { functions } = this.handlers;
@@ -75,4 +75,11 @@ export class PerpsStatsDbStack extends Stack {
     // Last: every function CDK adds on its own exists by now.
     keepProviderLogs(this);
   }
+}
+
+/** Where the archive's S3 gateway endpoint goes (see ArchiveProps.endpoint). */
+function archiveEndpoint(config: StackConfig): ArchiveProps['endpoint'] {
+  if (config.database.kind !== 'existing') return { subnets: true };
+  const routeTables = config.database.s3EndpointRouteTableIds;
+  return routeTables.length > 0 ? { routeTables } : undefined;
 }

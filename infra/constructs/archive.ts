@@ -34,11 +34,12 @@ export interface ArchiveProps {
   readonly config: ArchiveConfig;
   readonly database: DatabaseTarget;
   /**
-   * Whether the stack owns the VPC (a new database): then it adds an S3 gateway endpoint to
-   * the functions' route tables. An existing VPC's way to S3 (its own gateway endpoint, NAT)
-   * is its owner's: a second gateway endpoint for S3 on the same route table is refused.
+   * Where the S3 gateway endpoint goes. `subnets`: the stack owns the VPC (a new database), the
+   * endpoint goes on the route tables of the functions' subnets. `routeTables`: an existing VPC,
+   * on the route tables the context names. None: an existing VPC reaches S3 its own way (its own
+   * gateway endpoint, NAT): a second S3 gateway endpoint on a route table that has one is refused.
    */
-  readonly ownsNetwork: boolean;
+  readonly endpoint: { subnets: true } | { routeTables: string[] } | undefined;
 }
 
 /**
@@ -58,13 +59,13 @@ export class Archive extends Construct {
   readonly prefix = DEFAULT_ARCHIVE_PREFIX;
   readonly glueDatabase: glue.Database;
   readonly tables: Record<TimeSeriesTable, glue.S3Table>;
-  /** Undefined for an existing VPC (see ArchiveProps.ownsNetwork). */
-  readonly endpoint: ec2.GatewayVpcEndpoint | undefined;
+  /** Undefined for an existing VPC that reaches S3 its own way (see ArchiveProps.endpoint). */
+  readonly endpoint: ec2.GatewayVpcEndpoint | ec2.CfnVPCEndpoint | undefined;
 
   constructor(scope: Construct, id: string, props: ArchiveProps) {
     super(scope, id);
     this.bucket = this.createBucket(props.config);
-    this.endpoint = props.ownsNetwork ? this.createEndpoint(props.database) : undefined;
+    this.endpoint = props.endpoint ? this.createEndpoint(props.database, props.endpoint) : undefined;
     this.glueDatabase = new glue.Database(this, 'GlueDatabase', {
       databaseName: ARCHIVE_GLUE_DATABASE,
       description: 'perps-stats-db: closed day partitions archived as Parquet (one table per time-series table)',
@@ -138,21 +139,33 @@ export class Archive extends Construct {
 
   /**
    * The S3 gateway endpoint on the functions' route tables: free, no NAT. Its policy admits
-   * requests to this bucket only, so nothing in the VPC can move data to another bucket.
+   * requests to this bucket only, so nothing in the VPC can move data to another bucket. An
+   * existing VPC's route tables are given by id: the L1 resource takes them as they are.
    */
-  private createEndpoint(database: DatabaseTarget): ec2.GatewayVpcEndpoint {
+  private createEndpoint(
+    database: DatabaseTarget,
+    where: NonNullable<ArchiveProps['endpoint']>,
+  ): ec2.GatewayVpcEndpoint | ec2.CfnVPCEndpoint {
+    const onlyThisBucket = new iam.PolicyStatement({
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
+      resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+    });
+    if ('routeTables' in where) {
+      return new ec2.CfnVPCEndpoint(this, 'S3Endpoint', {
+        vpcId: database.vpc.vpcId,
+        serviceName: ec2.GatewayVpcEndpointAwsService.S3.name,
+        vpcEndpointType: 'Gateway',
+        routeTableIds: where.routeTables,
+        policyDocument: new iam.PolicyDocument({ statements: [onlyThisBucket] }),
+      });
+    }
     const endpoint = new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
       vpc: database.vpc,
       service: ec2.GatewayVpcEndpointAwsService.S3,
       subnets: [database.subnets],
     });
-    endpoint.addToPolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
-        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
-      }),
-    );
+    endpoint.addToPolicy(onlyThisBucket);
     return endpoint;
   }
 

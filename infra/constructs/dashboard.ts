@@ -87,6 +87,7 @@ export class StoreDashboard extends Construct {
             maintenanceCount('PartitionsCreated', 'partitions'),
             maintenanceCount('RowsMoved', 'partitions'),
             maintenanceCount('PartitionsDropped', 'prune'),
+            ...(props.archive ? [maintenanceCount('PartitionsKept', 'prune')] : []),
             maintenanceCount('RowsDeleted', 'prune'),
             maintenanceCount('PartitionsSealed', 'vacuum'),
             ...(props.archive ? [maintenanceCount('ArchivedPartitions', 'archive')] : []),

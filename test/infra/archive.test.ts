@@ -13,8 +13,9 @@ const on = synthesize();
 const off = synthesize({ archive: 'false' });
 const existing = synthesize({ ...EXISTING_CONTEXT, archiveStorageClass: 'STANDARD_IA', archiveTransitionDays: '45' });
 const standard = synthesize({ archiveTransitionDays: 'off', archiveAfterDays: '5' });
+const routed = synthesize({ ...EXISTING_CONTEXT, existingS3EndpointRouteTableIds: 'rtb-0123456789abcdef0,rtb-0123456789abcdef1' });
 afterAll(() => {
-  for (const synthesized of [on, off, existing, standard]) synthesized.cleanup();
+  for (const synthesized of [on, off, existing, standard, routed]) synthesized.cleanup();
 });
 
 type Resource = { Properties: Record<string, unknown>; UpdateReplacePolicy?: string; DeletionPolicy?: string };
@@ -137,6 +138,28 @@ describe('the way to S3 from the isolated subnets', () => {
     );
     expect(gateways).toEqual([]);
   });
+
+  it('is added to the route tables of an existing VPC that existingS3EndpointRouteTableIds names, for the archive bucket only', () => {
+    const gateways = Object.values(resources(routed, 'AWS::EC2::VPCEndpoint')).filter(
+      (endpoint) => endpoint.Properties.VpcEndpointType === 'Gateway',
+    );
+    expect(gateways).toHaveLength(1);
+    expect(gateways[0]?.Properties).toMatchObject({
+      VpcId: EXISTING_CONTEXT.existingVpcId,
+      RouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef1'],
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
+            Effect: 'Allow',
+            Principal: { AWS: '*' },
+            Resource: [bucketArn(routed), { 'Fn::Join': ['', [bucketArn(routed), '/*']] }],
+          },
+        ],
+      },
+    });
+    expect(JSON.stringify(gateways[0]?.Properties.ServiceName)).toContain('.s3');
+  });
 });
 
 describe('IAM on the archive', () => {
@@ -219,7 +242,7 @@ describe('the functions and archiving on or off', () => {
     ]);
     expect(archiveAlarms(off)).toEqual([]);
     const body = (synthesized: Synthesized) => JSON.stringify(only(synthesized, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
-    for (const metric of ['ArchivedRows', 'ArchivedBytes', 'ArchiveFailures']) {
+    for (const metric of ['ArchivedRows', 'ArchivedBytes', 'ArchiveFailures', 'ArchivedPartitions', 'PartitionsKept']) {
       expect(body(on), metric).toContain(metric);
       expect(body(off), metric).not.toContain(metric);
     }

@@ -78,6 +78,21 @@ describe('stack context', () => {
     expect(problemsOf({ archiveAfterDays: '7', dropPartitionsOlderThanDays: '7' })).toEqual([
       'dropPartitionsOlderThanDays: 7 days is not more than archiveAfterDays (7): prune would reach days before they are archived and refuse to drop them; raise it or lower archiveAfterDays',
     ]);
+    expect(problemsOf({ existingS3EndpointRouteTableIds: 'rtb-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds: only used with database=existing (a new VPC gets its S3 endpoint anyway): remove it',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, archive: 'false', existingS3EndpointRouteTableIds: 'rtb-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds: only used with archive=true: remove them, or remove archive=false',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, existingS3EndpointRouteTableIds: 'rtb-1,subnet-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds.0: must be route table ids (rtb- and 8 or 17 hex digits)',
+      'existingS3EndpointRouteTableIds.1: must be route table ids (rtb- and 8 or 17 hex digits)',
+    ]);
+    // A route table two subnets share is given once.
+    expect(
+      parseStackConfig({ ...EXISTING_CONTEXT, existingS3EndpointRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef0'] })
+        .database,
+    ).toMatchObject({ s3EndpointRouteTableIds: ['rtb-0123456789abcdef0'] });
     // Without archiving, or without partition drops, the two do not meet.
     expect(parseStackConfig({ archive: 'false', dropPartitionsOlderThanDays: '1' }).dropPartitionsOlderThanDays).toBe(1);
     expect(parseStackConfig({ archiveAfterDays: '30', dropPartitionsOlderThanDays: 'off' }).archive?.afterDays).toBe(30);
