@@ -7,6 +7,10 @@ export interface LongestTransactions {
   any: number;
   /** Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK), from its start. */
   holdingInserts: number;
+  /** The statement that transaction was running when it was seen longest (its first 200 characters). */
+  holdingInsertsStatement?: string;
+  /** Why sampling stopped before the operation ended (its session was ended), if it did. */
+  interrupted?: string;
 }
 
 /**
@@ -21,16 +25,26 @@ export async function watchLongestTransaction(url: string, applicationName: stri
   const longest: LongestTransactions = { any: 0, holdingInserts: 0 };
   let running = true;
   const loop = (async () => {
-    while (running) {
-      const { rows } = await client.query<{ ms: number; holding: boolean }>(
-        `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
+    // A sampling session ended from outside (an operator's pg_terminate_backend, a stray pkill)
+    // ends the sampling, which then says so, instead of the whole benchmark process.
+    while (running && !longest.interrupted) {
+      const sample = await client
+        .query<{ ms: number; holding: boolean; statement: string }>(
+          `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms, left(a.query, 200) AS statement,
                 EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
            FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
-        [applicationName],
-      );
-      for (const row of rows) {
+          [applicationName],
+        )
+        .catch((error: Error) => {
+          longest.interrupted = error.message;
+          return { rows: [] };
+        });
+      for (const row of sample.rows) {
         longest.any = Math.max(longest.any, Number(row.ms));
-        if (row.holding) longest.holdingInserts = Math.max(longest.holdingInserts, Number(row.ms));
+        if (row.holding && Number(row.ms) > longest.holdingInserts) {
+          longest.holdingInserts = Number(row.ms);
+          longest.holdingInsertsStatement = row.statement;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
@@ -39,7 +53,7 @@ export async function watchLongestTransaction(url: string, applicationName: stri
     async stop(): Promise<LongestTransactions> {
       running = false;
       await loop;
-      await client.end();
+      await client.end().catch(() => undefined);
       return longest;
     },
   };
