@@ -59,7 +59,7 @@ function renderRestore(r: RestoreReport): string {
   const matches =
     r.ledger_checksum_matches === null
       ? ''
-      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/archive.md#restore)'}`;
+      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/restore.md#restore)'}`;
   return [
     `restore ${r.table} ${r.day}${r.dry_run ? ' (dry run: nothing was changed)' : ''}`,
     renderColumns(
