@@ -7,6 +7,8 @@ export interface LongestTransactions {
   any: number;
   /** Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK), from its start. */
   holdingInserts: number;
+  /** Why sampling stopped before the operation ended (its session was ended), if it did. */
+  interrupted?: string;
 }
 
 /**
@@ -21,14 +23,19 @@ export async function watchLongestTransaction(url: string, applicationName: stri
   const longest: LongestTransactions = { any: 0, holdingInserts: 0 };
   let running = true;
   const loop = (async () => {
-    while (running) {
-      const { rows } = await client.query<{ ms: number; holding: boolean }>(
+    // A sampling session ended from outside (an operator's pg_terminate_backend, a stray pkill)
+    // ends the sampling, which then says so, instead of the whole benchmark process.
+    while (running && !longest.interrupted) {
+      const sample = await client.query<{ ms: number; holding: boolean }>(
         `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
                 EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
            FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
         [applicationName],
-      );
-      for (const row of rows) {
+      ).catch((error: Error) => {
+        longest.interrupted = error.message;
+        return { rows: [] };
+      });
+      for (const row of sample.rows) {
         longest.any = Math.max(longest.any, Number(row.ms));
         if (row.holding) longest.holdingInserts = Math.max(longest.holdingInserts, Number(row.ms));
       }
@@ -39,7 +46,7 @@ export async function watchLongestTransaction(url: string, applicationName: stri
     async stop(): Promise<LongestTransactions> {
       running = false;
       await loop;
-      await client.end();
+      await client.end().catch(() => undefined);
       return longest;
     },
   };

@@ -37,7 +37,8 @@ export async function measureOperation<T>(
   const { result: invocation, ingestion } = await duringIngestion(url, name, run, { batch: 1, log });
   const longest = await watch.stop();
   // A failure is reported in the table, and the run goes on to what it can still measure.
-  const detail = invocation.error ? `FAILED: ${invocation.error.name}: ${invocation.error.message}` : describe(invocation.result as T);
+  const outcome = invocation.error ? `FAILED: ${invocation.error.name}: ${invocation.error.message}` : describe(invocation.result as T);
+  const detail = longest.interrupted ? `${outcome} (lock sampling stopped early: ${longest.interrupted})` : outcome;
   log(`${name}: ${Math.round(invocation.ms)} ms, ${detail}; worst insert ${ingestion.max.toFixed(1)} ms (load ${load.toFixed(2)})`);
   return {
     name,
