@@ -1,5 +1,6 @@
 import prettyBytes from 'pretty-bytes';
 import prettyMilliseconds from 'pretty-ms';
+import type { ArchiveReport } from '../core/archive';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
@@ -47,6 +48,8 @@ export function renderReport(report: OperationReport): string {
       return renderStats(report);
     case 'vacuum':
       return renderVacuum(report);
+    case 'archive':
+      return renderArchive(report);
     case 'restore':
       return renderRestore(report);
     default:
@@ -59,7 +62,7 @@ function renderRestore(r: RestoreReport): string {
   const matches =
     r.ledger_checksum_matches === null
       ? ''
-      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/restore.md#restore)'}`;
+      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/archive.md#restore)'}`;
   return [
     `restore ${r.table} ${r.day}${r.dry_run ? ' (dry run: nothing was changed)' : ''}`,
     renderColumns(
@@ -152,6 +155,27 @@ function renderVacuum(r: VacuumReport): string {
     rows.length ? renderColumns(['step', 'relation', 'why', 'status', 'took'], rows) : 'nothing to do',
     `${totals}; ${r.partitions_already_sealed} closed partitions already sealed`,
     ...r.steps.filter((step) => step.error).map((step) => `error: ${step.relation}: ${step.error}`),
+  ].join('\n');
+}
+
+function renderArchive(r: ArchiveReport): string {
+  const rows = r.partitions.map((p) => [
+    p.partition,
+    p.reason,
+    p.status,
+    p.rows ?? '',
+    p.bytes === undefined ? '' : size(p.bytes),
+    p.seconds === undefined ? '' : `${p.seconds} s`,
+    p.key,
+  ]);
+  const totals = r.dry_run
+    ? `would archive ${r.partitions.length} day partitions`
+    : `archived ${r.partitions_archived} day partitions, ${r.rows_archived} rows, ${size(r.bytes_archived)}; ${r.partitions_failed} failed`;
+  return [
+    `archive to ${r.location}${r.dry_run ? ' (dry run: nothing was written)' : ''}`,
+    rows.length ? renderColumns(['partition', 'why', 'status', 'rows', 'bytes', 'took', 'key'], rows) : 'nothing to do',
+    `${totals}; ${r.partitions_already_archived} already archived and unchanged`,
+    ...r.partitions.filter((p) => p.error).map((p) => `error: ${p.partition}: ${p.error}`),
   ].join('\n');
 }
 

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type ArchiveReport, archive } from '../../functions/core/archive';
 import { createDirectoryStore } from '../../functions/core/archive/dir-store';
 import { readFooter } from '../../functions/core/archive/footer';
-import { archiveObjectKey } from '../../functions/core/archive/layout';
+import { ARCHIVE_COLUMNS, archiveObjectKey, POSTGRES_TYPES } from '../../functions/core/archive/layout';
 import { readLedger } from '../../functions/core/archive/ledger';
 import { partitionName } from '../../functions/core/days';
 import { InputError, LockBusyError, PartialFailureError } from '../../functions/core/errors';
@@ -65,6 +65,23 @@ async function expectExactCopies(url: string, fileOf: (table: TimeSeriesTable) =
   }
   await client.end();
 }
+
+describe('the archive layout', () => {
+  it('has every column of every time-series table, in table order, with its type and nullability (the migrated catalog)', async () => {
+    const { url } = await database();
+    const client = await connect(url);
+    for (const table of TIME_SERIES_TABLES) {
+      const { rows } = await client.query<{ name: string; type: string; nullable: boolean }>(
+        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable
+           FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [table],
+      );
+      const layout = ARCHIVE_COLUMNS[table].map((c) => ({ name: c.name, type: POSTGRES_TYPES[c.kind], nullable: c.nullable }));
+      expect(layout, table).toEqual(rows);
+    }
+    await client.end();
+  });
+});
 
 describe('archive to a directory', () => {
   let url: string;
