@@ -8,8 +8,7 @@ import { startWriter } from '../../test/support/writer';
 import { createDayPartitions, loadDayPartition, SYMBOLS, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
 import { invokeInFreshProcess } from '../support/handler-process';
-import { percentile } from '../support/timing';
-import type { WriterLatency } from './vacuum';
+import { type WriterLatency, wallClock, writerLatency } from './vacuum';
 
 export interface ArchiveBenchResult {
   rows: number;
@@ -26,8 +25,6 @@ export interface ArchiveBenchResult {
   atRest: WriterLatency;
   during: WriterLatency;
 }
-
-const wallClock = () => performance.timeOrigin + performance.now();
 
 /**
  * Archives one closed day of `rows` trades (three days ago) to a directory through the archive
@@ -65,10 +62,7 @@ export async function archiveBench(adminUrl: string, rows: number, log: (line: s
     if (archived?.status !== 'archived' || archived.rows !== rows) {
       throw new Error(`archive did not archive ${relation} with ${rows} rows: ${JSON.stringify(archived)}`);
     }
-    const latency = (from: number, to: number): WriterLatency => {
-      const inWindow = written.samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms);
-      return { inserts: inWindow.length, failed: written.failed, p99: percentile(inWindow, 99), max: Math.max(0, ...inWindow) };
-    };
+    const latency = (from: number, to: number) => writerLatency(written, from, to);
     const result: ArchiveBenchResult = {
       rows,
       seconds: run.ms / 1000,

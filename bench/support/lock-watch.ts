@@ -26,15 +26,17 @@ export async function watchLongestTransaction(url: string, applicationName: stri
     // A sampling session ended from outside (an operator's pg_terminate_backend, a stray pkill)
     // ends the sampling, which then says so, instead of the whole benchmark process.
     while (running && !longest.interrupted) {
-      const sample = await client.query<{ ms: number; holding: boolean }>(
-        `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
+      const sample = await client
+        .query<{ ms: number; holding: boolean }>(
+          `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
                 EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
            FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
-        [applicationName],
-      ).catch((error: Error) => {
-        longest.interrupted = error.message;
-        return { rows: [] };
-      });
+          [applicationName],
+        )
+        .catch((error: Error) => {
+          longest.interrupted = error.message;
+          return { rows: [] };
+        });
       for (const row of sample.rows) {
         longest.any = Math.max(longest.any, Number(row.ms));
         if (row.holding) longest.holdingInserts = Math.max(longest.holdingInserts, Number(row.ms));

@@ -6,14 +6,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ArchiveReport, archive } from '../../functions/core/archive';
 import { createDirectoryStore } from '../../functions/core/archive/dir-store';
 import { type ArchiveStore, archiveObjectKey } from '../../functions/core/archive/layout';
-import { readLedger } from '../../functions/core/archive/ledger';
 import { createS3Store } from '../../functions/core/archive/s3-store';
 import type { OperationContext } from '../../functions/core/context';
 import { partitionName } from '../../functions/core/days';
 import { DeadlineError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
-import { archiveDirectory, settleModifications, withArchive } from '../support/archive';
+import { archiveDirectory, ledgerOf, settleModifications, withArchive } from '../support/archive';
 import { insertManyTrades } from '../support/archive-rows';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
 import { connect, copiesOf, testContext, withContext } from '../support/database';
@@ -51,13 +50,6 @@ async function database(directory = archiveDirectory()): Promise<{ url: string; 
   const url = await seeded();
   await settleModifications(url, [partitionName('trades', DAY), partitionName('trades', OLDER_DAY)], 0);
   return { url, ctx: withArchive(testContext(url, { now: NOW }), { directory }), directory };
-}
-
-async function ledgerOf(url: string) {
-  const client = await connect(url);
-  const rows = await readLedger(client);
-  await client.end();
-  return rows;
 }
 
 /** A body that yields `bytes` in 1 MiB chunks, then fails as a dying source would. */

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ArchiveReport, archive } from '../../functions/core/archive';
@@ -11,7 +11,7 @@ import { InputError, LockBusyError, PartialFailureError } from '../../functions/
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/core/tables';
-import { archiveDirectory, downloadObject, settleModifications, withArchive } from '../support/archive';
+import { archiveDirectory, downloadObject, ledgerOf, settleModifications, withArchive } from '../support/archive';
 import { insertEdgeRows, insertManyTrades, postgresRows } from '../support/archive-rows';
 import { connect, copiesOf, holdMaintenanceLock, testContext, withContext } from '../support/database';
 import { readArchivedFile } from '../support/parquet-reader';
@@ -133,9 +133,7 @@ describe('archive to a directory', () => {
   });
 
   it('records a ledger row per day partition only after verifying it: rows, bytes and footer agree with the file', async () => {
-    const client = await connect(url);
-    const ledger = await readLedger(client);
-    await client.end();
+    const ledger = await ledgerOf(url);
     expect(ledger.map((row) => `${row.table_name} ${row.day}`)).toEqual(TIME_SERIES_TABLES.map((t) => `${t} ${DAY}`).sort());
     const store = createDirectoryStore(directory);
     for (const row of ledger) {
@@ -149,7 +147,6 @@ describe('archive to a directory', () => {
   });
 
   it('leaves no temporary file behind', async () => {
-    const { readdirSync } = await import('node:fs');
     const files = readdirSync(directory, { recursive: true }).map(String);
     expect(files.filter((file) => file.endsWith('.partial'))).toEqual([]);
   });
@@ -233,11 +230,8 @@ describe('what archive refuses or leaves alone', () => {
         .map((r) => `${r} planned`)
         .sort(),
     );
-    const { readdirSync } = await import('node:fs');
     expect(readdirSync(directory)).toEqual([]);
-    const client = await connect(url);
-    expect(await readLedger(client)).toEqual([]);
-    await client.end();
+    expect(await ledgerOf(url)).toEqual([]);
   });
 
   it('days younger than archiveAfterDays wait; --day picks one closed day, and refuses today', async () => {
@@ -267,8 +261,6 @@ describe('what archive refuses or leaves alone', () => {
     const error = await archive(ctx, { archiveAfterDays: 2 }).catch((e: unknown) => e);
     await held.release();
     expect(error).toBeInstanceOf(LockBusyError);
-    const client = await connect(url);
-    expect(await readLedger(client)).toEqual([]);
-    await client.end();
+    expect(await ledgerOf(url)).toEqual([]);
   });
 });

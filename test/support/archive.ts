@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { vi } from 'vitest';
+import { type LedgerEntry, readLedger } from '../../functions/core/archive/ledger';
 import type { ArchiveSettings } from '../../functions/core/archive/store';
 import type { OperationContext } from '../../functions/core/context';
 import { connect } from './database';
@@ -50,5 +51,15 @@ export async function settleModifications(url: string, relations: string[], expe
     );
   } finally {
     await admin.end();
+  }
+}
+
+/** The archive ledger of the database at `url`, by table and day. */
+export async function ledgerOf(url: string): Promise<LedgerEntry[]> {
+  const client = await connect(url);
+  try {
+    return await readLedger(client);
+  } finally {
+    await client.end();
   }
 }
