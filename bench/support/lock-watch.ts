@@ -7,6 +7,8 @@ export interface LongestTransactions {
   any: number;
   /** Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK), from its start. */
   holdingInserts: number;
+  /** The statement that transaction was running when it was seen longest (its first 200 characters). */
+  holdingInsertsStatement?: string;
   /** Why sampling stopped before the operation ended (its session was ended), if it did. */
   interrupted?: string;
 }
@@ -27,8 +29,8 @@ export async function watchLongestTransaction(url: string, applicationName: stri
     // ends the sampling, which then says so, instead of the whole benchmark process.
     while (running && !longest.interrupted) {
       const sample = await client
-        .query<{ ms: number; holding: boolean }>(
-          `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms,
+        .query<{ ms: number; holding: boolean; statement: string }>(
+          `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms, left(a.query, 200) AS statement,
                 EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
            FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
           [applicationName],
@@ -39,7 +41,10 @@ export async function watchLongestTransaction(url: string, applicationName: stri
         });
       for (const row of sample.rows) {
         longest.any = Math.max(longest.any, Number(row.ms));
-        if (row.holding) longest.holdingInserts = Math.max(longest.holdingInserts, Number(row.ms));
+        if (row.holding && Number(row.ms) > longest.holdingInserts) {
+          longest.holdingInserts = Number(row.ms);
+          longest.holdingInsertsStatement = row.statement;
+        }
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }

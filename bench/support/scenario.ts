@@ -40,6 +40,11 @@ export async function measureOperation<T>(
   const outcome = invocation.error ? `FAILED: ${invocation.error.name}: ${invocation.error.message}` : describe(invocation.result as T);
   const detail = longest.interrupted ? `${outcome} (lock sampling stopped early: ${longest.interrupted})` : outcome;
   log(`${name}: ${Math.round(invocation.ms)} ms, ${detail}; worst insert ${ingestion.max.toFixed(1)} ms (load ${load.toFixed(2)})`);
+  if (longest.holdingInsertsStatement) {
+    log(
+      `  longest transaction holding inserts back: ${Math.round(longest.holdingInserts)} ms, at: ${longest.holdingInsertsStatement.replace(/\s+/g, ' ')}`,
+    );
+  }
   return {
     name,
     ms: invocation.ms,
