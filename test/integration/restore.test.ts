@@ -301,6 +301,13 @@ it('runs from the command line: archive --to DIR, then restore --from DIR, dry r
   expect(run.code, run.stderr).toBe(0);
   expect(JSON.parse(run.stdout)).toMatchObject({ operation: 'restore', status: 'restored', rows_loaded: 126, key_from: 'ledger' });
   expect(await dataFingerprint(url)).toEqual(before);
+
+  // A damaged object: exit 7, and the day (restored above) stays as it is.
+  truncateSync(join(directory, archiveObjectKey(PREFIX, 'trades', DAY)), 100);
+  const damaged = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--replace', '--database-url', url]);
+  expect(damaged.code).toBe(7);
+  expect(damaged.stderr).toMatch(/^error: restore trades 2026-06-10: .* is not a readable Parquet file: .*; nothing was loaded$/m);
+  expect(await dataFingerprint(url)).toEqual(before);
 });
 
 it('refuses an unknown table or a day that is not one, before touching the database', async () => {
