@@ -69,7 +69,7 @@ export interface RestoreReport {
    * Whether it equals the checksum the ledger recorded from the partition at archive time (null:
    * no ledger row, or a dry run). False also when the day's NUMERIC values had trailing fraction
    * zeros (`1.50`): DECIMAL(38,18) keeps the number, not how it was written, so they come back
-   * as `1.5` (see docs/archive.md).
+   * as `1.5` (see docs/archive.md#restore).
    */
   ledger_checksum_matches: boolean | null;
   status: 'planned' | 'restored';

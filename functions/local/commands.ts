@@ -140,7 +140,7 @@ Global flags:
 const EXIT_CODES = `Exit codes:
   0 done   1 partly done (the report says what)   2 bad input, nothing changed
   3 database unavailable   4 lock busy (another run)   5 migration failed or schema missing
-  6 the login lacks a privilege (see "Runs as")`;
+  6 the login lacks a privilege (see "Runs as")   7 an archived object is missing, damaged or disagrees (restore)`;
 
 /** Variables every command reads (docs/configuration.md has them all). */
 const COMMON_ENVIRONMENT: readonly (readonly [string, string])[] = [

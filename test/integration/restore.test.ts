@@ -173,12 +173,15 @@ it('refuses a day whose partition holds rows, changes nothing in a dry run, and 
   expect(await restoreLeftovers(url)).toEqual([]);
 });
 
-it('copies rows holding no lock that holds inserts back; only the attach (a catalog change) holds one', async () => {
-  const { url, ctx } = await archivedDatabase();
-  const client = await connect(url);
-  await client.query(`DROP TABLE trades_2026_06_10`);
-  // A late row of the dropped day, waiting in the DEFAULT partition: the attach sweeps it in.
-  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-10T23:59:59.999999Z', 2, 3)`);
+/** Statements that read rows: a batch loaded, an index built, a key validated, a count or checksum. */
+const READS_ROWS =
+  /^INSERT INTO "[a-z_0-9]+_restore"|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT|count\(\*\)/;
+
+/**
+ * After each statement of the maintenance session, the locks its transaction holds that hold
+ * inserts back (HOLDS_INSERTS_BACK), read by a second session.
+ */
+async function auditLocks(ctx: OperationContext, url: string): Promise<Array<{ statement: string; blocking: string[] }>> {
   const monitor = await connect(url, { lock_timeout: 200 });
   const audit: Array<{ statement: string; blocking: string[] }> = [];
   interceptStatements(ctx, {
@@ -192,13 +195,41 @@ it('copies rows holding no lock that holds inserts back; only the attach (a cata
       audit.push({ statement: text, blocking: rows.map((r) => r.lock) });
     },
   });
+  return audit;
+}
+
+it('with --replace, counts and loads holding no lock inserts wait for; the swap is the one short transaction that does', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+  await client.query(`UPDATE trades SET price = 7 WHERE id = (SELECT max(id) FROM trades_2026_06_10)`);
+  const audit = await auditLocks(ctx, url);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY, replace: true });
+
+  expect(report).toMatchObject({ partition_rows_before: 126, rows_loaded: 126, rows_swept: 0 });
+  const reading = audit.filter((a) => READS_ROWS.test(a.statement));
+  expect(reading.length).toBeGreaterThan(5);
+  expect(reading.filter((a) => a.blocking.length > 0)).toEqual([]);
+  const holding = audit.filter((a) => a.blocking.length > 0);
+  expect(
+    holding.map((a) => /DROP TABLE "trades_2026_06_10";[\s\S]*ATTACH PARTITION "trades_2026_06_10_restore"/.test(a.statement)),
+  ).toEqual([true]);
+  expect(await dataFingerprint(url)).toEqual(before);
+});
+
+it('copies rows holding no lock that holds inserts back; only the attach (a catalog change) holds one', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  // A late row of the dropped day, waiting in the DEFAULT partition: the attach sweeps it in.
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-10T23:59:59.999999Z', 2, 3)`);
+  const audit = await auditLocks(ctx, url);
 
   const report = await restore(ctx, { table: 'trades', day: DAY });
 
   expect(report).toMatchObject({ rows_loaded: 126, rows_swept: 1, default_rows: 1 });
-  const readsRows =
-    /^INSERT INTO "trades_2026_06_10_restore"|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT|count\(\*\)/;
-  const reading = audit.filter((a) => readsRows.test(a.statement));
+  const reading = audit.filter((a) => READS_ROWS.test(a.statement));
   // Not vacuous: batches of at most 50 rows (one row group of 126: 50, 50, 26), the indexes, the keys.
   expect(reading.filter((a) => a.statement.startsWith('INSERT INTO')).length).toBe(3);
   expect(reading.some((a) => a.statement.includes('VALIDATE CONSTRAINT'))).toBe(true);
@@ -269,6 +300,13 @@ it('runs from the command line: archive --to DIR, then restore --from DIR, dry r
   const run = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--format', 'json', '--database-url', url]);
   expect(run.code, run.stderr).toBe(0);
   expect(JSON.parse(run.stdout)).toMatchObject({ operation: 'restore', status: 'restored', rows_loaded: 126, key_from: 'ledger' });
+  expect(await dataFingerprint(url)).toEqual(before);
+
+  // A damaged object: exit 7, and the day (restored above) stays as it is.
+  truncateSync(join(directory, archiveObjectKey(PREFIX, 'trades', DAY)), 100);
+  const damaged = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--replace', '--database-url', url]);
+  expect(damaged.code).toBe(7);
+  expect(damaged.stderr).toMatch(/^error: restore trades 2026-06-10: .* is not a readable Parquet file: .*; nothing was loaded$/m);
   expect(await dataFingerprint(url)).toEqual(before);
 });
 
