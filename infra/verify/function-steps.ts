@@ -98,6 +98,11 @@ export async function checkPartitions(lambda: LambdaClient, stack: DeployedStack
   }
 }
 
+/** A function that answered a dry run with something else: a version from before the check. */
+function notADryRun(step: 'prune' | 'archive'): StepResult {
+  return { step, ok: false, detail: `the answer is no ${step} dry-run report`, todo: 'deploy this version of the stack (npx cdk deploy)' };
+}
+
 /** The message of the handler's InputError when prune has neither a payload action nor scheduled defaults. */
 const NO_RETENTION = /PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS .* are not set/;
 
@@ -109,14 +114,7 @@ export async function checkPrune(lambda: LambdaClient, stack: DeployedStack): Pr
   }
   if (!('report' in invocation)) return failedStep('prune', invocation);
   const report = invocation.report as Partial<PruneReport>;
-  if (report.operation !== 'prune' || report.dry_run !== true) {
-    return {
-      step: 'prune',
-      ok: false,
-      detail: 'the answer is no prune dry-run report',
-      todo: 'deploy this version of the stack (npx cdk deploy)',
-    };
-  }
+  if (report.operation !== 'prune' || report.dry_run !== true) return notADryRun('prune');
   const drops = (report.actions ?? []).filter((action) => action.action === 'drop_partition').length;
   const rows = (report.actions ?? []).reduce(
     (sum, action) => sum + ('rows' in action && typeof action.rows === 'number' ? action.rows : 0),
@@ -134,14 +132,7 @@ export async function checkArchive(lambda: LambdaClient, stack: DeployedStack): 
   const invocation = await invoke(lambda, stack.functions.archive, { dryRun: true });
   if (!('report' in invocation)) return failedStep('archive', invocation);
   const report = invocation.report as Partial<ArchiveReport>;
-  if (report.operation !== 'archive' || report.dry_run !== true) {
-    return {
-      step: 'archive',
-      ok: false,
-      detail: 'the answer is no archive dry-run report',
-      todo: 'deploy this version of the stack (npx cdk deploy)',
-    };
-  }
+  if (report.operation !== 'archive' || report.dry_run !== true) return notADryRun('archive');
   const waiting = report.partitions?.length ?? 0;
   return {
     step: 'archive',

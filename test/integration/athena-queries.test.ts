@@ -86,7 +86,7 @@ describe("docs/deploy.md's Athena queries, run by DuckDB on archived files", () 
   it('has one query per time-series table, each naming its table in the Glue database', () => {
     const queries = documentedQueries();
     expect(queries).toHaveLength(TIME_SERIES_TABLES.length);
-    TIME_SERIES_TABLES.forEach((table, index) => expect(queries[index]).toContain(`FROM ${ARCHIVE_GLUE_DATABASE}.${table}`));
+    for (const [index, table] of TIME_SERIES_TABLES.entries()) expect(queries[index]).toContain(`FROM ${ARCHIVE_GLUE_DATABASE}.${table}`);
     for (const query of queries) expect(query).toMatch(/WHERE day BETWEEN '\d{4}-\d{2}-\d{2}' AND '\d{4}-\d{2}-\d{2}'/);
   });
 
