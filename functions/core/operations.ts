@@ -268,7 +268,7 @@ const archiveOperation = defineOperation({
     },
     actionFields: ['archiveAfterDays', 'day'],
   },
-  // It reads the partitions and writes only its own ledger, but the ledger is the maintenance user's.
+  // Runs as the owner (the default runsAs): it writes archive_ledger, which only the maintenance user may.
   cli: {
     flags: {
       to: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
@@ -279,7 +279,7 @@ const archiveOperation = defineOperation({
     },
     usage: {
       synopsis: 'archive [--to DIR] [--after-days N] [--table T] [--day D] [--dry-run]',
-      summary: `closed day partitions to Parquet (a bucket or DIR), verified, recorded in archive_ledger (default: days ${ARCHIVE_AFTER_DAYS.default}+ days old)`,
+      summary: `closed day partitions N+ days old (default ${ARCHIVE_AFTER_DAYS.default}) to Parquet in a bucket or DIR, verified, recorded in archive_ledger`,
       flags: [
         ['--to DIR', `write to this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
         [
