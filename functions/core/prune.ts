@@ -153,8 +153,9 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
       report.actions = input.truncate
         ? [await planTruncate(client)]
         : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
-      if (store) await keepUnarchived(client, store, report.actions);
-      if (!input.dryRun) await executeActions(ctx, client, report);
+      // A dry run checks every archive now; a real run checks each just before its drop (see executeActions).
+      if (store && input.dryRun) for (const action of report.actions) await keepUnlessArchived(client, store, action);
+      if (!input.dryRun) await executeActions(ctx, client, report, store);
     });
 
     const done = withTotals(report);
@@ -178,17 +179,17 @@ export function checkPruneArchive(input: PruneInput, archive: ArchiveSettings | 
 }
 
 /**
- * With archiving configured, each partition the plan would drop is checked against its archive
- * (see archiveKeepReason) and kept, with the reason, unless the archive is verified.
+ * With archiving configured, a partition the plan would drop is checked against its archive (see
+ * archiveKeepReason) and marked kept, with the reason, unless the archive is verified. Returns
+ * whether it was kept.
  */
-async function keepUnarchived(client: pg.ClientBase, store: ArchiveStore, actions: PruneAction[]): Promise<void> {
-  for (const action of actions) {
-    if (action.action !== 'drop_partition') continue;
-    const reason = await archiveKeepReason(client, store, action);
-    if (reason === null) continue;
-    action.status = 'kept';
-    action.kept_because = reason;
-  }
+async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<boolean> {
+  if (action.action !== 'drop_partition') return false;
+  const reason = await archiveKeepReason(client, store, action);
+  if (reason === null) return false;
+  action.status = 'kept';
+  action.kept_because = reason;
+  return true;
 }
 
 /**
@@ -210,12 +211,19 @@ function keptError(report: PruneReport): PartialFailureError {
  * Runs the planned actions in order, recording each one's outcome in it. A failed step does not
  * stop the others, except when the session died; the deadline stops the run between two steps.
  */
-async function executeActions(ctx: OperationContext, client: pg.ClientBase, report: PruneReport): Promise<void> {
+async function executeActions(
+  ctx: OperationContext,
+  client: pg.ClientBase,
+  report: PruneReport,
+  store: ArchiveStore | null,
+): Promise<void> {
   const reportSoFar = () => withTotals(report);
   for (const action of report.actions) {
-    if (action.status === 'kept') continue;
     assertTimeForStep(ctx, stepName(action), reportSoFar);
     try {
+      // Checked right before the drop, not at planning: row deletes before it may take minutes,
+      // and a row that came late in between would otherwise be dropped unarchived.
+      if (store && (await keepUnlessArchived(client, store, action))) continue;
       await execute(ctx, client, action, reportSoFar);
       action.status = 'done';
     } catch (error) {

@@ -56,6 +56,8 @@ export interface RestoreReport {
   /** Rows of the day waiting in the DEFAULT partition, moved into the restored partition by its attach. */
   default_rows: number;
   replace: boolean;
+  /** The day's partition holds rows and `replace` was not given: a real run refuses (a dry run says so here). */
+  needs_replace: boolean;
   /** Rows loaded from the archive (0 in a dry run). */
   rows_loaded: number;
   /** Rows the attach moved in from the DEFAULT partition. */
@@ -158,7 +160,9 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const existing = dayPartition(partitions, table, day);
   const defaultPartition = partitions.find((p) => p.isDefault)?.name;
   const partitionRowsBefore = existing ? await countExact(client, existing) : null;
-  if (partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace) {
+  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace;
+  // A dry run reports it (needs_replace) instead: saying what is there is its job.
+  if (needsReplace && !input.dryRun) {
     throw new InputError(
       `restore ${table} ${day}: partition ${own} exists and holds ${partitionRowsBefore} rows: nothing was loaded; to replace them with the archive's ${file.rows} rows, run again with --replace (Lambda: "replace": true), after a --dry-run`,
     );
@@ -185,6 +189,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
     partition_rows_before: partitionRowsBefore,
     default_rows: defaultRows,
     replace: Boolean(input.replace),
+    needs_replace: needsReplace,
     rows_loaded: 0,
     rows_swept: 0,
     checksum: null,

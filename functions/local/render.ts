@@ -70,7 +70,10 @@ function renderRestore(r: RestoreReport): string {
       [
         ['object', `${r.location}/${r.object_key} (key from the ${r.key_from})`],
         ['object size', `${size(r.object_bytes)}, ${r.object_rows} rows${r.ledger_rows === null ? '' : ` (ledger: ${r.ledger_rows})`}`],
-        [r.partition, `${before}${r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`],
+        [
+          r.partition,
+          `${before}${r.needs_replace ? ': a run without --replace refuses' : r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`,
+        ],
         ['default partition', `${r.dry_run ? r.default_rows : r.rows_swept} rows of the day, moved in by the attach`],
         ...(r.dry_run ? [] : [['loaded', `${r.rows_loaded} rows, checksum ${r.checksum}${matches}`]]),
       ],

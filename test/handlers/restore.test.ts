@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { archive } from '../../functions/core/archive';
 import { addDays, dayOf, partitionName } from '../../functions/core/days';
 import { migrate } from '../../functions/core/migrate';
@@ -6,7 +6,7 @@ import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { withArchive } from '../support/archive';
 import { insertEdgeRows } from '../support/archive-rows';
-import { connect, createTestDatabase, testContext, withContext } from '../support/database';
+import { afterFile, connect, createTestDatabase, testContext } from '../support/database';
 import { type BundledHandler, invoke, loadHandler, metricsOf } from '../support/handlers';
 import { dataFingerprint } from '../support/rows';
 import { type LocalS3, startLocalS3 } from '../support/s3';
@@ -17,38 +17,36 @@ import { type LocalS3, startLocalS3 } from '../support/s3';
  */
 const SERVICE = 'service=perps-stats-db';
 const DAY = addDays(dayOf(new Date()), -3);
-const opened: BundledHandler[] = [];
 let s3: LocalS3;
 
 beforeAll(async () => {
   s3 = await startLocalS3();
+  afterFile(() => s3.stop());
 });
 
-afterAll(async () => {
-  for (const handler of opened) await handler.close();
-  await s3.stop();
-});
+/** The bundled restore handler with `env`, closed after the file. */
+async function restoreHandler(env: Record<string, string>): Promise<BundledHandler> {
+  const handler = await loadHandler('restore', env);
+  afterFile(() => handler.close());
+  return handler;
+}
 
 describe('the restore handler, bundled', () => {
   it('loads every dropped table of an archived day back from the bucket, exactly, and publishes RowsRestored', async () => {
     const url = await createTestDatabase();
-    await withContext(url, {}, async (ctx) => {
-      await migrate(ctx);
-      const client = await connect(url);
-      await insertEdgeRows(client, DAY);
-      await client.end();
-      await ensurePartitions(ctx, { daysAhead: 1 });
-    });
-    const settings = { bucket: s3.bucket, endpointUrl: s3.endpointUrl, prefix: 'perps-archive' };
-    expect((await archive(withArchive(testContext(url), settings), { archiveAfterDays: 2, day: DAY })).partitions_archived).toBe(4);
-    const before = await dataFingerprint(url);
+    const ctx = withArchive(testContext(url), { bucket: s3.bucket, endpointUrl: s3.endpointUrl, prefix: 'perps-archive' });
     const client = await connect(url);
+    await migrate(ctx);
+    // The edge rows of every table land in the DEFAULT partitions; partitions gives them their day.
+    await insertEdgeRows(client, DAY);
+    await ensurePartitions(ctx, { daysAhead: 1 });
+    expect((await archive(ctx, { archiveAfterDays: 2, day: DAY })).partitions_archived).toBe(4);
+    const before = await dataFingerprint(url);
     // A copy to compare by value: trades has 1.50000000000000000000000000, which comes back as 1.5.
     await client.query(`CREATE TABLE trades_before AS SELECT * FROM ${partitionName('trades', DAY)}`);
     for (const table of TIME_SERIES_TABLES) await client.query(`DROP TABLE ${partitionName(table, DAY)}`);
 
-    const handler = await loadHandler('restore', { DATABASE_URL: url, ARCHIVE_BUCKET: s3.bucket, ARCHIVE_S3_ENDPOINT_URL: s3.endpointUrl });
-    opened.push(handler);
+    const handler = await restoreHandler({ DATABASE_URL: url, ARCHIVE_BUCKET: s3.bucket, ARCHIVE_S3_ENDPOINT_URL: s3.endpointUrl });
     const preview = await invoke(handler, { table: 'trades', day: DAY, dryRun: true });
     expect(preview.result).toMatchObject({ operation: 'restore', dry_run: true, status: 'planned', partition_rows_before: null });
     expect(metricsOf(preview.emf).get(`RowsRestored{${SERVICE},Operation=restore}`)).toBeUndefined();
@@ -77,8 +75,7 @@ describe('the restore handler, bundled', () => {
   });
 
   it('refuses a payload without a day, and any payload without an archive, before connecting', async () => {
-    const handler = await loadHandler('restore', { DATABASE_URL: 'postgres://127.0.0.1:1/none' });
-    opened.push(handler);
+    const handler = await restoreHandler({ DATABASE_URL: 'postgres://127.0.0.1:1/none' });
     const noDay = await invoke(handler, { table: 'trades' });
     expect(noDay.error?.name).toBe('InputError');
     expect(noDay.error?.message).toBe('invalid restore payload: day: must be a UTC day written YYYY-MM-DD');

@@ -8,6 +8,7 @@ import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, copiesOf, testContext, withContext } from '../support/database';
+import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 import { type LocalS3, startLocalS3 } from '../support/s3';
 
@@ -122,4 +123,29 @@ it('drops every old partition unverified when archiving is not configured, as be
   expect(report.partitions_kept).toBe(0);
   expect(report.partitions_dropped).toBe(4 * 5);
   expect(report.actions.every((a) => a.status === 'done')).toBe(true);
+});
+
+it('checks each archive just before its drop: a row that comes while prune runs keeps its day', async () => {
+  const url = await archivedDatabase();
+  const ctx = archiveContext(url);
+  const writer = await connect(url);
+  let arrived = false;
+  interceptStatements(ctx, {
+    async before(text) {
+      // While prune drops the first verified day, a late row comes into the next one.
+      if (arrived || !/DROP TABLE "tickers_2026_06_01"/.test(text)) return;
+      arrived = true;
+      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'LATE', '2026-06-02T10:00:00Z')`);
+    },
+  });
+  const report = (await prune(ctx, DROP).catch((error: PartialFailureError) => error.report)) as PruneReport;
+  expect(arrived).toBe(true);
+  expect(drops(report.actions)).toMatchObject({
+    tickers_2026_06_01: 'done',
+    tickers_2026_06_02:
+      'kept: tickers_2026_06_02 holds 21 rows, the archive 20: rows changed after it was archived; the next archive run archives the day again',
+    tickers_2026_06_03: 'done',
+  });
+  const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'LATE'`);
+  expect(rows).toEqual([{ part: 'tickers_2026_06_02' }]);
 });

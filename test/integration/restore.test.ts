@@ -142,6 +142,8 @@ it('refuses a day whose partition holds rows, changes nothing in a dry run, and 
   const before = await dataFingerprint(url);
   const client = await connect(url);
 
+  const asked = await restore(ctx, { table: 'tickers', day: DAY, dryRun: true });
+  expect(asked).toMatchObject({ dry_run: true, status: 'planned', partition_rows_before: 120, needs_replace: true });
   const refused = restore(ctx, { table: 'tickers', day: DAY });
   await expect(refused).rejects.toBeInstanceOf(InputError);
   await expect(refused).rejects.toThrow(
@@ -161,6 +163,7 @@ it('refuses a day whose partition holds rows, changes nothing in a dry run, and 
     object_rows: 120,
     partition_rows_before: 120,
     replace: true,
+    needs_replace: false,
     rows_loaded: 0,
   });
   expect(preview.object_bytes).toBeGreaterThan(0);
