@@ -49,7 +49,8 @@ export interface ArchiveProps {
  * queries the Parquet files with no crawler.
  *
  * The bucket is RETAINed: it holds history that, once prune has dropped the partitions, exists
- * nowhere else. Deleting the stack leaves it (and the Glue database, which CDK retains too).
+ * nowhere else. Deleting the stack leaves it; the Glue database and tables, only a description
+ * of the files, go with the stack.
  * Versioning is on, with previous versions kept {@link ARCHIVE_NONCURRENT_DAYS} days: an
  * object overwritten by a bug or deleted by hand can be recovered for that long, while a day
  * archived again (late rows) costs its old copy for that long only.
@@ -70,6 +71,9 @@ export class Archive extends Construct {
       databaseName: ARCHIVE_GLUE_DATABASE,
       description: 'perps-stats-db: closed day partitions archived as Parquet (one table per time-series table)',
     });
+    // Metadata only, made again from the contract by any deploy; CDK would retain it (its tables
+    // it deletes), and a retained `perps_archive` makes the next stack's create fail on the name.
+    this.glueDatabase.applyRemovalPolicy(RemovalPolicy.DESTROY);
     this.tables = Object.fromEntries(TIME_SERIES_TABLES.map((table) => [table, this.createTable(table)])) as Record<
       TimeSeriesTable,
       glue.S3Table

@@ -273,8 +273,11 @@ describe('the Glue tables Athena reads', () => {
       (table) => table.Properties.TableInput as Record<string, unknown> & { Name: string },
     );
 
-  it('is one database with one table per time-series table', () => {
-    expect(only(on, 'AWS::Glue::Database').Properties.DatabaseInput).toMatchObject({ Name: ARCHIVE_GLUE_DATABASE });
+  it('is one database with one table per time-series table, deleted with the stack (the files stay)', () => {
+    const database = only(on, 'AWS::Glue::Database');
+    expect(database.Properties.DatabaseInput).toMatchObject({ Name: ARCHIVE_GLUE_DATABASE });
+    expect(database.DeletionPolicy).toBe('Delete');
+    for (const table of Object.values(resources(on, 'AWS::Glue::Table'))) expect(table.DeletionPolicy).toBeUndefined();
     expect(
       tableInputs()
         .map((input) => input.Name)
