@@ -309,7 +309,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
  * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
  * checksum as the rows read from the object: every value landed as the file holds it. Counted
  * and summed by the archive's own check (one scan of the loaded table, ours alone), not taken
- * from the inserts. Then compares with the ledger's checksum (see ledger_checksum_matches).
+ * from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
  */
 async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
   const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
@@ -330,6 +330,11 @@ async function assertLoaded(client: pg.ClientBase, relation: string, report: Res
     );
   }
   report.ledger_checksum_matches = ledger ? ledger.checksum === report.checksum : null;
+  if (report.ledger_checksum_matches === false) {
+    throw new ArchiveIntegrityError(
+      `restore ${report.table} ${report.day}: the rows of ${where} (checksum ${report.checksum}) are not the rows the archive ledger recorded (${ledger?.checksum}), although their count is: the object was replaced or altered after it was archived; the day was left as it was (the loaded table was dropped)`,
+    );
+  }
 }
 
 /** A table an interrupted restore left under the restore name (carrying our comment): dropped. Anything else there is refused. */

@@ -118,23 +118,41 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
   expect(rows).toEqual([{ part: 'trades_2026_06_10' }]);
 });
 
-it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum says so', async () => {
+it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum still matches', async () => {
   const url = await database();
   const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
   afterFile(async () => rmSync(directory, { recursive: true, force: true }));
   const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
   const client = await connect(url);
-  await client.query(`UPDATE trades SET price = '1.50' WHERE id = (SELECT min(id) FROM trades_2026_06_10)`);
+  await client.query(`UPDATE trades SET price = '1.50', size = '2.000' WHERE id = (SELECT min(id) FROM trades_2026_06_10)`);
   await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
   await client.query(`DROP TABLE trades_2026_06_10`);
 
   const report = await restore(ctx, { table: 'trades', day: DAY });
 
-  expect(report).toMatchObject({ status: 'restored', rows_loaded: 126, ledger_checksum_matches: false });
+  expect(report).toMatchObject({ status: 'restored', rows_loaded: 126, ledger_checksum_matches: true });
   const { rows } = await client.query(
-    `SELECT price::text, price = 1.50 AS same FROM trades WHERE id = (SELECT min(id) FROM trades_2026_06_10)`,
+    `SELECT price::text, size::text, price = 1.50 AND size = 2 AS same FROM trades WHERE id = (SELECT min(id) FROM trades_2026_06_10)`,
   );
-  expect(rows).toEqual([{ price: '1.5', same: true }]);
+  expect(rows).toEqual([{ price: '1.5', size: '2', same: true }]);
+});
+
+it('refuses an object whose rows are not the ones the ledger recorded (same count, same size): the day stays as it was', async () => {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
+  const client = await connect(url);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  // A different day's worth of rows under the same key: what an overwritten object would hold.
+  await client.query(`UPDATE archive_ledger SET checksum = 'md5-60-sum:1' WHERE table_name = 'trades' AND day = $1`, [DAY]);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  await expect(restore(ctx, { table: 'trades', day: DAY })).rejects.toThrow(
+    /are not the rows the archive ledger recorded .*the day was left as it was/,
+  );
+  const left = await client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'trades\\_2026\\_06\\_10%'`);
+  expect(left.rows).toEqual([]);
 });
 
 it('refuses a day whose partition holds rows, changes nothing in a dry run, and replaces the rows with --replace', async () => {

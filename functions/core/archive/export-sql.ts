@@ -2,13 +2,20 @@ import { quoteIdent } from '../db/identifiers';
 import { ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
 
 /**
- * Each column as exact text, as the export reads it: PostgreSQL's own text of numerics, JSONB
- * and integers (never a double), and timestamps as whole microseconds since the epoch. The
+ * Each column as exact text, as the export reads it: PostgreSQL's own text of JSONB and
+ * integers, numerics without trailing fraction zeros (never a double), and timestamps as whole microseconds since the epoch. The
  * microseconds are built from whole seconds and the microseconds field: `extract(epoch ...)` is
  * a double on PostgreSQL 12 and 13, which could round the last digit.
  */
 export function exactTextExpression(column: ArchiveColumn): string {
   const name = quoteIdent(column.name);
+  if (column.kind === 'decimal') {
+    // Without trailing fraction zeros: DECIMAL(38,18) keeps the number, not how it was written
+    // ('1.50' comes back as 1.5), so the checksum of a restored day equals the archived one.
+    // rtrim, not trim_scale, which PostgreSQL 12 lacks; NUMERIC text has no exponent.
+    const text = `${name}::text`;
+    return `(CASE WHEN ${text} LIKE '%.%' THEN rtrim(rtrim(${text}, '0'), '.') ELSE ${text} END)`;
+  }
   if (column.kind === 'timestamp') {
     return `(extract(epoch FROM date_trunc('second', ${name}))::bigint * 1000000 + (extract(microseconds FROM ${name})::bigint % 1000000))::text`;
   }
