@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
-import { EXCHANGE_STALL_SECONDS, exchangeProbeSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
+import { EXCHANGE_STALL_SECONDS, newestRowParams, newestRowSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
+import { lastHourParams, lastHourSql } from '../../functions/core/last-hour';
 import { silentLogger } from '../../functions/core/log';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
@@ -224,26 +225,38 @@ describe('stats', () => {
     }
   });
 
-  it('probes exchanges through the (exchange_id, ts DESC) index: no sequential scan of a partition', async () => {
+  it('reads through the (exchange_id, ts DESC) index: no sequential scan, and only the partitions of the window', async () => {
     // funding_rates holds 30k rows over 8 partitions, the size where a scan would show.
-    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${exchangeProbeSql('funding_rates')}`, [
-      NOW,
-      new Date(NOW.getTime() - 3_600_000),
-    ]);
-    const nodes: { type: string; relation?: string; index?: string }[] = [];
-    const walk = (node: Record<string, unknown>) => {
-      nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
-      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    const explain = async (sql: string, params: unknown[]) => {
+      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+      const nodes: { type: string; relation?: string; index?: string }[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
+      walk(explained?.Plan ?? {});
+      const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
+      expect(partitions.length).toBeGreaterThan(0);
+      expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
+      // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
+      const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
+      expect(indexes.length).toBeGreaterThan(0);
+      expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
+      return [...new Set(partitions.map((node) => node.relation ?? ''))].sort();
     };
-    const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
-    walk(explained?.Plan ?? {});
-    const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
-    expect(partitions.length).toBeGreaterThan(0);
-    expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
-    // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
-    const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
-    expect(indexes.length).toBeGreaterThan(0);
-    expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
+    const ids = SEEDED_EXCHANGES.map((_, i) => i + 1);
+    // The last hour (09:30, 10:30] and the recent day (yesterday 10:30, 10:30] are pruned at plan
+    // time to their day partitions; the DEFAULT goes too, as those days have partitions.
+    expect(await explain(lastHourSql('funding_rates'), lastHourParams(NOW))).toEqual(['funding_rates_2026_09_02']);
+    expect(await explain(newestRowSql('funding_rates', 'recent'), newestRowParams('recent', NOW, ids))).toEqual([
+      'funding_rates_2026_09_01',
+      'funding_rates_2026_09_02',
+    ]);
+    // The full probe, for an exchange stalled over a day: every partition up to today and the DEFAULT, none ahead.
+    const all = await explain(newestRowSql('funding_rates', 'all'), newestRowParams('all', NOW, ids));
+    expect(all).toHaveLength(9);
+    expect(all.filter((name) => name > 'funding_rates_2026_09_02' && name !== 'funding_rates_default')).toEqual([]);
   });
 
   it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {

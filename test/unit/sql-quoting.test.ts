@@ -45,8 +45,8 @@ const VETTED: Record<string, Record<string, string>> = {
     upper: 'constant text with a $n parameter, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
-  'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
-  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
+  'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
+  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
 };
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER|DROP|TRUNCATE|LOCK TABLE|COMMENT ON|GRANT|REVOKE)\b/;
