@@ -31,18 +31,23 @@ export interface LastHour {
  * ($1 = now, $2 = now - 1 hour). The ts range is plan-time constant, so the planner keeps only
  * the relations that can hold it (the one or two day partitions overlapping the hour, and the
  * DEFAULT partition only while part of the hour has no day partition), and the lateral join reads them through the (exchange_id, ts DESC)
- * index, one range per exchange and relation. Cost: exchanges x those relations index descents
+ * index, one range per exchange and relation (the aggregate inside keeps PostgreSQL from
+ * flattening it into a hash join over a scan of the whole day partition). Cost: exchanges x those relations index descents
  * plus the last hour's rows (index entry and heap row each), so it follows the ingest rate, never
  * the table's size, its partitions or its number of symbols. GROUPING SETS gives both groupings
  * from that one read.
  */
 export function lastHourSql(table: TimeSeriesTable): string {
   const rel = quoteIdent(table);
-  return `SELECT r.exchange_id, r.symbol, GROUPING(r.symbol) = 1 AS per_exchange, count(*) AS rows, max(r.ts) AS latest_ts
+  return `SELECT e.id AS exchange_id, r.symbol, GROUPING(r.symbol) = 1 AS per_exchange, sum(r.rows) AS rows, max(r.latest_ts) AS latest_ts
   FROM exchanges e
- CROSS JOIN LATERAL (SELECT t.exchange_id, t.symbol, t.ts FROM ${rel} t WHERE t.exchange_id = e.id AND t.ts > $2 AND t.ts <= $1) r
- GROUP BY GROUPING SETS ((r.exchange_id), (r.symbol))
- ORDER BY per_exchange, r.symbol, r.exchange_id`;
+ CROSS JOIN LATERAL (
+       SELECT t.symbol, count(*) AS rows, max(t.ts) AS latest_ts FROM ${rel} t
+        WHERE t.exchange_id = e.id AND t.ts > $2 AND t.ts <= $1
+        GROUP BY t.symbol
+      ) r
+ GROUP BY GROUPING SETS ((e.id), (r.symbol))
+ ORDER BY per_exchange, r.symbol, e.id`;
 }
 
 /** The parameters of lastHourSql at `now`. */
