@@ -12,14 +12,7 @@ import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
-import {
-  type Exchange,
-  type ExchangeFreshness,
-  type ExchangeTableFreshness,
-  listExchanges,
-  newestRows,
-  tableFreshness,
-} from './exchanges';
+import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
 import { type TableGrowth, tableGrowth } from './growth';
 import { lastHourActivity } from './last-hour';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
