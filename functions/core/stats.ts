@@ -91,11 +91,12 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
     const db = await client.query<{ name: string; size: string }>(
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );
+    // Each size function stats the relation's files, and pg_total_relation_size is by definition
+    // the other two summed: reading each once per leaf halves the work, which grows with partitions.
     const leaves = await client.query<LeafRow>(
       `SELECT t.name AS table_name, c.relname AS name,
-              pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
-              pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS heap_bytes,
-              ${ROW_ESTIMATE_SQL} AS estimate
+              size.table_bytes, size.index_bytes, size.table_bytes + size.index_bytes AS total_bytes,
+              pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
          FROM unnest($1::text[]) AS t(name)
         CROSS JOIN LATERAL (
               SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
@@ -103,6 +104,8 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
               SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
              ) leaf
          JOIN pg_class c ON c.oid = leaf.relid
+        -- Volatile functions keep this subquery from being flattened: each runs once per leaf.
+        CROSS JOIN LATERAL (SELECT pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes) size
          LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
       [ALL_TABLES],
     );
