@@ -9,7 +9,8 @@
  *   --backlog-rows 1e5  rows waiting in the DEFAULT partition for `partitions` to move
  *   --old-days 180   old day partitions for the retention to drop
  *   --vacuum-rows 3e5 rows in the one closed day the vacuum section seals (the issue's figure: 3e6)
- *   --only stats,maintenance,vacuum,cold-start   a subset of the sections
+ *   --archive-rows 3e6 rows in the one closed day the archive section writes to Parquet
+ *   --only stats,maintenance,vacuum,archive,cold-start   a subset of the sections
  *   BENCH_RUNS=15    cold starts per bundle
  *
  * Opt-in, instead of the sections above (each takes its own server, with production-like
@@ -23,6 +24,7 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import prettyBytes from 'pretty-bytes';
 import { measureColdStarts } from './cold-start';
+import { archiveBench } from './sections/archive';
 import { maintenanceBench } from './sections/maintenance';
 import { type RecoveryResult, recoverBacklog } from './sections/recovery';
 import { scaleBench } from './sections/scale';
@@ -48,7 +50,8 @@ function parseOptions() {
         'backlog-rows': { type: 'string', default: '1e5' },
         'old-days': { type: 'string', default: '180' },
         'vacuum-rows': { type: 'string', default: '3e5' },
-        only: { type: 'string', default: 'stats,maintenance,vacuum,cold-start' },
+        'archive-rows': { type: 'string', default: '3e6' },
+        only: { type: 'string', default: 'stats,maintenance,vacuum,archive,cold-start' },
         scale: { type: 'boolean', default: false },
         recovery: { type: 'string' },
         'scale-rows': { type: 'string', default: '1e8' },
@@ -56,7 +59,7 @@ function parseOptions() {
     }).values;
   } catch (error) {
     return fail(
-      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --only, --scale, --scale-rows and --recovery`,
+      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows and --recovery`,
     );
   }
 }
@@ -88,10 +91,11 @@ const pruneRows = whole('--prune-rows', values['prune-rows']);
 const backlogRows = whole('--backlog-rows', values['backlog-rows']);
 const oldDays = whole('--old-days', values['old-days']);
 const vacuumRows = whole('--vacuum-rows', values['vacuum-rows']);
+const archiveRows = whole('--archive-rows', values['archive-rows']);
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
-  if (!['stats', 'maintenance', 'vacuum', 'cold-start'].includes(section))
-    fail(`--only takes stats, maintenance, vacuum and cold-start, got "${section}"`);
+  if (!['stats', 'maintenance', 'vacuum', 'archive', 'cold-start'].includes(section))
+    fail(`--only takes stats, maintenance, vacuum, archive and cold-start, got "${section}"`);
 }
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -131,6 +135,7 @@ try {
     ? await maintenanceBench(server.url, runs, pruneRows, log, { backlogRows, oldDays })
     : { operations: [], ingestion: [] };
   const vacuumed = sections.has('vacuum') ? await vacuumBench(server.url, vacuumRows, log) : undefined;
+  const archived = sections.has('archive') ? await archiveBench(server.url, archiveRows, log) : undefined;
   const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
 
   const out: string[] = [];
@@ -169,6 +174,18 @@ try {
       `| ${ms(vacuumed.sealMs)} | ${ms(vacuumed.runMs)} (${vacuumed.steps}) | ${ms(vacuumed.atRest.p99)} / ${ms(vacuumed.atRest.max)} | ${vacuumed.during.inserts}, ${ms(vacuumed.during.p99)} / ${ms(vacuumed.during.max)} | ${vacuumed.during.failed} |`,
     );
   }
+  if (archived) {
+    out.push(
+      `\n**Archive**: one closed day of ${archived.rows.toExponential(0)} trades to Parquet in a directory, through the archive bundle in a process of its own, while a writer inserts 50-row batches into today\n`,
+    );
+    out.push(
+      '| time | rows/s | Parquet | PostgreSQL (heap) | ratio | peak RSS | writer at rest: p99 / max | writer during: inserts, p99 / max | failed |',
+    );
+    out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push(
+      `| ${ms(archived.seconds * 1000)} | ${Math.round(archived.rowsPerSecond)} | ${prettyBytes(archived.parquetBytes)} | ${prettyBytes(archived.postgresBytes)} (${prettyBytes(archived.heapBytes)}) | ${(archived.parquetBytes / archived.postgresBytes).toFixed(3)} | ${Math.round(archived.peakRssMiB)} MiB | ${ms(archived.atRest.p99)} / ${ms(archived.atRest.max)} | ${archived.during.inserts}, ${ms(archived.during.p99)} / ${ms(archived.during.max)} | ${archived.during.failed} |`,
+    );
+  }
   out.push(`\n**5. Cold start** (${coldStarts[0]?.ms.runs ?? 0} runs; from node process start, interleaved)\n`);
   out.push('| bundle | size | process start to handler ready: median (min..max) |');
   out.push('| --- | ---: | --- |');
@@ -182,7 +199,20 @@ try {
   const report = out.join('\n');
   console.log(report);
   saveResults(
-    { machine, scales, runs, pruneRows, vacuumRows, stats: stats.results, invocation, maintenance, vacuum: vacuumed, coldStarts },
+    {
+      machine,
+      scales,
+      runs,
+      pruneRows,
+      vacuumRows,
+      archiveRows,
+      stats: stats.results,
+      invocation,
+      maintenance,
+      vacuum: vacuumed,
+      archive: archived,
+      coldStarts,
+    },
     log,
   );
 } finally {

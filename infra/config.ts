@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ARCHIVE_AFTER_DAYS } from '../functions/core/archive/layout';
 import { InputError } from '../functions/core/errors';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/core/metric-names';
 import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/core/operations';
@@ -36,6 +37,22 @@ export interface ExistingDatabaseConfig {
   port: number;
   /** Create a Secrets Manager interface endpoint: only for subnets with neither NAT nor an endpoint already. */
   createSecretsManagerEndpoint: boolean;
+  /** With archiving on: route tables to give an S3 gateway endpoint (empty: the VPC reaches S3 its own way). */
+  s3EndpointRouteTableIds: string[];
+}
+
+/** The storage classes the archive's objects may move to (S3 API names). */
+export const ARCHIVE_STORAGE_CLASSES = ['GLACIER_IR', 'STANDARD_IA'] as const;
+export type ArchiveStorageClass = (typeof ARCHIVE_STORAGE_CLASSES)[number];
+/** S3 keeps an object in STANDARD at least this long before a lifecycle rule may move it to STANDARD_IA. */
+export const STANDARD_IA_MIN_DAYS = 30;
+
+/** Archiving to S3 (see infra/constructs/archive.ts), when it is on. */
+export interface ArchiveConfig {
+  /** Days a closed day partition waits before the archive function exports it (ARCHIVE_AFTER_DAYS). */
+  afterDays: number;
+  /** When objects leave S3 Standard, and for which class; undefined: they stay in Standard. */
+  transition: { storageClass: ArchiveStorageClass; afterDays: number } | undefined;
 }
 
 /** Everything the stack reads from CDK context, validated. */
@@ -59,6 +76,8 @@ export interface StackConfig {
   storageLimitBytes: number | undefined;
   /** Alarm when the storage runway is below this many days; undefined: off. */
   storageRunwayAlarmDays: number | undefined;
+  /** Undefined: no archive bucket, no archive or restore function, and prune drops without asking for an archive. */
+  archive: ArchiveConfig | undefined;
 }
 
 /** Storage autoscaling ceiling of the RDS instance the stack creates (GiB): the storage it may fill. */
@@ -95,8 +114,10 @@ export const CONTEXT_KEYS = {
   existingSecurityGroupId: "existing: the database's security group; the stack adds an ingress rule from the functions",
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
+  existingS3EndpointRouteTableIds:
+    'existing, with archive: route tables of the subnets, comma-separated, to which the stack adds an S3 gateway endpoint (default none: the VPC reaches S3 its own way)',
   reservedConcurrency:
-    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune and vacuum; needs an account concurrency quota above 14',
+    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune, vacuum, archive and restore; needs an account concurrency quota of 16 or more',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   dataAgeAlarmSeconds:
     'alarm when the newest row of a table, or of every table of one exchange, is older than this (default 3600); off disables it',
@@ -106,6 +127,11 @@ export const CONTEXT_KEYS = {
   metricsNamespace: `CloudWatch namespace of the metrics (default ${DEFAULT_METRICS_NAMESPACE})`,
   storageLimitGiB: `the storage the database may fill, in GiB, for the storage runway (default: ${RDS_MAX_ALLOCATED_STORAGE_GIB}, the autoscaling ceiling, for a new RDS instance; none for aurora and existing)`,
   storageRunwayAlarmDays: 'alarm when the storage runway is below this many days (default 14); off disables it',
+  archive:
+    'true (default) | false: archive closed day partitions to an S3 bucket as Parquet before prune drops them (prune then refuses days without a verified archive)',
+  archiveAfterDays: `archive: days a closed day partition waits before it is archived, ${ARCHIVE_AFTER_DAYS.min}-${ARCHIVE_AFTER_DAYS.max} (default ${ARCHIVE_AFTER_DAYS.default})`,
+  archiveTransitionDays: 'archive: days after which objects move to archiveStorageClass (default 30); off keeps them in S3 Standard',
+  archiveStorageClass: `archive: ${ARCHIVE_STORAGE_CLASSES.join(' (default) | ')}: the class objects move to (STANDARD_IA needs archiveTransitionDays of ${STANDARD_IA_MIN_DAYS} or more)`,
 } as const;
 export type ContextKey = keyof typeof CONTEXT_KEYS;
 
@@ -174,6 +200,9 @@ const contextSchema = z.strictObject({
     .optional(),
   existingPort: portSchema().default(5432),
   existingCreateSecretsManagerEndpoint: flag.default(false),
+  existingS3EndpointRouteTableIds: list(
+    z.string().regex(/^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be route table ids (rtb- and 8 or 17 hex digits)' }),
+  ).optional(),
   reservedConcurrency: flag.default(false),
   alarmEmail: z.email({ error: 'must be an e-mail address' }).optional(),
   dataAgeAlarmSeconds: optionalDays(60, 7 * 86_400).default(3600),
@@ -183,7 +212,15 @@ const contextSchema = z.strictObject({
   metricsNamespace: metricsNamespaceSchema,
   storageLimitGiB: whole(1, 1_048_576).optional(),
   storageRunwayAlarmDays: optionalDays(1, 3650).default(14),
+  archive: flag.default(true),
+  archiveAfterDays: whole(ARCHIVE_AFTER_DAYS.min, ARCHIVE_AFTER_DAYS.max).default(ARCHIVE_AFTER_DAYS.default),
+  archiveTransitionDays: optionalDays(1, 36_500).default(30),
+  archiveStorageClass: z
+    .enum(ARCHIVE_STORAGE_CLASSES, { error: `must be one of ${ARCHIVE_STORAGE_CLASSES.join(', ')}` })
+    .default('GLACIER_IR'),
 });
+
+const ARCHIVE_KEYS = ['archiveAfterDays', 'archiveTransitionDays', 'archiveStorageClass'] as const satisfies readonly ContextKey[];
 
 const EXISTING_REQUIRED = [
   'existingSecretArn',
@@ -223,6 +260,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
       problems.push(...engineVersionProblems(ours.database === 'aurora' ? 'aurora' : 'rds', version));
     }
   }
+  problems.push(...archiveProblems(ours, c));
   if (!c || problems.length > 0) {
     throw new InputError(problems);
   }
@@ -239,6 +277,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
             securityGroupId: c.existingSecurityGroupId ?? '',
             port: c.existingPort,
             createSecretsManagerEndpoint: c.existingCreateSecretsManagerEndpoint,
+            s3EndpointRouteTableIds: [...new Set(c.existingS3EndpointRouteTableIds ?? [])],
           }
         : {
             kind: c.database,
@@ -259,7 +298,44 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
     metricsNamespace: c.metricsNamespace,
     storageLimitBytes: storageLimitBytesOf(c.database, c.storageLimitGiB),
     storageRunwayAlarmDays: c.storageRunwayAlarmDays ?? undefined,
+    archive: c.archive
+      ? {
+          afterDays: c.archiveAfterDays,
+          transition:
+            c.archiveTransitionDays === null ? undefined : { storageClass: c.archiveStorageClass, afterDays: c.archiveTransitionDays },
+        }
+      : undefined,
   };
+}
+
+/**
+ * The archive keys that contradict each other or prune. Raw values decide whether a key was
+ * given; parsed ones (when every key parsed) are compared.
+ */
+function archiveProblems(ours: Record<string, unknown>, c: z.infer<typeof contextSchema> | undefined): string[] {
+  if (!c) return [];
+  if (ours.existingS3EndpointRouteTableIds !== undefined && c.database !== 'existing') {
+    return ['existingS3EndpointRouteTableIds: only used with database=existing (a new VPC gets its S3 endpoint anyway): remove it'];
+  }
+  if (!c.archive) {
+    const stray = [...ARCHIVE_KEYS, 'existingS3EndpointRouteTableIds' as const].filter((key) => ours[key] !== undefined);
+    return stray.length > 0 ? [`${stray.join(', ')}: only used with archive=true: remove them, or remove archive=false`] : [];
+  }
+  const problems: string[] = [];
+  if (c.archiveTransitionDays === null && ours.archiveStorageClass !== undefined) {
+    problems.push('archiveStorageClass: unused with archiveTransitionDays=off (objects stay in S3 Standard): remove one of them');
+  }
+  if (c.archiveStorageClass === 'STANDARD_IA' && c.archiveTransitionDays !== null && c.archiveTransitionDays < STANDARD_IA_MIN_DAYS) {
+    problems.push(
+      `archiveTransitionDays: S3 moves objects to STANDARD_IA only after ${STANDARD_IA_MIN_DAYS} days or more: raise it, or use GLACIER_IR`,
+    );
+  }
+  if (c.dropPartitionsOlderThanDays !== null && c.dropPartitionsOlderThanDays <= c.archiveAfterDays) {
+    problems.push(
+      `dropPartitionsOlderThanDays: ${c.dropPartitionsOlderThanDays} days is not more than archiveAfterDays (${c.archiveAfterDays}): prune would reach days before they are archived and refuse to drop them; raise it or lower archiveAfterDays`,
+    );
+  }
+  return problems;
 }
 
 function storageLimitBytesOf(database: string, givenGiB: number | undefined): number | undefined {

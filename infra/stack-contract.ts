@@ -17,6 +17,9 @@ export const STACK_OUTPUTS = {
   alarmTopicArn: 'AlarmTopicArn',
   dashboardName: 'DashboardName',
   metricsNamespace: 'MetricsNamespace',
+  /** With archiving on: the archive bucket and the Glue database Athena queries. */
+  archiveBucketName: 'ArchiveBucketName',
+  archiveGlueDatabase: 'ArchiveGlueDatabase',
 } as const;
 
 /** Alarm when a table has fewer days of partitions ahead than this: partitions has failed for days. */

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { HANDLER_OPERATIONS, type HandlerOperation } from './bundling';
 import type { StackConfig } from './config';
 import { MaintenanceAlarms } from './constructs/alarms';
+import { Archive, type ArchiveProps } from './constructs/archive';
 import { StoreDashboard } from './constructs/dashboard';
 import { createDatabase, type DatabaseTarget } from './constructs/database';
 import { DeployMigrations } from './constructs/deploy-trigger';
@@ -18,8 +19,8 @@ export interface PerpsStatsDbStackProps extends StackProps {
 }
 
 /**
- * The perps-stats-db stack: database (new RDS, new Aurora, or an existing one), the four
- * functions, their schedules, migrations on deploy, alarms and a dashboard. It only composes;
+ * The perps-stats-db stack: database (new RDS, new Aurora, or an existing one), the functions,
+ * their schedules, migrations on deploy, the archive (S3, Glue), alarms and a dashboard. It only composes;
  * each construct owns its concern. Environment-agnostic: synth needs no AWS account.
  */
 export class PerpsStatsDbStack extends Stack {
@@ -28,13 +29,18 @@ export class PerpsStatsDbStack extends Stack {
   readonly schedules: MaintenanceSchedules;
   readonly deployMigrations: DeployMigrations;
   readonly alarms: MaintenanceAlarms;
+  /** Undefined with `-c archive=false`. */
+  readonly archive: Archive | undefined;
 
   constructor(scope: Construct, id: string, props: PerpsStatsDbStackProps) {
     super(scope, id, props);
     const { config } = props;
     const database = createDatabase(this, 'Database', config.database);
     this.database = database;
-    this.handlers = new HandlerFunctions(this, 'Functions', { database, config, assetDir: props.assetDir });
+    this.archive = config.archive
+      ? new Archive(this, 'Archive', { config: config.archive, database, endpoint: archiveEndpoint(config) })
+      : undefined;
+    this.handlers = new HandlerFunctions(this, 'Functions', { database, config, archive: this.archive, assetDir: props.assetDir });
     const { functions } = this.handlers;
     this.deployMigrations = new DeployMigrations(this, 'DeployMigrations', {
       migrate: functions.migrate,
@@ -47,7 +53,10 @@ export class PerpsStatsDbStack extends Stack {
       functions,
       deadLetterQueues: { FunctionFailures: this.handlers.failureQueue, ScheduleDeadLetters: this.schedules.deadLetterQueue },
     });
-    const dashboard = new StoreDashboard(this, 'Dashboard', { metricsNamespace: config.metricsNamespace });
+    const dashboard = new StoreDashboard(this, 'Dashboard', {
+      metricsNamespace: config.metricsNamespace,
+      archive: config.archive !== undefined,
+    });
 
     // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and
     // what `npm run verify` reads.
@@ -58,8 +67,19 @@ export class PerpsStatsDbStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.alarmTopicArn, { value: this.alarms.topic.topicArn });
     new CfnOutput(this, STACK_OUTPUTS.dashboardName, { value: dashboard.dashboard.dashboardName });
     new CfnOutput(this, STACK_OUTPUTS.metricsNamespace, { value: config.metricsNamespace });
+    if (this.archive) {
+      new CfnOutput(this, STACK_OUTPUTS.archiveBucketName, { value: this.archive.bucket.bucketName });
+      new CfnOutput(this, STACK_OUTPUTS.archiveGlueDatabase, { value: this.archive.glueDatabase.databaseName });
+    }
 
     // Last: every function CDK adds on its own exists by now.
     keepProviderLogs(this);
   }
+}
+
+/** Where the archive's S3 gateway endpoint goes (see ArchiveProps.endpoint). */
+function archiveEndpoint(config: StackConfig): ArchiveProps['endpoint'] {
+  if (config.database.kind !== 'existing') return { subnets: true };
+  const routeTables = config.database.s3EndpointRouteTableIds;
+  return routeTables.length > 0 ? { routeTables } : undefined;
 }

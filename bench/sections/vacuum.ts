@@ -1,6 +1,6 @@
 import { addDays, dayOf, dayStart, partitionName } from '../../functions/core/days';
 import { vacuum } from '../../functions/core/vacuum';
-import { startWriter } from '../../test/support/writer';
+import { startWriter, type WriterResult } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
 import { percentile } from '../support/timing';
@@ -24,7 +24,14 @@ export interface VacuumResult {
   during: WriterLatency;
 }
 
-const wallClock = () => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds, comparable with the writer's sample times. */
+export const wallClock = () => performance.timeOrigin + performance.now();
+
+/** The writer's inserts that started between `from` and `to` (wall clock), and its failures. */
+export function writerLatency(written: WriterResult, from: number, to: number): WriterLatency {
+  const inWindow = written.samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms);
+  return { inserts: inWindow.length, failed: written.failed, p99: percentile(inWindow, 99), max: Math.max(0, ...inWindow) };
+}
 
 /**
  * Seals one closed day of `rows` trades (yesterday) with `vacuum` while a writer thread inserts
@@ -53,10 +60,7 @@ export async function vacuumBench(adminUrl: string, rows: number, log: (line: st
     const report = await vacuum(db.ctx, {});
     const runEnd = wallClock();
     const written = await writer.stop();
-    const latency = (from: number, to: number): WriterLatency => {
-      const inWindow = written.samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms);
-      return { inserts: inWindow.length, failed: written.failed, p99: percentile(inWindow, 99), max: Math.max(0, ...inWindow) };
-    };
+    const latency = (from: number, to: number) => writerLatency(written, from, to);
     const seal = report.steps.find((step) => step.relation === partitionName('trades', yesterday));
     const result = {
       rows,

@@ -23,7 +23,7 @@ export function invokeInFreshProcess<T>(
   operation: HandlerOperation,
   event: unknown,
   databaseUrl: string,
-  options: { nowMs?: number } = {},
+  options: { nowMs?: number; env?: Record<string, string> } = {},
 ): Promise<ProcessRun<T>> {
   const pin =
     options.nowMs === undefined
@@ -47,5 +47,6 @@ export function invokeInFreshProcess<T>(
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     // As in Lambda: the function's name names its database sessions.
     AWS_LAMBDA_FUNCTION_NAME: MAINTENANCE_APP,
+    ...options.env,
   });
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ArchiveSettings } from './archive/store';
 import type { MaintenanceSettings } from './db/settings';
 import type { Logger, ProgressReporter } from './log';
 
@@ -13,6 +14,8 @@ export interface OperationContext {
   progress?: ProgressReporter;
   /** Time left before the invocation is killed (Lambda); absent means no deadline. */
   timeLeftMs?: () => number;
+  /** Where archives are written and read (ARCHIVE_*): archive, restore and prune use it. */
+  archive?: ArchiveSettings;
 }
 
 export function errorMessage(error: unknown): string {

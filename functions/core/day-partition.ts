@@ -25,6 +25,10 @@ export interface DayTable {
   columns: string[];
   /** The parent's own foreign keys: cloned by ATTACH, or added and validated beforehand. */
   foreignKeys: ForeignKey[];
+  /** The name this table takes once attached, when it was built under another (restore's). */
+  renameTo?: string;
+  /** An attached partition of the same day dropped in the attach transaction (restore --replace). */
+  replaces?: string;
 }
 
 export function dayTable(shape: Omit<DayTable, 'day' | 'name'>, day: string): DayTable {
@@ -53,13 +57,16 @@ function createStatement(plan: DayTable, filled: 'filled later' | 'attached at o
  * Step 1 of a day with rows to move in: the standalone table, marked in progress, with its bounds
  * CHECK and no indexes yet (rows go in several times faster; buildIndexes adds them once it is
  * filled). A table an interrupted run left (`ours`) is adopted: its CHECK is added again (a scan
- * of that table alone, which nobody else uses).
+ * of that table alone, which nobody else uses). `marker` is the comment it carries until attached:
+ * IN_PROGRESS_COMMENT lets the next partitions run adopt it; restore marks its own with
+ * RESTORE_IN_PROGRESS_COMMENT, so a half-loaded day is never attached by anyone else.
  */
 export async function prepareDayTable(
   ctx: OperationContext,
   client: pg.ClientBase,
   plan: DayTable,
   existing: 'ours' | 'none',
+  marker: string = IN_PROGRESS_COMMENT,
 ): Promise<void> {
   const statements =
     existing === 'ours'
@@ -71,7 +78,7 @@ export async function prepareDayTable(
         ]
       : [
           createStatement(plan, 'filled later'),
-          `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
+          `COMMENT ON TABLE ${quoteIdent(plan.name)} IS ${pg.escapeLiteral(marker)}`,
           boundsCheck(plan),
         ];
   await runWithLockTimeout(client, `prepare ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
@@ -154,6 +161,9 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKe
   statements.push(configuredLockWait(ctx));
   if (referenced) statements.push(`LOCK TABLE ${referenced} IN SHARE ROW EXCLUSIVE MODE`);
   statements.push(blockingLockWait(ctx));
+  const replaced = plans.flatMap((plan) => (plan.replaces ? [plan.replaces] : []));
+  // Dropping a partition takes ACCESS EXCLUSIVE on the parent: taken here, under the short wait.
+  if (replaced.length > 0) statements.push(`LOCK TABLE ONLY ${quoteIdent(first.table)} IN ACCESS EXCLUSIVE MODE`);
   if (first.defaultPartition) {
     statements.push(
       `LOCK TABLE ONLY ${quoteIdent(first.table)} IN SHARE ROW EXCLUSIVE MODE`,
@@ -163,6 +173,7 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKe
   if (ownForeignKeys && referenced) statements.push(`LOCK TABLE ${referenced} IN ACCESS EXCLUSIVE MODE`);
   for (const plan of plans) {
     const { from, to } = dayBoundLiterals(plan.day);
+    if (plan.replaces) statements.push(`DROP TABLE ${quoteIdent(plan.replaces)}`);
     if (plan.defaultPartition) {
       statements.push(
         `WITH moved AS (DELETE FROM ${quoteIdent(plan.defaultPartition)} WHERE ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz RETURNING ${list})
@@ -185,13 +196,16 @@ function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
 
 /**
  * Step 4 of a day with rows: attaches the prepared, filled and validated table (see
- * attachStatements). Returns the rows swept in from the DEFAULT partition.
+ * attachStatements), dropping the partition it `replaces` and taking its final name (`renameTo`) in the
+ * same transaction.
+ * Returns the rows swept in from the DEFAULT partition.
  */
 export async function attachDayTable(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
   const statements = [
     ...attachStatements(ctx, [plan], true),
     `ALTER TABLE ${quoteIdent(plan.name)} RESET (autovacuum_enabled)`,
     `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`,
+    ...(plan.renameTo ? [`ALTER TABLE ${quoteIdent(plan.name)} RENAME TO ${quoteIdent(plan.renameTo)}`] : []),
   ];
   const result = await runWithLockTimeout(client, `attach ${plan.name}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
   return sweptRows(result as unknown as pg.QueryResult | pg.QueryResult[]);

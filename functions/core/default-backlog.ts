@@ -124,19 +124,24 @@ export async function takeDefaultBacklog(
  * commit. Then DROP: the table is no partition, so the parent is not locked, but dropping its
  * foreign keys' triggers takes ACCESS EXCLUSIVE on the referenced tables, which inserts'
  * foreign-key checks wait for: a wait under BLOCKING_LOCK_WAIT_MS and a catalog-only change.
+ * `rows: 'discard'` is for a table whose rows are kept elsewhere (restore's, loaded from the
+ * archive): it is dropped with them.
  */
 export async function dropEmptiedTable(
   ctx: OperationContext,
   client: pg.ClientBase,
   table: string,
   foreignKeys: ForeignKey[],
+  rows: 'refuse' | 'discard' = 'refuse',
 ): Promise<void> {
   await runWithLockTimeout(client, `empty ${table}`, ctx.settings, ctx.log, async () => {
     await client.query(quietLockWait(ctx));
     await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
-    // Never drop a row: one put in by hand since the table was emptied waits for the next run.
-    const { rows } = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);
-    if (rows[0]?.found) throw new Error(`${table} still holds rows; the next run moves them`);
+    if (rows === 'refuse') {
+      // Never drop a row: one put in by hand since the table was emptied waits for the next run.
+      const found = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);
+      if (found.rows[0]?.found) throw new Error(`${table} still holds rows; the next run moves them`);
+    }
     await client.query(`TRUNCATE ${quoteIdent(table)}`);
   });
   const referenced = referencedTables(foreignKeys);

@@ -80,6 +80,16 @@ export class MigrationError extends PerpsDbError {
   override readonly exitCode = 5;
 }
 
+/**
+ * An archived object is missing, unreadable, not shaped like its table, or disagrees with the
+ * archive ledger or with the rows loaded from it. Nothing the operation would have changed was
+ * changed (restore drops what it loaded); running again will fail the same way until the object
+ * or the ledger is put right.
+ */
+export class ArchiveIntegrityError extends PerpsDbError {
+  override readonly exitCode = 7;
+}
+
 /** Some tables were handled and some failed; `report` says which. */
 export class PartialFailureError extends PerpsDbError {
   override readonly exitCode = 1;

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import type { ArchiveSettings } from './archive/store';
 import type { OperationContext } from './context';
 import type { RequiredRole } from './db/privileges';
 import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
@@ -19,6 +20,12 @@ export interface OperationDefinition<
   readonly id: Report['operation'];
   /** The payload every entry point checks: unknown keys rejected, every problem reported at once. */
   readonly payload: z.ZodType<Payload>;
+  /**
+   * Checks of an accepted payload against the entry point's settings that need no database
+   * (archive: a store is configured, the day asked for is over); throws InputError. The
+   * handler runs it before connecting, so such input is refused without touching the server.
+   */
+  preflight?(payload: Payload, settings: { archive: ArchiveSettings | undefined; now: Date }): void;
   /** The operation itself, given a payload this definition's `payload` schema accepted. */
   run(ctx: OperationContext, payload: Payload): Promise<Report>;
   /** The report's metrics (a failed run's partial report publishes its counts too). */
@@ -84,8 +91,14 @@ export interface Confirmation {
 /** A flag of a command: the payload field it sets. */
 export interface Flag {
   readonly field: string;
-  /** `number`: takes a value, plain decimal digits; `switch`: true when given. */
-  readonly kind: 'number' | 'switch';
+  /** `number`: takes a value, plain decimal digits; `text`: takes a value, as given; `switch`: true when given. */
+  readonly kind: 'number' | 'text' | 'switch';
+  /**
+   * A local setting rather than a payload field: the runner sets this environment variable of
+   * the handler to the value (a path made absolute), as the stack would set it in AWS
+   * (`archive --to DIR` sets ARCHIVE_DIR).
+   */
+  readonly variable?: string;
 }
 
 /** How the local runner offers an operation. */

@@ -1,12 +1,17 @@
 import * as z from 'zod';
+import { type ArchiveReport, archive, checkArchiveInput } from './archive';
+import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
+import { isCalendarDay } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
 import { defineOperation, type OperationDefinition, type ReportMetrics } from './operation-definition';
 import { numberOrText, numberValue } from './parse';
 import { ensurePartitions, type PartitionsReport } from './partitions';
-import { type PruneReport, prune, prunePlanProblems } from './prune';
+import { checkPruneArchive, type PruneReport, prune, prunePlanProblems } from './prune';
+import { checkRestoreArchive, type RestoreReport, restore } from './restore';
 import { collectStats, type StatsReport } from './stats';
+import { TIME_SERIES_TABLES } from './tables';
 import { type VacuumReport, vacuum } from './vacuum';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from './when-locked';
 
@@ -87,6 +92,7 @@ const pruneOperation = defineOperation({
     .superRefine((input, check) => {
       for (const message of prunePlanProblems(input)) check.addIssue({ code: 'custom', message, path: [] });
     }),
+  preflight: (payload, settings) => checkPruneArchive(payload, settings.archive),
   run: (ctx, payload) => prune(ctx, payload),
   metrics: (report: PruneReport) =>
     report.dry_run
@@ -94,6 +100,7 @@ const pruneOperation = defineOperation({
       : {
           counts: {
             PartitionsDropped: report.partitions_dropped,
+            PartitionsKept: report.partitions_kept,
             RowsDeleted: Object.values(report.rows_deleted).reduce((sum, rows) => sum + rows, 0),
           },
         },
@@ -230,6 +237,118 @@ const vacuumOperation = defineOperation({
   },
 });
 
+const archiveOperation = defineOperation({
+  id: 'archive',
+  payload: z.strictObject({
+    archiveAfterDays: numberValue(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }).optional(),
+    day: z.string().refine(isCalendarDay, { error: 'must be a calendar day, YYYY-MM-DD' }).optional(),
+    dryRun: switchValue,
+    whenLocked: WHEN_LOCKED,
+  }),
+  preflight: (payload, settings) => checkArchiveInput(payload, settings),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('archive', whenLocked, () => archive(ctx, input)),
+  metrics: (report: ArchiveReport | SkippedReport<'archive'>) =>
+    isSkipped(report) || report.dry_run
+      ? {}
+      : {
+          counts: {
+            ArchivedPartitions: report.partitions_archived,
+            ArchivedRows: report.rows_archived,
+            ArchivedBytes: report.bytes_archived,
+            ArchiveFailures: report.partitions_failed,
+          },
+        },
+  defaults: {
+    variables: {
+      [ARCHIVE_VARIABLES.afterDays]: {
+        field: 'archiveAfterDays',
+        schema: numberOrText(days(ARCHIVE_AFTER_DAYS)).default(ARCHIVE_AFTER_DAYS.default),
+      },
+    },
+    actionFields: ['archiveAfterDays', 'day'],
+  },
+  // Runs as the owner (the default runsAs): it writes archive_ledger, which only the maintenance user may.
+  cli: {
+    flags: {
+      to: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
+      'after-days': { field: 'archiveAfterDays', kind: 'number' },
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'archive [--to DIR] [--after-days N] [--table T] [--day D] [--dry-run]',
+      summary: `closed day partitions N+ days old (default ${ARCHIVE_AFTER_DAYS.default}) to Parquet in a bucket or DIR, verified, recorded in archive_ledger`,
+      flags: [
+        ['--to DIR', `write to this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
+        [
+          '--after-days N',
+          `archive days at least N days before today, UTC (${ARCHIVE_AFTER_DAYS.min}-${ARCHIVE_AFTER_DAYS.max}, default ${ARCHIVE_AFTER_DAYS.default})`,
+        ],
+        ['--table T', `only this table (${TIME_SERIES_TABLES.join(', ')})`],
+        ['--day YYYY-MM-DD', 'only this day (a closed one: before today, UTC)'],
+        ['--dry-run', 'list the day partitions it would archive, write nothing'],
+      ],
+      examples: ['--to ./archive', '--to ./archive --dry-run', '--table trades --day 2026-06-01', '--after-days 7 --format json'],
+      environment: [
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket to write to (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --to sets)'],
+      ],
+    },
+  },
+});
+
+const restoreOperation = defineOperation({
+  id: 'restore',
+  payload: z.strictObject({
+    table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
+    day: z
+      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
+      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    replace: switchValue,
+    dryRun: switchValue,
+  }),
+  preflight: (_, settings) => checkRestoreArchive(settings.archive),
+  run: (ctx, payload) => restore(ctx, payload),
+  metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
+  cli: {
+    flags: {
+      from: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },
+      table: { field: 'table', kind: 'text' },
+      day: { field: 'day', kind: 'text' },
+      replace: { field: 'replace', kind: 'switch' },
+      'dry-run': { field: 'dryRun', kind: 'switch' },
+    },
+    usage: {
+      synopsis: 'restore [--from DIR] --table T --day YYYY-MM-DD [--replace] [--dry-run]',
+      summary: "load one archived day back into its partition (the archive's Parquet object, verified against the ledger)",
+      flags: [
+        ['--from DIR', `read the archive in this directory instead of ${ARCHIVE_VARIABLES.bucket} (sets ${ARCHIVE_VARIABLES.directory})`],
+        ['--table T', `the table: ${TIME_SERIES_TABLES.join(', ')}`],
+        ['--day YYYY-MM-DD', 'the UTC day'],
+        ['--replace', "replace the rows the day's partition holds with the archive's (refused without it)"],
+        ['--dry-run', 'say what would be loaded (object, rows, bytes, the partition now), change nothing'],
+      ],
+      examples: [
+        '--from ./archive --table trades --day 2026-01-05 --dry-run',
+        '--table trades --day 2026-01-05',
+        '--table tickers --day 2026-01-05 --replace',
+      ],
+      environment: [
+        ...DDL_ENVIRONMENT,
+        BATCH_ENVIRONMENT,
+        [ARCHIVE_VARIABLES.bucket, 'the S3 bucket of the archive (the stack sets it in AWS)'],
+        [ARCHIVE_VARIABLES.prefix, 'key prefix in the bucket or directory (default perps-archive)'],
+        [ARCHIVE_VARIABLES.endpointUrl, 'an S3-compatible server instead of AWS S3'],
+        [ARCHIVE_VARIABLES.directory, 'a directory instead of a bucket (what --from sets)'],
+      ],
+    },
+  },
+});
+
 /** Every operation by id. */
 export const OPERATIONS = {
   migrate: migrateOperation,
@@ -237,6 +356,8 @@ export const OPERATIONS = {
   prune: pruneOperation,
   stats: statsOperation,
   vacuum: vacuumOperation,
+  archive: archiveOperation,
+  restore: restoreOperation,
 } as const;
 
 /** An operation's one name (see OperationDefinition.id). */

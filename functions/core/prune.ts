@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import type { ArchiveStore } from './archive/layout';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
@@ -9,6 +11,7 @@ import { isConnectionFailure } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './parse';
+import { archiveKeepReason } from './prune-archive';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
 export interface PruneInput {
@@ -24,8 +27,11 @@ export interface PruneInput {
   dryRun?: boolean;
 }
 
-/** `stopped`: a delete the run's deadline interrupted between two batches; `rows` says how far it got. */
-type ActionStatus = 'planned' | 'done' | 'failed' | 'stopped';
+/**
+ * `stopped`: a delete the run's deadline interrupted between two batches; `rows` says how far it
+ * got. `kept`: a partition not dropped because its archive is not verified (`kept_because`).
+ */
+type ActionStatus = 'planned' | 'done' | 'failed' | 'stopped' | 'kept';
 
 /** One step of a prune, as planned and then as done. */
 export type PruneAction = {
@@ -34,7 +40,17 @@ export type PruneAction = {
 } & (
   | { action: 'delete_rows'; table: string; relation: string; before: string; rows: number | null }
   | { action: 'truncate_partition'; table: string; relation: string; rows: number; rows_exact: boolean }
-  | { action: 'drop_partition'; table: string; relation: string; from: string | null; to: string; rows: number; rows_exact: boolean }
+  | {
+      action: 'drop_partition';
+      table: string;
+      relation: string;
+      from: string | null;
+      to: string;
+      rows: number;
+      rows_exact: boolean;
+      /** Why the partition was kept (status `kept`): its archive is missing, unreadable or behind. */
+      kept_because?: string;
+    }
   | { action: 'truncate_tables'; tables: string[]; rows: Record<string, number> }
 );
 
@@ -50,6 +66,13 @@ export interface PruneReport {
   /** Rows removed per table (estimates for truncated or dropped partitions above the exact-count size). */
   rows_deleted: Record<string, number>;
   partitions_dropped: number;
+  /**
+   * Where the archive that every dropped partition must be verified in lives (`s3://bucket`,
+   * `file://dir`); null: archiving is not configured, and partitions are dropped unverified.
+   */
+  archive: string | null;
+  /** Partitions kept because their archive is not verified (drop_partition actions with status `kept`). */
+  partitions_kept: number;
 }
 
 /**
@@ -98,6 +121,9 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
   const problems = prunePlanProblems(input);
   if (problems.length > 0) throw new InputError(problems.map((problem) => fillNames(problem)));
   const now = ctx.now();
+  // Only dropping partitions needs the archive; a bad archive setting is refused before anything runs.
+  const store =
+    input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(ctx.archive) ? createArchiveStore(ctx.archive, 'prune') : null;
 
   return withClient(ctx.pool, async (client) => {
     await assertSchemaInstalled(client);
@@ -119,13 +145,17 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
       actions: [],
       rows_deleted: {},
       partitions_dropped: 0,
+      archive: store?.location ?? null,
+      partitions_kept: 0,
     };
 
     await withAdvisoryLock(client, 'prune', { wait: false }, async () => {
       report.actions = input.truncate
         ? [await planTruncate(client)]
         : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
-      if (!input.dryRun) await executeActions(ctx, client, report);
+      // A dry run checks every archive now; a real run checks each just before its drop (see executeActions).
+      if (store && input.dryRun) for (const action of report.actions) await keepUnlessArchived(client, store, action);
+      if (!input.dryRun) await executeActions(ctx, client, report, store);
     });
 
     const done = withTotals(report);
@@ -135,19 +165,65 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
         report: done,
       });
     }
+    if (done.partitions_kept > 0 && !done.dry_run) throw keptError(done);
     return done.dry_run ? asPlan(done) : done;
   });
+}
+
+/**
+ * Only dropping partitions reads the archive: when it is configured for that, it must name one
+ * store (a bucket or a directory), refused before anything runs (the handler's preflight).
+ */
+export function checkPruneArchive(input: PruneInput, archive: ArchiveSettings | undefined): void {
+  if (input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(archive)) assertArchiveConfigured(archive, 'prune');
+}
+
+/**
+ * With archiving configured, a partition the plan would drop is checked against its archive (see
+ * archiveKeepReason) and marked kept, with the reason, unless the archive is verified. Returns
+ * whether it was kept.
+ */
+async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<boolean> {
+  if (action.action !== 'drop_partition') return false;
+  const reason = await archiveKeepReason(client, store, action);
+  if (reason === null) return false;
+  action.status = 'kept';
+  action.kept_because = reason;
+  return true;
+}
+
+/**
+ * Kept partitions fail the run (exit 1, the Failure metric, the function's alarm), with the
+ * report: retention did not happen, and the storage it was to free stays in use until the day is
+ * archived (or its archive put right). Everything else the run could do was done.
+ */
+function keptError(report: PruneReport): PartialFailureError {
+  const kept = report.actions.filter((a) => a.status === 'kept');
+  const first = kept[0];
+  const why = first && 'kept_because' in first ? `${first.relation}: ${first.kept_because}` : '';
+  return new PartialFailureError(
+    `prune: kept ${kept.length} partition${kept.length > 1 ? 's' : ''} whose archive is not verified, first: ${why}`,
+    { report },
+  );
 }
 
 /**
  * Runs the planned actions in order, recording each one's outcome in it. A failed step does not
  * stop the others, except when the session died; the deadline stops the run between two steps.
  */
-async function executeActions(ctx: OperationContext, client: pg.ClientBase, report: PruneReport): Promise<void> {
+async function executeActions(
+  ctx: OperationContext,
+  client: pg.ClientBase,
+  report: PruneReport,
+  store: ArchiveStore | null,
+): Promise<void> {
   const reportSoFar = () => withTotals(report);
   for (const action of report.actions) {
     assertTimeForStep(ctx, stepName(action), reportSoFar);
     try {
+      // Checked right before the drop, not at planning: row deletes before it may take minutes,
+      // and a row that came late in between would otherwise be dropped unarchived.
+      if (store && (await keepUnlessArchived(client, store, action))) continue;
       await execute(ctx, client, action, reportSoFar);
       action.status = 'done';
     } catch (error) {
@@ -426,7 +502,9 @@ function nextWindow(window: number, rows: number, aim: number): number {
 function withTotals(report: PruneReport): PruneReport {
   const rowsDeleted: Record<string, number> = {};
   let partitionsDropped = 0;
+  let partitionsKept = 0;
   for (const action of report.actions) {
+    if (action.status === 'kept') partitionsKept++;
     const counts = action.status === 'done' || action.status === 'stopped' || (report.dry_run && action.status === 'planned');
     if (!counts) continue;
     if (action.action === 'truncate_tables') {
@@ -436,5 +514,5 @@ function withTotals(report: PruneReport): PruneReport {
     rowsDeleted[action.table] = (rowsDeleted[action.table] ?? 0) + (action.rows ?? 0);
     if (action.action === 'drop_partition') partitionsDropped++;
   }
-  return { ...report, rows_deleted: rowsDeleted, partitions_dropped: partitionsDropped };
+  return { ...report, rows_deleted: rowsDeleted, partitions_dropped: partitionsDropped, partitions_kept: partitionsKept };
 }

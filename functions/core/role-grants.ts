@@ -11,10 +11,17 @@ export type GroupRole = (typeof GROUP_ROLES)[number];
 
 /**
  * What a privilege is held on: this database, schema `public`, the tables and sequences of
- * `public` that the migrating user owns (partitions included, the migration ledger excluded),
+ * `public` that the migrating user owns (partitions included, the migration ledger excluded, the
+ * archive ledger excluded for perps_writer),
  * and the tables and sequences that user creates later (its default privileges in `public`).
  */
 export type GrantTarget = 'database' | 'schema' | 'table' | 'sequence' | 'future table' | 'future sequence';
+
+/**
+ * Tables perps_writer gets no privilege on: the archive ledger (migration 0005), since a row a
+ * writer forged there could let prune drop a day that was never archived. perps_reader reads it.
+ */
+const WRITER_EXCLUDED_TABLES = ['archive_ledger'] as const;
 
 /** What each group role must hold on a migrated database: what migration 0003 grants. */
 const PRIVILEGES: Record<GroupRole, Partial<Record<GrantTarget, string[]>>> = {
@@ -138,6 +145,7 @@ async function missingGrants(client: pg.ClientBase, ledger: string): Promise<Mis
     wanted.map((w) => w[1]),
     wanted.map((w) => w[2]),
     ledger,
+    [...WRITER_EXCLUDED_TABLES],
   ]);
   return rows;
 }
@@ -173,6 +181,7 @@ missing AS (
     JOIN pg_roles r ON r.rolname = w.role
     JOIN objects o ON o.target = w.target
    WHERE NOT EXISTS (SELECT FROM aclexplode(o.acl) a WHERE a.grantee = r.oid AND a.privilege_type = w.privilege)
+     AND NOT (w.role = 'perps_writer' AND w.target = 'table' AND o.name = ANY ($5::text[]))
 ),
 per_object AS (
   SELECT role, target, name, grantable, string_agg(privilege, ', ' ORDER BY ord) AS privileges, min(ord) AS ord

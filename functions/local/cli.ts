@@ -47,7 +47,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (parsed.kind === 'serve') return await serve(parsed, environment, io, output);
     output.format = parsed.format;
     if (parsed.kind === 'sample-data') return await sampleData(parsed, environment, io, output, handlers);
-    const resolved = resolveSettings(parsed.databaseUrl, io.cwd, environment.values, environment.fromDotenv);
+    const values = { ...environment.values, ...parsed.invocation.environment };
+    const resolved = resolveSettings(parsed.databaseUrl, io.cwd, values, environment.fromDotenv);
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
 import { InputError } from '../core/errors';
@@ -23,6 +24,8 @@ export interface Invocation {
   steps: Step[];
   /** --yes: a run that destroys data is confirmed without a prompt. */
   yes: boolean;
+  /** Handler environment variables set by flags (`--to DIR`: ARCHIVE_DIR), over the runner's own. */
+  environment?: Readonly<Record<string, string>>;
   /**
    * `invoke`: the payloads go to the handlers unchecked, as Lambda events; the handler checks
    * them, and a run that destroys data carries its own `confirm` (no preview, no prompt).
@@ -100,7 +103,7 @@ const confirmable = (command: Command) => command.steps.some((step) => step.oper
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   ...GLOBAL_OPTIONS,
   ...Object.fromEntries(
-    COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'number' ? 'string' : 'boolean' }]),
+    COMMANDS.flatMap(commandFlags).map(([flag, { kind }]) => [flag, { type: kind === 'switch' ? 'boolean' : 'string' }]),
   ),
   ...(COMMANDS.some(confirmable) ? { [YES]: { type: 'boolean' } } : {}),
   ...INVOKE_OPTIONS,
@@ -137,7 +140,7 @@ Global flags:
 const EXIT_CODES = `Exit codes:
   0 done   1 partly done (the report says what)   2 bad input, nothing changed
   3 database unavailable   4 lock busy (another run)   5 migration failed or schema missing
-  6 the login lacks a privilege (see "Runs as")`;
+  6 the login lacks a privilege (see "Runs as")   7 an archived object is missing, damaged or disagrees (restore)`;
 
 /** Variables every command reads (docs/configuration.md has them all). */
 const COMMON_ENVIRONMENT: readonly (readonly [string, string])[] = [
@@ -220,7 +223,7 @@ export function parseCommandLine(argv: string[], cwd = process.cwd(), env: Recor
 
   return {
     kind: 'run',
-    invocation: buildInvocation(command, values, env),
+    invocation: buildInvocation(command, values, env, cwd),
     format,
     databaseUrl: typeof values['database-url'] === 'string' ? values['database-url'] : undefined,
   };
@@ -380,8 +383,14 @@ function scheduledDefaults(
   );
 }
 
-function buildInvocation(command: Command, values: FlagValues, env: Record<string, string | undefined>): Invocation {
-  const steps = command.steps.map(({ operation, flags }) => {
+function buildInvocation(command: Command, values: FlagValues, env: Record<string, string | undefined>, cwd: string): Invocation {
+  const environment: Record<string, string> = {};
+  const steps = command.steps.map(({ operation, flags: allFlags }) => {
+    const flags = Object.fromEntries(Object.entries(allFlags).filter(([, flag]) => flag.variable === undefined));
+    for (const [flag, { variable }] of Object.entries(allFlags)) {
+      const value = values[flag];
+      if (variable && typeof value === 'string') environment[variable] = resolvePath(cwd, value);
+    }
     // Two spellings of one field (--days, --create-partitions-days): the one given names it in messages.
     const given = Object.entries(flags).filter(([flag]) => values[flag] !== undefined);
     const flagOf = new Map([...Object.entries(flags).reverse(), ...given].map(([flag, { field }]) => [field, `--${flag}`] as const));
@@ -403,7 +412,7 @@ function buildInvocation(command: Command, values: FlagValues, env: Record<strin
   if (yes && confirmable && !steps.some((step) => needsConfirmation(step, { dryRunToo: true }))) {
     throw new InputError(`--yes only confirms ${confirmationFlag(confirmable.operation)}`);
   }
-  return { command: command.name, steps, yes };
+  return { command: command.name, steps, yes, ...(Object.keys(environment).length > 0 ? { environment } : {}) };
 }
 
 /**
@@ -422,9 +431,13 @@ export function confirmationFlag(operation: Operation): string {
   return `--${flag ?? field}`;
 }
 
-/** A switch is true when given; a number is plain decimal digits (anything else is NaN, which the schema rejects with its message). */
-function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | undefined {
+/**
+ * A switch is true when given; a number is plain decimal digits (anything else is NaN, which the
+ * schema rejects with its message); text is passed on as given, for the schema to judge.
+ */
+function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | string | undefined {
   if (kind === 'switch') return raw === true ? true : undefined;
+  if (kind === 'text') return typeof raw === 'string' ? raw : undefined;
   return typeof raw === 'string' ? readDecimal(raw) : undefined;
 }
 

@@ -1,9 +1,11 @@
 import prettyBytes from 'pretty-bytes';
 import prettyMilliseconds from 'pretty-ms';
+import type { ArchiveReport } from '../core/archive';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
 import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
+import type { RestoreReport } from '../core/restore';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
 import type { VacuumReport } from '../core/vacuum';
 import { isSkipped } from '../core/when-locked';
@@ -46,9 +48,40 @@ export function renderReport(report: OperationReport): string {
       return renderStats(report);
     case 'vacuum':
       return renderVacuum(report);
+    case 'archive':
+      return renderArchive(report);
+    case 'restore':
+      return renderRestore(report);
     default:
       return JSON.stringify(report, null, 2);
   }
+}
+
+function renderRestore(r: RestoreReport): string {
+  const before = r.partition_rows_before === null ? 'no partition' : `${r.partition_rows_before} rows`;
+  const matches =
+    r.ledger_checksum_matches === null
+      ? ''
+      : `; the ledger's checksum ${r.ledger_checksum_matches ? 'matches' : 'differs (see docs/archive.md#restore)'}`;
+  return [
+    `restore ${r.table} ${r.day}${r.dry_run ? ' (dry run: nothing was changed)' : ''}`,
+    renderColumns(
+      ['', ''],
+      [
+        ['object', `${r.location}/${r.object_key} (key from the ${r.key_from})`],
+        ['object size', `${size(r.object_bytes)}, ${r.object_rows} rows${r.ledger_rows === null ? '' : ` (ledger: ${r.ledger_rows})`}`],
+        [
+          r.partition,
+          `${before}${r.needs_replace ? ': a run without --replace refuses' : r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`,
+        ],
+        ['default partition', `${r.dry_run ? r.default_rows : r.rows_swept} rows of the day, moved in by the attach`],
+        ...(r.dry_run ? [] : [['loaded', `${r.rows_loaded} rows, checksum ${r.checksum}${matches}`]]),
+      ],
+    )
+      .split('\n')
+      .slice(1)
+      .join('\n'),
+  ].join('\n');
 }
 
 function renderMigrate(r: MigrateReport): string {
@@ -87,8 +120,12 @@ function renderPrune(r: PruneReport | PrunePlanReport): string {
     'rows_planned' in r
       ? `would remove rows: ${totals || 'none'}; partitions to drop: ${r.partitions_planned}`
       : `removed rows: ${totals || 'none'}; partitions dropped: ${r.partitions_dropped}`,
+    r.archive === null ? '' : `archive: ${r.archive}; partitions kept (archive not verified): ${r.partitions_kept}`,
+    ...r.actions.flatMap((a) => ('kept_because' in a && a.kept_because ? [`kept ${a.relation}: ${a.kept_because}`] : [])),
     ...r.actions.filter((a) => a.error).map((a) => `error: ${a.error}`),
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** One action of a prune as a table row: action, relation, rows, status. */
@@ -121,6 +158,27 @@ function renderVacuum(r: VacuumReport): string {
     rows.length ? renderColumns(['step', 'relation', 'why', 'status', 'took'], rows) : 'nothing to do',
     `${totals}; ${r.partitions_already_sealed} closed partitions already sealed`,
     ...r.steps.filter((step) => step.error).map((step) => `error: ${step.relation}: ${step.error}`),
+  ].join('\n');
+}
+
+function renderArchive(r: ArchiveReport): string {
+  const rows = r.partitions.map((p) => [
+    p.partition,
+    p.reason,
+    p.status,
+    p.rows ?? '',
+    p.bytes === undefined ? '' : size(p.bytes),
+    p.seconds === undefined ? '' : `${p.seconds} s`,
+    p.key,
+  ]);
+  const totals = r.dry_run
+    ? `would archive ${r.partitions.length} day partitions`
+    : `archived ${r.partitions_archived} day partitions, ${r.rows_archived} rows, ${size(r.bytes_archived)}; ${r.partitions_failed} failed`;
+  return [
+    `archive to ${r.location}${r.dry_run ? ' (dry run: nothing was written)' : ''}`,
+    rows.length ? renderColumns(['partition', 'why', 'status', 'rows', 'bytes', 'took', 'key'], rows) : 'nothing to do',
+    `${totals}; ${r.partitions_already_archived} already archived and unchanged`,
+    ...r.partitions.filter((p) => p.error).map((p) => `error: ${p.partition}: ${p.error}`),
   ].join('\n');
 }
 

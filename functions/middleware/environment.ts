@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { ARCHIVE_VARIABLES, DEFAULT_ARCHIVE_PREFIX } from '../core/archive/layout';
+import type { ArchiveSettings } from '../core/archive/store';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../core/db/settings';
 import { metricsNamespaceSchema } from '../core/metric-names';
 import { OPERATION_IDS, OPERATIONS, type OperationId } from '../core/operations';
@@ -26,6 +28,8 @@ export interface HandlerEnvironment {
   functionName: string | undefined;
   /** Payload defaults the stack sets, per operation (see each registry entry's `defaults`). */
   defaults: Partial<Record<OperationId, DefaultValues>>;
+  /** Where archives go (ARCHIVE_*); neither bucket nor directory: archiving is not configured. */
+  archive: ArchiveSettings;
 }
 
 /** PostgreSQL's timeouts and Node's timers both stop at 2^31 - 1 ms; beyond it a value is refused late or silently cut to 1 ms. */
@@ -59,6 +63,17 @@ const environmentSchema = z.object({
   // Time kept back before the Lambda deadline: no step starts with less left (0: stop only when out of time).
   DEADLINE_RESERVE_MS: whole(0, MAX_MS, 'milliseconds').default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
   METRICS_NAMESPACE: metricsNamespaceSchema,
+  [ARCHIVE_VARIABLES.bucket]: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name: 3-63 lowercase letters, digits, . or -' })
+    .optional(),
+  // Keys are <prefix>/<table>/day=...: a slash at either end would make an empty path segment.
+  [ARCHIVE_VARIABLES.prefix]: z
+    .string()
+    .regex(/^[\w.=-]+(\/[\w.=-]+)*$/, { error: 'must be path segments of letters, digits, _ . = - joined by /, with no / at either end' })
+    .default(DEFAULT_ARCHIVE_PREFIX),
+  [ARCHIVE_VARIABLES.endpointUrl]: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  [ARCHIVE_VARIABLES.directory]: z.string().optional(),
   // Set by Lambda, and shown as application_name: Lambda's own name rule keeps anything else out.
   AWS_LAMBDA_FUNCTION_NAME: z
     .string()
@@ -90,6 +105,12 @@ export function parseHandlerEnvironment(env: Record<string, string | undefined>)
     metricsNamespace: e.METRICS_NAMESPACE,
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
     defaults: defaultValues(e),
+    archive: {
+      bucket: e[ARCHIVE_VARIABLES.bucket],
+      prefix: e[ARCHIVE_VARIABLES.prefix],
+      endpointUrl: e[ARCHIVE_VARIABLES.endpointUrl],
+      directory: e[ARCHIVE_VARIABLES.directory],
+    },
   };
 }
 

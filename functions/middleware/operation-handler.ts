@@ -64,7 +64,14 @@ export function createOperationHandler(operation: Operation, options: OperationH
 
   const handler = middy<unknown, OperationReport, Error, HandlerContext, HandlerInternal>();
   if (powertools) handler.use(injectLambdaContext(powertools, { resetKeys: true }));
+  const now = options.now ?? (() => new Date());
   handler.use(recordOutcome(operation, log, metrics)).use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
+  // Input the database has no say in is refused before connecting.
+  handler.use({
+    before: (request) => {
+      if (request.context.payload) operation.preflight?.(request.context.payload, { archive: environment().archive, now: now() });
+    },
+  });
   if (secret) handler.use(secret.middleware);
   handler.use(connection).handler(async (_event, context) => {
     const { payload, database } = context;
@@ -72,8 +79,9 @@ export function createOperationHandler(operation: Operation, options: OperationH
     const ctx: OperationContext = {
       pool: database.pool,
       log,
-      now: options.now ?? (() => new Date()),
+      now,
       settings: environment().maintenance,
+      archive: environment().archive,
       progress: options.progress,
       timeLeftMs: () => context.getRemainingTimeInMillis(),
     };

@@ -106,6 +106,20 @@ export class MaintenanceAlarms extends Construct {
       });
     }
 
+    if (config.archive) {
+      // A day the archive could not export or verify is kept by prune, so the database grows
+      // until it is fixed; the function may still succeed (the other days went on).
+      this.add('ArchiveFailures', {
+        alarmDescription:
+          'The archive could not export or verify a day partition: prune keeps that day until it is archived. The archive log group has the report, with the table, the day and why (docs/deploy.md, Archive).',
+        metric: metrics.operation('ArchiveFailures', 'archive', { statistic: 'Sum', period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: notBreaching,
+      });
+    }
+
     // DatabaseSizeBytes is published once by every stats run that succeeded: its absence
     // means stats stopped running or keeps failing, and so every other alarm above is blind.
     // Absence is CloudWatch's INSUFFICIENT_DATA, which notifies here. Not "missing data

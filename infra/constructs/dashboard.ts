@@ -10,6 +10,8 @@ import { ServiceMetrics } from './service-metrics';
 
 export interface StoreDashboardProps {
   readonly metricsNamespace: string;
+  /** Archiving is on: a row of what the archive wrote. */
+  readonly archive: boolean;
 }
 
 const WIDTH = 12;
@@ -85,11 +87,36 @@ export class StoreDashboard extends Construct {
             maintenanceCount('PartitionsCreated', 'partitions'),
             maintenanceCount('RowsMoved', 'partitions'),
             maintenanceCount('PartitionsDropped', 'prune'),
+            ...(props.archive ? [maintenanceCount('PartitionsKept', 'prune')] : []),
             maintenanceCount('RowsDeleted', 'prune'),
             maintenanceCount('PartitionsSealed', 'vacuum'),
+            ...(props.archive ? [maintenanceCount('ArchivedPartitions', 'archive')] : []),
+            maintenanceCount('RowsRestored', 'restore'),
             maintenanceCount('TablesAnalyzed', 'vacuum'),
           ]),
         ],
+        ...(props.archive
+          ? [
+              [
+                graph('Archived per day: rows', [
+                  metrics.operation('ArchivedRows', 'archive', { statistic: 'Sum', period: Duration.days(1), label: 'rows' }),
+                ]),
+                new cloudwatch.GraphWidget({
+                  title: 'Archived per day: Parquet bytes (left), partitions that failed (right)',
+                  left: [metrics.operation('ArchivedBytes', 'archive', { statistic: 'Sum', period: Duration.days(1), label: 'bytes' })],
+                  right: [
+                    metrics.operation('ArchiveFailures', 'archive', {
+                      statistic: 'Sum',
+                      period: Duration.days(1),
+                      label: 'failed partitions',
+                    }),
+                  ],
+                  width: WIDTH,
+                  height: HEIGHT,
+                }),
+              ],
+            ]
+          : []),
         [
           graph(
             'Run duration (ms)',

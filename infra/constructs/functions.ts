@@ -5,9 +5,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ARCHIVE_VARIABLES } from '../../functions/core/archive/layout';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
 import { constructIdOf } from '../stack-contract';
+import { type Archive, type ArchiveAccess, allowArchiveTraffic } from './archive';
 import type { DatabaseTarget } from './database';
 import { createLogGroup } from './log-groups';
 
@@ -27,7 +29,22 @@ interface FunctionSettings {
   maxEventAge: Duration;
   /** statement_timeout below the function timeout, so a slow query fails with a report, not a kill. */
   statementTimeout: Duration | undefined;
+  /** MB; default {@link DEFAULT_MEMORY_MB}. Lambda's CPU share grows with it (1,769 MB is one vCPU). */
+  memorySize?: number;
 }
+
+/** What a function gets unless its settings say otherwise: the maintenance work is SQL the database does. */
+export const DEFAULT_MEMORY_MB = 256;
+
+/**
+ * The archive access of each operation that uses the archive: the archive function writes
+ * objects, restore reads them back, and prune reads the ledger's objects before it drops a day.
+ */
+export const ARCHIVE_ACCESS: Partial<Record<HandlerOperation, ArchiveAccess>> = {
+  archive: 'write',
+  restore: 'read',
+  prune: 'read',
+};
 
 export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
   // Runs on every deploy (synchronously, through the trigger) and by hand: a failure is a
@@ -64,6 +81,17 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     maxEventAge: Duration.hours(6),
     statementTimeout: undefined,
   },
+  // Manual only (one day back from the archive): a failure says what to put right, so no retry.
+  // 1024 MB: a row group of Parquet and its rows in memory, and the CPU share (about 0.6 vCPU)
+  // to decode them.
+  restore: {
+    timeout: Duration.minutes(15),
+    memorySize: 1024,
+    reservedConcurrency: 1,
+    retryAttempts: 0,
+    maxEventAge: Duration.hours(1),
+    statementTimeout: undefined,
+  },
   // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
   stats: {
     timeout: Duration.minutes(1),
@@ -72,11 +100,25 @@ export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
     maxEventAge: Duration.minutes(5),
     statementTimeout: Duration.seconds(50),
   },
+  // Daily: each closed day partition exported, verified and recorded in turn; the deadline stops
+  // it between two (or abandons the one in progress just before) and a retry or the next day's
+  // run carries on. 1024 MB: the Parquet writer holds a 20k-row group (~230 MiB peak
+  // measured), and CPU grows with memory (about 0.6 vCPU here, 1/7 at 256 MB).
+  archive: {
+    timeout: Duration.minutes(15),
+    memorySize: 1024,
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAge: Duration.hours(6),
+    statementTimeout: undefined,
+  },
 };
 
 export interface HandlerFunctionsProps {
   readonly database: DatabaseTarget;
   readonly config: StackConfig;
+  /** The archive, when archiving is on: its bucket and prefix go to the functions in ARCHIVE_ACCESS. */
+  readonly archive?: Archive;
   /** Where each function's code comes from: by default the handler bundle `dist/<op>/` that `buildHandlers()` writes. */
   readonly assetDir?: (operation: HandlerOperation) => string;
 }
@@ -106,7 +148,9 @@ export class HandlerFunctions extends Construct {
       // The existing VPC's own way to Secrets Manager (NAT or an endpoint of its own) is unknown here.
       this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
     }
+    if (props.archive) allowArchiveTraffic(this.securityGroup);
     this.failureQueue = createEncryptedQueue(this, 'FailureQueue');
+    const archiveEnvironment = props.archive?.environment();
 
     this.functions = Object.fromEntries(
       HANDLER_OPERATIONS.map((operation) => {
@@ -118,19 +162,21 @@ export class HandlerFunctions extends Construct {
           handler: LAMBDA_HANDLER,
           // The bundle the handler tests run; the source map stays behind (it doubles the package).
           code: lambda.Code.fromAsset(assetDir(operation), { exclude: ['*.map'] }),
-          memorySize: 256,
+          memorySize: settings.memorySize ?? DEFAULT_MEMORY_MB,
           timeout: settings.timeout,
           reservedConcurrentExecutions: config.reservedConcurrency ? settings.reservedConcurrency : undefined,
           retryAttempts: settings.retryAttempts,
           maxEventAge: settings.maxEventAge,
           onFailure: new SqsDestination(this.failureQueue),
-          environment: handlerEnvironment(operation, config, database.secret.secretArn),
+          environment: handlerEnvironment(operation, config, database.secret.secretArn, archiveEnvironment),
           vpc: database.vpc,
           vpcSubnets: database.subnets,
           securityGroups: [this.securityGroup],
           logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
         });
         grantSecretRead(fn, database);
+        const archiveAccess = ARCHIVE_ACCESS[operation];
+        if (props.archive && archiveAccess) props.archive.grant(fn, archiveAccess);
         acknowledgeManagedPolicies(fn, true);
         return [operation, fn];
       }),
@@ -143,7 +189,12 @@ export class HandlerFunctions extends Construct {
  * namespace, and its operation's payload defaults, so a manual `{}` invoke does what the
  * schedule does. No DB_SSL: TLS stays verify-full against the embedded RDS CA bundle.
  */
-export function handlerEnvironment(operation: HandlerOperation, config: StackConfig, secretArn: string): Record<string, string> {
+export function handlerEnvironment(
+  operation: HandlerOperation,
+  config: StackConfig,
+  secretArn: string,
+  archiveEnvironment?: Record<string, string>,
+): Record<string, string> {
   const environment: Record<string, string> = { DB_SECRET_ARN: secretArn, METRICS_NAMESPACE: config.metricsNamespace };
   const statementTimeout = FUNCTION_SETTINGS[operation].statementTimeout;
   if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
@@ -153,6 +204,9 @@ export function handlerEnvironment(operation: HandlerOperation, config: StackCon
   if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
     environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);
   }
+  // Prune gets the archive exactly when archiving is on: then it refuses to drop a day the archive has not verified.
+  if (archiveEnvironment && ARCHIVE_ACCESS[operation]) Object.assign(environment, archiveEnvironment);
+  if (config.archive && ARCHIVE_ACCESS[operation] === 'write') environment[ARCHIVE_VARIABLES.afterDays] = String(config.archive.afterDays);
   return environment;
 }
 

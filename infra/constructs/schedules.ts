@@ -21,7 +21,8 @@ export interface ScheduleSpec {
 /**
  * The schedules the context asks for. partitions, prune and vacuum run daily, an hour apart, so
  * they do not meet at the maintenance lock (vacuum after prune: it does not seal what prune is
- * about to drop); stats every 5 minutes. Prune is left out when both
+ * about to drop), archive (when on) at 01:20, before prune; stats every 5 minutes; restore
+ * never (it is a manual repair). Prune is left out when both
  * retention actions are off: its payload would name no action, which the handler rejects.
  */
 export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
@@ -32,6 +33,10 @@ export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
   };
   return [
     { operation: 'partitions', cron: { minute: '0', hour: '1' }, input: { daysAhead: config.daysAhead }, ...daily },
+    // Between partitions and prune, so that prune finds last night's days archived: 40 minutes
+    // for a run of up to 15 and Lambda's first retry. Its payload defaults (ARCHIVE_AFTER_DAYS)
+    // are in its environment, so a manual `{}` does the same.
+    ...(config.archive ? [{ operation: 'archive' as const, cron: { minute: '20', hour: '1' }, input: {}, ...daily }] : []),
     ...(Object.keys(prune).length > 0 ? [{ operation: 'prune' as const, cron: { minute: '0', hour: '2' }, input: prune, ...daily }] : []),
     { operation: 'vacuum', cron: { minute: '0', hour: '3' }, input: {}, ...daily },
     // A stats run that could not be delivered is superseded by the next one 5 minutes later.

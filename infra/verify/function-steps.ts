@@ -1,5 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import prettyBytes from 'pretty-bytes';
+import type { ArchiveReport } from '../../functions/core/archive';
 import type { PruneReport } from '../../functions/core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
@@ -97,6 +98,11 @@ export async function checkPartitions(lambda: LambdaClient, stack: DeployedStack
   }
 }
 
+/** A function that answered a dry run with something else: a version from before the check. */
+function notADryRun(step: 'prune' | 'archive'): StepResult {
+  return { step, ok: false, detail: `the answer is no ${step} dry-run report`, todo: 'deploy this version of the stack (npx cdk deploy)' };
+}
+
 /** The message of the handler's InputError when prune has neither a payload action nor scheduled defaults. */
 const NO_RETENTION = /PRUNE_OLDER_THAN_DAYS and PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS .* are not set/;
 
@@ -108,18 +114,29 @@ export async function checkPrune(lambda: LambdaClient, stack: DeployedStack): Pr
   }
   if (!('report' in invocation)) return failedStep('prune', invocation);
   const report = invocation.report as Partial<PruneReport>;
-  if (report.operation !== 'prune' || report.dry_run !== true) {
-    return {
-      step: 'prune',
-      ok: false,
-      detail: 'the answer is no prune dry-run report',
-      todo: 'deploy this version of the stack (npx cdk deploy)',
-    };
-  }
+  if (report.operation !== 'prune' || report.dry_run !== true) return notADryRun('prune');
   const drops = (report.actions ?? []).filter((action) => action.action === 'drop_partition').length;
   const rows = (report.actions ?? []).reduce(
     (sum, action) => sum + ('rows' in action && typeof action.rows === 'number' ? action.rows : 0),
     0,
   );
   return { step: 'prune', ok: true, detail: `dry run: would drop ${drops} partitions and delete ${rows} rows; nothing was changed` };
+}
+
+/**
+ * Invokes `archive` as a dry run: it may read the partitions and the ledger, and lists the day
+ * partitions its next run would export; nothing is written. Skipped when the stack has no archive.
+ */
+export async function checkArchive(lambda: LambdaClient, stack: DeployedStack): Promise<StepResult> {
+  if (!stack.archiveBucket) return { step: 'archive', ok: true, detail: 'archiving is off (archive=false): nothing to check' };
+  const invocation = await invoke(lambda, stack.functions.archive, { dryRun: true });
+  if (!('report' in invocation)) return failedStep('archive', invocation);
+  const report = invocation.report as Partial<ArchiveReport>;
+  if (report.operation !== 'archive' || report.dry_run !== true) return notADryRun('archive');
+  const waiting = report.partitions?.length ?? 0;
+  return {
+    step: 'archive',
+    ok: true,
+    detail: `dry run: would archive ${waiting} day partitions to ${report.location}, ${report.partitions_already_archived ?? 0} already archived; nothing was written`,
+  };
 }

@@ -10,6 +10,8 @@ export interface DeployedStack {
   functions: Record<HandlerOperation, string>;
   alarmTopicArn: string;
   metricsNamespace: string;
+  /** The archive bucket; undefined when the stack was deployed with archiving off. */
+  archiveBucket: string | undefined;
 }
 
 /** Statuses of a stack whose last operation finished well. */
@@ -70,6 +72,7 @@ export async function readStack(
     ) as Record<HandlerOperation, string>,
     alarmTopicArn: outputs[STACK_OUTPUTS.alarmTopicArn] as string,
     metricsNamespace: outputs[STACK_OUTPUTS.metricsNamespace] as string,
+    archiveBucket: outputs[STACK_OUTPUTS.archiveBucketName],
   };
   const detail = `${name} in ${region}: ${status}, ${HANDLER_OPERATIONS.length} functions, metrics namespace ${deployed.metricsNamespace}`;
   return { result: { step: 'stack', ok: settled, detail, ...(settled ? {} : { todo: adviceForStatus(status, name) }) }, stack: deployed };

@@ -16,7 +16,23 @@ describe('npm run bench', () => {
   it('runs every section at a tiny scale and reports no failed insert', { timeout: 240_000 }, () => {
     const run = spawnSync(
       `${root}node_modules/.bin/tsx`,
-      [`${root}bench/run.ts`, '--rows', '2e3,4e3', '--runs', '1', '--prune-rows', '2e3', '--backlog-rows', '2e3', '--old-days', '10'],
+      [
+        `${root}bench/run.ts`,
+        '--rows',
+        '2e3,4e3',
+        '--runs',
+        '1',
+        '--prune-rows',
+        '2e3',
+        '--backlog-rows',
+        '2e3',
+        '--old-days',
+        '10',
+        '--vacuum-rows',
+        '2e3',
+        '--archive-rows',
+        '5e3',
+      ],
       {
         cwd: root,
         // One cold start per bundle instead of fifteen: the harness checks the section, not the figures.
@@ -50,10 +66,15 @@ describe('npm run bench', () => {
     );
     expect(out).toMatch(/^\| prune, drop 10 days of partitions x 4 tables \| .* \| 40 partitions dropped \|$/m);
     expect(out).toMatch(/first invocation \(connects\) [\d.]+ ms/);
+    expect(out).toContain('**Archive**: one closed day of 5e+3 trades to Parquet');
     expect(file).toBeDefined();
     const raw = JSON.parse(readFileSync(file ?? '', 'utf8')) as {
       maintenance: { ingestion: { during: string; inserts: number; failed: number }[] };
+      archive: { rows: number; parquetBytes: number; peakRssMiB: number; during: { failed: number } };
     };
+    expect(raw.archive).toMatchObject({ rows: 5000, during: { failed: 0 } });
+    expect(raw.archive.parquetBytes).toBeGreaterThan(0);
+    expect(raw.archive.peakRssMiB).toBeGreaterThan(0);
     expect(raw.maintenance.ingestion).toHaveLength(7);
     for (const phase of raw.maintenance.ingestion) expect(phase, phase.during).toMatchObject({ failed: 0 });
     expect(raw.maintenance.ingestion[0]).toMatchObject({ during: 'at rest (3 s)' });

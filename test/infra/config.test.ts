@@ -37,7 +37,65 @@ describe('stack context', () => {
       // The RDS instance's storage autoscaling ceiling, 500 GiB.
       storageLimitBytes: 500 * 1024 ** 3,
       storageRunwayAlarmDays: 14,
+      archive: { afterDays: 2, transition: { storageClass: 'GLACIER_IR', afterDays: 30 } },
     });
+  });
+
+  it('archives by default, and takes the archive keys from -c strings and cdk.json values alike', () => {
+    expect(parseStackConfig({ archive: 'false' }).archive).toBeUndefined();
+    expect(parseStackConfig({ archive: false }).archive).toBeUndefined();
+    const fromCli = parseStackConfig({ archiveAfterDays: '3', archiveTransitionDays: '60', archiveStorageClass: 'STANDARD_IA' });
+    const fromJson = parseStackConfig({
+      archive: true,
+      archiveAfterDays: 3,
+      archiveTransitionDays: 60,
+      archiveStorageClass: 'STANDARD_IA',
+    });
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli.archive).toEqual({ afterDays: 3, transition: { storageClass: 'STANDARD_IA', afterDays: 60 } });
+    expect(parseStackConfig({ archiveTransitionDays: 'off' }).archive).toEqual({ afterDays: 2, transition: undefined });
+  });
+
+  it('refuses bad archive values, each saying what it must be', () => {
+    expect(problemsOf({ archive: 'maybe', archiveAfterDays: '0', archiveTransitionDays: '1.5', archiveStorageClass: 'GLACIER' })).toEqual([
+      'archive: must be true or false',
+      'archiveAfterDays: must be a whole number from 1 to 36500',
+      'archiveTransitionDays: must be a whole number',
+      'archiveStorageClass: must be one of GLACIER_IR, STANDARD_IA',
+    ]);
+  });
+
+  it('refuses archive keys that contradict each other or prune', () => {
+    expect(problemsOf({ archive: 'false', archiveAfterDays: '3', archiveStorageClass: 'GLACIER_IR' })).toEqual([
+      'archiveAfterDays, archiveStorageClass: only used with archive=true: remove them, or remove archive=false',
+    ]);
+    expect(problemsOf({ archiveStorageClass: 'STANDARD_IA', archiveTransitionDays: '7' })).toEqual([
+      'archiveTransitionDays: S3 moves objects to STANDARD_IA only after 30 days or more: raise it, or use GLACIER_IR',
+    ]);
+    expect(problemsOf({ archiveStorageClass: 'GLACIER_IR', archiveTransitionDays: 'off' })).toEqual([
+      'archiveStorageClass: unused with archiveTransitionDays=off (objects stay in S3 Standard): remove one of them',
+    ]);
+    expect(problemsOf({ archiveAfterDays: '7', dropPartitionsOlderThanDays: '7' })).toEqual([
+      'dropPartitionsOlderThanDays: 7 days is not more than archiveAfterDays (7): prune would reach days before they are archived and refuse to drop them; raise it or lower archiveAfterDays',
+    ]);
+    expect(problemsOf({ existingS3EndpointRouteTableIds: 'rtb-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds: only used with database=existing (a new VPC gets its S3 endpoint anyway): remove it',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, archive: 'false', existingS3EndpointRouteTableIds: 'rtb-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds: only used with archive=true: remove them, or remove archive=false',
+    ]);
+    expect(problemsOf({ ...EXISTING_CONTEXT, existingS3EndpointRouteTableIds: 'rtb-1,subnet-0123456789abcdef0' })).toEqual([
+      'existingS3EndpointRouteTableIds.0: must be route table ids (rtb- and 8 or 17 hex digits)',
+      'existingS3EndpointRouteTableIds.1: must be route table ids (rtb- and 8 or 17 hex digits)',
+    ]);
+    // A route table two subnets share is given once.
+    expect(
+      parseStackConfig({ ...EXISTING_CONTEXT, existingS3EndpointRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef0'] })
+        .database,
+    ).toMatchObject({ s3EndpointRouteTableIds: ['rtb-0123456789abcdef0'] });
+    // Without archiving, or without partition drops, the two do not meet.
+    expect(parseStackConfig({ archive: 'false', dropPartitionsOlderThanDays: '1' }).dropPartitionsOlderThanDays).toBe(1);
+    expect(parseStackConfig({ archiveAfterDays: '30', dropPartitionsOlderThanDays: 'off' }).archive?.afterDays).toBe(30);
   });
 
   it('takes the storage limit in GiB from the context, and none for aurora without it', () => {

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { HANDLER_OPERATIONS } from '../../infra/bundling';
 import { EXISTING_CONTEXT, type Synthesized, synthesize } from '../support/infra';
 import { createdBefore, idsOfType } from './template-graph';
 
@@ -23,7 +24,7 @@ function only<T>(items: T[]): T {
 }
 const reservations = (synthesized: Synthesized) =>
   Object.fromEntries(
-    (['migrate', 'partitions', 'prune', 'stats', 'vacuum'] as const).map((operation) => [
+    HANDLER_OPERATIONS.map((operation) => [
       operation,
       resourcesOf(synthesized, 'AWS::Lambda::Function')[logicalId(synthesized, synthesized.stack.handlers.functions[operation])]?.Properties
         .ReservedConcurrentExecutions,
@@ -39,8 +40,8 @@ describe('1. reserved concurrency is opt-in', () => {
     }
   });
 
-  it('reserves one run of migrate, partitions, prune and vacuum with -c reservedConcurrency=true', () => {
-    expect(reservations(optedIn)).toEqual({ migrate: 1, partitions: 1, prune: 1, stats: undefined, vacuum: 1 });
+  it('reserves one run of migrate, partitions, prune, vacuum, archive and restore with -c reservedConcurrency=true', () => {
+    expect(reservations(optedIn)).toEqual({ archive: 1, migrate: 1, partitions: 1, prune: 1, restore: 1, stats: undefined, vacuum: 1 });
   });
 });
 
@@ -50,7 +51,8 @@ describe('2. CloudWatch may publish the alarms to the TLS-only topic', () => {
     const policy = only(Object.values(resourcesOf(rds, 'AWS::SNS::TopicPolicy'))).Properties;
     expect(policy.Topics).toEqual([topic]);
     const alarmArns = idsOfType(rds.template, 'AWS::CloudWatch::Alarm').map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(alarmArns).toHaveLength(28);
+    // 4 per time-series table, 7 per exchange, storage runway, stats missing, 2 queues, archive failures, and one per function.
+    expect(alarmArns).toHaveLength(4 * 3 + 7 + 1 + 1 + 2 + 1 + HANDLER_OPERATIONS.length);
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',
@@ -124,15 +126,17 @@ describe('4. the rotation schedule, whose first test logs in, waits for the data
       .map(([id]) => id);
   };
 
+  /** The Secrets Manager endpoint (the S3 gateway endpoint of the archive is no concern of the rotation). */
+  const secretsEndpoint = (synthesized: Synthesized) =>
+    Object.entries(resourcesOf(synthesized, 'AWS::EC2::VPCEndpoint'))
+      .filter(([, endpoint]) => endpoint.Properties.VpcEndpointType === 'Interface')
+      .map(([id]) => id);
+
   it('rds: after the instance, the rules between the rotation function, the database and the endpoint, and the endpoint', () => {
     const rules = rotationRules(rds);
     expect(rules).toHaveLength(4);
     expect(rotationDependencies(rds)).toEqual(
-      expect.arrayContaining([
-        ...idsOfType(rds.template, 'AWS::RDS::DBInstance'),
-        ...idsOfType(rds.template, 'AWS::EC2::VPCEndpoint'),
-        ...rules,
-      ]),
+      expect.arrayContaining([...idsOfType(rds.template, 'AWS::RDS::DBInstance'), ...secretsEndpoint(rds), ...rules]),
     );
   });
 
@@ -140,7 +144,7 @@ describe('4. the rotation schedule, whose first test logs in, waits for the data
     const servers = [...idsOfType(aurora.template, 'AWS::RDS::DBCluster'), ...idsOfType(aurora.template, 'AWS::RDS::DBInstance')];
     expect(servers).toHaveLength(2);
     expect(rotationDependencies(aurora)).toEqual(
-      expect.arrayContaining([...servers, ...idsOfType(aurora.template, 'AWS::EC2::VPCEndpoint'), ...rotationRules(aurora)]),
+      expect.arrayContaining([...servers, ...secretsEndpoint(aurora), ...rotationRules(aurora)]),
     );
   });
 });

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HANDLER_OPERATIONS } from '../../infra/bundling';
+import { constructIdOf } from '../../infra/stack-contract';
 import { acknowledgements, covers, EXISTING_CONTEXT, rawNagFindings, type Synthesized, synthesize } from '../support/infra';
 
 const CONFIGURATIONS = { rds: {}, aurora: { database: 'aurora' }, existing: EXISTING_CONTEXT } as const;
@@ -61,17 +63,16 @@ it('acknowledges exactly these findings per configuration', () => {
     ]),
   );
   const shared = [
-    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/Migrate/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/Partitions/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/Prune/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/Stats/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/Vacuum/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Migrate/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Partitions/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Prune/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Stats/ServiceRole',
-    'AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/Vacuum/ServiceRole',
+    ...HANDLER_OPERATIONS.flatMap((operation) => [
+      `AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ Functions/${constructIdOf(operation)}/ServiceRole`,
+      `AwsSolutions-IAM4[AWSLambdaVPCAccessExecutionRole] @ Functions/${constructIdOf(operation)}/ServiceRole`,
+    ]),
     'AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ DeployMigrations/PartitionsInvoker/ServiceRole',
+    // Object access under the archive prefix: the functions that read or write the archive.
+    ...['Archive', 'Prune', 'Restore'].map(
+      (id) => `AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/perps-archive/*] @ Functions/${id}/ServiceRole`,
+    ),
+    'AwsSolutions-S1 @ Archive/Bucket',
     'AwsSolutions-SQS3 @ Functions/FailureQueue',
     'AwsSolutions-SQS3 @ Schedules/DeadLetterQueue',
   ];

@@ -22,12 +22,14 @@ const fnProps = (operation: (typeof HANDLER_OPERATIONS)[number]) =>
 const secretRef = { Ref: logicalId(stack.database.secret) };
 
 describe('functions', () => {
+  // The archive's functions hold a Parquet row group and its rows: 1024 MB, and with it about 0.6 vCPU.
+  const memory: Partial<Record<(typeof HANDLER_OPERATIONS)[number], number>> = { archive: 1024, restore: 1024 };
   it.each(HANDLER_OPERATIONS)('%s runs the handler bundle on Node.js 24, arm64, in the isolated subnets', (operation) => {
     expect(fnProps(operation)).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: LAMBDA_HANDLER,
-      MemorySize: 256,
+      MemorySize: memory[operation] ?? 256,
     });
     expect(JSON.stringify(fnProps(operation).VpcConfig)).toMatch(/isolatedSubnet1.*isolatedSubnet2/);
   });
@@ -45,7 +47,11 @@ describe('functions', () => {
     const common = { DB_SECRET_ARN: secretRef, METRICS_NAMESPACE: 'PerpsStats' };
     expect(fnProps('migrate').Environment).toEqual({ Variables: common });
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
-    expect(fnProps('prune').Environment).toEqual({ Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180' } });
+    // Archiving is on by default: prune refuses to drop a day the archive has not verified.
+    const archive = { ARCHIVE_BUCKET: { Ref: logicalId(stack.archive?.bucket) }, ARCHIVE_PREFIX: 'perps-archive' };
+    expect(fnProps('prune').Environment).toEqual({
+      Variables: { ...common, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '180', ...archive },
+    });
     // 500 GiB: the RDS instance's storage autoscaling ceiling.
     expect(fnProps('stats').Environment).toEqual({
       Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000', DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3) },
@@ -55,15 +61,23 @@ describe('functions', () => {
 
   it('sizes timeouts to the work', () => {
     const timeouts = Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, fnProps(operation).Timeout]));
-    expect(timeouts).toEqual({ migrate: 600, partitions: 600, prune: 900, stats: 60, vacuum: 900 });
+    expect(timeouts).toEqual({ archive: 900, migrate: 600, partitions: 600, prune: 900, restore: 900, stats: 60, vacuum: 900 });
   });
 
   it('sets the asynchronous retries explicitly and sends failures to the encrypted, TLS-only queue', () => {
     const queueId = logicalId(stack.handlers.failureQueue);
     const configs = Object.values(resources('AWS::Lambda::EventInvokeConfig')).map((config) => config.Properties);
-    const expected = { migrate: [0, 3600], partitions: [2, 21600], prune: [2, 21600], stats: [0, 300], vacuum: [2, 21600] };
+    const expected = {
+      archive: [2, 21600],
+      migrate: [0, 3600],
+      partitions: [2, 21600],
+      prune: [2, 21600],
+      restore: [0, 3600],
+      stats: [0, 300],
+      vacuum: [2, 21600],
+    };
     // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(6);
+    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 1);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -92,7 +106,7 @@ describe('functions', () => {
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
     );
     const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
-    expect(secretStatements).toHaveLength(5);
+    expect(secretStatements).toHaveLength(HANDLER_OPERATIONS.length);
     for (const statement of secretStatements)
       expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
     // No statement of ours names a wildcard resource.
@@ -109,7 +123,7 @@ describe('functions', () => {
             {
               Action: 'lambda:InvokeFunction',
               Effect: 'Allow',
-              Resource: ['partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
+              Resource: ['archive', 'partitions', 'prune', 'stats', 'vacuum'].map((operation) => ({
                 'Fn::GetAtt': [fnId(operation as 'stats'), 'Arn'],
               })),
             },
@@ -124,15 +138,16 @@ describe('functions', () => {
 describe('schedules', () => {
   const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
 
-  it('runs partitions, prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+  it('runs partitions, archive (20 minutes later), prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
     const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
     const expected = [
       ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['archive', 'cron(20 1 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['vacuum', 'cron(0 3 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['stats', 'cron(0/5 * * * ? *)', {}, { MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 300 }],
     ] as const;
-    expect(schedules()).toHaveLength(4);
+    expect(schedules()).toHaveLength(5);
     for (const [operation, expression, input, retryPolicy] of expected) {
       const schedule = schedules().find((props) => JSON.stringify(props.Target).includes(fnId(operation)));
       expect(schedule, operation).toMatchObject({
@@ -366,7 +381,8 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + 5 + 1 + 2);
+    // ... and ArchiveFailures.
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2 + 1);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });

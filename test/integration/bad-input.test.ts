@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dayOf } from '../../functions/core/days';
 import type { HandlerOperation } from '../../infra/bundling';
 import { cli } from '../support/cli';
 import { connect, createTestDatabase, databaseState, initDatabase, testContext } from '../support/database';
@@ -17,12 +18,14 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
  * a database that changed fails its test; a dropped row fails the count.
  */
 const EXPECTED_ROWS: Record<string, number> = {
-  CLI: 128,
+  CLI: 143,
   'Lambda migrate': 2,
   'Lambda partitions': 26,
-  'Lambda prune': 36,
+  'Lambda prune': 37,
   'Lambda stats': 23,
   'Lambda vacuum': 3,
+  'Lambda archive': 5,
+  'Lambda restore': 4,
 };
 
 interface Row {
@@ -156,6 +159,7 @@ beforeAll(async () => {
     dbname: url.pathname.slice(1),
     user: url.username,
     password: url.password,
+    today: dayOf(new Date()),
   };
   stateBeforeRow = await databaseState(directDb);
   endpoint = await useSecretsEndpoint();

@@ -136,6 +136,13 @@ const MATRIX: [action: string, sql: string, writer: 'allowed' | 'denied', reader
   ],
   ['read the migration ledger', 'SELECT * FROM perps_schema_migrations', 'denied', 'denied'],
   ['write the migration ledger', `INSERT INTO perps_schema_migrations (name, checksum) VALUES ('9999_skip.sql', 'x')`, 'denied', 'denied'],
+  ['read the archive ledger', 'SELECT * FROM archive_ledger', 'denied', 'allowed'],
+  [
+    'write the archive ledger (a forged row would let prune drop an unarchived day)',
+    `INSERT INTO archive_ledger (table_name, day, location, object_key, rows, bytes, checksum) VALUES ('trades', '2026-06-16', 's3://x', 'k', 0, 1, 'x')`,
+    'denied',
+    'denied',
+  ],
 ];
 
 /** Login clients in perps_writer and perps_reader on one database. */
@@ -207,7 +214,7 @@ describe('roles on the first database', () => {
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
     const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
-    expect(report).toMatchObject({ applied: 4 });
+    expect(report).toMatchObject({ applied: 5 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
       'no privileges were granted for "public"',
@@ -244,11 +251,14 @@ async function migrateAs(url: string): Promise<MigrateReport> {
   return (await OPERATIONS.migrate.run(testContext(url, { now: NOW }), {})) as MigrateReport;
 }
 
-/** The notices of a migrate that granted both roles everything on tables and sequences it owns. */
+/**
+ * The notices of a migrate that granted both roles everything on tables and sequences it owns.
+ * `tables` counts the writer's tables: the reader also reads the archive ledger, the writer may not.
+ */
 function grantedNotices(database: string, user: string, tables: number, sequences: number, { connect = true } = {}): string[] {
   const onDatabase = connect ? 'CONNECT on the database; ' : '';
   return [
-    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables} tables; SELECT on the tables user ${user} creates later`,
+    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later`,
     `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on ${tables} tables; USAGE, SELECT on ${sequences} sequences; SELECT, INSERT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
   ];
 }
@@ -273,6 +283,7 @@ async function privilegesOn(client: pg.ClientBase, relation: string): Promise<Re
 }
 
 const READ_AND_WRITE = { reader_select: true, reader_insert: false, writer_select: true, writer_insert: true };
+const READ_ONLY = { reader_select: true, reader_insert: false, writer_select: false, writer_insert: false };
 const NOTHING = { reader_select: false, reader_insert: false, writer_select: false, writer_insert: false };
 
 /**
@@ -296,13 +307,14 @@ const secondDatabase = once(async () => {
 describe('a second database in the cluster, migrated by an owner without CREATEROLE after the roles exist', () => {
   it('migrate grants the roles what migration 0003 skipped, and says exactly that (not "ask an administrator to create" them)', async () => {
     const { url: secondUrl, owner, first } = await secondDatabase();
-    expect(first.applied).toBe(4);
-    // 7 tables and the 4 DEFAULT partitions (the ledger is the maintenance user's alone); 7 sequences.
+    expect(first.applied).toBe(5);
+    // 7 tables and the 4 DEFAULT partitions (the migration ledger is the maintenance user's alone,
+    // the archive ledger is read by perps_reader only); 7 sequences.
     expect(first.notices).toEqual(grantedNotices(databaseOf(secondUrl), owner, 11, 7));
     expect(first.grants.map((g) => [g.role, g.on, g.privileges, g.objects.length])).toEqual([
       ['perps_reader', 'database', 'CONNECT', 1],
       ['perps_reader', 'schema', 'USAGE', 1],
-      ['perps_reader', 'table', 'SELECT', 11],
+      ['perps_reader', 'table', 'SELECT', 12],
       ['perps_reader', 'future table', 'SELECT', 1],
       ['perps_writer', 'database', 'CONNECT', 1],
       ['perps_writer', 'schema', 'USAGE', 1],
@@ -318,6 +330,7 @@ describe('a second database in the cluster, migrated by an owner without CREATER
     expect(await privilegesOn(admin, 'trades')).toEqual(READ_AND_WRITE);
     expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
     expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
+    expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
   });
 
   it('the next migrate finds nothing missing: it grants nothing and says nothing', async () => {
@@ -385,7 +398,7 @@ const lateDatabase = once(async () => {
 describe('a database migrated while the roles did not exist gets its grants from a later migrate', () => {
   it('the notice names both missing roles and the statements to run; nothing is granted', async () => {
     const { owner, rolesMissing } = await lateDatabase();
-    expect(rolesMissing).toMatchObject({ applied: 4, grants: [] });
+    expect(rolesMissing).toMatchObject({ applied: 5, grants: [] });
     expect(rolesMissing.notices).toEqual([
       `roles perps_reader and perps_writer do not exist, so they have no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_reader NOLOGIN; CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
     ]);
@@ -420,6 +433,7 @@ describe('a database migrated while the roles did not exist gets its grants from
     expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
     expect(await privilegesOn(admin, 'funding_rates_2026_06_19')).toEqual(READ_AND_WRITE);
     expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
+    expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
     const { rows } = await admin.query(`SELECT has_sequence_privilege('perps_writer', 'trades_id_seq', 'USAGE') AS usage`);
     expect(rows[0]).toEqual({ usage: true });
   });

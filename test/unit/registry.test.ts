@@ -10,15 +10,15 @@ import { cli } from '../support/cli';
 describe('the operation registry', () => {
   it('is where the handler bundles, the stack functions and the runner commands come from', async () => {
     expect(HANDLER_OPERATIONS).toEqual(OPERATION_IDS);
-    expect(OPERATION_IDS).toEqual(['migrate', 'partitions', 'prune', 'stats', 'vacuum']);
+    expect(OPERATION_IDS).toEqual(['migrate', 'partitions', 'prune', 'stats', 'vacuum', 'archive', 'restore']);
     for (const operation of Object.values(OPERATIONS)) {
       const names = [...(operation.cli.aliases ?? []), operation.id];
       expect(USAGE).toContain(`  ${operation.cli.usage.synopsis ?? names.join(' | ')}`);
       for (const name of names)
         expect((await cli([name, '--no-such-flag'])).stderr).toBe('error: unknown flag --no-such-flag; see --help\n');
     }
-    expect((await cli(['archive'])).stderr).toMatch(
-      /use one of init, migrate, partitions, clean \(prune\), stats, vacuum, invoke, serve, sample-data;/,
+    expect((await cli(['compact'])).stderr).toMatch(
+      /use one of init, migrate, partitions, clean \(prune\), stats, vacuum, archive, restore, invoke, serve, sample-data;/,
     );
   });
 
@@ -30,6 +30,8 @@ describe('the operation registry', () => {
       prune: { olderThanDays: undefined, dropPartitionsOlderThanDays: 30 },
       stats: {},
       vacuum: {},
+      archive: { archiveAfterDays: 2 },
+      restore: {},
     });
   });
 });

@@ -148,3 +148,45 @@ describe('the stats table', () => {
     expect(renderReport(statsReport({}))).toContain('no exchange has rows yet');
   });
 });
+
+describe('prune with an archive', () => {
+  it('lists the partitions it kept, each with the reason, under the archive it checked', () => {
+    const text = renderReport({
+      operation: 'prune',
+      database: 'perps',
+      dry_run: false,
+      delete_before: null,
+      drop_before: '2026-06-08T00:00:00.000Z',
+      actions: [
+        {
+          action: 'drop_partition',
+          status: 'done',
+          table: 'trades',
+          relation: 'trades_2026_06_01',
+          from: '2026-06-01T00:00:00.000Z',
+          to: '2026-06-02T00:00:00.000Z',
+          rows: 20,
+          rows_exact: true,
+        },
+        {
+          action: 'drop_partition',
+          status: 'kept',
+          table: 'trades',
+          relation: 'trades_2026_06_02',
+          from: '2026-06-02T00:00:00.000Z',
+          to: '2026-06-03T00:00:00.000Z',
+          rows: 20,
+          rows_exact: true,
+          kept_because: 'not archived',
+        },
+      ],
+      rows_deleted: { trades: 20 },
+      partitions_dropped: 1,
+      archive: 's3://bucket',
+      partitions_kept: 1,
+    });
+    expect(text).toContain('archive: s3://bucket; partitions kept (archive not verified): 1');
+    expect(text).toContain('kept trades_2026_06_02: not archived');
+    expect(text).toMatch(/drop partition +trades_2026_06_02 +20 +kept/);
+  });
+});

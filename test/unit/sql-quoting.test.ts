@@ -45,8 +45,18 @@ const VETTED: Record<string, Record<string, string>> = {
     upper: 'constant text with a $n parameter, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
+  'functions/core/archive/restore-load.ts': {
+    list: "the layout's column names through quoteIdent",
+    arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
+  },
   'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
   'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
+  'functions/core/archive/export-sql.ts': {
+    rel: 'quoteIdent(relation)',
+    hashedRow: 'rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
+    misfitList: 'count/min FILTER clauses over decimalMisfit (quoteIdent names, constant bounds) with numbered aliases',
+    selectList: 'exactTextExpression of each layout column AS quoteIdent(name)',
+  },
 };
 
 const SQL_WORDS = /\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|CREATE|ALTER|DROP|TRUNCATE|LOCK TABLE|COMMENT ON|GRANT|REVOKE)\b/;

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { MetricAlarm, StateValue } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -53,6 +56,8 @@ beforeAll(async () => {
   url = await createTestDatabase();
   await initDatabase(testContext(url), { daysAhead: 7 });
   for (const operation of HANDLER_OPERATIONS) await serve(operation, url);
+  // The stack points archive at its bucket; here a directory stands in (its dry run writes nothing).
+  await serve('archive', url, { ...FUNCTION_ENV, ARCHIVE_DIR: mkdtempSync(join(tmpdir(), 'verify-archive-')) });
   aws.cloudformation.stacks.set(STACK, {
     StackName: STACK,
     StackStatus: 'UPDATE_COMPLETE',
@@ -60,6 +65,7 @@ beforeAll(async () => {
       ...Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [STACK_OUTPUTS.functionName(operation), functionName(operation)])),
       [STACK_OUTPUTS.alarmTopicArn]: TOPIC,
       [STACK_OUTPUTS.metricsNamespace]: 'PerpsStats',
+      [STACK_OUTPUTS.archiveBucketName]: 'perpsstatsdb-archivebucket-local',
     },
   });
   aws.sns.topics.add(TOPIC);
@@ -89,17 +95,22 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(line(stdout, 'stack')).toMatch(
-      /^ok {6}stack {7}PerpsStatsDb in eu-west-1: UPDATE_COMPLETE, 5 functions, metrics namespace PerpsStats$/,
+      new RegExp(
+        `^ok {6}stack {7}PerpsStatsDb in eu-west-1: UPDATE_COMPLETE, ${HANDLER_OPERATIONS.length} functions, metrics namespace PerpsStats$`,
+      ),
     );
     expect(line(stdout, 'stats')).toMatch(
       /^ok {6}stats {7}database perps_test_\w+ [\d.]+ MiB, 7 tables, 7-7 days of partitions ahead, 0 symbols/,
     );
     expect(line(stdout, 'partitions')).toMatch(/^ok {6}partitions {2}may be invoked \(Lambda dry run: checked, nothing ran\)/);
     expect(line(stdout, 'prune')).toBe('ok      prune       dry run: would drop 0 partitions and delete 0 rows; nothing was changed');
+    expect(line(stdout, 'archive')).toMatch(
+      /^ok {6}archive {5}dry run: would archive 0 day partitions to file:\/\/\S+verify-archive-\w+, 0 already archived; nothing was written$/,
+    );
     expect(line(stdout, 'metrics')).toMatch(/^ok {6}metrics {5}DatabaseSizeBytes\{service=perps-stats-db\} in PerpsStats: 1 stats runs/);
     expect(line(stdout, 'alarms')).toBe('ok      alarms      2 alarms, none in ALARM');
     expect(line(stdout, 'test alarm')).toMatch(/^ok {6}test alarm {2}sent message local-message-1: it reaches confirmed subscriptions/);
-    expect(stdout).toMatch(/\nall 7 steps ok\n$/);
+    expect(stdout).toMatch(/\nall 8 steps ok\n$/);
     expect(await databaseState(url)).toEqual(before);
 
     // What the SDK sent: signed requests, stats with {}, partitions as Lambda's dry run, prune as ours.
@@ -108,6 +119,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       [functionName('stats'), 'RequestResponse', '{}'],
       [functionName('partitions'), 'DryRun', ''],
       [functionName('prune'), 'RequestResponse', '{"dryRun":true}'],
+      [functionName('archive'), 'RequestResponse', '{"dryRun":true}'],
     ]);
     for (const endpoint of [aws.cloudformation, aws.lambda, aws.cloudwatch, aws.sns]) {
       for (const request of endpoint.requests)
@@ -122,7 +134,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     expect(code).toBe(1);
     expect(line(stdout, 'alarms')).toBe('failed  alarms      1 of 3 alarms in ALARM: PerpsStatsDb-AlarmstickersRunway248CDFBC-LOCAL');
     expect(stdout).toContain('what to do: PerpsStatsDb-AlarmstickersRunway248CDFBC-LOCAL: tickers: fewer than 2 days of partitions ahead.');
-    expect(stdout).toMatch(/\n1 of 6 steps failed\n$/);
+    expect(stdout).toMatch(/\n1 of 7 steps failed\n$/);
   });
 
   it('says to wait when no stats metric reached CloudWatch in the last 15 minutes', async () => {
@@ -169,6 +181,21 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     }
   });
 
+  it('skips the archive dry run of a stack deployed with archive=false (no ArchiveBucketName output)', async () => {
+    const stack = aws.cloudformation.stacks.get(STACK) as NonNullable<ReturnType<typeof aws.cloudformation.stacks.get>>;
+    const { [STACK_OUTPUTS.archiveBucketName]: _bucket, ...outputs } = stack.Outputs as Record<string, string>;
+    aws.cloudformation.stacks.set(STACK, { ...stack, Outputs: outputs });
+    const lambdaCalls = aws.lambda.requests.length;
+    try {
+      const { code, stdout } = await verify(['--stack', STACK]);
+      expect(line(stdout, 'archive')).toBe('ok      archive     archiving is off (archive=false): nothing to check');
+      expect(code).toBe(0);
+      expect(aws.lambda.requests.slice(lambdaCalls).map((call) => call.path)).not.toContainEqual(expect.stringContaining('archive'));
+    } finally {
+      aws.cloudformation.stacks.set(STACK, stack);
+    }
+  });
+
   it("fails only the step whose AWS call is refused, saying which permission it needs: SNS's NotFound for the topic", async () => {
     aws.sns.topics.delete(TOPIC);
     try {
@@ -176,7 +203,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       expect(code).toBe(1);
       expect(line(stdout, 'test alarm')).toBe('failed  test alarm  NotFoundException: Topic does not exist');
       expect(stdout).toContain('what to do: your credentials need sns:Publish on the alarm topic');
-      expect(stdout).toMatch(/\n1 of 7 steps failed\n$/);
+      expect(stdout).toMatch(/\n1 of 8 steps failed\n$/);
     } finally {
       aws.sns.topics.add(TOPIC);
     }

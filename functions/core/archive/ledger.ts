@@ -1,0 +1,56 @@
+import type pg from 'pg';
+import type { TimeSeriesTable } from '../tables';
+import type { ArchiveLedgerRow } from './layout';
+
+/** The table of migration 0005. */
+export const ARCHIVE_LEDGER_TABLE = 'archive_ledger';
+
+/** A ledger row and the partition's modification counter when it was archived (see migration 0005). */
+export interface LedgerEntry extends ArchiveLedgerRow {
+  /** pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del at the archive; null when unknown. */
+  source_modifications: number | null;
+}
+
+const COLUMNS = `table_name, to_char(day, 'YYYY-MM-DD') AS day, location, object_key, rows::float8 AS rows, bytes::float8 AS bytes,
+  checksum, source_modifications::float8 AS source_modifications, archived_at`;
+
+/**
+ * The ledger rows of `table` (every table when omitted), by table and day. Cost: one index scan
+ * of a table with a row per table and day archived (a few thousand rows after years).
+ */
+export async function readLedger(client: pg.ClientBase, table?: TimeSeriesTable): Promise<LedgerEntry[]> {
+  const { rows } = await client.query<LedgerEntry & { archived_at: Date }>(
+    `SELECT ${COLUMNS} FROM ${ARCHIVE_LEDGER_TABLE} WHERE $1::text IS NULL OR table_name = $1 ORDER BY table_name, day`,
+    [table ?? null],
+  );
+  return rows.map((row) => ({ ...row, archived_at: new Date(row.archived_at).toISOString() }));
+}
+
+/** The ledger row of one table and day, or null. Cost: one primary-key lookup. */
+export async function readLedgerEntry(client: pg.ClientBase, table: TimeSeriesTable, day: string): Promise<LedgerEntry | null> {
+  const { rows } = await client.query<LedgerEntry & { archived_at: Date }>(
+    `SELECT ${COLUMNS} FROM ${ARCHIVE_LEDGER_TABLE} WHERE table_name = $1 AND day = $2::date`,
+    [table, day],
+  );
+  const row = rows[0];
+  return row ? { ...row, archived_at: new Date(row.archived_at).toISOString() } : null;
+}
+
+/**
+ * Records a verified archive (insert, or replace the row of a day archived again). Call it only
+ * after the object was verified: a ledger row is what lets prune drop the partition. Cost: one
+ * primary-key upsert.
+ */
+export async function recordArchive(client: pg.ClientBase, entry: Omit<LedgerEntry, 'archived_at'>): Promise<LedgerEntry> {
+  const { rows } = await client.query<LedgerEntry & { archived_at: Date }>(
+    `INSERT INTO ${ARCHIVE_LEDGER_TABLE} (table_name, day, location, object_key, rows, bytes, checksum, source_modifications, archived_at)
+     VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, now())
+     ON CONFLICT (table_name, day) DO UPDATE SET location = excluded.location, object_key = excluded.object_key, rows = excluded.rows,
+       bytes = excluded.bytes, checksum = excluded.checksum, source_modifications = excluded.source_modifications, archived_at = excluded.archived_at
+     RETURNING ${COLUMNS}`,
+    [entry.table_name, entry.day, entry.location, entry.object_key, entry.rows, entry.bytes, entry.checksum, entry.source_modifications],
+  );
+  const row = rows[0];
+  if (!row) throw new Error('the archive ledger upsert returned no row');
+  return { ...row, archived_at: new Date(row.archived_at).toISOString() };
+}

@@ -1,0 +1,31 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { TimeSeriesTable } from '../tables';
+import { readFooter } from './footer';
+import { ARCHIVE_COLUMNS, type ArchiveStore } from './layout';
+import { expectedFooterColumns } from './parquet-schema';
+
+/**
+ * Reads the object back from the store and checks it is the file just written: its size, the
+ * row count in its footer, and its columns (names, order, physical and logical types,
+ * nullability) against the layout. Throws, saying what differs, otherwise. Cost: a HEAD and
+ * one or two range reads of the footer, whatever the file's size.
+ */
+export async function verifyArchive(
+  store: ArchiveStore,
+  key: string,
+  table: TimeSeriesTable,
+  expected: { rows: number; bytes: number },
+): Promise<void> {
+  const where = `${store.location}/${key}`;
+  const footer = await readFooter(store, key);
+  const problems: string[] = [];
+  if (footer.bytes !== expected.bytes) problems.push(`it holds ${footer.bytes} bytes, ${expected.bytes} were written`);
+  if (footer.rows !== expected.rows) problems.push(`its footer counts ${footer.rows} rows, the partition has ${expected.rows}`);
+  const columns = expectedFooterColumns(ARCHIVE_COLUMNS[table]);
+  if (!isDeepStrictEqual(footer.columns, columns)) {
+    problems.push(`its columns are ${JSON.stringify(footer.columns)}, the layout wants ${JSON.stringify(columns)}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`verification of ${where} failed: ${problems.join('; ')}; the day was not recorded as archived`);
+  }
+}

@@ -1,0 +1,350 @@
+import type pg from 'pg';
+import { partitionCheckSql } from './archive/export-sql';
+import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
+import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
+import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
+import { insertArchivedRows } from './archive/restore-load';
+import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
+import { checksumText, rowChecksum } from './archive/values';
+import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
+import { errorMessage, type OperationContext } from './context';
+import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
+import { addDays, dayBoundLiterals, dayStart, partitionName } from './days';
+import { quoteIdent } from './db/identifiers';
+import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
+import { assertTimeForStep } from './deadline';
+import { dropEmptiedTable } from './default-backlog';
+import { ArchiveIntegrityError, InputError } from './errors';
+import type { TimeSeriesTable } from './tables';
+
+export interface RestoreInput {
+  table: TimeSeriesTable;
+  /** YYYY-MM-DD, a UTC day. */
+  day: string;
+  /** Replace the rows the day's partition holds with the archive's. */
+  replace?: boolean;
+  /** Say what would be loaded, change nothing. */
+  dryRun?: boolean;
+}
+
+/** Where restore reads: the configured store, the key prefix, and the ledger row of the day if any. */
+interface RestoreSource {
+  store: ArchiveStore;
+  prefix: string;
+  /** The day's ledger row (null: none; the key then comes from the layout). */
+  ledger: LedgerEntry | null;
+}
+
+export interface RestoreReport {
+  operation: 'restore';
+  dry_run: boolean;
+  table: TimeSeriesTable;
+  day: string;
+  /** The day's partition, `<table>_YYYY_MM_DD`. */
+  partition: string;
+  location: string;
+  object_key: string;
+  /** `ledger`: the key the ledger recorded; `layout`: no ledger row, the key archiveObjectKey gives the day. */
+  key_from: 'ledger' | 'layout';
+  object_bytes: number;
+  /** Rows the object's footer declares. */
+  object_rows: number;
+  /** Rows the ledger recorded (null: no ledger row). */
+  ledger_rows: number | null;
+  /** Rows the day's partition held before (null: the day had no partition). */
+  partition_rows_before: number | null;
+  /** Rows of the day waiting in the DEFAULT partition, moved into the restored partition by its attach. */
+  default_rows: number;
+  replace: boolean;
+  /** The day's partition holds rows and `replace` was not given: a real run refuses (a dry run says so here). */
+  needs_replace: boolean;
+  /** Rows loaded from the archive (0 in a dry run). */
+  rows_loaded: number;
+  /** Rows the attach moved in from the DEFAULT partition. */
+  rows_swept: number;
+  /**
+   * The archive's checksum (values.ts) of the rows as read from the object, which the loaded
+   * table was checked to have too (null in a dry run).
+   */
+  checksum: string | null;
+  /**
+   * Whether it equals the checksum the ledger recorded from the partition at archive time (null:
+   * no ledger row, or a dry run). False also when the day's NUMERIC values had trailing fraction
+   * zeros (`1.50`): DECIMAL(38,18) keeps the number, not how it was written, so they come back
+   * as `1.5` (see docs/archive.md#restore).
+   */
+  ledger_checksum_matches: boolean | null;
+  status: 'planned' | 'restored';
+}
+
+/** The comment on a day table restore is filling: nobody else attaches it; the next restore drops it. */
+export const RESTORE_IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being restored from the archive; dropped by the next restore';
+
+/** The table a restore fills, beside the day's own name (which the partitions run would otherwise adopt). */
+export function restoreTableName(table: TimeSeriesTable, day: string): string {
+  return `${partitionName(table, day)}_restore`;
+}
+
+/**
+ * Loads one archived day back into its partition, the low-lock way (see day-partition.ts): a
+ * standalone table shaped like the parent is filled from the object row group by row group,
+ * counted against the footer (and the ledger), indexed, its foreign keys validated, then attached
+ * in one short transaction; with `replace`, that transaction also drops the day's old partition.
+ * Nothing is changed until the attach: any failure before it drops the table and leaves the day
+ * as it was. With `dryRun`, says what it would load and changes nothing.
+ */
+export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
+  dayStart(input.day);
+  checkRestoreArchive(ctx.archive);
+  const store = createArchiveStore(ctx.archive, 'restore');
+  const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
+  return withClient(ctx.pool, async (client) => {
+    await assertSchemaInstalled(client);
+    let report: RestoreReport | undefined;
+    try {
+      return await withAdvisoryLock(client, 'restore', { wait: false }, async () => {
+        const ledger = await readLedgerEntry(client, input.table, input.day);
+        const plan = await planRestore(ctx, client, input, { store, prefix, ledger });
+        report = plan.report;
+        if (input.dryRun) return plan.report;
+        await runRestore(ctx, client, plan);
+        return plan.report;
+      });
+    } catch (error) {
+      if (isConnectionLost(error)) throw connectionLostError('restore', client, error, report);
+      throw error;
+    }
+  });
+}
+
+/** Throws InputError, saying what to set, unless exactly one archive (a bucket or a directory) is configured. */
+export function checkRestoreArchive(settings: ArchiveSettings | undefined): void {
+  if (!isArchiveConfigured(settings)) {
+    throw new InputError(
+      `restore: no archive is configured: set ${ARCHIVE_VARIABLES.bucket} to the archive's S3 bucket (the stack sets it in AWS), or locally give --from DIR (${ARCHIVE_VARIABLES.directory}); ${ARCHIVE_VARIABLES.endpointUrl} points the bucket at an S3-compatible server`,
+    );
+  }
+  assertArchiveConfigured(settings, 'restore');
+}
+
+/** What a restore found before changing anything. */
+interface RestorePlan {
+  report: RestoreReport;
+  ledger: LedgerEntry | null;
+  file: ArchiveFile;
+  dayTable: DayTable;
+}
+
+/**
+ * Every check that can refuse, before anything changes. Cost: a ledger lookup, the object's footer
+ * (one or two ranged reads), catalog reads, an exact count of the day's partition when it exists
+ * (one day), and a count of the day's rows in the DEFAULT partition (capped, through its ts index).
+ */
+async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: RestoreInput, source: RestoreSource): Promise<RestorePlan> {
+  const { table, day } = input;
+  const { store, ledger } = source;
+  if (ledger && ledger.location !== store.location) {
+    throw new InputError(
+      `restore ${table} ${day}: the archive ledger says this day was archived to ${ledger.location}, but the configured archive is ${store.location}: point ${ARCHIVE_VARIABLES.bucket} (or, locally, ${ARCHIVE_VARIABLES.directory}) at ${ledger.location}`,
+    );
+  }
+  const key = ledger?.object_key ?? archiveObjectKey(source.prefix, table, day);
+  if (!ledger && (await store.size(key)) === null) {
+    throw new InputError(
+      `restore ${table} ${day}: nothing to restore: the archive ledger has no row for this day and ${store.location}/${key} does not exist (was the day archived? the table archive_ledger lists the archived days)`,
+    );
+  }
+  const file = await openVerified(store, key, table, day, ledger);
+  const partitions = await listPartitions(client, table);
+  const own = partitionName(table, day);
+  const existing = dayPartition(partitions, table, day);
+  const defaultPartition = partitions.find((p) => p.isDefault)?.name;
+  const partitionRowsBefore = existing ? await countExact(client, existing) : null;
+  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace;
+  // A dry run reports it (needs_replace) instead: saying what is there is its job.
+  if (needsReplace && !input.dryRun) {
+    throw new InputError(
+      `restore ${table} ${day}: partition ${own} exists and holds ${partitionRowsBefore} rows: nothing was loaded; to replace them with the archive's ${file.rows} rows, run again with --replace (Lambda: "replace": true), after a --dry-run`,
+    );
+  }
+  const defaultRows = existing || !defaultPartition ? 0 : await countDayRows(client, defaultPartition, day, ctx.settings.batchSize + 1);
+  if (defaultRows > ctx.settings.batchSize) {
+    throw new InputError(
+      `restore ${table} ${day}: more than ${ctx.settings.batchSize} rows of ${day} (MAINTENANCE_BATCH_SIZE) wait in ${defaultPartition}; the attach would move them while it holds inserts back: run partitions first (it gives them the day's partition), then restore with --replace`,
+    );
+  }
+  const shape = { table, defaultPartition, columns: await listColumns(client, table), foreignKeys: await listForeignKeys(client, table) };
+  const report: RestoreReport = {
+    operation: 'restore',
+    dry_run: Boolean(input.dryRun),
+    table,
+    day,
+    partition: own,
+    location: store.location,
+    object_key: key,
+    key_from: ledger ? 'ledger' : 'layout',
+    object_bytes: file.bytes,
+    object_rows: file.rows,
+    ledger_rows: ledger?.rows ?? null,
+    partition_rows_before: partitionRowsBefore,
+    default_rows: defaultRows,
+    replace: Boolean(input.replace),
+    needs_replace: needsReplace,
+    rows_loaded: 0,
+    rows_swept: 0,
+    checksum: null,
+    ledger_checksum_matches: null,
+    status: 'planned',
+  };
+  const dayTable: DayTable = {
+    ...shape,
+    day,
+    name: restoreTableName(table, day),
+    renameTo: own,
+    ...(existing ? { replaces: existing } : {}),
+  };
+  return { report, ledger, file, dayTable };
+}
+
+/** The object, opened and checked against the ledger row: same size, same rows. */
+async function openVerified(
+  store: ArchiveStore,
+  key: string,
+  table: TimeSeriesTable,
+  day: string,
+  ledger: RestoreSource['ledger'],
+): Promise<ArchiveFile> {
+  let file: ArchiveFile;
+  try {
+    file = await openArchiveFile(store, key, table);
+  } catch (error) {
+    throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
+  }
+  if (ledger && (file.bytes !== ledger.bytes || file.rows !== ledger.rows)) {
+    throw new ArchiveIntegrityError(
+      `restore ${table} ${day}: ${store.location}/${key} holds ${file.bytes} bytes and ${file.rows} rows, but the archive ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows: the object changed after it was archived; nothing was loaded`,
+    );
+  }
+  return file;
+}
+
+/** The day's own partition (exact day bounds), or undefined; refuses a partition that covers the day with other bounds. */
+function dayPartition(partitions: PartitionInfo[], table: TimeSeriesTable, day: string): string | undefined {
+  const from = dayStart(day).getTime();
+  const to = dayStart(addDays(day, 1)).getTime();
+  for (const p of partitions) {
+    if (p.isDefault) continue;
+    const start = p.from?.getTime() ?? Number.NEGATIVE_INFINITY;
+    const end = p.to?.getTime() ?? Number.POSITIVE_INFINITY;
+    if (start === from && end === to) return p.name;
+    if (start < to && end > from) {
+      throw new InputError(
+        `restore ${table} ${day}: partition ${p.name} covers ${day} with other bounds than the day's; restore only loads a day partition of its own: nothing was loaded`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Exact rows of one day partition: a scan of that day, under ACCESS SHARE (inserts go on). */
+async function countExact(client: pg.ClientBase, relation: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Rows of `day` in `relation`, counted up to `cap` through its ts index (the DEFAULT partition is kept near-empty). */
+async function countDayRows(client: pg.ClientBase, relation: string, day: string, cap: number): Promise<number> {
+  const { from, to } = dayBoundLiterals(day);
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM ${quoteIdent(relation)} WHERE ts >= $1::timestamptz AND ts < $2::timestamptz LIMIT $3) d`,
+    [from, to, cap],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Builds and attaches the day. The table is filled, counted, indexed and validated while it is
+ * ours alone; only the attach holds inserts, for as long as recovery's attach does. Any failure
+ * before the attach commits drops the table: the day is as it was.
+ */
+async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: RestorePlan): Promise<void> {
+  const { report, ledger, file, dayTable } = plan;
+  const reportSoFar = () => report;
+  const step = (name: string) => assertTimeForStep(ctx, `${name} (restore ${report.table} ${report.day})`, reportSoFar);
+  await dropLeftover(ctx, client, dayTable);
+  step(`preparing ${dayTable.name}`);
+  await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
+  try {
+    let fileSum = 0n;
+    for await (const rows of readArchiveRows(file, report.table)) {
+      step(`loading rows into ${dayTable.name}`);
+      for (const row of rows) fileSum += rowChecksum(row);
+      report.rows_loaded += await insertArchivedRows(client, dayTable.name, report.table, rows, ctx.settings.batchSize);
+      ctx.progress?.(`restore ${report.table} ${report.day}: ${report.rows_loaded} of ${file.rows} rows loaded`);
+    }
+    report.checksum = checksumText(fileSum);
+    await assertLoaded(client, dayTable.name, report, ledger);
+    step(`building the indexes of ${dayTable.name}`);
+    await buildIndexes(ctx, client, dayTable);
+    step(`validating the foreign keys of ${dayTable.name}`);
+    await validateForeignKeys(ctx, client, dayTable);
+    step(`attaching ${dayTable.name}`);
+    report.rows_swept = await attachDayTable(ctx, client, dayTable);
+  } catch (error) {
+    if (!isConnectionLost(error)) {
+      await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, 'discard').catch((dropError: unknown) =>
+        ctx.log.warn('the restore table was not dropped; the next restore of this day drops it', {
+          table: dayTable.name,
+          error: errorMessage(dropError),
+        }),
+      );
+    }
+    throw error;
+  }
+  report.status = 'restored';
+  ctx.log.info('day restored', { table: report.table, day: report.day, rows: report.rows_loaded, replaced: report.partition_rows_before });
+}
+
+/**
+ * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
+ * checksum as the rows read from the object: every value landed as the file holds it. Counted
+ * and summed by the archive's own check (one scan of the loaded table, ours alone), not taken
+ * from the inserts. Then compares with the ledger's checksum (see ledger_checksum_matches).
+ */
+async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
+  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
+    partitionCheckSql(relation, ARCHIVE_COLUMNS[report.table]),
+  );
+  const counted = Number(rows[0]?.rows ?? 0);
+  const loadedChecksum = checksumText(rows[0]?.checksum_sum ?? '0');
+  const where = `${report.location}/${report.object_key}`;
+  const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
+  if (expected.some((n) => n !== counted)) {
+    throw new ArchiveIntegrityError(
+      `restore ${report.table} ${report.day}: ${counted} rows were loaded from ${where}, but its footer declares ${report.object_rows}${report.ledger_rows === null ? '' : ` and the ledger recorded ${report.ledger_rows}`}: the day was left as it was (the loaded table was dropped)`,
+    );
+  }
+  if (loadedChecksum !== report.checksum) {
+    throw new ArchiveIntegrityError(
+      `restore ${report.table} ${report.day}: the loaded rows' checksum ${loadedChecksum} differs from that of the rows read from ${where} (${report.checksum}): a value did not load exactly; the day was left as it was (the loaded table was dropped)`,
+    );
+  }
+  report.ledger_checksum_matches = ledger ? ledger.checksum === report.checksum : null;
+}
+
+/** A table an interrupted restore left under the restore name (carrying our comment): dropped. Anything else there is refused. */
+async function dropLeftover(ctx: OperationContext, client: pg.ClientBase, dayTable: DayTable): Promise<void> {
+  const { rows } = await client.query<{ ours: boolean }>(
+    `SELECT c.relkind = 'r' AND NOT c.relispartition AND coalesce(obj_description(c.oid, 'pg_class') = $2, false) AS ours
+       FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    [quoteIdent(dayTable.name), RESTORE_IN_PROGRESS_COMMENT],
+  );
+  const found = rows[0];
+  if (!found) return;
+  if (!found.ours) {
+    throw new InputError(
+      `restore: a relation named ${dayTable.name} exists and is not one restore left behind; rename or drop it, then restore again`,
+    );
+  }
+  await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, 'discard');
+}

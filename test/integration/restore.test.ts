@@ -1,0 +1,319 @@
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { archive } from '../../functions/core/archive';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
+import type { OperationContext } from '../../functions/core/context';
+import { ArchiveIntegrityError, InputError } from '../../functions/core/errors';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { restore } from '../../functions/core/restore';
+import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
+import { cli } from '../support/cli';
+import { afterFile, connect, copiesOf, testContext, withContext } from '../support/database';
+import { interceptStatements } from '../support/intercept';
+import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+
+/*
+ * Archive a day, drop it, restore it: every row back exactly (NUMERIC edge values, microseconds,
+ * JSONB with big numbers, NULLs), through the low-lock path, and nothing changed by a refusal,
+ * a dry run or a corrupted object.
+ */
+
+const NOW = new Date('2026-06-15T12:00:00Z');
+const DAY = '2026-06-10';
+const PREFIX = DEFAULT_ARCHIVE_PREFIX;
+
+/** NUMERIC values at the edges of DECIMAL(38,18), written as PostgreSQL prints them. */
+const EDGE_PRICES = [
+  '99999999999999999999.999999999999999999',
+  '-99999999999999999999.999999999999999999',
+  '0.000000000000000001',
+  '-0.000000000000000001',
+  '123456789012.123456789012',
+  '0',
+];
+
+const database = copiesOf(async (url) => {
+  await withContext(url, { now: NOW }, async (ctx) => {
+    await migrate(ctx);
+    const client = await connect(url);
+    await insertRows(client, instantsOverDays(new Date('2026-06-09T00:00:00Z'), 3, 120));
+    await client.query(
+      `INSERT INTO trades (exchange_id, market_id, symbol, ts, received_at, trade_id, price, size, side, raw)
+       SELECT 2, NULL, 'EDGE', '2026-06-10T01:02:03.456789Z'::timestamptz + i * interval '1 microsecond', NULL, 't' || i, p::numeric, p::numeric, NULL,
+              '{"p": 123456789012.123456789012, "s": "tab\\there \\"quoted\\""}'::jsonb
+         FROM unnest($1::text[]) WITH ORDINALITY AS e(p, i)`,
+      [EDGE_PRICES],
+    );
+    await ensurePartitions(ctx, { daysAhead: 2 });
+    await client.end();
+  });
+});
+
+/** A database with the day archived to a directory of its own, and a context reading that archive. */
+async function archivedDatabase(): Promise<{ url: string; ctx: OperationContext; directory: string }> {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const ctx = { ...testContext(url, { now: NOW, settings: { batchSize: 50 } }), archive: { directory, prefix: PREFIX } };
+  for (const table of ['trades', 'tickers'] as const) {
+    const report = await archive(ctx, { archiveAfterDays: 2, table, day: DAY });
+    expect(report.partitions_archived).toBe(1);
+  }
+  return { url, ctx, directory };
+}
+
+async function partitionsOf(url: string, table: string): Promise<string[]> {
+  const client = await connect(url);
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+    [table],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Every relation named like a restore's table, attached or not. */
+async function restoreLeftovers(url: string): Promise<string[]> {
+  const client = await connect(url);
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT relname AS name FROM pg_class WHERE relname LIKE '%restore%' AND relkind = 'r'`,
+  );
+  return rows.map((r) => r.name);
+}
+
+it('brings a dropped day back exactly: every row, NUMERIC edge values, microseconds and JSONB', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+  const edgeSql = `SELECT id, market_id, ts::text, received_at, trade_id, price::text, size::text, side, raw::text FROM trades WHERE symbol = 'EDGE' ORDER BY id`;
+  const edgeRows = (await client.query(edgeSql)).rows;
+  expect(edgeRows.map((r) => r.price)).toEqual(EDGE_PRICES);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  expect((await dataFingerprint(url)).trades).not.toEqual(before.trades);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+
+  expect(report).toMatchObject({
+    status: 'restored',
+    partition: 'trades_2026_06_10',
+    key_from: 'ledger',
+    object_key: archiveObjectKey(PREFIX, 'trades', DAY),
+    object_rows: 120 + EDGE_PRICES.length,
+    ledger_rows: 120 + EDGE_PRICES.length,
+    rows_loaded: 120 + EDGE_PRICES.length,
+    partition_rows_before: null,
+    rows_swept: 0,
+    checksum: expect.stringMatching(/^md5-60-sum:\d+$/),
+    ledger_checksum_matches: true,
+  });
+  expect(await dataFingerprint(url)).toEqual(before);
+  expect((await client.query(edgeSql)).rows).toEqual(edgeRows);
+  expect(await partitionsOf(url, 'trades')).toContain('trades_2026_06_10');
+  expect(await restoreLeftovers(url)).toEqual([]);
+  // Attached like any partition: a new row of the day goes into it.
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'NEW', '2026-06-10T05:00:00Z', 1, 1)`);
+  const { rows } = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'NEW'`);
+  expect(rows).toEqual([{ part: 'trades_2026_06_10' }]);
+});
+
+it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum says so', async () => {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
+  const client = await connect(url);
+  await client.query(`UPDATE trades SET price = '1.50' WHERE id = (SELECT min(id) FROM trades_2026_06_10)`);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+
+  expect(report).toMatchObject({ status: 'restored', rows_loaded: 126, ledger_checksum_matches: false });
+  const { rows } = await client.query(
+    `SELECT price::text, price = 1.50 AS same FROM trades WHERE id = (SELECT min(id) FROM trades_2026_06_10)`,
+  );
+  expect(rows).toEqual([{ price: '1.5', same: true }]);
+});
+
+it('refuses a day whose partition holds rows, changes nothing in a dry run, and replaces the rows with --replace', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+
+  const asked = await restore(ctx, { table: 'tickers', day: DAY, dryRun: true });
+  expect(asked).toMatchObject({ dry_run: true, status: 'planned', partition_rows_before: 120, needs_replace: true });
+  const refused = restore(ctx, { table: 'tickers', day: DAY });
+  await expect(refused).rejects.toBeInstanceOf(InputError);
+  await expect(refused).rejects.toThrow(
+    'restore tickers 2026-06-10: partition tickers_2026_06_10 exists and holds 120 rows: nothing was loaded; to replace them with the archive\'s 120 rows, run again with --replace (Lambda: "replace": true), after a --dry-run',
+  );
+
+  // Rows changed since the archive: one deleted, one altered, one added.
+  await client.query(`DELETE FROM tickers WHERE id = (SELECT min(id) FROM tickers_2026_06_10)`);
+  await client.query(`UPDATE tickers SET last_price = 1 WHERE id = (SELECT max(id) FROM tickers_2026_06_10)`);
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'LATE', '2026-06-10T08:00:00Z')`);
+  const changed = await dataFingerprint(url);
+
+  const preview = await restore(ctx, { table: 'tickers', day: DAY, replace: true, dryRun: true });
+  expect(preview).toMatchObject({
+    dry_run: true,
+    status: 'planned',
+    object_rows: 120,
+    partition_rows_before: 120,
+    replace: true,
+    needs_replace: false,
+    rows_loaded: 0,
+  });
+  expect(preview.object_bytes).toBeGreaterThan(0);
+  expect(await dataFingerprint(url)).toEqual(changed);
+
+  const report = await restore(ctx, { table: 'tickers', day: DAY, replace: true });
+  expect(report).toMatchObject({ status: 'restored', partition_rows_before: 120, rows_loaded: 120 });
+  expect(await dataFingerprint(url)).toEqual(before);
+  expect(await partitionsOf(url, 'tickers')).toContain('tickers_2026_06_10');
+  expect(await restoreLeftovers(url)).toEqual([]);
+});
+
+/** Statements that read rows: a batch loaded, an index built, a key validated, a count or checksum. */
+const READS_ROWS =
+  /^INSERT INTO "[a-z_0-9]+_restore"|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT|count\(\*\)/;
+
+/**
+ * After each statement of the maintenance session, the locks its transaction holds that hold
+ * inserts back (HOLDS_INSERTS_BACK), read by a second session.
+ */
+async function auditLocks(ctx: OperationContext, url: string): Promise<Array<{ statement: string; blocking: string[] }>> {
+  const monitor = await connect(url, { lock_timeout: 200 });
+  const audit: Array<{ statement: string; blocking: string[] }> = [];
+  interceptStatements(ctx, {
+    async after(text, session) {
+      if (/^(BEGIN|COMMIT|ROLLBACK)$/.test(text)) return;
+      const pid = (session as unknown as { processID: number }).processID;
+      const { rows } = await monitor.query<{ lock: string }>(
+        `SELECT c.relname || ' ' || l.mode AS lock FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = $1 AND ${HOLDS_INSERTS_BACK} ORDER BY 1`,
+        [pid],
+      );
+      audit.push({ statement: text, blocking: rows.map((r) => r.lock) });
+    },
+  });
+  return audit;
+}
+
+it('with --replace, counts and loads holding no lock inserts wait for; the swap is the one short transaction that does', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+  await client.query(`UPDATE trades SET price = 7 WHERE id = (SELECT max(id) FROM trades_2026_06_10)`);
+  const audit = await auditLocks(ctx, url);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY, replace: true });
+
+  expect(report).toMatchObject({ partition_rows_before: 126, rows_loaded: 126, rows_swept: 0 });
+  const reading = audit.filter((a) => READS_ROWS.test(a.statement));
+  expect(reading.length).toBeGreaterThan(5);
+  expect(reading.filter((a) => a.blocking.length > 0)).toEqual([]);
+  const holding = audit.filter((a) => a.blocking.length > 0);
+  expect(
+    holding.map((a) => /DROP TABLE "trades_2026_06_10";[\s\S]*ATTACH PARTITION "trades_2026_06_10_restore"/.test(a.statement)),
+  ).toEqual([true]);
+  expect(await dataFingerprint(url)).toEqual(before);
+});
+
+it('copies rows holding no lock that holds inserts back; only the attach (a catalog change) holds one', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  // A late row of the dropped day, waiting in the DEFAULT partition: the attach sweeps it in.
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-10T23:59:59.999999Z', 2, 3)`);
+  const audit = await auditLocks(ctx, url);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+
+  expect(report).toMatchObject({ rows_loaded: 126, rows_swept: 1, default_rows: 1 });
+  const reading = audit.filter((a) => READS_ROWS.test(a.statement));
+  // Not vacuous: batches of at most 50 rows (one row group of 126: 50, 50, 26), the indexes, the keys.
+  expect(reading.filter((a) => a.statement.startsWith('INSERT INTO')).length).toBe(3);
+  expect(reading.some((a) => a.statement.includes('VALIDATE CONSTRAINT'))).toBe(true);
+  expect(reading.filter((a) => a.blocking.length > 0)).toEqual([]);
+  const holding = audit.filter((a) => a.blocking.length > 0);
+  expect(holding.length).toBeGreaterThan(0);
+  expect(holding.every((a) => /ATTACH PARTITION/.test(a.statement))).toBe(true);
+  const { rows } = await client.query(`SELECT tableoid::regclass::text AS part, price::text FROM trades WHERE symbol = 'LATE'`);
+  expect(rows).toEqual([{ part: 'trades_2026_06_10', price: '2' }]);
+});
+
+it('refuses a day with no archive, and a corrupted object, changing nothing', async () => {
+  const { url, ctx, directory } = await archivedDatabase();
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  const before = await dataFingerprint(url);
+
+  const missing = restore(ctx, { table: 'funding_rates', day: DAY });
+  await expect(missing).rejects.toBeInstanceOf(InputError);
+  await expect(missing).rejects.toThrow(
+    /^restore funding_rates 2026-06-10: nothing to restore: the archive ledger has no row for this day/,
+  );
+
+  await client.query(`UPDATE archive_ledger SET rows = rows + 1 WHERE table_name = 'trades'`);
+  const disagreeing = restore(ctx, { table: 'trades', day: DAY });
+  await expect(disagreeing).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(disagreeing).rejects.toThrow(
+    /holds \d+ bytes and 126 rows, but the archive ledger recorded \d+ bytes and 127 rows: the object changed after it was archived; nothing was loaded$/,
+  );
+  await client.query(`UPDATE archive_ledger SET rows = rows - 1 WHERE table_name = 'trades'`);
+
+  truncateSync(join(directory, archiveObjectKey(PREFIX, 'trades', DAY)), 1000);
+  const corrupted = restore(ctx, { table: 'trades', day: DAY });
+  await expect(corrupted).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(corrupted).rejects.toThrow(/^restore trades 2026-06-10: .* is not a readable Parquet file/);
+  expect(await dataFingerprint(url)).toEqual(before);
+  expect(await partitionsOf(url, 'trades')).not.toContain('trades_2026_06_10');
+  expect(await restoreLeftovers(url)).toEqual([]);
+});
+
+it('finds the object under the layout key when the ledger has no row, and says so', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const before = await dataFingerprint(url);
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  await client.query(`DELETE FROM archive_ledger WHERE table_name = 'trades'`);
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+  expect(report).toMatchObject({ key_from: 'layout', ledger_rows: null, ledger_checksum_matches: null, rows_loaded: 126 });
+  expect((await dataFingerprint(url)).trades).toEqual(before.trades);
+});
+
+it('runs from the command line: archive --to DIR, then restore --from DIR, dry run first', async () => {
+  const url = await database();
+  const directory = mkdtempSync(join(tmpdir(), 'restore-cli-'));
+  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
+  const before = await dataFingerprint(url);
+  const archived = await cli(['archive', '--to', directory, '--table', 'trades', '--day', DAY, '--database-url', url]);
+  expect(archived.code, archived.stderr).toBe(0);
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  const dryRun = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--dry-run', '--database-url', url]);
+  expect(dryRun.code, dryRun.stderr).toBe(0);
+  expect(dryRun.stdout).toMatch(/^restore trades 2026-06-10 \(dry run: nothing was changed\)\n/);
+  expect(dryRun.stdout).toMatch(/trades_2026_06_10 +no partition/);
+  expect(dryRun.stdout).toMatch(/object size +[\d.]+ KiB, 126 rows \(ledger: 126\)/);
+
+  const run = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--format', 'json', '--database-url', url]);
+  expect(run.code, run.stderr).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ operation: 'restore', status: 'restored', rows_loaded: 126, key_from: 'ledger' });
+  expect(await dataFingerprint(url)).toEqual(before);
+
+  // A damaged object: exit 7, and the day (restored above) stays as it is.
+  truncateSync(join(directory, archiveObjectKey(PREFIX, 'trades', DAY)), 100);
+  const damaged = await cli(['restore', '--from', directory, '--table', 'trades', '--day', DAY, '--replace', '--database-url', url]);
+  expect(damaged.code).toBe(7);
+  expect(damaged.stderr).toMatch(/^error: restore trades 2026-06-10: .* is not a readable Parquet file: .*; nothing was loaded$/m);
+  expect(await dataFingerprint(url)).toEqual(before);
+});
+
+it('refuses an unknown table or a day that is not one, before touching the database', async () => {
+  const { ctx } = await archivedDatabase();
+  await expect(restore(ctx, { table: 'trades', day: '2026-02-30' })).rejects.toThrow('not a calendar day: 2026-02-30');
+});
