@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './db/identifiers';
-import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
+import type { TimeSeriesTable } from './tables';
 
 /**
  * The exchanges migrations/0002_seed_exchanges.sql seeds, in its order: the stack names one
@@ -27,40 +27,97 @@ export interface ExchangeTableFreshness {
 /** Per exchange name, per time-series table. */
 export type ExchangeFreshness = Record<string, Record<TimeSeriesTable, ExchangeTableFreshness>>;
 
-/**
- * The probe of one table: per exchange, one descent of the (exchange_id, ts DESC) index for the
- * newest row and one index range over the last hour, so its cost grows with exchanges,
- * partitions and the last hour's rows, never with the table's rows.
- */
-export function exchangeProbeSql(table: TimeSeriesTable): string {
-  const rel = quoteIdent(table);
-  return `SELECT e.name,
-       (SELECT t.ts FROM ${rel} t WHERE t.exchange_id = e.id AND t.ts <= $1 ORDER BY t.ts DESC LIMIT 1) AS latest_ts,
-       (SELECT count(*) FROM ${rel} t WHERE t.exchange_id = e.id AND t.ts > $2 AND t.ts <= $1) AS rows_last_hour
-  FROM exchanges e ORDER BY e.id`;
+/** A row of the exchanges table. */
+export interface Exchange {
+  id: number;
+  name: string;
 }
 
-/** Newest row, age and last hour's rows of every exchange in every time-series table, and which have stalled. */
-export async function exchangeFreshness(client: pg.ClientBase, now: Date): Promise<ExchangeFreshness> {
-  const report: ExchangeFreshness = {};
-  for (const table of TIME_SERIES_TABLES) {
-    const { rows } = await client.query<{ name: string; latest_ts: Date | null; rows_last_hour: string }>(exchangeProbeSql(table), [
-      now,
-      new Date(now.getTime() - 3_600_000),
-    ]);
-    const ages = rows.map((row) => (row.latest_ts ? Math.max(0, Math.round((now.getTime() - row.latest_ts.getTime()) / 1000)) : null));
-    const anyFresh = ages.some((age) => age !== null && age <= EXCHANGE_STALL_SECONDS);
-    rows.forEach((row, i) => {
-      const age = ages[i] ?? null;
-      const exchange = report[row.name] ?? ({} as Record<TimeSeriesTable, ExchangeTableFreshness>);
-      report[row.name] = exchange;
-      exchange[table] = {
-        latest_ts: row.latest_ts?.toISOString() ?? null,
+/** The exchanges, in id order (the order reports list them). */
+export async function listExchanges(client: pg.ClientBase): Promise<Exchange[]> {
+  const { rows } = await client.query<Exchange>('SELECT id, name FROM exchanges ORDER BY id');
+  return rows;
+}
+
+/** How far back the first newest-row probe looks: today's and yesterday's partitions (and the DEFAULT while either is missing). */
+export const RECENT_WINDOW_MS = 86_400_000;
+
+/**
+ * The newest row not after $1 of each exchange in $ids, through the (exchange_id, ts DESC)
+ * index. `recent` looks only at ts in ($2 = now - RECENT_WINDOW_MS, now]: the planner keeps the
+ * two day partitions of that window (and the DEFAULT partition only while one of them is
+ * missing), so it costs exchanges x 2-3 index descents. The full probe (ts <= now) goes through every partition up to now: with a
+ * DEFAULT partition PostgreSQL cannot read the partitions in order, so it is a MergeAppend that
+ * descends every partition's index, and plans over all of them: exchanges x partitions. Stats
+ * runs it only for an exchange with no row in the recent window (stalled for a day, or absent
+ * from the table).
+ */
+export function newestRowSql(table: TimeSeriesTable, window: 'recent' | 'all'): string {
+  const rel = quoteIdent(table);
+  const range = window === 'recent' ? 't.ts > $2 AND t.ts <= $1' : 't.ts <= $1';
+  const ids = window === 'recent' ? '$3' : '$2';
+  return `SELECT e.id,
+       (SELECT t.ts FROM ${rel} t WHERE t.exchange_id = e.id AND ${range} ORDER BY t.ts DESC LIMIT 1) AS latest_ts
+  FROM exchanges e WHERE e.id = ANY (${ids}::int[])`;
+}
+
+/** The parameters of newestRowSql(table, window) at `now` for exchanges `ids`. */
+export function newestRowParams(window: 'recent' | 'all', now: Date, ids: number[]): unknown[] {
+  return window === 'recent' ? [now, new Date(now.getTime() - RECENT_WINDOW_MS), ids] : [now, ids];
+}
+
+/**
+ * Newest row not in the future of every exchange in one table, given those already known (from
+ * the last hour's rows). The rest go through the recent window, and only those with no row
+ * there through the full probe (see newestRowSql). Normal case: nothing or exchanges x ~3
+ * descents; an exchange stalled for over a day costs the full probe each run.
+ */
+export async function newestRows(
+  client: pg.ClientBase,
+  table: TimeSeriesTable,
+  now: Date,
+  exchanges: Exchange[],
+  known: Map<number, Date>,
+): Promise<Map<number, Date | null>> {
+  const newest = new Map<number, Date | null>(known);
+  for (const window of ['recent', 'all'] as const) {
+    const missing = exchanges.filter((e) => !newest.get(e.id)).map((e) => e.id);
+    if (missing.length === 0) break;
+    const { rows } = await client.query<{ id: number; latest_ts: Date | null }>(
+      newestRowSql(table, window),
+      newestRowParams(window, now, missing),
+    );
+    for (const row of rows) newest.set(row.id, row.latest_ts);
+  }
+  return newest;
+}
+
+/**
+ * One table's entry per exchange: age of its newest row and whether it has stalled while
+ * another exchange is fresh there.
+ */
+export function tableFreshness(
+  now: Date,
+  exchanges: Exchange[],
+  newest: Map<number, Date | null>,
+  rowsLastHour: (id: number) => number,
+): Map<string, ExchangeTableFreshness> {
+  const ageOf = (ts: Date | null | undefined) => (ts ? Math.max(0, Math.round((now.getTime() - ts.getTime()) / 1000)) : null);
+  const anyFresh = exchanges.some((e) => {
+    const age = ageOf(newest.get(e.id));
+    return age !== null && age <= EXCHANGE_STALL_SECONDS;
+  });
+  return new Map(
+    exchanges.map((e) => {
+      const ts = newest.get(e.id) ?? null;
+      const age = ageOf(ts);
+      const entry: ExchangeTableFreshness = {
+        latest_ts: ts?.toISOString() ?? null,
         data_age_seconds: age,
-        rows_last_hour: Number(row.rows_last_hour),
+        rows_last_hour: rowsLastHour(e.id),
         stalled: anyFresh && age !== null && age > EXCHANGE_STALL_SECONDS,
       };
-    });
-  }
-  return report;
+      return [e.name, entry];
+    }),
+  );
 }

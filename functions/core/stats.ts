@@ -12,9 +12,9 @@ import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
-import { type ExchangeFreshness, exchangeFreshness } from './exchanges';
+import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
 import { type TableGrowth, tableGrowth } from './growth';
-import { type SymbolActivity, symbolActivity } from './symbols';
+import { lastHourActivity } from './last-hour';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
 export interface TableStats {
@@ -73,16 +73,17 @@ interface LeafRow extends RelationEstimate {
   total_bytes: string;
 }
 
-/**
- * Sizes, row counts, partition runway, freshness and last-hour activity, without scanning any
- * table: catalog sizes and estimates per partition, partition bounds, and index probes per
- * symbol and per exchange. Cost grows with partitions, symbols and the last hour's rows, not total rows.
- */
 export interface StatsInput {
   /** The storage the database may fill, for storage_runway_days (DB_STORAGE_LIMIT_BYTES). */
   storageLimitBytes?: number;
 }
 
+/**
+ * Sizes, row counts, partition runway, freshness and last-hour activity, without scanning any
+ * table: catalog sizes and estimates per partition, partition bounds, one read of the last
+ * hour's rows and index probes per exchange. Cost grows with partitions (catalog rows only),
+ * exchanges and the last hour's rows, not with total rows or the number of symbols.
+ */
 export async function collectStats(ctx: OperationContext, input: StatsInput = {}): Promise<StatsReport> {
   const now = ctx.now();
   return withClient(ctx.pool, async (client) => {
@@ -90,11 +91,12 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
     const db = await client.query<{ name: string; size: string }>(
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );
+    // Each size function stats the relation's files, and pg_total_relation_size is by definition
+    // the other two summed: reading each once per leaf halves the work, which grows with partitions.
     const leaves = await client.query<LeafRow>(
       `SELECT t.name AS table_name, c.relname AS name,
-              pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
-              pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS heap_bytes,
-              ${ROW_ESTIMATE_SQL} AS estimate
+              size.table_bytes, size.index_bytes, size.table_bytes + size.index_bytes AS total_bytes,
+              pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
          FROM unnest($1::text[]) AS t(name)
         CROSS JOIN LATERAL (
               SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
@@ -102,11 +104,15 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
               SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
              ) leaf
          JOIN pg_class c ON c.oid = leaf.relid
+        -- Volatile functions keep this subquery from being flattened: each runs once per leaf.
+        CROSS JOIN LATERAL (SELECT pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes) size
          LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
       [ALL_TABLES],
     );
+    const exchanges = await listExchanges(client);
     const tables = {} as StatsReport['tables'];
     const recent: RecentIngest[] = [];
+    const freshness: ExchangeFreshness = {};
     for (const table of ALL_TABLES) {
       const tableLeaves = leaves.rows.filter((row) => row.table_name === table);
       const base = await tableTotals(client, table, tableLeaves);
@@ -114,9 +120,13 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
         tables[table] = base;
         continue;
       }
-      const series = await timeSeriesStats(client, table, now, tableLeaves);
+      const series = await timeSeriesStats(client, table, now, tableLeaves, exchanges);
       tables[table] = { ...base, ...series.stats };
       recent.push(...series.recent);
+      for (const [name, entry] of series.exchanges) {
+        freshness[name] ??= {} as ExchangeFreshness[string];
+        freshness[name][table] = entry;
+      }
     }
     const size = Number(db.rows[0]?.size ?? 0);
     const growth = Object.values(tables).reduce((sum, t) => sum + ((t as Partial<TimeSeriesTableStats>).bytes_per_day ?? 0), 0);
@@ -132,7 +142,7 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
       },
       tables,
       recent_ingest: recent,
-      exchanges: await exchangeFreshness(client, now),
+      exchanges: freshness,
     };
   });
 }
@@ -163,40 +173,25 @@ async function timeSeriesStats(
   table: TimeSeriesTable,
   now: Date,
   leaves: LeafRow[],
-): Promise<{ stats: SeriesFields; recent: RecentIngest[] }> {
+  exchanges: Exchange[],
+): Promise<{ stats: SeriesFields; recent: RecentIngest[]; exchanges: Map<string, ExchangeTableFreshness> }> {
   const partitions = await listPartitions(client, table);
   const days = partitions.filter((p) => !p.isDefault && p.from !== null);
   const defaultPartition = partitions.find((p) => p.isDefault);
   // Its size and estimate came with the leaf query: no second catalog read.
   const defaultLeaf = leaves.find((leaf) => leaf.name === defaultPartition?.name);
 
-  // The default partition can hold any day: always read. Then day partitions, newest first,
-  // until one can hold neither a row of the last hour nor a row newer than the newest seen.
-  const activity = new Map<string, SymbolActivity>();
-  // Assigned inside merge: the cast keeps TypeScript from narrowing it to null.
-  let latest = null as Date | null;
-  const merge = (rows: SymbolActivity[]) => {
-    for (const row of rows) {
-      if (row.latest_ts && (!latest || row.latest_ts > latest)) latest = row.latest_ts;
-      const seen = activity.get(row.symbol);
-      if (!seen) {
-        activity.set(row.symbol, { ...row });
-        continue;
-      }
-      seen.rows_last_hour += row.rows_last_hour;
-      if (row.latest_ts && (!seen.latest_ts || row.latest_ts > seen.latest_ts)) seen.latest_ts = row.latest_ts;
-    }
-  };
-  if (defaultPartition) merge(await symbolActivity(client, defaultPartition.name, now));
-  const hourAgo = now.getTime() - 3_600_000;
-  for (const p of days.filter((d) => d.from && d.from <= now).reverse()) {
-    const overlapsLastHour = p.to === null || p.to.getTime() > hourAgo;
-    if (!overlapsLastHour && latest !== null && p.to !== null && p.to <= latest) break;
-    merge(await symbolActivity(client, p.name, now));
-  }
-  const recent = [...activity.values()]
-    .filter((a) => a.rows_last_hour > 0)
-    .map((a) => ({ table, symbol: a.symbol, rows_last_hour: a.rows_last_hour, latest_ts: a.latest_ts?.toISOString() ?? null }));
+  const lastHour = await lastHourActivity(client, table, now);
+  const known = new Map([...lastHour.exchanges].map(([id, activity]) => [id, activity.latest_ts]));
+  const newest = await newestRows(client, table, now, exchanges, known);
+  // Every row belongs to an exchange (a foreign key): the newest of theirs is the table's.
+  const latest = [...newest.values()].reduce<Date | null>((max, ts) => (ts && (!max || ts > max) ? ts : max), null);
+  const recent = lastHour.symbols.map((a) => ({
+    table,
+    symbol: a.symbol,
+    rows_last_hour: a.rows_last_hour,
+    latest_ts: a.latest_ts.toISOString(),
+  }));
 
   const first = days[0]?.from;
   const last = days.at(-1)?.from;
@@ -212,6 +207,7 @@ async function timeSeriesStats(
       ...tableGrowth(partitions, leaves, now),
     },
     recent,
+    exchanges: tableFreshness(now, exchanges, newest, (id) => lastHour.exchanges.get(id)?.rows_last_hour ?? 0),
   };
 }
 

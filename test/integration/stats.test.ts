@@ -1,13 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPool } from '../../functions/core/db/pool';
-import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
-import { EXCHANGE_STALL_SECONDS, exchangeProbeSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
-import { silentLogger } from '../../functions/core/log';
+import { EXCHANGE_STALL_SECONDS, newestRowParams, newestRowSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
+import { lastHourParams, lastHourSql } from '../../functions/core/last-hour';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
+import { tuplesReadByStats } from '../support/tuples-read';
 
 const NOW = new Date('2026-09-02T10:30:00Z');
 const MINUTE = 60_000;
@@ -163,38 +162,11 @@ describe('stats', () => {
   });
 
   it('reads a small fraction of a large table, not the table', async () => {
-    // Table and index tuples read from funding_rates' partitions during one stats run. Stats
-    // counters are flushed when a backend exits, so the run gets its own pool, closed after.
-    const readSoFar = async () => {
-      await client.query('SELECT pg_stat_clear_snapshot()');
-      const { rows } = await client.query<{ n: string }>(
-        `WITH leaves AS (SELECT relid FROM pg_partition_tree('funding_rates') WHERE isleaf)
-         SELECT (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relid IN (SELECT relid FROM leaves))
-              + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relid IN (SELECT relid FROM leaves)) AS n`,
-      );
-      return Number(rows[0]?.n);
-    };
-    // Before PostgreSQL 15 the counters travel through the statistics collector, every 500 ms
-    // at most: earlier sessions' reads (the seeding) can still be on their way. A count is
-    // taken once it holds still over a collector interval and more.
-    const settled = async (floor: number) => {
-      let last = await readSoFar();
-      for (let i = 0; i < 40; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 700));
-        const now = await readSoFar();
-        if (now === last && now > floor) return now;
-        last = now;
-      }
-      return last;
-    };
-    const before = await settled(-1);
-    const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, poolMax: 1 }, silentLogger);
-    await collectStats({ ...testContext(url, { now: NOW }), pool });
-    await pool.end();
-    const read = (await settled(before)) - before;
+    // Table and index tuples read from funding_rates' partitions during one stats run.
+    const { read } = await tuplesReadByStats(client, url, 'funding_rates', NOW);
     expect(read).toBeGreaterThan(0); // the counters did arrive: the bound below means something
-    // 30k rows; the last hour holds 179 of them; the run touches one index entry per symbol and
-    // per row of the last hour, a few times over, and nothing else.
+    // 30k rows; the last hour holds 179 of them; the run reads those and a few index entries per
+    // exchange, and nothing else.
     expect(read).toBeLessThan(3_000);
   });
 
@@ -224,26 +196,38 @@ describe('stats', () => {
     }
   });
 
-  it('probes exchanges through the (exchange_id, ts DESC) index: no sequential scan of a partition', async () => {
+  it('reads through the (exchange_id, ts DESC) index: no sequential scan, and only the partitions of the window', async () => {
     // funding_rates holds 30k rows over 8 partitions, the size where a scan would show.
-    const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${exchangeProbeSql('funding_rates')}`, [
-      NOW,
-      new Date(NOW.getTime() - 3_600_000),
-    ]);
-    const nodes: { type: string; relation?: string; index?: string }[] = [];
-    const walk = (node: Record<string, unknown>) => {
-      nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
-      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    const explain = async (sql: string, params: unknown[]) => {
+      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+      const nodes: { type: string; relation?: string; index?: string }[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        nodes.push({ type: String(node['Node Type']), relation: node['Relation Name'] as string, index: node['Index Name'] as string });
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
+      walk(explained?.Plan ?? {});
+      const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
+      expect(partitions.length).toBeGreaterThan(0);
+      expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
+      // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
+      const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
+      expect(indexes.length).toBeGreaterThan(0);
+      expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
+      return [...new Set(partitions.map((node) => node.relation ?? ''))].sort();
     };
-    const [explained] = (rows[0]?.['QUERY PLAN'] ?? []) as { Plan: Record<string, unknown> }[];
-    walk(explained?.Plan ?? {});
-    const partitions = nodes.filter((node) => node.relation?.startsWith('funding_rates'));
-    expect(partitions.length).toBeGreaterThan(0);
-    expect(partitions.filter((node) => node.type === 'Seq Scan')).toEqual([]);
-    // Every index read leads with exchange_id, but the DEFAULT partition's (normally empty) ts index.
-    const indexes = nodes.filter((node) => node.index !== undefined).map((node) => node.index);
-    expect(indexes.length).toBeGreaterThan(0);
-    expect(indexes.filter((index) => !/exchange_id_ts_idx$|_default_ts$/.test(index ?? ''))).toEqual([]);
+    const ids = SEEDED_EXCHANGES.map((_, i) => i + 1);
+    // The last hour (09:30, 10:30] and the recent day (yesterday 10:30, 10:30] are pruned at plan
+    // time to their day partitions; the DEFAULT goes too, as those days have partitions.
+    expect(await explain(lastHourSql('funding_rates'), lastHourParams(NOW))).toEqual(['funding_rates_2026_09_02']);
+    expect(await explain(newestRowSql('funding_rates', 'recent'), newestRowParams('recent', NOW, ids))).toEqual([
+      'funding_rates_2026_09_01',
+      'funding_rates_2026_09_02',
+    ]);
+    // The full probe, for an exchange stalled over a day: every partition up to today and the DEFAULT, none ahead.
+    const all = await explain(newestRowSql('funding_rates', 'all'), newestRowParams('all', NOW, ids));
+    expect(all).toHaveLength(9);
+    expect(all.filter((name) => name > 'funding_rates_2026_09_02' && name !== 'funding_rates_default')).toEqual([]);
   });
 
   it('gives freshness and last-hour activity per symbol, ignoring future rows', () => {

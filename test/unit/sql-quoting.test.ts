@@ -49,8 +49,8 @@ const VETTED: Record<string, Record<string, string>> = {
     list: "the layout's column names through quoteIdent",
     arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
   },
-  'functions/core/symbols.ts': { rel: 'quoteIdent(relation)', 'symbolsCte(relation)': 'a template over quoteIdent(relation)' },
-  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)' },
+  'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
+  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
   'functions/core/archive/export-sql.ts': {
     rel: 'quoteIdent(relation)',
     hashedRow: 'rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',

@@ -1,0 +1,115 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/stats';
+import { connect, createTestDatabase, testContext } from '../support/database';
+import { tuplesReadByStats } from '../support/tuples-read';
+
+// What a stats run costs where the old one grew: many symbols and many partitions. tickers holds
+// 1,000 symbols over the 7 exchanges with a row a day each for the 60 days up to today (today's
+// soon after midnight), and 50 symbols that ingested in the last hour; orderbooks holds exchanges stalled for days, a day or forever.
+
+const NOW = new Date('2026-09-02T10:30:00Z');
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const SYMBOLS = 1_000;
+const DAYS = 60;
+/** Symbols with rows in the last hour: one every 5 minutes over (09:30, 10:30], 12 each. */
+const ACTIVE = 50;
+const id = (name: (typeof SEEDED_EXCHANGES)[number]) => SEEDED_EXCHANGES.indexOf(name) + 1;
+const at = (msAgo: number) => new Date(NOW.getTime() - msAgo).toISOString();
+
+let url: string;
+let client: Awaited<ReturnType<typeof connect>>;
+let lastHourRows: number;
+let read: number;
+let report: StatsReport;
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  const ctx = testContext(url, { now: NOW });
+  await migrate(ctx);
+  client = await connect(url);
+  // Symbol i lives on exchange 1 + i % 7; bybit's symbols (i % 7 = 1) stopped 3 hours ago.
+  await client.query(
+    `INSERT INTO tickers (exchange_id, symbol, ts)
+     SELECT 1 + i % 7, 'S' || i, $1::timestamptz - d * interval '1 day' + i * interval '1 second'
+       FROM generate_series(0, $2 - 1) i, generate_series(0, $3 - 1) d`,
+    [NOW.toISOString().slice(0, 10), SYMBOLS, DAYS],
+  );
+  const recent = await client.query(
+    `INSERT INTO tickers (exchange_id, symbol, ts)
+     SELECT 1 + i % 7, 'S' || i, $1::timestamptz - m * interval '5 minutes'
+       FROM generate_series(0, $2 - 1) i, generate_series(0, 11) m WHERE i % 7 <> 1`,
+    [NOW, ACTIVE],
+  );
+  lastHourRows = recent.rowCount ?? 0;
+  await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES ($1, 'S1', $2)`, [id('bybit'), at(180 * MINUTE)]);
+
+  // orderbooks: binance ingests; kucoin stopped 5 days ago (after 55 days of rows); paradex 20
+  // hours ago (and has a row from the future); lighter has one row of 2025 waiting in the DEFAULT
+  // partition; bybit, hyperliquid and cryptocom never wrote one.
+  await client.query(
+    `INSERT INTO orderbooks (exchange_id, symbol, ts)
+     SELECT $1::int, 'BTC', $2::timestamptz - m * interval '1 minute' FROM generate_series(0, 119) m
+     UNION ALL SELECT $3::int, 'ETH', $2::timestamptz - interval '5 days' - d * interval '1 day' FROM generate_series(0, 54) d
+     UNION ALL SELECT $4::int, 'SOL', $2::timestamptz - interval '20 hours'
+     UNION ALL SELECT $4::int, 'SOL', $2::timestamptz + interval '2 hours'`,
+    [id('binance'), NOW, id('kucoin'), id('paradex')],
+  );
+  // The rows of past days go from the DEFAULT partition into day partitions of their own.
+  await ensurePartitions(ctx, { daysAhead: 2 });
+  await client.query(`INSERT INTO orderbooks (exchange_id, symbol, ts) VALUES ($1, 'ARB', '2025-01-01T00:00:00Z')`, [id('lighter')]);
+  await client.query('VACUUM ANALYZE');
+  ({ read, report } = await tuplesReadByStats(client, url, 'tickers', NOW));
+});
+
+const series = (table: 'tickers' | 'orderbooks') => report.tables[table] as TimeSeriesTableStats;
+
+describe('stats at many symbols and partitions', () => {
+  it('has the shape it is measured on: 61 day partitions, too large to count exactly', () => {
+    expect(series('tickers')).toMatchObject({ partitions: DAYS + 1, row_count_exact: false });
+    expect(lastHourRows).toBe(12 * 43); // the 43 of the first 50 symbols not on bybit
+  });
+
+  it("reads the last hour's rows and a bounded number of index entries, not one per symbol or partition", () => {
+    expect(read).toBeGreaterThan(0); // the counters did arrive: the bound below means something
+    // Each last-hour row once, and per exchange at most one entry from each relation of the
+    // recent day (two day partitions, and the DEFAULT) for bybit, which has no row in the hour.
+    // Reading one entry per symbol of today's partition (1,000) or per exchange and partition
+    // (7 x 61), as stats did before, would not fit.
+    expect(read).toBeLessThanOrEqual(lastHourRows + SEEDED_EXCHANGES.length * 3);
+  });
+
+  it('reports the last hour per symbol and per exchange, and the newest row of a quiet exchange', () => {
+    const tickers = report.recent_ingest.filter((r) => r.table === 'tickers');
+    expect(tickers).toHaveLength(43);
+    expect(tickers.every((r) => r.rows_last_hour === 12 && r.latest_ts === NOW.toISOString())).toBe(true);
+    expect(report.exchanges.binance?.tickers).toMatchObject({ rows_last_hour: 12 * 8, latest_ts: NOW.toISOString() });
+    expect(report.exchanges.bybit?.tickers).toEqual({
+      latest_ts: at(180 * MINUTE),
+      data_age_seconds: 3 * 3600,
+      rows_last_hour: 0,
+      stalled: true,
+    });
+    expect(series('tickers')).toMatchObject({ latest_ts: NOW.toISOString(), data_age_seconds: 0 });
+  });
+
+  it('gives an exchange stalled for days, or with only an old late row, its exact newest row', () => {
+    expect(report.exchanges.kucoin?.orderbooks).toEqual({
+      latest_ts: at(5 * DAY),
+      data_age_seconds: 5 * 86_400,
+      rows_last_hour: 0,
+      stalled: true,
+    });
+    expect(report.exchanges.lighter?.orderbooks).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z', stalled: true });
+    // Within the recent day, its future row ignored.
+    expect(report.exchanges.paradex?.orderbooks).toMatchObject({ latest_ts: at(20 * 3600_000), data_age_seconds: 20 * 3600 });
+    for (const absent of ['bybit', 'hyperliquid', 'cryptocom']) {
+      expect(report.exchanges[absent]?.orderbooks).toEqual({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false });
+    }
+    expect(report.exchanges.binance?.orderbooks).toMatchObject({ latest_ts: NOW.toISOString(), rows_last_hour: 60, stalled: false });
+    expect(series('orderbooks')).toMatchObject({ latest_ts: NOW.toISOString() });
+  });
+});

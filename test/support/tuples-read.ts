@@ -1,0 +1,65 @@
+import type pg from 'pg';
+import { createPool } from '../../functions/core/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
+import { silentLogger } from '../../functions/core/log';
+import { collectStats, type StatsReport } from '../../functions/core/stats';
+import { testContext } from './database';
+
+/** Table and index tuples read so far from the leaves of `table` (sequential and index reads). */
+async function readSoFar(client: pg.ClientBase, table: string): Promise<number> {
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await client.query<{ n: string }>(
+    `WITH leaves AS (SELECT relid FROM pg_partition_tree($1::regclass) WHERE isleaf)
+     SELECT (SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables WHERE relid IN (SELECT relid FROM leaves))
+          + (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relid IN (SELECT relid FROM leaves)) AS n`,
+    [table],
+  );
+  return Number(rows[0]?.n);
+}
+
+/**
+ * Before PostgreSQL 15 the counters travel through the statistics collector, every 500 ms at
+ * most: earlier sessions' reads can still be on their way. A count is taken once it holds still
+ * over a collector interval and more, and is above `floor`.
+ */
+async function settled(client: pg.ClientBase, table: string, floor: number): Promise<number> {
+  let last = await readSoFar(client, table);
+  for (let i = 0; i < 40; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const now = await readSoFar(client, table);
+    if (now === last && now > floor) return now;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * Table and index tuples `run` reads from the partitions of `table`, counted by the statistics
+ * views. Stats counters are flushed when a backend exits: `run` must do its reading in sessions
+ * it closes before it returns (a pool of its own, ended).
+ */
+export async function tuplesReadDuring(client: pg.ClientBase, table: string, run: () => Promise<unknown>): Promise<number> {
+  const before = await settled(client, table, -1);
+  await run();
+  return (await settled(client, table, before)) - before;
+}
+
+/** One stats run at `now` in a pool of its own, and the tuples it read from `table`'s partitions. */
+export async function tuplesReadByStats(
+  client: pg.ClientBase,
+  url: string,
+  table: string,
+  now: Date,
+): Promise<{ read: number; report: StatsReport }> {
+  let report: StatsReport | undefined;
+  const read = await tuplesReadDuring(client, table, async () => {
+    const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, poolMax: 1 }, silentLogger);
+    try {
+      report = await collectStats({ ...testContext(url, { now }), pool });
+    } finally {
+      await pool.end();
+    }
+  });
+  if (!report) throw new Error('stats returned no report');
+  return { read, report };
+}
