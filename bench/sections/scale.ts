@@ -15,7 +15,7 @@ import { invokeInFreshProcess, type ProcessRun } from '../support/handler-proces
 import { duringIngestion, type IngestionResult } from '../support/ingestion';
 import { loadScaleDatabase, type ScaleShape } from '../support/scale-data';
 import { type MeasuredOperation, measureOperation } from '../support/scenario';
-import { type Summary, summarize } from '../support/timing';
+import { largest, type Summary, summarize } from '../support/timing';
 
 /** `rows` over 30 days, 16% of them (1.6e7 of 1e8) in a 3-day DEFAULT backlog; 180 small older days (210 partitions a table). */
 export function scaleShape(rows: number): ScaleShape {
@@ -128,7 +128,7 @@ async function statsAtScale(db: BenchDatabase, dbTimeAt1e6: Summary, log: (line:
   log(
     `stats: DB time ${result.dbTime.median.toFixed(1)} ms (1e6: ${dbTimeAt1e6.median.toFixed(1)} ms), process ${process.median.toFixed(0)} ms`,
   );
-  return { dbTime: result.dbTime, dbTimeAt1e6, process, peakRssMiB: Math.max(...result.runs.map((r) => r.peakRssMiB)), ingestion };
+  return { dbTime: result.dbTime, dbTimeAt1e6, process, peakRssMiB: largest(result.runs.map((r) => r.peakRssMiB)), ingestion };
 }
 
 /** collectStats in this process, `runs` times after one warm-up, each timed as the sum of its queries. */

@@ -3,7 +3,7 @@ import { vacuum } from '../../functions/core/vacuum';
 import { startWriter, type WriterResult } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
-import { percentile } from '../support/timing';
+import { largest, percentile } from '../support/timing';
 
 /** Insert latencies of a writer thread over one stretch of time. */
 export interface WriterLatency {
@@ -30,7 +30,7 @@ export const wallClock = () => performance.timeOrigin + performance.now();
 /** The writer's inserts that started between `from` and `to` (wall clock), and its failures. */
 export function writerLatency(written: WriterResult, from: number, to: number): WriterLatency {
   const inWindow = written.samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.ms);
-  return { inserts: inWindow.length, failed: written.failed, p99: percentile(inWindow, 99), max: Math.max(0, ...inWindow) };
+  return { inserts: inWindow.length, failed: written.failed, p99: percentile(inWindow, 99), max: largest(inWindow) };
 }
 
 /**

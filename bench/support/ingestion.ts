@@ -1,5 +1,5 @@
 import { startWriter } from '../../test/support/writer';
-import { percentile } from './timing';
+import { largest, percentile } from './timing';
 
 /** Inserts of the writer thread that started while an operation ran. */
 export interface IngestionResult {
@@ -48,7 +48,7 @@ export async function duringIngestion<T>(
       errors,
       p50: percentile(inWindow, 50),
       p99: percentile(inWindow, 99),
-      max: Math.max(0, ...inWindow),
+      max: largest(inWindow),
     },
   };
 }

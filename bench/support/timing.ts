@@ -20,6 +20,16 @@ export function percentile(samples: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
 }
 
+/**
+ * The largest sample, 0 for none. A loop, not `Math.max(...samples)`: spreading the ~10^5
+ * samples of a long recovery overflows the call stack.
+ */
+export function largest(samples: readonly number[]): number {
+  let max = 0;
+  for (const sample of samples) if (sample > max) max = sample;
+  return max;
+}
+
 /** Runs `setup` (untimed) then `measure` (timed), `runs` times. */
 export async function repeat(runs: number, measure: () => Promise<unknown>, setup?: () => Promise<unknown>): Promise<number[]> {
   const samples: number[] = [];
