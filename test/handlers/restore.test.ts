@@ -58,7 +58,8 @@ describe('the restore handler, bundled', () => {
         operation: 'restore',
         status: 'restored',
         key_from: 'ledger',
-        ledger_checksum_matches: table !== 'trades',
+        // The checksums read numbers without trailing fraction zeros: trades' 1.5 matches too.
+        ledger_checksum_matches: true,
       });
       restored += Number(metricsOf(run.emf).get(`RowsRestored{${SERVICE},Operation=restore}`)?.value);
     }
