@@ -33,9 +33,7 @@ export function scaleReport(result: ScaleResult): string[] {
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const op of result.operations) {
-    out.push(
-      `| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`,
-    );
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`);
   }
   const ratio = stats.dbTime.median / stats.dbTimeAt1e6.median;
   out.push(
