@@ -5,13 +5,18 @@ import { DeadlineError } from './errors';
  * Called before each step of a long operation: throws DeadlineError, carrying the report so far,
  * when less than the reserve is left before the deadline. The run then ends between two steps
  * with nothing half-done, instead of being killed in the middle of one. No deadline (the command
- * line), no check.
+ * line), no check. `nextRun` says what running again does (by default: it carries on).
  */
-export function assertTimeForStep(ctx: OperationContext, step: string, reportSoFar: () => unknown): void {
+export function assertTimeForStep(
+  ctx: OperationContext,
+  step: string,
+  reportSoFar: () => unknown,
+  nextRun = 'the next run carries on from there',
+): void {
   const left = ctx.timeLeftMs?.();
   if (left === undefined || left >= ctx.settings.deadlineReserveMs) return;
   throw new DeadlineError(
-    `stopped before ${step}: ${seconds(left)} left before the Lambda deadline, less than the ${seconds(ctx.settings.deadlineReserveMs)} reserved for one step (DEADLINE_RESERVE_MS). Every step before it is complete and in the report; the next run carries on from there (raise the function timeout if this repeats)`,
+    `stopped before ${step}: ${seconds(left)} left before the Lambda deadline, less than the ${seconds(ctx.settings.deadlineReserveMs)} reserved for one step (DEADLINE_RESERVE_MS). Every step before it is complete and in the report; ${nextRun} (raise the function timeout if this repeats)`,
     { report: reportSoFar() },
   );
 }

@@ -270,7 +270,13 @@ async function countDayRows(client: pg.ClientBase, relation: string, day: string
 async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: RestorePlan): Promise<void> {
   const { report, ledger, file, dayTable } = plan;
   const reportSoFar = () => report;
-  const step = (name: string) => assertTimeForStep(ctx, `${name} (restore ${report.table} ${report.day})`, reportSoFar);
+  const step = (name: string) =>
+    assertTimeForStep(
+      ctx,
+      `${name} (restore ${report.table} ${report.day})`,
+      reportSoFar,
+      'the day is left as it was (what was loaded is dropped), and a new restore of it starts over',
+    );
   await dropLeftover(ctx, client, dayTable);
   step(`preparing ${dayTable.name}`);
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);

@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { archive } from '../../functions/core/archive';
 import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import type { OperationContext } from '../../functions/core/context';
-import { ArchiveIntegrityError, InputError } from '../../functions/core/errors';
+import { ArchiveIntegrityError, DeadlineError, InputError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { restore } from '../../functions/core/restore';
@@ -334,4 +334,23 @@ it('runs from the command line: archive --to DIR, then restore --from DIR, dry r
 it('refuses an unknown table or a day that is not one, before touching the database', async () => {
   const { ctx } = await archivedDatabase();
   await expect(restore(ctx, { table: 'trades', day: '2026-02-30' })).rejects.toThrow('not a calendar day: 2026-02-30');
+});
+
+it('stops at the Lambda deadline between two steps, leaves the day as it was, and says a new restore starts it over', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const client = await connect(url);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  // Time enough for the checks and the first row group, then inside the reserve.
+  let calls = 0;
+  const nearDeadline = { ...ctx, timeLeftMs: () => (calls++ < 3 ? 600_000 : 1_000) };
+
+  const stopped = restore(nearDeadline, { table: 'trades', day: DAY });
+
+  await expect(stopped).rejects.toBeInstanceOf(DeadlineError);
+  await expect(stopped).rejects.toThrow(/the day is left as it was \(what was loaded is dropped\), and a new restore of it starts over/);
+  expect(calls).toBeGreaterThan(3);
+  expect(await partitionsOf(url, 'trades')).not.toContain('trades_2026_06_10');
+  expect(await restoreLeftovers(url)).toEqual([]);
+  const rerun = await restore(ctx, { table: 'trades', day: DAY });
+  expect(rerun.status).toBe('restored');
 });
