@@ -69,9 +69,9 @@ export interface RestoreReport {
   checksum: string | null;
   /**
    * Whether it equals the checksum the ledger recorded from the partition at archive time (null:
-   * no ledger row, or a dry run). False also when the day's NUMERIC values had trailing fraction
-   * zeros (`1.50`): DECIMAL(38,18) keeps the number, not how it was written, so they come back
-   * as `1.5` (see docs/archive.md#restore).
+   * no ledger row, or a dry run). Never false in a report: a difference fails the restore with
+   * ArchiveIntegrityError. The checksums read numbers without trailing fraction zeros, so a
+   * `1.50` that comes back as `1.5` still matches.
    */
   ledger_checksum_matches: boolean | null;
   status: 'planned' | 'restored';

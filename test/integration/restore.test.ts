@@ -9,9 +9,10 @@ import { ArchiveIntegrityError, DeadlineError, InputError } from '../../function
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { restore } from '../../functions/core/restore';
+import { archiveDirectory, withArchive } from '../support/archive';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
 import { cli } from '../support/cli';
-import { afterFile, connect, copiesOf, testContext, withContext } from '../support/database';
+import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
@@ -52,12 +53,16 @@ const database = copiesOf(async (url) => {
   });
 });
 
+/** A context on `url` whose archive is a directory of its own (in the test file's scratch directory, removed after it). */
+function archivingTo(url: string, settings: ContextOptions['settings'] = {}): { ctx: OperationContext; directory: string } {
+  const directory = archiveDirectory();
+  return { ctx: withArchive(testContext(url, { now: NOW, settings }), { directory, prefix: PREFIX }), directory };
+}
+
 /** A database with the day archived to a directory of its own, and a context reading that archive. */
 async function archivedDatabase(): Promise<{ url: string; ctx: OperationContext; directory: string }> {
   const url = await database();
-  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
-  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
-  const ctx = { ...testContext(url, { now: NOW, settings: { batchSize: 50 } }), archive: { directory, prefix: PREFIX } };
+  const { ctx, directory } = archivingTo(url, { batchSize: 50 });
   for (const table of ['trades', 'tickers'] as const) {
     const report = await archive(ctx, { archiveAfterDays: 2, table, day: DAY });
     expect(report.partitions_archived).toBe(1);
@@ -120,9 +125,7 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
 
 it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum still matches', async () => {
   const url = await database();
-  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
-  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
-  const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
+  const { ctx } = archivingTo(url);
   const client = await connect(url);
   await client.query(`UPDATE trades SET price = '1.50', size = '2.000' WHERE id = (SELECT min(id) FROM trades_2026_06_10)`);
   await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
@@ -139,9 +142,7 @@ it('brings back the number, not how it was written: 1.50 comes back as 1.5, and 
 
 it('refuses an object whose rows are not the ones the ledger recorded (same count, same size): the day stays as it was', async () => {
   const url = await database();
-  const directory = mkdtempSync(join(tmpdir(), 'restore-archive-'));
-  afterFile(async () => rmSync(directory, { recursive: true, force: true }));
-  const ctx = { ...testContext(url, { now: NOW }), archive: { directory, prefix: PREFIX } };
+  const { ctx } = archivingTo(url);
   const client = await connect(url);
   await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
   // A different day's worth of rows under the same key: what an overwritten object would hold.
