@@ -7,9 +7,8 @@ import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { copyRows, createDayPartitions, loadDefaultBacklog, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from '../support/database';
 import {
-  createParentSql,
+  adoptTableSql,
   defaultTsIndexSql,
-  handOverToPartmanSql,
   installPartmanSql,
   partitionDataSql,
   partmanVersionProblem,
@@ -38,8 +37,8 @@ export interface PartmanServer {
 export interface PartmanResult {
   server: PartmanServer;
   backlogRowsPerTable: number;
-  /** After the recovery: every backlog row visible through its parent, no DEFAULT partition holding one. */
-  backlogVisible: { ours: boolean; partman: boolean };
+  /** After each recovery: every backlog row visible through its parent, no DEFAULT partition holding one. */
+  backlogVisible: { shape: string; ours: boolean; partman: boolean }[];
   comparisons: PartmanComparison[];
 }
 
@@ -97,8 +96,8 @@ export async function partmanBench(
   log: (line: string) => void,
 ): Promise<PartmanResult> {
   const comparisons = await createThenNothingToDo(adminUrl, log);
-  const backlog = await recoverBacklog(adminUrl, backlogRowsPerTable, log);
-  comparisons.push(backlog.comparison, await dropOldDays(adminUrl, log));
+  const backlog = await recoverBacklogs(adminUrl, backlogRowsPerTable, log);
+  comparisons.push(...backlog.comparisons, await dropOldDays(adminUrl, log));
   return { server, backlogRowsPerTable, backlogVisible: backlog.visible, comparisons };
 }
 
@@ -117,17 +116,22 @@ async function partmanSession(url: string): Promise<pg.Client> {
   return client;
 }
 
-/** A fresh migrated database with pg_partman installed and our empty DEFAULT partitions dropped for create_parent's. */
+/** A fresh migrated database with pg_partman installed, and a session for its calls. */
 async function partmanDatabase(adminUrl: string): Promise<{ db: BenchDatabase; client: pg.Client }> {
   const db = await createBenchDatabase(adminUrl, 'bench_partman_theirs');
   const client = await partmanSession(db.url);
-  for (const statement of [...installPartmanSql(), ...handOverToPartmanSql(TIME_SERIES_TABLES)]) await client.query(statement);
+  for (const statement of installPartmanSql()) await client.query(statement);
   return { db, client };
 }
 
-/** create_parent on every table from `firstDay`, then our migration's index on its DEFAULT partition (setup). */
+/** Every table handed to pg_partman, each in a transaction of its own: partitions from `firstDay` to PREMAKE days ahead. */
+async function adoptTables(client: pg.Client, firstDay: string): Promise<void> {
+  for (const table of TIME_SERIES_TABLES) for (const statement of adoptTableSql(table, firstDay, PREMAKE)) await client.query(statement);
+}
+
+/** adoptTables as setup, then our migration's index on each DEFAULT partition create_parent made. */
 async function createParents(client: pg.Client, firstDay: string): Promise<void> {
-  for (const table of TIME_SERIES_TABLES) await client.query(createParentSql(table, firstDay, PREMAKE));
+  await adoptTables(client, firstDay);
   for (const table of TIME_SERIES_TABLES) await client.query(defaultTsIndexSql(table));
 }
 
@@ -164,11 +168,14 @@ async function createThenNothingToDo(adminUrl: string, log: Log): Promise<Partma
   const { db, client } = await partmanDatabase(adminUrl);
   try {
     const created = () => countDayPartitions(db).then((n) => `${n} partitions created`);
-    const create = async () => {
-      for (const table of TIME_SERIES_TABLES) await client.query(createParentSql(table, today, PREMAKE));
-    };
     const partmanCreate = await afterPartman(
-      await measure(db, `pg_partman: create_parent x 4, premake ${PREMAKE} from today`, create, () => '', log),
+      await measure(
+        db,
+        `pg_partman: create_parent x 4, premake ${PREMAKE} from today`,
+        () => adoptTables(client, today),
+        () => '',
+        log,
+      ),
       created,
     );
     for (const table of TIME_SERIES_TABLES) await client.query(defaultTsIndexSql(table));
@@ -187,37 +194,62 @@ async function createThenNothingToDo(adminUrl: string, log: Log): Promise<Partma
   }
 }
 
+/** A DEFAULT backlog of scenario 3: the partitions job did not run for three days. Days are offsets from today. */
+interface BacklogShape {
+  name: string;
+  /** The day partitions that exist. */
+  present: number[];
+  /** The backlog's rows start at 00:00 UTC of this day. */
+  from: number;
+  /** The rows reach now (the writer's rows for today land in the DEFAULT partition too), or stop at the end of yesterday. */
+  through: 'now' | 'yesterday';
+}
+
 /**
- * Scenario 3: the partitions job did not run for three days. Day -3 has a partition; days -2 to
- * now are `rowsPerTable` rows per table in the DEFAULT partitions, and the writer's rows for
- * today go there too until today's partition exists. Ours: `partitions` for today; pg_partman:
- * partition_data_proc per table. Both make the partitions of days -2, -1 and today.
+ * The backlog as the broken schedule leaves it: days -2 to now in the DEFAULT partitions, the
+ * writer's rows for today going there too until today's partition exists.
  */
-async function recoverBacklog(
-  adminUrl: string,
-  rowsPerTable: number,
-  log: Log,
-): Promise<{ comparison: PartmanComparison; visible: PartmanResult['backlogVisible'] }> {
+const BACKLOG_THROUGH_NOW: BacklogShape = { name: 'days -2 to now', present: [-3], from: -2, through: 'now' };
+/** The same three days one day earlier, with today's partition present: the writer's rows never touch the DEFAULT partition. */
+const BACKLOG_OF_PAST_DAYS: BacklogShape = { name: 'days -3 to -1, today present', present: [-4, 0], from: -3, through: 'yesterday' };
+
+/** Scenario 3 in both shapes. */
+async function recoverBacklogs(adminUrl: string, rowsPerTable: number, log: Log) {
+  const comparisons: PartmanComparison[] = [];
+  const visible: PartmanResult['backlogVisible'] = [];
+  for (const shape of [BACKLOG_THROUGH_NOW, BACKLOG_OF_PAST_DAYS]) {
+    const recovered = await recoverBacklog(adminUrl, rowsPerTable, shape, log);
+    comparisons.push(recovered.comparison);
+    visible.push({ shape: shape.name, ...recovered.visible });
+  }
+  return { comparisons, visible };
+}
+
+/**
+ * Scenario 3, one shape: ours is `partitions` for today, pg_partman partition_data_proc per
+ * table; both create the backlog's day partitions.
+ */
+async function recoverBacklog(adminUrl: string, rowsPerTable: number, shape: BacklogShape, log: Log) {
   const today = dayOf(new Date());
-  const dayBefore = addDays(today, -3);
+  const present = shape.present.map((offset) => addDays(today, offset));
   const loadBacklog = async (db: BenchDatabase) => {
-    const loadedAt = new Date();
+    const to = shape.through === 'now' ? new Date() : new Date(dayStart(today).getTime() - 1000);
     for (const table of TIME_SERIES_TABLES)
-      await loadDefaultBacklog(db.url, table, rowsPerTable, dayStart(addDays(today, -2)), loadedAt, SCALE_SYMBOLS);
+      await loadDefaultBacklog(db.url, table, rowsPerTable, dayStart(addDays(today, shape.from)), to, SCALE_SYMBOLS);
     // The load's own writes are not the recovery's to pay for.
     await db.query('CHECKPOINT');
-    log(`partman: ${rowsPerTable} rows per table in the DEFAULT partitions`);
-    return loadedAt;
+    log(`partman: ${rowsPerTable} rows per table in the DEFAULT partitions (${shape.name})`);
+    return to;
   };
-  const name = `a 3-day backlog of ${rowsPerTable.toExponential(1)} rows per table`;
+  const name = `a backlog of ${rowsPerTable.toExponential(1)} rows per table, ${shape.name}`;
 
   const ours = await createBenchDatabase(adminUrl, 'bench_partman_ours');
   let oursRecovery: MeasuredOperation;
   let oursVisible: boolean;
   try {
     await seedMarkets(ours.url, SCALE_SYMBOLS);
-    await createDayPartitions(ours.url, TIME_SERIES_TABLES, [dayBefore]);
-    const loadedAt = await loadBacklog(ours);
+    await createDayPartitions(ours.url, TIME_SERIES_TABLES, present);
+    const loadedUntil = await loadBacklog(ours);
     await ours.ctx.pool.query('SELECT 1');
     oursRecovery = await measure(
       ours,
@@ -226,7 +258,7 @@ async function recoverBacklog(
       (r) => `${r.rows_moved} rows moved, ${r.partitions_created} partitions created`,
       log,
     );
-    oursVisible = await allVisible(ours.url, loadedAt, rowsPerTable);
+    oursVisible = await allVisible(ours.url, new Date(loadedUntil.getTime() + 1), rowsPerTable);
   } finally {
     await ours.drop();
   }
@@ -234,27 +266,27 @@ async function recoverBacklog(
   const { db, client } = await partmanDatabase(adminUrl);
   try {
     await seedMarkets(db.url, SCALE_SYMBOLS);
-    await createParents(client, dayBefore);
-    // Only day -3 stays, as ours has it: the days after it are the backlog's.
-    const after = daySeries(addDays(dayBefore, 1), PREMAKE + 3);
+    const first = present[0] ?? today;
+    await createParents(client, first);
+    // Only the days ours has stay: the others are the backlog's, or after it.
+    const absent = daySeries(first, daysBetween(first, today) + 1 + PREMAKE).filter((day) => !present.includes(day));
     for (const table of TIME_SERIES_TABLES)
-      await db.query(`DROP TABLE ${after.map((day) => quoteIdent(`${table}_p${day.replaceAll('-', '_')}`)).join(', ')}`);
-    const loadedAt = await loadBacklog(db);
+      await db.query(`DROP TABLE ${absent.map((day) => quoteIdent(`${table}_p${day.replaceAll('-', '_')}`)).join(', ')}`);
+    const loadedUntil = await loadBacklog(db);
     const move = async () => {
       for (const table of TIME_SERIES_TABLES) await client.query(partitionDataSql(table, PARTMAN_BATCH));
     };
     const partmanRecovery = await afterPartman(
       await measure(db, `pg_partman: partition_data_proc x 4 (p_batch ${PARTMAN_BATCH}), ${name}`, move, () => '', log),
-      async () => `${(await countDayPartitions(db)) - TIME_SERIES_TABLES.length} partitions created`,
+      async () => `${(await countDayPartitions(db)) - present.length * TIME_SERIES_TABLES.length} partitions created`,
     );
-    const visible = { ours: oursVisible, partman: await allVisible(db.url, loadedAt, rowsPerTable) };
     return {
       comparison: {
-        scenario: `DEFAULT backlog ${rowsPerTable.toExponential(0)} x 4 over 3 days`,
+        scenario: `DEFAULT backlog ${rowsPerTable.toExponential(0)} x 4 over 3 days (${shape.name})`,
         ours: oursRecovery,
         partman: partmanRecovery,
       },
-      visible,
+      visible: { ours: oursVisible, partman: await allVisible(db.url, new Date(loadedUntil.getTime() + 1), rowsPerTable) },
     };
   } finally {
     await client.end();

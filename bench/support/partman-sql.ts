@@ -45,18 +45,26 @@ export function installPartmanSql(): string[] {
  * `premake` days after today (create_parent makes every day from its start until it passes
  * now + premake days: premake 29 makes today and 29 days ahead, 30 partitions, as
  * `partitions --days 30` does). It also creates and attaches `<table>_default`, so our migration's
- * empty one must be dropped first (handOverToPartmanSql).
+ * empty one must be dropped first (adoptTableSql).
  */
 export function createParentSql(table: TimeSeriesTable, firstDay: string, premake: number): string {
   return `SELECT ${PARTMAN_SCHEMA}.create_parent(p_parent_table => ${pg.escapeLiteral(`public.${table}`)}, p_control => 'ts', p_type => 'native', p_interval => 'daily', p_premake => ${premake}, p_start_partition => ${pg.escapeLiteral(dayBoundLiterals(firstDay).from)})`;
 }
 
 /**
- * Our migration's empty DEFAULT partitions go, as create_parent creates its own under the same
- * name (and fails if the name is taken).
+ * Our migration's empty DEFAULT partition of `table` goes, as create_parent creates its own under
+ * the same name (and fails if the parent has one).
  */
-export function handOverToPartmanSql(tables: readonly TimeSeriesTable[]): string[] {
-  return tables.map((table) => `DROP TABLE ${quoteIdent(`${table}_default`)}`);
+export function dropOurDefaultSql(table: TimeSeriesTable): string {
+  return `DROP TABLE ${quoteIdent(`${table}_default`)}`;
+}
+
+/**
+ * One table handed to pg_partman in one transaction, so no insert finds the parent without a
+ * DEFAULT partition: our empty one dropped (catalog only), then create_parent.
+ */
+export function adoptTableSql(table: TimeSeriesTable, firstDay: string, premake: number): string[] {
+  return ['BEGIN', dropOurDefaultSql(table), createParentSql(table, firstDay, premake), 'COMMIT'];
 }
 
 /**

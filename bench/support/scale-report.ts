@@ -34,7 +34,9 @@ export function scaleReport(result: ScaleResult): string[] {
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const op of result.operations) {
-    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`);
+    out.push(
+      `| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail.split('\n')[0]} | ${writer(op)} | ${op.load.toFixed(2)} |`,
+    );
   }
   const ratio = stats.dbTime.median / stats.dbTimeAt1e6.median;
   out.push(
@@ -65,12 +67,14 @@ export function partmanReport(result: PartmanResult): string[] {
   }
   const visible = (yes: boolean) => (yes ? 'yes' : 'NO');
   out.push(
-    `\nEvery backlog row visible through its parent after the recovery, none left in a DEFAULT partition: ours ${visible(result.backlogVisible.ours)}, pg_partman ${visible(result.backlogVisible.partman)}.\n`,
+    `\nEvery backlog row visible through its parent after the recovery, none left in a DEFAULT partition: ${result.backlogVisible
+      .map((v) => `${v.shape}: ours ${visible(v.ours)}, pg_partman ${visible(v.partman)}`)
+      .join('; ')}.\n`,
     '| call | time | longest transaction (holding inserts back) | result | inserts | failed | p50 | p99 | worst insert | load |',
     '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const op of result.comparisons.flatMap((c) => [c.ours, c.partman])) {
-    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`);
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${op.detail.split('\n')[0]} | ${writer(op)} | ${op.load.toFixed(2)} |`);
   }
   return out;
 }
