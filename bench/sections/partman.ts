@@ -30,7 +30,7 @@ export interface PartmanComparison {
 export interface PartmanServer {
   postgres: string;
   partman: string;
-  /** The settings the large runs set, as this server has them. */
+  /** The settings the large runs set, and the lock table's size, as this server has them. */
   settings: Record<string, string>;
 }
 
@@ -50,7 +50,15 @@ const RETENTION_DAYS = 20;
 const OLD_ROWS_PER_DAY = 1000;
 /** partition_data_proc's loop limit: as in the run, more than the backlog's days. */
 const PARTMAN_BATCH = 200;
-const SETTINGS = ['shared_buffers', 'maintenance_work_mem', 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit'];
+const SETTINGS = [
+  'shared_buffers',
+  'maintenance_work_mem',
+  'max_wal_size',
+  'checkpoint_timeout',
+  'synchronous_commit',
+  // pg_partman's retention drops every expired partition in one transaction: 720 of them nearly fill the default lock table.
+  'max_locks_per_transaction',
+];
 
 /**
  * The server's PostgreSQL, the pg_partman it offers and its settings; throws an Error saying what

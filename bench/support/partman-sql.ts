@@ -19,7 +19,8 @@ export const MISSING_PARTMAN_URL = [
   '(the section installs pg_partman in databases it creates, to compare it with ours on the same server).',
   'On Debian 12: apt-get install postgresql-15 postgresql-15-partman, start a cluster (pg_createcluster 15 bench --start,',
   'or initdb + pg_ctl from /usr/lib/postgresql/15/bin) with the settings of the large runs',
-  '(-c shared_buffers=2GB -c maintenance_work_mem=512MB -c max_wal_size=8GB -c checkpoint_timeout=15min),',
+  '(-c shared_buffers=2GB -c maintenance_work_mem=512MB -c max_wal_size=8GB -c checkpoint_timeout=15min)',
+  'and -c max_locks_per_transaction=256 (pg_partman drops the 720 expired partitions in one transaction),',
   'then: BENCH_PARTMAN_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench -- --partman',
 ].join(' ');
 
