@@ -109,6 +109,11 @@ async function runPartmanSection(): Promise<never> {
   const machine = describeMachine(server.postgres);
   const load = (loadavg()[0] ?? 0).toFixed(2);
   log(`machine: ${machine}; pg_partman ${server.partman}; load ${load}`);
+  const locks = Number(server.settings.max_locks_per_transaction);
+  if (locks < 256)
+    log(
+      `warning: max_locks_per_transaction is ${locks}: pg_partman's retention drops 720 partitions in one transaction and may run out of shared memory (start the server with -c max_locks_per_transaction=256)`,
+    );
   const result = await partmanBench(url, server, rows, log);
   const out = [
     `Started ${new Date(performance.timeOrigin + began).toISOString()} on ${machine}; load at start ${load}.\n`,
