@@ -49,6 +49,9 @@ export function scaleReport(result: ScaleResult): string[] {
   return out;
 }
 
+/** The writer's worst insert during `op`, or '-' when none of its inserts fell in the operation (a short one). */
+const worstInsert = (op: MeasuredOperation) => (op.ingestion.inserts === 0 ? '-' : ms(op.ingestion.max));
+
 /** The `--partman` tables: the comparison as the issue shows it, then every measured call. */
 export function partmanReport(result: PartmanResult): string[] {
   const { server } = result;
@@ -62,7 +65,7 @@ export function partmanReport(result: PartmanResult): string[] {
   ];
   for (const { scenario, ours, partman } of result.comparisons) {
     out.push(
-      `| ${scenario} | ${ms(ours.ms)} | ${ms(partman.ms)} | ${ms(ours.ingestion.max)} vs ${ms(partman.ingestion.max)} | ${ms(ours.longestBlockingMs)} vs ${ms(partman.longestBlockingMs)} | ${ours.ingestion.failed} / ${partman.ingestion.failed} |`,
+      `| ${scenario} | ${ms(ours.ms)} | ${ms(partman.ms)} | ${worstInsert(ours)} vs ${worstInsert(partman)} | ${ms(ours.longestBlockingMs)} vs ${ms(partman.longestBlockingMs)} | ${ours.ingestion.failed} / ${partman.ingestion.failed} |`,
     );
   }
   const visible = (yes: boolean) => (yes ? 'yes' : 'NO');
