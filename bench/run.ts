@@ -18,6 +18,7 @@
  *   --scale                   the maintenance against ~1e8 rows (bench/sections/scale.ts), ~1 hour
  *   --scale-rows 1e8          rows of the --scale database (16% of them the backlog): less for a quick look
  *   --recovery 1e6,4e6,1.6e7  recovery of a 3-day DEFAULT backlog of that many rows per table
+ *   --server-setting min_wal_size=8GB  adds to or overrides the production-like settings (repeatable)
  *
  * Opt-in, on its own, on the server at BENCH_PARTMAN_URL (a superuser URL; the server must offer
  * pg_partman 4.x, e.g. Debian 12's postgresql-15-partman):
@@ -64,11 +65,12 @@ function parseOptions() {
         'scale-rows': { type: 'string', default: '1e8' },
         partman: { type: 'boolean', default: false },
         'partman-backlog-rows': { type: 'string', default: '1e6' },
+        'server-setting': { type: 'string', multiple: true, default: [] },
       },
     }).values;
   } catch (error) {
     return fail(
-      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows, --recovery, --partman and --partman-backlog-rows`,
+      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows, --recovery, --server-setting, --partman and --partman-backlog-rows`,
     );
   }
 }
@@ -91,7 +93,7 @@ function saveResults(figures: unknown, log: (line: string) => void): void {
  * Server settings of the large runs, closer to a production instance than the defaults: memory
  * for the shared buffers and index builds, and checkpoints spaced for bulk loads.
  */
-const LARGE_RUN_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
+const PRODUCTION_LIKE_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
 
 /** The machine and server a run's figures come from. */
 function describeMachine(postgresVersion: string): string {
@@ -102,6 +104,10 @@ function describeMachine(postgresVersion: string): string {
 async function runPartmanSection(): Promise<never> {
   if (values.scale || values.recovery !== undefined)
     fail('--partman runs on its own, on the server at BENCH_PARTMAN_URL: run --scale and --recovery in a separate run');
+  if (values['server-setting'].length > 0)
+    fail(
+      '--server-setting sets a server the bench starts; --partman uses the server at BENCH_PARTMAN_URL: start that one with the settings instead',
+    );
   const url = process.env.BENCH_PARTMAN_URL;
   if (!url) fail(MISSING_PARTMAN_URL);
   const rows = whole('--partman-backlog-rows', values['partman-backlog-rows']);
@@ -126,6 +132,14 @@ async function runPartmanSection(): Promise<never> {
 }
 
 const values = parseOptions();
+for (const setting of values['server-setting']) {
+  if (!/^[a-z_.]+=\S+$/.test(setting)) fail(`--server-setting takes NAME=VALUE (like min_wal_size=8GB), got "${setting}"`);
+}
+/** The production-like settings, each overridden by a --server-setting of the same name. */
+const LARGE_RUN_SETTINGS = [
+  ...PRODUCTION_LIKE_SETTINGS.filter((setting) => !values['server-setting'].some((s) => s.split('=')[0] === setting.split('=')[0])),
+  ...values['server-setting'],
+];
 const scales = values.rows.split(',').map((text) => whole('--rows', text));
 const runs = whole('--runs', values.runs);
 const pruneRows = whole('--prune-rows', values['prune-rows']);
