@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
 import { silentLogger } from '../../functions/core/log';
-import { collectStats, type StatsReport } from '../../functions/core/stats';
+import { collectStats, type StatsInput, type StatsReport } from '../../functions/core/stats';
 import { testContext } from './database';
 
 /** Table and index tuples read so far from the leaves of `table` (sequential and index reads). */
@@ -44,18 +44,19 @@ export async function tuplesReadDuring(client: pg.ClientBase, table: string, run
   return (await settled(client, table, before)) - before;
 }
 
-/** One stats run at `now` in a pool of its own, and the tuples it read from `table`'s partitions. */
+/** One stats run at `now` (with `input`) in a pool of its own, and the tuples it read from `table`'s partitions. */
 export async function tuplesReadByStats(
   client: pg.ClientBase,
   url: string,
   table: string,
   now: Date,
+  input: StatsInput = {},
 ): Promise<{ read: number; report: StatsReport }> {
   let report: StatsReport | undefined;
   const read = await tuplesReadDuring(client, table, async () => {
     const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, poolMax: 1 }, silentLogger);
     try {
-      report = await collectStats({ ...testContext(url, { now }), pool });
+      report = await collectStats({ ...testContext(url, { now }), pool }, input);
     } finally {
       await pool.end();
     }
