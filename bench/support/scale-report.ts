@@ -7,6 +7,8 @@ import { formatSummary, ms } from './timing';
 
 const rss = (op: MeasuredOperation) => (op.peakRssMiB === null ? '-' : `${Math.round(op.peakRssMiB)} MiB`);
 const transactions = (op: MeasuredOperation) => `${ms(op.longestTransactionMs)} (${ms(op.longestBlockingMs)})`;
+/** The operation's result, or the first line of its failure (a PL/pgSQL error carries its whole context). */
+const detail = (op: MeasuredOperation) => op.detail.split('\n')[0];
 const writer = (op: MeasuredOperation) =>
   `${op.ingestion.inserts} | ${op.ingestion.failed} | ${ms(op.ingestion.p50)} | ${ms(op.ingestion.p99)} | ${ms(op.ingestion.max)}`;
 
@@ -34,9 +36,7 @@ export function scaleReport(result: ScaleResult): string[] {
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const op of result.operations) {
-    out.push(
-      `| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail.split('\n')[0]} | ${writer(op)} | ${op.load.toFixed(2)} |`,
-    );
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${detail(op)} | ${writer(op)} | ${op.load.toFixed(2)} |`);
   }
   const ratio = stats.dbTime.median / stats.dbTimeAt1e6.median;
   out.push(
@@ -77,7 +77,7 @@ export function partmanReport(result: PartmanResult): string[] {
     '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const op of result.comparisons.flatMap((c) => [c.ours, c.partman])) {
-    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${op.detail.split('\n')[0]} | ${writer(op)} | ${op.load.toFixed(2)} |`);
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${detail(op)} | ${writer(op)} | ${op.load.toFixed(2)} |`);
   }
   return out;
 }
