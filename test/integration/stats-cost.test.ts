@@ -5,7 +5,7 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/stats';
 import { connect, createTestDatabase, testContext } from '../support/database';
-import { tuplesReadByStats } from '../support/tuples-read';
+import { analyzeArrived, tuplesReadByStats } from '../support/tuples-read';
 
 // What a stats run costs where the old one grew: many symbols and many partitions. tickers holds
 // 1,000 symbols over the 7 exchanges with a row a day each for the 60 days up to today (today's
@@ -73,6 +73,7 @@ beforeAll(async () => {
   await ensurePartitions(ctx, { daysAhead: 2 });
   await client.query(`INSERT INTO orderbooks (exchange_id, symbol, ts) VALUES ($1, 'ARB', '2025-01-01T00:00:00Z')`, [id('lighter')]);
   await client.query('VACUUM ANALYZE');
+  await analyzeArrived(client);
   ({ read, report } = await tuplesReadByStats(client, url, 'tickers', NOW));
   ({ read: readWithSymbols, report: withSymbols } = await tuplesReadByStats(client, url, 'tickers', NOW, { symbols: true }));
 });

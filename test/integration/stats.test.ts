@@ -6,7 +6,7 @@ import { ensurePartitions } from '../../functions/core/partitions';
 import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
-import { tuplesReadByStats } from '../support/tuples-read';
+import { analyzeArrived, tuplesReadByStats } from '../support/tuples-read';
 
 const NOW = new Date('2026-09-02T10:30:00Z');
 const MINUTE = 60_000;
@@ -48,6 +48,7 @@ beforeAll(async () => {
   // VACUUM too: it makes each partition's free-space and visibility maps now and resets the insert
   // counters, so autovacuum cannot add those forks (and their bytes) between the report and the checks.
   await client.query('VACUUM ANALYZE');
+  await analyzeArrived(client);
   report = await collectStats(ctx);
   withSymbols = await collectStats(ctx, { symbols: true });
 });

@@ -64,3 +64,26 @@ export async function tuplesReadByStats(
   if (!report) throw new Error('stats returned no report');
   return { read, report };
 }
+
+/**
+ * Waits until every leaf of the partitioned tables has been analyzed since it last changed, as
+ * the statistics views tell it, so that stats sees them all as settled (see
+ * functions/core/leaf-sizes.ts). Before PostgreSQL 15 counts travel through the collector: a
+ * session's insert counts can arrive after the ANALYZE that came later (changes since analyze
+ * then stay above 0), so a leaf still waiting after a second is analyzed again.
+ */
+export async function analyzeArrived(client: pg.ClientBase): Promise<void> {
+  for (let i = 1; i <= 40; i++) {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.oid::regclass::text AS name FROM pg_class c
+        WHERE c.relispartition AND c.relkind = 'r'
+          AND (pg_stat_get_mod_since_analyze(c.oid) > 0
+               OR coalesce(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) IS NULL)`,
+    );
+    if (rows.length === 0) return;
+    if (i % 4 === 0) await client.query(`ANALYZE ${rows.map((row) => row.name).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('the partitions were not seen analyzed since their last change within 10 s');
+}
