@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quietLockWait } from './blocking-locks';
 import {
   assertSchemaInstalled,
   type ForeignKey,
@@ -23,6 +24,8 @@ import {
   WINDOW_DAYS_PER_TRANSACTION,
 } from './day-partition';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from './days';
+import { quoteIdent } from './db/identifiers';
+import { runWithLockTimeout } from './db/lock-timeout';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
 import { countUnplaceableRows, daysWithRows, dropEmptiedTable, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from './default-backlog';
@@ -400,5 +403,26 @@ async function createWindowDays(run: TableRun, shape: TableShape, days: string[]
         ctx.progress?.(`${table}: created ${plan.name}`);
       }
     });
+    await analyzeNewPartitions(ctx, client, group);
+  }
+}
+
+/**
+ * ANALYZE of partitions just created, nearly always empty: a few ms, after their transaction
+ * (SHARE UPDATE EXCLUSIVE on them alone, which inserts do not wait for). It makes them settled
+ * from the start, so stats reads their sizes from the catalog until their first rows come in
+ * (see leaf-sizes.ts), instead of opening every file of the days ahead on every run.
+ */
+async function analyzeNewPartitions(ctx: OperationContext, client: pg.ClientBase, plans: DayTable[]): Promise<void> {
+  const names = plans.map((plan) => quoteIdent(plan.name)).join(', ');
+  try {
+    await runWithLockTimeout(client, `analyze ${names}`, ctx.settings, ctx.log, async () => {
+      await client.query(quietLockWait(ctx));
+      await client.query(`ANALYZE ${names}`);
+    });
+  } catch (error) {
+    if (isConnectionLost(error)) throw error;
+    // Not a failure of the run: stats then measures them from their files, as before.
+    ctx.log.warn('new partitions not analyzed', { partitions: names, error: errorMessage(error) });
   }
 }

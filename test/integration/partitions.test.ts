@@ -50,6 +50,19 @@ describe('partitions', () => {
       ['tickers_2026_06_16', '2026-06-16T00:00:00.000Z', '2026-06-17T00:00:00.000Z'],
       ['tickers_2026_06_17', '2026-06-17T00:00:00.000Z', '2026-06-18T00:00:00.000Z'],
     ]);
+    // Analyzed at birth, so stats reads their sizes from the catalog (see leaf-sizes.ts).
+    let unanalyzed: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT relname AS name FROM pg_class WHERE relname = ANY ($1) AND pg_stat_get_last_analyze_time(oid) IS NULL`,
+        [report.tables.flatMap((t) => t.created)],
+      );
+      unanalyzed = rows.map((row) => row.name);
+      if (unanalyzed.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(unanalyzed).toEqual([]);
     // A row at 23:59:59.999 UTC lands in that UTC day, not the Auckland one.
     await insertTickers(client, ['2026-06-15T23:59:59.999Z', '2026-06-16T00:00:00Z']);
     const routed = await client.query<{ part: string; ts: Date }>(`SELECT tableoid::regclass::text AS part, ts FROM tickers ORDER BY ts`);
@@ -256,6 +269,25 @@ describe('partitions', () => {
     const client = await connect(url, { options: '-c DateStyle=SQL,DMY' });
     const parts = await listPartitions(client, 'tickers');
     expect(parts.find((p) => p.name === 'tickers_2026_06_16')?.from?.toISOString()).toBe('2026-06-16T00:00:00.000Z');
+  });
+
+  it('reads MINVALUE, MAXVALUE and DEFAULT bounds', async () => {
+    const client = await connect(url);
+    await client.query(`CREATE TABLE bounds_probe (ts timestamptz) PARTITION BY RANGE (ts)`);
+    await client.query(`CREATE TABLE bounds_probe_old PARTITION OF bounds_probe FOR VALUES FROM (MINVALUE) TO ('2020-01-01 00:00+00')`);
+    await client.query(
+      `CREATE TABLE bounds_probe_day PARTITION OF bounds_probe FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00')`,
+    );
+    await client.query(`CREATE TABLE bounds_probe_new PARTITION OF bounds_probe FOR VALUES FROM ('2020-01-02 00:00+00') TO (MAXVALUE)`);
+    await client.query(`CREATE TABLE bounds_probe_default PARTITION OF bounds_probe DEFAULT`);
+    const parts = await listPartitions(client, 'bounds_probe');
+    await client.query('DROP TABLE bounds_probe');
+    expect(parts.map((p) => [p.name, p.isDefault, p.from?.toISOString() ?? null, p.to?.toISOString() ?? null])).toEqual([
+      ['bounds_probe_day', false, '2020-01-01T00:00:00.000Z', '2020-01-02T00:00:00.000Z'],
+      ['bounds_probe_new', false, '2020-01-02T00:00:00.000Z', null],
+      ['bounds_probe_default', true, null, null],
+      ['bounds_probe_old', false, null, '2020-01-01T00:00:00.000Z'],
+    ]);
   });
 
   it('refuses to run while another maintenance run holds the lock', async () => {
