@@ -7,7 +7,7 @@ import { connectionLostError } from './db/sessions';
 import { isConnectionFailure } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import type { PruneAction, PruneReport } from './prune';
-import { archiveKeepReason } from './prune-archive';
+import { checkArchive } from './prune-archive';
 
 /** A `drop_partition` step of a prune. */
 export type DropAction = Extract<PruneAction, { action: 'drop_partition' }>;
@@ -44,43 +44,110 @@ export function executionSteps(actions: PruneAction[], groupSize: number): Array
 /**
  * Drops one group of a table's partitions in one transaction, `DROP TABLE a, b, c`. Each DROP's
  * commit scans the whole buffer pool for the dropped files' pages, once per transaction however
- * many relations it drops: with shared_buffers=2GB that scan is ~9 ms, 13-16 ms per partition
- * dropped alone, against 3-4 ms each in groups of 8 (docs/performance.md). The group's
- * transaction holds the parent ACCESS EXCLUSIVE from its DROP to its commit: the scan plus ~2 ms
- * per partition, which the group size bounds.
+ * many relations it drops: with shared_buffers=2GB dropping a partition alone costs ~16 ms, ~3 ms
+ * in a group of 8 (docs/performance.md). The group's transaction holds the parent ACCESS
+ * EXCLUSIVE from its DROP to its commit: that one scan plus ~2 ms per partition, which the group
+ * size (`dropGroupSize`) bounds.
  *
- * The deadline is checked before the group; with archiving configured, each partition's archive
- * is checked right before the group's drop (a row that came late keeps its day: see
- * keepUnlessArchived), and only the verified ones are dropped. The group's outcome is each of its
- * actions' outcome: a failed drop (its lock not granted in time) marks each failed, and the next
- * group runs; a lost session ends the run.
+ * The deadline is checked before the group. With archiving configured, each partition's archive
+ * is checked right before the group's transaction, and in it, right before the DROP, each is
+ * probed for rows that came since its check: only verified, unchanged partitions are dropped.
+ * The group's outcome is each of its actions' outcome: a failed drop (its lock not granted in
+ * time) marks each failed and the next group runs; a lost session ends the run.
  */
 export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<void> {
   assertTimeForStep(run.ctx, dropStepName(group), run.reportSoFar);
-  const due: DropAction[] = [];
+  const due = await verifyGroup(run, group);
+  if (due.size === 0) return;
+  const candidates = [...due.keys()];
+  let dropped: DropAction[];
+  try {
+    dropped = await runWithLockTimeout(
+      run.client,
+      `drop ${candidates.map((a) => a.relation).join(', ')}`,
+      run.ctx.settings,
+      run.ctx.log,
+      async () => {
+        const unchanged = run.store ? await keepChangedSinceCheck(run.client, due) : candidates;
+        // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
+        // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
+        if (unchanged.length > 0) await run.client.query(`DROP TABLE ${unchanged.map((a) => quoteIdent(a.relation)).join(', ')}`);
+        return unchanged;
+      },
+    );
+  } catch (error) {
+    recordFailure(
+      run,
+      candidates.filter((action) => action.status !== 'kept'),
+      error,
+    );
+    return;
+  }
+  for (const action of dropped) {
+    action.status = 'done';
+    run.ctx.progress?.(`dropped ${action.relation}`);
+  }
+}
+
+/**
+ * The group's partitions that may be dropped, each with the newest row its archive check counted
+ * (UNCHECKED without archiving); the others are marked kept, or failed when the check failed.
+ */
+async function verifyGroup(run: PruneRun, group: DropAction[]): Promise<Map<DropAction, NewestRow>> {
+  const due = new Map<DropAction, NewestRow>();
   for (const action of group) {
+    if (!run.store) {
+      due.set(action, UNCHECKED);
+      continue;
+    }
     try {
-      if (!(run.store && (await keepUnlessArchived(run.client, run.store, action)))) due.push(action);
+      const verified = await verifiedNewestRow(run.client, run.store, action);
+      if (verified) due.set(action, verified.newestId);
     } catch (error) {
       recordFailure(run, [action], error);
     }
   }
-  if (due.length === 0) return;
-  const names = due.map((action) => action.relation);
-  try {
-    // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
-    // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
-    await runWithLockTimeout(run.client, `drop ${names.join(', ')}`, run.ctx.settings, run.ctx.log, () =>
-      run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
-    );
-  } catch (error) {
-    recordFailure(run, due, error);
-    return;
-  }
-  for (const action of due) {
-    action.status = 'done';
-    run.ctx.progress?.(`dropped ${action.relation}`);
-  }
+  return due;
+}
+
+/** The newest row id a partition's archive check counted (null: it held no row); UNCHECKED without archiving. */
+type NewestRow = string | null | typeof UNCHECKED;
+const UNCHECKED: unique symbol = Symbol('unchecked');
+
+/**
+ * The partitions whose newest row is still the one their archive check counted; the others are
+ * marked kept: a row came after the check (the next run checks the day again). In the group's
+ * transaction, right before its DROP, so a late row cannot slip in between a check and the drop
+ * while the rest of the group is checked. Cost: one descent of the (id, ts) primary key per
+ * partition, under ACCESS SHARE; ids come from one sequence, so a later row has a higher id.
+ */
+async function keepChangedSinceCheck(client: pg.ClientBase, due: Map<DropAction, NewestRow>): Promise<DropAction[]> {
+  const actions = [...due.keys()];
+  const probes = actions.map((action, i) => `(SELECT max(id)::text FROM ${quoteIdent(action.relation)}) AS p${i}`);
+  const { rows } = await client.query<Record<string, string | null>>(`SELECT ${probes.join(', ')}`);
+  return actions.filter((action, i) => {
+    const now = rows[0]?.[`p${i}`] ?? null;
+    if (now === due.get(action)) return true;
+    action.status = 'kept';
+    action.kept_because = `rows came into ${action.relation} after its archive was checked (newest id ${now}); the next archive run archives the day again`;
+    return false;
+  });
+}
+
+/**
+ * With archiving configured, the newest row id of a partition whose archive is verified (see
+ * checkArchive), or undefined when it is kept, marked with the reason.
+ */
+async function verifiedNewestRow(
+  client: pg.ClientBase,
+  store: ArchiveStore,
+  action: DropAction,
+): Promise<{ newestId: string | null } | undefined> {
+  const check = await checkArchive(client, store, action);
+  if ('newestId' in check) return check;
+  action.status = 'kept';
+  action.kept_because = check.keep;
+  return undefined;
 }
 
 /**
@@ -98,16 +165,11 @@ export function recordFailure(run: PruneRun, actions: PruneAction[], error: unkn
 
 /**
  * With archiving configured, a partition the plan would drop is checked against its archive (see
- * archiveKeepReason) and marked kept, with the reason, unless the archive is verified. Returns
- * whether it was kept.
+ * checkArchive) and marked kept, with the reason, unless the archive is verified: what a dry run
+ * shows.
  */
-export async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<boolean> {
-  if (action.action !== 'drop_partition') return false;
-  const reason = await archiveKeepReason(client, store, action);
-  if (reason === null) return false;
-  action.status = 'kept';
-  action.kept_because = reason;
-  return true;
+export async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<void> {
+  if (action.action === 'drop_partition') await verifiedNewestRow(client, store, action);
 }
 
 /** A group's step in the words of a deadline message ("drop partitions trades_2026_01_01 .. trades_2026_01_08"). */
