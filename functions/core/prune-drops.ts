@@ -71,7 +71,8 @@ export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<voi
         const unchanged = run.store ? await keepChangedSinceCheck(run.client, due) : candidates;
         // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
         // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
-        if (unchanged.length > 0) await run.client.query(`DROP TABLE ${unchanged.map((a) => quoteIdent(a.relation)).join(', ')}`);
+        const names = unchanged.map((action) => action.relation);
+        if (names.length > 0) await run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`);
         return unchanged;
       },
     );
@@ -123,10 +124,10 @@ const UNCHECKED: unique symbol = Symbol('unchecked');
  */
 async function keepChangedSinceCheck(client: pg.ClientBase, due: Map<DropAction, NewestRow>): Promise<DropAction[]> {
   const actions = [...due.keys()];
-  const probes = actions.map((action, i) => `(SELECT max(id)::text FROM ${quoteIdent(action.relation)}) AS p${i}`);
-  const { rows } = await client.query<Record<string, string | null>>(`SELECT ${probes.join(', ')}`);
+  const probes = actions.map((action) => `(SELECT max(id)::text FROM ${quoteIdent(action.relation)})`);
+  const { rows } = await client.query<{ newest: Array<string | null> }>(`SELECT ARRAY[${probes.join(', ')}]::text[] AS newest`);
   return actions.filter((action, i) => {
-    const now = rows[0]?.[`p${i}`] ?? null;
+    const now = rows[0]?.newest[i] ?? null;
     if (now === due.get(action)) return true;
     action.status = 'kept';
     action.kept_because = `rows came into ${action.relation} after its archive was checked (newest id ${now}); the next archive run archives the day again`;
