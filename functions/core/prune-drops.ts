@@ -44,10 +44,10 @@ export function executionSteps(actions: PruneAction[], groupSize: number): Array
 /**
  * Drops one group of a table's partitions in one transaction, `DROP TABLE a, b, c`. Each DROP's
  * commit scans the whole buffer pool for the dropped files' pages, once per transaction however
- * many relations it drops: with shared_buffers=2GB dropping a partition alone costs ~16 ms, ~3 ms
- * in a group of 8 (docs/performance.md). The group's transaction holds the parent ACCESS
- * EXCLUSIVE from its DROP to its commit: that one scan plus ~2 ms per partition, which the group
- * size (`dropGroupSize`) bounds.
+ * many relations it drops (after releasing its locks: it costs prune's time, not ingestion's):
+ * with shared_buffers=2GB dropping a partition alone cost ~16 ms, ~3-6 ms in a group of 8. The
+ * group's transaction holds the parent ACCESS EXCLUSIVE from its DROP, ~1.5 ms per partition,
+ * until its commit is flushed; the group size (`dropGroupSize`, see DROP_GROUP_SIZE) bounds that.
  *
  * The deadline is checked before the group. With archiving configured, each partition's archive
  * is checked right before the group's transaction, and in it, right before the DROP, each is

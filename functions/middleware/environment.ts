@@ -36,7 +36,7 @@ export interface HandlerEnvironment {
 const MAX_MS = 2_147_483_647;
 const MAX_DDL_ATTEMPTS = 10;
 const MAX_BATCH_SIZE = 1_000_000;
-/** Each partition in a group adds ~2 ms to the hold of the parent (core/db/settings.ts DROP_GROUP_SIZE): 50 is ~100 ms. */
+/** Each partition in a drop group adds ~1.5 ms to the hold of the parent (see DROP_GROUP_SIZE): 50 is ~75 ms and more. */
 const MAX_DROP_GROUP_SIZE = 50;
 
 /** A whole number from an environment variable; `1e3` or `0x10` in a timeout is a typo more often than a wish. */
