@@ -123,7 +123,8 @@ const UNCHECKED: unique symbol = Symbol('unchecked');
  * partition, under ACCESS SHARE; ids come from one sequence, so a later row has a higher id.
  */
 async function keepChangedSinceCheck(client: pg.ClientBase, due: Map<DropAction, NewestRow>): Promise<DropAction[]> {
-  const actions = [...due.keys()];
+  // A retry of the transaction (its lock not granted in time) probes only those not kept already.
+  const actions = [...due.keys()].filter((action) => action.status !== 'kept');
   const probes = actions.map((action) => `(SELECT max(id)::text FROM ${quoteIdent(action.relation)})`);
   const { rows } = await client.query<{ newest: Array<string | null> }>(`SELECT ARRAY[${probes.join(', ')}]::text[] AS newest`);
   return actions.filter((action, i) => {
