@@ -18,6 +18,7 @@
  *   --scale                   the maintenance against ~1e8 rows (bench/sections/scale.ts), ~1 hour
  *   --scale-rows 1e8          rows of the --scale database (16% of them the backlog): less for a quick look
  *   --recovery 1e6,4e6,1.6e7  recovery of a 3-day DEFAULT backlog of that many rows per table
+ *   --server-setting min_wal_size=8GB  adds to or overrides the production-like settings (repeatable)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -55,11 +56,12 @@ function parseOptions() {
         scale: { type: 'boolean', default: false },
         recovery: { type: 'string' },
         'scale-rows': { type: 'string', default: '1e8' },
+        'server-setting': { type: 'string', multiple: true, default: [] },
       },
     }).values;
   } catch (error) {
     return fail(
-      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows and --recovery`,
+      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows, --recovery and --server-setting`,
     );
   }
 }
@@ -82,9 +84,17 @@ function saveResults(figures: unknown, log: (line: string) => void): void {
  * Server settings of the large runs, closer to a production instance than the defaults: memory
  * for the shared buffers and index builds, and checkpoints spaced for bulk loads.
  */
-const LARGE_RUN_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
+const PRODUCTION_LIKE_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
 
 const values = parseOptions();
+for (const setting of values['server-setting']) {
+  if (!/^[a-z_.]+=\S+$/.test(setting)) fail(`--server-setting takes NAME=VALUE (like min_wal_size=8GB), got "${setting}"`);
+}
+/** The production-like settings, each overridden by a --server-setting of the same name. */
+const LARGE_RUN_SETTINGS = [
+  ...PRODUCTION_LIKE_SETTINGS.filter((setting) => !values['server-setting'].some((s) => s.split('=')[0] === setting.split('=')[0])),
+  ...values['server-setting'],
+];
 const scales = values.rows.split(',').map((text) => whole('--rows', text));
 const runs = whole('--runs', values.runs);
 const pruneRows = whole('--prune-rows', values['prune-rows']);

@@ -8,6 +8,7 @@ import { startWriter } from '../../test/support/writer';
 import { createDayPartitions, loadDayPartition, SYMBOLS, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
 import { invokeInFreshProcess } from '../support/handler-process';
+import { WRITER_APP } from '../support/lock-watch';
 import { type WriterLatency, wallClock, writerLatency } from './vacuum';
 
 export interface ArchiveBenchResult {
@@ -47,7 +48,7 @@ export async function archiveBench(adminUrl: string, rows: number, log: (line: s
       'SELECT pg_total_relation_size($1::regclass)::float8 AS total, pg_relation_size($1::regclass)::float8 AS heap',
       [relation],
     );
-    const writer = startWriter(db.url, { batch: 50, symbols: [['BTC-PERP', '0']], applicationName: 'bench-writer' });
+    const writer = startWriter(db.url, { batch: 50, symbols: [['BTC-PERP', '0']], applicationName: WRITER_APP });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const restStart = wallClock();
     await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -3,6 +3,7 @@ import { vacuum } from '../../functions/core/vacuum';
 import { startWriter, type WriterResult } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
+import { WRITER_APP } from '../support/lock-watch';
 import { largest, percentile } from '../support/timing';
 
 /** Insert latencies of a writer thread over one stretch of time. */
@@ -51,7 +52,7 @@ export async function vacuumBench(adminUrl: string, rows: number, log: (line: st
         ['BTC-PERP', '0'],
         ['BTC-PERP', '-1 day'],
       ],
-      applicationName: 'bench-writer',
+      applicationName: WRITER_APP,
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const restStart = wallClock();

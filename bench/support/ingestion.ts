@@ -1,4 +1,5 @@
 import { startWriter } from '../../test/support/writer';
+import { WRITER_APP } from './lock-watch';
 import { largest, percentile } from './timing';
 
 /** Inserts of the writer thread that started while an operation ran. */
@@ -26,7 +27,7 @@ export async function duringIngestion<T>(
   work: () => Promise<T>,
   options: { batch?: number; log?: (line: string) => void } = {},
 ): Promise<{ result: T; ingestion: IngestionResult }> {
-  const writer = startWriter(url, { batch: options.batch ?? 50, applicationName: 'bench-writer' });
+  const writer = startWriter(url, { batch: options.batch ?? 50, applicationName: WRITER_APP });
   // Let it reach a steady state before anything is measured against it.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const started = wallClock();

@@ -11,7 +11,19 @@ export interface LongestTransactions {
   holdingInsertsStatement?: string;
   /** Why sampling stopped before the operation ended (its session was ended), if it did. */
   interrupted?: string;
+  /**
+   * What the writer's session waited on whenever a sample caught one of its inserts running for
+   * more than SLOW_INSERT_MS: samples per wait event (`CPU` when it waited on none), with the
+   * maintenance session's statement at that moment. Says whether a slow insert was a lock, I/O or CPU.
+   */
+  slowInsertWaits: Record<string, number>;
 }
+
+/** An insert running longer than this when sampled counts as slow (the writer's p99 at rest is under 10 ms). */
+export const SLOW_INSERT_MS = 20;
+
+/** The writer thread's application name (see ingestion.ts). */
+export const WRITER_APP = 'bench-writer';
 
 /**
  * Samples pg_stat_activity and pg_locks every few milliseconds and keeps the longest-running
@@ -22,7 +34,7 @@ export async function watchLongestTransaction(url: string, applicationName: stri
   // A session ended from outside fails the next sample, not the whole benchmark process.
   client.on('error', () => undefined);
   await client.connect();
-  const longest: LongestTransactions = { any: 0, holdingInserts: 0 };
+  const longest: LongestTransactions = { any: 0, holdingInserts: 0, slowInsertWaits: {} };
   let running = true;
   const loop = (async () => {
     // A sampling session ended from outside (an operator's pg_terminate_backend, a stray pkill)
@@ -39,6 +51,7 @@ export async function watchLongestTransaction(url: string, applicationName: stri
           longest.interrupted = error.message;
           return { rows: [] };
         });
+      await sampleSlowInsert(client, applicationName, longest.slowInsertWaits);
       for (const row of sample.rows) {
         longest.any = Math.max(longest.any, Number(row.ms));
         if (row.holding && Number(row.ms) > longest.holdingInserts) {
@@ -57,4 +70,22 @@ export async function watchLongestTransaction(url: string, applicationName: stri
       return longest;
     },
   };
+}
+
+/** Counts what the writer's insert waits on, when it has been running for more than SLOW_INSERT_MS. */
+async function sampleSlowInsert(client: pg.Client, maintenanceApp: string, waits: Record<string, number>): Promise<void> {
+  const { rows } = await client
+    .query<{ wait: string; maintenance: string | null }>(
+      `SELECT coalesce(w.wait_event_type || ':' || w.wait_event, 'CPU') AS wait,
+              (SELECT coalesce(m.wait_event_type || ':' || m.wait_event, 'CPU') || ' ' || left(regexp_replace(m.query, '\\s+', ' ', 'g'), 60)
+                 FROM pg_stat_activity m WHERE m.application_name = $2 AND m.state = 'active' LIMIT 1) AS maintenance
+         FROM pg_stat_activity w
+        WHERE w.application_name = $1 AND w.state = 'active' AND clock_timestamp() - w.query_start > $3 * interval '1 ms'`,
+      [WRITER_APP, maintenanceApp, SLOW_INSERT_MS],
+    )
+    .catch(() => ({ rows: [] }));
+  for (const row of rows) {
+    const key = `${row.wait} (maintenance: ${row.maintenance ?? 'idle'})`;
+    waits[key] = (waits[key] ?? 0) + 1;
+  }
 }

@@ -2,7 +2,7 @@ import { loadavg } from 'node:os';
 import { MAINTENANCE_APP } from './database';
 import type { ProcessRun } from './handler-process';
 import { duringIngestion, type IngestionResult } from './ingestion';
-import { watchLongestTransaction } from './lock-watch';
+import { SLOW_INSERT_MS, watchLongestTransaction } from './lock-watch';
 
 /** One measured operation of the scale runs, with the writer running. */
 export interface MeasuredOperation {
@@ -16,6 +16,8 @@ export interface MeasuredOperation {
   peakRssMiB: number | null;
   detail: string;
   ingestion: IngestionResult;
+  /** What the writer waited on in its slow inserts, as sampled (see LongestTransactions.slowInsertWaits). */
+  slowInsertWaits: Record<string, number>;
   /** 1-minute load average of the machine when it started (2 cores: above 2, something else ran). */
   load: number;
 }
@@ -45,9 +47,19 @@ export async function measureOperation<T>(
       `  longest transaction holding inserts back: ${Math.round(longest.holdingInserts)} ms, at: ${longest.holdingInsertsStatement.replace(/\s+/g, ' ')}`,
     );
   }
+  const waits = Object.entries(longest.slowInsertWaits).sort((a, b) => b[1] - a[1]);
+  if (waits.length > 0) {
+    log(
+      `  inserts over ${SLOW_INSERT_MS} ms, sampled, waiting on: ${waits
+        .slice(0, 4)
+        .map(([wait, n]) => `${n} x ${wait}`)
+        .join('; ')}`,
+    );
+  }
   return {
     name,
     ms: invocation.ms,
+    slowInsertWaits: longest.slowInsertWaits,
     longestTransactionMs: longest.any,
     longestBlockingMs: longest.holdingInserts,
     peakRssMiB: invocation.peakRssMiB,

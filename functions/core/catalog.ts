@@ -30,7 +30,9 @@ export interface PartitionInfo {
 /**
  * Partitions of `table` with bounds parsed by PostgreSQL itself and returned as epoch seconds,
  * so neither the session's TimeZone nor its DateStyle can change what we read.
- * Cost: one catalog lookup per partition.
+ * Cost: one catalog lookup and one bound deparsed per partition (tens of microseconds each). The
+ * bound's literals are cut out with split_part, not a regular expression: with 200+ partitions a
+ * table, regexp_match took most of the query's time.
  */
 export async function listPartitions(client: pg.ClientBase, table: string): Promise<PartitionInfo[]> {
   const { rows } = await client.query<{
@@ -40,14 +42,17 @@ export async function listPartitions(client: pg.ClientBase, table: string): Prom
     to_epoch: string | null;
     bound: string;
   }>(
-    `SELECT c.relname AS name, b.bound, b.bound = 'DEFAULT' AS is_default,
-            extract(epoch FROM (regexp_match(b.bound, $re$FROM \\('([^']*)'\\)$re$))[1]::timestamptz) AS from_epoch,
-            extract(epoch FROM (regexp_match(b.bound, $re$TO \\('([^']*)'\\)$re$))[1]::timestamptz) AS to_epoch
-       FROM pg_inherits i
-       JOIN pg_class c ON c.oid = i.inhrelid
-       CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
-      WHERE i.inhparent = to_regclass($1)
-      ORDER BY from_epoch NULLS LAST, c.relname`,
+    // `FOR VALUES FROM ('<from>') TO ('<to>')` (MINVALUE and MAXVALUE unquoted), or `DEFAULT`. A
+    // bound holds constants only, so it deparses without its relation (relid 0: nothing opened).
+    `SELECT name, bound, is_default,
+            extract(epoch FROM nullif(split_part(split_part(bound, ' TO ', 1), '''', 2), '')::timestamptz) AS from_epoch,
+            extract(epoch FROM nullif(split_part(split_part(bound, ' TO ', 2), '''', 2), '')::timestamptz) AS to_epoch
+       FROM (SELECT c.relname AS name, b.bound, b.bound = 'DEFAULT' AS is_default
+               FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+              CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, 0) AS bound) b
+              WHERE i.inhparent = to_regclass($1)) p
+      ORDER BY from_epoch NULLS LAST, name`,
     [table],
   );
   return rows.map((row) => {
@@ -211,13 +216,14 @@ export const EXACT_COUNT_MAX_BYTES = 2 * 1024 * 1024;
 
 /**
  * Row estimate the way the planner makes it: reltuples scaled to the relation's current
- * number of pages; before the first ANALYZE/VACUUM, the statistics collector's live tuples.
- * Returns an SQL expression over `c` (pg_class) and `s` (pg_stat_user_tables).
+ * number of pages; before the first ANALYZE/VACUUM, the statistics system's live tuples.
+ * Returns an SQL expression over `c` (pg_class). The statistics are read by function, not by
+ * joining pg_stat_user_tables: that view aggregates over every relation's indexes.
  */
 export const ROW_ESTIMATE_SQL = `(CASE
    WHEN c.relpages > 0 AND c.reltuples >= 0
      THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::numeric)
-   ELSE coalesce(s.n_live_tup, 0)
+   ELSE pg_stat_get_live_tuples(c.oid)
  END)::bigint`;
 
 /** A relation's heap size and catalog row estimate, as read by readEstimates or the stats leaf query. */
@@ -233,8 +239,7 @@ async function readEstimates(client: pg.ClientBase, relations: string[]): Promis
   const { rows } = await client.query<RelationEstimate>(
     `SELECT r.name, pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
        FROM unnest($1::text[]) AS r(name)
-       JOIN pg_class c ON c.oid = to_regclass(quote_ident(r.name))
-       LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
+       JOIN pg_class c ON c.oid = to_regclass(quote_ident(r.name))`,
     [relations],
   );
   return rows;

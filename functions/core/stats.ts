@@ -1,13 +1,5 @@
 import type pg from 'pg';
-import {
-  assertSchemaInstalled,
-  EXACT_COUNT_MAX_BYTES,
-  listPartitions,
-  type RelationEstimate,
-  ROW_ESTIMATE_SQL,
-  rowCountOf,
-  runwayDays,
-} from './catalog';
+import { assertSchemaInstalled, EXACT_COUNT_MAX_BYTES, listPartitions, rowCountOf, runwayDays } from './catalog';
 import type { OperationContext } from './context';
 import { dayOf } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -15,6 +7,7 @@ import { withClient } from './db/sessions';
 import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
 import { type TableGrowth, tableGrowth } from './growth';
 import { lastHourActivity } from './last-hour';
+import { type LeafRow, readLeafSizes } from './leaf-sizes';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
 export interface TableStats {
@@ -66,13 +59,6 @@ export interface StatsReport {
   exchanges: ExchangeFreshness;
 }
 
-interface LeafRow extends RelationEstimate {
-  table_name: TableName;
-  table_bytes: string;
-  index_bytes: string;
-  total_bytes: string;
-}
-
 export interface StatsInput {
   /** The storage the database may fill, for storage_runway_days (DB_STORAGE_LIMIT_BYTES). */
   storageLimitBytes?: number;
@@ -91,30 +77,13 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
     const db = await client.query<{ name: string; size: string }>(
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );
-    // Each size function stats the relation's files, and pg_total_relation_size is by definition
-    // the other two summed: reading each once per leaf halves the work, which grows with partitions.
-    const leaves = await client.query<LeafRow>(
-      `SELECT t.name AS table_name, c.relname AS name,
-              size.table_bytes, size.index_bytes, size.table_bytes + size.index_bytes AS total_bytes,
-              pg_relation_size(c.oid) AS heap_bytes, ${ROW_ESTIMATE_SQL} AS estimate
-         FROM unnest($1::text[]) AS t(name)
-        CROSS JOIN LATERAL (
-              SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
-              UNION -- a plain table is its own only leaf (pg_partition_tree lists nothing for it)
-              SELECT oid FROM pg_class WHERE oid = t.name::regclass AND relkind = 'r'
-             ) leaf
-         JOIN pg_class c ON c.oid = leaf.relid
-        -- Volatile functions keep this subquery from being flattened: each runs once per leaf.
-        CROSS JOIN LATERAL (SELECT pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes) size
-         LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid`,
-      [ALL_TABLES],
-    );
+    const leaves = await readLeafSizes(client, ALL_TABLES);
     const exchanges = await listExchanges(client);
     const tables = {} as StatsReport['tables'];
     const recent: RecentIngest[] = [];
     const freshness: ExchangeFreshness = {};
     for (const table of ALL_TABLES) {
-      const tableLeaves = leaves.rows.filter((row) => row.table_name === table);
+      const tableLeaves = leaves.filter((row) => row.table_name === table);
       const base = await tableTotals(client, table, tableLeaves);
       if (!isTimeSeriesTable(table)) {
         tables[table] = base;
