@@ -19,21 +19,28 @@
  *   --scale-rows 1e8          rows of the --scale database (16% of them the backlog): less for a quick look
  *   --recovery 1e6,4e6,1.6e7  recovery of a 3-day DEFAULT backlog of that many rows per table
  *   --server-setting min_wal_size=8GB  adds to or overrides the production-like settings (repeatable)
+ *
+ * Opt-in, on its own, on the server at BENCH_PARTMAN_URL (a superuser URL; the server must offer
+ * pg_partman 4.x, e.g. Debian 12's postgresql-15-partman):
+ *   --partman                 ours against pg_partman, same server, same run (bench/sections/partman.ts)
+ *   --partman-backlog-rows 1e6  rows per table of its DEFAULT-backlog scenario: less for a quick look
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import prettyBytes from 'pretty-bytes';
 import { measureColdStarts } from './cold-start';
 import { archiveBench } from './sections/archive';
 import { maintenanceBench } from './sections/maintenance';
+import { inspectPartmanServer, partmanBench } from './sections/partman';
 import { type RecoveryResult, recoverBacklog } from './sections/recovery';
 import { scaleBench } from './sections/scale';
 import { statsScaling } from './sections/stats';
 import { statsInvocation } from './sections/stats-invocation';
 import { vacuumBench } from './sections/vacuum';
 import { benchServer } from './support/database';
-import { recoveryReport, scaleReport } from './support/scale-report';
+import { MISSING_PARTMAN_URL } from './support/partman-sql';
+import { partmanReport, recoveryReport, scaleReport } from './support/scale-report';
 import { formatSummary, ms } from './support/timing';
 
 function fail(message: string): never {
@@ -56,12 +63,14 @@ function parseOptions() {
         scale: { type: 'boolean', default: false },
         recovery: { type: 'string' },
         'scale-rows': { type: 'string', default: '1e8' },
+        partman: { type: 'boolean', default: false },
+        'partman-backlog-rows': { type: 'string', default: '1e6' },
         'server-setting': { type: 'string', multiple: true, default: [] },
       },
     }).values;
   } catch (error) {
     return fail(
-      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows, --recovery and --server-setting`,
+      `${(error as Error).message}; the options are --rows, --runs, --prune-rows, --backlog-rows, --old-days, --vacuum-rows, --archive-rows, --only, --scale, --scale-rows, --recovery, --server-setting, --partman and --partman-backlog-rows`,
     );
   }
 }
@@ -85,6 +94,42 @@ function saveResults(figures: unknown, log: (line: string) => void): void {
  * for the shared buffers and index builds, and checkpoints spaced for bulk loads.
  */
 const PRODUCTION_LIKE_SETTINGS = ['shared_buffers=2GB', 'maintenance_work_mem=512MB', 'max_wal_size=8GB', 'checkpoint_timeout=15min'];
+
+/** The machine and server a run's figures come from. */
+function describeMachine(postgresVersion: string): string {
+  return `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${prettyBytes(totalmem())} RAM, node ${process.version}, PostgreSQL ${postgresVersion}`;
+}
+
+/** `--partman`: on BENCH_PARTMAN_URL's server, no other section; exits when done. */
+async function runPartmanSection(): Promise<never> {
+  if (values.scale || values.recovery !== undefined)
+    fail('--partman runs on its own, on the server at BENCH_PARTMAN_URL: run --scale and --recovery in a separate run');
+  if (values['server-setting'].length > 0)
+    fail(
+      '--server-setting sets a server the bench starts; --partman uses the server at BENCH_PARTMAN_URL: start that one with the settings instead',
+    );
+  const url = process.env.BENCH_PARTMAN_URL;
+  if (!url) fail(MISSING_PARTMAN_URL);
+  const rows = whole('--partman-backlog-rows', values['partman-backlog-rows']);
+  const server = await inspectPartmanServer(url).catch((error: Error) => fail(error.message));
+  const machine = describeMachine(server.postgres);
+  const load = (loadavg()[0] ?? 0).toFixed(2);
+  log(`machine: ${machine}; pg_partman ${server.partman}; load ${load}`);
+  const locks = Number(server.settings.max_locks_per_transaction);
+  if (locks < 256)
+    log(
+      `warning: max_locks_per_transaction is ${locks}: pg_partman's retention drops 720 partitions in one transaction and may run out of shared memory (start the server with -c max_locks_per_transaction=256)`,
+    );
+  const result = await partmanBench(url, server, rows, log);
+  const out = [
+    `Started ${new Date(performance.timeOrigin + began).toISOString()} on ${machine}; load at start ${load}.\n`,
+    ...partmanReport(result),
+    `\nTotal ${ms(performance.now() - began)}.`,
+  ];
+  console.log(out.join('\n'));
+  saveResults({ machine, load, partman: result, totalMs: performance.now() - began }, log);
+  process.exit(0);
+}
 
 const values = parseOptions();
 for (const setting of values['server-setting']) {
@@ -110,9 +155,10 @@ for (const section of sections) {
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const began = performance.now();
+if (values.partman) await runPartmanSection();
 const large = values.scale || values.recovery !== undefined;
 const server = await benchServer(large ? LARGE_RUN_SETTINGS.flatMap((setting) => ['-c', setting]) : []);
-const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${prettyBytes(totalmem())} RAM, node ${process.version}, PostgreSQL ${server.version}`;
+const machine = describeMachine(server.version);
 log(`machine: ${machine}`);
 
 if (large) {

@@ -52,8 +52,8 @@ export async function recoverBacklog(adminUrl: string, rowsPerTable: number, log
   }
 }
 
-/** Each parent shows every backlog row, no DEFAULT partition holds one, no backlog table is left. */
-async function allVisible(url: string, loadedAt: Date, rowsPerTable: number): Promise<boolean> {
+/** Each parent shows every backlog row (ts before `loadedAt`), no DEFAULT partition holds one, no backlog table is left. */
+export async function allVisible(url: string, loadedAt: Date, rowsPerTable: number): Promise<boolean> {
   const client = new pg.Client(url);
   await client.connect();
   try {

@@ -1,4 +1,5 @@
 import prettyBytes from 'pretty-bytes';
+import type { PartmanResult } from '../sections/partman';
 import type { RecoveryResult } from '../sections/recovery';
 import type { ScaleResult } from '../sections/scale';
 import type { MeasuredOperation } from './scenario';
@@ -6,6 +7,8 @@ import { formatSummary, ms } from './timing';
 
 const rss = (op: MeasuredOperation) => (op.peakRssMiB === null ? '-' : `${Math.round(op.peakRssMiB)} MiB`);
 const transactions = (op: MeasuredOperation) => `${ms(op.longestTransactionMs)} (${ms(op.longestBlockingMs)})`;
+/** The operation's result, or the first line of its failure (a PL/pgSQL error carries its whole context). */
+const detail = (op: MeasuredOperation) => op.detail.split('\n')[0];
 const writer = (op: MeasuredOperation) =>
   `${op.ingestion.inserts} | ${op.ingestion.failed} | ${ms(op.ingestion.p50)} | ${ms(op.ingestion.p99)} | ${ms(op.ingestion.max)}`;
 
@@ -33,7 +36,7 @@ export function scaleReport(result: ScaleResult): string[] {
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const op of result.operations) {
-    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${op.detail} | ${writer(op)} | ${op.load.toFixed(2)} |`);
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${rss(op)} | ${detail(op)} | ${writer(op)} | ${op.load.toFixed(2)} |`);
   }
   const ratio = stats.dbTime.median / stats.dbTimeAt1e6.median;
   out.push(
@@ -43,5 +46,38 @@ export function scaleReport(result: ScaleResult): string[] {
     `| 1e+6 | ${formatSummary(stats.dbTimeAt1e6)} | 1.00x | - | - | - | - | - | - | - |`,
     `| ${shape.rows.toExponential(0)} | ${formatSummary(stats.dbTime)} | ${ratio.toFixed(2)}x | ${formatSummary(stats.process)} | ${Math.round(stats.peakRssMiB)} MiB | ${stats.ingestion.inserts} | ${stats.ingestion.failed} | ${ms(stats.ingestion.p50)} | ${ms(stats.ingestion.p99)} | ${ms(stats.ingestion.max)} |`,
   );
+  return out;
+}
+
+/** The writer's worst insert during `op`, or '-' when none of its inserts fell in the operation (a short one). */
+const worstInsert = (op: MeasuredOperation) => (op.ingestion.inserts === 0 ? '-' : ms(op.ingestion.max));
+
+/** The `--partman` tables: the comparison as the issue shows it, then every measured call. */
+export function partmanReport(result: PartmanResult): string[] {
+  const { server } = result;
+  const settings = Object.entries(server.settings)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(', ');
+  const out = [
+    `**Ours against pg_partman ${server.partman}** on one PostgreSQL ${server.postgres} (${settings}); each scenario on two fresh migrated databases, ours (the core operation in-process) on one, pg_partman's SQL calls on the other, while a writer inserts today's rows one at a time. Stall: the writer's worst insert; hold: the longest transaction holding inserts back.\n`,
+    "| scenario | ours | pg_partman | writer's worst stall, ours vs partman | hold, ours vs partman | failed inserts, ours / partman |",
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const { scenario, ours, partman } of result.comparisons) {
+    out.push(
+      `| ${scenario} | ${ms(ours.ms)} | ${ms(partman.ms)} | ${worstInsert(ours)} vs ${worstInsert(partman)} | ${ms(ours.longestBlockingMs)} vs ${ms(partman.longestBlockingMs)} | ${ours.ingestion.failed} / ${partman.ingestion.failed} |`,
+    );
+  }
+  const visible = (yes: boolean) => (yes ? 'yes' : 'NO');
+  out.push(
+    `\nEvery backlog row visible through its parent after the recovery, none left in a DEFAULT partition: ${result.backlogVisible
+      .map((v) => `${v.shape}: ours ${visible(v.ours)}, pg_partman ${visible(v.partman)}`)
+      .join('; ')}.\n`,
+    '| call | time | longest transaction (holding inserts back) | result | inserts | failed | p50 | p99 | worst insert | load |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const op of result.comparisons.flatMap((c) => [c.ours, c.partman])) {
+    out.push(`| ${op.name} | ${ms(op.ms)} | ${transactions(op)} | ${detail(op)} | ${writer(op)} | ${op.load.toFixed(2)} |`);
+  }
   return out;
 }

@@ -69,3 +69,18 @@ export async function measureOperation<T>(
     result: invocation.result as T,
   };
 }
+
+/**
+ * Runs `work` in this process, shaped as an invocation for measureOperation: its time, and a
+ * failure as its error (then reported in the table). No peak RSS of its own: NaN.
+ */
+export async function runInProcess<T>(work: () => Promise<T>): Promise<ProcessRun<T>> {
+  const started = performance.now();
+  try {
+    const result = await work();
+    return { ms: performance.now() - started, peakRssMiB: Number.NaN, result };
+  } catch (error) {
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    return { ms: performance.now() - started, peakRssMiB: Number.NaN, error: { name, message } };
+  }
+}

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { blockingLockWait, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
+import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { type ForeignKey, foreignKeyStates, IN_PROGRESS_COMMENT, type IndexShape, listIndexShapes } from './catalog';
 import type { OperationContext } from './context';
 import { dayBoundLiterals, partitionName } from './days';
@@ -202,6 +202,8 @@ function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
  */
 export async function attachDayTable(ctx: OperationContext, client: pg.ClientBase, plan: DayTable): Promise<number> {
   const statements = [
+    // A table built under another name is restore's, which keeps its commit flushed.
+    ...(plan.renameTo ? [] : [COMMIT_WITHOUT_FLUSH]),
     ...attachStatements(ctx, [plan], true),
     `ALTER TABLE ${quoteIdent(plan.name)} RESET (autovacuum_enabled)`,
     `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`,
@@ -220,6 +222,7 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
  */
 export async function createEmptyDayPartitions(ctx: OperationContext, client: pg.ClientBase, plans: DayTable[]): Promise<number> {
   const statements = [
+    COMMIT_WITHOUT_FLUSH,
     ...plans.flatMap((plan) => [createStatement(plan, 'attached at once'), boundsCheck(plan)]),
     ...attachStatements(ctx, plans, false),
   ];

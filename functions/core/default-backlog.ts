@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { blockingLockWait, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
+import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { BACKLOG_COMMENT, type ForeignKey, listIndexes } from './catalog';
 import type { OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
@@ -97,6 +97,7 @@ export async function takeDefaultBacklog(
   const statements = [
     // Autovacuum, busy with a loaded DEFAULT partition, is made to yield first (see
     // quietLockWait): this mode does not stop inserts, and no DETACH can wait for it later.
+    COMMIT_WITHOUT_FLUSH,
     quietLockWait(ctx),
     `LOCK TABLE ${quoteIdent(defaultPartition)} IN SHARE UPDATE EXCLUSIVE MODE`,
     configuredLockWait(ctx),
@@ -146,6 +147,7 @@ export async function dropEmptiedTable(
   });
   const referenced = referencedTables(foreignKeys);
   const statements = [
+    COMMIT_WITHOUT_FLUSH,
     blockingLockWait(ctx),
     ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
     `DROP TABLE ${quoteIdent(table)}`,

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './db/identifiers';
+import type { ExchangeActivity } from './last-hour';
 import type { TimeSeriesTable } from './tables';
 
 /**
@@ -19,7 +20,12 @@ export interface ExchangeTableFreshness {
   /** Newest row not in the future; null when the exchange has no row in the table. */
   latest_ts: string | null;
   data_age_seconds: number | null;
+  /**
+   * Rows of the last hour: counted up to LAST_HOUR_SAMPLE_ROWS (last-hour.ts), above it the rate
+   * of the newest of them over the hour (see rows_last_hour_exact).
+   */
   rows_last_hour: number;
+  rows_last_hour_exact: boolean;
   /** Older than EXCHANGE_STALL_SECONDS while another exchange is fresh in the same table. */
   stalled: boolean;
 }
@@ -100,7 +106,7 @@ export function tableFreshness(
   now: Date,
   exchanges: Exchange[],
   newest: Map<number, Date | null>,
-  rowsLastHour: (id: number) => number,
+  lastHour: Map<number, Pick<ExchangeActivity, 'rows_last_hour' | 'rows_last_hour_exact'>>,
 ): Map<string, ExchangeTableFreshness> {
   const ageOf = (ts: Date | null | undefined) => (ts ? Math.max(0, Math.round((now.getTime() - ts.getTime()) / 1000)) : null);
   const anyFresh = exchanges.some((e) => {
@@ -114,7 +120,8 @@ export function tableFreshness(
       const entry: ExchangeTableFreshness = {
         latest_ts: ts?.toISOString() ?? null,
         data_age_seconds: age,
-        rows_last_hour: rowsLastHour(e.id),
+        rows_last_hour: lastHour.get(e.id)?.rows_last_hour ?? 0,
+        rows_last_hour_exact: lastHour.get(e.id)?.rows_last_hour_exact ?? true,
         stalled: anyFresh && age !== null && age > EXCHANGE_STALL_SECONDS,
       };
       return [e.name, entry];

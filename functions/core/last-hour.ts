@@ -16,12 +16,17 @@ export interface SymbolActivity {
 /** One exchange's rows of the last hour in one table. */
 export interface ExchangeActivity {
   rows_last_hour: number;
+  /** False: rows_last_hour is the rate of its newest rows over the hour (see exchangeLastHourSql). */
+  rows_last_hour_exact: boolean;
   latest_ts: Date;
 }
 
-/** A table's last hour, per symbol and per exchange; only those with rows in it are listed. */
+/**
+ * A table's last hour, per symbol and per exchange; only those with rows in it are listed.
+ * `symbols` is null unless asked for (see lastHourActivity).
+ */
 export interface LastHour {
-  symbols: SymbolActivity[];
+  symbols: SymbolActivity[] | null;
   /** By exchange id. */
   exchanges: Map<number, ExchangeActivity>;
 }
@@ -55,7 +60,62 @@ export function lastHourParams(now: Date): [Date, Date] {
   return [now, new Date(now.getTime() - LAST_HOUR_MS)];
 }
 
-/** Rows of the last hour of one table per symbol and per exchange, and their newest ts (see lastHourSql for the cost). */
+/**
+ * Rows of the last hour per exchange read at most, in each time-series table: above it,
+ * rows_last_hour is estimated from them. Bounds a stats run's reads at 7 exchanges x 4 tables x
+ * this, whatever the ingest rate.
+ */
+export const LAST_HOUR_SAMPLE_ROWS = 1000;
+
+/**
+ * The newest rows of the last hour of each exchange in one table, at most LAST_HOUR_SAMPLE_ROWS
+ * + 1 of them ($1 = now, $2 = now - 1 hour, $3 = that limit), through the (exchange_id, ts DESC)
+ * index of the one or two day partitions overlapping the hour (pruned at plan time, as in
+ * lastHourSql). Cost: exchanges x at most $3 index entries and their heap rows, whatever the
+ * ingest rate, the table's size or its number of symbols.
+ */
+export function exchangeLastHourSql(table: TimeSeriesTable): string {
+  return `SELECT e.id AS exchange_id, count(*)::int AS rows, min(n.ts) AS oldest_ts, max(n.ts) AS latest_ts
+  FROM exchanges e
+ CROSS JOIN LATERAL (
+       SELECT t.ts FROM ${quoteIdent(table)} t
+        WHERE t.exchange_id = e.id AND t.ts > $2 AND t.ts <= $1
+        ORDER BY t.ts DESC LIMIT $3
+      ) n
+ GROUP BY e.id`;
+}
+
+/**
+ * The rows of an hour, from its newest `rows` (all there are when at most LAST_HOUR_SAMPLE_ROWS,
+ * else the newest LAST_HOUR_SAMPLE_ROWS + 1, the oldest of them at `oldest`): exact, or the
+ * rate over (oldest, now] for the whole hour. Rows that stopped coming lower the rate, as they
+ * should: the window reaches up to now.
+ */
+export function hourlyRows(rows: number, oldest: Date, now: Date): { rows: number; exact: boolean } {
+  if (rows <= LAST_HOUR_SAMPLE_ROWS) return { rows, exact: true };
+  const span = Math.max(1, now.getTime() - oldest.getTime());
+  return { rows: Math.max(rows, Math.round((rows * LAST_HOUR_MS) / span)), exact: false };
+}
+
+/** Each exchange's rows of the last hour in one table, exact up to LAST_HOUR_SAMPLE_ROWS (see exchangeLastHourSql). */
+export async function exchangeLastHour(client: pg.ClientBase, table: TimeSeriesTable, now: Date): Promise<LastHour> {
+  const { rows } = await client.query<{ exchange_id: number; rows: number; oldest_ts: Date; latest_ts: Date }>(exchangeLastHourSql(table), [
+    ...lastHourParams(now),
+    LAST_HOUR_SAMPLE_ROWS + 1,
+  ]);
+  const exchanges = new Map<number, ExchangeActivity>();
+  for (const row of rows) {
+    const hour = hourlyRows(row.rows, row.oldest_ts, now);
+    exchanges.set(Number(row.exchange_id), { rows_last_hour: hour.rows, rows_last_hour_exact: hour.exact, latest_ts: row.latest_ts });
+  }
+  return { symbols: null, exchanges };
+}
+
+/**
+ * Rows of the last hour of one table per symbol and per exchange, exactly, and their newest ts
+ * (see lastHourSql for the cost: it reads every row of the hour, so stats runs it only when asked
+ * for symbols).
+ */
 export async function lastHourActivity(client: pg.ClientBase, table: TimeSeriesTable, now: Date): Promise<LastHour> {
   const { rows } = await client.query<{
     exchange_id: number | null;
@@ -64,11 +124,12 @@ export async function lastHourActivity(client: pg.ClientBase, table: TimeSeriesT
     rows: string;
     latest_ts: Date;
   }>(lastHourSql(table), lastHourParams(now));
-  const result: LastHour = { symbols: [], exchanges: new Map() };
+  const symbols: SymbolActivity[] = [];
+  const exchanges = new Map<number, ExchangeActivity>();
   for (const row of rows) {
     const activity = { rows_last_hour: Number(row.rows), latest_ts: row.latest_ts };
-    if (row.per_exchange) result.exchanges.set(Number(row.exchange_id), activity);
-    else result.symbols.push({ symbol: String(row.symbol), ...activity });
+    if (row.per_exchange) exchanges.set(Number(row.exchange_id), { ...activity, rows_last_hour_exact: true });
+    else symbols.push({ symbol: String(row.symbol), ...activity });
   }
-  return result;
+  return { symbols, exchanges };
 }

@@ -155,7 +155,7 @@ const storageLimit = { ...STORAGE_LIMIT_BYTES, error: `must be a whole number of
 
 const statsOperation = defineOperation({
   id: 'stats',
-  payload: z.strictObject({ storageLimitBytes: numberValue(storageLimit).optional() }),
+  payload: z.strictObject({ storageLimitBytes: numberValue(storageLimit).optional(), symbols: switchValue }),
   run: (ctx, payload) => collectStats(ctx, payload),
   metrics: statsMetrics,
   defaults: {
@@ -165,11 +165,14 @@ const statsOperation = defineOperation({
   },
   runsAs: 'reader',
   cli: {
-    flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' } },
+    flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' }, symbols: { field: 'symbols', kind: 'switch' } },
     usage: {
       summary: 'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest',
-      flags: [['--storage-limit-bytes N', 'the storage the database may fill: adds the storage runway (days until full)']],
-      examples: ['', '--format json', '--storage-limit-bytes 21474836480'],
+      flags: [
+        ['--storage-limit-bytes N', 'the storage the database may fill: adds the storage runway (days until full)'],
+        ['--symbols', "adds the last hour's rows per symbol, counted exactly (reads every row of the hour)"],
+      ],
+      examples: ['', '--format json', '--storage-limit-bytes 21474836480', '--symbols'],
     },
   },
 });
@@ -181,8 +184,6 @@ const statsOperation = defineOperation({
  * missing-data alarm covers a stats run that stops.
  */
 function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables' | 'exchanges'> {
-  const rowsLastHour = new Map<string, number>();
-  for (const ingest of report.recent_ingest) rowsLastHour.set(ingest.table, (rowsLastHour.get(ingest.table) ?? 0) + ingest.rows_last_hour);
   const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
   for (const [table, stats] of Object.entries(report.tables)) {
     const sizes = {
@@ -197,7 +198,7 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
     }
     tables[table] = {
       ...sizes,
-      RowsLastHour: rowsLastHour.get(table) ?? 0,
+      RowsLastHour: stats.rows_last_hour,
       PartitionRunwayDays: stats.runway_days,
       DefaultPartitionRows: stats.default_rows,
       ...(stats.data_age_seconds === null ? {} : { DataAgeSeconds: stats.data_age_seconds }),

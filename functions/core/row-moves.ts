@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import type { OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
@@ -70,7 +71,7 @@ export async function moveAllRows(
     const batch = await runWithLockTimeout(client, `move rows into ${move.target}`, ctx.settings, ctx.log, async () => {
       // No wait for the commit to reach the disk: a crash that forgets a batch forgets both its
       // halves (the DELETE and the INSERT are one statement), and the next run moves it again.
-      await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+      await client.query(COMMIT_WITHOUT_FLUSH);
       return moveBatch(client, move, batchSize, after);
     });
     moved += batch.rows;

@@ -6,7 +6,7 @@ import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
 import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
 import { type TableGrowth, tableGrowth } from './growth';
-import { lastHourActivity } from './last-hour';
+import { exchangeLastHour, lastHourActivity } from './last-hour';
 import { type LeafRow, readLeafSizes } from './leaf-sizes';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
 
@@ -27,6 +27,10 @@ export interface TimeSeriesTableStats extends TableStats, TableGrowth {
   /** Consecutive days from today (UTC) that have a partition. */
   runway_days: number;
   default_rows: number;
+  /** Rows of the last hour, over the exchanges (see ExchangeTableFreshness.rows_last_hour). */
+  rows_last_hour: number;
+  /** False when an exchange's count is estimated from its newest rows. */
+  rows_last_hour_exact: boolean;
   /** Newest row not in the future. */
   latest_ts: string | null;
   data_age_seconds: number | null;
@@ -54,7 +58,8 @@ export interface StatsReport {
     storage_runway_days: number | null;
   };
   tables: Record<TableName, TableStats | TimeSeriesTableStats>;
-  recent_ingest: RecentIngest[];
+  /** Per symbol, exact: only when the run asked for symbols (`symbols`), else null. */
+  recent_ingest: RecentIngest[] | null;
   /** Per exchange and time-series table: newest row, age, last hour's rows, stalled. */
   exchanges: ExchangeFreshness;
 }
@@ -62,6 +67,11 @@ export interface StatsReport {
 export interface StatsInput {
   /** The storage the database may fill, for storage_runway_days (DB_STORAGE_LIMIT_BYTES). */
   storageLimitBytes?: number;
+  /**
+   * Adds recent_ingest, the last hour's rows per symbol, counted exactly: it reads every row of
+   * the hour, so its cost follows the ingest rate.
+   */
+  symbols?: boolean;
 }
 
 /**
@@ -80,7 +90,7 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
     const leaves = await readLeafSizes(client, ALL_TABLES);
     const exchanges = await listExchanges(client);
     const tables = {} as StatsReport['tables'];
-    const recent: RecentIngest[] = [];
+    const recent: RecentIngest[] | null = input.symbols ? [] : null;
     const freshness: ExchangeFreshness = {};
     for (const table of ALL_TABLES) {
       const tableLeaves = leaves.filter((row) => row.table_name === table);
@@ -89,9 +99,9 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
         tables[table] = base;
         continue;
       }
-      const series = await timeSeriesStats(client, table, now, tableLeaves, exchanges);
+      const series = await timeSeriesStats(client, { table, now, symbols: input.symbols ?? false }, tableLeaves, exchanges);
       tables[table] = { ...base, ...series.stats };
-      recent.push(...series.recent);
+      recent?.push(...series.recent);
       for (const [name, entry] of series.exchanges) {
         freshness[name] ??= {} as ExchangeFreshness[string];
         freshness[name][table] = entry;
@@ -139,8 +149,7 @@ type SeriesFields = Omit<TimeSeriesTableStats, keyof TableStats>;
 
 async function timeSeriesStats(
   client: pg.ClientBase,
-  table: TimeSeriesTable,
-  now: Date,
+  { table, now, symbols }: { table: TimeSeriesTable; now: Date; symbols: boolean },
   leaves: LeafRow[],
   exchanges: Exchange[],
 ): Promise<{ stats: SeriesFields; recent: RecentIngest[]; exchanges: Map<string, ExchangeTableFreshness> }> {
@@ -150,12 +159,12 @@ async function timeSeriesStats(
   // Its size and estimate came with the leaf query: no second catalog read.
   const defaultLeaf = leaves.find((leaf) => leaf.name === defaultPartition?.name);
 
-  const lastHour = await lastHourActivity(client, table, now);
+  const lastHour = symbols ? await lastHourActivity(client, table, now) : await exchangeLastHour(client, table, now);
   const known = new Map([...lastHour.exchanges].map(([id, activity]) => [id, activity.latest_ts]));
   const newest = await newestRows(client, table, now, exchanges, known);
   // Every row belongs to an exchange (a foreign key): the newest of theirs is the table's.
   const latest = [...newest.values()].reduce<Date | null>((max, ts) => (ts && (!max || ts > max) ? ts : max), null);
-  const recent = lastHour.symbols.map((a) => ({
+  const recent = (lastHour.symbols ?? []).map((a) => ({
     table,
     symbol: a.symbol,
     rows_last_hour: a.rows_last_hour,
@@ -171,12 +180,14 @@ async function timeSeriesStats(
       newest_partition: last ? dayOf(last) : null,
       runway_days: runwayDays(partitions, dayOf(now)),
       default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
+      rows_last_hour: [...lastHour.exchanges.values()].reduce((sum, e) => sum + e.rows_last_hour, 0),
+      rows_last_hour_exact: [...lastHour.exchanges.values()].every((e) => e.rows_last_hour_exact),
       latest_ts: latest?.toISOString() ?? null,
       data_age_seconds: latest ? Math.max(0, Math.round((now.getTime() - latest.getTime()) / 1000)) : null,
       ...tableGrowth(partitions, leaves, now),
     },
     recent,
-    exchanges: tableFreshness(now, exchanges, newest, (id) => lastHour.exchanges.get(id)?.rows_last_hour ?? 0),
+    exchanges: tableFreshness(now, exchanges, newest, lastHour.exchanges),
   };
 }
 

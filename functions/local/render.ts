@@ -206,7 +206,7 @@ function renderStats(r: StatsReport): string {
       s.rows_per_day ?? '',
     ];
   });
-  const recent = r.recent_ingest.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
+  const recent = r.recent_ingest?.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
     `database ${r.database.name}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
     renderColumns(
@@ -228,10 +228,16 @@ function renderStats(r: StatsReport): string {
       rows,
     ),
     '',
-    recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour',
+    recentSymbols(recent),
     '',
     renderExchanges(r.exchanges),
   ].join('\n');
+}
+
+/** The per-symbol table when the run asked for it (--symbols). */
+function recentSymbols(recent: (string | number)[][] | undefined): string {
+  if (!recent) return 'rows per symbol: not counted (--symbols counts them; it reads every row of the last hour)';
+  return recent.length ? renderColumns(['table', 'symbol', 'rows last hour', 'latest'], recent) : 'no rows ingested in the last hour';
 }
 
 /** "10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days"; the limit and runway only when known. */
@@ -249,7 +255,7 @@ function renderExchanges(exchanges: StatsReport['exchanges']): string {
       .map(([table, f]) => [
         exchange,
         table,
-        f.rows_last_hour,
+        `${f.rows_last_hour_exact ? '' : '~'}${f.rows_last_hour}`,
         f.latest_ts ?? '',
         age(f.data_age_seconds ?? 0),
         f.stalled ? 'STALLED' : '',

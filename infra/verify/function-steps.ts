@@ -70,7 +70,9 @@ export async function checkStats(lambda: LambdaClient, stack: DeployedStack): Pr
   const tables = report.tables as StatsReport['tables'];
   const runway = TIME_SERIES_TABLES.map((table) => (tables[table] as TimeSeriesTableStats).runway_days);
   const shortest = Math.min(...runway);
-  const detail = `database ${report.database?.name} ${prettyBytes(report.database?.size_bytes ?? 0, { binary: true })}, ${ALL_TABLES.length} tables, ${shortest}-${Math.max(...runway)} days of partitions ahead, ${report.recent_ingest?.length ?? 0} symbols ingested in the last hour`;
+  const series = TIME_SERIES_TABLES.map((table) => tables[table] as TimeSeriesTableStats);
+  const lastHour = `${series.every((t) => t.rows_last_hour_exact) ? '' : '~'}${series.reduce((sum, t) => sum + t.rows_last_hour, 0)}`;
+  const detail = `database ${report.database?.name} ${prettyBytes(report.database?.size_bytes ?? 0, { binary: true })}, ${ALL_TABLES.length} tables, ${shortest}-${Math.max(...runway)} days of partitions ahead, ${lastHour} rows ingested in the last hour`;
   if (shortest >= RUNWAY_ALARM_DAYS) return { step: 'stats', ok: true, detail };
   return {
     step: 'stats',

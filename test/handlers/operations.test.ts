@@ -82,7 +82,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
        SELECT 1, s, now() - interval '10 minutes' - g * interval '1 second' FROM unnest(ARRAY['BTC', 'ETH']) s, generate_series(1, 3) g`,
     );
     const stats = await handlerFor('stats', { METRICS_NAMESPACE: 'PerpsStatsTest' });
-    const run = await invoke(stats, {});
+    const run = await invoke(stats, { symbols: true });
     expect(run.error).toBeUndefined();
     const report = run.result as { database: { size_bytes: number }; tables: Record<string, Record<string, number | null>> };
     const metrics = metricsOf(run.emf);

@@ -22,7 +22,7 @@ const EXPECTED_ROWS: Record<string, number> = {
   'Lambda migrate': 2,
   'Lambda partitions': 26,
   'Lambda prune': 38,
-  'Lambda stats': 23,
+  'Lambda stats': 24,
   'Lambda vacuum': 3,
   'Lambda archive': 5,
   'Lambda restore': 4,

@@ -1,18 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXCHANGE_STALL_SECONDS, newestRowParams, newestRowSql, SEEDED_EXCHANGES } from '../../functions/core/exchanges';
-import { lastHourParams, lastHourSql } from '../../functions/core/last-hour';
+import { exchangeLastHourSql, LAST_HOUR_SAMPLE_ROWS, lastHourParams, lastHourSql } from '../../functions/core/last-hour';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
-import { tuplesReadByStats } from '../support/tuples-read';
+import { analyzeArrived, tuplesReadByStats } from '../support/tuples-read';
 
 const NOW = new Date('2026-09-02T10:30:00Z');
 const MINUTE = 60_000;
 let url: string;
 let client: Awaited<ReturnType<typeof connect>>;
 let report: StatsReport;
+let withSymbols: StatsReport;
 
 /**
  * tickers: BTC every minute for the last 3 hours, ETH every minute from 5 to 2 hours ago, one
@@ -47,8 +48,13 @@ beforeAll(async () => {
   // VACUUM too: it makes each partition's free-space and visibility maps now and resets the insert
   // counters, so autovacuum cannot add those forks (and their bytes) between the report and the checks.
   await client.query('VACUUM ANALYZE');
+  await analyzeArrived(client);
   report = await collectStats(ctx);
+  withSymbols = await collectStats(ctx, { symbols: true });
 });
+
+/** SQL: the size of `oid` with its indexes (pg_total_relation_size) without its free-space and visibility maps. */
+const settledBytes = (oid: string) => `(pg_total_relation_size(${oid}) - pg_relation_size(${oid}, 'fsm') - pg_relation_size(${oid}, 'vm'))`;
 
 const series = (table: string) => report.tables[table as keyof StatsReport['tables']] as TimeSeriesTableStats;
 
@@ -75,6 +81,8 @@ describe('stats', () => {
         'partitions',
         'row_count',
         'row_count_exact',
+        'rows_last_hour',
+        'rows_last_hour_exact',
         'runway_days',
         'table_bytes',
         'total_bytes',
@@ -98,7 +106,7 @@ describe('stats', () => {
     expect(series('funding_rates').growth_days).toEqual(week);
     expect(series('funding_rates').rows_per_day).toBe(4320);
     const { rows } = await client.query<{ bytes: string }>(
-      `SELECT pg_total_relation_size(c.oid) AS bytes FROM pg_class c WHERE c.relname = ANY ($1) ORDER BY 1`,
+      `SELECT ${settledBytes('c.oid')} AS bytes FROM pg_class c WHERE c.relname = ANY ($1) ORDER BY 1`,
       [week.map((day) => `funding_rates_${day.replaceAll('-', '_')}`)],
     );
     expect(series('funding_rates').bytes_per_day).toBe(Number(rows[3]?.bytes));
@@ -126,8 +134,10 @@ describe('stats', () => {
     expect(report.database.name).toBe(new URL(url).pathname.slice(1));
     expect(Math.abs(report.database.size_bytes - Number(db.rows[0]?.size))).toBeLessThan(1024 * 1024);
     for (const table of TIME_SERIES_TABLES) {
+      // Every leaf is settled (analyzed, nothing changed since): its sizes are the catalog's page
+      // counts, which leave out the free-space and visibility maps, and nothing else.
       const { rows } = await client.query<{ t: string; i: string; total: string }>(
-        `SELECT sum(pg_table_size(relid)) AS t, sum(pg_indexes_size(relid)) AS i, sum(pg_total_relation_size(relid)) AS total
+        `SELECT sum(${settledBytes('relid')} - pg_indexes_size(relid)) AS t, sum(pg_indexes_size(relid)) AS i, sum(${settledBytes('relid')}) AS total
            FROM pg_partition_tree($1::regclass) WHERE isleaf`,
         [table],
       );
@@ -178,15 +188,23 @@ describe('stats', () => {
       latest_ts: '2026-09-02T10:30:00.000Z',
       data_age_seconds: 0,
       rows_last_hour: 60,
+      rows_last_hour_exact: true,
       stalled: false,
     });
     expect(report.exchanges.bybit?.tickers).toEqual({
       latest_ts: '2026-09-02T08:30:00.000Z',
       data_age_seconds: 7200,
       rows_last_hour: 0,
+      rows_last_hour_exact: true,
       stalled: true,
     });
-    expect(report.exchanges.kucoin?.tickers).toEqual({ latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false });
+    expect(report.exchanges.kucoin?.tickers).toEqual({
+      latest_ts: null,
+      data_age_seconds: null,
+      rows_last_hour: 0,
+      rows_last_hour_exact: true,
+      stalled: false,
+    });
     // orderbooks: binance alone, stopped yesterday: every exchange is old there, so no venue stalled.
     expect(report.exchanges.binance?.orderbooks).toMatchObject({ latest_ts: '2026-09-01T20:00:00.000Z', stalled: false });
     // funding_rates: all seven fresh.
@@ -220,6 +238,8 @@ describe('stats', () => {
     // The last hour (09:30, 10:30] and the recent day (yesterday 10:30, 10:30] are pruned at plan
     // time to their day partitions; the DEFAULT goes too, as those days have partitions.
     expect(await explain(lastHourSql('funding_rates'), lastHourParams(NOW))).toEqual(['funding_rates_2026_09_02']);
+    const sampled = [...lastHourParams(NOW), LAST_HOUR_SAMPLE_ROWS + 1];
+    expect(await explain(exchangeLastHourSql('funding_rates'), sampled)).toEqual(['funding_rates_2026_09_02']);
     expect(await explain(newestRowSql('funding_rates', 'recent'), newestRowParams('recent', NOW, ids))).toEqual([
       'funding_rates_2026_09_01',
       'funding_rates_2026_09_02',
@@ -235,11 +255,45 @@ describe('stats', () => {
     expect(series('trades')).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z' });
     expect(series('orderbooks')).toMatchObject({ latest_ts: '2026-09-01T20:00:00.000Z', data_age_seconds: 14.5 * 3600, default_rows: 1 });
     expect(series('ingest_events' as 'tickers')).not.toHaveProperty('latest_ts');
-    const tickers = report.recent_ingest.filter((r) => r.table === 'tickers');
+    // Per symbol only when asked for: it reads every row of the hour.
+    expect(report.recent_ingest).toBeNull();
+    const tickers = (withSymbols.recent_ingest ?? []).filter((r) => r.table === 'tickers');
     // BTC: minutes 0..59 are inside (now - 1h, now]; ETH's newest row is 2 hours old.
     expect(tickers).toEqual([{ table: 'tickers', symbol: 'BTC', rows_last_hour: 60, latest_ts: '2026-09-02T10:30:00.000Z' }]);
-    const funding = report.recent_ingest.filter((r) => r.table === 'funding_rates');
+    const funding = (withSymbols.recent_ingest ?? []).filter((r) => r.table === 'funding_rates');
     expect(funding).toHaveLength(50);
     expect(funding.reduce((n, r) => n + r.rows_last_hour, 0)).toBe(179); // one row per 20 s: 3600/20 - 1
+    // The same counts per exchange and table, with or without symbols.
+    expect(series('funding_rates')).toMatchObject({ rows_last_hour: 179, rows_last_hour_exact: true });
+    expect(withSymbols.exchanges).toEqual(report.exchanges);
+  });
+
+  // Last: it changes a partition the earlier checks read.
+  it('measures a partition changed since its last analyze from its files, the settled ones from the catalog', async () => {
+    const day = 'funding_rates_2026_09_01';
+    // A session of its own, closed, so its insert counts reach the statistics system.
+    const writer = await connect(url);
+    await writer.query(`INSERT INTO funding_rates (exchange_id, symbol, ts, rate) VALUES (1, 'LATE', '2026-09-01T12:00:00Z', 0.0001)`);
+    await writer.end();
+    for (let i = 0; i < 40; i++) {
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await client.query<{ n: string }>(`SELECT pg_stat_get_mod_since_analyze($1::regclass) AS n`, [day]);
+      if (Number(rows[0]?.n) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const after = (await collectStats(testContext(url, { now: NOW }))).tables.funding_rates;
+    const { rows } = await client.query<{ changed: string; settled: string }>(
+      `SELECT sum(pg_total_relation_size(relid)) FILTER (WHERE relid = $2::regclass) AS changed,
+              sum(${settledBytes('relid')}) FILTER (WHERE relid <> $2::regclass) AS settled
+         FROM pg_partition_tree($1::regclass) WHERE isleaf`,
+      ['funding_rates', day],
+    );
+    // The changed day with its free-space and visibility maps (pg_total_relation_size), the others without.
+    expect(after.total_bytes).toBe(Number(rows[0]?.changed) + Number(rows[0]?.settled));
+    const { rows: maps } = await client.query<{ bytes: string }>(
+      `SELECT pg_relation_size($1::regclass, 'fsm') + pg_relation_size($1::regclass, 'vm') AS bytes`,
+      [day],
+    );
+    expect(Number(maps[0]?.bytes)).toBeGreaterThan(0); // the two ways differ for that day: the check means something
   });
 });

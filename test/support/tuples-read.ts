@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
 import { silentLogger } from '../../functions/core/log';
-import { collectStats, type StatsReport } from '../../functions/core/stats';
+import { collectStats, type StatsInput, type StatsReport } from '../../functions/core/stats';
 import { testContext } from './database';
 
 /** Table and index tuples read so far from the leaves of `table` (sequential and index reads). */
@@ -44,22 +44,46 @@ export async function tuplesReadDuring(client: pg.ClientBase, table: string, run
   return (await settled(client, table, before)) - before;
 }
 
-/** One stats run at `now` in a pool of its own, and the tuples it read from `table`'s partitions. */
+/** One stats run at `now` (with `input`) in a pool of its own, and the tuples it read from `table`'s partitions. */
 export async function tuplesReadByStats(
   client: pg.ClientBase,
   url: string,
   table: string,
   now: Date,
+  input: StatsInput = {},
 ): Promise<{ read: number; report: StatsReport }> {
   let report: StatsReport | undefined;
   const read = await tuplesReadDuring(client, table, async () => {
     const pool = createPool({ ...DEFAULT_CONNECTION_SETTINGS, url, poolMin: 0, poolMax: 1 }, silentLogger);
     try {
-      report = await collectStats({ ...testContext(url, { now }), pool });
+      report = await collectStats({ ...testContext(url, { now }), pool }, input);
     } finally {
       await pool.end();
     }
   });
   if (!report) throw new Error('stats returned no report');
   return { read, report };
+}
+
+/**
+ * Waits until every leaf of the partitioned tables has been analyzed since it last changed, as
+ * the statistics views tell it, so that stats sees them all as settled (see
+ * functions/core/leaf-sizes.ts). Before PostgreSQL 15 counts travel through the collector: a
+ * session's insert counts can arrive after the ANALYZE that came later (changes since analyze
+ * then stay above 0), so a leaf still waiting after a second is analyzed again.
+ */
+export async function analyzeArrived(client: pg.ClientBase): Promise<void> {
+  for (let i = 1; i <= 40; i++) {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.oid::regclass::text AS name FROM pg_class c
+        WHERE c.relispartition AND c.relkind = 'r'
+          AND (pg_stat_get_mod_since_analyze(c.oid) > 0
+               OR coalesce(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) IS NULL)`,
+    );
+    if (rows.length === 0) return;
+    if (i % 4 === 0) await client.query(`ANALYZE ${rows.map((row) => row.name).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('the partitions were not seen analyzed since their last change within 10 s');
 }

@@ -11,6 +11,8 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  rows_last_hour: 1200,
+  rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
   data_age_seconds: 109,
   bytes_per_day: 3 * 1024 * 1024,
@@ -50,6 +52,7 @@ const fresh = (over: Partial<ExchangeTableFreshness> = {}): ExchangeTableFreshne
   latest_ts: '2026-11-29T10:01:00.000Z',
   data_age_seconds: 49,
   rows_last_hour: 1200,
+  rows_last_hour_exact: true,
   stalled: false,
   ...over,
 });
@@ -134,7 +137,13 @@ describe('the stats table', () => {
     const exchanges = {
       binance: { tickers: fresh(), orderbooks: fresh(), trades: fresh(), funding_rates: none },
       bybit: {
-        tickers: fresh({ latest_ts: '2026-11-29T08:00:00.000Z', data_age_seconds: 7309, rows_last_hour: 0, stalled: true }),
+        tickers: fresh({
+          latest_ts: '2026-11-29T08:00:00.000Z',
+          data_age_seconds: 7309,
+          rows_last_hour: 0,
+          rows_last_hour_exact: true,
+          stalled: true,
+        }),
         orderbooks: none,
         trades: none,
         funding_rates: none,

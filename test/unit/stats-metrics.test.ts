@@ -10,6 +10,8 @@ const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  rows_last_hour: 1200,
+  rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
   data_age_seconds: 5,
   bytes_per_day: 1000,
@@ -42,10 +44,16 @@ function report(database: Partial<StatsReport['database']>): StatsReport {
     recent_ingest: [],
     exchanges: {
       binance: {
-        tickers: { latest_ts: '2026-11-29T10:00:00.000Z', data_age_seconds: 5, rows_last_hour: 3, stalled: false },
-        orderbooks: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false },
-        trades: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false },
-        funding_rates: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, stalled: false },
+        tickers: {
+          latest_ts: '2026-11-29T10:00:00.000Z',
+          data_age_seconds: 5,
+          rows_last_hour: 3,
+          rows_last_hour_exact: true,
+          stalled: false,
+        },
+        orderbooks: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, rows_last_hour_exact: true, stalled: false },
+        trades: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, rows_last_hour_exact: true, stalled: false },
+        funding_rates: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, rows_last_hour_exact: true, stalled: false },
       },
     },
   };
