@@ -56,6 +56,13 @@ export async function maintenanceBench(
   // Old days ending 20 days ago: the retention below drops everything older than that.
   const oldDays = daySeries(addDays(today, -20 - sizes.oldDays), sizes.oldDays);
   let pinnedNow = new Date();
+  const createOldDays = async () => {
+    await createDayPartitions(db.url, TIME_SERIES_TABLES, oldDays);
+    const from = dayStart(oldDays[0] ?? today);
+    const to = dayStart(addDays(oldDays.at(-1) ?? today, 1));
+    // 100 rows a day in each table.
+    for (const table of TIME_SERIES_TABLES) await copyRows(db.url, table, 100 * sizes.oldDays, from, new Date(to.getTime() - 1000));
+  };
   const pinned = { ...db.ctx, now: () => pinnedNow };
 
   const scenarios: Scenario[] = [
@@ -85,14 +92,18 @@ export async function maintenanceBench(
     },
     {
       name: `prune, drop ${sizes.oldDays} days of partitions x 4 tables`,
-      setup: async () => {
-        await createDayPartitions(db.url, TIME_SERIES_TABLES, oldDays);
-        const from = dayStart(oldDays[0] ?? today);
-        const to = dayStart(addDays(oldDays.at(-1) ?? today, 1));
-        // 100 rows a day in each table.
-        for (const table of TIME_SERIES_TABLES) await copyRows(db.url, table, 100 * sizes.oldDays, from, new Date(to.getTime() - 1000));
-      },
+      setup: () => createOldDays(),
       run: async () => `${(await prune(db.ctx, { dropPartitionsOlderThanDays: 20 })).partitions_dropped} partitions dropped`,
+    },
+    {
+      // The same drops one partition per transaction, as prune did before groups: the ratio of
+      // the two rows is measured in one run.
+      name: `prune, drop ${sizes.oldDays} days of partitions x 4 tables, one per transaction`,
+      setup: () => createOldDays(),
+      run: async () => {
+        const oneByOne = { ...db.ctx, settings: { ...db.ctx.settings, dropGroupSize: 1 } };
+        return `${(await prune(oneByOne, { dropPartitionsOlderThanDays: 20 })).partitions_dropped} partitions dropped`;
+      },
     },
   ];
 

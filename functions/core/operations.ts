@@ -38,6 +38,10 @@ const BATCH_ENVIRONMENT = [
   'MAINTENANCE_BATCH_SIZE',
   `rows per transaction when moving or deleting rows (default ${DEFAULT_MAINTENANCE_SETTINGS.batchSize})`,
 ] as const;
+const DROP_GROUP_ENVIRONMENT = [
+  'MAINTENANCE_DROP_GROUP_SIZE',
+  `partitions of one table dropped per transaction (default ${DEFAULT_MAINTENANCE_SETTINGS.dropGroupSize})`,
+] as const;
 
 const migrateOperation = defineOperation({
   id: 'migrate',
@@ -140,7 +144,7 @@ const pruneOperation = defineOperation({
         '--truncate',
         '--truncate --yes --database-url postgres://localhost/perps_dev',
       ],
-      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT, DROP_GROUP_ENVIRONMENT],
     },
   },
 });

@@ -17,7 +17,13 @@ export interface DropCandidate {
 }
 
 /**
- * Why `candidate` must be kept, or null when its archive is verified and it may be dropped. With
+ * The outcome of an archive check: why the partition must be kept, or, verified, the newest row
+ * id it held when counted (null: no row), which prune probes again right before the drop.
+ */
+export type ArchiveCheck = { keep: string } | { newestId: string | null };
+
+/**
+ * Why `candidate` must be kept, or its newest row id when its archive is verified. With
  * archiving configured, a day partition is dropped only when: the archive ledger has its row;
  * the row names the configured store; the object there has the ledger's size and its footer the
  * ledger's row count (a missing, truncated or overwritten object keeps it); and the partition
@@ -29,35 +35,42 @@ export interface DropCandidate {
  * rows under ACCESS SHARE, which inserts do not wait for. Prune drops a handful of days a run, so
  * this grows with a day's rows, not with the table.
  */
-export async function archiveKeepReason(client: pg.ClientBase, store: ArchiveStore, candidate: DropCandidate): Promise<string | null> {
+export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, candidate: DropCandidate): Promise<ArchiveCheck> {
   const { table, relation, from, to } = candidate;
   const day = from === null ? null : dayOf(new Date(from));
   const isDay =
     day !== null && Date.parse(from as string) === dayStart(day).getTime() && Date.parse(to) === dayStart(addDays(day, 1)).getTime();
-  if (!isDay) return `not a day partition (${from ?? 'MINVALUE'} to ${to}): only archived days are dropped`;
+  if (!isDay) return { keep: `not a day partition (${from ?? 'MINVALUE'} to ${to}): only archived days are dropped` };
   const ledger = await readLedgerEntry(client, table as TimeSeriesTable, day);
-  if (!ledger) return `not archived: the archive ledger has no row for ${table} ${day} (run archive first)`;
+  if (!ledger) return { keep: `not archived: the archive ledger has no row for ${table} ${day} (run archive first)` };
   if (ledger.location !== store.location) {
-    return `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object`;
+    return { keep: `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object` };
   }
   const where = `${store.location}/${ledger.object_key}`;
   let footer: { bytes: number; rows: number };
   try {
     footer = await readFooter(store, ledger.object_key);
   } catch (error) {
-    return `the archived object cannot be read (${errorMessage(error)}); archive the day again`;
+    return { keep: `the archived object cannot be read (${errorMessage(error)}); archive the day again` };
   }
   if (footer.bytes !== ledger.bytes || footer.rows !== ledger.rows) {
-    return `${where} holds ${footer.bytes} bytes and ${footer.rows} rows, the ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows; archive the day again`;
+    return {
+      keep: `${where} holds ${footer.bytes} bytes and ${footer.rows} rows, the ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows; archive the day again`,
+    };
   }
-  const rows = await countPartitionRows(client, relation);
+  const { rows, newestId } = await countPartitionRows(client, relation);
   if (rows !== ledger.rows) {
-    return `${relation} holds ${rows} rows, the archive ${ledger.rows}: rows changed after it was archived; the next archive run archives the day again`;
+    return {
+      keep: `${relation} holds ${rows} rows, the archive ${ledger.rows}: rows changed after it was archived; the next archive run archives the day again`,
+    };
   }
-  return null;
+  return { newestId };
 }
 
-async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
-  return Number(rows[0]?.n ?? 0);
+/** The rows and the newest id, in one scan, so both describe the same snapshot. */
+async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<{ rows: number; newestId: string | null }> {
+  const { rows } = await client.query<{ n: string; newest: string | null }>(
+    `SELECT count(*) AS n, max(id)::text AS newest FROM ${quoteIdent(relation)}`,
+  );
+  return { rows: Number(rows[0]?.n ?? 0), newestId: rows[0]?.newest ?? null };
 }

@@ -2,16 +2,15 @@ import type pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from './catalog';
-import { errorMessage, type OperationContext } from './context';
+import type { OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
-import { connectionLostError, withAdvisoryLock, withClient } from './db/sessions';
-import { isConnectionFailure } from './db/sql-errors';
+import { withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
 import { DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './parse';
-import { archiveKeepReason } from './prune-archive';
+import { dropGroup, executionSteps, keepUnlessArchived, type PruneRun, type RowAction, recordFailure } from './prune-drops';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
 export interface PruneInput {
@@ -179,20 +178,6 @@ export function checkPruneArchive(input: PruneInput, archive: ArchiveSettings | 
 }
 
 /**
- * With archiving configured, a partition the plan would drop is checked against its archive (see
- * archiveKeepReason) and marked kept, with the reason, unless the archive is verified. Returns
- * whether it was kept.
- */
-async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<boolean> {
-  if (action.action !== 'drop_partition') return false;
-  const reason = await archiveKeepReason(client, store, action);
-  if (reason === null) return false;
-  action.status = 'kept';
-  action.kept_because = reason;
-  return true;
-}
-
-/**
  * Kept partitions fail the run (exit 1, the Failure metric, the function's alarm), with the
  * report: retention did not happen, and the storage it was to free stays in use until the day is
  * archived (or its archive put right). Everything else the run could do was done.
@@ -208,8 +193,9 @@ function keptError(report: PruneReport): PartialFailureError {
 }
 
 /**
- * Runs the planned actions in order, recording each one's outcome in it. A failed step does not
- * stop the others, except when the session died; the deadline stops the run between two steps.
+ * Runs the planned actions in order, recording each one's outcome in it; drops go a group of a
+ * table's partitions to a transaction (see dropGroup). A failed step does not stop the others,
+ * except when the session died; the deadline stops the run between two steps.
  */
 async function executeActions(
   ctx: OperationContext,
@@ -217,22 +203,22 @@ async function executeActions(
   report: PruneReport,
   store: ArchiveStore | null,
 ): Promise<void> {
-  const reportSoFar = () => withTotals(report);
-  for (const action of report.actions) {
-    assertTimeForStep(ctx, stepName(action), reportSoFar);
+  const run: PruneRun = { ctx, client, store, reportSoFar: () => withTotals(report) };
+  for (const step of executionSteps(report.actions, ctx.settings.dropGroupSize)) {
+    // Each partition's archive is checked right before its group's drop, not at planning: row
+    // deletes before it may take minutes, and a row that came late in between would otherwise
+    // be dropped unarchived.
+    if (Array.isArray(step)) {
+      await dropGroup(run, step);
+      continue;
+    }
+    assertTimeForStep(ctx, stepName(step), run.reportSoFar);
     try {
-      // Checked right before the drop, not at planning: row deletes before it may take minutes,
-      // and a row that came late in between would otherwise be dropped unarchived.
-      if (store && (await keepUnlessArchived(client, store, action))) continue;
-      await execute(ctx, client, action, reportSoFar);
-      action.status = 'done';
+      await execute(ctx, client, step, run.reportSoFar);
+      step.status = 'done';
     } catch (error) {
       if (error instanceof DeadlineError) throw error;
-      action.status = 'failed';
-      action.error = errorMessage(error);
-      ctx.log.info('prune step failed', { action: action.action, error: action.error });
-      // The other steps cannot run on a dead session: the run ends here.
-      if (isConnectionFailure(error)) throw connectionLostError('prune', client, error, reportSoFar());
+      recordFailure(run, [step], error);
     }
   }
 }
@@ -327,21 +313,13 @@ function stepName(action: PruneAction): string {
   return action.action === 'truncate_tables' ? 'truncating the data tables' : `${action.action.replace('_', ' ')} ${action.relation}`;
 }
 
-async function execute(ctx: OperationContext, client: pg.ClientBase, action: PruneAction, reportSoFar: () => PruneReport): Promise<void> {
+async function execute(ctx: OperationContext, client: pg.ClientBase, action: RowAction, reportSoFar: () => PruneReport): Promise<void> {
   switch (action.action) {
     case 'truncate_partition':
       await runWithLockTimeout(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
         client.query(`TRUNCATE ${quoteIdent(action.relation)}`),
       );
       ctx.progress?.(`truncated ${action.relation}`);
-      return;
-    case 'drop_partition':
-      // Plain DROP takes ACCESS EXCLUSIVE on the parent for an instant; DETACH CONCURRENTLY is
-      // refused while a DEFAULT partition exists. lock_timeout bounds how long inserts can wait.
-      await runWithLockTimeout(client, `drop ${action.relation}`, ctx.settings, ctx.log, () =>
-        client.query(`DROP TABLE ${quoteIdent(action.relation)}`),
-      );
-      ctx.progress?.(`dropped ${action.relation}`);
       return;
     case 'truncate_tables':
       await runWithLockTimeout(client, 'truncate tables', ctx.settings, ctx.log, () =>

@@ -65,6 +65,7 @@ describe('npm run bench', () => {
       /^\| partitions, empty a default holding 2e3 rows over 10 days \| .* \| 2000 rows moved, 10 partitions created \|$/m,
     );
     expect(out).toMatch(/^\| prune, drop 10 days of partitions x 4 tables \| .* \| 40 partitions dropped \|$/m);
+    expect(out).toMatch(/^\| prune, drop 10 days of partitions x 4 tables, one per transaction \| .* \| 40 partitions dropped \|$/m);
     expect(out).toMatch(/first invocation \(connects\) [\d.]+ ms/);
     expect(out).toContain('**Archive**: one closed day of 5e+3 trades to Parquet');
     expect(file).toBeDefined();
@@ -75,7 +76,7 @@ describe('npm run bench', () => {
     expect(raw.archive).toMatchObject({ rows: 5000, during: { failed: 0 } });
     expect(raw.archive.parquetBytes).toBeGreaterThan(0);
     expect(raw.archive.peakRssMiB).toBeGreaterThan(0);
-    expect(raw.maintenance.ingestion).toHaveLength(7);
+    expect(raw.maintenance.ingestion).toHaveLength(8);
     for (const phase of raw.maintenance.ingestion) expect(phase, phase.during).toMatchObject({ failed: 0 });
     expect(raw.maintenance.ingestion[0]).toMatchObject({ during: 'at rest (3 s)' });
     expect(raw.maintenance.ingestion[0]?.inserts).toBeGreaterThan(0);

@@ -18,10 +18,10 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
  * a database that changed fails its test; a dropped row fails the count.
  */
 const EXPECTED_ROWS: Record<string, number> = {
-  CLI: 144,
+  CLI: 145,
   'Lambda migrate': 2,
   'Lambda partitions': 26,
-  'Lambda prune': 37,
+  'Lambda prune': 38,
   'Lambda stats': 24,
   'Lambda vacuum': 3,
   'Lambda archive': 5,

@@ -9,6 +9,7 @@ import { type PruneAction, type PruneReport, prune } from '../../functions/core/
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, copiesOf, testContext, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
+import { auditBlockingLocks } from '../support/lock-audit';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 import { type LocalS3, startLocalS3 } from '../support/s3';
 
@@ -125,27 +126,66 @@ it('drops every old partition unverified when archiving is not configured, as be
   expect(report.actions.every((a) => a.status === 'done')).toBe(true);
 });
 
-it('checks each archive just before its drop: a row that comes while prune runs keeps its day', async () => {
+it("checks each archive just before its group's drop: a row that comes while prune runs keeps its day", async () => {
   const url = await archivedDatabase();
-  const ctx = archiveContext(url);
+  // Groups of two: tickers 06-01 and 06-02, then 06-03 and 06-04, then 06-05.
+  const ctx = { ...archiveContext(url), settings: { ...archiveContext(url).settings, dropGroupSize: 2 } };
   const writer = await connect(url);
   let arrived = false;
   interceptStatements(ctx, {
     async before(text) {
-      // While prune drops the first verified day, a late row comes into the next one.
+      // While prune drops the first group of verified days, a late row comes into a day of the next.
       if (arrived || !/DROP TABLE "tickers_2026_06_01"/.test(text)) return;
       arrived = true;
-      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'LATE', '2026-06-02T10:00:00Z')`);
+      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'LATE', '2026-06-03T10:00:00Z')`);
     },
   });
   const report = (await prune(ctx, DROP).catch((error: PartialFailureError) => error.report)) as PruneReport;
   expect(arrived).toBe(true);
   expect(drops(report.actions)).toMatchObject({
     tickers_2026_06_01: 'done',
-    tickers_2026_06_02:
-      'kept: tickers_2026_06_02 holds 21 rows, the archive 20: rows changed after it was archived; the next archive run archives the day again',
+    tickers_2026_06_02: 'done',
+    tickers_2026_06_03:
+      'kept: tickers_2026_06_03 holds 21 rows, the archive 20: rows changed after it was archived; the next archive run archives the day again',
+    tickers_2026_06_04: 'done',
+  });
+  const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'LATE'`);
+  expect(rows).toEqual([{ part: 'tickers_2026_06_03' }]);
+});
+
+it('keeps a day whose row came after its check, while the rest of its group was checked; only the DROP holds inserts back', async () => {
+  const url = await archivedDatabase();
+  const ctx = archiveContext(url);
+  const writer = await connect(url);
+  let arrived = false;
+  interceptStatements(ctx, {
+    async before(text) {
+      // tickers 06-01 to 06-05 are one group: 06-02 is checked, then a row comes while 06-04 is counted.
+      if (arrived || !/^SELECT count\(\*\) AS n, max\(id\)::text AS newest FROM "tickers_2026_06_04"/.test(text)) return;
+      arrived = true;
+      await writer.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'LATE', '2026-06-02T10:00:00Z')`);
+    },
+  });
+  const audit = await auditBlockingLocks(ctx, url);
+  const report = (await prune(ctx, DROP).catch((error: PartialFailureError) => error.report)) as PruneReport;
+  expect(arrived).toBe(true);
+  expect(drops(report.actions)).toMatchObject({
+    tickers_2026_06_01: 'done',
+    tickers_2026_06_02: expect.stringMatching(
+      /^kept: rows came into tickers_2026_06_02 after its archive was checked \(newest id \d+\); the next archive run archives the day again$/,
+    ),
     tickers_2026_06_03: 'done',
+    tickers_2026_06_04: 'done',
+    tickers_2026_06_05: 'done',
   });
   const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part FROM tickers WHERE symbol = 'LATE'`);
   expect(rows).toEqual([{ part: 'tickers_2026_06_02' }]);
+  // The counts and the probe of newer rows hold no lock inserts wait for; each DROP does, on its parent.
+  const holding = audit.filter((a) => a.blocking.length > 0);
+  expect(holding.map((a) => a.statement)).toEqual([
+    'DROP TABLE "tickers_2026_06_01", "tickers_2026_06_03", "tickers_2026_06_04", "tickers_2026_06_05"',
+    'DROP TABLE "trades_2026_06_01"',
+  ]);
+  expect(holding.every((a) => a.blocking.some((lock) => /^(trades|tickers) AccessExclusiveLock$/.test(lock)))).toBe(true);
+  expect(audit.some((a) => a.statement.startsWith('SELECT ARRAY[(SELECT max(id)'))).toBe(true);
 });

@@ -2,12 +2,13 @@ import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { listPartitions } from '../../functions/core/catalog';
 import type { OperationContext } from '../../functions/core/context';
-import { InputError, PartialFailureError } from '../../functions/core/errors';
+import { DeadlineError, InputError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../support/database';
+import { interceptStatements } from '../support/intercept';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const HOUR = 3_600_000;
@@ -203,6 +204,74 @@ describe('prune', () => {
     expect(elapsed).toBeLessThan(30_000); // bounded by attempts x lock_timeout, not by the blocker
     const rerun = await prune(testContext(url, { now: NOW }), { dropPartitionsOlderThanDays: 5 });
     expect(rerun.actions.map((a) => ('relation' in a ? a.relation : ''))).toEqual(trades.map((a) => ('relation' in a ? a.relation : '')));
+  });
+
+  it("drops a table's partitions a group to a transaction, a group never spanning two tables", async () => {
+    const ctx = testContext(url, { now: NOW, settings: { dropGroupSize: 4 } });
+    const statements: string[][] = [];
+    interceptStatements(ctx, {
+      async before(text) {
+        if (text.startsWith('DROP TABLE')) statements.push([...text.matchAll(/"([a-z_0-9]+)"/g)].map((m) => m[1] ?? ''));
+      },
+    });
+    const planned = await prune(ctx, { dropPartitionsOlderThanDays: 5, dryRun: true });
+    const done = await prune(ctx, { dropPartitionsOlderThanDays: 5 });
+    expect(asPlanned(done.actions)).toEqual(planned.actions);
+    expect(done.actions.every((a) => a.status === 'done')).toBe(true);
+    expect(done.partitions_dropped).toBe(4 * 9 + 1);
+    const days = (table: string, from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => `${table}_2026_06_0${from + i}`);
+    // tickers has one more old partition (named 2099): the group boundary moves with it.
+    expect(statements.slice(0, 3)).toEqual([
+      ['tickers_2099_01_01', ...days('tickers', 1, 3)],
+      days('tickers', 4, 7),
+      days('tickers', 8, 9),
+    ]);
+    for (const [i, table] of ['orderbooks', 'trades', 'funding_rates'].entries()) {
+      expect(statements.slice(3 + 3 * i, 6 + 3 * i)).toEqual([days(table, 1, 4), days(table, 5, 8), days(table, 9, 9)]);
+    }
+    expect(statements.length).toBe(12);
+    expect(await count(`SELECT count(*) AS n FROM pg_class WHERE relname ~ '_2026_06_0[1-9]$'`)).toBe(0);
+  });
+
+  it('marks exactly the actions of a group whose lock is not granted failed, and runs the next group', async () => {
+    // DROP needs ACCESS EXCLUSIVE on each partition it drops: 06-06 is in the second group of trades.
+    const { error } = await runWhileLocked<PartialFailureError>(url, 'LOCK TABLE trades_2026_06_06 IN ACCESS SHARE MODE', () =>
+      prune(testContext(url, { now: NOW, settings: { lockTimeoutMs: 100, ddlAttempts: 2, dropGroupSize: 4 } }), {
+        dropPartitionsOlderThanDays: 5,
+      }),
+    );
+    expect(error).toBeInstanceOf(PartialFailureError);
+    const report = error.report as PruneReport;
+    const failed = report.actions.filter((a) => a.status === 'failed');
+    expect(failed.map((a) => ('relation' in a ? a.relation : ''))).toEqual([
+      'trades_2026_06_05',
+      'trades_2026_06_06',
+      'trades_2026_06_07',
+      'trades_2026_06_08',
+    ]);
+    expect(failed.every((a) => /could not get its lock within 100 ms in 2 attempts/.test(a.error ?? ''))).toBe(true);
+    expect(report.actions.filter((a) => a.status !== 'failed').every((a) => a.status === 'done')).toBe(true);
+    expect(report.partitions_dropped).toBe(4 * 9 + 1 - 4);
+    // The group after it ran: trades_2026_06_09 is gone, the failed group's partitions are all there.
+    const left = (await listPartitions(client, 'trades')).map((p) => p.name);
+    expect(left.filter((name) => /_2026_06_0\d$/.test(name))).toEqual(failed.map((a) => ('relation' in a ? a.relation : '')));
+    const rerun = await prune(testContext(url, { now: NOW }), { dropPartitionsOlderThanDays: 5 });
+    expect(rerun.partitions_dropped).toBe(4);
+  });
+
+  it('stops at the deadline between two groups, with the dropped ones done and the rest planned', async () => {
+    let checks = 0;
+    // Two step checks allowed: the first two groups of tickers; the check before the third stops the run.
+    const ctx = { ...testContext(url, { now: NOW, settings: { dropGroupSize: 4 } }), timeLeftMs: () => (++checks <= 2 ? 600_000 : 1) };
+    const error = await prune(ctx, { dropPartitionsOlderThanDays: 5 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlineError);
+    expect((error as DeadlineError).message).toContain('stopped before drop partitions tickers_2026_06_08 .. tickers_2026_06_09');
+    const report = (error as DeadlineError).report as PruneReport;
+    expect(report.actions.map((a) => a.status)).toEqual([...Array(8).fill('done'), ...Array(4 * 9 + 1 - 8).fill('planned')]);
+    expect(report.partitions_dropped).toBe(8);
+    const left = (await listPartitions(client, 'tickers')).map((p) => p.name);
+    expect(left.filter((name) => /_2026_06_0\d$/.test(name))).toEqual(['tickers_2026_06_08', 'tickers_2026_06_09']);
   });
 
   it('deletes rows under the lock timeout too, instead of hanging behind a table lock', async () => {

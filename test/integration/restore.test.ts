@@ -10,10 +10,10 @@ import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { restore } from '../../functions/core/restore';
 import { archiveDirectory, withArchive } from '../support/archive';
-import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
+
 import { cli } from '../support/cli';
 import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
+import { auditBlockingLocks } from '../support/lock-audit';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
 /*
@@ -199,33 +199,12 @@ it('refuses a day whose partition holds rows, changes nothing in a dry run, and 
 const READS_ROWS =
   /^INSERT INTO "[a-z_0-9]+_restore"|^ALTER TABLE "[a-z_0-9]+" ADD PRIMARY KEY|^CREATE INDEX ON|VALIDATE CONSTRAINT|count\(\*\)/;
 
-/**
- * After each statement of the maintenance session, the locks its transaction holds that hold
- * inserts back (HOLDS_INSERTS_BACK), read by a second session.
- */
-async function auditLocks(ctx: OperationContext, url: string): Promise<Array<{ statement: string; blocking: string[] }>> {
-  const monitor = await connect(url, { lock_timeout: 200 });
-  const audit: Array<{ statement: string; blocking: string[] }> = [];
-  interceptStatements(ctx, {
-    async after(text, session) {
-      if (/^(BEGIN|COMMIT|ROLLBACK)$/.test(text)) return;
-      const pid = (session as unknown as { processID: number }).processID;
-      const { rows } = await monitor.query<{ lock: string }>(
-        `SELECT c.relname || ' ' || l.mode AS lock FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = $1 AND ${HOLDS_INSERTS_BACK} ORDER BY 1`,
-        [pid],
-      );
-      audit.push({ statement: text, blocking: rows.map((r) => r.lock) });
-    },
-  });
-  return audit;
-}
-
 it('with --replace, counts and loads holding no lock inserts wait for; the swap is the one short transaction that does', async () => {
   const { url, ctx } = await archivedDatabase();
   const before = await dataFingerprint(url);
   const client = await connect(url);
   await client.query(`UPDATE trades SET price = 7 WHERE id = (SELECT max(id) FROM trades_2026_06_10)`);
-  const audit = await auditLocks(ctx, url);
+  const audit = await auditBlockingLocks(ctx, url);
 
   const report = await restore(ctx, { table: 'trades', day: DAY, replace: true });
 
@@ -246,7 +225,7 @@ it('copies rows holding no lock that holds inserts back; only the attach (a cata
   await client.query(`DROP TABLE trades_2026_06_10`);
   // A late row of the dropped day, waiting in the DEFAULT partition: the attach sweeps it in.
   await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-10T23:59:59.999999Z', 2, 3)`);
-  const audit = await auditLocks(ctx, url);
+  const audit = await auditBlockingLocks(ctx, url);
 
   const report = await restore(ctx, { table: 'trades', day: DAY });
 
