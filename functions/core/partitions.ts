@@ -396,14 +396,14 @@ async function createWindowDays(run: TableRun, shape: TableShape, days: string[]
   for (let i = 0; i < plans.length; i += WINDOW_DAYS_PER_TRANSACTION) {
     const group = plans.slice(i, i + WINDOW_DAYS_PER_TRANSACTION);
     run.checkTime(`creating ${group[0]?.name}`);
-    await run.attempt(`create ${group.map((plan) => plan.name).join(', ')}`, async () => {
+    const created = await run.attempt(`create ${group.map((plan) => plan.name).join(', ')}`, async () => {
       result.rows_moved += await createEmptyDayPartitions(ctx, client, group);
       for (const plan of group) {
         result.created.push(plan.name);
         ctx.progress?.(`${table}: created ${plan.name}`);
       }
     });
-    await analyzeNewPartitions(ctx, client, group);
+    if (created) await analyzeNewPartitions(ctx, client, group);
   }
 }
 

@@ -66,7 +66,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
       new Date(NOW - 60_000),
     ]);
 
-    const stats = await run('stats');
+    const stats = await run('stats', { symbols: true });
     expect(stats.error).toBeUndefined();
     expect(JSON.stringify(stats.result)).toContain(JSON.stringify(SYMBOL).slice(1, -1));
 

@@ -66,14 +66,22 @@ export async function tuplesReadByStats(
 }
 
 /**
+ * From PostgreSQL 15 an idle session sends its counts at most 10 s late (PGSTAT_IDLE_INTERVAL);
+ * before, the collector is up to 500 ms late.
+ */
+const COUNTS_LATE_MS = 10_500;
+
+/**
  * Waits until every leaf of the partitioned tables has been analyzed since it last changed, as
- * the statistics views tell it, so that stats sees them all as settled (see
- * functions/core/leaf-sizes.ts). Before PostgreSQL 15 counts travel through the collector: a
- * session's insert counts can arrive after the ANALYZE that came later (changes since analyze
- * then stay above 0), so a leaf still waiting after a second is analyzed again.
+ * the statistics views tell it, and stays so while counts can still be on their way, so that
+ * stats sees them all as settled (see functions/core/leaf-sizes.ts). Counts of the sessions that
+ * wrote (this one, a pool's) can arrive after the ANALYZE that followed the writes, which leaves
+ * a leaf with changes since its analyze: it is analyzed again.
  */
 export async function analyzeArrived(client: pg.ClientBase): Promise<void> {
-  for (let i = 1; i <= 40; i++) {
+  const started = Date.now();
+  let settledSince = Date.now();
+  while (Date.now() - started < 4 * COUNTS_LATE_MS) {
     await client.query('SELECT pg_stat_clear_snapshot()');
     const { rows } = await client.query<{ name: string }>(
       `SELECT c.oid::regclass::text AS name FROM pg_class c
@@ -81,9 +89,13 @@ export async function analyzeArrived(client: pg.ClientBase): Promise<void> {
           AND (pg_stat_get_mod_since_analyze(c.oid) > 0
                OR coalesce(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) IS NULL)`,
     );
-    if (rows.length === 0) return;
-    if (i % 4 === 0) await client.query(`ANALYZE ${rows.map((row) => row.name).join(', ')}`);
+    if (rows.length > 0) {
+      await client.query(`ANALYZE ${rows.map((row) => row.name).join(', ')}`);
+      settledSince = Date.now();
+    } else if (Date.now() - settledSince >= COUNTS_LATE_MS) {
+      return;
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error('the partitions were not seen analyzed since their last change within 10 s');
+  throw new Error('the partitions were not seen analyzed since their last change for long enough');
 }

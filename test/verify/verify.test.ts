@@ -100,7 +100,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       ),
     );
     expect(line(stdout, 'stats')).toMatch(
-      /^ok {6}stats {7}database perps_test_\w+ [\d.]+ MiB, 7 tables, 7-7 days of partitions ahead, 0 symbols/,
+      /^ok {6}stats {7}database perps_test_\w+ [\d.]+ MiB, 7 tables, 7-7 days of partitions ahead, 0 rows ingested in the last hour/,
     );
     expect(line(stdout, 'partitions')).toMatch(/^ok {6}partitions {2}may be invoked \(Lambda dry run: checked, nothing ran\)/);
     expect(line(stdout, 'prune')).toBe('ok      prune       dry run: would drop 0 partitions and delete 0 rows; nothing was changed');
