@@ -2,6 +2,7 @@ import pg from 'pg';
 import { addDays, dayOf, dayStart } from '../../functions/core/days';
 import type { PartitionsReport } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { buildHandlers } from '../../infra/bundling';
 import { loadDefaultBacklog, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';
 import { invokeInFreshProcess } from '../support/handler-process';
@@ -22,6 +23,8 @@ export interface RecoveryResult extends MeasuredOperation {
  * ahead) in a fresh process recovers them while a writer inserts today's rows one at a time.
  */
 export async function recoverBacklog(adminUrl: string, rowsPerTable: number, log: (line: string) => void): Promise<RecoveryResult> {
+  // The run below invokes the partitions bundle: built from this checkout (a fresh one has none).
+  await buildHandlers();
   const db = await createBenchDatabase(adminUrl, 'bench_recovery');
   try {
     await seedMarkets(db.url, SCALE_SYMBOLS);
