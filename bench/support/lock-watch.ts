@@ -5,7 +5,11 @@ import { HOLDS_INSERTS_BACK } from '../../test/support/blocking-locks';
 export interface LongestTransactions {
   /** Of any kind: locks are held until a transaction ends, so this is the longest lock hold. */
   any: number;
-  /** Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK), from its start. */
+  /**
+   * Of those holding a lock that holds inserts back (see HOLDS_INSERTS_BACK): from the last
+   * sample that saw the transaction without such a lock (its start, if none did) to the last
+   * that saw it holding one. An upper bound of the hold, to within a sampling interval.
+   */
   holdingInserts: number;
   /** The statement that transaction was running when it was seen longest (its first 200 characters). */
   holdingInsertsStatement?: string;
@@ -37,13 +41,15 @@ export async function watchLongestTransaction(url: string, applicationName: stri
   const longest: LongestTransactions = { any: 0, holdingInserts: 0, slowInsertWaits: {} };
   let running = true;
   let samples = 0;
+  /** Per transaction (pid and start), its ms since start at the last sample that saw it hold nothing that holds inserts back. */
+  const freeAt = new Map<string, number>();
   const loop = (async () => {
     // A sampling session ended from outside (an operator's pg_terminate_backend, a stray pkill)
     // ends the sampling, which then says so, instead of the whole benchmark process.
     while (running && !longest.interrupted) {
       const sample = await client
-        .query<{ ms: number; holding: boolean; statement: string }>(
-          `SELECT extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms, left(a.query, 200) AS statement,
+        .query<{ xact: string; ms: number; holding: boolean; statement: string }>(
+          `SELECT a.pid || '/' || a.xact_start AS xact, extract(epoch FROM clock_timestamp() - a.xact_start) * 1000 AS ms, left(a.query, 200) AS statement,
                 EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE l.pid = a.pid AND ${HOLDS_INSERTS_BACK}) AS holding
            FROM pg_stat_activity a WHERE a.application_name = $1 AND a.xact_start IS NOT NULL`,
           [applicationName],
@@ -55,9 +61,15 @@ export async function watchLongestTransaction(url: string, applicationName: stri
       // Every fourth sample (20 ms, the slow-insert threshold): the watcher's own load stays small.
       if (samples++ % 4 === 0) await sampleSlowInsert(client, applicationName, longest.slowInsertWaits);
       for (const row of sample.rows) {
-        longest.any = Math.max(longest.any, Number(row.ms));
-        if (row.holding && Number(row.ms) > longest.holdingInserts) {
-          longest.holdingInserts = Number(row.ms);
+        const ms = Number(row.ms);
+        longest.any = Math.max(longest.any, ms);
+        if (!row.holding) {
+          freeAt.set(row.xact, ms);
+          continue;
+        }
+        const held = ms - (freeAt.get(row.xact) ?? 0);
+        if (held > longest.holdingInserts) {
+          longest.holdingInserts = held;
           longest.holdingInsertsStatement = row.statement;
         }
       }
