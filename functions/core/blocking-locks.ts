@@ -22,8 +22,11 @@ export function blockingLockWait(ctx: OperationContext): string {
  * transaction (a COMMIT seen holding inserts back for 192 ms on a loaded machine). Safe: WAL
  * reaches the disk in order, so a crash can only forget the last commits whole, and any insert
  * that committed (flushed) after this step's commit flushed it too; a forgotten step (a swap, an
- * attach, a drop) left the catalog as it was before it, and the next run does it again. Restore,
- * run by hand, keeps the flushed commit: its report must not outlive a crash.
+ * attach, dropping a backlog's foreign keys) left the catalog as it was before it, and the next
+ * run does it again. PostgreSQL ignores it for a transaction that deletes files (a DROP, a
+ * TRUNCATE): those wait for their flush, so they must not hold inserts back (see
+ * dropEmptiedTable). Restore, run by hand, keeps the flushed commit: its report must not outlive
+ * a crash.
  */
 export const COMMIT_WITHOUT_FLUSH = `SELECT set_config('synchronous_commit', 'off', true)`;
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
-import { BACKLOG_COMMENT, type ForeignKey, listIndexes } from './catalog';
+import { BACKLOG_COMMENT, type ForeignKey, foreignKeyStates, listIndexes } from './catalog';
 import type { OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
@@ -120,11 +120,15 @@ export async function takeDefaultBacklog(
 }
 
 /**
- * Drops a backlog or day table of ours once it is empty, in two transactions. First TRUNCATE,
+ * Drops a backlog or day table of ours once it is empty, in three transactions. First TRUNCATE,
  * which holds only this table: its files, as large as the rows it once held, are unlinked at that
- * commit. Then DROP: the table is no partition, so the parent is not locked, but dropping its
- * foreign keys' triggers takes ACCESS EXCLUSIVE on the referenced tables, which inserts'
- * foreign-key checks wait for: a wait under BLOCKING_LOCK_WAIT_MS and a catalog-only change.
+ * commit. Then its foreign keys: their triggers sit on the referenced tables, so dropping them
+ * takes ACCESS EXCLUSIVE there, which inserts' foreign-key checks wait for: a wait under
+ * BLOCKING_LOCK_WAIT_MS, a catalog-only change, and a commit that does not wait for the WAL flush
+ * (COMMIT_WITHOUT_FLUSH). Last DROP, which then locks only this table. A transaction that deletes
+ * files always waits for its WAL flush (PostgreSQL deletes them only once the commit is on disk),
+ * and under a recovery's write load that flush took up to 184 ms: with the keys in the DROP's
+ * transaction, inserts waited for it. The table is no partition, so the parent is never locked.
  * `rows: 'discard'` is for a table whose rows are kept elsewhere (restore's, loaded from the
  * archive): it is dropped with them.
  */
@@ -145,12 +149,20 @@ export async function dropEmptiedTable(
     }
     await client.query(`TRUNCATE ${quoteIdent(table)}`);
   });
+  const own = [...(await foreignKeyStates(client, table)).keys()];
   const referenced = referencedTables(foreignKeys);
-  const statements = [
-    COMMIT_WITHOUT_FLUSH,
-    blockingLockWait(ctx),
-    ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
-    `DROP TABLE ${quoteIdent(table)}`,
-  ];
-  await runWithLockTimeout(client, `drop ${table}`, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
+  if (own.length > 0) {
+    const statements = [
+      COMMIT_WITHOUT_FLUSH,
+      blockingLockWait(ctx),
+      ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
+      `ALTER TABLE ${quoteIdent(table)} ${own.map((name) => `DROP CONSTRAINT ${quoteIdent(name)}`).join(', ')}`,
+    ];
+    await runWithLockTimeout(client, `drop the foreign keys of ${table}`, ctx.settings, ctx.log, () =>
+      client.query(statements.join(';\n')),
+    );
+  }
+  await runWithLockTimeout(client, `drop ${table}`, ctx.settings, ctx.log, () =>
+    client.query(`${quietLockWait(ctx)};\nDROP TABLE ${quoteIdent(table)}`),
+  );
 }

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
-import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import { errorMessage, type OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
@@ -48,9 +47,8 @@ export function executionSteps(actions: PruneAction[], groupSize: number): Array
  * many relations it drops (after releasing its locks: it costs prune's time, not ingestion's):
  * with shared_buffers=2GB dropping a partition alone cost ~16 ms, ~3-6 ms in a group of 8. The
  * group's transaction holds the parent ACCESS EXCLUSIVE from its DROP, ~1.5 ms per partition,
- * until its commit, which does not wait for the WAL flush (COMMIT_WITHOUT_FLUSH: a crash that
- * forgets it leaves the partitions, and the next prune drops them); the group size
- * (`dropGroupSize`, see DROP_GROUP_SIZE) bounds that.
+ * until its commit is flushed (a transaction that deletes files always waits for its WAL flush,
+ * whatever synchronous_commit says); the group size (`dropGroupSize`, see DROP_GROUP_SIZE) bounds that.
  *
  * The deadline is checked before the group. With archiving configured, each partition's archive
  * is checked right before the group's transaction, and in it, right before the DROP, each is
@@ -71,7 +69,6 @@ export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<voi
       run.ctx.settings,
       run.ctx.log,
       async () => {
-        await run.client.query(COMMIT_WITHOUT_FLUSH);
         const unchanged = run.store ? await keepChangedSinceCheck(run.client, due) : candidates;
         // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
         // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
