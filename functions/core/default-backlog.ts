@@ -156,7 +156,7 @@ export async function dropEmptiedTable(
       COMMIT_WITHOUT_FLUSH,
       blockingLockWait(ctx),
       ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
-      `ALTER TABLE ${quoteIdent(table)} ${own.map((name) => `DROP CONSTRAINT ${quoteIdent(name)}`).join(', ')}`,
+      ...own.map((name) => `ALTER TABLE ${quoteIdent(table)} DROP CONSTRAINT ${quoteIdent(name)}`),
     ];
     await runWithLockTimeout(client, `drop the foreign keys of ${table}`, ctx.settings, ctx.log, () =>
       client.query(statements.join(';\n')),
