@@ -17,10 +17,10 @@ export interface LeafRow extends RelationEstimate {
  * vacuum operation, or autovacuum's analyze of a closed day). ANALYZE and VACUUM set the page
  * counts of the table and of each of its indexes in pg_class, so for a settled leaf these are
  * its sizes. Statistics reset by a crash or pg_stat_reset lose the last analyze's time: the leaf
- * is then measured from its files again.
+ * is then measured from its files again. SQL over the relation's oid (`oid`, an expression).
  */
-const SETTLED_SQL = `pg_stat_get_mod_since_analyze(c.oid) = 0
-  AND coalesce(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) IS NOT NULL`;
+export const settledSql = (oid: string) => `pg_stat_get_mod_since_analyze(${oid}) = 0
+  AND coalesce(pg_stat_get_last_analyze_time(${oid}), pg_stat_get_last_autoanalyze_time(${oid})) IS NOT NULL`;
 
 /**
  * The TOAST table and its index, by page counts, while nothing was ever stored out of line
@@ -61,7 +61,7 @@ SELECT leaf.table_name, c.relname AS name,
   LEFT JOIN (${INDEX_PAGES_SQL}) own_index ON own_index.indrelid = c.oid
   LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
   LEFT JOIN (${INDEX_PAGES_SQL}) toast_index ON toast_index.indrelid = c.reltoastrelid
- CROSS JOIN LATERAL (SELECT ${SETTLED_SQL} AS settled, current_setting('block_size')::bigint AS block_size) k
+ CROSS JOIN LATERAL (SELECT ${settledSql('c.oid')} AS settled, current_setting('block_size')::bigint AS block_size) k
  -- Volatile functions keep this subquery from being flattened, and CASE calls them only for a
  -- leaf that is not settled.
  CROSS JOIN LATERAL (

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
+import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from './catalog';
 import type { OperationContext } from './context';
 import { addDays, dayOf, dayStart } from './days';
@@ -383,7 +384,7 @@ async function deleteBatch(deletion: RowDeletion, sql: string, params: unknown[]
   const rows = await runWithLockTimeout(client, `delete from ${relation}`, ctx.settings, ctx.log, async () => {
     // No wait for the commit to reach the disk: a batch a server crash forgets is deleted again
     // by the next run, and a crash cannot split a batch.
-    await client.query(`SELECT set_config('synchronous_commit', 'off', true)`);
+    await client.query(COMMIT_WITHOUT_FLUSH);
     const deleted = (await client.query(sql, params)).rowCount ?? 0;
     if (cap !== undefined && deleted > cap) throw overCap;
     return deleted;

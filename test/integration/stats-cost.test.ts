@@ -22,6 +22,14 @@ const DAYS = 60;
 const ACTIVE = 50;
 const id = (name: (typeof SEEDED_EXCHANGES)[number]) => SEEDED_EXCHANGES.indexOf(name) + 1;
 const at = (msAgo: number) => new Date(NOW.getTime() - msAgo).toISOString();
+/** The entry of an exchange whose newest row is `msAgo` old while another exchange is fresh: no row in the hour, stalled. */
+const stalledFor = (msAgo: number) => ({
+  latest_ts: at(msAgo),
+  data_age_seconds: msAgo / 1000,
+  rows_last_hour: 0,
+  rows_last_hour_exact: true,
+  stalled: true,
+});
 
 let url: string;
 let client: Awaited<ReturnType<typeof connect>>;
@@ -133,24 +141,12 @@ describe('stats at many symbols and partitions', () => {
       rows_last_hour_exact: true,
       latest_ts: NOW.toISOString(),
     });
-    expect(report.exchanges.bybit?.tickers).toEqual({
-      latest_ts: at(180 * MINUTE),
-      data_age_seconds: 3 * 3600,
-      rows_last_hour: 0,
-      rows_last_hour_exact: true,
-      stalled: true,
-    });
+    expect(report.exchanges.bybit?.tickers).toEqual(stalledFor(180 * MINUTE));
     expect(series('tickers')).toMatchObject({ latest_ts: NOW.toISOString(), data_age_seconds: 0 });
   });
 
   it('gives an exchange stalled for days, or with only an old late row, its exact newest row', () => {
-    expect(report.exchanges.kucoin?.orderbooks).toEqual({
-      latest_ts: at(5 * DAY),
-      data_age_seconds: 5 * 86_400,
-      rows_last_hour: 0,
-      rows_last_hour_exact: true,
-      stalled: true,
-    });
+    expect(report.exchanges.kucoin?.orderbooks).toEqual(stalledFor(5 * DAY));
     expect(report.exchanges.lighter?.orderbooks).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z', stalled: true });
     // Within the recent day, its future row ignored.
     expect(report.exchanges.paradex?.orderbooks).toMatchObject({ latest_ts: at(20 * 3600_000), data_age_seconds: 20 * 3600 });

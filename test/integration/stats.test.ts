@@ -6,7 +6,7 @@ import { ensurePartitions } from '../../functions/core/partitions';
 import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { connect, createTestDatabase, testContext } from '../support/database';
-import { analyzeArrived, tuplesReadByStats } from '../support/tuples-read';
+import { analyzeArrived, tuplesReadByStats, unsettledPartitions } from '../support/tuples-read';
 
 const NOW = new Date('2026-09-02T10:30:00Z');
 const MINUTE = 60_000;
@@ -280,13 +280,7 @@ describe('stats', () => {
     // leaf wrongly shown changed is analyzed again).
     let unsettled: string[] = [];
     for (let i = 0; i < 80; i++) {
-      await client.query('SELECT pg_stat_clear_snapshot()');
-      const { rows } = await client.query<{ name: string }>(
-        `SELECT relid::regclass::text AS name FROM pg_partition_tree('funding_rates') WHERE isleaf
-            AND (pg_stat_get_mod_since_analyze(relid) > 0
-                 OR coalesce(pg_stat_get_last_analyze_time(relid), pg_stat_get_last_autoanalyze_time(relid)) IS NULL)`,
-      );
-      unsettled = rows.map((row) => row.name);
+      unsettled = await unsettledPartitions(client, 'funding_rates');
       if (unsettled.length === 1 && unsettled[0] === day) break;
       const others = unsettled.filter((name) => name !== day);
       if (others.length > 0 && i % 4 === 3) await client.query(`ANALYZE ${others.join(', ')}`);

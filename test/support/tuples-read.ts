@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
+import { settledSql } from '../../functions/core/leaf-sizes';
 import { silentLogger } from '../../functions/core/log';
 import { collectStats, type StatsInput, type StatsReport } from '../../functions/core/stats';
 import { testContext } from './database';
@@ -66,6 +67,23 @@ export async function tuplesReadByStats(
 }
 
 /**
+ * The leaf partitions (of `table`, else of every partitioned table) that stats does not see as
+ * settled (functions/core/leaf-sizes.ts): changed since their last analyze, or never analyzed.
+ * Read from a fresh statistics snapshot.
+ */
+export async function unsettledPartitions(client: pg.ClientBase, table?: string): Promise<string[]> {
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.oid::regclass::text AS name FROM pg_class c
+      WHERE c.relispartition AND c.relkind = 'r' AND NOT (${settledSql('c.oid')})
+        AND ($1::regclass IS NULL OR c.oid IN (SELECT relid FROM pg_partition_tree($1::regclass)))
+      ORDER BY 1`,
+    [table ?? null],
+  );
+  return rows.map((row) => row.name);
+}
+
+/**
  * From PostgreSQL 15 an idle session sends its counts at most 10 s late (PGSTAT_IDLE_INTERVAL);
  * before, the collector is up to 500 ms late.
  */
@@ -82,15 +100,9 @@ export async function analyzeArrived(client: pg.ClientBase): Promise<void> {
   const started = Date.now();
   let settledSince = Date.now();
   while (Date.now() - started < 4 * COUNTS_LATE_MS) {
-    await client.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await client.query<{ name: string }>(
-      `SELECT c.oid::regclass::text AS name FROM pg_class c
-        WHERE c.relispartition AND c.relkind = 'r'
-          AND (pg_stat_get_mod_since_analyze(c.oid) > 0
-               OR coalesce(pg_stat_get_last_analyze_time(c.oid), pg_stat_get_last_autoanalyze_time(c.oid)) IS NULL)`,
-    );
-    if (rows.length > 0) {
-      await client.query(`ANALYZE ${rows.map((row) => row.name).join(', ')}`);
+    const unsettled = await unsettledPartitions(client);
+    if (unsettled.length > 0) {
+      await client.query(`ANALYZE ${unsettled.join(', ')}`);
       settledSince = Date.now();
     } else if (Date.now() - settledSince >= COUNTS_LATE_MS) {
       return;
