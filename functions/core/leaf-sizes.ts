@@ -22,6 +22,9 @@ export interface LeafRow extends RelationEstimate {
 export const settledSql = (oid: string) => `pg_stat_get_mod_since_analyze(${oid}) = 0
   AND coalesce(pg_stat_get_last_analyze_time(${oid}), pg_stat_get_last_autoanalyze_time(${oid})) IS NOT NULL`;
 
+/** settledSql of the leaf `c` (pg_class) in LEAF_SIZES_SQL. */
+const SETTLED_SQL = settledSql('c.oid');
+
 /**
  * The TOAST table and its index, by page counts, while nothing was ever stored out of line
  * (ANALYZE does not count TOAST pages, VACUUM does); else from their files.
@@ -61,7 +64,7 @@ SELECT leaf.table_name, c.relname AS name,
   LEFT JOIN (${INDEX_PAGES_SQL}) own_index ON own_index.indrelid = c.oid
   LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
   LEFT JOIN (${INDEX_PAGES_SQL}) toast_index ON toast_index.indrelid = c.reltoastrelid
- CROSS JOIN LATERAL (SELECT ${settledSql('c.oid')} AS settled, current_setting('block_size')::bigint AS block_size) k
+ CROSS JOIN LATERAL (SELECT ${SETTLED_SQL} AS settled, current_setting('block_size')::bigint AS block_size) k
  -- Volatile functions keep this subquery from being flattened, and CASE calls them only for a
  -- leaf that is not settled.
  CROSS JOIN LATERAL (
