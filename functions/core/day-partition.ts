@@ -146,7 +146,8 @@ export async function validateForeignKeys(ctx: OperationContext, client: pg.Clie
  * ATTACH clones the keys and checks the swept rows, which needs only SHARE ROW EXCLUSIVE, taken
  * first while inserts still flow.
  */
-function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKeys: boolean): string[] {
+function attachStatements(ctx: OperationContext, plans: DayTable[], prepared: { ownForeignKeys: boolean; boundsChecked: boolean }): string[] {
+  const { ownForeignKeys, boundsChecked } = prepared;
   const [first] = plans;
   if (!first) return [];
   const referenced = referencedTables(first.foreignKeys).join(', ');
@@ -182,8 +183,8 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], ownForeignKe
     }
     statements.push(
       `ALTER TABLE ${quoteIdent(plan.table)} ATTACH PARTITION ${quoteIdent(plan.name)} FOR VALUES FROM ('${from}') TO ('${to}')`,
-      `ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${checkOf(plan)}`,
     );
+    if (boundsChecked) statements.push(`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${checkOf(plan)}`);
   }
   return statements;
 }
@@ -204,7 +205,7 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
   const statements = [
     // A table built under another name is restore's, which keeps its commit flushed.
     ...(plan.renameTo ? [] : [COMMIT_WITHOUT_FLUSH]),
-    ...attachStatements(ctx, [plan], true),
+    ...attachStatements(ctx, [plan], { ownForeignKeys: true, boundsChecked: true }),
     `ALTER TABLE ${quoteIdent(plan.name)} RESET (autovacuum_enabled)`,
     `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`,
     ...(plan.renameTo ? [`ALTER TABLE ${quoteIdent(plan.name)} RENAME TO ${quoteIdent(plan.renameTo)}`] : []),
@@ -218,13 +219,16 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
  * created and attached together, in one transaction and one round trip, so none exists
  * unattached. The tables are created before the locks are taken; the parent is then held for the
  * attaches alone, a few ms a day: callers pass a handful of days (WINDOW_DAYS_PER_TRANSACTION).
+ * No bounds CHECK: ATTACH's check of such a table reads only the rows the sweep put in, which the
+ * sweep has just read under the same locks; adding and dropping the CHECK cost about a tenth of
+ * creating 30 days.
  * Returns the rows swept in from the DEFAULT partition.
  */
 export async function createEmptyDayPartitions(ctx: OperationContext, client: pg.ClientBase, plans: DayTable[]): Promise<number> {
   const statements = [
     COMMIT_WITHOUT_FLUSH,
-    ...plans.flatMap((plan) => [createStatement(plan, 'attached at once'), boundsCheck(plan)]),
-    ...attachStatements(ctx, plans, false),
+    ...plans.map((plan) => createStatement(plan, 'attached at once')),
+    ...attachStatements(ctx, plans, { ownForeignKeys: false, boundsChecked: false }),
   ];
   const step = `create ${plans.map((plan) => plan.name).join(', ')}`;
   const result = await runWithLockTimeout(client, step, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));
