@@ -88,8 +88,9 @@ export const IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being built; a
 
 /**
  * Comment on a former default partition that a run swapped out (see takeDefaultBacklog): its rows
- * wait there, out of sight of the parent, until they are moved into day partitions. Only tables
- * carrying it are drained and dropped.
+ * wait there, out of sight of the parent, until they are copied into day partitions. Only tables
+ * whose comment starts with it are copied out and dropped; the lines after it record the copy's
+ * progress (see backlog-copy.ts).
  */
 export const BACKLOG_COMMENT =
   'perps-stats-db: rows taken out of the default partition; moved into day partitions by the next partitions run';
@@ -121,7 +122,7 @@ export async function listBacklogTables(client: pg.ClientBase, table: string): P
   const { rows } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c
       WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
-        AND c.relname ~ ('^' || $1 || '_backlog_[0-9]+$') AND obj_description(c.oid, 'pg_class') = $2
+        AND c.relname ~ ('^' || $1 || '_backlog_[0-9]+$') AND split_part(obj_description(c.oid, 'pg_class'), E'\n', 1) = $2
       ORDER BY length(c.relname), c.relname`,
     [table, BACKLOG_COMMENT],
   );

@@ -146,7 +146,11 @@ export async function validateForeignKeys(ctx: OperationContext, client: pg.Clie
  * ATTACH clones the keys and checks the swept rows, which needs only SHARE ROW EXCLUSIVE, taken
  * first while inserts still flow.
  */
-function attachStatements(ctx: OperationContext, plans: DayTable[], prepared: { ownForeignKeys: boolean; boundsChecked: boolean }): string[] {
+function attachStatements(
+  ctx: OperationContext,
+  plans: DayTable[],
+  prepared: { ownForeignKeys: boolean; boundsChecked: boolean },
+): string[] {
   const { ownForeignKeys, boundsChecked } = prepared;
   const [first] = plans;
   if (!first) return [];

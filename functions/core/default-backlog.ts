@@ -10,9 +10,10 @@ import type { TsRange } from './row-moves';
  * A DEFAULT partition holding many rows stalls ingestion: every ATTACH (and CREATE ... PARTITION
  * OF) scans it while it holds the parent. So a run first swaps it out: one catalog-only
  * transaction detaches it, renames it to a backlog table and puts an empty DEFAULT partition in
- * its place. The backlog's rows are then moved into day partitions with nothing scanning them
- * under a lock that blocks inserts (see partitions.ts); until then they are out of sight of
- * queries on the parent.
+ * its place. The backlog's rows are then copied into day partitions with nothing scanning them
+ * under a lock that blocks inserts (see partitions.ts and backlog-copy.ts); until their day is
+ * attached they are out of sight of queries on the parent. The backlog is dropped once all of
+ * them are placed.
  */
 
 /** Rows whose ts can have a day partition: finite, years 1 to 9999. */
@@ -130,18 +131,20 @@ export async function takeDefaultBacklog(
  * and under a recovery's write load that flush took up to 184 ms: with the keys in the DROP's
  * transaction, inserts waited for it. The table is no partition, so the parent is never locked.
  * `rows: 'discard'` is for a table whose rows are kept elsewhere (restore's, loaded from the
- * archive): it is dropped with them.
+ * archive): it is dropped with them. `rows: { check }` too, once `check` (run under the table's
+ * lock, so nothing can add a row after it) has not thrown: a backlog whose rows are all copied.
  */
 export async function dropEmptiedTable(
   ctx: OperationContext,
   client: pg.ClientBase,
   table: string,
   foreignKeys: ForeignKey[],
-  rows: 'refuse' | 'discard' = 'refuse',
+  rows: 'refuse' | 'discard' | { check: (client: pg.ClientBase) => Promise<void> } = 'refuse',
 ): Promise<void> {
   await runWithLockTimeout(client, `empty ${table}`, ctx.settings, ctx.log, async () => {
     await client.query(quietLockWait(ctx));
     await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
+    if (typeof rows === 'object') await rows.check(client);
     if (rows === 'refuse') {
       // Never drop a row: one put in by hand since the table was emptied waits for the next run.
       const found = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type CopyProgress, copyDayOut, readCopyProgress } from './backlog-copy';
 import { quietLockWait } from './blocking-locks';
 import {
   assertSchemaInstalled,
@@ -248,16 +249,21 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
     }));
   }
   const days = new Set([...shape.dayTables].filter(([, owner]) => owner === 'ours').map(([day]) => day));
-  for (const backlog of backlogs) for (const day of await daysWithRows(client, backlog)) days.add(day);
+  const copied = new Map<string, CopyProgress>();
+  for (const backlog of backlogs) {
+    const progress = await readCopyProgress(client, backlog);
+    copied.set(backlog, progress);
+    for (const day of await daysWithRows(client, backlog)) if (progress.get(day) !== 'all') days.add(day);
+  }
   let allPlaced = true;
   for (const day of [...days].sort()) {
     const placed = await run.attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, () =>
-      placeDay(run, shape, backlogs, day),
+      placeDay(run, shape, copied, day),
     );
     allPlaced &&= placed;
   }
   if (allPlaced) {
-    for (const backlog of backlogs) await run.attempt(`drop ${backlog}`, () => retireBacklog(run, shape, backlog));
+    for (const [backlog, progress] of copied) await run.attempt(`drop ${backlog}`, () => retireBacklog(run, shape, backlog, progress));
   }
   if (defaultPartition) {
     result.rows_unplaceable = await countUnplaceableRows(client, defaultPartition);
@@ -273,12 +279,13 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
 
 /**
  * One day's waiting rows into its partition. A day that has none yet: a standalone table is
- * prepared, filled from the backlogs and then from the DEFAULT partition (rows that came in since
- * the swap) in batches, indexed, its foreign keys validated, and attached (see day-partition.ts). Until the
- * attach commits, the day's rows are out of sight of queries on the parent. A day that has a
- * partition already (made by hand since the swap) takes its rows through the parent instead.
+ * prepared, filled from the backlogs (copied: see backlog-copy.ts) and then from the DEFAULT
+ * partition (rows that came in since the swap, moved) in batches, indexed, its foreign keys
+ * validated, and attached (see day-partition.ts). Until the attach commits, the day's rows are out
+ * of sight of queries on the parent. A day that has a partition already (made by hand since the
+ * swap) takes its rows through the parent instead. `copied` holds each backlog's progress.
  */
-async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], day: string): Promise<void> {
+async function placeDay(run: TableRun, shape: TableShape, copied: Map<string, CopyProgress>, day: string): Promise<void> {
   const { ctx, client, table, result } = run;
   const plan = planDay(table, shape, day);
   const existing = shape.dayTables.get(day);
@@ -290,10 +297,17 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
     moved += rows;
     result.rows_moved += rows;
   };
+  const copyBacklogs = async (target: string) => {
+    for (const [backlog, progress] of copied) {
+      await copyRowsOfDay(run, { backlog, target, columns: shape.columns, day, range }, progress, count);
+    }
+  };
   if (isDayCovered(shape.partitions, day)) {
-    const sources = existing === 'ours' ? [...backlogs, plan.name] : backlogs;
-    for (const source of sources) await moveRowsOfDay(run, { source, target: table, columns: shape.columns, range }, count);
-    if (existing === 'ours') await dropEmptiedTable(ctx, client, plan.name, shape.foreignKeys);
+    await copyBacklogs(table);
+    if (existing === 'ours') {
+      await moveRowsOfDay(run, { source: plan.name, target: table, columns: shape.columns, range }, count);
+      await dropEmptiedTable(ctx, client, plan.name, shape.foreignKeys);
+    }
     return;
   }
   if (shape.partitions.some((p) => p.name === plan.name)) {
@@ -302,8 +316,10 @@ async function placeDay(run: TableRun, shape: TableShape, backlogs: string[], da
   run.checkTime(`preparing ${plan.name}`);
   await prepareDayTable(ctx, client, plan, existing ?? 'none');
   try {
-    const sources = shape.defaultPartition ? [...backlogs, shape.defaultPartition] : backlogs;
-    for (const source of sources) await moveRowsOfDay(run, { source, target: plan.name, columns: shape.columns, range }, count);
+    await copyBacklogs(plan.name);
+    if (shape.defaultPartition) {
+      await moveRowsOfDay(run, { source: shape.defaultPartition, target: plan.name, columns: shape.columns, range }, count);
+    }
     run.checkTime(`building the indexes of ${plan.name}`);
     await buildIndexes(ctx, client, plan);
     run.checkTime(`validating the foreign keys of ${plan.name}`);
@@ -327,7 +343,7 @@ function planDay(table: TimeSeriesTable, shape: TableShape, day: string): DayTab
 }
 
 /** A day's bounds as a ts range. */
-function dayRange(day: string): TsRange {
+function dayRange(day: string): TsRange & { to: string } {
   const { from, to } = dayBoundLiterals(day);
   return { from, to };
 }
@@ -349,15 +365,38 @@ function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => vo
   });
 }
 
+/** Copies one backlog's rows of one day, in batches, a deadline check before each; `count` hears of each batch. */
+function copyRowsOfDay(
+  run: TableRun,
+  copy: Parameters<typeof copyDayOut>[2],
+  progress: CopyProgress,
+  count: (rows: number) => void,
+): Promise<number> {
+  return copyDayOut(run.ctx, run.client, copy, progress, {
+    beforeBatch: () => run.checkTime(`copying rows out of ${copy.backlog} into ${copy.target}`),
+    afterBatch: (rows, copiedSoFar) => {
+      count(rows);
+      run.ctx.progress?.(`${run.table}: copied ${copiedSoFar} rows of ${copy.day} out of ${copy.backlog} into ${copy.target}`);
+    },
+  });
+}
+
 /**
  * The end of a backlog table: its rows no day partition can hold (infinite, BC, beyond 9999) go
- * back through the parent into the DEFAULT partition, where they lived before, and the emptied
- * table is dropped.
+ * back through the parent into the DEFAULT partition, where they lived before, and the table is
+ * dropped with the copied rows it still holds. Under the lock of its drop, every day it holds
+ * rows of must be copied (`progress`): none is dropped before it is placed.
  */
-async function retireBacklog(run: TableRun, shape: TableShape, backlog: string): Promise<void> {
+async function retireBacklog(run: TableRun, shape: TableShape, backlog: string, progress: CopyProgress): Promise<void> {
   for (const range of UNPLACEABLE) await moveRowsOfDay(run, { source: backlog, target: run.table, columns: shape.columns, range });
   run.checkTime(`dropping ${backlog}`);
-  await dropEmptiedTable(run.ctx, run.client, backlog, shape.foreignKeys);
+  await dropEmptiedTable(run.ctx, run.client, backlog, shape.foreignKeys, {
+    async check(client) {
+      const notCopied = (await daysWithRows(client, backlog)).filter((day) => progress.get(day) !== 'all');
+      if (notCopied.length > 0)
+        throw new Error(`${backlog} holds rows of ${notCopied.join(', ')} not copied yet; the next run copies them`);
+    },
+  });
 }
 
 /**

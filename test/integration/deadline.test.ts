@@ -56,7 +56,7 @@ describe('a run near its deadline', () => {
     await insertRows(client, instantsOverDays(new Date('2026-06-10T00:00:00Z'), 3, 40));
     const before = await dataFingerprint(url);
 
-    // tickers: the swap (1); 06-10: prepare, 3 batches out of the backlog, 1 out of the default,
+    // tickers: the swap (1); 06-10: prepare, 3 batches copied out of the backlog, 1 moved out of the default,
     // indexes, foreign keys, attach (8); 06-11: prepare, 1 batch; the check before its second
     // batch stops it.
     const error = await rejection(ensurePartitions(deadlineAfter(ctx, 11), { daysAhead: 3 }));
@@ -64,13 +64,20 @@ describe('a run near its deadline', () => {
     expect(report.tables).toEqual([expect.objectContaining({ table: 'tickers', status: 'stopped', created: ['tickers_2026_06_10'] })]);
     expect(report.partitions_created).toBe(1);
     expect(report.rows_moved).toBe(40 + 15);
-    expect(error.message).toContain('stopped before moving rows out of tickers_backlog_1 into tickers_2026_06_11 (tickers)');
+    expect(error.message).toContain('stopped before copying rows out of tickers_backlog_1 into tickers_2026_06_11 (tickers)');
     // Rows of 06-11 and 06-12 are out of sight of the parent until a run attaches their days.
     const counts = await client.query(
       `SELECT (SELECT count(*) FROM tickers)::int AS visible, (SELECT count(*) FROM tickers_2026_06_11)::int AS day,
               (SELECT count(*) FROM tickers_backlog_1)::int AS backlog`,
     );
-    expect(counts.rows[0]).toEqual({ visible: 40, day: 15, backlog: 65 });
+    // The backlog keeps every row until it is dropped; its comment says how far the copy got:
+    // 06-10 whole, 06-11 through its 15th row (each day's rows are 36 minutes apart).
+    expect(counts.rows[0]).toEqual({ visible: 40, day: 15, backlog: 120 });
+    const progress = await client.query(`SELECT obj_description('tickers_backlog_1'::regclass, 'pg_class') AS comment`);
+    expect(progress.rows[0]?.comment.split('\n').slice(1)).toEqual([
+      'copied 2026-06-10 all',
+      `copied 2026-06-11 through ${(await client.query(`SELECT to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t FROM tickers_2026_06_11`)).rows[0]?.t}+00`,
+    ]);
     for (const table of ['orderbooks', 'trades', 'funding_rates'] as const)
       expect((await dataFingerprint(url))[table]).toEqual(before[table]);
 

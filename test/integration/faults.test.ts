@@ -24,12 +24,14 @@ const DAY = 86_400_000;
 const ROWS_PER_DAY = 3000;
 const BATCH = 1000;
 
-type Fingerprint = { rows: number; checksum: string };
+type Fingerprint = { rows: number; checksum: string; placedTwice: number };
 
 /**
  * Count and checksum of every row of a time-series table wherever it is: the parent (its
- * partitions), a backlog table (a DEFAULT partition swapped out and not yet emptied), and any
- * standalone day table an interrupted run left with moved rows in it.
+ * partitions), a backlog table (a DEFAULT partition swapped out, whose rows are copied out and
+ * kept until it is dropped), and any standalone day table an interrupted run left with rows in it.
+ * A row in a backlog and in a day is one row (rows are unique by id); no row may be in two places
+ * outside the backlogs (`placedTwice`).
  */
 async function everyRow(client: pg.ClientBase, table: string, where = 'true'): Promise<Fingerprint> {
   const { rows: tables } = await client.query<{ name: string }>(
@@ -37,12 +39,17 @@ async function everyRow(client: pg.ClientBase, table: string, where = 'true'): P
       WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relispartition AND (c.relname LIKE $1 OR c.relname LIKE $2)`,
     [`${table}\\_2%`, `${table}\\_backlog\\_%`],
   );
-  // Both kinds have the parent's columns in the parent's order: the same row text.
-  const sources = [table, ...tables.map((t) => t.name)].map((name) => `SELECT t::text AS r, t.ts FROM ${pg.escapeIdentifier(name)} t`);
-  const { rows } = await client.query<{ n: string; sum: string | null }>(
-    `SELECT count(*) AS n, sum(hashtext(r)::numeric) AS sum FROM (${sources.join(' UNION ALL ')}) s WHERE ${where}`,
+  // Every kind has the parent's columns in the parent's order: the same row text.
+  const rowsOf = (names: string[]) =>
+    names.map((name) => `SELECT t::text AS r, t.ts FROM ${pg.escapeIdentifier(name)} t`).join(' UNION ALL ');
+  const all = [table, ...tables.map((t) => t.name)];
+  const placed = all.filter((name) => !name.includes('_backlog_'));
+  const { rows } = await client.query<{ n: string; sum: string | null; twice: string }>(
+    `SELECT count(*) AS n, sum(hashtext(r)::numeric) AS sum,
+            (SELECT count(*) - count(DISTINCT r) FROM (${rowsOf(placed)}) p WHERE ${where}) AS twice
+       FROM (SELECT DISTINCT r FROM (${rowsOf(all)}) s WHERE ${where}) d`,
   );
-  return { rows: Number(rows[0]?.n), checksum: rows[0]?.sum ?? '0' };
+  return { rows: Number(rows[0]?.n), checksum: rows[0]?.sum ?? '0', placedTwice: Number(rows[0]?.twice) };
 }
 
 async function allRows(url: string, where?: string): Promise<Record<string, Fingerprint>> {
@@ -95,7 +102,8 @@ async function failUnder(
 }
 
 /** A batch can take under 1 ms: a second session's lock on the table it reads first (where it deletes) makes it wait. */
-const lockTargetOf = (sql: string) => `LOCK TABLE ${sql.match(/FROM ("[^"]+")/)?.[1]} IN SHARE MODE`;
+const lockTargetOf = (sql: string) =>
+  `LOCK TABLE ${(sql.match(/INSERT INTO ("[^"]+")/) ?? sql.match(/FROM ("[^"]+")/))?.[1]} IN SHARE MODE`;
 
 describe('faults during migrate', () => {
   let reference: Awaited<ReturnType<typeof schemaState>>;
@@ -151,26 +159,26 @@ describe('faults during migrate', () => {
 });
 
 describe('faults during partition creation and default recovery', () => {
-  // Recovery: the DEFAULT partition swapped out, each of its days built, filled, validated and
-  // attached, the emptied backlog dropped; then the window's days created.
+  // Recovery: the DEFAULT partition swapped out, each of its days built, filled (copied out of the
+  // backlog), validated and attached, the backlog dropped; then the window's days created.
   const points: Array<FaultPoint & { name: string }> = [
     { name: 'killed right before the DEFAULT partition is swapped out', statement: /DETACH PARTITION/, fault: 'terminate' },
     { name: 'killed after the swap, before the first day table is made', statement: /^CREATE TABLE "tickers_2/, fault: 'terminate' },
-    { name: 'killed between two move batches', statement: /^WITH batch AS/, occurrence: 2, fault: 'terminate' },
+    { name: 'killed between two copy batches', statement: /^WITH edge AS/, occurrence: 2, fault: 'terminate' },
     { name: 'killed before the indexes of a filled day are built', statement: /ADD PRIMARY KEY/, fault: 'terminate' },
     { name: 'killed before the foreign keys are added to a filled day', statement: /NOT VALID/, fault: 'terminate' },
     { name: 'killed before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, occurrence: 2, fault: 'terminate' },
     { name: 'killed right before the attach of a filled day', statement: /ATTACH PARTITION/, fault: 'terminate' },
-    { name: 'killed before the emptied backlog is truncated', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
+    { name: 'killed before the copied-out backlog is truncated', statement: /^LOCK TABLE "tickers_backlog_1"/, fault: 'terminate' },
     {
-      name: 'killed between truncating the emptied backlog and dropping it',
+      name: 'killed between truncating the copied-out backlog and dropping it',
       statement: /DROP TABLE "tickers_backlog_1"/,
       fault: 'terminate',
     },
     { name: 'killed right before window days are created', statement: /CREATE TABLE "orderbooks_2026_06_16"/, fault: 'terminate' },
     {
-      name: 'statement_timeout on a move batch',
-      statement: /^WITH batch AS/,
+      name: 'statement_timeout on a copy batch',
+      statement: /^WITH edge AS/,
       fault: 'statement-timeout',
       holdLock: lockTargetOf,
     },
@@ -205,7 +213,7 @@ describe('a server crash during default recovery', () => {
     return url.toString();
   };
   const points: Array<FaultPoint & { name: string }> = [
-    { name: 'crash between two move batches', statement: /^WITH batch AS/, occurrence: 3, fault: 'crash' },
+    { name: 'crash between two copy batches', statement: /^WITH edge AS/, occurrence: 3, fault: 'crash' },
     { name: 'crash right before a foreign key is validated', statement: /VALIDATE CONSTRAINT/, fault: 'crash' },
     { name: 'crash right before the attach of a filled day', statement: /ATTACH PARTITION/, occurrence: 2, fault: 'crash' },
   ];

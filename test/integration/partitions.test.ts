@@ -211,10 +211,12 @@ describe('partitions', () => {
         /^move 2026-05-20 out of tickers_default: attach tickers_2026_05_20: could not get its lock .*; the rows of 2026-05-20 moved so far \(3 in this run\) wait in table tickers_2026_05_20, out of sight of queries on tickers; the next run attaches it$/,
       ),
     ]);
-    // Out of sight of the parent, in that table only; the emptied backlog stays until every day is placed.
+    // Out of sight of the parent, in that table; the backlog keeps its copy, marked copied, until every day is placed.
     expect((await fingerprint(client, 'tickers')).rows).toBe(before.rows - 3);
     expect((await client.query('SELECT ts FROM tickers_2026_05_20')).rowCount).toBe(3);
-    expect((await client.query('SELECT 1 FROM tickers_backlog_1')).rowCount).toBe(0);
+    expect((await client.query('SELECT 1 FROM tickers_backlog_1')).rowCount).toBe(3);
+    const progress = await client.query(`SELECT obj_description('tickers_backlog_1'::regclass, 'pg_class') AS comment`);
+    expect(progress.rows[0]?.comment.split('\n').slice(1)).toEqual(['copied 2026-05-20 all']);
 
     const rerun = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 1 });
     expect(rerun.tables.find((t) => t.table === 'tickers')).toMatchObject({ status: 'ok', created: ['tickers_2026_05_20'], rows_moved: 0 });

@@ -39,6 +39,11 @@ const VETTED: Record<string, Record<string, string>> = {
     source: 'quoteIdent(relation)',
     "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
   },
+  'functions/core/backlog-copy.ts': {
+    source: 'quoteIdent(copy.backlog)',
+    list: 'copy.columns.map(quoteIdent)',
+    after: 'one of two constant ts conditions on $1',
+  },
   'functions/core/row-moves.ts': {
     source: 'quoteIdent(move.source)',
     list: 'move.columns.map(quoteIdent)',
