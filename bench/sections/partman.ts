@@ -17,6 +17,7 @@ import {
 import { defaultTsIndexSql, partmanVersionProblem, RUN_MAINTENANCE_SQL, retentionSql } from '../support/partman-sql';
 import type { MeasuredOperation } from '../support/scenario';
 import { BACKLOG_OF_PAST_DAYS, BACKLOG_THROUGH_NOW, compareRecovery } from './partman-backlog';
+import { type CreateRounds, createRounds } from './partman-create-rounds';
 
 /** One scenario, on two identical databases: our operation on one, pg_partman's on the other. */
 export interface PartmanComparison {
@@ -39,6 +40,8 @@ export interface PartmanResult {
   /** After each recovery: every backlog row visible through its parent, no DEFAULT partition holding one. */
   backlogVisible: { shape: string; ours: boolean; partman: boolean }[];
   comparisons: PartmanComparison[];
+  /** Creating 30 days with no writer, in alternating rounds (see createRounds). */
+  createRounds: CreateRounds;
 }
 
 /** The retention scenario: 180 small old days, dropped as older than 20 days. */
@@ -99,6 +102,7 @@ export async function partmanBench(
   log: (line: string) => void,
 ): Promise<PartmanResult> {
   const comparisons = await createThenNothingToDo(adminUrl, log);
+  const rounds = await createRounds(adminUrl, log);
   const backlogVisible: PartmanResult['backlogVisible'] = [];
   for (const shape of [BACKLOG_THROUGH_NOW, BACKLOG_OF_PAST_DAYS]) {
     const recovered = await compareRecovery(adminUrl, backlogRowsPerTable, shape, log);
@@ -106,7 +110,7 @@ export async function partmanBench(
     backlogVisible.push(recovered.visible);
   }
   comparisons.push(await dropOldDays(adminUrl, log));
-  return { server, backlogRowsPerTable, backlogVisible, comparisons };
+  return { server, backlogRowsPerTable, backlogVisible, comparisons, createRounds: rounds };
 }
 
 /** Scenarios 1 and 2: 30 days x 4 tables from none, then the same again with nothing to do. */

@@ -3,7 +3,7 @@ import type { PartmanResult } from '../sections/partman';
 import type { RecoveryResult } from '../sections/recovery';
 import type { ScaleResult } from '../sections/scale';
 import type { MeasuredOperation } from './scenario';
-import { formatSummary, ms } from './timing';
+import { formatSummary, ms, summarize } from './timing';
 
 const rss = (op: MeasuredOperation) => (op.peakRssMiB === null ? '-' : `${Math.round(op.peakRssMiB)} MiB`);
 const transactions = (op: MeasuredOperation) => `${ms(op.longestTransactionMs)} (${ms(op.longestBlockingMs)})`;
@@ -68,6 +68,12 @@ export function partmanReport(result: PartmanResult): string[] {
       `| ${scenario} | ${ms(ours.ms)} | ${ms(partman.ms)} | ${worstInsert(ours)} vs ${worstInsert(partman)} | ${ms(ours.longestBlockingMs)} vs ${ms(partman.longestBlockingMs)} | ${ours.ingestion.failed} / ${partman.ingestion.failed} |`,
     );
   }
+  const { ours, partman } = result.createRounds;
+  const median = (values: number[]) => summarize(values).median;
+  const ratios = ours.map((o, i) => (o / (partman[i] ?? Number.NaN)).toFixed(2));
+  out.push(
+    `\n**Creating 30 days x 4 tables with no writer**, ${ours.length} rounds alternating which goes first: ours ${ours.map(ms).join(' / ')} (median ${ms(median(ours))}), pg_partman ${partman.map(ms).join(' / ')} (median ${ms(median(partman))}); ours / pg_partman per round ${ratios.join(' ')}, of the medians **${(median(ours) / median(partman)).toFixed(2)}x**.`,
+  );
   const visible = (yes: boolean) => (yes ? 'yes' : 'NO');
   out.push(
     `\nEvery backlog row visible through its parent after the recovery, none left in a DEFAULT partition: ${result.backlogVisible
