@@ -47,7 +47,7 @@ export interface TablePartitionsReport {
   created: string[];
   /** Window partitions that already existed. */
   present: string[];
-  /** Rows moved out of the default partition (or the backlog it was swapped out to) into their day's partition. */
+  /** Rows placed in their day's partition: moved out of the default partition, or copied out of the backlog it was swapped out to. */
   rows_moved: number;
   /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
   rows_unplaceable: number;
