@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type CopyProgress, copyDayOut, readCopyProgress } from './backlog-copy';
+import { type CopyProgress, copyDayOut, type DayCopy, readCopyProgress } from './backlog-copy';
 import { quietLockWait } from './blocking-locks';
 import {
   assertSchemaInstalled,
@@ -366,12 +366,7 @@ function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => vo
 }
 
 /** Copies one backlog's rows of one day, in batches, a deadline check before each; `count` hears of each batch. */
-function copyRowsOfDay(
-  run: TableRun,
-  copy: Parameters<typeof copyDayOut>[2],
-  progress: CopyProgress,
-  count: (rows: number) => void,
-): Promise<number> {
+function copyRowsOfDay(run: TableRun, copy: DayCopy, progress: CopyProgress, count: (rows: number) => void): Promise<number> {
   return copyDayOut(run.ctx, run.client, copy, progress, {
     beforeBatch: () => run.checkTime(`copying rows out of ${copy.backlog} into ${copy.target}`),
     afterBatch: (rows, copiedSoFar) => {
