@@ -2,9 +2,9 @@ import pg from 'pg';
 import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import { BACKLOG_COMMENT } from './catalog';
 import type { OperationContext } from './context';
+import { dayBoundLiterals } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
-import type { TsRange } from './row-moves';
 
 /*
  * A backlog's rows are copied into their days, not moved: the backlog keeps them until it is
@@ -18,13 +18,16 @@ import type { TsRange } from './row-moves';
  * `through` a ts (every row at or before it). A batch never splits the rows of one ts.
  */
 
+/** How far the copy of one day has gone. */
+type DayProgress = 'all' | { through: string };
+
 /** How far the copy of each day (YYYY-MM-DD) out of one backlog has gone. */
-export type CopyProgress = Map<string, 'all' | { through: string }>;
+export type CopyProgress = Map<string, DayProgress>;
 
 const LINE = /^copied (\d{4}-\d{2}-\d{2}) (?:(all)|through (.+))$/;
 
 /** The backlog's comment: BACKLOG_COMMENT, then a line per day begun. */
-export function progressComment(progress: CopyProgress): string {
+function progressComment(progress: CopyProgress): string {
   const lines = [...progress]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([day, state]) => (state === 'all' ? `copied ${day} all` : `copied ${day} through ${state.through}`));
@@ -32,7 +35,7 @@ export function progressComment(progress: CopyProgress): string {
 }
 
 /** The progress a backlog's comment records (none for a backlog just swapped out). */
-export function parseProgress(comment: string): CopyProgress {
+function parseProgress(comment: string): CopyProgress {
   const progress: CopyProgress = new Map();
   for (const line of comment.split('\n').slice(1)) {
     const match = LINE.exec(line);
@@ -60,7 +63,6 @@ export interface DayCopy {
   /** Column names of both, in the same order. */
   columns: string[];
   day: string;
-  range: TsRange & { to: string };
 }
 
 /**
@@ -78,6 +80,7 @@ async function copyBatch(
   const list = copy.columns.map(quoteIdent).join(', ');
   const source = quoteIdent(copy.backlog);
   const after = through === null ? 'ts >= $1::timestamptz' : 'ts > $1::timestamptz';
+  const { from, to } = dayBoundLiterals(copy.day);
   const { rows } = await client.query<{ rows: number; through: string | null }>(
     `WITH edge AS (SELECT ts FROM ${source} WHERE ${after} AND ts < $2::timestamptz ORDER BY ts OFFSET $3::int - 1 LIMIT 1),
           placed AS (INSERT INTO ${quoteIdent(copy.target)} (${list})
@@ -86,7 +89,7 @@ async function copyBatch(
                      RETURNING 1)
      SELECT (SELECT count(*) FROM placed)::int AS rows,
             (SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' FROM edge) AS through`,
-    [through ?? copy.range.from, copy.range.to, limit],
+    [through ?? from, to, limit],
   );
   return { rows: rows[0]?.rows ?? 0, through: rows[0]?.through ?? null };
 }
@@ -117,13 +120,14 @@ export async function copyDayOut(
         // line together, and the next run copies it again.
         await client.query(COMMIT_WITHOUT_FLUSH);
         const result = await copyBatch(client, copy, ctx.settings.batchSize, through);
-        const next: CopyProgress = new Map(progress).set(copy.day, result.through === null ? 'all' : { through: result.through });
-        const comment = progressComment(next);
+        const reached: DayProgress = result.through === null ? 'all' : { through: result.through };
+        // `progress` itself changes only once this commits: a retried batch starts from the same point.
+        const comment = progressComment(new Map(progress).set(copy.day, reached));
         await client.query(`COMMENT ON TABLE ${quoteIdent(copy.backlog)} IS ${pg.escapeLiteral(comment)}`);
-        return { ...result, next };
+        return { rows: result.rows, reached };
       },
     );
-    progress.set(copy.day, batch.next.get(copy.day) as 'all' | { through: string });
+    progress.set(copy.day, batch.reached);
     copied += batch.rows;
     if (batch.rows > 0) hooks.afterBatch?.(batch.rows, copied);
   }

@@ -140,18 +140,15 @@ export async function validateForeignKeys(ctx: OperationContext, client: pg.Clie
  * finish; new ones wait, then route to the new partitions. What they wait for: our waits (each at
  * most BLOCKING_LOCK_WAIT_MS), and for each day the sweep of its last rows out of the DEFAULT
  * partition (those that came in since the last move: a handful), ATTACH's scan of the DEFAULT
- * partition (kept near-empty: see default-backlog.ts), and the catalog changes. With
- * `ownForeignKeys` (validated beforehand) ATTACH adopts them, which drops their triggers from the
- * referenced tables: ACCESS EXCLUSIVE there, for the rest of this short transaction. Without,
- * ATTACH clones the keys and checks the swept rows, which needs only SHARE ROW EXCLUSIVE, taken
- * first while inserts still flow.
+ * partition (kept near-empty: see default-backlog.ts), and the catalog changes. A `filled` table
+ * (prepareDayTable, validateForeignKeys) has its bounds CHECK, dropped once attached, and its own
+ * validated foreign keys: ATTACH adopts them, which drops their triggers from the referenced
+ * tables, ACCESS EXCLUSIVE there for the rest of this short transaction. An `empty` one (made in
+ * this transaction) has neither: ATTACH clones the keys and checks the swept rows, which needs
+ * only SHARE ROW EXCLUSIVE, taken first while inserts still flow.
  */
-function attachStatements(
-  ctx: OperationContext,
-  plans: DayTable[],
-  prepared: { ownForeignKeys: boolean; boundsChecked: boolean },
-): string[] {
-  const { ownForeignKeys, boundsChecked } = prepared;
+function attachStatements(ctx: OperationContext, plans: DayTable[], prepared: 'filled' | 'empty'): string[] {
+  const ownForeignKeys = prepared === 'filled';
   const [first] = plans;
   if (!first) return [];
   const referenced = referencedTables(first.foreignKeys).join(', ');
@@ -188,7 +185,7 @@ function attachStatements(
     statements.push(
       `ALTER TABLE ${quoteIdent(plan.table)} ATTACH PARTITION ${quoteIdent(plan.name)} FOR VALUES FROM ('${from}') TO ('${to}')`,
     );
-    if (boundsChecked) statements.push(`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${checkOf(plan)}`);
+    if (prepared === 'filled') statements.push(`ALTER TABLE ${quoteIdent(plan.name)} DROP CONSTRAINT ${checkOf(plan)}`);
   }
   return statements;
 }
@@ -209,7 +206,7 @@ export async function attachDayTable(ctx: OperationContext, client: pg.ClientBas
   const statements = [
     // A table built under another name is restore's, which keeps its commit flushed.
     ...(plan.renameTo ? [] : [COMMIT_WITHOUT_FLUSH]),
-    ...attachStatements(ctx, [plan], { ownForeignKeys: true, boundsChecked: true }),
+    ...attachStatements(ctx, [plan], 'filled'),
     `ALTER TABLE ${quoteIdent(plan.name)} RESET (autovacuum_enabled)`,
     `COMMENT ON TABLE ${quoteIdent(plan.name)} IS NULL`,
     ...(plan.renameTo ? [`ALTER TABLE ${quoteIdent(plan.name)} RENAME TO ${quoteIdent(plan.renameTo)}`] : []),
@@ -232,7 +229,7 @@ export async function createEmptyDayPartitions(ctx: OperationContext, client: pg
   const statements = [
     COMMIT_WITHOUT_FLUSH,
     ...plans.map((plan) => createStatement(plan, 'attached at once')),
-    ...attachStatements(ctx, plans, { ownForeignKeys: false, boundsChecked: false }),
+    ...attachStatements(ctx, plans, 'empty'),
   ];
   const step = `create ${plans.map((plan) => plan.name).join(', ')}`;
   const result = await runWithLockTimeout(client, step, ctx.settings, ctx.log, () => client.query(statements.join(';\n')));

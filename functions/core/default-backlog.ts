@@ -120,6 +120,20 @@ export async function takeDefaultBacklog(
   return backlog;
 }
 
+/** What must hold before dropEmptiedTable drops a table with whatever it holds; throws to keep it. */
+export type DropGuard = (client: pg.ClientBase) => Promise<void>;
+
+/** Never drop a row: one put in by hand since the table was emptied waits for the next run. */
+export function mustBeEmpty(table: string): DropGuard {
+  return async (client) => {
+    const found = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);
+    if (found.rows[0]?.found) throw new Error(`${table} still holds rows; the next run moves them`);
+  };
+}
+
+/** For a table whose rows are kept elsewhere (restore's, loaded from the archive): dropped with them. */
+export const ROWS_KEPT_ELSEWHERE: DropGuard = async () => {};
+
 /**
  * Drops a backlog or day table of ours once it is empty, in three transactions. First TRUNCATE,
  * which holds only this table: its files, as large as the rows it once held, are unlinked at that
@@ -130,26 +144,20 @@ export async function takeDefaultBacklog(
  * files always waits for its WAL flush (PostgreSQL deletes them only once the commit is on disk),
  * and under a recovery's write load that flush took up to 184 ms: with the keys in the DROP's
  * transaction, inserts waited for it. The table is no partition, so the parent is never locked.
- * `rows: 'discard'` is for a table whose rows are kept elsewhere (restore's, loaded from the
- * archive): it is dropped with them. `rows: { check }` too, once `check` (run under the table's
- * lock, so nothing can add a row after it) has not thrown: a backlog whose rows are all copied.
+ * `guard` runs under the table's lock before the TRUNCATE, so no row can come in after it: it
+ * throws to keep the table (see DropGuard).
  */
 export async function dropEmptiedTable(
   ctx: OperationContext,
   client: pg.ClientBase,
   table: string,
   foreignKeys: ForeignKey[],
-  rows: 'refuse' | 'discard' | { check: (client: pg.ClientBase) => Promise<void> } = 'refuse',
+  guard: DropGuard = mustBeEmpty(table),
 ): Promise<void> {
   await runWithLockTimeout(client, `empty ${table}`, ctx.settings, ctx.log, async () => {
     await client.query(quietLockWait(ctx));
     await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
-    if (typeof rows === 'object') await rows.check(client);
-    if (rows === 'refuse') {
-      // Never drop a row: one put in by hand since the table was emptied waits for the next run.
-      const found = await client.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)}) AS found`);
-      if (found.rows[0]?.found) throw new Error(`${table} still holds rows; the next run moves them`);
-    }
+    await guard(client);
     await client.query(`TRUNCATE ${quoteIdent(table)}`);
   });
   const own = [...(await foreignKeyStates(client, table)).keys()];

@@ -299,7 +299,7 @@ async function placeDay(run: TableRun, shape: TableShape, copied: Map<string, Co
   };
   const copyBacklogs = async (target: string) => {
     for (const [backlog, progress] of copied) {
-      await copyRowsOfDay(run, { backlog, target, columns: shape.columns, day, range }, progress, count);
+      await copyRowsOfDay(run, { backlog, target, columns: shape.columns, day }, progress, count);
     }
   };
   if (isDayCovered(shape.partitions, day)) {
@@ -343,7 +343,7 @@ function planDay(table: TimeSeriesTable, shape: TableShape, day: string): DayTab
 }
 
 /** A day's bounds as a ts range. */
-function dayRange(day: string): TsRange & { to: string } {
+function dayRange(day: string): TsRange {
   const { from, to } = dayBoundLiterals(day);
   return { from, to };
 }
@@ -385,12 +385,9 @@ function copyRowsOfDay(run: TableRun, copy: DayCopy, progress: CopyProgress, cou
 async function retireBacklog(run: TableRun, shape: TableShape, backlog: string, progress: CopyProgress): Promise<void> {
   for (const range of UNPLACEABLE) await moveRowsOfDay(run, { source: backlog, target: run.table, columns: shape.columns, range });
   run.checkTime(`dropping ${backlog}`);
-  await dropEmptiedTable(run.ctx, run.client, backlog, shape.foreignKeys, {
-    async check(client) {
-      const notCopied = (await daysWithRows(client, backlog)).filter((day) => progress.get(day) !== 'all');
-      if (notCopied.length > 0)
-        throw new Error(`${backlog} holds rows of ${notCopied.join(', ')} not copied yet; the next run copies them`);
-    },
+  await dropEmptiedTable(run.ctx, run.client, backlog, shape.foreignKeys, async (client) => {
+    const notCopied = (await daysWithRows(client, backlog)).filter((day) => progress.get(day) !== 'all');
+    if (notCopied.length > 0) throw new Error(`${backlog} holds rows of ${notCopied.join(', ')} not copied yet; the next run copies them`);
   });
 }
 

@@ -13,7 +13,7 @@ import { addDays, dayBoundLiterals, dayStart, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { dropEmptiedTable } from './default-backlog';
+import { dropEmptiedTable, ROWS_KEPT_ELSEWHERE } from './default-backlog';
 import { ArchiveIntegrityError, InputError } from './errors';
 import type { TimeSeriesTable } from './tables';
 
@@ -298,7 +298,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     report.rows_swept = await attachDayTable(ctx, client, dayTable);
   } catch (error) {
     if (!isConnectionLost(error)) {
-      await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, 'discard').catch((dropError: unknown) =>
+      await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, ROWS_KEPT_ELSEWHERE).catch((dropError: unknown) =>
         ctx.log.warn('the restore table was not dropped; the next restore of this day drops it', {
           table: dayTable.name,
           error: errorMessage(dropError),
@@ -357,5 +357,5 @@ async function dropLeftover(ctx: OperationContext, client: pg.ClientBase, dayTab
       `restore: a relation named ${dayTable.name} exists and is not one restore left behind; rename or drop it, then restore again`,
     );
   }
-  await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, 'discard');
+  await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, ROWS_KEPT_ELSEWHERE);
 }
