@@ -135,50 +135,15 @@ export function mustBeEmpty(table: string): DropGuard {
 export const ROWS_KEPT_ELSEWHERE: DropGuard = async () => {};
 
 /**
- * Drops tables that are no partitions (so the parent is never locked), in two transactions.
- * First their own foreign keys: their triggers sit on the referenced tables, so dropping them
- * takes ACCESS EXCLUSIVE there, which inserts' foreign-key checks wait for: a wait under
- * BLOCKING_LOCK_WAIT_MS, a catalog-only change, and a commit that does not wait for the WAL flush
- * (COMMIT_WITHOUT_FLUSH). Then one DROP of them all, which locks only them: a transaction that
- * deletes files always waits for its WAL flush (PostgreSQL deletes them only once the commit is
- * on disk), and under a recovery's write load that flush took up to 184 ms. `foreignKeys` are the
- * parent's, whose referenced tables are locked.
- */
-export async function dropStandaloneTables(
-  ctx: OperationContext,
-  client: pg.ClientBase,
-  tables: string[],
-  foreignKeys: ForeignKey[],
-): Promise<void> {
-  const drops: string[] = [];
-  for (const table of tables) {
-    for (const name of (await foreignKeyStates(client, table)).keys())
-      drops.push(`ALTER TABLE ${quoteIdent(table)} DROP CONSTRAINT ${quoteIdent(name)}`);
-  }
-  const referenced = referencedTables(foreignKeys);
-  const names = tables.map(quoteIdent).join(', ');
-  if (drops.length > 0) {
-    const statements = [
-      COMMIT_WITHOUT_FLUSH,
-      blockingLockWait(ctx),
-      ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
-      ...drops,
-    ];
-    await runWithLockTimeout(client, `drop the foreign keys of ${tables.join(', ')}`, ctx.settings, ctx.log, () =>
-      client.query(statements.join(';\n')),
-    );
-  }
-  await runWithLockTimeout(client, `drop ${tables.join(', ')}`, ctx.settings, ctx.log, () =>
-    client.query(`${quietLockWait(ctx)};\nDROP TABLE ${names}`),
-  );
-}
-
-/**
  * Drops a backlog or day table of ours once it is empty, in three transactions. First TRUNCATE,
  * which holds only this table: its files, as large as the rows it once held, are unlinked at that
- * commit. Then its foreign keys, then the DROP (see dropStandaloneTables): with the keys in the
- * DROP's transaction, inserts waited for its flush. The table is no partition, so the parent is
- * never locked.
+ * commit. Then its foreign keys: their triggers sit on the referenced tables, so dropping them
+ * takes ACCESS EXCLUSIVE there, which inserts' foreign-key checks wait for: a wait under
+ * BLOCKING_LOCK_WAIT_MS, a catalog-only change, and a commit that does not wait for the WAL flush
+ * (COMMIT_WITHOUT_FLUSH). Last DROP, which then locks only this table. A transaction that deletes
+ * files always waits for its WAL flush (PostgreSQL deletes them only once the commit is on disk),
+ * and under a recovery's write load that flush took up to 184 ms: with the keys in the DROP's
+ * transaction, inserts waited for it. The table is no partition, so the parent is never locked.
  * `guard` runs under the table's lock before the TRUNCATE, so no row can come in after it: it
  * throws to keep the table (see DropGuard).
  */
@@ -195,5 +160,20 @@ export async function dropEmptiedTable(
     await guard(client);
     await client.query(`TRUNCATE ${quoteIdent(table)}`);
   });
-  await dropStandaloneTables(ctx, client, [table], foreignKeys);
+  const own = [...(await foreignKeyStates(client, table)).keys()];
+  const referenced = referencedTables(foreignKeys);
+  if (own.length > 0) {
+    const statements = [
+      COMMIT_WITHOUT_FLUSH,
+      blockingLockWait(ctx),
+      ...(referenced.length > 0 ? [`LOCK TABLE ${referenced.join(', ')} IN ACCESS EXCLUSIVE MODE`] : []),
+      ...own.map((name) => `ALTER TABLE ${quoteIdent(table)} DROP CONSTRAINT ${quoteIdent(name)}`),
+    ];
+    await runWithLockTimeout(client, `drop the foreign keys of ${table}`, ctx.settings, ctx.log, () =>
+      client.query(statements.join(';\n')),
+    );
+  }
+  await runWithLockTimeout(client, `drop ${table}`, ctx.settings, ctx.log, () =>
+    client.query(`${quietLockWait(ctx)};\nDROP TABLE ${quoteIdent(table)}`),
+  );
 }

@@ -11,15 +11,7 @@ import { withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
 import { DeadlineError, InputError, PartialFailureError } from './errors';
 import { fillNames } from './parse';
-import {
-  dropGroup,
-  executionSteps,
-  keepUnlessArchived,
-  listDetachedByPrune,
-  type PruneRun,
-  type RowAction,
-  recordFailure,
-} from './prune-drops';
+import { dropGroup, executionSteps, keepUnlessArchived, type PruneRun, type RowAction, recordFailure } from './prune-drops';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from './tables';
 
 export interface PruneInput {
@@ -257,7 +249,6 @@ async function planRetention(
   const rowActions: PruneAction[] = [];
   const dropActions: PruneAction[] = [];
   for (const table of TIME_SERIES_TABLES) {
-    dropActions.push(...(await leftoverDrops(client, table)));
     const partitions = await listPartitions(client, table);
     const dropped = (p: PartitionInfo) => dropBefore !== null && !p.isDefault && p.to !== null && p.to <= dropBefore;
     const olderThanCutoff = (p: PartitionInfo) => deleteBefore !== null && !p.isDefault && p.to !== null && p.to <= deleteBefore;
@@ -311,33 +302,6 @@ async function planRetention(
     });
   }
   return [...rowActions, ...dropActions];
-}
-
-/**
- * Partitions of `table` an earlier prune detached and did not drop (see dropGroup): out of sight
- * of the parent already, dropped by this run whatever it was asked. Cost: one catalog query, and
- * one to count their rows when there are any.
- */
-async function leftoverDrops(client: pg.ClientBase, table: string): Promise<PruneAction[]> {
-  const leftovers = await listDetachedByPrune(client, table);
-  if (leftovers.length === 0) return [];
-  const counts = await countRows(
-    client,
-    leftovers.map((leftover) => leftover.relation),
-  );
-  return leftovers.map(({ relation, from, to }) => {
-    const count = counts.get(relation);
-    return {
-      action: 'drop_partition',
-      status: 'planned',
-      table,
-      relation,
-      from,
-      to,
-      rows: count?.rows ?? 0,
-      rows_exact: count?.exact ?? false,
-    };
-  });
 }
 
 async function countOlder(client: pg.ClientBase, relation: string, before: Date): Promise<number> {

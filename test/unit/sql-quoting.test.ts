@@ -50,10 +50,7 @@ const VETTED: Record<string, Record<string, string>> = {
     upper: 'constant text with a $n parameter, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
-  'functions/core/prune-drops.ts': {
-    "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)',
-    "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
-  },
+  'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
   'functions/core/archive/restore-load.ts': {
     list: "the layout's column names through quoteIdent",
     arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
