@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { addDays, dayOf, dayStart } from '../../functions/core/days';
 import { createPool } from '../../functions/core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS } from '../../functions/core/db/settings';
@@ -10,11 +9,10 @@ import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { buildHandlers, type HandlerOperation } from '../../infra/bundling';
 import { interceptStatements } from '../../test/support/intercept';
 import type { BenchDatabase } from '../support/database';
-import { MAINTENANCE_APP } from '../support/database';
 import { invokeInFreshProcess, type ProcessRun } from '../support/handler-process';
 import { duringIngestion, type IngestionResult } from '../support/ingestion';
 import { loadScaleDatabase, type ScaleShape } from '../support/scale-data';
-import { type MeasuredOperation, measureOperation } from '../support/scenario';
+import { type MeasuredOperation, measureOperation, measurePlainSql } from '../support/scenario';
 import { largest, type Summary, summarize } from '../support/timing';
 
 /** `rows` over 30 days, 16% of them (1.6e7 of 1e8) in a 3-day DEFAULT backlog; 180 small older days (210 partitions a table). */
@@ -163,22 +161,17 @@ async function statsDbTime(url: string, runs: number): Promise<Summary> {
 async function plainDelete(db: BenchDatabase, day: string, log: (line: string) => void): Promise<MeasuredOperation> {
   const from = dayStart(day);
   const to = new Date(dayStart(addDays(day, 1)).getTime() - 1);
-  const { result: _, ...measured } = await measureOperation<number>(
-    db.url,
+  const { result: _, ...measured } = await measurePlainSql(
+    db,
     `one plain DELETE per table of the same rows (day -27)`,
-    async () => {
-      const client = new pg.Client({ connectionString: db.url, application_name: MAINTENANCE_APP });
-      await client.connect();
-      const started = performance.now();
+    async (client) => {
       let rows = 0;
       for (const table of TIME_SERIES_TABLES)
         rows += (await client.query(`DELETE FROM ${table} WHERE ts >= $1 AND ts < $2`, [from, to])).rowCount ?? 0;
-      const ms = performance.now() - started;
-      await client.end();
-      return { ms, peakRssMiB: Number.NaN, result: rows };
+      return rows;
     },
     (rows) => `${rows} rows deleted`,
     log,
   );
-  return { ...measured, peakRssMiB: null };
+  return measured;
 }

@@ -32,7 +32,7 @@ export function recoveryReport(results: RecoveryResult[]): string[] {
   for (const r of results) {
     const plain = r.plainCopy;
     out.push(
-      `| ${r.rowsPerTable.toExponential(1)} | ${ms(plain.ms)} | ${Math.round(r.rowsMoved / plain.ms)}k | ${writer(plain)} | ${(r.ms / plain.ms).toFixed(2)}x | ${(r.ingestion.max / plain.ingestion.max).toFixed(2)}x |`,
+      `| ${r.rowsPerTable.toExponential(1)} | ${ms(plain.ms)} | ${Math.round(plain.rows / plain.ms)}k | ${writer(plain)} | ${(r.ms / plain.ms).toFixed(2)}x | ${(r.ingestion.max / plain.ingestion.max).toFixed(2)}x |`,
     );
   }
   return out;

@@ -1,5 +1,6 @@
 import { loadavg } from 'node:os';
-import { MAINTENANCE_APP } from './database';
+import pg from 'pg';
+import { type BenchDatabase, MAINTENANCE_APP } from './database';
 import type { ProcessRun } from './handler-process';
 import { duringIngestion, type IngestionResult } from './ingestion';
 import { SLOW_INSERT_MS, watchLongestTransaction } from './lock-watch';
@@ -82,5 +83,27 @@ export async function runInProcess<T>(work: () => Promise<T>): Promise<ProcessRu
   } catch (error) {
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     return { ms: performance.now() - started, peakRssMiB: Number.NaN, error: { name, message } };
+  }
+}
+
+/**
+ * measureOperation of plain SQL on a session of its own, named as the maintenance sessions are
+ * (the lock watcher samples it), timed from connected to done: the baselines the tool is compared
+ * with. `work` returns the rows it changed. No peak RSS: the work is the server's.
+ */
+export async function measurePlainSql(
+  db: BenchDatabase,
+  name: string,
+  work: (client: pg.Client) => Promise<number>,
+  describe: (rows: number) => string,
+  log: (line: string) => void,
+): Promise<MeasuredOperation & { result: number }> {
+  const client = new pg.Client({ connectionString: db.url, application_name: MAINTENANCE_APP });
+  await client.connect();
+  try {
+    const measured = await measureOperation(db.url, name, () => runInProcess(() => work(client)), describe, log);
+    return { ...measured, peakRssMiB: null };
+  } finally {
+    await client.end();
   }
 }
