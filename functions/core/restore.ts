@@ -2,10 +2,10 @@ import type pg from 'pg';
 import { partitionCheckSql } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
-import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
-import { insertArchivedRows } from './archive/restore-load';
+import { loadArchiveRows } from './archive/load-rows';
+import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
-import { checksumText, rowChecksum } from './archive/values';
+import { checksumText } from './archive/values';
 import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
@@ -281,14 +281,14 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   step(`preparing ${dayTable.name}`);
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
   try {
-    let fileSum = 0n;
-    for await (const rows of readArchiveRows(file, report.table)) {
+    step(`loading rows into ${dayTable.name}`);
+    const loaded = await loadArchiveRows(client, file.store, file.key, file.bytes, dayTable.name, report.table, (rows) => {
+      report.rows_loaded = rows;
       step(`loading rows into ${dayTable.name}`);
-      for (const row of rows) fileSum += rowChecksum(row);
-      report.rows_loaded += await insertArchivedRows(client, dayTable.name, report.table, rows, ctx.settings.batchSize);
-      ctx.progress?.(`restore ${report.table} ${report.day}: ${report.rows_loaded} of ${file.rows} rows loaded`);
-    }
-    report.checksum = checksumText(fileSum);
+      ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+    });
+    report.rows_loaded = loaded.rows;
+    report.checksum = loaded.checksum;
     await assertLoaded(client, dayTable.name, report, ledger);
     step(`building the indexes of ${dayTable.name}`);
     await buildIndexes(ctx, client, dayTable);

@@ -326,7 +326,7 @@ class DecimalBuilder extends Builder {
     limbs.fill(0);
     if (!readDigits(bytes, from, integerEnd, limbs)) throw new DecimalOverflow(this.column.name); // NaN, Infinity
     if (hasFraction && !readDigits(bytes, dot + 1, exactEnd, limbs)) throw new DecimalOverflow(this.column.name);
-    const fractionDigits = hasFraction ? exactEnd - dot - 1 : 0;
+    const fractionDigits = hasFraction && exactEnd > dot ? exactEnd - dot - 1 : 0;
     scaleBy(limbs, SCALE - fractionDigits);
     if (negative) negate(limbs);
     this.words.set(limbs, this.count * 4);

@@ -15,6 +15,8 @@ import { checksumText } from './values';
  */
 export const BATCH_ROWS = 65_536;
 export const ROW_GROUP_ROWS = 1_048_576;
+/** How often the export asks its guard whether to go on (the Lambda deadline). */
+const GUARD_EVERY_ROWS = 8_192;
 
 /** One day partition to export. */
 export interface PartitionTarget {
@@ -130,7 +132,7 @@ const NEWLINE = 10;
 
 /**
  * The COPY's rows as parquet-wasm record batches of BATCH_ROWS rows, counting rows and summing
- * checksum shares into `totals` on the way. Calls `guard` between batches.
+ * checksum shares into `totals` on the way. Calls `guard` every GUARD_EVERY_ROWS rows.
  */
 async function* recordBatches(
   copy: CopyToStream,
@@ -154,10 +156,8 @@ async function* recordBatches(
       const [high, low] = builder.appendRow(bytes, start, end);
       totals.add(high, low);
       start = end + 1;
-      if (builder.full) {
-        guard();
-        yield* toWasm();
-      }
+      if (totals.rows % GUARD_EVERY_ROWS === 0) guard();
+      if (builder.full) yield* toWasm();
     }
     rest = start < bytes.length ? bytes.slice(start) : undefined;
   }
@@ -201,9 +201,12 @@ async function writeRows(
       }
     })(),
   );
+  // The store starts at once (a file opened, an upload begun), before the first row group exists.
+  const parquet = (async function* () {
+    yield* (await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS))) as AsyncIterable<Uint8Array>;
+  })();
   try {
-    const parquet = await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS));
-    const { bytes } = await store.put(key, parquet as ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>);
+    const { bytes } = await store.put(key, parquet);
     if (copy.rowCount !== totals.rows) {
       throw new Error(
         `${target.relation}: the COPY sent ${copy.rowCount} rows but ${totals.rows} were read; nothing was recorded. This should not happen: please report it`,

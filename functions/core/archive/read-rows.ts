@@ -20,6 +20,7 @@ export type ArchiveValue = string | null;
 
 /** An archived object opened for reading: its footer, checked against the table's layout. */
 export interface ArchiveFile {
+  store: ArchiveStore;
   key: string;
   bytes: number;
   /** Rows the footer declares. */
@@ -61,7 +62,7 @@ export async function openArchiveFile(store: ArchiveStore, key: string, table: T
       `${store.location}/${key} does not have the columns of ${table} (functions/core/archive/layout.ts): ${problems.join('; ')}`,
     );
   }
-  return { key, bytes, rows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, metadata, buffer };
+  return { store, key, bytes, rows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, metadata, buffer };
 }
 
 /** What differs between a file's schema (root first, then flat columns) and the layout's columns. */
