@@ -7,7 +7,10 @@ const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The UTC day containing an instant. */
 export function dayOf(instant: Date): string {
-  return instant.toISOString().slice(0, 10);
+  const iso = instant.toISOString();
+  // After 9999 JavaScript writes +010000-01-01; PostgreSQL and our partition names write 10000-01-01
+  // (the day after 9999-12-31, the end of its partition).
+  return iso.startsWith('+') ? iso.slice(1, iso.indexOf('T')).replace(/^0+(?=\d{5})/, '') : iso.slice(0, 10);
 }
 
 /** Midnight UTC at the start of a day. */
@@ -29,6 +32,14 @@ export function isCalendarDay(day: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The days a partition can cover: PostgreSQL has no year 0 (1 BC comes before 0001), and YYYY stops at 9999. */
+export const PARTITION_DAY_RULE = 'must be a UTC day written YYYY-MM-DD, from 0001-01-01 to 9999-12-31';
+
+/** Whether a string is a calendar day a day partition can cover (PARTITION_DAY_RULE). */
+export function isPartitionDay(day: string): boolean {
+  return isCalendarDay(day) && day >= '0001-01-01';
 }
 
 export function addDays(day: string, count: number): string {
