@@ -34,12 +34,19 @@ export function isCalendarDay(day: string): boolean {
   }
 }
 
-/** The days a partition can cover: PostgreSQL has no year 0 (1 BC comes before 0001), and YYYY stops at 9999. */
-export const PARTITION_DAY_RULE = 'must be a UTC day written YYYY-MM-DD, from 0001-01-01 to 9999-12-31';
+/** What a day that is no calendar day is told. */
+export const DAY_RULE = 'must be a UTC day written YYYY-MM-DD';
 
-/** Whether a string is a calendar day a day partition can cover (PARTITION_DAY_RULE). */
-export function isPartitionDay(day: string): boolean {
-  return isCalendarDay(day) && day >= '0001-01-01';
+/** What a day no partition can cover is told: PostgreSQL has no year 0 (1 BC comes before 0001), and YYYY stops at 9999. */
+export const DAY_RANGE_RULE = 'must be a day from 0001-01-01 to 9999-12-31: PostgreSQL has no year 0000, and a day partition no BC or five-digit year';
+
+/** Written like a day but with a year no day partition has: 0000, BC (-0001), or beyond 9999. */
+const OUT_OF_RANGE_DAY = /^(?:0000|[-+]\d{4,}|\d{5,})-\d{2}-\d{2}$/;
+
+/** Why a string is not a day a day partition can cover (DAY_RULE, DAY_RANGE_RULE), or null when it is one. */
+export function partitionDayProblem(day: string): string | null {
+  if (OUT_OF_RANGE_DAY.test(day)) return DAY_RANGE_RULE;
+  return isCalendarDay(day) ? null : DAY_RULE;
 }
 
 export function addDays(day: string, count: number): string {

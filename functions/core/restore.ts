@@ -17,7 +17,7 @@ import {
 } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
-import { dayBoundLiterals, dayStart, isPartitionDay, PARTITION_DAY_RULE, partitionName } from './days';
+import { dayBoundLiterals, dayStart, partitionDayProblem, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
@@ -123,7 +123,8 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  * as it was. With `dryRun`, says what it would load and changes nothing.
  */
 export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
-  if (!isPartitionDay(input.day)) throw new InputError(`restore ${input.table} ${input.day}: ${PARTITION_DAY_RULE}`);
+  const dayProblem = partitionDayProblem(input.day);
+  if (dayProblem) throw new InputError(`restore ${input.table} ${input.day}: ${dayProblem}`);
   checkRestoreArchive(ctx.archive);
   const store = createArchiveStore(ctx.archive, 'restore');
   const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
