@@ -380,6 +380,26 @@ it('keeps the rows an ingester writes into the (empty) day partition while the a
   expect(moving.filter((a) => a.blocking.length > 0)).toEqual([]);
 });
 
+it('with --replace over an empty partition, moves the rows written into it while the archive loads, as without it: nothing was replaced', async () => {
+  const { url, ctx } = await archivedDatabase();
+  const client = await connect(url);
+  const archived = await dayRows(url, WRITER_SYMBOL);
+  await client.query('DELETE FROM trades_2026_06_10');
+
+  const { outcome, writer, writtenDuringLoad } = await restoreWhileWriting(ctx, url, () =>
+    restore(ctx, { table: 'trades', day: DAY, replace: true }),
+  );
+
+  if (outcome.status === 'rejected') throw outcome.reason;
+  expect(writer.failed).toBe(0);
+  const written = writer.inserted[`trades/${WRITER_SYMBOL}`] ?? 0;
+  expect(await writerRowsByRelation(url)).toEqual({ trades_2026_06_10: written });
+  expect(outcome.value).toMatchObject({ status: 'restored', partition_rows_before: 0, kept_table: null });
+  expect(outcome.value.late_rows).toBeGreaterThanOrEqual(writtenDuringLoad);
+  expect(await dayRows(url, WRITER_SYMBOL)).toEqual(archived);
+  expect(await relationsLike(url, 'trades_2026_06_10_%')).toEqual([]);
+});
+
 it('sweeps in the rows an ingester writes into the DEFAULT partition while the archive loads (the day had no partition)', async () => {
   const { url, directory } = await archivedDatabase();
   // A batch size above what the writer writes in the test, so the re-check before the attach lets them through.
