@@ -38,7 +38,8 @@ export function isCalendarDay(day: string): boolean {
 export const DAY_RULE = 'must be a UTC day written YYYY-MM-DD';
 
 /** What a day no partition can cover is told: PostgreSQL has no year 0 (1 BC comes before 0001), and YYYY stops at 9999. */
-export const DAY_RANGE_RULE = 'must be a day from 0001-01-01 to 9999-12-31: PostgreSQL has no year 0000, and a day partition no BC or five-digit year';
+export const DAY_RANGE_RULE =
+  'must be a day from 0001-01-01 to 9999-12-31: PostgreSQL has no year 0000, and a day partition no BC or five-digit year';
 
 /** Written like a day but with a year no day partition has: 0000, BC (-0001), or beyond 9999. */
 const OUT_OF_RANGE_DAY = /^(?:0000|[-+]\d{4,}|\d{5,})-\d{2}-\d{2}$/;

@@ -200,7 +200,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const kept = swappedOutName(table, day);
   if (await relationExists(client, kept)) {
     throw new InputError(
-      `restore ${table} ${day}: ${kept} exists: an earlier restore of this day swapped the day's partition out as it, with rows written while the archive loaded (see kept_table in its report); move the rows you want into ${table} (INSERT INTO ${table} SELECT * FROM ${kept} ON CONFLICT DO NOTHING), drop it, then restore again: nothing was loaded`,
+      `restore ${table} ${day}: ${kept} exists: an earlier restore of this day swapped the day's partition out as it, with rows written while the archive loaded (see kept_table in its report); move the rows you want from it into ${table} (docs/archive.md#restore shows how), drop it, then restore again: nothing was loaded`,
     );
   }
   // With replace, a fingerprint too, to tell after the swap whether rows came in meanwhile. An empty
