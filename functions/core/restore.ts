@@ -118,9 +118,11 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  * Loads one archived day back into its partition, the low-lock way (see day-partition.ts): a
  * standalone table shaped like the parent is filled from the object row group by row group,
  * counted against the footer (and the ledger), indexed, its foreign keys validated, then attached
- * in one short transaction; with `replace`, that transaction also drops the day's old partition.
- * Nothing is changed until the attach: any failure before it drops the table and leaves the day
- * as it was. With `dryRun`, says what it would load and changes nothing.
+ * in one short transaction, which swaps the day's old partition (if any) out rather than dropping
+ * it; rows written into it while the archive loaded are then moved in, or, with `replace`, kept
+ * (settleSwappedOut). Nothing is changed until the attach: any failure before it drops the table
+ * and leaves the day as it was; none after it loses a row. With `dryRun`, says what it would load
+ * and changes nothing.
  */
 export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
   const dayProblem = partitionDayProblem(input.day);
