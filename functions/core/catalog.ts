@@ -157,6 +157,18 @@ export async function foreignKeyStates(client: pg.ClientBase, relation: string):
   return new Map(rows.map((row) => [row.name, { validated: row.validated }]));
 }
 
+/** The columns of a table's primary key, in key order (empty: none). */
+export async function primaryKeyColumns(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT a.attname AS name
+       FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, n), pg_attribute a
+      WHERE c.conrelid = to_regclass($1) AND c.contype = 'p' AND a.attrelid = c.conrelid AND a.attnum = k.attnum
+      ORDER BY k.n`,
+    [quoteIdent(table)],
+  );
+  return rows.map((row) => row.name);
+}
+
 /** An index as ATTACH matches it: what it indexes and how, and the constraint it backs. */
 export interface IndexShape {
   /** ` USING btree (symbol, ts DESC)` and whatever follows (INCLUDE, WITH, WHERE), from pg_get_indexdef. */

@@ -7,7 +7,10 @@ const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** The UTC day containing an instant. */
 export function dayOf(instant: Date): string {
-  return instant.toISOString().slice(0, 10);
+  const iso = instant.toISOString();
+  // After 9999 JavaScript writes +010000-01-01; PostgreSQL and our partition names write 10000-01-01
+  // (the day after 9999-12-31, the end of its partition).
+  return iso.startsWith('+') ? iso.slice(1, iso.indexOf('T')).replace(/^0+(?=\d{5})/, '') : iso.slice(0, 10);
 }
 
 /** Midnight UTC at the start of a day. */
@@ -29,6 +32,22 @@ export function isCalendarDay(day: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a day that is no calendar day is told. */
+export const DAY_RULE = 'must be a UTC day written YYYY-MM-DD';
+
+/** What a day no partition can cover is told: PostgreSQL has no year 0 (1 BC comes before 0001), and YYYY stops at 9999. */
+export const DAY_RANGE_RULE =
+  'must be a day from 0001-01-01 to 9999-12-31: PostgreSQL has no year 0000, and a day partition no BC or five-digit year';
+
+/** Written like a day but with a year no day partition has: 0000, BC (-0001), or beyond 9999. */
+const OUT_OF_RANGE_DAY = /^(?:0000|[-+]\d{4,}|\d{5,})-\d{2}-\d{2}$/;
+
+/** Why a string is not a day a day partition can cover (DAY_RULE, DAY_RANGE_RULE), or null when it is one. */
+export function partitionDayProblem(day: string): string | null {
+  if (OUT_OF_RANGE_DAY.test(day)) return DAY_RANGE_RULE;
+  return isCalendarDay(day) ? null : DAY_RULE;
 }
 
 export function addDays(day: string, count: number): string {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { type ArchiveReport, archive, checkArchiveInput } from './archive';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
-import { isCalendarDay } from './days';
+import { DAY_RULE, isCalendarDay, partitionDayProblem } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
@@ -310,9 +310,10 @@ const restoreOperation = defineOperation({
   id: 'restore',
   payload: z.strictObject({
     table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
-    day: z
-      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
-      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    day: z.string({ error: DAY_RULE }).superRefine((day, check) => {
+      const problem = partitionDayProblem(day);
+      if (problem) check.addIssue({ code: 'custom', message: problem });
+    }),
     replace: switchValue,
     dryRun: switchValue,
   }),

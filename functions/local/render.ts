@@ -73,6 +73,10 @@ function renderRestore(r: RestoreReport): string {
           `${before}${r.needs_replace ? ': a run without --replace refuses' : r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`,
         ],
         ['default partition', `${r.dry_run ? r.default_rows : r.rows_swept} rows of the day, moved in by the attach`],
+        ...(r.dry_run ? [] : [['written meanwhile', `${r.late_rows} rows written into ${r.partition} while the archive loaded, moved in`]]),
+        ...(r.kept_table
+          ? [['kept', `${r.kept_table}: the replaced partition, changed while the archive loaded; move the rows you want, then drop it`]]
+          : []),
         ...(r.dry_run ? [] : [['loaded', `${r.rows_loaded} rows, checksum ${r.checksum}${matches}`]]),
       ],
     )
