@@ -5,9 +5,43 @@
 const DAY_MS = 86_400_000;
 const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** The UTC day containing an instant. */
+/**
+ * The day after the last day a partition can cover: a day's partition ends at the next day's
+ * start, and the day after 9999-12-31 has no YYYY-MM-DD form. Rows from here on stay in the
+ * DEFAULT partition (see default-backlog.ts).
+ */
+export const LAST_PARTITION_DAY_END = '9999-12-31';
+
+/**
+ * The UTC day containing an instant. Throws a RangeError naming the instant when it has no
+ * YYYY-MM-DD day (after year 9999, or BC): `toISOString` writes those `+010000-01-01...` or
+ * `-000001-...`, which must never pass for a day.
+ */
 export function dayOf(instant: Date): string {
-  return instant.toISOString().slice(0, 10);
+  if (Number.isNaN(instant.getTime())) throw new RangeError('not an instant (an invalid Date): it has no day');
+  const iso = instant.toISOString();
+  if (!/^\d{4}-/.test(iso) || iso.startsWith('0000-')) throw new RangeError(`${iso} has no YYYY-MM-DD day (years 0001 to 9999 only)`);
+  return iso.slice(0, 10);
+}
+
+/**
+ * A partition bound or a ts for a report: its day when it has one, else the instant as
+ * toISOString writes it (`+010000-01-01T00:00:00.000Z`), or `infinity` / `-infinity` (what pg
+ * and the catalog give for them). Never throws, so a hand-made partition or a hostile row far
+ * out cannot break a report.
+ */
+export function describeDay(instant: Date | number): string {
+  const time = typeof instant === 'number' ? instant : instant.getTime();
+  if (Number.isNaN(time) || !Number.isFinite(time)) {
+    return time === Number.NEGATIVE_INFINITY ? '-infinity' : 'infinity';
+  }
+  const date = new Date(time);
+  if (Number.isNaN(date.getTime())) return time < 0 ? '-infinity' : 'infinity';
+  try {
+    return dayOf(date);
+  } catch {
+    return date.toISOString();
+  }
 }
 
 /** Midnight UTC at the start of a day. */

@@ -49,7 +49,7 @@ export interface TablePartitionsReport {
   present: string[];
   /** Rows placed in their day's partition: moved out of the default partition, or copied out of the backlog it was swapped out to. */
   rows_moved: number;
-  /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
+  /** Rows left in the default partition because their ts is infinite, BC, or 9999-12-31 or later (no day partition can hold them). */
   rows_unplaceable: number;
   runway_days: number;
   errors: string[];
@@ -377,7 +377,7 @@ function copyRowsOfDay(run: TableRun, copy: DayCopy, progress: CopyProgress, cou
 }
 
 /**
- * The end of a backlog table: its rows no day partition can hold (infinite, BC, beyond 9999) go
+ * The end of a backlog table: its rows no day partition can hold (infinite, BC, 9999-12-31 on) go
  * back through the parent into the DEFAULT partition, where they lived before, and the table is
  * dropped with the copied rows it still holds. Under the lock of its drop, every day it holds
  * rows of must be copied (`progress`): none is dropped before it is placed.

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { assertSchemaInstalled, EXACT_COUNT_MAX_BYTES, listPartitions, rowCountOf, runwayDays } from './catalog';
 import type { OperationContext } from './context';
-import { dayOf } from './days';
+import { dayOf, describeDay } from './days';
 import { quoteIdent } from './db/identifiers';
 import { withClient } from './db/sessions';
 import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
@@ -176,8 +176,8 @@ async function timeSeriesStats(
   return {
     stats: {
       partitions: days.length,
-      oldest_partition: first ? dayOf(first) : null,
-      newest_partition: last ? dayOf(last) : null,
+      oldest_partition: first ? describeDay(first) : null,
+      newest_partition: last ? describeDay(last) : null,
       runway_days: runwayDays(partitions, dayOf(now)),
       default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
       rows_last_hour: [...lastHour.exchanges.values()].reduce((sum, e) => sum + e.rows_last_hour, 0),

@@ -267,6 +267,36 @@ describe('partitions', () => {
     await client.query(`DELETE FROM tickers_default`);
   });
 
+  it('keeps rows at 9999-12-31 23:00, infinity, -infinity and BC in sight in the default partition, places a late row beside them, and succeeds run after run', async () => {
+    const client = await connect(url);
+    const odd = ['9999-12-31T23:00:00Z', 'infinity', '-infinity', '0044-03-15T00:00:00Z BC'];
+    await client.query(
+      `INSERT INTO trades (exchange_id, symbol, ts, price, size) SELECT 1, 'ODD', t, 1, 1 FROM unnest($1::timestamptz[]) AS t`,
+      [[...odd, '2026-05-02T10:00:00Z']],
+    );
+    const before = await fingerprint(client, 'trades');
+    for (const run of [1, 2]) {
+      const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+      expect(
+        report.tables.find((t) => t.table === 'trades'),
+        `run ${run}`,
+      ).toMatchObject({
+        status: 'ok',
+        errors: [],
+        rows_unplaceable: 4,
+        rows_moved: run === 1 ? 1 : 0,
+      });
+      const where = await client.query<{ part: string; ts: string }>(
+        `SELECT tableoid::regclass::text AS part, ts::text AS ts FROM trades WHERE symbol = 'ODD' ORDER BY part, ts`,
+      );
+      expect(where.rows.map((r) => r.part)).toEqual(['trades_2026_05_02', ...odd.map(() => 'trades_default')]);
+      const backlogs = await client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'trades\\_backlog\\_%'`);
+      expect(backlogs.rows, `run ${run}`).toEqual([]);
+      expect(await fingerprint(client, 'trades')).toEqual(before);
+    }
+    await client.query(`DELETE FROM trades WHERE symbol = 'ODD'`);
+  });
+
   it('reads partition bounds whatever the DateStyle', async () => {
     const client = await connect(url, { options: '-c DateStyle=SQL,DMY' });
     const parts = await listPartitions(client, 'tickers');

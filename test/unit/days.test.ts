@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, dayBoundLiterals, dayOf, daySeries, daysBetween, partitionName } from '../../functions/core/days';
+import { addDays, dayBoundLiterals, dayOf, daySeries, daysBetween, describeDay, partitionName } from '../../functions/core/days';
 
 describe('UTC days', () => {
   it('takes the UTC day of an instant, not the local one', () => {
@@ -23,5 +23,20 @@ describe('UTC days', () => {
   it('rejects strings that are not calendar days', () => {
     expect(() => partitionName('tickers', '2026-02-30')).toThrow(/not a calendar day/);
     expect(() => addDays("2026-01-01'; DROP TABLE x; --", 1)).toThrow(/not a day/);
+  });
+
+  it('never passes an instant past year 9999, BC or infinite off as a day, and describes each for a report', () => {
+    // The day after 9999-12-31 has no YYYY-MM-DD form: a clear error, not "+010000-01".
+    expect(() => addDays('9999-12-31', 1)).toThrow(/\+010000-01-01T00:00:00.000Z has no YYYY-MM-DD day/);
+    expect(() => dayOf(new Date('-000044-03-15T00:00:00Z'))).toThrow(/has no YYYY-MM-DD day/);
+    expect(() => dayOf(new Date(Number.NaN))).toThrow(/not an instant/);
+    expect(dayOf(new Date('9999-12-31T23:00:00Z'))).toBe('9999-12-31');
+    expect(dayOf(new Date('0001-01-01T00:00:00Z'))).toBe('0001-01-01');
+    expect(describeDay(new Date('2026-11-24T05:00:00Z'))).toBe('2026-11-24');
+    expect(describeDay(new Date('+010000-01-01T00:00:00Z'))).toBe('+010000-01-01T00:00:00.000Z');
+    expect(describeDay(new Date('-000044-03-15T00:00:00Z'))).toBe('-000044-03-15T00:00:00.000Z');
+    expect(describeDay(Number.POSITIVE_INFINITY)).toBe('infinity');
+    expect(describeDay(Number.NEGATIVE_INFINITY)).toBe('-infinity');
+    expect(describeDay(new Date(Number.NaN))).toBe('infinity');
   });
 });
