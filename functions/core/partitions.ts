@@ -32,7 +32,7 @@ import { assertTimeForStep } from './deadline';
 import { countUnplaceableRows, daysWithRows, dropEmptiedTable, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from './default-backlog';
 import { DeadlineError, PartialFailureError } from './errors';
 import { moveAllRows, type RowMove, type TsRange } from './row-moves';
-import { countRowsOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from './rows-out-of-sight';
+import { countTablesOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from './rows-out-of-sight';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -127,11 +127,7 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
  * Returns the sentence for the error, empty when none wait.
  */
 async function readRowsOutOfSight(ctx: OperationContext, client: pg.ClientBase, report: PartitionsReport): Promise<string> {
-  report.rows_out_of_sight = [];
-  for (const table of TIME_SERIES_TABLES) {
-    const waiting = await countRowsOutOfSight(client, table);
-    if (waiting.rows > 0) report.rows_out_of_sight.push(waiting);
-  }
+  report.rows_out_of_sight = await countTablesOutOfSight(client, TIME_SERIES_TABLES);
   const sentence = describeRowsOutOfSight(report.rows_out_of_sight);
   if (sentence) ctx.log.warn('rows wait out of sight', { tables: report.rows_out_of_sight });
   return sentence;

@@ -1,6 +1,14 @@
 import type pg from 'pg';
 import { type CopyProgress, readCopyProgress } from './backlog-copy';
-import { isDayCovered, listBacklogTables, listDayTables, listPartitions, type PartitionInfo } from './catalog';
+import {
+  BACKLOG_COMMENT,
+  IN_PROGRESS_COMMENT,
+  isDayCovered,
+  listBacklogTables,
+  listDayTables,
+  listPartitions,
+  type PartitionInfo,
+} from './catalog';
 import { dayBoundLiterals, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { countUnplaceableRows, daysWithRows } from './default-backlog';
@@ -56,6 +64,33 @@ export async function countRowsOutOfSight(client: pg.ClientBase, table: string, 
     if ((rows[0]?.n ?? 0) > 0) result.relations.push(name);
   }
   return result;
+}
+
+/**
+ * Rows out of sight of each of `tables`, only those with some. One catalog query finds whether
+ * any table carries a backlog's or an unfinished day's comment (it reads pg_description, which
+ * holds only commented objects, not every partition): normally none, and nothing else is read.
+ * `partitionsOf` gives a table's partitions when the caller has them.
+ */
+export async function countTablesOutOfSight(
+  client: pg.ClientBase,
+  tables: readonly string[],
+  partitionsOf: (table: string) => PartitionInfo[] | undefined = () => undefined,
+): Promise<RowsOutOfSight[]> {
+  const { rows } = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_description d JOIN pg_class c ON c.oid = d.objoid
+      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND c.relkind = 'r' AND NOT c.relispartition
+        AND c.relnamespace = current_schema()::regnamespace
+        AND (d.description = $1 OR split_part(d.description, E'\\n', 1) = $2)`,
+    [IN_PROGRESS_COMMENT, BACKLOG_COMMENT],
+  );
+  const waiting: RowsOutOfSight[] = [];
+  for (const table of tables) {
+    if (!rows.some((row) => row.relname.startsWith(`${table}_`))) continue;
+    const counted = await countRowsOutOfSight(client, table, partitionsOf(table));
+    if (counted.rows > 0) waiting.push(counted);
+  }
+  return waiting;
 }
 
 /** Rows of `relation` in the given days (through `through` at most), in one statement: an index range count per day. */

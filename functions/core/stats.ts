@@ -8,8 +8,8 @@ import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, lis
 import { type TableGrowth, tableGrowth } from './growth';
 import { exchangeLastHour, lastHourActivity } from './last-hour';
 import { type LeafRow, readLeafSizes } from './leaf-sizes';
-import { countRowsOutOfSight } from './rows-out-of-sight';
-import { ALL_TABLES, isTimeSeriesTable, type TableName, type TimeSeriesTable } from './tables';
+import { countTablesOutOfSight } from './rows-out-of-sight';
+import { ALL_TABLES, isTimeSeriesTable, type TableName, TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface TableStats {
   row_count: number;
@@ -97,6 +97,8 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
       'SELECT current_database() AS name, pg_database_size(current_database()) AS size',
     );
     const leaves = await readLeafSizes(client, ALL_TABLES);
+    // Normally one catalog query: no backlog and no unfinished day anywhere.
+    const waiting = await countTablesOutOfSight(client, TIME_SERIES_TABLES);
     const exchanges = await listExchanges(client);
     const tables = {} as StatsReport['tables'];
     const recent: RecentIngest[] | null = input.symbols ? [] : null;
@@ -108,8 +110,9 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
         tables[table] = base;
         continue;
       }
+      const hidden = waiting.find((entry) => entry.table === table);
       const series = await timeSeriesStats(client, { table, now, symbols: input.symbols ?? false }, tableLeaves, exchanges);
-      tables[table] = { ...base, ...series.stats };
+      tables[table] = { ...base, ...series.stats, backlog_rows: hidden?.rows ?? 0, backlog_tables: hidden?.relations ?? [] };
       recent?.push(...series.recent);
       for (const [name, entry] of series.exchanges) {
         freshness[name] ??= {} as ExchangeFreshness[string];
@@ -154,7 +157,7 @@ async function tableTotals(client: pg.ClientBase, table: TableName, leaves: Leaf
   };
 }
 
-type SeriesFields = Omit<TimeSeriesTableStats, keyof TableStats>;
+type SeriesFields = Omit<TimeSeriesTableStats, keyof TableStats | 'backlog_rows' | 'backlog_tables'>;
 
 async function timeSeriesStats(
   client: pg.ClientBase,
@@ -180,8 +183,6 @@ async function timeSeriesStats(
     latest_ts: a.latest_ts.toISOString(),
   }));
 
-  // Two catalog queries when nothing waits; else index counts of the rows waiting.
-  const waiting = await countRowsOutOfSight(client, table, partitions);
   const first = days[0]?.from;
   const last = days.at(-1)?.from;
   return {
@@ -191,8 +192,6 @@ async function timeSeriesStats(
       newest_partition: last ? describeDay(last) : null,
       runway_days: runwayDays(partitions, dayOf(now)),
       default_rows: defaultLeaf ? (await rowCountOf(client, defaultLeaf)).rows : 0,
-      backlog_rows: waiting.rows,
-      backlog_tables: waiting.relations,
       rows_last_hour: [...lastHour.exchanges.values()].reduce((sum, e) => sum + e.rows_last_hour, 0),
       rows_last_hour_exact: [...lastHour.exchanges.values()].every((e) => e.rows_last_hour_exact),
       latest_ts: latest?.toISOString() ?? null,
