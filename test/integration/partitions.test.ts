@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
+import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
 import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
@@ -295,6 +296,22 @@ describe('partitions', () => {
       expect(await fingerprint(client, 'trades')).toEqual(before);
     }
     await client.query(`DELETE FROM trades WHERE symbol = 'ODD'`);
+  });
+
+  it('finishes a backlog an older version kept for a row at 9999-12-31 23:00: its rows go back to the default partition', async () => {
+    const client = await connect(url);
+    // What every run of the older version left: the DEFAULT partition swapped out, never dropped.
+    await client.query(`CREATE TABLE trades_backlog_1 (LIKE trades INCLUDING DEFAULTS)`);
+    await client.query(`COMMENT ON TABLE trades_backlog_1 IS ${pg.escapeLiteral(BACKLOG_COMMENT)}`);
+    await client.query(
+      `INSERT INTO trades_backlog_1 (exchange_id, symbol, ts, price, size) VALUES (1, 'OLD', '9999-12-31 23:00+00', 1, 1), (1, 'OLD', 'infinity', 1, 1)`,
+    );
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(report.tables.find((t) => t.table === 'trades')).toMatchObject({ status: 'ok', rows_unplaceable: 2 });
+    const where = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'OLD'`);
+    expect(where.rows).toEqual([{ part: 'trades_default' }, { part: 'trades_default' }]);
+    expect(await client.query(`SELECT to_regclass('trades_backlog_1') AS t`).then((r) => r.rows[0]?.t)).toBeNull();
+    await client.query(`DELETE FROM trades WHERE symbol = 'OLD'`);
   });
 
   it('reads partition bounds whatever the DateStyle', async () => {
