@@ -206,8 +206,14 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
     };
   }
   const runway = report.database.storage_runway_days;
+  // Published every run, 0 included: the alarm's hourly Minimum must see the zeros.
+  const backlog = Object.values(report.tables).reduce((sum, t) => sum + ('backlog_rows' in t ? t.backlog_rows : 0), 0);
   return {
-    database: { DatabaseSizeBytes: report.database.size_bytes, ...(runway === null ? {} : { StorageRunwayDays: runway }) },
+    database: {
+      DatabaseSizeBytes: report.database.size_bytes,
+      BacklogRows: backlog,
+      ...(runway === null ? {} : { StorageRunwayDays: runway }),
+    },
     tables,
     exchanges: exchangeMetrics(report),
   };

@@ -52,6 +52,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);
+    handlers.stop = interruptible(parsed.invocation, io, output);
     for (const line of targetLines(resolved, environment.overridden)) output.error(line);
     const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
     handlers.configure(handlerOptions(resolved, url, io, output));
@@ -62,7 +63,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     output.print(parsed.invocation.command, reports);
     return 0;
   } catch (error) {
-    return exitCodeOf(error, output, settings);
+    const code = exitCodeOf(error, output, settings);
+    // Stopped by Ctrl-C or SIGTERM: the shell's code for an interrupted command.
+    return handlers.stop?.aborted ? 130 : code;
   } finally {
     await handlers.close();
   }
@@ -172,6 +175,8 @@ class RunnerOutput {
 
 /** The handlers this run invokes, one per operation (its pool serves every invocation), and the embedded database. */
 class HandlerSet {
+  /** Aborted by Ctrl-C or SIGTERM: the running operation stops before its next step (see interruptible). */
+  stop: AbortSignal | undefined;
   private readonly handlers = new Map<string, OperationHandler>();
   private options: OperationHandlerOptions = {};
   private embedded: EmbeddedDatabase | undefined;
@@ -193,7 +198,7 @@ class HandlerSet {
       handler = createOperationHandler(operation, this.options);
       this.handlers.set(operation.id, handler);
     }
-    return handler(payload, localLambdaContext(`perps-stats-db-local-${operation.id}`, NO_DEADLINE_MS));
+    return handler(payload, localLambdaContext(`perps-stats-db-local-${operation.id}`, NO_DEADLINE_MS, this.stop));
   }
 
   async close(): Promise<void> {
@@ -210,6 +215,22 @@ function handlerOptions(settings: RunnerSettings, url: string, io: CliIo, output
     metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
     progress: io.stderr.isTTY ? (message) => output.error(`… ${message}`) : undefined,
   };
+}
+
+/**
+ * A run of `partitions` (or `init`) that Ctrl-C or SIGTERM kills mid-recovery leaves rows out
+ * of sight and nobody told: so the first signal asks it to stop before its next step, and it
+ * then says which rows wait and what to run (exit code 130). A second one kills it at once
+ * (main.ts listens only once). Other commands keep Node's default: a prompt must stay
+ * interruptible.
+ */
+function interruptible(invocation: Invocation, io: CliIo, output: RunnerOutput): AbortSignal | undefined {
+  if (!invocation.steps.some((step) => step.operation.id === 'partitions')) return undefined;
+  const stop = io.stopSignal?.();
+  stop?.addEventListener('abort', () =>
+    output.error('interrupted: stopping before the next step, then saying what waits (interrupt again to kill it at once)'),
+  );
+  return stop;
 }
 
 /** Asks for the database name a run that destroys data must carry, given the dry run's report. */

@@ -105,6 +105,9 @@ function renderPartitions(r: PartitionsReport): string {
     `partitions from ${r.today} (UTC), ${r.days_ahead} days: ${r.partitions_created} created, ${r.rows_moved} rows moved out of default partitions`,
     renderColumns(['table', 'status', 'created', 'present', 'rows moved', 'runway'], rows),
     errors,
+    ...r.rows_out_of_sight.map(
+      (w) => `out of sight: ${w.rows} rows of ${w.table} in ${w.relations.join(', ')} until a partitions run places them`,
+    ),
   ]
     .filter(Boolean)
     .join('\n');
@@ -230,6 +233,13 @@ function renderStats(r: StatsReport): string {
         'rows/day',
       ],
       rows,
+    ),
+    ...Object.entries(r.tables).flatMap(([name, t]) =>
+      'backlog_rows' in t && t.backlog_rows > 0
+        ? [
+            `out of sight: ${t.backlog_rows} rows of ${name} in ${t.backlog_tables.join(', ')}, not counted above: run partitions to bring them back`,
+          ]
+        : [],
     ),
     '',
     recentSymbols(recent),

@@ -570,11 +570,11 @@ it('refuses an unknown table or a day that is not one, before touching the datab
     await expect(refused).rejects.toThrow(`restore trades ${day}: must be a UTC day written YYYY-MM-DD`);
   }
   // Days JavaScript reads but no partition can cover.
-  for (const day of ['0000-01-01', '0000-12-31', '-0001-01-01', '10000-01-01', '+10000-01-01']) {
+  for (const day of ['0000-01-01', '0000-12-31', '-0001-01-01', '9999-12-31', '10000-01-01', '+10000-01-01']) {
     const refused = restore(ctx, { table: 'trades', day });
     await expect(refused).rejects.toBeInstanceOf(InputError);
     await expect(refused).rejects.toThrow(
-      `restore trades ${day}: must be a day from 0001-01-01 to 9999-12-31: PostgreSQL has no year 0000, and a day partition no BC or five-digit year`,
+      `restore trades ${day}: must be a day from 0001-01-01 to 9999-12-30: PostgreSQL has no year 0000, and a day partition no BC or five-digit year (9999-12-31 has no next day to end at)`,
     );
   }
 });

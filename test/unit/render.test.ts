@@ -11,6 +11,8 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  backlog_rows: 0,
+  backlog_tables: [],
   rows_last_hour: 1200,
   rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
@@ -100,6 +102,16 @@ describe('the stats table', () => {
     );
     expect(renderReport(limited).split('\n')[0]).toBe(
       'database perps: 10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days, at 2026-11-29T10:01:49.000Z',
+    );
+  });
+
+  it('names rows out of sight under the table, and only when some wait', () => {
+    expect(renderReport(statsReport({}))).not.toContain('out of sight');
+    const hidden = renderReport(
+      statsReport({ trades: series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1', 'trades_2026_11_20'] }) }),
+    );
+    expect(hidden).toContain(
+      'out of sight: 120 rows of trades in trades_backlog_1, trades_2026_11_20, not counted above: run partitions to bring them back',
     );
   });
 

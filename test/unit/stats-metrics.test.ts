@@ -10,6 +10,8 @@ const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  backlog_rows: 0,
+  backlog_tables: [],
   rows_last_hour: 1200,
   rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
@@ -62,11 +64,19 @@ function report(database: Partial<StatsReport['database']>): StatsReport {
 describe('the stats metrics', () => {
   it('publish growth per table where a day has closed, and the storage runway only when it is known', () => {
     const unlimited = OPERATIONS.stats.metrics(report({}));
-    expect(unlimited.database).toEqual({ DatabaseSizeBytes: 5000 });
+    expect(unlimited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0 });
     expect(unlimited.tables?.tickers?.GrowthBytesPerDay).toBe(1000);
     expect(unlimited.tables?.orderbooks).not.toHaveProperty('GrowthBytesPerDay');
     expect(unlimited.exchanges).toEqual({ binance: { tickers: { ExchangeDataAgeSeconds: 5 } } });
     const limited = OPERATIONS.stats.metrics(report({ storage_limit_bytes: 100_000, storage_runway_days: 95 }));
-    expect(limited.database).toEqual({ DatabaseSizeBytes: 5000, StorageRunwayDays: 95 });
+    expect(limited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0, StorageRunwayDays: 95 });
+  });
+
+  it('publish the rows out of sight of every time-series table as one metric, 0 included', () => {
+    const hidden = report({});
+    hidden.tables.trades = series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1'] });
+    hidden.tables.tickers = series({ backlog_rows: 3, backlog_tables: ['tickers_2026_11_20'] });
+    expect(OPERATIONS.stats.metrics(hidden).database).toMatchObject({ BacklogRows: 123 });
+    expect(OPERATIONS.stats.metrics(hidden).tables?.trades).not.toHaveProperty('BacklogRows');
   });
 });
