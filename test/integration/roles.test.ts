@@ -567,6 +567,28 @@ describe('what only an administrator can grant', () => {
   });
 });
 
+describe('PUBLIC CONNECT on a database the migrating user does not own (issue 22 point 8)', () => {
+  it('is named in a notice with the statements for an administrator; once run, the next migrate changes nothing', async () => {
+    const other = await createTestDatabase();
+    const database = databaseOf(other);
+    const admin = await connect(other);
+    const migrator = await loginRole(admin, other, 'perps_owner', 'NOCREATEROLE');
+    await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(migrator.role)}`);
+    const report = await migrateAs(migrator.url);
+    const grant = `GRANT CONNECT ON DATABASE "${database}" TO perps_reader, perps_writer, "${migrator.role}"`;
+    const revoke = `REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`;
+    expect(report.notices).toEqual([
+      `PUBLIC may connect to database ${database}, which user ${migrator.role} does not own, so any login can hold the maintenance lock and stop maintenance: ask an administrator to run ${grant}; ${revoke}; and to grant CONNECT to any other login that must connect (see README, Roles)`,
+      ...grantedNotices(database, migrator.role, 11, 7, { connect: false }),
+    ]);
+    expect(report.revokes).toEqual([]);
+    await admin.query(`${grant}; ${revoke}`);
+    expect(await migrateAs(migrator.url)).toMatchObject({ grants: [], revokes: [], notices: [] });
+    const stranger = await loginRole(admin, other, 'perps_stranger');
+    expect(await connect(stranger.url).catch((e: unknown) => e)).toMatchObject({ code: '42501' });
+  });
+});
+
 /**
  * A database migrated, and given partitions, while perps_reader and perps_writer did not exist,
  * on a cluster of its own (roles are cluster-wide: on the shared test server they exist). The
