@@ -8,7 +8,7 @@ import { isConnectionFailure, sqlState } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { LockTimeoutError, MigrationError } from './errors';
-import { grantGroupRoles, type RoleGrant } from './role-grants';
+import { grantGroupRoles, type RoleGrant, type RoleRevoke } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
 export interface MigrationSource {
@@ -33,6 +33,8 @@ export interface MigrateReport {
   notices: string[];
   /** Privileges this run granted to perps_reader and perps_writer (see role-grants.ts). */
   grants: RoleGrant[];
+  /** Privileges this run took back: perps_writer's INSERT beyond ingestion, PUBLIC's CONNECT (see role-grants.ts). */
+  revokes: RoleRevoke[];
 }
 
 export interface MigrateInput {
@@ -58,7 +60,7 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
-    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [], grants: [] };
+    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [], grants: [], revokes: [] };
     // Only NOTICEs raised by migration files are worth reporting (not "ledger already exists").
     let collecting = false;
     const onNotice = (notice: { message?: string }) => {

@@ -6,6 +6,7 @@ import { DEFAULT_CONNECTION_SETTINGS, describeTarget, parseDatabaseUrl } from '.
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
+import { terminalJson } from '../core/printable';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
 import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step } from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
@@ -114,7 +115,7 @@ async function sampleData(
     const report = await insertSampleData(client, new Date(), days);
     output.info(
       output.format === 'json'
-        ? JSON.stringify(report, null, 2)
+        ? terminalJson(report, 2)
         : `sample-data ${report.database}: ${days} days of rows inserted: ${Object.entries(report.rows)
             .map(([table, rows]) => `${table}=${rows}`)
             .join(' ')}`,
@@ -169,7 +170,8 @@ class RunnerOutput {
     const [only] = reports;
     const json =
       reports.length === 1 ? only : { operation: command, ...Object.fromEntries(reports.map((report) => [report.operation, report])) };
-    this.io.stdout.write(`${this.format === 'json' ? JSON.stringify(json, null, 2) : reports.map(renderReport).join('\n\n')}\n`);
+    // terminalJson: the same JSON, with the C1 controls JSON.stringify leaves raw escaped.
+    this.io.stdout.write(`${this.format === 'json' ? terminalJson(json, 2) : reports.map(renderReport).join('\n\n')}\n`);
   }
 }
 
@@ -306,7 +308,7 @@ function stderrLogger(stderr: (line: string) => void, level: (typeof LEVELS)[num
   const threshold = LEVELS.indexOf(level);
   const write = (at: (typeof LEVELS)[number]) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(at) < threshold) return;
-    stderr(`${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+    stderr(`${at}: ${message}${fields ? ` ${terminalJson(fields)}` : ''}`);
   };
   // The only error-level lines come from the handler's outcome log (for CloudWatch); the runner
   // reports the failure itself as its last stderr line, so here they are info, not a duplicate.

@@ -4,6 +4,7 @@ import type { ArchiveReport } from '../core/archive';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
+import { printable } from '../core/printable';
 import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
 import type { RestoreReport } from '../core/restore';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
@@ -12,10 +13,12 @@ import { isSkipped } from '../core/when-locked';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
- * library would add a dependency for ten lines of padding.
+ * library would add a dependency for ten lines of padding. Cells carry names from the database
+ * (an ingester's symbols and exchange names, partition names): their control characters are
+ * shown escaped, so none can move the cursor, clear the screen or start a line of its own.
  */
 function renderColumns(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map(String))];
+  const cells = [header, ...rows.map((row) => row.map((cell) => printable(String(cell))))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) =>
@@ -88,9 +91,9 @@ function renderRestore(r: RestoreReport): string {
 
 function renderMigrate(r: MigrateReport): string {
   const rows = r.migrations.map((m) => [m.name, m.status, m.duration_ms === undefined ? '' : `${m.duration_ms} ms`]);
-  const notices = r.notices.map((n) => `notice: ${n}`).join('\n');
+  const notices = r.notices.map((n) => `notice: ${printable(n)}`).join('\n');
   return [
-    `migrate ${r.database}: ${r.applied} applied, ${r.migrations.length - r.applied} already applied`,
+    `migrate ${printable(r.database)}: ${r.applied} applied, ${r.migrations.length - r.applied} already applied`,
     renderColumns(['migration', 'status', 'duration'], rows),
     notices,
   ]
@@ -115,7 +118,7 @@ function renderPartitions(r: PartitionsReport): string {
 
 function renderPrune(r: PruneReport | PrunePlanReport): string {
   const rows = r.actions.map(pruneActionRow);
-  const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
+  const head = `prune ${printable(r.database)}${r.dry_run ? ' (dry run: nothing was changed)' : ''}`;
   const totals = Object.entries('rows_planned' in r ? r.rows_planned : r.rows_deleted)
     .map(([t, n]) => `${t}=${n}`)
     .join(' ');
@@ -215,7 +218,7 @@ function renderStats(r: StatsReport): string {
   });
   const recent = r.recent_ingest?.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    `database ${printable(r.database.name)}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
     renderColumns(
       [
         'table',

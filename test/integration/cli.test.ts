@@ -5,6 +5,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cli, spawnCli } from '../support/cli';
 import {
@@ -451,9 +452,23 @@ describe('local runner as a login that lacks privileges', () => {
 
   it('stats: the reader is enough; a login without perps_reader is told to get it', async () => {
     expect((await cli(['stats', '--database-url', reader])).code).toBe(0);
+    // Issue 22 point 8: migrate revoked CONNECT from PUBLIC, so a login in no perps group is
+    // refused at the door (before, it connected and was told it lacked SELECT on the tables).
     const refused = await cli(['stats', '--database-url', stranger]);
     expect(refused.code).toBe(6);
+    const { username: role, hostname, port, pathname } = new URL(stranger);
+    const database = pathname.slice(1);
+    expect(errorLines(refused.stderr)).toEqual([
+      `error: cannot connect to ${hostname}:${port}/${database} as ${role}: permission denied for database "${database}". Only perps_reader, perps_writer and the owner may connect (see README, Roles): make the login a member of one (GRANT perps_reader TO "${role}"), or have the owner run GRANT CONNECT ON DATABASE "${database}" TO "${role}"`,
+    ]);
+  });
+
+  it('stats: a login that may connect but lacks perps_reader is told to get it', async () => {
+    const admin = await connect(url);
     const role = new URL(stranger).username;
+    await admin.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(new URL(url).pathname.slice(1))} TO ${pg.escapeIdentifier(role)}`);
+    const refused = await cli(['stats', '--database-url', stranger]);
+    expect(refused.code).toBe(6);
     expect(errorLines(refused.stderr)).toEqual([
       `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
     ]);

@@ -76,11 +76,12 @@ describe('migration runner', () => {
     const report = await migrate(testContext(owner.url));
     expect(report.applied).toBe(files.length);
     const database = new URL(url).pathname.slice(1);
-    expect(report.notices).toEqual(
-      ['perps_reader', 'perps_writer'].map((role) =>
+    expect(report.notices).toEqual([
+      ...['perps_reader', 'perps_writer'].map((role) =>
         expect.stringMatching(new RegExp(`^granted ${role} its missing privileges on database ${database}: `)),
       ),
-    );
+      expect.stringMatching(new RegExp(`^revoked CONNECT on database ${database} from PUBLIC: `)),
+    ]);
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM exchanges`);
     expect(rows[0]?.n).toBe(7);
   });

@@ -170,6 +170,31 @@ describe('the stats table', () => {
   });
 });
 
+describe('names from the database in the table output (issue 22, point 11)', () => {
+  it('shows ESC, OSC, CR, BEL, C1 controls and bidirectional overrides as visible escapes, and keeps the columns aligned', () => {
+    const exchanges = {
+      'evil\u001b]0;title\u0007\rbinance': { tickers: fresh(), orderbooks: none, trades: none, funding_rates: none },
+      'c1\u009b2J\u202e': { tickers: fresh(), orderbooks: none, trades: none, funding_rates: none },
+    };
+    const recent_ingest = [
+      { table: 'tickers' as const, symbol: 'BTC\u001b[2J\\', rows_last_hour: 3, latest_ts: '2026-11-29T10:01:00.000Z' },
+    ];
+    const text = renderReport(statsReport({}, { exchanges, recent_ingest, database: { ...statsReport({}).database, name: 'db\u001bc' } }));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text.split('\n')[0]).toMatch(/^database db\\x1bc: /);
+    expect(text).toMatch(/^evil\\x1b\]0;title\\x07\\x0dbinance {2}tickers {2}1200 /m);
+    expect(text).toMatch(/^c1\\x9b2J\\u202e +tickers {2}1200 /m);
+    const column = (start: string) =>
+      text
+        .split('\n')
+        .find((line) => line.startsWith(start))
+        ?.indexOf('  tickers');
+    expect(column('c1')).toBe(column('evil'));
+    expect(text).toMatch(/^tickers {2}BTC\\x1b\[2J\\\\ {2}3 /m);
+  });
+});
+
 describe('prune with an archive', () => {
   it('lists the partitions it kept, each with the reason, under the archive it checked', () => {
     const text = renderReport({

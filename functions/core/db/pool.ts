@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { DatabaseUnavailableError } from '../errors';
+import { DatabaseUnavailableError, InsufficientPrivilegeError } from '../errors';
 import type { Logger } from '../log';
-import { type ConnectionSettings, describeTarget, targetOf } from './settings';
+import { quoteIdent } from './identifiers';
+import { type ConnectionSettings, describeLogin, describeTarget, parseDatabaseUrl, targetOf } from './settings';
 import { errorCode, HOST_NAME_MISMATCH_CODE, isConnectionFailure, SQLSTATE, sqlState, UNTRUSTED_CERTIFICATE_CODES } from './sql-errors';
 
 export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
@@ -65,6 +66,27 @@ function adviceFor(error: unknown, url: string): string {
   return 'Check that the server is running and the URL, user and password are right.';
 }
 
+/**
+ * Connecting needs CONNECT on the database; once migrate has revoked it from PUBLIC, only
+ * perps_reader, perps_writer, the owner and superusers hold it (see role-grants.ts).
+ */
+function noConnectError(error: unknown, url: string): InsufficientPrivilegeError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const { database } = targetOf(url) ?? { database: '' };
+  let login = '';
+  try {
+    login = decodeURIComponent(parseDatabaseUrl(url).username);
+  } catch {
+    // describeLogin below says the URL is unparseable.
+  }
+  const who = login ? quoteIdent(login) : '<login>';
+  return new InsufficientPrivilegeError(
+    `cannot connect to ${describeLogin(url)}: ${reason}. Only perps_reader, perps_writer and the owner may connect (see README, Roles): ` +
+      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${who}`,
+    { cause: error },
+  );
+}
+
 /** A word as a POSIX shell reads it back unchanged: a name from a URL must not run as a command when pasted. */
 function shellWord(word: string): string {
   return /^[\w./:@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
@@ -72,9 +94,11 @@ function shellWord(word: string): string {
 
 /**
  * Turns a connection failure into a DatabaseUnavailableError naming host, port and database
- * (never the password) and saying what to do; other errors pass through unchanged.
+ * (never the password) and saying what to do, and a login refused for lack of CONNECT on the
+ * database into an InsufficientPrivilegeError; other errors pass through unchanged.
  */
 export function toUnavailableError(error: unknown, url: string): unknown {
+  if (sqlState(error) === SQLSTATE.insufficientPrivilege) return noConnectError(error, url);
   if (!isConnectionFailure(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`, {
