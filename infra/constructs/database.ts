@@ -87,7 +87,7 @@ export class NewDatabase extends Construct implements DatabaseTarget {
     Validations.of(database).acknowledge({
       id: 'AwsSolutions-RDS10',
       reason: config.deletionProtection
-        ? 'Deletion protection is turned on by the stack\'s last resource (DatabaseProtection, rds:Modify... DeletionProtection=true) once everything else was created, so that a failed first deploy can roll back; the template leaves the property out so that no later update turns it off.'
+        ? "Deletion protection is turned on by the stack's last resource (DatabaseProtection, rds:Modify... DeletionProtection=true) once everything else was created, so that a failed first deploy can roll back; the template leaves the property out so that no later update turns it off."
         : 'Deletion protection turned off on purpose with -c deletionProtection=false, for a stack meant to be torn down (staging, tests).',
     });
   }

@@ -1,7 +1,12 @@
 import type { DeployRun } from './run-at-deploy';
 
 /** The environment the stack gives the invoker (infra/constructs/deploy-trigger.ts writes it). */
-export const INVOKER_ENV = { target: 'TARGET_FUNCTION', payload: 'TARGET_PAYLOAD', tolerated: 'TOLERATED_ERRORS', stack: 'STACK_ID' } as const;
+export const INVOKER_ENV = {
+  target: 'TARGET_FUNCTION',
+  payload: 'TARGET_PAYLOAD',
+  tolerated: 'TOLERATED_ERRORS',
+  stack: 'STACK_ID',
+} as const;
 
 /** Reads the run from the environment; a missing or malformed value is a bug in the stack, named here. */
 export function deployRunFromEnv(env: Record<string, string | undefined>): DeployRun {

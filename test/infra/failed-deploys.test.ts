@@ -104,7 +104,9 @@ describe('1. a failed first deploy can roll back: the database is protected last
     const before = createdBefore(aurora.template, id);
     expect(Object.keys(allResources(aurora)).filter((other) => other !== id && !before.has(other))).toEqual([]);
     aurora.template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [{ Action: 'rds:ModifyDBCluster', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }] },
+      PolicyDocument: {
+        Statement: [{ Action: 'rds:ModifyDBCluster', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }],
+      },
     });
   });
 
@@ -120,7 +122,10 @@ describe('2. a rollback runs the old function versions and must not fail', () =>
     // The ids of the triggers before issue 23: an Update of these resources in a rollback would
     // invoke the migrate version of that time, which fails on a database ahead of it.
     const triggers = idsOfType(rds.template, 'Custom::Trigger');
-    expect(triggers).toEqual([expect.stringMatching(/^DeployMigrationsRunMigrate/), expect.stringMatching(/^DeployMigrationsRunPartitions/)]);
+    expect(triggers).toEqual([
+      expect.stringMatching(/^DeployMigrationsRunMigrate/),
+      expect.stringMatching(/^DeployMigrationsRunPartitions/),
+    ]);
     for (const old of ['DeployMigrationsMigrate', 'DeployMigrationsPartitions']) {
       expect(triggers.filter((id) => id.replace(/[0-9A-F]{8}$/, '') === old)).toEqual([]);
     }
@@ -154,7 +159,9 @@ describe('3. a throttled partitions at deploy keeps its failure path', () => {
     });
     // The very version the invoker invokes.
     const invoker = allResources(rds)[logicalId(rds, rds.stack.deployMigrations.partitionsInvoker)] as Resource;
-    expect((invoker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.TARGET_FUNCTION).toEqual({ Ref: version[0] });
+    expect((invoker.Properties.Environment as { Variables: Record<string, unknown> }).Variables.TARGET_FUNCTION).toEqual({
+      Ref: version[0],
+    });
   });
 });
 
