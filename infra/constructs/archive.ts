@@ -151,11 +151,6 @@ export class Archive extends Construct {
     database: DatabaseTarget,
     where: NonNullable<ArchiveProps['endpoint']>,
   ): ec2.GatewayVpcEndpoint | ec2.CfnVPCEndpoint {
-    const onlyThisBucket = new iam.PolicyStatement({
-      principals: [new iam.AnyPrincipal()],
-      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
-      resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
-    });
     if ('routeTables' in where) {
       // No policy: these route tables are the existing VPC's, shared with its other workloads,
       // whose S3 traffic takes this endpoint from now on. A policy narrowed to the archive bucket
@@ -174,7 +169,13 @@ export class Archive extends Construct {
       service: ec2.GatewayVpcEndpointAwsService.S3,
       subnets: [database.subnets],
     });
-    endpoint.addToPolicy(onlyThisBucket);
+    endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
+        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+      }),
+    );
     return endpoint;
   }
 
