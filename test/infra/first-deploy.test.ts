@@ -217,12 +217,16 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
     expect(invokerProps().VpcConfig).toBeUndefined();
   });
 
-  it('lets the invoker invoke that version of partitions and nothing else', () => {
+  it('lets the invoker invoke that version of partitions, read its own stack, and nothing else', () => {
     const role = (invokerProps().Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const statements = Object.values(resourcesOf(rds, 'AWS::IAM::Policy'))
       .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: role }]))
       .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: unknown[] }).Statement);
-    expect(statements).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: partitionsVersion }]);
+    // And read its own stack's status, to tell a rollback from a deploy (issue 23).
+    expect(statements).toEqual([
+      { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: partitionsVersion },
+      { Action: 'cloudformation:DescribeStacks', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
+    ]);
   });
 
   it('still fails the deploy on any migrate failure: migrate runs without the invoker', () => {

@@ -76,8 +76,10 @@ describe('functions', () => {
       stats: [0, 300],
       vacuum: [2, 21600],
     };
-    // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 1);
+    // And the deploy-time invoker of partitions, which only the Trigger calls: no retries; and
+    // the current versions of migrate and partitions, which the triggers name (the same settings
+    // as $LATEST: test/infra/failed-deploys.test.ts).
+    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 3);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -171,7 +173,7 @@ describe('migrations on deploy', () => {
     expect(migrate.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^FunctionsMigrateCurrentVersion/) },
       InvocationType: 'RequestResponse',
-      Timeout: '600000',
+      Timeout: '660000',
       ExecuteOnHandlerChange: true,
     });
     expect(partitions.Properties).toMatchObject({
@@ -207,10 +209,12 @@ describe('database and network', () => {
       StorageEncrypted: true,
       StorageType: 'gp3',
       BackupRetentionPeriod: 7,
-      DeletionProtection: true,
+      // Turned on by the stack's last resource instead (test/infra/failed-deploys.test.ts).
+      DeletionProtection: Match.absent(),
       MultiAZ: false,
       PubliclyAccessible: false,
     });
+    template.resourceCountIs('Custom::DatabaseDeletionProtection', 1);
     template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'postgres18', Parameters: { 'rds.force_ssl': '1' } });
   });
 
