@@ -50,7 +50,9 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
   const ledger = await readLedgerEntry(client, table as TimeSeriesTable, day);
   if (!ledger) return { keep: `not archived: the archive ledger has no row for ${table} ${day} (run archive first)` };
   if (ledger.location !== store.location) {
-    return { keep: `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object; run archive, which archives the day here` };
+    return {
+      keep: `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object; run archive, which archives the day here`,
+    };
   }
   if (ledger.object_sha256 === null) {
     return {

@@ -112,7 +112,9 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
         // DETACH gives the table foreign keys of its own, with triggers on exchanges and markets
         // that its DROP would remove holding those tables (every insert's key check) ACCESS
         // EXCLUSIVE: removed here, in one transaction per group that holds them anyway.
-        ...(foreignKeys.length > 0 ? [`ALTER TABLE ${name} ${foreignKeys.map((fk) => `DROP CONSTRAINT ${quoteIdent(fk)}`).join(', ')}`] : []),
+        ...(foreignKeys.length > 0
+          ? [`ALTER TABLE ${name} ${foreignKeys.map((fk) => `DROP CONSTRAINT ${quoteIdent(fk)}`).join(', ')}`]
+          : []),
       );
     }
     await runWithLockTimeout(run.client, `detach ${actions.map((a) => a.relation).join(', ')}`, run.ctx.settings, run.ctx.log, () =>
@@ -172,7 +174,13 @@ async function attachAgain(run: PruneRun, action: DropAction, day: string, failu
     await attachDayTable(ctx, client, plan);
   } catch (error) {
     const reason = failure === undefined ? '' : `${errorMessage(failure)}; `;
-    recordFailure(run, [action], new Error(`${reason}attaching ${action.relation} again failed (${errorMessage(error)}): the next partitions run attaches it`, { cause: error }));
+    recordFailure(
+      run,
+      [action],
+      new Error(`${reason}attaching ${action.relation} again failed (${errorMessage(error)}): the next partitions run attaches it`, {
+        cause: error,
+      }),
+    );
     return;
   }
   if (failure !== undefined) recordFailure(run, [action], failure);
@@ -187,7 +195,11 @@ function markDropped(run: PruneRun, action: DropAction): void {
  * The group's partitions whose archive is verified (checkArchive), each with its ledger row; the
  * others are marked kept, or failed when the check failed.
  */
-async function verifyGroup(run: PruneRun, store: ArchiveStore, group: DropAction[]): Promise<Map<DropAction, LedgerEntry & { day: string }>> {
+async function verifyGroup(
+  run: PruneRun,
+  store: ArchiveStore,
+  group: DropAction[],
+): Promise<Map<DropAction, LedgerEntry & { day: string }>> {
   const due = new Map<DropAction, LedgerEntry & { day: string }>();
   for (const action of group) {
     try {

@@ -92,9 +92,13 @@ async function pruneKeeping(ctx: OperationContext, settings: Partial<OperationCo
   return (await run.catch((error: PartialFailureError) => error.report)) as PruneReport;
 }
 
-function outcome(report: PruneReport, relation: string): string | undefined {
+function outcome(report: Pick<PruneReport, 'actions'>, relation: string): string | undefined {
   const action = report.actions.find((a) => a.action === 'drop_partition' && a.relation === relation);
-  return action?.action === 'drop_partition' ? (action.kept_because ? `${action.status}: ${action.kept_because}` : action.status) : undefined;
+  return action?.action === 'drop_partition'
+    ? action.kept_because
+      ? `${action.status}: ${action.kept_because}`
+      : action.status
+    : undefined;
 }
 
 async function tradesOfDay(url: string): Promise<number> {
@@ -152,7 +156,9 @@ it('a damaged object whose ledger row has no hash fails restore with ArchiveInte
 
   const run = restore(target.ctx, { table: 'trades', day: DAY });
   await expect(run).rejects.toBeInstanceOf(ArchiveIntegrityError);
-  await expect(run).rejects.toThrow(/^restore trades 2026-06-01: .*trades_2026_06_01\.parquet cannot be read: .*the day was left as it was/);
+  await expect(run).rejects.toThrow(
+    /^restore trades 2026-06-01: .*trades_2026_06_01\.parquet cannot be read: .*the day was left as it was/,
+  );
   expect(await tradesOfDay(url)).toBe(0);
 });
 
@@ -174,7 +180,7 @@ it('one late row in and one archived row out: the count matches the ledger, the 
   expect(await tradesOfDay(url)).toBe(20);
   // A dry run proves the rows the same way, without detaching anything.
   const preview = await prune(target.ctx, { ...DROP, dryRun: true });
-  expect(outcome(preview as PruneReport, 'trades_2026_06_01')).toMatch(/^kept: trades_2026_06_01 holds 20 rows with checksum/);
+  expect(outcome(preview, 'trades_2026_06_01')).toMatch(/^kept: trades_2026_06_01 holds 20 rows with checksum/);
   await client.end();
 });
 
@@ -188,14 +194,22 @@ it('a late row written while prune drops its day is never lost: it waits in the 
   interceptStatements(ctx, {
     async before(text) {
       // Right before the drop of the verified day, and before the proof of its rows, a writer adds a row of that day.
-      const moment = /^DROP TABLE "trades_2026_06_01"/.test(text) ? 'drop' : /^SELECT count\(\*\) AS rows,[^]*"trades_2026_06_01"/.test(text) ? 'proof' : '';
+      const moment = /^DROP TABLE "trades_2026_06_01"/.test(text)
+        ? 'drop'
+        : /^SELECT count\(\*\) AS rows,[\s\S]*"trades_2026_06_01"/.test(text)
+          ? 'proof'
+          : '';
       if (!moment || arrived.includes(moment)) return;
       arrived.push(moment);
-      await writer.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, $1, '2026-06-01T10:00:00Z', 1, 1)`, [`LATE-${moment}`]);
+      await writer.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, $1, '2026-06-01T10:00:00Z', 1, 1)`, [
+        `LATE-${moment}`,
+      ]);
     },
   });
   const report = await pruneKeeping(ctx);
-  const { rows } = await writer.query(`SELECT symbol, tableoid::regclass::text AS part FROM trades WHERE symbol LIKE 'LATE%' ORDER BY symbol`);
+  const { rows } = await writer.query(
+    `SELECT symbol, tableoid::regclass::text AS part FROM trades WHERE symbol LIKE 'LATE%' ORDER BY symbol`,
+  );
   expect(rows).toEqual([
     { symbol: 'LATE-drop', part: 'trades_default' },
     { symbol: 'LATE-proof', part: 'trades_default' },
@@ -214,10 +228,12 @@ it('a ledger row written before the content hash keeps its day; the next archive
 
   const report = await pruneKeeping(target.ctx);
   expect(outcome(report, 'trades_2026_06_01')).toBe(
-    'kept: the ledger row of trades 2026-06-01 was written by an older version, without the object\'s SHA-256: its archive cannot be proven; the next archive run archives the day again',
+    "kept: the ledger row of trades 2026-06-01 was written by an older version, without the object's SHA-256: its archive cannot be proven; the next archive run archives the day again",
   );
   const again = await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
-  expect(again.partitions).toMatchObject([{ partition: 'trades_2026_06_01', reason: 'archived without a content hash', status: 'archived' }]);
+  expect(again.partitions).toMatchObject([
+    { partition: 'trades_2026_06_01', reason: 'archived without a content hash', status: 'archived' },
+  ]);
   expect(outcome(await pruneKeeping(target.ctx), 'trades_2026_06_01')).toBe('done');
   await client.end();
 });
@@ -261,7 +277,9 @@ it('a directory store refuses a key with a . or .. segment: the ledger would nam
   const body = (async function* () {
     yield new Uint8Array([1]);
   })();
-  await expect(store.put('a/../b/x.parquet', body)).rejects.toThrow(/points outside the archive directory .*\(an empty, \. or \.\. segment\)/);
+  await expect(store.put('a/../b/x.parquet', body)).rejects.toThrow(
+    /points outside the archive directory .*\(an empty, \. or \.\. segment\)/,
+  );
   await expect(store.size('a/./x.parquet')).rejects.toThrow('points outside the archive directory');
   expect(readdirSync(directory)).toEqual([]);
 });

@@ -179,7 +179,9 @@ it('keeps a day whose row came after its check, while the rest of its group was 
     tickers_2026_06_05: 'done',
   });
   // The day is a partition again, with its 20 archived rows and the late one.
-  const { rows } = await writer.query(`SELECT tableoid::regclass::text AS part, count(*) OVER ()::int AS n FROM tickers WHERE symbol = 'LATE'`);
+  const { rows } = await writer.query(
+    `SELECT tableoid::regclass::text AS part, count(*) OVER ()::int AS n FROM tickers WHERE symbol = 'LATE'`,
+  );
   expect(rows).toEqual([{ part: 'tickers_2026_06_02', n: 1 }]);
   const day = await writer.query(`SELECT count(*)::int AS n FROM tickers WHERE ts >= '2026-06-02' AND ts < '2026-06-03'`);
   expect(day.rows[0].n).toBe(21);

@@ -18,7 +18,9 @@ import type { ArchiveStore } from './layout';
 export function createDirectoryStore(directory: string): ArchiveStore {
   const root = resolve(directory);
   const outside = (key: string, why: string) =>
-    new Error(`archive key ${JSON.stringify(key)} points outside the archive directory ${root} (${why}); nothing was written or read there`);
+    new Error(
+      `archive key ${JSON.stringify(key)} points outside the archive directory ${root} (${why}); nothing was written or read there`,
+    );
   const isInside = (base: string, path: string) => {
     const inside = relative(base, path);
     return inside === '' || (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside));

@@ -5,8 +5,8 @@ import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
 import { exportSelectSql, partitionCheckSql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
-import { parquetSchema } from './parquet-schema';
 import { objectHasher } from './object-digest';
+import { parquetSchema } from './parquet-schema';
 import { StreamSink } from './parquet-sink';
 import { checksumText, rowChecksum, toParquetValue } from './values';
 

@@ -41,7 +41,9 @@ export async function digestObject(store: ArchiveStore, key: string, bytes: numb
     const chunk = await next;
     const end = Math.min(bytes, start + DIGEST_READ_BYTES);
     if (chunk.byteLength !== end - start) {
-      throw new Error(`${store.location}/${key}: read ${chunk.byteLength} bytes at ${start}, expected ${end - start} (the object is shorter)`);
+      throw new Error(
+        `${store.location}/${key}: read ${chunk.byteLength} bytes at ${start}, expected ${end - start} (the object is shorter)`,
+      );
     }
     start = end;
     next = start < bytes ? readAt(start) : undefined;
