@@ -30,7 +30,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     const migrate = await handlerFor('migrate', { AWS_LAMBDA_FUNCTION_NAME: 'perps-migrate' });
     const run = await invoke(migrate, {}, 'perps-migrate');
     expect(run.error).toBeUndefined();
-    expect(run.result).toMatchObject({ operation: 'migrate', applied: 5 });
+    expect(run.result).toMatchObject({ operation: 'migrate', applied: 6 });
     const finished = logsNamed(run, 'migrate finished');
     expect(finished).toHaveLength(1);
     expect(finished[0]).toMatchObject({ level: 'INFO', service: 'perps-stats-db', operation: 'migrate', function_name: 'perps-migrate' });
