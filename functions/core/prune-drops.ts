@@ -68,11 +68,12 @@ export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<voi
     await dropProven(run, await verifyGroup(run, run.store, group));
     return;
   }
+  const names = group.map((action) => action.relation);
   try {
-    await runWithLockTimeout(run.client, `drop ${group.map((a) => a.relation).join(', ')}`, run.ctx.settings, run.ctx.log, () =>
+    await runWithLockTimeout(run.client, `drop ${names.join(', ')}`, run.ctx.settings, run.ctx.log, () =>
       // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
       // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
-      run.client.query(`DROP TABLE ${group.map((action) => quoteIdent(action.relation)).join(', ')}`),
+      run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
     );
   } catch (error) {
     recordFailure(run, group, error);
@@ -104,17 +105,14 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
   try {
     const statements: string[] = [];
     for (const action of actions) {
-      const name = quoteIdent(action.relation);
       const foreignKeys = [...(await foreignKeyStates(run.client, action.relation)).keys()];
       statements.push(
-        `ALTER TABLE ${quoteIdent(parent)} DETACH PARTITION ${name}`,
-        `COMMENT ON TABLE ${name} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
+        `ALTER TABLE ${quoteIdent(parent)} DETACH PARTITION ${quoteIdent(action.relation)}`,
+        `COMMENT ON TABLE ${quoteIdent(action.relation)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
         // DETACH gives the table foreign keys of its own, with triggers on exchanges and markets
         // that its DROP would remove holding those tables (every insert's key check) ACCESS
         // EXCLUSIVE: removed here, in one transaction per group that holds them anyway.
-        ...(foreignKeys.length > 0
-          ? [`ALTER TABLE ${name} ${foreignKeys.map((fk) => `DROP CONSTRAINT ${quoteIdent(fk)}`).join(', ')}`]
-          : []),
+        ...foreignKeys.map((fk) => `ALTER TABLE ${quoteIdent(action.relation)} DROP CONSTRAINT ${quoteIdent(fk)}`),
       );
     }
     await runWithLockTimeout(run.client, `detach ${actions.map((a) => a.relation).join(', ')}`, run.ctx.settings, run.ctx.log, () =>
