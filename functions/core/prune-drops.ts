@@ -9,6 +9,7 @@ import { runWithLockTimeout } from './db/lock-timeout';
 import { connectionLostError } from './db/sessions';
 import { isConnectionFailure } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
+import { DeadlineError } from './errors';
 import type { PruneAction, PruneReport } from './prune';
 import { checkArchive, proveRows } from './prune-archive';
 
@@ -122,7 +123,17 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
     recordFailure(run, actions, error);
     return;
   }
-  for (const [action, ledger] of due) {
+  const detached = [...due];
+  for (const [index, [action, ledger]] of detached.entries()) {
+    const step = `prove and drop ${action.relation}`;
+    if (isDeadlineNear(run, step)) {
+      // Each proof is a scan of a day: the tables not proven yet go back to their parent first.
+      for (const [waiting, entry] of detached.slice(index)) {
+        keep(waiting, `not proven before the Lambda deadline; attached again, the next prune checks it`);
+        await attachAgain(run, waiting, entry.day);
+      }
+      assertTimeForStep(run.ctx, step, run.reportSoFar);
+    }
     let changed: string | undefined;
     try {
       changed = await runWithLockTimeout(run.client, `prove and drop ${action.relation}`, run.ctx.settings, run.ctx.log, async () => {
@@ -182,6 +193,16 @@ async function attachAgain(run: PruneRun, action: DropAction, day: string, failu
     return;
   }
   if (failure !== undefined) recordFailure(run, [action], failure);
+}
+
+function isDeadlineNear(run: PruneRun, step: string): boolean {
+  try {
+    assertTimeForStep(run.ctx, step, run.reportSoFar);
+    return false;
+  } catch (error) {
+    if (error instanceof DeadlineError) return true;
+    throw error;
+  }
 }
 
 function markDropped(run: PruneRun, action: DropAction): void {

@@ -9,7 +9,7 @@ import { readFooter } from '../../functions/core/archive/footer';
 import { type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import { createS3Store } from '../../functions/core/archive/s3-store';
 import type { OperationContext } from '../../functions/core/context';
-import { ArchiveIntegrityError, PartialFailureError } from '../../functions/core/errors';
+import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneReport, prune } from '../../functions/core/prune';
@@ -282,4 +282,30 @@ it('a directory store refuses a key with a . or .. segment: the ledger would nam
   );
   await expect(store.size('a/./x.parquet')).rejects.toThrow('points outside the archive directory');
   expect(readdirSync(directory)).toEqual([]);
+});
+
+it('the Lambda deadline arriving after the detach: the days not proven yet are attached again, with every row, and the run stops with DeadlineError', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades' });
+  let detached = false;
+  const ctx: OperationContext = { ...target.ctx, timeLeftMs: () => (detached ? 1_000 : 600_000) };
+  interceptStatements(ctx, {
+    async after(text) {
+      if (text.startsWith('ALTER TABLE "trades" DETACH PARTITION')) detached = true;
+    },
+  });
+  const run = prune(ctx, DROP);
+  await expect(run).rejects.toBeInstanceOf(DeadlineError);
+  await expect(run).rejects.toThrow(/^stopped before prove and drop trades_2026_06_01: /);
+  const client = await connect(url);
+  const { rows } = await client.query<{ part: string; n: number }>(
+    `SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM trades WHERE ts < '2026-06-06' GROUP BY 1 ORDER BY 1`,
+  );
+  expect(rows).toEqual(['01', '02', '03', '04', '05'].map((d) => ({ part: `trades_2026_06_${d}`, n: 20 })));
+  const loose = await client.query(
+    `SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'trades\\_2026%' AND NOT relispartition`,
+  );
+  expect(loose.rows).toEqual([]);
+  await client.end();
 });
