@@ -68,7 +68,7 @@ const ABANDON_MARGIN_MS = 5_000;
  * old enough that has no ledger row, that changed since its row was written (late rows), whose
  * row names another store or key, or that an older version recorded without a content hash, it
  * exports the partition from one read-only snapshot (exportPartition), reads the object back and
- * checks its size, footer row count and columns (verifyArchive), and only then upserts the
+ * checks its size, footer row count, columns and SHA-256 (verifyArchive), and only then upserts the
  * ledger row that lets prune drop the partition. A partition that fails is reported and left
  * unrecorded; the others go on. Runs under the maintenance lock; a Lambda deadline stops it
  * between partitions (or abandons the one in progress just before), and the next run carries on.
