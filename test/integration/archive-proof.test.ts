@@ -309,3 +309,31 @@ it('the Lambda deadline arriving after the detach: the days not proven yet are a
   expect(loose.rows).toEqual([]);
   await client.end();
 });
+
+it('prune killed after the detach: the detached days keep every row, and the next partitions run attaches them again', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades' });
+  const ctx = target.ctx;
+  const admin = await connect(url);
+  let killed = false;
+  interceptStatements(ctx, {
+    async before(text, session) {
+      // The worst moment: the days are out of their parent and not dropped yet.
+      if (killed || !text.startsWith('LOCK TABLE "trades_2026_06_01" IN SHARE MODE')) return;
+      killed = true;
+      await admin.query('SELECT pg_terminate_backend($1)', [(session as unknown as { processID: number }).processID]);
+    },
+  });
+  await expect(prune(ctx, DROP)).rejects.toThrow();
+  expect(killed).toBe(true);
+  const hidden = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM trades WHERE ts < '2026-06-06'`);
+  expect(hidden.rows[0]?.n).toBe(0);
+
+  await withContext(url, { now: NOW }, (fresh) => ensurePartitions(fresh, { daysAhead: 1 }));
+  const { rows } = await admin.query<{ part: string; n: number }>(
+    `SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM trades WHERE ts < '2026-06-06' GROUP BY 1 ORDER BY 1`,
+  );
+  expect(rows).toEqual(['01', '02', '03', '04', '05'].map((d) => ({ part: `trades_2026_06_${d}`, n: 20 })));
+  await admin.end();
+});
