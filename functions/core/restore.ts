@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { partitionCheckSql } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
+import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
 import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
 import { insertArchivedRows } from './archive/restore-load';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
@@ -268,7 +269,7 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   return { report, ledger, file, dayTable, replacedCheck };
 }
 
-/** The object, opened and checked against the ledger row: same size, same rows. */
+/** The object, opened and checked against the ledger row: same size, same rows, and (a row with a content hash) the same bytes. */
 async function openVerified(
   store: ArchiveStore,
   key: string,
@@ -287,7 +288,38 @@ async function openVerified(
       `restore ${table} ${day}: ${store.location}/${key} holds ${file.bytes} bytes and ${file.rows} rows, but the archive ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows: the object changed after it was archived; nothing was loaded`,
     );
   }
+  if (ledger?.object_sha256) {
+    const sha256 = await digestObject(store, key, file.bytes).catch((error: unknown) => {
+      throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
+    });
+    if (sha256 !== ledger.object_sha256) {
+      throw new ArchiveIntegrityError(
+        `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
+      );
+    }
+  }
   return file;
+}
+
+/**
+ * The object's rows, with a failure to read or decode them (a damaged object: "premature end of
+ * input", a bad page) reported as what it is, ArchiveIntegrityError (exit 7), not as a bug.
+ */
+async function* integrityChecked<T>(rows: AsyncIterable<T>, report: RestoreReport): AsyncGenerator<T> {
+  const iterator = rows[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<T>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      throw new ArchiveIntegrityError(
+        `restore ${report.table} ${report.day}: ${report.location}/${report.object_key} cannot be read: ${errorMessage(error)}; the day was left as it was (the loaded table was dropped)`,
+        { cause: error },
+      );
+    }
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 /** The day's own partition (exact day bounds), or undefined; refuses a partition that covers the day with other bounds. */
@@ -365,7 +397,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
   try {
     let fileSum = 0n;
-    for await (const rows of readArchiveRows(file, report.table)) {
+    for await (const rows of integrityChecked(readArchiveRows(file, report.table), report)) {
       step(`loading rows into ${dayTable.name}`);
       for (const row of rows) fileSum += rowChecksum(row);
       report.rows_loaded += await insertArchivedRows(client, dayTable.name, report.table, rows, ctx.settings.batchSize);

@@ -5,6 +5,7 @@ import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
 import { exportSelectSql, partitionCheckSql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
+import { objectHasher } from './object-digest';
 import { parquetSchema } from './parquet-schema';
 import { StreamSink } from './parquet-sink';
 import { checksumText, rowChecksum, toParquetValue } from './values';
@@ -26,7 +27,10 @@ export interface PartitionTarget {
 export interface PartitionExport {
   rows: number;
   bytes: number;
+  /** The rows' checksum (see export-sql.ts, partitionCheckSql). */
   checksum: string;
+  /** SHA-256 (hex) of the bytes handed to the store (see object-digest.ts). */
+  sha256: string;
 }
 
 /** A NUMERIC column with values DECIMAL(38,18) cannot hold exactly. */
@@ -127,7 +131,8 @@ async function writeRows(
   // A store that fails stops reading: destroying the stream wakes a writer waiting for 'drain'.
   putting.catch((error: unknown) => stream.destroy(error instanceof Error ? error : new Error(String(error))));
   try {
-    const writer = new ParquetWriter({ writer: new StreamSink(stream), schema: parquetSchema(columns), codec: 'SNAPPY' });
+    const hasher = objectHasher();
+    const writer = new ParquetWriter({ writer: new StreamSink(stream, hasher), schema: parquetSchema(columns), codec: 'SNAPPY' });
     let rows = 0;
     let sum = 0n;
     for (;;) {
@@ -150,7 +155,7 @@ async function writeRows(
     }
     await writer.finish();
     const { bytes } = await putting;
-    return { rows, bytes, checksum };
+    return { rows, bytes, checksum, sha256: hasher.digest() };
   } catch (error) {
     stream.destroy(error instanceof Error ? error : new Error(String(error)));
     // When the store failed first, the writer only saw the stream close: the store's error says why.

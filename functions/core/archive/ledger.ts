@@ -9,10 +9,15 @@ export const ARCHIVE_LEDGER_TABLE = 'archive_ledger';
 export interface LedgerEntry extends ArchiveLedgerRow {
   /** pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del at the archive; null when unknown. */
   source_modifications: number | null;
+  /**
+   * SHA-256 (hex) of the object's bytes, read back when it was verified (migration 0006); null
+   * for a row an older version wrote: prune keeps such a day and archive archives it again.
+   */
+  object_sha256: string | null;
 }
 
 const COLUMNS = `table_name, to_char(day, 'YYYY-MM-DD') AS day, location, object_key, rows::float8 AS rows, bytes::float8 AS bytes,
-  checksum, source_modifications::float8 AS source_modifications, archived_at`;
+  checksum, source_modifications::float8 AS source_modifications, object_sha256, archived_at`;
 
 /**
  * The ledger rows of `table` (every table when omitted), by table and day. Cost: one index scan
@@ -43,12 +48,23 @@ export async function readLedgerEntry(client: pg.ClientBase, table: TimeSeriesTa
  */
 export async function recordArchive(client: pg.ClientBase, entry: Omit<LedgerEntry, 'archived_at'>): Promise<LedgerEntry> {
   const { rows } = await client.query<LedgerEntry & { archived_at: Date }>(
-    `INSERT INTO ${ARCHIVE_LEDGER_TABLE} (table_name, day, location, object_key, rows, bytes, checksum, source_modifications, archived_at)
-     VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, now())
+    `INSERT INTO ${ARCHIVE_LEDGER_TABLE} (table_name, day, location, object_key, rows, bytes, checksum, source_modifications, object_sha256, archived_at)
+     VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8, $9, now())
      ON CONFLICT (table_name, day) DO UPDATE SET location = excluded.location, object_key = excluded.object_key, rows = excluded.rows,
-       bytes = excluded.bytes, checksum = excluded.checksum, source_modifications = excluded.source_modifications, archived_at = excluded.archived_at
+       bytes = excluded.bytes, checksum = excluded.checksum, source_modifications = excluded.source_modifications,
+       object_sha256 = excluded.object_sha256, archived_at = excluded.archived_at
      RETURNING ${COLUMNS}`,
-    [entry.table_name, entry.day, entry.location, entry.object_key, entry.rows, entry.bytes, entry.checksum, entry.source_modifications],
+    [
+      entry.table_name,
+      entry.day,
+      entry.location,
+      entry.object_key,
+      entry.rows,
+      entry.bytes,
+      entry.checksum,
+      entry.source_modifications,
+      entry.object_sha256,
+    ],
   );
   const row = rows[0];
   if (!row) throw new Error('the archive ledger upsert returned no row');
