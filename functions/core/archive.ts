@@ -157,6 +157,18 @@ async function assertLedgerInstalled(client: pg.ClientBase): Promise<void> {
   }
 }
 
+/**
+ * A day prune dropped after archiving it is back with rows that came later: writing it would
+ * replace the object, the day's only copy of its archived rows, with those few. Refused (the
+ * run fails, so the ArchiveFailures alarm says so); `restore` loads the archived rows beside
+ * the late ones, and the next archive writes the whole day.
+ */
+function refusePrunedDay(ctx: OperationContext, item: ArchivedPartition): void {
+  item.status = 'refused';
+  item.error = `${item.partition}: prune dropped ${item.table} ${item.day} after archiving it to ${item.key}, and rows of that day came since; writing them would replace the archived day with them, so nothing was written. Run \`restore --table ${item.table} --day ${item.day}\` (it loads the archived rows beside the new ones), then archive again`;
+  ctx.log.warn('archive refused a day pruned since it was archived', { partition: item.partition, key: item.key });
+}
+
 /** Exports, verifies and records each planned partition in turn. */
 async function runExports(ctx: OperationContext, client: pg.ClientBase, store: ArchiveStore, report: ArchiveReport): Promise<void> {
   const reportSoFar = () => withTotals(report);
@@ -172,6 +184,10 @@ async function runExports(ctx: OperationContext, client: pg.ClientBase, store: A
     }
   };
   for (const item of report.partitions) {
+    if (item.reason === 'pruned since archived') {
+      refusePrunedDay(ctx, item);
+      continue;
+    }
     const step = `archiving ${item.partition}`;
     assertTimeForStep(ctx, step, reportSoFar);
     const started = Date.now();

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
-import type { LedgerEntry } from './archive/ledger';
+import { type LedgerEntry, markDropped as markLedgerDropped } from './archive/ledger';
 import { foreignKeyStates, IN_PROGRESS_COMMENT, listColumns, listForeignKeys, listPartitions } from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
@@ -139,7 +139,10 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
       changed = await runWithLockTimeout(run.client, `prove and drop ${action.relation}`, run.ctx.settings, run.ctx.log, async () => {
         await run.client.query(`LOCK TABLE ${quoteIdent(action.relation)} IN SHARE MODE`);
         const why = await proveRows(run.client, action.relation, ledger);
-        if (why === undefined) await run.client.query(`DROP TABLE ${quoteIdent(action.relation)}`);
+        if (why === undefined) {
+          await run.client.query(`DROP TABLE ${quoteIdent(action.relation)}`);
+          await markLedgerDropped(run.client, ledger.table_name, ledger.day);
+        }
         return why;
       });
     } catch (error) {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { partitionCheckSql } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
-import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
+import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
 import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
 import { insertArchivedRows } from './archive/restore-load';
@@ -211,7 +211,10 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const checked = existing && input.replace ? await rowVersions(client, existing) : null;
   const replacedCheck = checked && checked.rows > 0 ? checked : null;
   const partitionRowsBefore = checked ? checked.rows : existing ? await countExact(client, existing) : null;
-  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace;
+  // A day prune dropped after archiving it holds only rows that came since: they join the
+  // archived rows (as rows written during the load do), nothing is replaced.
+  const prunedSince = Boolean(ledger?.dropped_at) && !input.replace;
+  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace && !prunedSince;
   // A dry run reports it (needs_replace) instead: saying what is there is its job.
   if (needsReplace && !input.dryRun) {
     throw new InputError(
@@ -424,6 +427,8 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     throw error;
   }
   report.status = 'restored';
+  // The archived rows are in a partition again, maybe with late ones: the next archive writes the day again.
+  if (ledger) await markRestored(client, report.table, report.day);
   await settleSwappedOut(ctx, client, plan);
   ctx.log.info('day restored', {
     table: report.table,

@@ -219,6 +219,34 @@ it('a late row written while prune drops its day is never lost: it waits in the 
   await writer.end();
 });
 
+it('a late row of a day prune dropped: archive refuses to write it over the archived day; restore brings both back, then archive writes the whole day', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  const archived = await target.bytes(KEY);
+  const report = await pruneKeeping(target.ctx);
+  expect(outcome(report, 'trades_2026_06_01')).toBe('done');
+  expect((await ledgerOf(url)).find((row) => row.day === DAY)?.dropped_at).toEqual(expect.any(String));
+
+  // The late row lands in DEFAULT; the partitions run makes the day again, holding that row alone.
+  const client = await connect(url);
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-01T10:00:00Z', 1, 1)`);
+  await ensurePartitions(target.ctx, { daysAhead: 1 });
+  const refused = await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: DAY }).catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(PartialFailureError);
+  expect((refused as Error).message).toMatch(
+    /prune dropped trades 2026-06-01 after archiving it .*Run `restore --table trades --day 2026-06-01`/,
+  );
+  expect((await target.bytes(KEY)).equals(archived)).toBe(true);
+
+  const restored = await restore(target.ctx, { table: 'trades', day: DAY });
+  expect(restored).toMatchObject({ status: 'restored', rows_loaded: 20, late_rows: 1 });
+  const again = await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  expect(again.partitions.map((p) => [p.day, p.status, p.rows])).toEqual([[DAY, 'archived', 21]]);
+  expect((await ledgerOf(url)).find((row) => row.day === DAY)).toMatchObject({ rows: 21, dropped_at: null });
+  await client.end();
+});
+
 it('a ledger row written before the content hash keeps its day; the next archive run archives it again, and prune then drops it', async () => {
   const url = await database();
   const target = STORES['a directory'](url);

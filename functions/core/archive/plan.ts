@@ -16,9 +16,18 @@ export interface ArchiveCandidate {
    * `not archived`; `changed since archived` (late rows); `archived elsewhere` (the ledger's
    * location or key is not where this run writes: another directory, bucket or prefix);
    * `archived without a content hash` (a ledger row from before migration 0006, which prune
-   * cannot prove); or null: archived here, proven, and unchanged.
+   * cannot prove); `pruned since archived` (prune dropped the day after archiving it, and the
+   * day's partition now holds only rows that came later: it must not be written over the object,
+   * the day's only copy, so archive refuses it until `restore` brings the archived rows back); or
+   * null: archived here, proven, and unchanged.
    */
-  reason: 'not archived' | 'changed since archived' | 'archived elsewhere' | 'archived without a content hash' | null;
+  reason:
+    | 'not archived'
+    | 'changed since archived'
+    | 'archived elsewhere'
+    | 'archived without a content hash'
+    | 'pruned since archived'
+    | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -71,6 +80,7 @@ function reasonToArchive(
   here: { location: string; key: string },
 ): ArchiveCandidate['reason'] {
   if (!entry) return 'not archived';
+  if (entry.dropped_at !== null) return 'pruned since archived';
   // Prune only trusts an object in the configured store: a day archived elsewhere is archived here too.
   if (entry.location !== here.location || entry.object_key !== here.key) return 'archived elsewhere';
   if (entry.object_sha256 === null) return 'archived without a content hash';
