@@ -368,7 +368,7 @@ function flagsOfCommandIn(argv: string[]): string[] {
  * in. Only a dry run: a real run does what its flags say, never what a variable left in .env says.
  * A value the variable's schema refuses is left out here; the settings check names it.
  */
-function scheduledDefaults(
+export function scheduledDefaults(
   operation: Operation,
   payload: Record<string, unknown>,
   env: Record<string, string | undefined>,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
 import * as z from 'zod';
-import { describeLogin, urlProblem } from '../core/db/settings';
+import { describeLogin, describeTarget, urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { parseOrThrow } from '../core/parse';
 import { parseHandlerEnvironment } from '../middleware/environment';
@@ -40,6 +40,21 @@ export function targetLines(settings: RunnerSettings, overridden: Readonly<Recor
     lines.push(`note: DATABASE_URL in .env overrides DATABASE_URL in the environment (${describeLogin(shadowed)}); .env wins`);
   }
   return lines;
+}
+
+/**
+ * The two databases when DATABASE_URL in .env (which wins) and DATABASE_URL in the environment
+ * name different ones (host, port or database): a run that deletes or replaces rows is refused
+ * then, since the file may be left over from another project. Undefined when they agree.
+ */
+export function conflictingTargets(
+  settings: RunnerSettings,
+  overridden: Readonly<Record<string, string>>,
+): { dotenv: string; environment: string } | undefined {
+  const shadowed = overridden.DATABASE_URL;
+  if (settings.urlSource !== 'DATABASE_URL in .env' || settings.url === undefined || shadowed === undefined) return undefined;
+  if (describeTarget(settings.url) === describeTarget(shadowed)) return undefined;
+  return { dotenv: describeLogin(settings.url), environment: describeLogin(shadowed) };
 }
 
 const environmentSchema = z.object({
