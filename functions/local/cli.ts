@@ -276,7 +276,7 @@ function refuseAmbiguousTarget(
   );
   if (!step) return;
   throw new InputError(
-    `${step.operation.cli.aliases?.[0] ?? step.operation.id} would delete or replace rows, but DATABASE_URL in .env (${conflict.dotenv}) and DATABASE_URL in the environment (${conflict.environment}) name different databases, and .env wins: nothing was changed; give the database to change with --database-url, or make the two agree`,
+    `${invocation.raw ? `invoke ${step.operation.id}` : (step.operation.cli.aliases?.[0] ?? step.operation.id)} would delete or replace rows, but DATABASE_URL in .env (${conflict.dotenv}) and DATABASE_URL in the environment (${conflict.environment}) name different databases, and .env wins: nothing was changed; give the database to change with --database-url, or make the two agree`,
   );
 }
 
