@@ -1,11 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { dayOf } from '../../functions/core/days';
+import { parseDatabaseUrl } from '../../functions/core/db/settings';
+import { startEmbeddedDatabase } from '../../functions/local/embedded';
 import { PASSWORD_ON_COMMAND_LINE } from '../../functions/local/settings';
 import { cli, spawnCli } from '../support/cli';
 import {
@@ -579,7 +583,7 @@ describe('local runner over a Unix socket', () => {
 });
 
 describe('local runner: serve', () => {
-  it('keeps the embedded database open on a loopback URL (pg and psql connect), holds its lock, and stops on SIGTERM', async () => {
+  it('keeps the embedded database open on a loopback URL with a password made for the run (pg and psql connect, nobody else), holds its lock, and stops on SIGTERM', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-serve-'));
     const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/local/main.ts`, 'serve'], {
       cwd,
@@ -590,10 +594,16 @@ describe('local runner: serve', () => {
     try {
       const [chunk] = (await once(server.stdout, 'data')) as [Buffer];
       const url = String(chunk).trim();
-      expect(url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
+      expect(url).toMatch(/^postgres:\/\/postgres:[\w-]{24}@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
       const client = await connect(url);
       expect((await client.query('SELECT 40 + 2 AS answer')).rows).toEqual([{ answer: 42 }]);
       await client.end();
+      // PGlite itself lets in any user with any password: the port checks the generated one.
+      for (const password of ['', 'wrong-password']) {
+        const other = new URL(url);
+        other.password = password;
+        await expect(connect(other.toString())).rejects.toMatchObject({ code: '28P01' });
+      }
       const psql = spawnSync('psql', [url, '-At', '-c', 'SELECT 6 * 7'], { encoding: 'utf8', timeout: 30_000 });
       expect(psql.stdout.trim()).toBe('42');
       // The same lock as every other run: a second run waits for serve to stop.
@@ -617,6 +627,85 @@ describe('local runner: serve', () => {
 });
 
 describe('local runner on the embedded database (PGlite)', () => {
+  it('previews drops and a truncate with the rows the partitions hold, and stats counts them, though PGlite keeps no row statistics', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-counts-'));
+    expect((await cli(['init'], { cwd })).code).toBe(0);
+    // Rows of two past days land in the DEFAULT partitions; partitions moves them into day
+    // partitions that are never analyzed, as on the quick-start path.
+    expect((await cli(['sample-data', '--days', '3'], { cwd })).code).toBe(0);
+    expect((await cli(['partitions'], { cwd })).code).toBe(0);
+    const drops = JSON.parse((await cli(['clean', '--drop-partitions-older-than', '1', '--dry-run', '--format', 'json'], { cwd })).stdout);
+    const truncate = JSON.parse((await cli(['clean', '--truncate', '--dry-run', '--format', 'json'], { cwd })).stdout);
+    const truncateTable = (await cli(['clean', '--truncate', '--dry-run'], { cwd })).stdout;
+    const stats = JSON.parse((await cli(['stats', '--format', 'json'], { cwd })).stdout);
+
+    // What PGlite itself counts, opened after the runs.
+    const db = await PGlite.create(join(cwd, '.pglite'));
+    const counted = async (relation: string) =>
+      Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${relation}"`)).rows[0]?.n);
+    try {
+      const dropped = drops.actions.filter((a: { action: string }) => a.action === 'drop_partition');
+      expect(dropped.map((a: { relation: string }) => a.relation)).toContain(
+        `trades_${dayOf(new Date(Date.now() - 2 * 86_400_000)).replaceAll('-', '_')}`,
+      );
+      for (const action of dropped) {
+        const rows = await counted(action.relation);
+        expect(rows).toBeGreaterThan(0);
+        expect({ relation: action.relation, rows: action.rows, exact: action.rows_exact }).toEqual({
+          relation: action.relation,
+          rows,
+          exact: true,
+        });
+      }
+      const [plan] = truncate.actions;
+      for (const table of plan.tables as string[]) {
+        const rows = await counted(table);
+        if (plan.rows_exact[table]) expect({ table, rows: plan.rows[table] }).toEqual({ table, rows });
+        else {
+          // An estimate says so, in the row and in the totals the name is typed against.
+          expect(truncateTable).toMatch(new RegExp(`would remove rows: .*\\b${table}=~\\d`));
+          expect(Math.abs(plan.rows[table] - rows)).toBeLessThanOrEqual(rows * 0.05);
+        }
+      }
+      for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates']) {
+        const rows = await counted(table);
+        expect(rows).toBeGreaterThan(0);
+        // Estimated where a partition is past the exact-count size, but never short by the never-analyzed partitions.
+        expect(Math.abs(stats.tables[table].row_count - rows), table).toBeLessThanOrEqual(rows * 0.05);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('keeps its folder to its owner and its socket in a private directory, not on a TCP port', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'perps-pglite-modes-')), '.pglite');
+    const first = await startEmbeddedDatabase(dir);
+    await first.stop();
+    // A folder an older version left open (PGlite writes a new database's files 0666) is put right.
+    chmodSync(join(dir, 'PG_VERSION'), 0o666);
+    chmodSync(join(dir, 'base'), 0o777);
+    const embedded = await startEmbeddedDatabase(dir);
+    try {
+      const socketDir = parseDatabaseUrl(embedded.url).searchParams.get('host') ?? '';
+      expect(embedded.url).toMatch(/^postgres:\/\/postgres@\/postgres\?host=[^&]+&port=5432$/);
+      expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+      expect(existsSync(embedded.socket)).toBe(true);
+      const client = await connect(embedded.url);
+      expect((await client.query('SELECT 6 * 7 AS answer')).rows).toEqual([{ answer: 42 }]);
+      await client.end();
+      const open = (path: string): string[] => {
+        const stat = lstatSync(path);
+        const own = (stat.mode & 0o077) !== 0 ? [`${path} ${(stat.mode & 0o777).toString(8)}`] : [];
+        return stat.isDirectory() ? [...own, ...readdirSync(path).flatMap((entry) => open(join(path, entry)))] : own;
+      };
+      expect(open(dir)).toEqual([]);
+    } finally {
+      await embedded.stop();
+    }
+    expect(existsSync(parseDatabaseUrl(embedded.url).searchParams.get('host') ?? '')).toBe(false);
+  });
+
   it('initialises and reports stats with no database configured', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-'));
     // A lock left by a run that died (no such process) is taken over.
