@@ -676,7 +676,8 @@ describe('local runner on the embedded database (PGlite)', () => {
     } finally {
       await db.close();
     }
-  });
+    // Seven runs, each opening PGlite (a few seconds apiece on a busy machine).
+  }, 240_000);
 
   it('keeps its folder to its owner and its socket in a private directory, not on a TCP port', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'perps-pglite-modes-')), '.pglite');
