@@ -111,8 +111,9 @@ function renderPrune(r: PruneReport | PrunePlanReport): string {
   // A count that includes a catalog estimate keeps its ~ in the totals too: a truncate is
   // confirmed against this report, which must not pass an estimate off as a count.
   const estimated = estimatedTables(r.actions);
-  const note = estimated.size > 0 ? ' (~ = estimate from the catalog)' : '';
-  const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)${note}` : `prune ${r.database}${note}`;
+  const note = estimated.size > 0 ? '~ = estimate from the catalog' : '';
+  const remarks = [r.dry_run ? 'dry run: nothing was changed' : '', note].filter(Boolean).join('; ');
+  const head = remarks ? `prune ${r.database} (${remarks})` : `prune ${r.database}`;
   const totals = Object.entries('rows_planned' in r ? r.rows_planned : r.rows_deleted)
     .map(([t, n]) => `${t}=${estimated.has(t) ? '~' : ''}${n}`)
     .join(' ');
