@@ -626,6 +626,13 @@ describe('local runner: serve', () => {
   });
 });
 
+/** Files and directories under `path` that its group or other users may read, write or enter, with their modes. */
+function openToOthers(path: string): string[] {
+  const stat = lstatSync(path);
+  const own = (stat.mode & 0o077) !== 0 ? [`${path} ${(stat.mode & 0o777).toString(8)}`] : [];
+  return stat.isDirectory() ? [...own, ...readdirSync(path).flatMap((entry) => openToOthers(join(path, entry)))] : own;
+}
+
 describe('local runner on the embedded database (PGlite)', () => {
   it('previews drops and a truncate with the rows the partitions hold, and stats counts them, though PGlite keeps no row statistics', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-counts-'));
@@ -638,6 +645,8 @@ describe('local runner on the embedded database (PGlite)', () => {
     const truncate = JSON.parse((await cli(['clean', '--truncate', '--dry-run', '--format', 'json'], { cwd })).stdout);
     const truncateTable = (await cli(['clean', '--truncate', '--dry-run'], { cwd })).stdout;
     const stats = JSON.parse((await cli(['stats', '--format', 'json'], { cwd })).stdout);
+    // After runs that created partitions and wrote rows, nothing in the folder is open to other users.
+    expect(openToOthers(join(cwd, '.pglite'))).toEqual([]);
 
     // What PGlite itself counts, opened after the runs.
     const db = await PGlite.create(join(cwd, '.pglite'));
@@ -695,12 +704,7 @@ describe('local runner on the embedded database (PGlite)', () => {
       const client = await connect(embedded.url);
       expect((await client.query('SELECT 6 * 7 AS answer')).rows).toEqual([{ answer: 42 }]);
       await client.end();
-      const open = (path: string): string[] => {
-        const stat = lstatSync(path);
-        const own = (stat.mode & 0o077) !== 0 ? [`${path} ${(stat.mode & 0o777).toString(8)}`] : [];
-        return stat.isDirectory() ? [...own, ...readdirSync(path).flatMap((entry) => open(join(path, entry)))] : own;
-      };
-      expect(open(dir)).toEqual([]);
+      expect(openToOthers(dir)).toEqual([]);
     } finally {
       await embedded.stop();
     }
