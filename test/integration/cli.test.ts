@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -604,6 +604,14 @@ describe('local runner: serve', () => {
         other.password = password;
         await expect(connect(other.toString())).rejects.toMatchObject({ code: '28P01' });
       }
+      // Anything but a PostgreSQL startup is cut off, unanswered, before it reaches the database.
+      const stranger = connectTcp(Number(new URL(url).port), '127.0.0.1');
+      const received: Buffer[] = [];
+      stranger.on('data', (data: Buffer) => received.push(data));
+      stranger.on('error', () => undefined);
+      stranger.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await once(stranger, 'close');
+      expect(Buffer.concat(received).toString()).toBe('');
       const psql = spawnSync('psql', [url, '-At', '-c', 'SELECT 6 * 7'], { encoding: 'utf8', timeout: 30_000 });
       expect(psql.stdout.trim()).toBe('42');
       // The same lock as every other run: a second run waits for serve to stop.
