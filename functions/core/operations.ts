@@ -119,6 +119,8 @@ const pruneOperation = defineOperation({
     actionFields: ['olderThanDays', 'dropPartitionsOlderThanDays', 'truncate'],
   },
   confirmation: { field: 'truncate', effect: 'empties markets and every data table', confirmWith: 'the name of the database to empty' },
+  destroysData: (p) =>
+    p.dryRun !== true && (p.truncate === true || p.olderThanDays !== undefined || p.dropPartitionsOlderThanDays !== undefined),
   cli: {
     aliases: ['clean'],
     flags: {
@@ -325,6 +327,7 @@ const restoreOperation = defineOperation({
   }),
   preflight: (_, settings) => checkRestoreArchive(settings.archive),
   run: (ctx, payload) => restore(ctx, payload),
+  destroysData: (p) => p.replace === true && p.dryRun !== true,
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
   cli: {
     flags: {

@@ -1,21 +1,29 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import pg from 'pg';
-import { toUnavailableError } from '../core/db/pool';
+import { connectionConfig, toUnavailableError } from '../core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS, describeTarget, parseDatabaseUrl } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
 import { terminalJson } from '../core/printable';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
-import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step } from './commands';
+import {
+  confirmationFlag,
+  type Invocation,
+  needsConfirmation,
+  type OutputFormat,
+  parseCommandLine,
+  type Step,
+  scheduledDefaults,
+} from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
 import { insertSampleData } from './sample-data';
 import { serveEmbedded } from './serve';
-import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
+import { conflictingTargets, loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -53,6 +61,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);
+    refuseAmbiguousTarget(parsed.invocation, resolved, environment.overridden, values);
     handlers.stop = interruptible(parsed.invocation, io, output);
     for (const line of targetLines(resolved, environment.overridden)) output.error(line);
     const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
@@ -107,7 +116,7 @@ async function sampleData(
   output.redactPasswordOf(settings.url);
   for (const line of targetLines(settings, environment.overridden)) output.error(line);
   const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs });
+  const client = new pg.Client(connectionConfig(url, { connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs }));
   try {
     await client.connect().catch((error: unknown) => {
       throw toUnavailableError(error, url);
@@ -267,6 +276,30 @@ function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
   if (!step) return;
   throw new InputError(
     `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect}: pass --yes to confirm (stdin is not a terminal, so there is no prompt)`,
+  );
+}
+
+/**
+ * A run that deletes, drops or replaces rows is refused, before connecting, while .env and the
+ * environment name different databases: .env wins (the documented order), but a .env left in a
+ * folder must not send a destructive run to a database the caller did not mean. --database-url
+ * names the target without doubt.
+ */
+function refuseAmbiguousTarget(
+  invocation: Invocation,
+  settings: RunnerSettings,
+  overridden: Readonly<Record<string, string>>,
+  env: Record<string, string | undefined>,
+): void {
+  const conflict = conflictingTargets(settings, overridden);
+  if (!conflict) return;
+  // A raw invoke gets the scheduled defaults (PRUNE_*) from the handler, as in Lambda: judge the payload it will run.
+  const step = invocation.steps.find(({ operation, payload }) =>
+    operation.destroysData?.({ ...scheduledDefaults(operation, payload, env), ...payload }),
+  );
+  if (!step) return;
+  throw new InputError(
+    `${invocation.raw ? `invoke ${step.operation.id}` : (step.operation.cli.aliases?.[0] ?? step.operation.id)} would delete or replace rows, but DATABASE_URL in .env (${conflict.dotenv}) and DATABASE_URL in the environment (${conflict.environment}) name different databases, and .env wins: nothing was changed; give the database to change with --database-url, or make the two agree`,
   );
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExchangeTableFreshness } from '../../functions/core/exchanges';
+import type { PrunePlanReport } from '../../functions/core/prune';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
 import { age, renderReport, size } from '../../functions/local/render';
 
@@ -234,5 +235,37 @@ describe('prune with an archive', () => {
     expect(text).toContain('archive: s3://bucket; partitions kept (archive not verified): 1');
     expect(text).toContain('kept trades_2026_06_02: not archived');
     expect(text).toMatch(/drop partition +trades_2026_06_02 +20 +kept/);
+  });
+
+  it('marks a count that includes a catalog estimate with ~ in its row, in the totals and in the first line', () => {
+    const plan = (rowsExact: Record<string, boolean>): PrunePlanReport => ({
+      operation: 'prune',
+      database: 'perps',
+      dry_run: true,
+      delete_before: null,
+      drop_before: null,
+      actions: [
+        {
+          action: 'truncate_tables',
+          status: 'planned',
+          tables: ['markets', 'trades'],
+          rows: { markets: 9, trades: 3_100_412 },
+          rows_exact: rowsExact,
+        },
+      ],
+      rows_planned: { markets: 9, trades: 3_100_412 },
+      partitions_planned: 0,
+      archive: null,
+      partitions_kept: 0,
+    });
+    expect(renderReport(plan({ markets: true, trades: false })).split('\n')).toEqual([
+      'prune perps (dry run: nothing was changed; ~ = estimate from the catalog)',
+      'action    relation         rows      status',
+      'truncate  markets, trades  ~3100421  planned',
+      'would remove rows: markets=9 trades=~3100412; partitions to drop: 0',
+    ]);
+    const exact = renderReport(plan({ markets: true, trades: true }));
+    expect(exact.split('\n')[0]).toBe('prune perps (dry run: nothing was changed)');
+    expect(exact).toContain('would remove rows: markets=9 trades=3100412;');
   });
 });

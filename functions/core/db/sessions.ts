@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { DatabaseUnavailableError, LockBusyError } from '../errors';
 import { printable } from '../printable';
-import { toUnavailableError } from './pool';
+import { toUnavailableError, urlOfPool } from './pool';
 import { isConnectionFailure, SQLSTATE, sqlState } from './sql-errors';
 
 /**
@@ -15,7 +15,7 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   try {
     client = await pool.connect();
   } catch (error) {
-    throw toUnavailableError(error, pool.options.connectionString ?? '');
+    throw toUnavailableError(error, urlOfPool(pool));
   }
   let broken: Error | undefined;
   const onError = (error: Error) => {
