@@ -5,7 +5,8 @@ import type { StackConfig } from './config';
 import { MaintenanceAlarms } from './constructs/alarms';
 import { Archive, type ArchiveProps } from './constructs/archive';
 import { StoreDashboard } from './constructs/dashboard';
-import { createDatabase, type DatabaseTarget } from './constructs/database';
+import { createDatabase, type DatabaseTarget, NewDatabase } from './constructs/database';
+import { DeletionProtection } from './constructs/deletion-protection';
 import { DeployMigrations } from './constructs/deploy-trigger';
 import { HandlerFunctions } from './constructs/functions';
 import { keepProviderLogs } from './constructs/log-groups';
@@ -31,6 +32,8 @@ export class PerpsStatsDbStack extends Stack {
   readonly alarms: MaintenanceAlarms;
   /** Undefined with `-c archive=false`. */
   readonly archive: Archive | undefined;
+  /** A new database's deletion protection, turned on last; undefined for `existing` or `-c deletionProtection=false`. */
+  readonly deletionProtection: DeletionProtection | undefined;
 
   constructor(scope: Construct, id: string, props: PerpsStatsDbStackProps) {
     super(scope, id, props);
@@ -71,6 +74,13 @@ export class PerpsStatsDbStack extends Stack {
       new CfnOutput(this, STACK_OUTPUTS.archiveBucketName, { value: this.archive.bucket.bucketName });
       new CfnOutput(this, STACK_OUTPUTS.archiveGlueDatabase, { value: this.archive.glueDatabase.databaseName });
     }
+
+    // After every other resource: a first deploy that fails anywhere before it can still delete
+    // the database it created (see DeletionProtection).
+    this.deletionProtection =
+      database instanceof NewDatabase && config.database.kind !== 'existing' && config.database.deletionProtection
+        ? new DeletionProtection(this, 'DatabaseProtection', { server: database.server, after: [...this.node.children] })
+        : undefined;
 
     // Last: every function CDK adds on its own exists by now.
     keepProviderLogs(this);

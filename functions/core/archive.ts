@@ -36,7 +36,7 @@ export interface ArchivedPartition {
   table: TimeSeriesTable;
   day: string;
   partition: string;
-  /** `not archived` or `changed since archived` (late rows). */
+  /** Why it is archived: see ArchiveCandidate's reason (plan.ts). */
   reason: string;
   status: PartitionStatus;
   key: string;
@@ -65,9 +65,10 @@ const ABANDON_MARGIN_MS = 5_000;
 
 /**
  * Archives closed day partitions to Parquet objects (see docs/archive.md). For each day partition
- * old enough that has no ledger row, or that changed since its row was written (late rows), it
+ * old enough that has no ledger row, that changed since its row was written (late rows), whose
+ * row names another store or key, or that an older version recorded without a content hash, it
  * exports the partition from one read-only snapshot (exportPartition), reads the object back and
- * checks its size, footer row count and columns (verifyArchive), and only then upserts the
+ * checks its size, footer row count, columns and SHA-256 (verifyArchive), and only then upserts the
  * ledger row that lets prune drop the partition. A partition that fails is reported and left
  * unrecorded; the others go on. Runs under the maintenance lock; a Lambda deadline stops it
  * between partitions (or abandons the one in progress just before), and the next run carries on.
@@ -95,13 +96,15 @@ export async function archive(ctx: OperationContext, input: ArchiveInput): Promi
       partitions_failed: 0,
     };
     await withAdvisoryLock(client, 'archive', { wait: false }, async () => {
+      const prefix = ctx.archive?.prefix ?? '';
       const candidates = await planArchive(client, {
         tables: input.table ? [input.table] : TIME_SERIES_TABLES,
         now: ctx.now(),
         afterDays: input.archiveAfterDays,
         onlyDay: input.day,
+        location: store.location,
+        prefix,
       });
-      const prefix = ctx.archive?.prefix ?? '';
       report.partitions_already_archived = candidates.filter((c) => c.reason === null).length;
       report.partitions = candidates.flatMap((c) => (c.reason === null ? [] : [planned(c, prefix)]));
       if (!input.dryRun) await runExports(ctx, client, store, report);
@@ -154,6 +157,18 @@ async function assertLedgerInstalled(client: pg.ClientBase): Promise<void> {
   }
 }
 
+/**
+ * A day prune dropped after archiving it is back with rows that came later: writing it would
+ * replace the object, the day's only copy of its archived rows, with those few. Refused (the
+ * run fails, so the ArchiveFailures alarm says so); `restore` loads the archived rows beside
+ * the late ones, and the next archive writes the whole day.
+ */
+function refusePrunedDay(ctx: OperationContext, item: ArchivedPartition): void {
+  item.status = 'refused';
+  item.error = `${item.partition}: prune dropped ${item.table} ${item.day} after archiving it to ${item.key}, and rows of that day came since; writing them would replace the archived day with them, so nothing was written. Run \`restore --table ${item.table} --day ${item.day}\` (it loads the archived rows beside the new ones), then archive again`;
+  ctx.log.warn('archive refused a day pruned since it was archived', { partition: item.partition, key: item.key });
+}
+
 /** Exports, verifies and records each planned partition in turn. */
 async function runExports(ctx: OperationContext, client: pg.ClientBase, store: ArchiveStore, report: ArchiveReport): Promise<void> {
   const reportSoFar = () => withTotals(report);
@@ -169,6 +184,10 @@ async function runExports(ctx: OperationContext, client: pg.ClientBase, store: A
     }
   };
   for (const item of report.partitions) {
+    if (item.reason === 'pruned since archived') {
+      refusePrunedDay(ctx, item);
+      continue;
+    }
     const step = `archiving ${item.partition}`;
     assertTimeForStep(ctx, step, reportSoFar);
     const started = Date.now();
@@ -186,6 +205,7 @@ async function runExports(ctx: OperationContext, client: pg.ClientBase, store: A
         bytes: written.bytes,
         checksum: written.checksum,
         source_modifications: modifications,
+        object_sha256: written.sha256,
       });
       Object.assign(item, { status: 'archived', rows: written.rows, bytes: written.bytes });
     } catch (error) {

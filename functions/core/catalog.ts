@@ -157,6 +157,18 @@ export async function foreignKeyStates(client: pg.ClientBase, relation: string):
   return new Map(rows.map((row) => [row.name, { validated: row.validated }]));
 }
 
+/** The columns of a table's primary key, in key order (empty: none). */
+export async function primaryKeyColumns(client: pg.ClientBase, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT a.attname AS name
+       FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, n), pg_attribute a
+      WHERE c.conrelid = to_regclass($1) AND c.contype = 'p' AND a.attrelid = c.conrelid AND a.attnum = k.attnum
+      ORDER BY k.n`,
+    [quoteIdent(table)],
+  );
+  return rows.map((row) => row.name);
+}
+
 /** An index as ATTACH matches it: what it indexes and how, and the constraint it backs. */
 export interface IndexShape {
   /** ` USING btree (symbol, ts DESC)` and whatever follows (INCLUDE, WITH, WHERE), from pg_get_indexdef. */
@@ -217,21 +229,44 @@ export const EXACT_COUNT_MAX_BYTES = 2 * 1024 * 1024;
 
 /**
  * Row estimate the way the planner makes it: reltuples scaled to the relation's current
- * number of pages; before the first ANALYZE/VACUUM, the statistics system's live tuples.
+ * number of pages; before the first ANALYZE/VACUUM, the statistics system's live tuples. NULL
+ * when neither says anything about a relation that has pages: never analyzed and no live tuples
+ * counted, as for every partition of the embedded database (PGlite keeps no such statistics and
+ * runs no autovacuum), or on a server after a statistics reset. Reading 0 there showed partitions
+ * full of rows as empty, so the callers count such a relation instead (fillUnknownEstimates).
  * Returns an SQL expression over `c` (pg_class). The statistics are read by function, not by
  * joining pg_stat_user_tables: that view aggregates over every relation's indexes.
  */
 export const ROW_ESTIMATE_SQL = `(CASE
    WHEN c.relpages > 0 AND c.reltuples >= 0
      THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::numeric)
-   ELSE pg_stat_get_live_tuples(c.oid)
+   WHEN pg_stat_get_live_tuples(c.oid) > 0 OR pg_relation_size(c.oid) = 0 THEN pg_stat_get_live_tuples(c.oid)
  END)::bigint`;
 
 /** A relation's heap size and catalog row estimate, as read by readEstimates or the stats leaf query. */
 export interface RelationEstimate {
   name: string;
   heap_bytes: string | number;
-  estimate: string | number;
+  /** Null: the catalog has no estimate (see ROW_ESTIMATE_SQL) until fillUnknownEstimates counts it. */
+  estimate: string | number | null;
+  /** Set by fillUnknownEstimates when `estimate` is a count, not the catalog's guess. */
+  counted?: boolean;
+}
+
+/**
+ * Counts the relations the catalog has no estimate for (see ROW_ESTIMATE_SQL), in place. Cost:
+ * one count(*) per such relation, which on a server with statistics is none (or a partition
+ * never analyzed since a statistics reset); on the embedded database, every never-analyzed
+ * partition with rows, which are small there.
+ */
+export async function fillUnknownEstimates<T extends RelationEstimate>(client: pg.ClientBase, relations: T[]): Promise<T[]> {
+  for (const relation of relations) {
+    if (relation.estimate !== null) continue;
+    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation.name)}`);
+    relation.estimate = Number(counted.rows[0]?.n ?? 0);
+    relation.counted = true;
+  }
+  return relations;
 }
 
 /** Heap sizes and row estimates of many relations in one catalog query. */
@@ -246,9 +281,13 @@ async function readEstimates(client: pg.ClientBase, relations: string[]): Promis
   return rows;
 }
 
-/** Counts one relation exactly when its heap is small, else takes its catalog estimate. */
+/**
+ * Counts one relation exactly when its heap is small or the catalog has no estimate of it (or
+ * takes the count fillUnknownEstimates made), else takes its catalog estimate.
+ */
 export async function rowCountOf(client: pg.ClientBase, relation: RelationEstimate): Promise<RowCount> {
-  if (Number(relation.heap_bytes) <= EXACT_COUNT_MAX_BYTES) {
+  if (relation.counted) return { rows: Number(relation.estimate), exact: true };
+  if (Number(relation.heap_bytes) <= EXACT_COUNT_MAX_BYTES || relation.estimate === null) {
     const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation.name)}`);
     return { rows: Number(counted.rows[0]?.n ?? 0), exact: true };
   }

@@ -5,6 +5,7 @@ import type { OperationContext } from './context';
 import { dayBoundLiterals, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
+import { replaceOnConflict } from './row-moves';
 
 /*
  * One day partition, built the low-lock way: a standalone table shaped like the parent with a
@@ -27,8 +28,15 @@ export interface DayTable {
   foreignKeys: ForeignKey[];
   /** The name this table takes once attached, when it was built under another (restore's). */
   renameTo?: string;
-  /** An attached partition of the same day dropped in the attach transaction (restore --replace). */
-  replaces?: string;
+  /**
+   * An attached partition of the same day swapped out in the attach transaction (restore): detached
+   * (catalog only, no row read under the parent's lock) and renamed to `keptAs` with `comment`, its
+   * foreign keys (`foreignKeys`, their names) dropped there too. What becomes of its rows is the
+   * caller's, after the commit.
+   */
+  replaces?: { partition: string; keptAs: string; comment: string; foreignKeys: string[] };
+  /** The parent's primary key: a row swept in from the DEFAULT partition replaces one with its key (replaceOnConflict). */
+  conflictKey?: string[];
 }
 
 export function dayTable(shape: Omit<DayTable, 'day' | 'name'>, day: string): DayTable {
@@ -164,7 +172,7 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], prepared: 'f
   if (referenced) statements.push(`LOCK TABLE ${referenced} IN SHARE ROW EXCLUSIVE MODE`);
   statements.push(blockingLockWait(ctx));
   const replaced = plans.flatMap((plan) => (plan.replaces ? [plan.replaces] : []));
-  // Dropping a partition takes ACCESS EXCLUSIVE on the parent: taken here, under the short wait.
+  // Detaching a partition takes ACCESS EXCLUSIVE on the parent: taken here, under the short wait.
   if (replaced.length > 0) statements.push(`LOCK TABLE ONLY ${quoteIdent(first.table)} IN ACCESS EXCLUSIVE MODE`);
   if (first.defaultPartition) {
     statements.push(
@@ -175,11 +183,20 @@ function attachStatements(ctx: OperationContext, plans: DayTable[], prepared: 'f
   if (ownForeignKeys && referenced) statements.push(`LOCK TABLE ${referenced} IN ACCESS EXCLUSIVE MODE`);
   for (const plan of plans) {
     const { from, to } = dayBoundLiterals(plan.day);
-    if (plan.replaces) statements.push(`DROP TABLE ${quoteIdent(plan.replaces)}`);
+    if (plan.replaces) {
+      // Not dropped: rows written into it since the caller last looked are still there.
+      const { partition, keptAs, comment, foreignKeys } = plan.replaces;
+      statements.push(
+        `ALTER TABLE ${quoteIdent(plan.table)} DETACH PARTITION ${quoteIdent(partition)}`,
+        ...foreignKeys.map((fk) => `ALTER TABLE ${quoteIdent(partition)} DROP CONSTRAINT ${quoteIdent(fk)}`),
+        `ALTER TABLE ${quoteIdent(partition)} RENAME TO ${quoteIdent(keptAs)}`,
+        `COMMENT ON TABLE ${quoteIdent(keptAs)} IS ${pg.escapeLiteral(comment)}`,
+      );
+    }
     if (plan.defaultPartition) {
       statements.push(
         `WITH moved AS (DELETE FROM ${quoteIdent(plan.defaultPartition)} WHERE ts >= '${from}'::timestamptz AND ts < '${to}'::timestamptz RETURNING ${list})
-         INSERT INTO ${quoteIdent(plan.name)} (${list}) SELECT ${list} FROM moved`,
+         INSERT INTO ${quoteIdent(plan.name)} (${list}) SELECT ${list} FROM moved${replaceOnConflict(plan.conflictKey, plan.columns)}`,
       );
     }
     statements.push(
@@ -198,7 +215,7 @@ function sweptRows(result: pg.QueryResult | pg.QueryResult[]): number {
 
 /**
  * Step 4 of a day with rows: attaches the prepared, filled and validated table (see
- * attachStatements), dropping the partition it `replaces` and taking its final name (`renameTo`) in the
+ * attachStatements), swapping out the partition it `replaces` and taking its final name (`renameTo`) in the
  * same transaction.
  * Returns the rows swept in from the DEFAULT partition.
  */

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { BACKLOG_COMMENT, type ForeignKey, foreignKeyStates, listIndexes } from './catalog';
 import type { OperationContext } from './context';
+import { LAST_PARTITION_DAY_END } from './days';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
 import type { TsRange } from './row-moves';
@@ -16,10 +17,14 @@ import type { TsRange } from './row-moves';
  * them are placed.
  */
 
-/** Rows whose ts can have a day partition: finite, years 1 to 9999. */
-export const PLACEABLE: TsRange = { from: '0001-01-01 00:00:00+00', to: '10000-01-01 00:00:00+00' };
+/**
+ * Rows whose ts can have a day partition: finite, from 0001-01-01 to 9999-12-30. A day partition
+ * is named and bounded by YYYY-MM-DD days, and 9999-12-31's would end at 10000-01-01, which is
+ * none (see days.ts).
+ */
+export const PLACEABLE: TsRange = { from: '0001-01-01 00:00:00+00', to: `${LAST_PARTITION_DAY_END} 00:00:00+00` };
 
-/** The rest: infinite, BC or beyond year 9999. They live in the DEFAULT partition for good. */
+/** The rest: infinite, BC, or 9999-12-31 and later. They live in the DEFAULT partition for good. */
 export const UNPLACEABLE: TsRange[] = [
   { from: '-infinity', to: PLACEABLE.from },
   { from: PLACEABLE.to as string, to: null },

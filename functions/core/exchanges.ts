@@ -60,7 +60,8 @@ export const RECENT_WINDOW_MS = 86_400_000;
  */
 export function newestRowSql(table: TimeSeriesTable, window: 'recent' | 'all'): string {
   const rel = quoteIdent(table);
-  const range = window === 'recent' ? 't.ts > $2 AND t.ts <= $1' : 't.ts <= $1';
+  // -infinity is no instant a row can be newest at (pg hands it over as a number, not a Date).
+  const range = window === 'recent' ? 't.ts > $2 AND t.ts <= $1' : `t.ts > '-infinity' AND t.ts <= $1`;
   const ids = window === 'recent' ? '$3' : '$2';
   return `SELECT e.id,
        (SELECT t.ts FROM ${rel} t WHERE t.exchange_id = e.id AND ${range} ORDER BY t.ts DESC LIMIT 1) AS latest_ts

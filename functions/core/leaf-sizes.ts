@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type RelationEstimate, ROW_ESTIMATE_SQL } from './catalog';
+import { fillUnknownEstimates, type RelationEstimate, ROW_ESTIMATE_SQL } from './catalog';
 import type { TableName } from './tables';
 
 /** One leaf relation of a table (a partition, or a plain table itself) with its sizes and row estimate. */
@@ -10,6 +10,8 @@ export interface LeafRow extends RelationEstimate {
   total_bytes: string;
   /** Sizes and estimate read from the catalog (see LEAF_SIZES_SQL); false: from its files. */
   settled: boolean;
+  /** Always known here: readLeafSizes counts a leaf the catalog has no estimate for. */
+  estimate: string | number;
 }
 
 /**
@@ -74,8 +76,11 @@ SELECT leaf.table_name, c.relname AS name,
               CASE WHEN k.settled THEN greatest(c.reltuples, 0)::bigint ELSE ${ROW_ESTIMATE_SQL} END AS estimate
       ) size`;
 
-/** The leaves of `tables` with their sizes and row estimates (see LEAF_SIZES_SQL for the cost). */
+/**
+ * The leaves of `tables` with their sizes and row estimates (see LEAF_SIZES_SQL for the cost); a
+ * leaf the catalog has no estimate for is counted (fillUnknownEstimates).
+ */
 export async function readLeafSizes(client: pg.ClientBase, tables: readonly TableName[]): Promise<LeafRow[]> {
-  const { rows } = await client.query<LeafRow>(LEAF_SIZES_SQL, [tables]);
-  return rows;
+  const { rows } = await client.query<Omit<LeafRow, 'estimate'> & Pick<RelationEstimate, 'estimate'>>(LEAF_SIZES_SQL, [tables]);
+  return (await fillUnknownEstimates(client, rows)) as LeafRow[];
 }

@@ -18,8 +18,12 @@ export const metricsNamespaceSchema = z
   .regex(/^[\w.\-/#:]{1,255}$/, { error: 'must be 1-255 letters, digits or . - _ / # :' })
   .default(DEFAULT_METRICS_NAMESPACE);
 
-/** Published once per stats run, without a dimension. */
-export type DatabaseMetric = 'DatabaseSizeBytes' | 'StorageRunwayDays';
+/**
+ * Published once per stats run, without a dimension. BacklogRows: rows out of sight in all
+ * time-series tables (the report and the log say which table), one metric rather than one per
+ * table, for its cost.
+ */
+export type DatabaseMetric = 'DatabaseSizeBytes' | 'StorageRunwayDays' | 'BacklogRows';
 /** Published per table, dimension `Table`. */
 export type TableMetric =
   | 'RowCount'

@@ -8,7 +8,7 @@ import { isConnectionFailure, sqlState } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { LockTimeoutError, MigrationError } from './errors';
-import { grantGroupRoles, type RoleGrant } from './role-grants';
+import { grantGroupRoles, type RoleGrant, type RoleRevoke } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
 export interface MigrationSource {
@@ -33,6 +33,14 @@ export interface MigrateReport {
   notices: string[];
   /** Privileges this run granted to perps_reader and perps_writer (see role-grants.ts). */
   grants: RoleGrant[];
+  /** Privileges this run took back: perps_writer's INSERT beyond ingestion, PUBLIC's CONNECT (see role-grants.ts). */
+  revokes: RoleRevoke[];
+  /**
+   * Migrations the ledger records that this build does not have, all newer than its last file:
+   * a newer build migrated the database (a rollback runs the old function version). Then
+   * nothing is applied or granted, and a notice names them. 0 normally.
+   */
+  ahead_by: number;
 }
 
 export interface MigrateInput {
@@ -52,13 +60,27 @@ export function checksumOf(sql: string): string {
  * ledger row. Runners are serialised by the maintenance advisory lock: a second concurrent
  * run waits, then finds nothing to do. Refuses to run when an applied file was edited, an
  * applied file is missing, or a new file sorts before one already applied.
+ *
+ * A database ahead of this build (the ledger ends with files newer than all of this build's,
+ * every one of its own applied unedited) is no failure: the report says so (`ahead_by`, and a
+ * notice) and nothing changes. CloudFormation's rollback of a deploy runs the previous function
+ * version through the deploy trigger, and that version must not fail the rollback.
  */
 export async function migrate(ctx: OperationContext, input: MigrateInput = {}): Promise<MigrateReport> {
   // Code-unit order, the same order checkLedger compares in.
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
-    const report: MigrateReport = { operation: 'migrate', database, applied: 0, migrations: [], notices: [], grants: [] };
+    const report: MigrateReport = {
+      operation: 'migrate',
+      database,
+      applied: 0,
+      migrations: [],
+      notices: [],
+      grants: [],
+      revokes: [],
+      ahead_by: 0,
+    };
     // Only NOTICEs raised by migration files are worth reporting (not "ledger already exists").
     let collecting = false;
     const onNotice = (notice: { message?: string }) => {
@@ -76,9 +98,18 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
            )`,
         );
         const applied = await readLedger(client);
-        const pending = checkLedger(migrations, applied);
+        const { pending, ahead } = checkLedger(migrations, applied);
         for (const migration of migrations) {
           if (!pending.includes(migration)) report.migrations.push({ name: migration.name, status: 'already_applied' });
+        }
+        if (ahead.length > 0) {
+          // Nothing pending here (checkLedger refuses a pending file older than an applied one),
+          // and the grants belong to the newer build, which may have changed them: change nothing.
+          report.ahead_by = ahead.length;
+          const notice = `the database is ahead of this build by ${ahead.length} migration${ahead.length > 1 ? 's' : ''} (${ahead.join(', ')}), applied by a newer build: nothing was applied or granted; run the build that includes ${ahead.length > 1 ? 'them' : 'it'} (a deploy rollback runs the older build: this is expected there)`;
+          report.notices.push(notice);
+          ctx.log.warn('database ahead of this build', { aheadBy: ahead.length, migrations: ahead });
+          return;
         }
         for (const [index, migration] of pending.entries()) {
           assertTimeForStep(ctx, `migration ${migration.name}`, () => {
@@ -131,11 +162,21 @@ async function readLedger(client: pg.ClientBase): Promise<Map<string, string>> {
   return new Map(rows.map((row) => [row.name, row.checksum]));
 }
 
-/** Returns the pending migrations, or throws when the ledger and the files disagree. */
-function checkLedger(migrations: MigrationSource[], applied: Map<string, string>): MigrationSource[] {
+/**
+ * Returns the pending migrations, and the applied ones this build has no file for that sort
+ * after all of its files (the database is ahead); throws when the ledger and the files disagree.
+ * `migrations` is sorted.
+ */
+function checkLedger(migrations: MigrationSource[], applied: Map<string, string>): { pending: MigrationSource[]; ahead: string[] } {
   const byName = new Map(migrations.map((m) => [m.name, m]));
+  const lastFile = migrations.at(-1)?.name;
+  const ahead: string[] = [];
   for (const [name, checksum] of applied) {
     const file = byName.get(name);
+    if (!file && lastFile !== undefined && name > lastFile) {
+      ahead.push(name);
+      continue;
+    }
     if (!file) {
       throw new MigrationError(
         `migration ${name} is recorded as applied but this build has no such file; deploy a build that includes it (migrations are forward-only, never delete one)`,
@@ -155,7 +196,7 @@ function checkLedger(migrations: MigrationSource[], applied: Map<string, string>
       `migration ${early.name} sorts before ${lastApplied}, which is already applied; rename it so it sorts after ${lastApplied}`,
     );
   }
-  return pending;
+  return { pending, ahead };
 }
 
 /** "0001_x.sql line 12, column 3: relation ... does not exist" from a PostgreSQL error. */

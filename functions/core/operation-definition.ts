@@ -39,6 +39,12 @@ export interface OperationDefinition<
   readonly runsAs?: RequiredRole;
   /** Payloads that destroy data run only with the database name as `confirm`. */
   readonly confirmation?: Confirmation;
+  /**
+   * Whether a run of this payload (scheduled defaults filled in) deletes, drops or replaces rows.
+   * The runner refuses such a run while `.env` and the environment name different databases
+   * (unless `--database-url` names the target): a `.env` left behind must not empty the wrong one.
+   */
+  destroysData?(payload: Payload): boolean;
   readonly cli: CommandLine;
 }
 

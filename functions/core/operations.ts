@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { type ArchiveReport, archive, checkArchiveInput } from './archive';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from './archive/layout';
-import { isCalendarDay } from './days';
+import { DAY_RULE, isCalendarDay, partitionDayProblem } from './days';
 import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
 import type { TableMetric } from './metric-names';
 import { type MigrateReport, migrate } from './migrate';
@@ -119,6 +119,8 @@ const pruneOperation = defineOperation({
     actionFields: ['olderThanDays', 'dropPartitionsOlderThanDays', 'truncate'],
   },
   confirmation: { field: 'truncate', effect: 'empties markets and every data table', confirmWith: 'the name of the database to empty' },
+  destroysData: (p) =>
+    p.dryRun !== true && (p.truncate === true || p.olderThanDays !== undefined || p.dropPartitionsOlderThanDays !== undefined),
   cli: {
     aliases: ['clean'],
     flags: {
@@ -206,8 +208,14 @@ function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'ta
     };
   }
   const runway = report.database.storage_runway_days;
+  // Published every run, 0 included: the alarm's hourly Minimum must see the zeros.
+  const backlog = Object.values(report.tables).reduce((sum, t) => sum + ('backlog_rows' in t ? t.backlog_rows : 0), 0);
   return {
-    database: { DatabaseSizeBytes: report.database.size_bytes, ...(runway === null ? {} : { StorageRunwayDays: runway }) },
+    database: {
+      DatabaseSizeBytes: report.database.size_bytes,
+      BacklogRows: backlog,
+      ...(runway === null ? {} : { StorageRunwayDays: runway }),
+    },
     tables,
     exchanges: exchangeMetrics(report),
   };
@@ -310,14 +318,16 @@ const restoreOperation = defineOperation({
   id: 'restore',
   payload: z.strictObject({
     table: z.enum(TIME_SERIES_TABLES, { error: `must be one of ${TIME_SERIES_TABLES.join(', ')}` }),
-    day: z
-      .string({ error: 'must be a UTC day written YYYY-MM-DD' })
-      .refine(isCalendarDay, { error: 'must be a UTC day written YYYY-MM-DD' }),
+    day: z.string({ error: DAY_RULE }).superRefine((day, check) => {
+      const problem = partitionDayProblem(day);
+      if (problem) check.addIssue({ code: 'custom', message: problem });
+    }),
     replace: switchValue,
     dryRun: switchValue,
   }),
   preflight: (_, settings) => checkRestoreArchive(settings.archive),
   run: (ctx, payload) => restore(ctx, payload),
+  destroysData: (p) => p.replace === true && p.dryRun !== true,
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
   cli: {
     flags: {

@@ -32,6 +32,7 @@ import { assertTimeForStep } from './deadline';
 import { countUnplaceableRows, daysWithRows, dropEmptiedTable, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from './default-backlog';
 import { DeadlineError, PartialFailureError } from './errors';
 import { moveAllRows, type RowMove, type TsRange } from './row-moves';
+import { countTablesOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from './rows-out-of-sight';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from './tables';
 
 export interface PartitionsInput {
@@ -49,7 +50,7 @@ export interface TablePartitionsReport {
   present: string[];
   /** Rows placed in their day's partition: moved out of the default partition, or copied out of the backlog it was swapped out to. */
   rows_moved: number;
-  /** Rows left in the default partition because their ts is infinite, BC or past year 9999. */
+  /** Rows left in the default partition because their ts is infinite, BC, or 9999-12-31 or later (no day partition can hold them). */
   rows_unplaceable: number;
   runway_days: number;
   errors: string[];
@@ -61,6 +62,12 @@ export interface PartitionsReport {
   days_ahead: number;
   partitions_created: number;
   rows_moved: number;
+  /**
+   * Tables with rows a stopped or failed run left out of sight of queries on them (in backlog
+   * and unattached day tables), how many and where: the next run brings them back. Empty after a
+   * run that succeeded, which placed them all.
+   */
+  rows_out_of_sight: RowsOutOfSight[];
   tables: TablePartitionsReport[];
 }
 
@@ -80,14 +87,23 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
     days_ahead: input.daysAhead,
     partitions_created: 0,
     rows_moved: 0,
+    rows_out_of_sight: [],
     tables: [],
   };
   await withClient(ctx.pool, (client) =>
     withAdvisoryLock(client, 'partitions', { wait: false }, async () => {
       await assertSchemaInstalled(client);
-      for (const table of TIME_SERIES_TABLES) {
-        await ensureTablePartitions(ctx, client, table, today, input.daysAhead, report);
+      try {
+        for (const table of TIME_SERIES_TABLES) {
+          await ensureTablePartitions(ctx, client, table, today, input.daysAhead, report);
+        }
+      } catch (error) {
+        if (!(error instanceof DeadlineError)) throw error;
+        // Stopped (deadline, or Ctrl-C on the command line): say what waits out of sight.
+        const waiting = await readRowsOutOfSight(ctx, client, report);
+        throw new DeadlineError(waiting ? `${error.message}. ${waiting}` : error.message, { report: summarise(report), cause: error });
       }
+      if (report.tables.some((t) => t.status === 'failed')) await readRowsOutOfSight(ctx, client, report);
     }).catch((error: unknown) => {
       if (!isConnectionLost(error)) throw error;
       throw connectionLostError('partitions', client, error, summarise(report));
@@ -99,9 +115,22 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
     const summary = failed.map(
       (t) => `${t.table} (${t.errors.length > 1 ? `${t.errors.length} steps failed, first: ` : ''}${t.errors[0]})`,
     );
-    throw new PartialFailureError(`partitions failed on ${summary.join(', ')}`, { report });
+    const waiting = describeRowsOutOfSight(report.rows_out_of_sight);
+    throw new PartialFailureError(`partitions failed on ${summary.join(', ')}${waiting ? `. ${waiting}` : ''}`, { report });
   }
   return report;
+}
+
+/**
+ * After a run that stopped or failed: the rows it (or an earlier one) left out of sight, into
+ * the report and the log, every table counted (a stopped run has not reached the later ones).
+ * Returns the sentence for the error, empty when none wait.
+ */
+async function readRowsOutOfSight(ctx: OperationContext, client: pg.ClientBase, report: PartitionsReport): Promise<string> {
+  report.rows_out_of_sight = await countTablesOutOfSight(client, TIME_SERIES_TABLES);
+  const sentence = describeRowsOutOfSight(report.rows_out_of_sight);
+  if (sentence) ctx.log.warn('rows wait out of sight', { tables: report.rows_out_of_sight });
+  return sentence;
 }
 
 function summarise(report: PartitionsReport): PartitionsReport {
@@ -377,7 +406,7 @@ function copyRowsOfDay(run: TableRun, copy: DayCopy, progress: CopyProgress, cou
 }
 
 /**
- * The end of a backlog table: its rows no day partition can hold (infinite, BC, beyond 9999) go
+ * The end of a backlog table: its rows no day partition can hold (infinite, BC, 9999-12-31 on) go
  * back through the parent into the DEFAULT partition, where they lived before, and the table is
  * dropped with the copied rows it still holds. Under the lock of its drop, every day it holds
  * rows of must be copied (`progress`): none is dropped before it is placed.

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { readFooter } from './archive/footer';
 import type { ArchiveStore } from './archive/layout';
-import { readLedgerEntry } from './archive/ledger';
+import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
+import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
+import { partitionChecksum } from './archive/partition-checksum';
 import { errorMessage } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -17,23 +19,26 @@ export interface DropCandidate {
 }
 
 /**
- * The outcome of an archive check: why the partition must be kept, or, verified, the newest row
- * id it held when counted (null: no row), which prune probes again right before the drop.
+ * The outcome of an archive check: why the partition must be kept, or, the object proven, the
+ * ledger row whose rows the partition must still hold (proveRows) when it is dropped.
  */
-export type ArchiveCheck = { keep: string } | { newestId: string | null };
+export type ArchiveCheck = { keep: string } | { ledger: LedgerEntry & { day: string } };
 
 /**
- * Why `candidate` must be kept, or its newest row id when its archive is verified. With
- * archiving configured, a day partition is dropped only when: the archive ledger has its row;
- * the row names the configured store; the object there has the ledger's size and its footer the
- * ledger's row count (a missing, truncated or overwritten object keeps it); and the partition
- * still holds exactly the ledger's rows (rows that came late, after the archive, keep it until
- * the next archive run archives the day again).
+ * Why `candidate` must be kept, or its ledger row when its archived object is proven. With
+ * archiving configured, a day partition is dropped only when: the archive ledger has its row,
+ * written by a version that records the object's content hash; the row names the configured
+ * store; the object there has the ledger's size, its footer the ledger's row count, and all its
+ * bytes the ledger's SHA-256 (a missing, truncated or overwritten object keeps it, however
+ * well its footer survived); and the partition holds the ledger's number of rows (a cheap
+ * first look: rows that came late keep it without detaching anything). Whether they are the
+ * archived rows is proven by proveRows, where no new row can reach the partition (see
+ * prune-drops.ts).
  *
  * Cost per partition: a ledger lookup by primary key, a HEAD and one or two ranged reads of the
- * object's footer, whatever its size, and one exact count of the partition: a scan of one day's
- * rows under ACCESS SHARE, which inserts do not wait for. Prune drops a handful of days a run, so
- * this grows with a day's rows, not with the table.
+ * object's footer, one read of the whole object to hash it (S3: a ranged GET per 8 MiB), and an
+ * exact count of the partition: a scan of one day's rows under ACCESS SHARE, which inserts do
+ * not wait for.
  */
 export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, candidate: DropCandidate): Promise<ArchiveCheck> {
   const { table, relation, from, to } = candidate;
@@ -44,12 +49,21 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
   const ledger = await readLedgerEntry(client, table as TimeSeriesTable, day);
   if (!ledger) return { keep: `not archived: the archive ledger has no row for ${table} ${day} (run archive first)` };
   if (ledger.location !== store.location) {
-    return { keep: `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object` };
+    return {
+      keep: `archived to ${ledger.location}, not to the configured ${store.location}: cannot verify the object; run archive, which archives the day here`,
+    };
+  }
+  if (ledger.object_sha256 === null) {
+    return {
+      keep: `the ledger row of ${table} ${day} was written by an older version, without the object's ${OBJECT_DIGEST_NAME}: its archive cannot be proven; the next archive run archives the day again`,
+    };
   }
   const where = `${store.location}/${ledger.object_key}`;
   let footer: { bytes: number; rows: number };
+  let sha256: string;
   try {
     footer = await readFooter(store, ledger.object_key);
+    sha256 = footer.bytes === ledger.bytes ? await digestObject(store, ledger.object_key, footer.bytes) : '';
   } catch (error) {
     return { keep: `the archived object cannot be read (${errorMessage(error)}); archive the day again` };
   }
@@ -58,19 +72,41 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
       keep: `${where} holds ${footer.bytes} bytes and ${footer.rows} rows, the ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows; archive the day again`,
     };
   }
-  const { rows, newestId } = await countPartitionRows(client, relation);
-  if (rows !== ledger.rows) {
+  if (sha256 !== ledger.object_sha256) {
     return {
-      keep: `${relation} holds ${rows} rows, the archive ${ledger.rows}: rows changed after it was archived; the next archive run archives the day again`,
+      keep: `${where} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the ledger recorded ${ledger.object_sha256} (same size and footer); archive the day again`,
     };
   }
-  return { newestId };
+  const rows = await countPartitionRows(client, relation);
+  if (rows !== ledger.rows) return { keep: changedRows(relation, `holds ${rows} rows, the archive ${ledger.rows}`) };
+  return { ledger: { ...ledger, day } };
 }
 
-/** The rows and the newest id, in one scan, so both describe the same snapshot. */
-async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<{ rows: number; newestId: string | null }> {
-  const { rows } = await client.query<{ n: string; newest: string | null }>(
-    `SELECT count(*) AS n, max(id)::text AS newest FROM ${quoteIdent(relation)}`,
-  );
-  return { rows: Number(rows[0]?.n ?? 0), newestId: rows[0]?.newest ?? null };
+/**
+ * Why `relation` must be kept, or undefined when it holds exactly the rows the ledger recorded:
+ * the same count and the same checksum, read as the export reads the rows (partitionChecksum:
+ * the one definition of the row checksum, export-sql.ts, computed as the export computes it).
+ * A late row in and an archived row out keep the count but not the checksum. `inTransaction`:
+ * the caller's transaction (and its locks) is used. Cost: one sequential scan of the partition
+ * (a COPY), md5 of every row's text here.
+ */
+export async function proveRows(
+  client: pg.ClientBase,
+  relation: string,
+  ledger: LedgerEntry,
+  options: { inTransaction: boolean },
+): Promise<string | undefined> {
+  const { rows: count, checksum } = await partitionChecksum(client, relation, ledger.table_name, options);
+  if (count === ledger.rows && checksum === ledger.checksum) return undefined;
+  return changedRows(relation, `holds ${count} rows with checksum ${checksum}, the archive ${ledger.rows} rows with ${ledger.checksum}`);
+}
+
+function changedRows(relation: string, difference: string): string {
+  return `${relation} ${difference}: rows changed after it was archived; the next archive run archives the day again`;
+}
+
+/** The partition's exact row count: one scan of one day. */
+async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<number> {
+  const { rows } = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteIdent(relation)}`);
+  return Number(rows[0]?.rows ?? 0);
 }

@@ -1,13 +1,17 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { ArchiveStore } from './archive/layout';
+import { type LedgerEntry, markDropped as markLedgerDropped } from './archive/ledger';
+import { foreignKeyStates, IN_PROGRESS_COMMENT, listColumns, listForeignKeys, listPartitions } from './catalog';
 import { errorMessage, type OperationContext } from './context';
+import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
 import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { connectionLostError } from './db/sessions';
 import { isConnectionFailure } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
+import { DeadlineError } from './errors';
 import type { PruneAction, PruneReport } from './prune';
-import { checkArchive } from './prune-archive';
+import { checkArchive, proveRows } from './prune-archive';
 
 /** A `drop_partition` step of a prune. */
 export type DropAction = Extract<PruneAction, { action: 'drop_partition' }>;
@@ -42,69 +46,188 @@ export function executionSteps(actions: PruneAction[], groupSize: number): Array
 }
 
 /**
- * Drops one group of a table's partitions in one transaction, `DROP TABLE a, b, c`. Each DROP's
- * commit scans the whole buffer pool for the dropped files' pages, once per transaction however
- * many relations it drops (after releasing its locks: it costs prune's time, not ingestion's):
- * with shared_buffers=2GB dropping a partition alone cost ~16 ms, ~3-6 ms in a group of 8. The
- * group's transaction holds the parent ACCESS EXCLUSIVE from its DROP, ~1.5 ms per partition,
- * until its commit is flushed (a transaction that deletes files always waits for its WAL flush,
- * whatever synchronous_commit says); the group size (`dropGroupSize`, see DROP_GROUP_SIZE) bounds that.
+ * Drops one group of a table's partitions. Without archiving: one transaction, `DROP TABLE a, b,
+ * c`. Each DROP's commit scans the whole buffer pool for the dropped files' pages, once per
+ * transaction however many relations it drops (after releasing its locks: it costs prune's time,
+ * not ingestion's): with shared_buffers=2GB dropping a partition alone cost ~16 ms, ~3-6 ms in a
+ * group of 8. The group's transaction holds the parent ACCESS EXCLUSIVE from its DROP, ~1.5 ms
+ * per partition, until its commit is flushed (a transaction that deletes files always waits for
+ * its WAL flush, whatever synchronous_commit says); the group size (`dropGroupSize`, see
+ * DROP_GROUP_SIZE) bounds that.
  *
- * The deadline is checked before the group. With archiving configured, each partition's archive
- * is checked right before the group's transaction, and in it, right before the DROP, each is
- * probed for rows that came since its check: only verified, unchanged partitions are dropped.
- * The group's outcome is each of its actions' outcome: a failed drop (its lock not granted in
- * time) marks each failed and the next group runs; a lost session ends the run.
+ * With archiving configured (see dropProven), each partition's archive is checked right before
+ * the group (checkArchive); the verified ones are detached in one short transaction, proven to
+ * hold exactly the archived rows, and dropped, or attached again.
+ *
+ * The deadline is checked before the group. The group's outcome is each of its actions' outcome:
+ * a failed drop (its lock not granted in time) marks each failed and the next group runs; a lost
+ * session ends the run.
  */
 export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<void> {
   assertTimeForStep(run.ctx, dropStepName(group), run.reportSoFar);
-  const due = await verifyGroup(run, group);
-  if (due.size === 0) return;
-  const candidates = [...due.keys()];
-  let dropped: DropAction[];
-  try {
-    dropped = await runWithLockTimeout(
-      run.client,
-      `drop ${candidates.map((a) => a.relation).join(', ')}`,
-      run.ctx.settings,
-      run.ctx.log,
-      async () => {
-        const unchanged = run.store ? await keepChangedSinceCheck(run.client, due) : candidates;
-        // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
-        // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
-        const names = unchanged.map((action) => action.relation);
-        if (names.length > 0) await run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`);
-        return unchanged;
-      },
-    );
-  } catch (error) {
-    recordFailure(
-      run,
-      candidates.filter((action) => action.status !== 'kept'),
-      error,
-    );
+  if (run.store) {
+    await dropProven(run, await verifyGroup(run, run.store, group));
     return;
   }
-  for (const action of dropped) {
-    action.status = 'done';
-    run.ctx.progress?.(`dropped ${action.relation}`);
+  const names = group.map((action) => action.relation);
+  try {
+    await runWithLockTimeout(run.client, `drop ${names.join(', ')}`, run.ctx.settings, run.ctx.log, () =>
+      // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
+      // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
+      run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
+    );
+  } catch (error) {
+    recordFailure(run, group, error);
+    return;
+  }
+  for (const action of group) markDropped(run, action);
+}
+
+/**
+ * Drops the partitions whose archive was verified, once their rows are proven to be the archived
+ * ones. Counting before the drop is not proof (one late row in, one archived row out), and a
+ * checksum scan cannot run under a lock that holds inserts back, so the partitions first leave
+ * their parent: one short transaction DETACHes them (ACCESS EXCLUSIVE on the parent for a catalog
+ * change, like the DROP it replaces) and marks each with IN_PROGRESS_COMMENT. From then on no row
+ * can reach them: a late row of such a day goes to the DEFAULT partition, where it waits like any
+ * row of a day without a partition. Each detached table is then proven (proveRows: one scan,
+ * holding SHARE on that table alone, which no insert into the parent touches) and dropped in the
+ * same transaction, so nothing can change between the proof and the DROP. A table that fails
+ * the proof (rows changed after the check) is attached again with the partitions run's own steps
+ * (day-partition.ts), which add its foreign keys again (validated without holding inserts) and
+ * move in the day's rows that reached the DEFAULT partition meanwhile;
+ * if prune dies before that, the comment makes the next `partitions` run attach it. The rows of
+ * a detached day are out of sight of queries on the parent for the length of its proof.
+ */
+async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Promise<void> {
+  if (due.size === 0) return;
+  const actions = [...due.keys()];
+  const parent = actions[0]?.table ?? '';
+  try {
+    const statements: string[] = [];
+    for (const action of actions) {
+      const foreignKeys = [...(await foreignKeyStates(run.client, action.relation)).keys()];
+      statements.push(
+        `ALTER TABLE ${quoteIdent(parent)} DETACH PARTITION ${quoteIdent(action.relation)}`,
+        `COMMENT ON TABLE ${quoteIdent(action.relation)} IS ${pg.escapeLiteral(IN_PROGRESS_COMMENT)}`,
+        // DETACH gives the table foreign keys of its own, with triggers on exchanges and markets
+        // that its DROP would remove holding those tables (every insert's key check) ACCESS
+        // EXCLUSIVE: removed here, in one transaction per group that holds them anyway.
+        ...foreignKeys.map((fk) => `ALTER TABLE ${quoteIdent(action.relation)} DROP CONSTRAINT ${quoteIdent(fk)}`),
+      );
+    }
+    await runWithLockTimeout(run.client, `detach ${actions.map((a) => a.relation).join(', ')}`, run.ctx.settings, run.ctx.log, () =>
+      run.client.query(statements.join(';\n')),
+    );
+  } catch (error) {
+    recordFailure(run, actions, error);
+    return;
+  }
+  const detached = [...due];
+  for (const [index, [action, ledger]] of detached.entries()) {
+    const step = `prove and drop ${action.relation}`;
+    if (isDeadlineNear(run, step)) {
+      // Each proof is a scan of a day: the tables not proven yet go back to their parent first.
+      for (const [waiting, entry] of detached.slice(index)) {
+        keep(waiting, `not proven before the Lambda deadline; attached again, the next prune checks it`);
+        await attachAgain(run, waiting, entry.day);
+      }
+      assertTimeForStep(run.ctx, step, run.reportSoFar);
+    }
+    let changed: string | undefined;
+    try {
+      changed = await runWithLockTimeout(run.client, `prove and drop ${action.relation}`, run.ctx.settings, run.ctx.log, async () => {
+        await run.client.query(`LOCK TABLE ${quoteIdent(action.relation)} IN SHARE MODE`);
+        const why = await proveRows(run.client, action.relation, ledger, { inTransaction: true });
+        if (why === undefined) {
+          await run.client.query(`DROP TABLE ${quoteIdent(action.relation)}`);
+          await markLedgerDropped(run.client, ledger.table_name, ledger.day);
+        }
+        return why;
+      });
+    } catch (error) {
+      await attachAgain(run, action, ledger.day, error);
+      continue;
+    }
+    if (changed === undefined) {
+      markDropped(run, action);
+      continue;
+    }
+    action.status = 'kept';
+    action.kept_because = changed;
+    await attachAgain(run, action, ledger.day);
   }
 }
 
 /**
- * The group's partitions that may be dropped, each with the newest row its archive check counted
- * (UNCHECKED without archiving); the others are marked kept, or failed when the check failed.
+ * Attaches a detached day table again (it holds rows that are not the archive's, or its proof
+ * failed), as the partitions run adopts a table it left: the bounds CHECK (a scan of that table
+ * alone), its indexes (kept by DETACH: nothing to build), its foreign keys (dropped at the
+ * detach: added NOT VALID and validated, a scan of that table alone), then the attach
+ * transaction that moves in the day's rows from the DEFAULT partition. `failure`: why the proof
+ * failed, recorded on the action. If the attach fails too, the table keeps its comment and the
+ * next `partitions` run attaches it.
  */
-async function verifyGroup(run: PruneRun, group: DropAction[]): Promise<Map<DropAction, NewestRow>> {
-  const due = new Map<DropAction, NewestRow>();
+async function attachAgain(run: PruneRun, action: DropAction, day: string, failure?: unknown): Promise<void> {
+  const { ctx, client } = run;
+  try {
+    const partitions = await listPartitions(client, action.table);
+    const plan: DayTable = {
+      table: action.table,
+      day,
+      name: action.relation,
+      defaultPartition: partitions.find((p) => p.isDefault)?.name,
+      columns: await listColumns(client, action.table),
+      foreignKeys: await listForeignKeys(client, action.table),
+    };
+    await prepareDayTable(ctx, client, plan, 'ours');
+    await buildIndexes(ctx, client, plan);
+    await validateForeignKeys(ctx, client, plan);
+    await attachDayTable(ctx, client, plan);
+  } catch (error) {
+    const reason = failure === undefined ? '' : `${errorMessage(failure)}; `;
+    recordFailure(
+      run,
+      [action],
+      new Error(`${reason}attaching ${action.relation} again failed (${errorMessage(error)}): the next partitions run attaches it`, {
+        cause: error,
+      }),
+    );
+    return;
+  }
+  if (failure !== undefined) recordFailure(run, [action], failure);
+}
+
+function isDeadlineNear(run: PruneRun, step: string): boolean {
+  try {
+    assertTimeForStep(run.ctx, step, run.reportSoFar);
+    return false;
+  } catch (error) {
+    if (error instanceof DeadlineError) return true;
+    throw error;
+  }
+}
+
+function markDropped(run: PruneRun, action: DropAction): void {
+  action.status = 'done';
+  run.ctx.progress?.(`dropped ${action.relation}`);
+}
+
+/**
+ * The group's partitions whose archive is verified (checkArchive), each with its ledger row; the
+ * others are marked kept, or failed when the check failed.
+ */
+async function verifyGroup(
+  run: PruneRun,
+  store: ArchiveStore,
+  group: DropAction[],
+): Promise<Map<DropAction, LedgerEntry & { day: string }>> {
+  const due = new Map<DropAction, LedgerEntry & { day: string }>();
   for (const action of group) {
-    if (!run.store) {
-      due.set(action, UNCHECKED);
-      continue;
-    }
     try {
-      const verified = await verifiedNewestRow(run.client, run.store, action);
-      if (verified) due.set(action, verified.newestId);
+      const check = await checkArchive(run.client, store, action);
+      if ('ledger' in check) due.set(action, check.ledger);
+      else keep(action, check.keep);
     } catch (error) {
       recordFailure(run, [action], error);
     }
@@ -112,45 +235,9 @@ async function verifyGroup(run: PruneRun, group: DropAction[]): Promise<Map<Drop
   return due;
 }
 
-/** The newest row id a partition's archive check counted (null: it held no row); UNCHECKED without archiving. */
-type NewestRow = string | null | typeof UNCHECKED;
-const UNCHECKED: unique symbol = Symbol('unchecked');
-
-/**
- * The partitions whose newest row is still the one their archive check counted; the others are
- * marked kept: a row came after the check (the next run checks the day again). In the group's
- * transaction, right before its DROP, so a late row cannot slip in between a check and the drop
- * while the rest of the group is checked. Cost: one descent of the (id, ts) primary key per
- * partition, under ACCESS SHARE; ids come from one sequence, so a later row has a higher id.
- */
-async function keepChangedSinceCheck(client: pg.ClientBase, due: Map<DropAction, NewestRow>): Promise<DropAction[]> {
-  // A retry of the transaction (its lock not granted in time) probes only those not kept already.
-  const actions = [...due.keys()].filter((action) => action.status !== 'kept');
-  const probes = actions.map((action) => `(SELECT max(id)::text FROM ${quoteIdent(action.relation)})`);
-  const { rows } = await client.query<{ newest: Array<string | null> }>(`SELECT ARRAY[${probes.join(', ')}]::text[] AS newest`);
-  return actions.filter((action, i) => {
-    const now = rows[0]?.newest[i] ?? null;
-    if (now === due.get(action)) return true;
-    action.status = 'kept';
-    action.kept_because = `rows came into ${action.relation} after its archive was checked (newest id ${now}); the next archive run archives the day again`;
-    return false;
-  });
-}
-
-/**
- * With archiving configured, the newest row id of a partition whose archive is verified (see
- * checkArchive), or undefined when it is kept, marked with the reason.
- */
-async function verifiedNewestRow(
-  client: pg.ClientBase,
-  store: ArchiveStore,
-  action: DropAction,
-): Promise<{ newestId: string | null } | undefined> {
-  const check = await checkArchive(client, store, action);
-  if ('newestId' in check) return check;
+function keep(action: DropAction, why: string): void {
   action.status = 'kept';
-  action.kept_because = check.keep;
-  return undefined;
+  action.kept_because = why;
 }
 
 /**
@@ -168,11 +255,15 @@ export function recordFailure(run: PruneRun, actions: PruneAction[], error: unkn
 
 /**
  * With archiving configured, a partition the plan would drop is checked against its archive (see
- * checkArchive) and marked kept, with the reason, unless the archive is verified: what a dry run
- * shows.
+ * checkArchive) and its rows against the archived ones (proveRows, on the attached partition:
+ * nothing is detached), and marked kept, with the reason, unless both hold: what a dry run shows.
  */
 export async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveStore, action: PruneAction): Promise<void> {
-  if (action.action === 'drop_partition') await verifiedNewestRow(client, store, action);
+  if (action.action !== 'drop_partition') return;
+  const check = await checkArchive(client, store, action);
+  if (!('ledger' in check)) return keep(action, check.keep);
+  const changed = await proveRows(client, action.relation, check.ledger, { inTransaction: false });
+  if (changed !== undefined) keep(action, changed);
 }
 
 /** A group's step in the words of a deadline message ("drop partitions trades_2026_01_01 .. trades_2026_01_08"). */

@@ -51,7 +51,13 @@ export type PruneAction = {
       /** Why the partition was kept (status `kept`): its archive is missing, unreadable or behind. */
       kept_because?: string;
     }
-  | { action: 'truncate_tables'; tables: string[]; rows: Record<string, number> }
+  | {
+      action: 'truncate_tables';
+      tables: string[];
+      rows: Record<string, number>;
+      /** Per table: false when its count includes a catalog estimate (a partition above the exact-count size). */
+      rows_exact: Record<string, boolean>;
+    }
 );
 
 export interface PruneReport {
@@ -226,14 +232,15 @@ async function executeActions(
 
 async function planTruncate(client: pg.ClientBase): Promise<PruneAction> {
   const rows: Record<string, number> = {};
-  for (const table of TRUNCATABLE_TABLES) rows[table] = await countTableRows(client, table);
-  return { action: 'truncate_tables', status: 'planned', tables: [...TRUNCATABLE_TABLES], rows };
+  const exact: Record<string, boolean> = {};
+  for (const table of TRUNCATABLE_TABLES) ({ rows: rows[table], exact: exact[table] } = await countTableRows(client, table));
+  return { action: 'truncate_tables', status: 'planned', tables: [...TRUNCATABLE_TABLES], rows, rows_exact: exact };
 }
 
-async function countTableRows(client: pg.ClientBase, table: string): Promise<number> {
+async function countTableRows(client: pg.ClientBase, table: string): Promise<{ rows: number; exact: boolean }> {
   const partitions = await listPartitions(client, table);
-  const counts = await countRows(client, partitions.length > 0 ? partitions.map((p) => p.name) : [table]);
-  return [...counts.values()].reduce((total, count) => total + count.rows, 0);
+  const counts = [...(await countRows(client, partitions.length > 0 ? partitions.map((p) => p.name) : [table])).values()];
+  return { rows: counts.reduce((total, count) => total + count.rows, 0), exact: counts.every((count) => count.exact) };
 }
 
 /**

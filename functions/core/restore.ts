@@ -1,20 +1,29 @@
 import type pg from 'pg';
-import { partitionCheckSql } from './archive/export-sql';
-import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
-import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
-import { loadArchiveRows } from './archive/load-rows';
+import { ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
+import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
+import { ArchiveReadError, loadArchiveRows } from './archive/load-rows';
+import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
+import { partitionChecksum } from './archive/partition-checksum';
 import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
-import { checksumText } from './archive/values';
-import { assertSchemaInstalled, listColumns, listForeignKeys, listPartitions, type PartitionInfo } from './catalog';
+import {
+  assertSchemaInstalled,
+  foreignKeyStates,
+  listColumns,
+  listForeignKeys,
+  listPartitions,
+  type PartitionInfo,
+  primaryKeyColumns,
+} from './catalog';
 import { errorMessage, type OperationContext } from './context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from './day-partition';
-import { addDays, dayBoundLiterals, dayStart, partitionName } from './days';
+import { dayBoundLiterals, dayStart, partitionDayProblem, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
 import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from './db/sessions';
 import { assertTimeForStep } from './deadline';
-import { dropEmptiedTable, ROWS_KEPT_ELSEWHERE } from './default-backlog';
+import { type DropGuard, dropEmptiedTable, mustBeEmpty, ROWS_KEPT_ELSEWHERE } from './default-backlog';
 import { ArchiveIntegrityError, InputError } from './errors';
+import { moveAllRows } from './row-moves';
 import type { TimeSeriesTable } from './tables';
 
 export interface RestoreInput {
@@ -60,8 +69,19 @@ export interface RestoreReport {
   needs_replace: boolean;
   /** Rows loaded from the archive (0 in a dry run). */
   rows_loaded: number;
-  /** Rows the attach moved in from the DEFAULT partition. */
+  /** Rows of the day the attach moved in from the DEFAULT partition (there at planning, or written there while the archive loaded). */
   rows_swept: number;
+  /**
+   * Rows written into the day's (then empty) partition while the archive loaded, moved into the
+   * restored day after the attach (0 when `replace` replaced rows: see kept_table).
+   */
+  late_rows: number;
+  /**
+   * A table holding rows of the day that restore did not place, or null: `<partition>_replaced`,
+   * the swapped-out partition, kept because (with `replace`) its rows changed while the archive
+   * loaded, or because its late rows could not all be moved. A warning says so too.
+   */
+  kept_table: string | null;
   /**
    * The archive's checksum (values.ts) of the rows as read from the object, which the loaded
    * table was checked to have too (null in a dry run).
@@ -80,6 +100,15 @@ export interface RestoreReport {
 /** The comment on a day table restore is filling: nobody else attaches it; the next restore drops it. */
 export const RESTORE_IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being restored from the archive; dropped by the next restore';
 
+/** The comment on the day's old partition once a restore has swapped it out (see RestoreReport.kept_table). */
+export const SWAPPED_OUT_COMMENT =
+  "perps-stats-db: the day's partition as a restore swapped it out; rows written to it while the archive loaded are still here";
+
+/** The name the day's old partition takes when a restore swaps it out. */
+export function swappedOutName(table: TimeSeriesTable, day: string): string {
+  return `${partitionName(table, day)}_replaced`;
+}
+
 /** The table a restore fills, beside the day's own name (which the partitions run would otherwise adopt). */
 export function restoreTableName(table: TimeSeriesTable, day: string): string {
   return `${partitionName(table, day)}_restore`;
@@ -89,12 +118,15 @@ export function restoreTableName(table: TimeSeriesTable, day: string): string {
  * Loads one archived day back into its partition, the low-lock way (see day-partition.ts): a
  * standalone table shaped like the parent is filled from the object row group by row group,
  * counted against the footer (and the ledger), indexed, its foreign keys validated, then attached
- * in one short transaction; with `replace`, that transaction also drops the day's old partition.
- * Nothing is changed until the attach: any failure before it drops the table and leaves the day
- * as it was. With `dryRun`, says what it would load and changes nothing.
+ * in one short transaction, which swaps the day's old partition (if any) out rather than dropping
+ * it; rows written into it while the archive loaded are then moved in, or, with `replace`, kept
+ * (settleSwappedOut). Nothing is changed until the attach: any failure before it drops the table
+ * and leaves the day as it was; none after it loses a row. With `dryRun`, says what it would load
+ * and changes nothing.
  */
 export async function restore(ctx: OperationContext, input: RestoreInput): Promise<RestoreReport> {
-  dayStart(input.day);
+  const dayProblem = partitionDayProblem(input.day);
+  if (dayProblem) throw new InputError(`restore ${input.table} ${input.day}: ${dayProblem}`);
   checkRestoreArchive(ctx.archive);
   const store = createArchiveStore(ctx.archive, 'restore');
   const prefix = ctx.archive?.prefix ?? DEFAULT_ARCHIVE_PREFIX;
@@ -133,12 +165,20 @@ interface RestorePlan {
   ledger: LedgerEntry | null;
   file: ArchiveFile;
   dayTable: DayTable;
+  /** With `replace` over a partition holding rows: its row versions at planning, to tell whether it changed since. */
+  replacedCheck: RowVersions | null;
+}
+
+/** A relation's rows and a fingerprint of their versions (rowVersions). */
+interface RowVersions {
+  rows: number;
+  versions: string;
 }
 
 /**
  * Every check that can refuse, before anything changes. Cost: a ledger lookup, the object's footer
  * (one or two ranged reads), catalog reads, an exact count of the day's partition when it exists
- * (one day), and a count of the day's rows in the DEFAULT partition (capped, through its ts index).
+ * (one day; with `replace`, rowVersions, one scan too), and a count of the day's rows in the DEFAULT partition (capped, through its ts index).
  */
 async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: RestoreInput, source: RestoreSource): Promise<RestorePlan> {
   const { table, day } = input;
@@ -159,21 +199,35 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
   const own = partitionName(table, day);
   const existing = dayPartition(partitions, table, day);
   const defaultPartition = partitions.find((p) => p.isDefault)?.name;
-  const partitionRowsBefore = existing ? await countExact(client, existing) : null;
-  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace;
+  const kept = swappedOutName(table, day);
+  if (await relationExists(client, kept)) {
+    throw new InputError(
+      `restore ${table} ${day}: ${kept} exists: an earlier restore of this day swapped the day's partition out as it, with rows written while the archive loaded (see kept_table in its report); move the rows you want from it into ${table} (docs/archive.md#restore shows how), drop it, then restore again: nothing was loaded`,
+    );
+  }
+  // With replace, a fingerprint too, to tell after the swap whether rows came in meanwhile. An empty
+  // partition has nothing to replace: what it holds after the load came during it, as without replace.
+  const checked = existing && input.replace ? await rowVersions(client, existing) : null;
+  const replacedCheck = checked && checked.rows > 0 ? checked : null;
+  const partitionRowsBefore = checked ? checked.rows : existing ? await countExact(client, existing) : null;
+  // A day prune dropped after archiving it holds only rows that came since: they join the
+  // archived rows (as rows written during the load do), nothing is replaced.
+  const prunedSince = Boolean(ledger?.dropped_at) && !input.replace;
+  const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace && !prunedSince;
   // A dry run reports it (needs_replace) instead: saying what is there is its job.
   if (needsReplace && !input.dryRun) {
     throw new InputError(
       `restore ${table} ${day}: partition ${own} exists and holds ${partitionRowsBefore} rows: nothing was loaded; to replace them with the archive's ${file.rows} rows, run again with --replace (Lambda: "replace": true), after a --dry-run`,
     );
   }
-  const defaultRows = existing || !defaultPartition ? 0 : await countDayRows(client, defaultPartition, day, ctx.settings.batchSize + 1);
-  if (defaultRows > ctx.settings.batchSize) {
-    throw new InputError(
-      `restore ${table} ${day}: more than ${ctx.settings.batchSize} rows of ${day} (MAINTENANCE_BATCH_SIZE) wait in ${defaultPartition}; the attach would move them while it holds inserts back: run partitions first (it gives them the day's partition), then restore with --replace`,
-    );
-  }
-  const shape = { table, defaultPartition, columns: await listColumns(client, table), foreignKeys: await listForeignKeys(client, table) };
+  const defaultRows = existing ? 0 : await assertFewDefaultRows(ctx, client, input, defaultPartition, 'plan');
+  const shape = {
+    table,
+    defaultPartition,
+    columns: await listColumns(client, table),
+    foreignKeys: await listForeignKeys(client, table),
+    conflictKey: await primaryKeyColumns(client, table),
+  };
   const report: RestoreReport = {
     operation: 'restore',
     dry_run: Boolean(input.dryRun),
@@ -192,6 +246,8 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
     needs_replace: needsReplace,
     rows_loaded: 0,
     rows_swept: 0,
+    late_rows: 0,
+    kept_table: null,
     checksum: null,
     ledger_checksum_matches: null,
     status: 'planned',
@@ -201,12 +257,21 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
     day,
     name: restoreTableName(table, day),
     renameTo: own,
-    ...(existing ? { replaces: existing } : {}),
+    ...(existing
+      ? {
+          replaces: {
+            partition: existing,
+            keptAs: kept,
+            comment: SWAPPED_OUT_COMMENT,
+            foreignKeys: [...(await foreignKeyStates(client, existing)).keys()],
+          },
+        }
+      : {}),
   };
-  return { report, ledger, file, dayTable };
+  return { report, ledger, file, dayTable, replacedCheck };
 }
 
-/** The object, opened and checked against the ledger row: same size, same rows. */
+/** The object, opened and checked against the ledger row: same size, same rows, and (a row with a content hash) the same bytes. */
 async function openVerified(
   store: ArchiveStore,
   key: string,
@@ -225,13 +290,24 @@ async function openVerified(
       `restore ${table} ${day}: ${store.location}/${key} holds ${file.bytes} bytes and ${file.rows} rows, but the archive ledger recorded ${ledger.bytes} bytes and ${ledger.rows} rows: the object changed after it was archived; nothing was loaded`,
     );
   }
+  if (ledger?.object_sha256) {
+    const sha256 = await digestObject(store, key, file.bytes).catch((error: unknown) => {
+      throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
+    });
+    if (sha256 !== ledger.object_sha256) {
+      throw new ArchiveIntegrityError(
+        `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
+      );
+    }
+  }
   return file;
 }
 
 /** The day's own partition (exact day bounds), or undefined; refuses a partition that covers the day with other bounds. */
 function dayPartition(partitions: PartitionInfo[], table: TimeSeriesTable, day: string): string | undefined {
   const from = dayStart(day).getTime();
-  const to = dayStart(addDays(day, 1)).getTime();
+  // Not dayStart(addDays(day, 1)): after 9999-12-31 comes 10000-01-01, no YYYY-MM-DD day.
+  const to = from + 86_400_000;
   for (const p of partitions) {
     if (p.isDefault) continue;
     const start = p.from?.getTime() ?? Number.NEGATIVE_INFINITY;
@@ -250,6 +326,26 @@ function dayPartition(partitions: PartitionInfo[], table: TimeSeriesTable, day: 
 async function countExact(client: pg.ClientBase, relation: string): Promise<number> {
   const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * A relation's rows and a fingerprint of their versions: the sum of a 64-bit hash of each row
+ * version's place and creating transaction (ctid, xmin). An insert, update or delete changes it
+ * (a new version has a new place and transaction); pruning, a DETACH or a RENAME do not. A
+ * rewrite (VACUUM FULL, CLUSTER) reads as a change: the safe side, the table is kept. One scan of
+ * the relation, hashing no row's values: on a 3e6-row day about 1.5 s, where the archive checksum
+ * (partitionCheckSql) takes about 35 s.
+ */
+async function rowVersions(client: pg.ClientBase, relation: string): Promise<RowVersions> {
+  const { rows } = await client.query<{ rows: string; versions: string }>(
+    `SELECT count(*) AS rows, coalesce(sum(hashtextextended(ctid::text || ' ' || xmin::text, 0)), 0)::text AS versions FROM ${quoteIdent(relation)}`,
+  );
+  return { rows: Number(rows[0]?.rows ?? 0), versions: rows[0]?.versions ?? '0' };
+}
+
+async function relationExists(client: pg.ClientBase, relation: string): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [quoteIdent(relation)]);
+  return rows[0]?.found ?? false;
 }
 
 /** Rows of `day` in `relation`, counted up to `cap` through its ts index (the DEFAULT partition is kept near-empty). */
@@ -286,6 +382,13 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
       report.rows_loaded = rows;
       step(`loading rows into ${dayTable.name}`);
       ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+    }).catch((error: unknown) => {
+      // A damaged object ("premature end of input", a bad page) is what it is: exit 7, not a bug.
+      if (!(error instanceof ArchiveReadError)) throw error;
+      throw new ArchiveIntegrityError(
+        `restore ${report.table} ${report.day}: ${report.location}/${report.object_key} cannot be read: ${errorMessage(error.cause)}; the day was left as it was (the loaded table was dropped)`,
+        { cause: error.cause },
+      );
     });
     report.rows_loaded = loaded.rows;
     report.checksum = loaded.checksum;
@@ -295,6 +398,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     step(`validating the foreign keys of ${dayTable.name}`);
     await validateForeignKeys(ctx, client, dayTable);
     step(`attaching ${dayTable.name}`);
+    await assertFewDefaultRows(ctx, client, report, dayTable.defaultPartition, 'attach');
     report.rows_swept = await attachDayTable(ctx, client, dayTable);
   } catch (error) {
     if (!isConnectionLost(error)) {
@@ -308,21 +412,106 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     throw error;
   }
   report.status = 'restored';
-  ctx.log.info('day restored', { table: report.table, day: report.day, rows: report.rows_loaded, replaced: report.partition_rows_before });
+  // The archived rows are in a partition again, maybe with late ones: the next archive writes the day again.
+  if (ledger) await markRestored(client, report.table, report.day);
+  await settleSwappedOut(ctx, client, plan);
+  ctx.log.info('day restored', {
+    table: report.table,
+    day: report.day,
+    rows: report.rows_loaded,
+    replaced: report.partition_rows_before,
+    late_rows: report.late_rows,
+    rows_swept: report.rows_swept,
+  });
+}
+
+/**
+ * The rows of the day waiting in the DEFAULT partition, which the attach moves in while it holds
+ * inserts back, must stay few (MAINTENANCE_BATCH_SIZE): counted up to that cap through the
+ * default's ts index, at planning and again right before the attach (an ingester may have written
+ * there while the archive loaded).
+ */
+async function assertFewDefaultRows(
+  ctx: OperationContext,
+  client: pg.ClientBase,
+  { table, day }: { table: TimeSeriesTable; day: string },
+  defaultPartition: string | undefined,
+  stage: 'plan' | 'attach',
+): Promise<number> {
+  if (!defaultPartition) return 0;
+  const cap = ctx.settings.batchSize;
+  const rows = await countDayRows(client, defaultPartition, day, cap + 1);
+  if (rows > cap) {
+    const found = stage === 'plan' ? 'wait in' : 'were written, while the archive loaded, into';
+    throw new InputError(
+      `restore ${table} ${day}: more than ${cap} rows of ${day} (MAINTENANCE_BATCH_SIZE) ${found} ${defaultPartition}; the attach would move them while it holds inserts back: nothing was changed; run partitions first (it gives them the day's partition), then restore with --replace`,
+    );
+  }
+  return rows;
+}
+
+/**
+ * After the attach: the day's old partition, swapped out by it (catalog only), is settled with no
+ * lock that holds inserts back. Empty when planned (without `replace` it must be), every row in it
+ * was written while the archive loaded: they are moved into the restored day (batches, each
+ * DELETE ... RETURNING into an INSERT, so a row is in one place at every commit; a late row
+ * replaces an archived one with its primary key), then the emptied table is dropped. With
+ * `replace` over rows, the table is dropped only if it still holds exactly the row versions
+ * planned (rowVersions, taken under its lock: it is detached, nobody else's); otherwise rows came in or
+ * changed while the archive loaded, and which of them to keep is the operator's call: it stays,
+ * named in the report (kept_table) and a warning. A failure here leaves the table, never a row
+ * lost: the day is restored either way.
+ */
+async function settleSwappedOut(ctx: OperationContext, client: pg.ClientBase, plan: RestorePlan): Promise<void> {
+  const { report, dayTable, replacedCheck } = plan;
+  const kept = dayTable.replaces?.keptAs;
+  if (!kept) return;
+  try {
+    if (!replacedCheck) {
+      const { from, to } = dayBoundLiterals(report.day);
+      const move = {
+        source: kept,
+        target: report.table,
+        columns: dayTable.columns,
+        range: { from, to },
+        conflictKey: dayTable.conflictKey,
+      };
+      report.late_rows = await moveAllRows(ctx, client, move, { beforeBatch: () => {} });
+    }
+    const guard = replacedCheck ? unchangedSince(kept, report.table, replacedCheck) : mustBeEmpty(kept);
+    await dropEmptiedTable(ctx, client, kept, [], guard);
+  } catch (error) {
+    if (isConnectionLost(error)) throw error;
+    report.kept_table = kept;
+    ctx.log.warn('the restored day was written to while the archive loaded: rows not placed are kept', {
+      table: report.table,
+      day: report.day,
+      kept_table: kept,
+      reason: errorMessage(error),
+    });
+  }
+}
+
+/** A DropGuard: the table still holds exactly the row versions planned (rowVersions). */
+function unchangedSince(relation: string, table: TimeSeriesTable, planned: RowVersions): DropGuard {
+  return async (client) => {
+    const now = await rowVersions(client, relation);
+    if (now.rows !== planned.rows || now.versions !== planned.versions) {
+      throw new Error(
+        `${relation} holds ${now.rows} rows, the replaced partition ${planned.rows} when the restore was planned, and not the same row versions: rows were written, changed or deleted while the archive loaded; move those you want into ${table}, then drop ${relation}`,
+      );
+    }
+  };
 }
 
 /**
  * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
  * checksum as the rows read from the object: every value landed as the file holds it. Counted
- * and summed by the archive's own check (one scan of the loaded table, ours alone), not taken
- * from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
+ * and summed as the archive reads a day (partitionChecksum: one COPY of the loaded table, ours
+ * alone), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
  */
 async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
-  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
-    partitionCheckSql(relation, ARCHIVE_COLUMNS[report.table]),
-  );
-  const counted = Number(rows[0]?.rows ?? 0);
-  const loadedChecksum = checksumText(rows[0]?.checksum_sum ?? '0');
+  const { rows: counted, checksum: loadedChecksum } = await partitionChecksum(client, relation, report.table, { inTransaction: false });
   const where = `${report.location}/${report.object_key}`;
   const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
   if (expected.some((n) => n !== counted)) {

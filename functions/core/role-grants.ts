@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import { errorMessage, type OperationContext } from './context';
+import { quoteIdent } from './db/identifiers';
 import { runWithLockTimeout } from './db/lock-timeout';
 import { connectionLostError } from './db/sessions';
 import { isConnectionFailure } from './db/sql-errors';
 import { PartialFailureError } from './errors';
+import { TIME_SERIES_TABLES } from './tables';
 
 /** The NOLOGIN group roles of migration 0003. Roles are cluster-wide; their grants are per database. */
 export const GROUP_ROLES = ['perps_reader', 'perps_writer'] as const;
@@ -23,15 +25,24 @@ export type GrantTarget = 'database' | 'schema' | 'table' | 'sequence' | 'future
  */
 const WRITER_EXCLUDED_TABLES = ['archive_ledger'] as const;
 
+/**
+ * The only tables perps_writer may INSERT into: what an ingester writes (docs/design.md, Roles).
+ * An insert through a partitioned parent is routed to its partition (the DEFAULT one included)
+ * with the parent's privileges alone, so no partition needs INSERT; and a row written straight
+ * into a backlog, an in-progress day table or a restore's table would be dropped with it.
+ */
+export const WRITER_INSERT_TABLES = [...TIME_SERIES_TABLES, 'markets', 'ingest_events'] as const;
+
 /** What each group role must hold on a migrated database: what migration 0003 grants. */
 const PRIVILEGES: Record<GroupRole, Partial<Record<GrantTarget, string[]>>> = {
   perps_reader: { database: ['CONNECT'], schema: ['USAGE'], table: ['SELECT'], 'future table': ['SELECT'] },
   perps_writer: {
     database: ['CONNECT'],
     schema: ['USAGE'],
+    // INSERT only on WRITER_INSERT_TABLES (see MISSING_GRANTS_SQL).
     table: ['SELECT', 'INSERT'],
     sequence: ['USAGE', 'SELECT'],
-    'future table': ['SELECT', 'INSERT'],
+    'future table': ['SELECT'],
     'future sequence': ['USAGE', 'SELECT'],
   },
 };
@@ -46,9 +57,23 @@ export interface RoleGrant {
   objects: string[];
 }
 
+/**
+ * Privileges taken back by one statement of this run: what migration 0003 (or an older build's
+ * migrate) gave that ingestion does not need, and PUBLIC's CONNECT on the database.
+ */
+export interface RoleRevoke {
+  role: 'perps_writer' | 'PUBLIC';
+  /** As in the statement: `INSERT`, `CONNECT`. */
+  privileges: string;
+  on: 'database' | 'table' | 'future table';
+  /** The database, the tables, or (future tables) `public`. */
+  objects: string[];
+}
+
 /** What the step did, for migrate's report. */
 export interface RoleGrantsOutcome {
   grants: RoleGrant[];
+  revokes: RoleRevoke[];
   /** The notices so far, with this step's own and without 0003's "roles skipped" one, which this step replaces. */
   notices: string[];
 }
@@ -59,16 +84,28 @@ interface MissingGrant extends RoleGrant {
   statement: string;
 }
 
+interface ExcessPrivilege extends RoleRevoke {
+  /** False when the migrating user does not own the object: only an administrator can revoke it. */
+  revocable: boolean;
+  statement: string;
+}
+
 /**
- * Gives `perps_reader` and `perps_writer` whatever migration 0003's grants they lack on this
- * database, whenever the roles exist. 0003 skipped every grant when the migrating user could not
- * create roles, even when the roles already existed (made for another database of the cluster),
- * and it can never change (applied migrations are checksummed), so `migrate` runs this after the
- * migration files, every time. It reads the catalog first and grants only what is missing, in one
- * transaction under the lock timeout: GRANT locks the grantee role on every version, and each table
+ * Gives `perps_reader` and `perps_writer` whatever they lack on this database, and takes back
+ * what they must not hold, whenever the roles exist. 0003 skipped every grant when the migrating
+ * user could not create roles, even when the roles already existed (made for another database of
+ * the cluster); it gave perps_writer INSERT on every table, partitions and tables made later
+ * included; and it can never change (applied migrations are checksummed). So `migrate` runs this
+ * after the migration files, every time, and an older build's migrate (a rollback) is undone by
+ * the next one. It reads the catalog first and changes only what differs, in one transaction
+ * under the lock timeout: GRANT and REVOKE lock the grantee role on every version, and each table
  * (ACCESS SHARE) on PostgreSQL 18, so a long transaction there must not hang the run.
  * Granting on objects one owns needs no CREATEROLE. Missing roles, and privileges only an
- * administrator can grant, become notices that name them and the statements to run.
+ * administrator can change, become notices that name them and the statements to run.
+ *
+ * Once both roles exist (and so hold CONNECT), PUBLIC loses CONNECT on the database: any login
+ * could otherwise connect and hold the maintenance lock (an advisory lock, which any session may
+ * take) and stop every maintenance run.
  */
 export async function grantGroupRoles(
   client: pg.ClientBase,
@@ -81,11 +118,15 @@ export async function grantGroupRoles(
   if (absent.length > 0) notices.push(absentRolesNotice(absent, who));
   const missing = await missingGrants(client, options.ledger);
   for (const m of missing.filter((g) => !g.grantable)) notices.push(administratorNotice(m, who));
+  const excess = await excessPrivileges(client);
+  for (const e of excess.filter((r) => !r.revocable)) notices.push(publicConnectNotice(e, who));
   const grants = missing.filter((g) => g.grantable);
-  if (grants.length === 0) return { grants: [], notices };
+  // After the grants, in the same transaction: the groups hold CONNECT before PUBLIC loses it.
+  const revokes = excess.filter((r) => r.revocable);
+  if (grants.length === 0 && revokes.length === 0) return { grants: [], revokes: [], notices };
   try {
     await runWithLockTimeout(client, 'role grants', ctx.settings, ctx.log, async () => {
-      for (const grant of grants) await client.query(grant.statement);
+      for (const change of [...grants, ...revokes]) await client.query(change.statement);
     });
   } catch (error) {
     if (isConnectionFailure(error)) throw connectionLostError('migrate', client, error, options.reportSoFar());
@@ -94,10 +135,12 @@ export async function grantGroupRoles(
       { cause: error, report: options.reportSoFar() },
     );
   }
-  const report = grants.map(({ role, privileges, on, objects }) => ({ role, privileges, on, objects }));
-  notices.push(...grantedNotices(report, who));
-  ctx.log.info('role grants applied', { grants: report.map((g) => ({ ...g, objects: g.objects.length })) });
-  return { grants: report, notices };
+  const granted = grants.map(({ role, privileges, on, objects }) => ({ role, privileges, on, objects }));
+  const revoked = revokes.map(({ role, privileges, on, objects }) => ({ role, privileges, on, objects }));
+  notices.push(...grantedNotices(granted, who), ...revokedNotices(revoked, who));
+  const counted = <T extends { objects: string[] }>(changes: T[]) => changes.map((c) => ({ ...c, objects: c.objects.length }));
+  ctx.log.info('role grants applied', { grants: counted(granted), revokes: counted(revoked) });
+  return { grants: granted, revokes: revoked, notices };
 }
 
 /**
@@ -146,6 +189,7 @@ async function missingGrants(client: pg.ClientBase, ledger: string): Promise<Mis
     wanted.map((w) => w[2]),
     ledger,
     [...WRITER_EXCLUDED_TABLES],
+    [...WRITER_INSERT_TABLES],
   ]);
   return rows;
 }
@@ -182,6 +226,7 @@ missing AS (
     JOIN objects o ON o.target = w.target
    WHERE NOT EXISTS (SELECT FROM aclexplode(o.acl) a WHERE a.grantee = r.oid AND a.privilege_type = w.privilege)
      AND NOT (w.role = 'perps_writer' AND w.target = 'table' AND o.name = ANY ($5::text[]))
+     AND NOT (w.role = 'perps_writer' AND w.target = 'table' AND w.privilege = 'INSERT' AND o.name <> ALL ($6::text[]))
 ),
 per_object AS (
   SELECT role, target, name, grantable, string_agg(privilege, ', ' ORDER BY ord) AS privileges, min(ord) AS ord
@@ -200,7 +245,51 @@ SELECT role, target AS "on", privileges, grantable, array_agg(name::text ORDER B
               END, privileges, string_agg(quote_ident(name), ', ' ORDER BY name), role) AS statement
   FROM per_object
  GROUP BY role, target, privileges, grantable
- ORDER BY min(ord)`;
+ ORDER BY min(ord), privileges DESC`;
+
+/**
+ * What must go, one row per statement: perps_writer's INSERT on tables of ours outside
+ * WRITER_INSERT_TABLES and in the migrating user's default privileges (both from migration 0003
+ * or an older build), and PUBLIC's CONNECT on the database once both group roles exist (before
+ * that, logins that are not in a group yet connect through PUBLIC). Only grants made by a role
+ * the migrating user is a member of count: one made by someone else is not ours to revoke, and
+ * would otherwise be reported on every run.
+ */
+async function excessPrivileges(client: pg.ClientBase): Promise<ExcessPrivilege[]> {
+  const { rows } = await client.query<ExcessPrivilege>(EXCESS_PRIVILEGES_SQL, [[...WRITER_INSERT_TABLES], [...GROUP_ROLES]]);
+  return rows;
+}
+
+const EXCESS_PRIVILEGES_SQL = `
+WITH writer AS (SELECT oid FROM pg_roles WHERE rolname = 'perps_writer'),
+me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+excess (role, target, name, privilege, revocable) AS (
+  SELECT 'perps_writer', 'table', c.relname::text, 'INSERT', true
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN writer
+   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> ALL ($1::text[])
+     AND pg_has_role(c.relowner, 'MEMBER')
+     AND EXISTS (SELECT FROM aclexplode(c.relacl) a
+                  WHERE a.grantee = writer.oid AND a.privilege_type = 'INSERT' AND pg_has_role(a.grantor, 'MEMBER'))
+  UNION ALL
+  SELECT 'perps_writer', 'future table', n.nspname::text, 'INSERT', true
+    FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN writer CROSS JOIN me
+   WHERE n.nspname = 'public' AND d.defaclrole = me.oid AND d.defaclobjtype = 'r'
+     AND EXISTS (SELECT FROM aclexplode(d.defaclacl) a WHERE a.grantee = writer.oid AND a.privilege_type = 'INSERT')
+  UNION ALL
+  SELECT 'PUBLIC', 'database', d.datname::text, 'CONNECT', pg_has_role(d.datdba, 'MEMBER')
+    FROM pg_database d
+   WHERE d.datname = current_database() AND has_database_privilege('public', d.oid, 'CONNECT')
+     AND (SELECT count(*) FROM pg_roles WHERE rolname = ANY ($2::text[])) = cardinality($2::text[])
+)
+SELECT role, target AS "on", privilege AS privileges, revocable, array_agg(name ORDER BY name) AS objects,
+       format(CASE target
+                WHEN 'database' THEN 'REVOKE %1$s ON DATABASE %2$s FROM PUBLIC'
+                WHEN 'table' THEN 'REVOKE %1$s ON TABLE %2$s FROM %3$I'
+                WHEN 'future table' THEN 'ALTER DEFAULT PRIVILEGES IN SCHEMA %2$s REVOKE %1$s ON TABLES FROM %3$I'
+              END, privilege, string_agg(quote_ident(name), ', ' ORDER BY name), role) AS statement
+  FROM excess
+ GROUP BY role, target, privilege, revocable
+ ORDER BY CASE target WHEN 'table' THEN 1 WHEN 'future table' THEN 2 ELSE 3 END`;
 
 /** What an administrator runs to create a missing role, as migration 0003 creates it. */
 const CREATE_ROLE: Record<GroupRole, string> = {
@@ -229,7 +318,37 @@ function grantedNotices(grants: RoleGrant[], who: Identity): string[] {
   });
 }
 
-function describeTarget(grant: RoleGrant, user: string): string {
+/**
+ * PUBLIC may still connect to a database the migrating user does not own: what an administrator
+ * runs (the groups and the owner keep CONNECT through their own grants).
+ */
+function publicConnectNotice(excess: ExcessPrivilege, who: Identity): string {
+  const database = quoteIdent(who.database);
+  return (
+    `PUBLIC may connect to database ${who.database}, which user ${who.user} does not own, so any login can hold the maintenance lock and stop maintenance: ` +
+    `ask an administrator to run GRANT CONNECT ON DATABASE ${database} TO perps_reader, perps_writer, ${quoteIdent(who.user)}; ${excess.statement}; ` +
+    'and to grant CONNECT to any other login that must connect (see README, Roles)'
+  );
+}
+
+/** One notice per role whose privileges were taken back. */
+function revokedNotices(revokes: RoleRevoke[], who: Identity): string[] {
+  const notices: string[] = [];
+  const writer = revokes.filter((r) => r.role === 'perps_writer');
+  if (writer.length > 0) {
+    const parts = writer.map((r) => `${r.privileges} on ${describeTarget(r, who.user)}`);
+    notices.push(`revoked from perps_writer on database ${who.database} what ingestion does not need: ${parts.join('; ')}`);
+  }
+  if (revokes.some((r) => r.role === 'PUBLIC')) {
+    notices.push(
+      `revoked CONNECT on database ${who.database} from PUBLIC: only perps_reader, perps_writer, the owner and superusers may connect; ` +
+        'make another login a member of perps_reader or perps_writer, or GRANT CONNECT ON DATABASE to it (see README, Roles)',
+    );
+  }
+  return notices;
+}
+
+function describeTarget(grant: RoleGrant | RoleRevoke, user: string): string {
   const count = grant.objects.length;
   switch (grant.on) {
     case 'database':

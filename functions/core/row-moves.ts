@@ -21,6 +21,20 @@ export interface RowMove {
   /** Column names of both, in the same order. */
   columns: string[];
   range: TsRange;
+  /**
+   * The target's primary key, when a moved row may meet a row with the same key there (restore's
+   * late rows meeting the archive's): the moved row, written later, replaces it. Without it a
+   * duplicate fails the move.
+   */
+  conflictKey?: string[];
+}
+
+/** `ON CONFLICT (key) DO UPDATE SET` every other column `= EXCLUDED`: the inserted row replaces the one with its key. */
+export function replaceOnConflict(key: string[] | undefined, columns: string[]): string {
+  if (!key || key.length === 0) return '';
+  const others = columns.filter((column) => !key.includes(column));
+  const set = others.length > 0 ? others.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ') : null;
+  return ` ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${set ? `DO UPDATE SET ${set}` : 'DO NOTHING'}`;
 }
 
 /**
@@ -44,7 +58,7 @@ export async function moveBatch(
   const { rows } = await client.query<{ rows: number; last: string | null }>(
     `WITH batch AS (SELECT ctid FROM ${source} WHERE ts >= $1::timestamptz${upper} ORDER BY ts LIMIT $2),
           moved AS (DELETE FROM ${source} WHERE ctid = ANY (ARRAY(SELECT ctid FROM batch)) RETURNING ${list}),
-          placed AS (INSERT INTO ${quoteIdent(move.target)} (${list}) SELECT ${list} FROM moved RETURNING ts)
+          placed AS (INSERT INTO ${quoteIdent(move.target)} (${list}) SELECT ${list} FROM moved${replaceOnConflict(move.conflictKey, move.columns)} RETURNING ts)
      SELECT count(*)::int AS rows, max(ts)::text AS last FROM placed`,
     params,
   );

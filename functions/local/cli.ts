@@ -1,20 +1,29 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import pg from 'pg';
-import { toUnavailableError } from '../core/db/pool';
+import { connectionConfig, toUnavailableError } from '../core/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS, describeTarget, parseDatabaseUrl } from '../core/db/settings';
 import { DatabaseUnavailableError, InputError, PerpsDbError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Operation, OperationReport } from '../core/operations';
+import { terminalJson } from '../core/printable';
 import { createOperationHandler, type OperationHandler, type OperationHandlerOptions } from '../middleware/operation-handler';
-import { confirmationFlag, type Invocation, needsConfirmation, type OutputFormat, parseCommandLine, type Step } from './commands';
+import {
+  confirmationFlag,
+  type Invocation,
+  needsConfirmation,
+  type OutputFormat,
+  parseCommandLine,
+  type Step,
+  scheduledDefaults,
+} from './commands';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import { renderReport } from './render';
 import { insertSampleData } from './sample-data';
 import { serveEmbedded } from './serve';
-import { loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
+import { conflictingTargets, loadEnvironment, type RunnerSettings, resolveSettings, targetLines } from './settings';
 
 export interface CliIo {
   stdout: Writable;
@@ -52,6 +61,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     settings = resolved;
     output.redactPasswordOf(resolved.url);
     refuseUnconfirmable(parsed.invocation, io);
+    refuseAmbiguousTarget(parsed.invocation, resolved, environment.overridden, values);
+    handlers.stop = interruptible(parsed.invocation, io, output);
     for (const line of targetLines(resolved, environment.overridden)) output.error(line);
     const url = resolved.url ?? (await handlers.startEmbedded(resolved.embeddedDir, output));
     handlers.configure(handlerOptions(resolved, url, io, output));
@@ -62,7 +73,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     output.print(parsed.invocation.command, reports);
     return 0;
   } catch (error) {
-    return exitCodeOf(error, output, settings);
+    const code = exitCodeOf(error, output, settings);
+    // Stopped by Ctrl-C or SIGTERM: the shell's code for an interrupted command.
+    return handlers.stop?.aborted ? 130 : code;
   } finally {
     await handlers.close();
   }
@@ -103,7 +116,7 @@ async function sampleData(
   output.redactPasswordOf(settings.url);
   for (const line of targetLines(settings, environment.overridden)) output.error(line);
   const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs });
+  const client = new pg.Client(connectionConfig(url, { connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs }));
   try {
     await client.connect().catch((error: unknown) => {
       throw toUnavailableError(error, url);
@@ -111,7 +124,7 @@ async function sampleData(
     const report = await insertSampleData(client, new Date(), days);
     output.info(
       output.format === 'json'
-        ? JSON.stringify(report, null, 2)
+        ? terminalJson(report, 2)
         : `sample-data ${report.database}: ${days} days of rows inserted: ${Object.entries(report.rows)
             .map(([table, rows]) => `${table}=${rows}`)
             .join(' ')}`,
@@ -166,12 +179,15 @@ class RunnerOutput {
     const [only] = reports;
     const json =
       reports.length === 1 ? only : { operation: command, ...Object.fromEntries(reports.map((report) => [report.operation, report])) };
-    this.io.stdout.write(`${this.format === 'json' ? JSON.stringify(json, null, 2) : reports.map(renderReport).join('\n\n')}\n`);
+    // terminalJson: the same JSON, with the C1 controls JSON.stringify leaves raw escaped.
+    this.io.stdout.write(`${this.format === 'json' ? terminalJson(json, 2) : reports.map(renderReport).join('\n\n')}\n`);
   }
 }
 
 /** The handlers this run invokes, one per operation (its pool serves every invocation), and the embedded database. */
 class HandlerSet {
+  /** Aborted by Ctrl-C or SIGTERM: the running operation stops before its next step (see interruptible). */
+  stop: AbortSignal | undefined;
   private readonly handlers = new Map<string, OperationHandler>();
   private options: OperationHandlerOptions = {};
   private embedded: EmbeddedDatabase | undefined;
@@ -193,7 +209,7 @@ class HandlerSet {
       handler = createOperationHandler(operation, this.options);
       this.handlers.set(operation.id, handler);
     }
-    return handler(payload, localLambdaContext(`perps-stats-db-local-${operation.id}`, NO_DEADLINE_MS));
+    return handler(payload, localLambdaContext(`perps-stats-db-local-${operation.id}`, NO_DEADLINE_MS, this.stop));
   }
 
   async close(): Promise<void> {
@@ -210,6 +226,22 @@ function handlerOptions(settings: RunnerSettings, url: string, io: CliIo, output
     metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
     progress: io.stderr.isTTY ? (message) => output.error(`… ${message}`) : undefined,
   };
+}
+
+/**
+ * A run of `partitions` (or `init`) that Ctrl-C or SIGTERM kills mid-recovery leaves rows out
+ * of sight and nobody told: so the first signal asks it to stop before its next step, and it
+ * then says which rows wait and what to run (exit code 130). A second one kills it at once
+ * (main.ts listens only once). Other commands keep Node's default: a prompt must stay
+ * interruptible.
+ */
+function interruptible(invocation: Invocation, io: CliIo, output: RunnerOutput): AbortSignal | undefined {
+  if (!invocation.steps.some((step) => step.operation.id === 'partitions')) return undefined;
+  const stop = io.stopSignal?.();
+  stop?.addEventListener('abort', () =>
+    output.error('interrupted: stopping before the next step, then saying what waits (interrupt again to kill it at once)'),
+  );
+  return stop;
 }
 
 /** Asks for the database name a run that destroys data must carry, given the dry run's report. */
@@ -244,6 +276,30 @@ function refuseUnconfirmable(invocation: Invocation, io: CliIo): void {
   if (!step) return;
   throw new InputError(
     `${confirmationFlag(step.operation)} ${step.operation.confirmation?.effect}: pass --yes to confirm (stdin is not a terminal, so there is no prompt)`,
+  );
+}
+
+/**
+ * A run that deletes, drops or replaces rows is refused, before connecting, while .env and the
+ * environment name different databases: .env wins (the documented order), but a .env left in a
+ * folder must not send a destructive run to a database the caller did not mean. --database-url
+ * names the target without doubt.
+ */
+function refuseAmbiguousTarget(
+  invocation: Invocation,
+  settings: RunnerSettings,
+  overridden: Readonly<Record<string, string>>,
+  env: Record<string, string | undefined>,
+): void {
+  const conflict = conflictingTargets(settings, overridden);
+  if (!conflict) return;
+  // A raw invoke gets the scheduled defaults (PRUNE_*) from the handler, as in Lambda: judge the payload it will run.
+  const step = invocation.steps.find(({ operation, payload }) =>
+    operation.destroysData?.({ ...scheduledDefaults(operation, payload, env), ...payload }),
+  );
+  if (!step) return;
+  throw new InputError(
+    `${invocation.raw ? `invoke ${step.operation.id}` : (step.operation.cli.aliases?.[0] ?? step.operation.id)} would delete or replace rows, but DATABASE_URL in .env (${conflict.dotenv}) and DATABASE_URL in the environment (${conflict.environment}) name different databases, and .env wins: nothing was changed; give the database to change with --database-url, or make the two agree`,
   );
 }
 
@@ -285,7 +341,7 @@ function stderrLogger(stderr: (line: string) => void, level: (typeof LEVELS)[num
   const threshold = LEVELS.indexOf(level);
   const write = (at: (typeof LEVELS)[number]) => (message: string, fields?: Record<string, unknown>) => {
     if (LEVELS.indexOf(at) < threshold) return;
-    stderr(`${at}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+    stderr(`${at}: ${message}${fields ? ` ${terminalJson(fields)}` : ''}`);
   };
   // The only error-level lines come from the handler's outcome log (for CloudWatch); the runner
   // reports the failure itself as its last stderr line, so here they are info, not a duplicate.

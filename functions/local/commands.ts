@@ -265,7 +265,9 @@ const SERVE_HELP = `Usage: npm run local -- serve [--port N]
 
 Keeps the embedded database (PGlite, in PERPS_EMBEDDED_DIR, default .pglite/) open on a loopback
 port and prints its connection URL on stdout, for psql, an ingester or Grafana, until Ctrl-C or
-SIGTERM. It holds the embedded database's lock meanwhile: other runs exit with code 4 until it stops.
+SIGTERM. The URL carries a password made for this run: PGlite checks none itself, so serve does,
+and a client without it is refused. It holds the embedded database's lock meanwhile: other runs
+exit with code 4 until it stops.
 With a database URL configured (--database-url, .env, DATABASE_URL) there is nothing to serve.
 
 Flags:
@@ -273,7 +275,7 @@ Flags:
 
 Examples:
   npm run local -- serve --port 5433
-  psql postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable     # in another terminal`;
+  psql 'postgres://postgres:<password it printed>@127.0.0.1:5433/postgres?sslmode=disable'     # in another terminal`;
 
 /** \`serve [--port N]\`: the embedded database, open for other clients. */
 function serveCommandLine(args: string[], values: FlagValues): ParsedCommandLine {
@@ -368,7 +370,7 @@ function flagsOfCommandIn(argv: string[]): string[] {
  * in. Only a dry run: a real run does what its flags say, never what a variable left in .env says.
  * A value the variable's schema refuses is left out here; the settings check names it.
  */
-function scheduledDefaults(
+export function scheduledDefaults(
   operation: Operation,
   payload: Record<string, unknown>,
   env: Record<string, string | undefined>,

@@ -10,8 +10,12 @@ const LOCAL_TIMEOUT_MS = 15 * 60_000;
  */
 export const NO_DEADLINE_MS = 2_000_000_000;
 
-/** A Lambda-like context for invoking a handler outside Lambda (local runner, tests). */
-export function localLambdaContext(functionName: string, timeoutMs = LOCAL_TIMEOUT_MS): Context {
+/**
+ * A Lambda-like context for invoking a handler outside Lambda (local runner, tests). Once `stop`
+ * aborts (Ctrl-C), no time is left: an operation stops before its next step, as at a deadline,
+ * and says so (see assertTimeForStep).
+ */
+export function localLambdaContext(functionName: string, timeoutMs = LOCAL_TIMEOUT_MS, stop?: AbortSignal): Context {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -22,7 +26,7 @@ export function localLambdaContext(functionName: string, timeoutMs = LOCAL_TIMEO
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => (stop?.aborted ? 0 : Math.max(0, deadline - Date.now())),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -4,6 +4,7 @@ import type { ArchiveReport } from '../core/archive';
 import type { MigrateReport } from '../core/migrate';
 import type { OperationReport } from '../core/operations';
 import type { PartitionsReport } from '../core/partitions';
+import { printable } from '../core/printable';
 import type { PruneAction, PrunePlanReport, PruneReport } from '../core/prune';
 import type { RestoreReport } from '../core/restore';
 import type { StatsReport, TimeSeriesTableStats } from '../core/stats';
@@ -12,10 +13,12 @@ import { isSkipped } from '../core/when-locked';
 
 /**
  * Plain aligned columns, no box drawing, so output stays greppable and copy-pasteable; a table
- * library would add a dependency for ten lines of padding.
+ * library would add a dependency for ten lines of padding. Cells carry names from the database
+ * (an ingester's symbols and exchange names, partition names): their control characters are
+ * shown escaped, so none can move the cursor, clear the screen or start a line of its own.
  */
 function renderColumns(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map(String))];
+  const cells = [header, ...rows.map((row) => row.map((cell) => printable(String(cell))))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
     .map((row) =>
@@ -73,6 +76,10 @@ function renderRestore(r: RestoreReport): string {
           `${before}${r.needs_replace ? ': a run without --replace refuses' : r.replace && r.partition_rows_before !== null ? ', replaced' : ''}`,
         ],
         ['default partition', `${r.dry_run ? r.default_rows : r.rows_swept} rows of the day, moved in by the attach`],
+        ...(r.dry_run ? [] : [['written meanwhile', `${r.late_rows} rows written into ${r.partition} while the archive loaded, moved in`]]),
+        ...(r.kept_table
+          ? [['kept', `${r.kept_table}: the replaced partition, changed while the archive loaded; move the rows you want, then drop it`]]
+          : []),
         ...(r.dry_run ? [] : [['loaded', `${r.rows_loaded} rows, checksum ${r.checksum}${matches}`]]),
       ],
     )
@@ -84,9 +91,9 @@ function renderRestore(r: RestoreReport): string {
 
 function renderMigrate(r: MigrateReport): string {
   const rows = r.migrations.map((m) => [m.name, m.status, m.duration_ms === undefined ? '' : `${m.duration_ms} ms`]);
-  const notices = r.notices.map((n) => `notice: ${n}`).join('\n');
+  const notices = r.notices.map((n) => `notice: ${printable(n)}`).join('\n');
   return [
-    `migrate ${r.database}: ${r.applied} applied, ${r.migrations.length - r.applied} already applied`,
+    `migrate ${printable(r.database)}: ${r.applied} applied, ${r.migrations.length - r.applied} already applied`,
     renderColumns(['migration', 'status', 'duration'], rows),
     notices,
   ]
@@ -101,6 +108,9 @@ function renderPartitions(r: PartitionsReport): string {
     `partitions from ${r.today} (UTC), ${r.days_ahead} days: ${r.partitions_created} created, ${r.rows_moved} rows moved out of default partitions`,
     renderColumns(['table', 'status', 'created', 'present', 'rows moved', 'runway'], rows),
     errors,
+    ...r.rows_out_of_sight.map(
+      (w) => `out of sight: ${w.rows} rows of ${w.table} in ${w.relations.join(', ')} until a partitions run places them`,
+    ),
   ]
     .filter(Boolean)
     .join('\n');
@@ -108,9 +118,14 @@ function renderPartitions(r: PartitionsReport): string {
 
 function renderPrune(r: PruneReport | PrunePlanReport): string {
   const rows = r.actions.map(pruneActionRow);
-  const head = r.dry_run ? `prune ${r.database} (dry run: nothing was changed)` : `prune ${r.database}`;
+  // A count that includes a catalog estimate keeps its ~ in the totals too: a truncate is
+  // confirmed against this report, which must not pass an estimate off as a count.
+  const estimated = estimatedTables(r.actions);
+  const note = estimated.size > 0 ? '~ = estimate from the catalog' : '';
+  const remarks = [r.dry_run ? 'dry run: nothing was changed' : '', note].filter(Boolean).join('; ');
+  const head = remarks ? `prune ${printable(r.database)} (${remarks})` : `prune ${printable(r.database)}`;
   const totals = Object.entries('rows_planned' in r ? r.rows_planned : r.rows_deleted)
-    .map(([t, n]) => `${t}=${n}`)
+    .map(([t, n]) => `${t}=${estimated.has(t) ? '~' : ''}${n}`)
     .join(' ');
   return [
     head,
@@ -126,11 +141,26 @@ function renderPrune(r: PruneReport | PrunePlanReport): string {
     .join('\n');
 }
 
+/** Tables whose row total in a prune report includes a catalog estimate. */
+function estimatedTables(actions: PruneAction[]): Set<string> {
+  return new Set(
+    actions.flatMap((a) => {
+      if (a.action === 'truncate_tables') return a.tables.filter((t) => a.rows_exact[t] === false);
+      return (a.action === 'drop_partition' || a.action === 'truncate_partition') && !a.rows_exact ? [a.table] : [];
+    }),
+  );
+}
+
 /** One action of a prune as a table row: action, relation, rows, status. */
 function pruneActionRow(a: PruneAction): (string | number)[] {
   switch (a.action) {
     case 'truncate_tables':
-      return ['truncate', a.tables.join(', '), Object.values(a.rows).reduce((x, y) => x + y, 0), a.status];
+      return [
+        'truncate',
+        a.tables.join(', '),
+        `${Object.values(a.rows_exact).every(Boolean) ? '' : '~'}${Object.values(a.rows).reduce((x, y) => x + y, 0)}`,
+        a.status,
+      ];
     case 'delete_rows':
       return [`delete rows before ${a.before}`, a.relation, a.rows ?? '?', a.status];
     case 'truncate_partition':
@@ -208,7 +238,7 @@ function renderStats(r: StatsReport): string {
   });
   const recent = r.recent_ingest?.map((i) => [i.table, i.symbol, i.rows_last_hour, i.latest_ts ?? '']);
   return [
-    `database ${r.database.name}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
+    `database ${printable(r.database.name)}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
     renderColumns(
       [
         'table',
@@ -226,6 +256,13 @@ function renderStats(r: StatsReport): string {
         'rows/day',
       ],
       rows,
+    ),
+    ...Object.entries(r.tables).flatMap(([name, t]) =>
+      'backlog_rows' in t && t.backlog_rows > 0
+        ? [
+            `out of sight: ${t.backlog_rows} rows of ${name} in ${t.backlog_tables.join(', ')}, not counted above: run partitions to bring them back`,
+          ]
+        : [],
     ),
     '',
     recentSymbols(recent),

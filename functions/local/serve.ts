@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { InputError } from '../core/errors';
 import { startEmbeddedDatabase } from './embedded';
+import { startPasswordProxy } from './password-proxy';
 
 /** `serve [--port N]`: what it takes. */
 export interface ServeOptions {
@@ -17,17 +19,26 @@ export interface ServeOptions {
 
 /**
  * Keeps the embedded database open on a loopback port until `signal` aborts, so psql, an
- * ingester or Grafana can look at it. It holds the embedded database's lock file meanwhile,
- * like every other run: a second run exits with code 4 while it serves.
+ * ingester or Grafana can look at it. PGlite itself lets anyone in, so the port is a password
+ * proxy (password-proxy.ts) with a password generated per run, which only the URL printed on
+ * stdout carries. It holds the embedded database's lock file meanwhile, like every other run: a
+ * second run exits with code 4 while it serves.
  */
 export async function serveEmbedded(options: ServeOptions): Promise<void> {
-  const embedded = await startEmbeddedDatabase(options.dir, options.port);
+  const embedded = await startEmbeddedDatabase(options.dir);
   try {
-    options.print(embedded.url);
-    options.tell(
-      `serving the embedded PostgreSQL (PGlite) in ${options.dir} on ${new URL(embedded.url).host} (loopback only; PGlite runs one query at a time for all clients); Ctrl-C to stop`,
-    );
-    if (!options.signal.aborted) await once(options.signal, 'abort');
+    // 144 random bits, URL-safe: nothing to escape in the URL.
+    const password = randomBytes(18).toString('base64url');
+    const proxy = await startPasswordProxy({ port: options.port, password, upstream: embedded.socket });
+    try {
+      options.print(`postgres://postgres:${password}@${proxy.address}/postgres?sslmode=disable`);
+      options.tell(
+        `serving the embedded PostgreSQL (PGlite) in ${options.dir} on ${proxy.address} (loopback only, with the password in the URL above, made for this run; PGlite runs one query at a time for all clients); Ctrl-C to stop`,
+      );
+      if (!options.signal.aborted) await once(options.signal, 'abort');
+    } finally {
+      await proxy.stop();
+    }
   } finally {
     await embedded.stop();
   }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
 import * as z from 'zod';
-import { describeLogin, urlProblem } from '../core/db/settings';
+import { describeLogin, describeTarget, parseDatabaseUrl, urlProblem } from '../core/db/settings';
 import { InputError } from '../core/errors';
 import { parseOrThrow } from '../core/parse';
 import { parseHandlerEnvironment } from '../middleware/environment';
@@ -35,11 +35,42 @@ export function loadEnvironment(
 export function targetLines(settings: RunnerSettings, overridden: Readonly<Record<string, string>>): string[] {
   if (settings.url === undefined) return [];
   const lines = [`target: ${describeLogin(settings.url)} (URL from ${settings.urlSource})`];
+  if (settings.urlSource === '--database-url' && hasPassword(settings.url)) lines.push(PASSWORD_ON_COMMAND_LINE);
   const shadowed = overridden.DATABASE_URL;
   if (settings.urlSource === 'DATABASE_URL in .env' && shadowed !== undefined) {
     lines.push(`note: DATABASE_URL in .env overrides DATABASE_URL in the environment (${describeLogin(shadowed)}); .env wins`);
   }
   return lines;
+}
+
+/**
+ * A command line is visible to every user of the machine (ps, /proc/<pid>/cmdline) while the run
+ * lasts; the environment and .env are not. Said on every such run, after the target line.
+ */
+export const PASSWORD_ON_COMMAND_LINE =
+  'warning: the password in --database-url can be read by every user of this machine (ps) while the run lasts: put the URL in .env or in the DATABASE_URL variable, or leave the password out of it and set PGPASSWORD';
+
+function hasPassword(url: string): boolean {
+  try {
+    return parseDatabaseUrl(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The two databases when DATABASE_URL in .env (which wins) and DATABASE_URL in the environment
+ * name different ones (host, port or database): a run that deletes or replaces rows is refused
+ * then, since the file may be left over from another project. Undefined when they agree.
+ */
+export function conflictingTargets(
+  settings: RunnerSettings,
+  overridden: Readonly<Record<string, string>>,
+): { dotenv: string; environment: string } | undefined {
+  const shadowed = overridden.DATABASE_URL;
+  if (settings.urlSource !== 'DATABASE_URL in .env' || settings.url === undefined || shadowed === undefined) return undefined;
+  if (describeTarget(settings.url) === describeTarget(shadowed)) return undefined;
+  return { dotenv: describeLogin(settings.url), environment: describeLogin(shadowed) };
 }
 
 const environmentSchema = z.object({

@@ -70,10 +70,14 @@ const environmentSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name: 3-63 lowercase letters, digits, . or -' })
     .optional(),
-  // Keys are <prefix>/<table>/day=...: a slash at either end would make an empty path segment.
+  // Keys are <prefix>/<table>/day=...: a slash at either end would make an empty path segment, and
+  // a `.` or `..` segment a key the ledger records one way while a directory store writes elsewhere.
   [ARCHIVE_VARIABLES.prefix]: z
     .string()
     .regex(/^[\w.=-]+(\/[\w.=-]+)*$/, { error: 'must be path segments of letters, digits, _ . = - joined by /, with no / at either end' })
+    .refine((prefix) => !prefix.split('/').some((segment) => segment === '.' || segment === '..'), {
+      error: 'must not have a . or .. segment: the key would name another folder than the one written',
+    })
     .default(DEFAULT_ARCHIVE_PREFIX),
   [ARCHIVE_VARIABLES.endpointUrl]: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   [ARCHIVE_VARIABLES.directory]: z.string().optional(),

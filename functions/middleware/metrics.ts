@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DatabaseMetric, ExchangeMetric, TableMetric } from '../core/metric-names';
 import type { ReportMetrics } from '../core/operation-definition';
 import type { OperationId } from '../core/operations';
+import { printableAscii } from '../core/printable';
 
 type Outcome = 'success' | 'failure';
 type Unit = Parameters<Metrics['addMetric']>[1];
@@ -11,6 +13,7 @@ const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric | 'Duration', 
   Duration: MetricUnit.Milliseconds,
   DatabaseSizeBytes: MetricUnit.Bytes,
   StorageRunwayDays: MetricUnit.Count,
+  BacklogRows: MetricUnit.Count,
   RowCount: MetricUnit.Count,
   TableBytes: MetricUnit.Bytes,
   IndexBytes: MetricUnit.Bytes,
@@ -32,6 +35,23 @@ function addAll(metrics: Metrics, values: Readonly<Record<string, number | undef
   }
 }
 
+/** CloudWatch's longest dimension value; a document with a longer one is dropped whole. */
+export const MAX_DIMENSION_VALUE_LENGTH = 1024;
+
+/**
+ * A name from the database (an exchange's, which an ingester can insert) as a dimension value
+ * CloudWatch accepts: printable ASCII, at least one non-blank character, at most 1,024
+ * characters. A name that is already one is used as it is (the stack's alarms name the seeded
+ * exchanges). Any other gets its controls and non-ASCII characters escaped, is cut to fit, and
+ * ends with `~` and 12 hex digits of its SHA-256: two names never share a metric, and the tag
+ * finds the name in the report and the log.
+ */
+export function dimensionValue(name: string): string {
+  if (name.length <= MAX_DIMENSION_VALUE_LENGTH && /\S/.test(name) && printableAscii(name) === name) return name;
+  const tag = `~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+  return `${printableAscii(name).slice(0, MAX_DIMENSION_VALUE_LENGTH - tag.length)}${tag}`;
+}
+
 /**
  * Outcome of one invocation, dimension `Operation`: Success and Failure (1/0), Duration and the
  * report's counts (a failed run's partial report has counts too).
@@ -50,7 +70,8 @@ export function publishOutcomeMetrics(
 
 /**
  * A report's metrics without the Operation dimension: the database's (none), then one EMF
- * document per table (`Table`), then one per exchange and table (`Exchange`, `Table`).
+ * document per table (`Table`), then one per exchange and table (`Exchange`, `Table`), each
+ * dimension value bounded by dimensionValue.
  */
 export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): void {
   if (report.database) {
@@ -58,13 +79,13 @@ export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): v
     metrics.publishStoredMetrics();
   }
   for (const [table, values] of Object.entries(report.tables ?? {})) {
-    metrics.addDimension('Table', table);
+    metrics.addDimension('Table', dimensionValue(table));
     addAll(metrics, values);
     metrics.publishStoredMetrics();
   }
   for (const [exchange, tables] of Object.entries(report.exchanges ?? {})) {
     for (const [table, values] of Object.entries(tables)) {
-      metrics.addDimensions({ Exchange: exchange, Table: table });
+      metrics.addDimensions({ Exchange: dimensionValue(exchange), Table: dimensionValue(table) });
       addAll(metrics, values);
       metrics.publishStoredMetrics();
     }

@@ -84,6 +84,19 @@ export class MaintenanceAlarms extends Construct {
       }
     }
 
+    // Rows a stopped or failed partitions run left out of sight: the hourly partitions run brings
+    // them back, so rows out of sight at every stats run of a whole hour mean it is not doing so.
+    // One metric over all tables (the stats report and log say which), for its cost.
+    this.add('BacklogRows', {
+      alarmDescription:
+        'Rows have been out of sight of queries (in backlog or unattached day tables left by a stopped or failed partitions run) for a whole hour: the hourly partitions run is not bringing them back. The stats report names the tables; check the partitions function errors, then run partitions (docs/deploy.md, Alarms).',
+      metric: metrics.database('BacklogRows', { statistic: 'Minimum', period: Duration.hours(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: notBreaching,
+    });
+
     if (config.storageLimitBytes !== undefined && config.storageRunwayAlarmDays !== undefined) {
       this.add('StorageRunway', {
         alarmDescription: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,

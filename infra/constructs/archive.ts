@@ -142,26 +142,26 @@ export class Archive extends Construct {
   }
 
   /**
-   * The S3 gateway endpoint on the functions' route tables: free, no NAT. Its policy admits
-   * requests to this bucket only, so nothing in the VPC can move data to another bucket. An
-   * existing VPC's route tables are given by id: the L1 resource takes them as they are.
+   * The S3 gateway endpoint on the functions' route tables: free, no NAT. In the stack's own VPC
+   * its policy admits requests to this bucket only, so nothing there can move data to another
+   * bucket. An existing VPC's route tables are given by id (the L1 resource takes them as they
+   * are) and get an endpoint with the default policy, full access: other workloads use them too.
    */
   private createEndpoint(
     database: DatabaseTarget,
     where: NonNullable<ArchiveProps['endpoint']>,
   ): ec2.GatewayVpcEndpoint | ec2.CfnVPCEndpoint {
-    const onlyThisBucket = new iam.PolicyStatement({
-      principals: [new iam.AnyPrincipal()],
-      actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
-      resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
-    });
     if ('routeTables' in where) {
+      // No policy: these route tables are the existing VPC's, shared with its other workloads,
+      // whose S3 traffic takes this endpoint from now on. A policy narrowed to the archive bucket
+      // would cut them off from their own buckets. The functions' IAM policies still limit them
+      // to the archive prefix; what is lost is only the endpoint's own guard against copying
+      // data to another bucket (docs/deploy.md, Archive).
       return new ec2.CfnVPCEndpoint(this, 'S3Endpoint', {
         vpcId: database.vpc.vpcId,
         serviceName: ec2.GatewayVpcEndpointAwsService.S3.name,
         vpcEndpointType: 'Gateway',
         routeTableIds: where.routeTables,
-        policyDocument: new iam.PolicyDocument({ statements: [onlyThisBucket] }),
       });
     }
     const endpoint = new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
@@ -169,7 +169,13 @@ export class Archive extends Construct {
       service: ec2.GatewayVpcEndpointAwsService.S3,
       subnets: [database.subnets],
     });
-    endpoint.addToPolicy(onlyThisBucket);
+    endpoint.addToPolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket'],
+        resources: [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+      }),
+    );
     return endpoint;
   }
 

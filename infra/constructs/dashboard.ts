@@ -73,7 +73,14 @@ export class StoreDashboard extends Construct {
         ],
         [
           graph('Partition runway (days ahead)', perTable('PartitionRunwayDays', 'Minimum'), { min: 0 }),
-          graph('Rows in DEFAULT partitions', perTable('DefaultPartitionRows', 'Maximum'), { min: 0 }),
+          graph(
+            'Rows in DEFAULT partitions, and out of sight (backlogs)',
+            [
+              ...perTable('DefaultPartitionRows', 'Maximum'),
+              metrics.database('BacklogRows', { statistic: 'Maximum', label: 'out of sight (all tables)' }),
+            ],
+            { min: 0 },
+          ),
         ],
         [
           graph(

@@ -5,6 +5,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
 import { type ExistingDatabaseConfig, type NewDatabaseConfig, RDS_MAX_ALLOCATED_STORAGE_GIB } from '../config';
+import type { ProtectedServer } from './deletion-protection';
 import { createLogGroup } from './log-groups';
 import { addSecretsManagerEndpoint, IsolatedNetwork } from './network';
 
@@ -31,6 +32,7 @@ const POSTGRES_PORT = 5432;
 interface CreatedDatabase {
   secret: secretsmanager.ISecret | undefined;
   servers: IDependable[];
+  server: ProtectedServer;
 }
 /** The properties an RDS instance and an Aurora cluster take alike. */
 type SharedDatabaseProps = Pick<
@@ -49,6 +51,8 @@ export class NewDatabase extends Construct implements DatabaseTarget {
   readonly secret: secretsmanager.ISecret;
   readonly secretKey = undefined;
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  /** The instance or cluster, for the DeletionProtection construct the stack adds last. */
+  readonly server: ProtectedServer;
   private readonly securityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, config: NewDatabaseConfig) {
@@ -68,21 +72,24 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       securityGroups: [this.securityGroup],
       credentials: rds.Credentials.fromGeneratedSecret(ADMIN_USER),
       storageEncrypted: true,
-      deletionProtection: config.deletionProtection,
+      // Protected: left out of the template, and turned on by the stack's last resource (see
+      // DeletionProtection), so that a failed first deploy can still delete the database.
+      // Not protected: false, written out, so switching it off also turns protection off.
+      deletionProtection: config.deletionProtection ? undefined : false,
       port: POSTGRES_PORT,
     };
     const created = config.kind === 'aurora' ? this.createAuroraCluster(config, common) : this.createInstance(config, common);
     if (!created.secret) throw new Error('the database was created without its secret');
     this.secret = created.secret;
+    this.server = created.server;
     this.addRotation(created.secret, created.servers);
-    if (!config.deletionProtection) {
-      const database = this.node.findChild(config.kind === 'aurora' ? 'Cluster' : 'Instance');
-      Validations.of(database).acknowledge({
-        id: 'AwsSolutions-RDS10',
-        reason:
-          'Deletion protection turned off on purpose with -c deletionProtection=false, for a stack meant to be torn down (staging, tests).',
-      });
-    }
+    const database = this.node.findChild(config.kind === 'aurora' ? 'Cluster' : 'Instance');
+    Validations.of(database).acknowledge({
+      id: 'AwsSolutions-RDS10',
+      reason: config.deletionProtection
+        ? "Deletion protection is turned on by the stack's last resource (DatabaseProtection, rds:Modify... DeletionProtection=true) once everything else was created, so that a failed first deploy can roll back; the template leaves the property out so that no later update turns it off."
+        : 'Deletion protection turned off on purpose with -c deletionProtection=false, for a stack meant to be torn down (staging, tests).',
+    });
   }
 
   allowFrom(peer: ec2.ISecurityGroup): void {
@@ -120,7 +127,7 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       reason:
         'Port 5432 kept: the instance sits in isolated subnets behind a security group open only to the functions and the rotation function, and clients read the port from the secret.',
     });
-    return { secret: instance.secret, servers: [instance.node.defaultChild as IDependable] };
+    return { secret: instance.secret, servers: [instance.node.defaultChild as IDependable], server: { kind: 'instance', instance } };
   }
 
   private createAuroraCluster(config: NewDatabaseConfig, common: SharedDatabaseProps): CreatedDatabase {
@@ -145,7 +152,11 @@ export class NewDatabase extends Construct implements DatabaseTarget {
         'The functions authenticate with the rotated Secrets Manager password; IAM database tokens would need rds-db:connect wiring in every client.',
     });
     // The cluster alone has no server to log in to: its endpoint answers once the writer is up.
-    return { secret: cluster.secret, servers: [cluster.node.defaultChild as IDependable, cluster.node.findChild('Writer')] };
+    return {
+      secret: cluster.secret,
+      servers: [cluster.node.defaultChild as IDependable, cluster.node.findChild('Writer')],
+      server: { kind: 'cluster', cluster },
+    };
   }
 
   /**

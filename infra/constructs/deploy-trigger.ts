@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as triggers from 'aws-cdk-lib/triggers';
@@ -29,24 +30,35 @@ const LOCK_BUSY = 'LockBusyError';
  * CloudFormation rolls it back. `partitions` runs through a small invoker function that does
  * not fail the deployment when another maintenance run holds the lock (that run does the work:
  * a deploy during the nightly runs) or when the function is throttled (it is then invoked
- * asynchronously): see infra/deploy-invoker. Each trigger waits as long as its function may run.
+ * asynchronously), nor a rollback: see infra/deploy-invoker. Each trigger waits a minute longer
+ * than its function may run.
+ *
+ * CDK's Trigger also runs on a rollback's Update, with the previous versions: `migrate` then
+ * reports a database ahead of it and changes nothing (functions/core/migrate.ts), and the
+ * invoker logs any failure of `partitions` while the stack is rolling back instead of failing.
  */
 export class DeployMigrations extends Construct {
   readonly migrate: triggers.Trigger;
   readonly partitions: triggers.Trigger;
-  /** Invokes the current version of `partitions` for the Trigger, tolerating LockBusyError and throttles. */
+  /** Invokes the current version of `partitions` for the Trigger, tolerating LockBusyError, throttles and rollbacks. */
   readonly partitionsInvoker: nodejs.NodejsFunction;
 
   constructor(scope: Construct, id: string, props: DeployMigrationsProps) {
     super(scope, id);
-    this.migrate = new triggers.Trigger(this, 'Migrate', {
+    // The ids are new (they were Migrate and Partitions): CloudFormation creates these triggers
+    // and deletes the old ones (a Trigger does nothing on Delete), so the rollback of the deploy
+    // that brings them deletes them instead of running the old trigger's Update, which would
+    // invoke the previous migrate version, one that fails on a database ahead of it.
+    this.migrate = new triggers.Trigger(this, 'RunMigrate', {
       handler: props.migrate,
-      timeout: props.migrate.timeout,
+      // Longer than the function may run: a migrate that waits out the lock and then applies
+      // must not outlive the trigger's wait (as for partitions, through its invoker).
+      timeout: (props.migrate.timeout ?? Duration.minutes(15)).plus(Duration.minutes(1)),
       invocationType: triggers.InvocationType.REQUEST_RESPONSE,
       executeAfter: props.after,
     });
     this.partitionsInvoker = this.createInvoker('PartitionsInvoker', props.partitions);
-    this.partitions = new triggers.Trigger(this, 'Partitions', {
+    this.partitions = new triggers.Trigger(this, 'RunPartitions', {
       handler: this.partitionsInvoker,
       timeout: this.partitionsInvoker.timeout,
       invocationType: triggers.InvocationType.REQUEST_RESPONSE,
@@ -76,11 +88,14 @@ export class DeployMigrations extends Construct {
         [INVOKER_ENV.target]: version.functionArn,
         [INVOKER_ENV.payload]: JSON.stringify({ whenLocked: 'skip' }),
         [INVOKER_ENV.tolerated]: LOCK_BUSY,
+        [INVOKER_ENV.stack]: Stack.of(this).stackId,
       },
       logGroup: createLogGroup(this, `${id}Logs`),
       bundling: { minify: true, sourceMap: false, externalModules: ['@aws-sdk/*'], logLevel: nodejs.LogLevel.WARNING },
     });
     version.grantInvoke(invoker);
+    // To tell a rollback (whose failures it logs instead of failing it) from a deploy.
+    invoker.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [Stack.of(this).stackId] }));
     acknowledgeManagedPolicies(invoker, false);
     return invoker;
   }

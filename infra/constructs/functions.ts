@@ -168,6 +168,15 @@ export class HandlerFunctions extends Construct {
           retryAttempts: settings.retryAttempts,
           maxEventAge: settings.maxEventAge,
           onFailure: new SqsDestination(this.failureQueue),
+          // Lambda's async-invoke config is per function, version or alias: the one above covers
+          // $LATEST only. The deploy-time invoker names a version (currentVersion) and, when
+          // throttled, invokes that version asynchronously: it needs the same retries and the
+          // same failure queue, or its failures would go nowhere.
+          currentVersionOptions: {
+            retryAttempts: settings.retryAttempts,
+            maxEventAge: settings.maxEventAge,
+            onFailure: new SqsDestination(this.failureQueue),
+          },
           environment: handlerEnvironment(operation, config, database.secret.secretArn, archiveEnvironment),
           vpc: database.vpc,
           vpcSubnets: database.subnets,

@@ -19,11 +19,14 @@ export interface ScheduleSpec {
 }
 
 /**
- * The schedules the context asks for. partitions, prune and vacuum run daily, an hour apart, so
- * they do not meet at the maintenance lock (vacuum after prune: it does not seal what prune is
- * about to drop), archive (when on) at 01:20, before prune; stats every 5 minutes; restore
- * never (it is a manual repair). Prune is left out when both
- * retention actions are off: its payload would name no action, which the handler rejects.
+ * The schedules the context asks for. partitions runs every hour at minute 45: a run stopped at
+ * its deadline (or failed) leaves rows out of sight of queries until a run places them, so the
+ * next one must come within the hour; a run with nothing to do costs milliseconds. Minute 45
+ * keeps it off the nightly runs' usual time at the maintenance lock: archive (when on) at 01:20,
+ * prune at 02:00 and vacuum at 03:00, an hour apart (vacuum after prune: it does not seal what
+ * prune is about to drop), each done within 15 minutes. stats every 5 minutes; restore never (it
+ * is a manual repair). Prune is left out when both retention actions are off: its payload would
+ * name no action, which the handler rejects.
  */
 export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
   const daily = { retryAttempts: 3, maxEventAge: Duration.hours(2) };
@@ -32,8 +35,15 @@ export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
     ...(config.dropPartitionsOlderThanDays ? { dropPartitionsOlderThanDays: config.dropPartitionsOlderThanDays } : {}),
   };
   return [
-    { operation: 'partitions', cron: { minute: '0', hour: '1' }, input: { daysAhead: config.daysAhead }, ...daily },
-    // Between partitions and prune, so that prune finds last night's days archived: 40 minutes
+    // A run Scheduler could not deliver is superseded by the next hour's.
+    {
+      operation: 'partitions',
+      cron: { minute: '45', hour: '*' },
+      input: { daysAhead: config.daysAhead },
+      retryAttempts: 3,
+      maxEventAge: Duration.hours(1),
+    },
+    // Before prune, so that prune finds last night's days archived: 40 minutes
     // for a run of up to 15 and Lambda's first retry. Its payload defaults (ARCHIVE_AFTER_DAYS)
     // are in its environment, so a manual `{}` does the same.
     ...(config.archive ? [{ operation: 'archive' as const, cron: { minute: '20', hour: '1' }, input: {}, ...daily }] : []),

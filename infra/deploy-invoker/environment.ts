@@ -1,7 +1,12 @@
 import type { DeployRun } from './run-at-deploy';
 
 /** The environment the stack gives the invoker (infra/constructs/deploy-trigger.ts writes it). */
-export const INVOKER_ENV = { target: 'TARGET_FUNCTION', payload: 'TARGET_PAYLOAD', tolerated: 'TOLERATED_ERRORS' } as const;
+export const INVOKER_ENV = {
+  target: 'TARGET_FUNCTION',
+  payload: 'TARGET_PAYLOAD',
+  tolerated: 'TOLERATED_ERRORS',
+  stack: 'STACK_ID',
+} as const;
 
 /** Reads the run from the environment; a missing or malformed value is a bug in the stack, named here. */
 export function deployRunFromEnv(env: Record<string, string | undefined>): DeployRun {
@@ -17,5 +22,6 @@ export function deployRunFromEnv(env: Record<string, string | undefined>): Deplo
     throw new Error(`${INVOKER_ENV.payload} must be a JSON object`);
   }
   const tolerated = (env[INVOKER_ENV.tolerated] ?? '').split(',').filter(Boolean);
-  return { functionName, payload: payload as Record<string, unknown>, tolerated };
+  const stackId = env[INVOKER_ENV.stack] || undefined;
+  return { functionName, payload: payload as Record<string, unknown>, tolerated, ...(stackId ? { stackId } : {}) };
 }

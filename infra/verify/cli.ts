@@ -5,7 +5,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { InputError, PerpsDbError } from '../../functions/core/errors';
-import { checkArchive, checkPartitions, checkPrune, checkStats } from './function-steps';
+import { checkArchive, checkPartitions, checkPrune, checkStats, checkVacuum } from './function-steps';
 import { checkAlarms, checkMetrics, sendTestNotification } from './monitoring-steps';
 import { type DeployedStack, readStack } from './stack-step';
 import type { StepResult } from './step';
@@ -19,7 +19,7 @@ Usage: npm run verify -- --stack NAME [--region REGION] [--test-alarm]
   --test-alarm       also publish a test notification to the alarm topic
 
 Steps: the stack's status and outputs; stats invoked (read-only) and its report checked;
-partitions checked with a Lambda dry run (nothing runs); prune and archive invoked as dry runs;
+partitions checked with a Lambda dry run (nothing runs); prune, vacuum and archive invoked as dry runs;
 the stats metrics in CloudWatch in the last 15 minutes; the stack's alarms in ALARM.
 Exit codes: 0 every step ok, 1 a step failed, 2 bad flags or no such stack, 3 AWS unreachable
 or the credentials refused.`;
@@ -105,6 +105,7 @@ async function runSteps(clients: AwsClients, stack: DeployedStack, flags: Verify
     () => checkStats(clients.lambda, stack),
     () => checkPartitions(clients.lambda, stack),
     () => checkPrune(clients.lambda, stack),
+    () => checkVacuum(clients.lambda, stack),
     () => checkArchive(clients.lambda, stack),
     () => checkMetrics(clients.cloudwatch, stack, now()),
     () => checkAlarms(clients.cloudwatch, stack),

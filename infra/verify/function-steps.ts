@@ -4,6 +4,7 @@ import type { ArchiveReport } from '../../functions/core/archive';
 import type { PruneReport } from '../../functions/core/prune';
 import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/stats';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { VacuumReport } from '../../functions/core/vacuum';
 import type { HandlerOperation } from '../bundling';
 import { RUNWAY_ALARM_DAYS } from '../stack-contract';
 import type { DeployedStack } from './stack-step';
@@ -20,6 +21,8 @@ const ADVICE: Record<string, string> = {
     'the schema is not installed, or a migration failed: invoke migrate and read its report (docs/deploy.md, Running a function by hand)',
   LockBusyError: 'another maintenance run holds the lock (the nightly runs are 01:00-02:15 UTC): run verify again when it has finished',
   InputError: "the function refused the check's payload: deploy this version of the stack (npx cdk deploy)",
+  InsufficientPrivilegeError:
+    'the login in the database secret lacks a privilege this operation needs (the message names it): migrate, partitions, prune, vacuum and archive run as the owner of the tables (the role that ran migrate), stats needs SELECT (perps_reader); point the secret at that login, or grant what is missing (docs/lambda.md, Failures; docs/design.md, Roles)',
 };
 
 /** The advice for an error the function returned. */
@@ -101,7 +104,7 @@ export async function checkPartitions(lambda: LambdaClient, stack: DeployedStack
 }
 
 /** A function that answered a dry run with something else: a version from before the check. */
-function notADryRun(step: 'prune' | 'archive'): StepResult {
+function notADryRun(step: 'prune' | 'vacuum' | 'archive'): StepResult {
   return { step, ok: false, detail: `the answer is no ${step} dry-run report`, todo: 'deploy this version of the stack (npx cdk deploy)' };
 }
 
@@ -123,6 +126,21 @@ export async function checkPrune(lambda: LambdaClient, stack: DeployedStack): Pr
     0,
   );
   return { step: 'prune', ok: true, detail: `dry run: would drop ${drops} partitions and delete ${rows} rows; nothing was changed` };
+}
+
+/** Invokes `vacuum` as a dry run: the seals and analyzes its next run would do, none run. */
+export async function checkVacuum(lambda: LambdaClient, stack: DeployedStack): Promise<StepResult> {
+  const invocation = await invoke(lambda, stack.functions.vacuum, { dryRun: true });
+  if (!('report' in invocation)) return failedStep('vacuum', invocation);
+  const report = invocation.report as Partial<VacuumReport>;
+  if (report.operation !== 'vacuum' || report.dry_run !== true) return notADryRun('vacuum');
+  const steps = report.steps ?? [];
+  const seals = steps.filter((step) => step.action === 'seal').length;
+  return {
+    step: 'vacuum',
+    ok: true,
+    detail: `dry run: would seal ${seals} partitions and analyze ${steps.length - seals} tables, ${report.partitions_already_sealed ?? 0} partitions already sealed; nothing was run`,
+  };
 }
 
 /**

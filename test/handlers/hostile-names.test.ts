@@ -45,7 +45,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
   it('migrates, partitions and reports a database whose name carries SQL', async () => {
     const migrated = await run('migrate');
     expect(migrated.error).toBeUndefined();
-    expect(migrated.result).toMatchObject({ database: DATABASE, applied: 5 });
+    expect(migrated.result).toMatchObject({ database: DATABASE, applied: 6 });
     // 0003 granted CONNECT on exactly this database, named through format('%I').
     const client = await connect(url);
     const { rows } = await client.query<{ ok: boolean }>(
@@ -99,5 +99,87 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
     expect(typed.code).toBe(0);
     expect((await client.query<{ n: string }>('SELECT count(*) AS n FROM tickers')).rows[0]?.n).toBe('0');
     expect(await canaryRows()).toBe(1);
+  });
+});
+
+// Issue 22 point 11: names an ingester writes (exchange names, symbols) reach a terminal through
+// `stats` and CloudWatch through its EMF documents. Each carries a control sequence that, printed
+// raw, would clear the screen, retitle the window, start a fake line, ring the bell or (as a C1
+// code point) do the same in one character; one is longer than CloudWatch allows a dimension.
+const ESC = '\u001b';
+const HOSTILE_EXCHANGES = [
+  `clear${ESC}[2J${ESC}[Hscreen`,
+  `title${ESC}]0;pwned\u0007`,
+  'cr\rbinance   tickers   999999',
+  `c1\u009b2J\u009d0;t\u009c\u0085`,
+  'x'.repeat(5000),
+];
+const HOSTILE_SYMBOL = `BTC${ESC}[31m\rFAKE\u0007\u009b1A`;
+/** Any character a terminal acts on; a table's own newlines aside. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+describe('hostile exchange names and symbols reach the terminal escaped and CloudWatch bounded (issue 22, point 11)', () => {
+  beforeAll(async () => {
+    const client = await connect(url);
+    const { rows } = await client.query<{ id: number }>('INSERT INTO exchanges (name) SELECT unnest($1::text[]) RETURNING id', [
+      HOSTILE_EXCHANGES,
+    ]);
+    await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) SELECT unnest($1::int[]), $2, $3`, [
+      rows.map((r) => r.id),
+      HOSTILE_SYMBOL,
+      new Date(Date.now() - 30_000),
+    ]);
+  });
+
+  it('the stats table shows each control character as a visible escape: no fake line, no cleared screen', async () => {
+    const result = await cli(['stats', '--symbols', '--database-url', url]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(RAW_CONTROL);
+    expect(result.stdout).toContain('clear\\x1b[2J\\x1b[Hscreen');
+    expect(result.stdout).toContain('title\\x1b]0;pwned\\x07');
+    expect(result.stdout).toContain('c1\\x9b2J\\x9d0;t\\x9c\\x85');
+    expect(result.stdout).toMatch(/^cr\\x0dbinance {3}tickers {3}999999 +tickers +1 /m);
+    expect(result.stdout).toMatch(/^tickers +BTC\\x1b\[31m\\x0dFAKE\\x07\\x9b1A +5 /m);
+    // The CR did not start a line of its own that reads as binance's.
+    expect(result.stdout).not.toMatch(/^binance/m);
+  });
+
+  it('--format json is the exact JSON of the names (JSON.parse gives them back), with no raw control character', async () => {
+    const result = await cli(['stats', '--symbols', '--format', 'json', '--database-url', url]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toMatch(RAW_CONTROL);
+    const report = JSON.parse(result.stdout) as { exchanges: Record<string, unknown>; recent_ingest: { symbol: string }[] };
+    for (const name of HOSTILE_EXCHANGES) expect(report.exchanges).toHaveProperty([name]);
+    expect(report.recent_ingest.map((r) => r.symbol)).toContain(HOSTILE_SYMBOL);
+  });
+
+  it('EMF: every dimension value is what CloudWatch accepts (printable ASCII, 1-1,024 characters), one metric per exchange', async () => {
+    const stats = await run('stats');
+    expect(stats.error).toBeUndefined();
+    const exchangeDimensions: string[] = [];
+    for (const document of stats.emf) {
+      for (const directive of document._aws.CloudWatchMetrics) {
+        for (const name of directive.Dimensions.flat()) {
+          const value = document[name];
+          expect(typeof value).toBe('string');
+          expect(value).toMatch(/^[\u0020-\u007e]{1,1024}$/);
+          expect(value).toMatch(/\S/);
+          if (name === 'Exchange') exchangeDimensions.push(value as string);
+        }
+      }
+    }
+    // Each hostile exchange has rows in tickers: its own ExchangeDataAgeSeconds, none merged with another.
+    expect(new Set(exchangeDimensions).size).toBe(exchangeDimensions.length);
+    const escaped = [
+      'clear\\x1b[2J\\x1b[Hscreen',
+      'title\\x1b]0;pwned\\x07',
+      'cr\\x0dbinance   tickers   999999',
+      'c1\\x9b2J\\x9d0;t\\x9c\\x85',
+    ];
+    for (const prefix of escaped) {
+      expect(exchangeDimensions.filter((value) => value.startsWith(prefix))).toEqual([expect.stringMatching(/~[0-9a-f]{12}$/)]);
+    }
+    expect(exchangeDimensions.filter((value) => value.startsWith('xxxx'))).toEqual([expect.stringMatching(/^x{1011}~[0-9a-f]{12}$/)]);
   });
 });

@@ -191,8 +191,8 @@ describe('TLS through the local runner', () => {
     const ok = await cli(['stats', '--database-url', url.toString(), '--format', 'json'], {
       env: { DB_SSL: 'verify-full', DB_SSL_CA_FILE: certs.caFile },
     });
-    // Only the line naming the target: no TLS warning or error.
-    expect(ok.stderr).toMatch(/^target: [^\n]+ \(URL from --database-url\)\n$/);
+    // Only the line naming the target (and the warning that the URL's password shows in ps): no TLS warning or error.
+    expect(ok.stderr).toMatch(/^target: [^\n]+ \(URL from --database-url\)\nwarning: the password in --database-url [^\n]+\n$/);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ operation: 'stats' });
 

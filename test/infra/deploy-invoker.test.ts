@@ -1,8 +1,9 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployRunFromEnv, INVOKER_ENV } from '../../infra/deploy-invoker/environment';
-import { type DeployLog, DeployRunError, runAtDeploy } from '../../infra/deploy-invoker/run-at-deploy';
-import { createTestDatabase, databaseState, holdMaintenanceLock, initDatabase, testContext } from '../support/database';
+import { type DeployLog, DeployRunError, runAtDeploy, stackStatusOf } from '../../infra/deploy-invoker/run-at-deploy';
+import { createTestDatabase, databaseState, holdMaintenanceLock, initDatabase, testContext, withClient } from '../support/database';
 import { type BundledHandler, loadHandler } from '../support/handlers';
 import { type LocalAws, useLocalAws } from '../verify/support/aws-environment';
 
@@ -13,8 +14,12 @@ const FUNCTION = 'perps-stats-db-partitions';
 const VERSION_ARN = `arn:aws:lambda:eu-west-1:123456789012:function:${FUNCTION}:7`;
 const RUN = { functionName: VERSION_ARN, payload: {}, tolerated: ['LockBusyError'] };
 
+/** The stack the invoker reads its status from, as the stack passes it (AWS::StackId). */
+const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/PerpsStatsDb/0f1e2d3c';
+
 let aws: LocalAws;
 let lambda: LambdaClient;
+let cloudformation: CloudFormationClient;
 let url: string;
 const opened: BundledHandler[] = [];
 
@@ -35,6 +40,7 @@ async function runInvoker() {
 beforeAll(async () => {
   aws = await useLocalAws();
   lambda = new LambdaClient({});
+  cloudformation = new CloudFormationClient({});
   url = await createTestDatabase();
   await initDatabase(testContext(url), { daysAhead: 3 });
   await serve(url);
@@ -42,6 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   lambda.destroy();
+  cloudformation.destroy();
   for (const handler of opened) await handler.close();
   await aws.release();
 });
@@ -110,6 +117,78 @@ describe('the deploy-time invoker of partitions', () => {
   });
 });
 
+// Issue 23, point 2: CDK's Trigger runs on a rollback's Update too, with the previous versions.
+describe('a deploy rollback', () => {
+  /** Runs the invoker as the stack configures it (with STACK_ID), the stack in `status`. */
+  async function runInStack(status: string) {
+    aws.cloudformation.stacks.set(STACK_ID, { StackName: 'PerpsStatsDb', StackStatus: status, Outputs: {} });
+    const logged: Parameters<DeployLog>[0][] = [];
+    const outcome = await runAtDeploy(
+      lambda,
+      { ...RUN, stackId: STACK_ID },
+      (entry) => logged.push(entry),
+      (stackId) => stackStatusOf(cloudformation, stackId),
+    );
+    return { outcome, logged };
+  }
+
+  it('does not fail on a partitions failure while the stack rolls back: it logs it, and the rollback goes on', async () => {
+    // A database the old partitions cannot work on (here: no schema at all).
+    await serve(await createTestDatabase());
+    try {
+      const { outcome, logged } = await runInStack('UPDATE_ROLLBACK_IN_PROGRESS');
+      expect(outcome).toEqual({
+        outcome: 'failed_in_rollback',
+        functionName: VERSION_ARN,
+        stackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS',
+        error: expect.stringMatching(new RegExp(`^${VERSION_ARN} failed at deploy: MigrationError: `)),
+      });
+      expect(logged).toEqual([
+        expect.objectContaining({
+          level: 'WARN',
+          message: `${VERSION_ARN} failed during a rollback (UPDATE_ROLLBACK_IN_PROGRESS): not failing the rollback`,
+        }),
+      ]);
+    } finally {
+      await serve(url);
+    }
+  });
+
+  it('still fails a deploy (not a rollback) on the same failure', async () => {
+    await serve(await createTestDatabase());
+    try {
+      const error = await runInStack('UPDATE_IN_PROGRESS').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(DeployRunError);
+    } finally {
+      await serve(url);
+    }
+  });
+
+  it('runs the migrate bundle, as the Trigger invokes it, on a database ahead of it: success, ahead_by, nothing changed', async () => {
+    const ahead = await createTestDatabase();
+    await initDatabase(testContext(ahead), { daysAhead: 3 });
+    // What a newer build's migrate leaves: a ledger row this build has no file for.
+    await withClient(ahead, (client) =>
+      client.query(`INSERT INTO perps_schema_migrations (name, checksum, duration_ms) VALUES ('9990_newer.sql', 'x', 1)`),
+    );
+    const before = await databaseState(ahead);
+    const handler = await loadHandler('migrate', { DATABASE_URL: ahead });
+    opened.push(handler);
+    aws.lambda.functions.set('perps-stats-db-migrate', { handler });
+    // As CDK's Trigger provider invokes: RequestResponse, no payload, the version ARN.
+    const response = await lambda.send(
+      new InvokeCommand({
+        FunctionName: 'arn:aws:lambda:eu-west-1:123456789012:function:perps-stats-db-migrate:3',
+        InvocationType: 'RequestResponse',
+      }),
+    );
+    expect(response.FunctionError).toBeUndefined();
+    const report = JSON.parse(new TextDecoder().decode(response.Payload)) as Record<string, unknown>;
+    expect(report).toMatchObject({ operation: 'migrate', applied: 0, ahead_by: 1 });
+    expect(await databaseState(ahead)).toEqual(before);
+  });
+});
+
 describe('the invoker environment', () => {
   it('reads the target, the payload and the tolerated errors the stack writes', () => {
     expect(
@@ -119,6 +198,7 @@ describe('the invoker environment', () => {
         [INVOKER_ENV.tolerated]: 'LockBusyError',
       }),
     ).toEqual({ functionName: VERSION_ARN, payload: { daysAhead: 7 }, tolerated: ['LockBusyError'] });
+    expect(deployRunFromEnv({ [INVOKER_ENV.target]: VERSION_ARN, [INVOKER_ENV.stack]: STACK_ID })).toMatchObject({ stackId: STACK_ID });
   });
 
   it('names a missing target or a payload that is not a JSON object', () => {

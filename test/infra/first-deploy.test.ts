@@ -51,8 +51,8 @@ describe('2. CloudWatch may publish the alarms to the TLS-only topic', () => {
     const policy = only(Object.values(resourcesOf(rds, 'AWS::SNS::TopicPolicy'))).Properties;
     expect(policy.Topics).toEqual([topic]);
     const alarmArns = idsOfType(rds.template, 'AWS::CloudWatch::Alarm').map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    // 4 per time-series table, 7 per exchange, storage runway, stats missing, 2 queues, archive failures, and one per function.
-    expect(alarmArns).toHaveLength(4 * 3 + 7 + 1 + 1 + 2 + 1 + HANDLER_OPERATIONS.length);
+    // 4 per time-series table, 7 per exchange, storage runway, stats missing, 2 queues, archive failures, backlog rows, and one per function.
+    expect(alarmArns).toHaveLength(4 * 3 + 7 + 1 + 1 + 2 + 1 + 1 + HANDLER_OPERATIONS.length);
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',
@@ -217,12 +217,16 @@ describe('7. a deploy during the nightly runs does not fail on a held lock or a 
     expect(invokerProps().VpcConfig).toBeUndefined();
   });
 
-  it('lets the invoker invoke that version of partitions and nothing else', () => {
+  it('lets the invoker invoke that version of partitions, read its own stack, and nothing else', () => {
     const role = (invokerProps().Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const statements = Object.values(resourcesOf(rds, 'AWS::IAM::Policy'))
       .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: role }]))
       .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: unknown[] }).Statement);
-    expect(statements).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: partitionsVersion }]);
+    // And read its own stack's status, to tell a rollback from a deploy (issue 23).
+    expect(statements).toEqual([
+      { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: partitionsVersion },
+      { Action: 'cloudformation:DescribeStacks', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } },
+    ]);
   });
 
   it('still fails the deploy on any migrate failure: migrate runs without the invoker', () => {

@@ -76,9 +76,18 @@ it('acknowledges exactly these findings per configuration', () => {
     'AwsSolutions-SQS3 @ Functions/FailureQueue',
     'AwsSolutions-SQS3 @ Schedules/DeadLetterQueue',
   ];
+  // A new database: deletion protection is turned on by the stack's last resource, an
+  // AwsCustomResource, whose provider function is a singleton at the stack's root.
+  const protectedLast = ['AwsSolutions-IAM4[AWSLambdaBasicExecutionRole] @ AWS679f53fac002430cb0da5b7982bd2287/ServiceRole'];
   expect(summary).toEqual({
-    rds: [...shared, 'AwsSolutions-RDS11 @ Database/Instance', 'AwsSolutions-RDS3 @ Database/Instance'].sort(),
-    aurora: [...shared, 'AwsSolutions-RDS6 @ Database/Cluster'].sort(),
+    rds: [
+      ...shared,
+      ...protectedLast,
+      'AwsSolutions-RDS10 @ Database/Instance',
+      'AwsSolutions-RDS11 @ Database/Instance',
+      'AwsSolutions-RDS3 @ Database/Instance',
+    ].sort(),
+    aurora: [...shared, ...protectedLast, 'AwsSolutions-RDS10 @ Database/Cluster', 'AwsSolutions-RDS6 @ Database/Cluster'].sort(),
     existing: [...shared].sort(),
   });
 });

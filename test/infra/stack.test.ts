@@ -76,8 +76,10 @@ describe('functions', () => {
       stats: [0, 300],
       vacuum: [2, 21600],
     };
-    // And the deploy-time invoker of partitions, which only the Trigger calls: no retries.
-    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 1);
+    // And the deploy-time invoker of partitions, which only the Trigger calls: no retries; and
+    // the current versions of migrate and partitions, which the triggers name (the same settings
+    // as $LATEST: test/infra/failed-deploys.test.ts).
+    expect(configs).toHaveLength(HANDLER_OPERATIONS.length + 3);
     expect(configs).toContainEqual({
       FunctionName: { Ref: logicalId(stack.deployMigrations.partitionsInvoker) },
       Qualifier: '$LATEST',
@@ -138,10 +140,10 @@ describe('functions', () => {
 describe('schedules', () => {
   const schedules = () => Object.values(resources('AWS::Scheduler::Schedule')).map((schedule) => schedule.Properties);
 
-  it('runs partitions, archive (20 minutes later), prune and vacuum daily, an hour apart, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
+  it('runs partitions every hour at minute 45 (rows a stopped run left out of sight come back within the hour), archive, prune and vacuum daily, and stats every 5 minutes, in UTC, with their inputs, retry policy and DLQ', () => {
     const dlq = { Arn: { 'Fn::GetAtt': [logicalId(stack.schedules.deadLetterQueue), 'Arn'] } };
     const expected = [
-      ['partitions', 'cron(0 1 * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
+      ['partitions', 'cron(45 * * * ? *)', { daysAhead: 7 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 }],
       ['archive', 'cron(20 1 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['prune', 'cron(0 2 * * ? *)', { dropPartitionsOlderThanDays: 180 }, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
       ['vacuum', 'cron(0 3 * * ? *)', {}, { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 7200 }],
@@ -171,7 +173,7 @@ describe('migrations on deploy', () => {
     expect(migrate.Properties).toMatchObject({
       HandlerArn: { Ref: expect.stringMatching(/^FunctionsMigrateCurrentVersion/) },
       InvocationType: 'RequestResponse',
-      Timeout: '600000',
+      Timeout: '660000',
       ExecuteOnHandlerChange: true,
     });
     expect(partitions.Properties).toMatchObject({
@@ -207,10 +209,12 @@ describe('database and network', () => {
       StorageEncrypted: true,
       StorageType: 'gp3',
       BackupRetentionPeriod: 7,
-      DeletionProtection: true,
+      // Turned on by the stack's last resource instead (test/infra/failed-deploys.test.ts).
+      DeletionProtection: Match.absent(),
       MultiAZ: false,
       PubliclyAccessible: false,
     });
+    template.resourceCountIs('Custom::DatabaseDeletionProtection', 1);
     template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Family: 'postgres18', Parameters: { 'rds.force_ssl': '1' } });
   });
 
@@ -335,6 +339,21 @@ describe('alarms', () => {
     ]);
   });
 
+  it('alarms when rows stay out of sight (left by a stopped or failed partitions run) at every stats run of a whole hour', () => {
+    expect(alarmOn('BacklogRows', service)).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: [service],
+        Statistic: 'Minimum',
+        Period: 3600,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
   it('alarms on any error of each function', () => {
     for (const operation of HANDLER_OPERATIONS) {
       expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
@@ -381,8 +400,8 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    // ... and ArchiveFailures.
-    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2 + 1);
+    // ... and ArchiveFailures, and BacklogRows.
+    expect(alarms()).toHaveLength(4 * 3 + 7 + 1 + HANDLER_OPERATIONS.length + 1 + 2 + 1 + 1);
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);
       expect(alarm).toMatchObject({ AlarmActions: [topic], OKActions: [topic] });
@@ -423,6 +442,7 @@ describe('dashboard', () => {
       'RowsLastHour',
       'DataAgeSeconds',
       'ExchangeDataAgeSeconds',
+      'BacklogRows',
       'GrowthBytesPerDay',
       'PartitionRunwayDays',
       'Failure',

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { archive } from '../../functions/core/archive';
+import { partitionCheckSql } from '../../functions/core/archive/export-sql';
 import { ARCHIVE_COLUMNS, archiveObjectKey } from '../../functions/core/archive/layout';
+import { partitionChecksum } from '../../functions/core/archive/partition-checksum';
+import { checksumText } from '../../functions/core/archive/values';
 import { partitionName } from '../../functions/core/days';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
@@ -62,9 +65,25 @@ describe('archived files, read by every reader', () => {
 
   const fileOf = (table: string) => join(directory, archiveObjectKey('perps-archive', table as never, DAY));
 
+  it('the checksum the export computes from the streamed values is the one partitionCheckSql computes in SQL', async () => {
+    const url = await seeded();
+    const client = await connect(url);
+    for (const table of TIME_SERIES_TABLES) {
+      const relation = partitionName(table, DAY);
+      const { rows } = await client.query<{ rows: string; checksum_sum: string }>(partitionCheckSql(relation, ARCHIVE_COLUMNS[table]));
+      const streamed = await partitionChecksum(client, relation, table, { inTransaction: false });
+      expect(streamed, table).toEqual({ rows: Number(rows[0]?.rows), checksum: checksumText(rows[0]?.checksum_sum ?? '') });
+    }
+    await client.end();
+  });
+
   for (const table of TIME_SERIES_TABLES) {
     it(`${table}: DATA_PAGE v1 pages, zstd, symbol dictionary-encoded`, () => {
-      expect(pageFormat(fileOf(table))).toMatchObject({ pageTypes: ['DATA_PAGE', 'DICTIONARY_PAGE'], codecs: ['ZSTD'], symbolDictionary: true });
+      expect(pageFormat(fileOf(table))).toMatchObject({
+        pageTypes: ['DATA_PAGE', 'DICTIONARY_PAGE'],
+        codecs: ['ZSTD'],
+        symbolDictionary: true,
+      });
     });
 
     for (const reader of PARQUET_READERS) {
@@ -76,7 +95,9 @@ describe('archived files, read by every reader', () => {
           const matching = rows.filter((row) => passes(row, filter));
           expect(matching.length, JSON.stringify(filter)).toBeGreaterThan(0);
           expect(matching.length, JSON.stringify(filter)).toBeLessThan(rows.length);
-          expect(await reader.read(fileOf(table), ARCHIVE_COLUMNS[table], filter), `${reader.name} ${JSON.stringify(filter)}`).toEqual(matching);
+          expect(await reader.read(fileOf(table), ARCHIVE_COLUMNS[table], filter), `${reader.name} ${JSON.stringify(filter)}`).toEqual(
+            matching,
+          );
         }
       });
     }

@@ -145,7 +145,9 @@ describe('archive to a directory', () => {
       expect(footer.rows).toBe(row.rows);
     }
     const trades = ledger.find((row) => row.table_name === 'trades');
-    expect((await readFooter(store, archiveObjectKey(PREFIX, 'trades', DAY))).rowGroups).toBe(Math.ceil(Number(trades?.rows) / ROW_GROUP_ROWS));
+    expect((await readFooter(store, archiveObjectKey(PREFIX, 'trades', DAY))).rowGroups).toBe(
+      Math.ceil(Number(trades?.rows) / ROW_GROUP_ROWS),
+    );
   });
 
   it('leaves no temporary file behind', async () => {

@@ -1,11 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { dayOf } from '../../functions/core/days';
+import { parseDatabaseUrl } from '../../functions/core/db/settings';
+import { startEmbeddedDatabase } from '../../functions/local/embedded';
+import { PASSWORD_ON_COMMAND_LINE } from '../../functions/local/settings';
 import { cli, spawnCli } from '../support/cli';
 import {
   connect,
@@ -175,7 +181,7 @@ describe('local runner against a real server', () => {
   it('runs init, then stats as JSON alone on stdout', async () => {
     const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/migrate perps_test_\w+: 5 applied/);
+    expect(init.stdout).toMatch(/migrate perps_test_\w+: 6 applied/);
     expect(init.stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
 
     const stats = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
@@ -204,7 +210,7 @@ describe('local runner against a real server', () => {
     const { host, pathname } = new URL(url);
     const stats = await cli(['stats', '--database-url', url]);
     expect(stats.code).toBe(0);
-    expect(stats.stderr).toBe(`target: ${host}${pathname} as postgres (URL from --database-url)\n`);
+    expect(stats.stderr).toBe(`target: ${host}${pathname} as postgres (URL from --database-url)\n${PASSWORD_ON_COMMAND_LINE}\n`);
     expect(stats.stdout.endsWith('\n')).toBe(true);
     const json = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
     expect(JSON.parse(json.stdout)).toMatchObject({ operation: 'stats' });
@@ -226,6 +232,89 @@ describe('local runner against a real server', () => {
     // The same URL in both places is no override worth a line.
     const same = await cli(['stats'], { cwd, env: { DATABASE_URL: url } });
     expect(same.stderr).not.toContain('note:');
+  });
+
+  it('warns that a password in --database-url shows in ps, and not for a URL without one or from the environment', async () => {
+    const withPassword = await cli(['stats', '--database-url', url]);
+    expect(withPassword.stderr.split('\n')[1]).toBe(
+      'warning: the password in --database-url can be read by every user of this machine (ps) while the run lasts: put the URL in .env or in the DATABASE_URL variable, or leave the password out of it and set PGPASSWORD',
+    );
+    // PGPASSWORD instead: node-postgres reads it from the environment, which other users cannot see.
+    const bare = new URL(url);
+    const password = decodeURIComponent(bare.password);
+    bare.password = '';
+    // A process of its own: node-postgres reads PGPASSWORD from the process environment.
+    const withoutPassword = spawnCli(['stats', '--database-url', bare.toString()], { cwd: tmpdir(), env: { PGPASSWORD: password } });
+    expect(withoutPassword.code).toBe(0);
+    expect(withoutPassword.stderr).not.toContain('warning:');
+    const fromEnvironment = await cli(['stats'], { env: { DATABASE_URL: url } });
+    expect(fromEnvironment.stderr).not.toContain('warning:');
+  });
+
+  it('refuses a destructive run while .env and the environment name different databases; --database-url decides', async () => {
+    const dotenvDb = await createTestDatabase();
+    const environmentDb = await createTestDatabase();
+    for (const db of [dotenvDb, environmentDb]) {
+      expect((await cli(['init', '--days', '2', '--database-url', db])).code).toBe(0);
+      const client = await connect(db);
+      await client.query(`INSERT INTO markets (exchange_id, symbol) VALUES (1, 'BTC-PERP')`);
+      await client.end();
+    }
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-dotenv-'));
+    writeFileSync(join(cwd, '.env'), `DATABASE_URL=${dotenvDb}\n`);
+    const [inDotenv, inEnvironment] = [dotenvDb, environmentDb].map((db) => `${new URL(db).host}${new URL(db).pathname} as postgres`);
+    const before = await Promise.all([databaseState(dotenvDb), databaseState(environmentDb)]);
+    for (const argv of [
+      ['clean', '--truncate', '--yes'],
+      ['clean', '--older-than', '1'],
+      ['clean', '--drop-partitions-older-than', '1'],
+    ]) {
+      const refused = await cli(argv, { cwd, env: { DATABASE_URL: environmentDb } });
+      expect({ code: refused.code, stdout: refused.stdout, stderr: refused.stderr }).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `error: clean would delete or replace rows, but DATABASE_URL in .env (${inDotenv}) and DATABASE_URL in the environment (${inEnvironment}) name different databases, and .env wins: nothing was changed; give the database to change with --database-url, or make the two agree\n`,
+      });
+    }
+    expect(await Promise.all([databaseState(dotenvDb), databaseState(environmentDb)])).toEqual(before);
+    // What changes nothing still runs there, with the note; .env keeps its precedence.
+    const preview = await cli(['clean', '--truncate', '--dry-run'], { cwd, env: { DATABASE_URL: environmentDb } });
+    expect(preview.code).toBe(0);
+    expect(preview.stderr).toContain('; .env wins');
+    expect(preview.stdout).toContain(`prune ${new URL(dotenvDb).pathname.slice(1)} (dry run`);
+    // The same URL in both places is no conflict; and --database-url names the target beyond doubt.
+    const same = await cli(['clean', '--truncate', '--yes'], { cwd, env: { DATABASE_URL: dotenvDb } });
+    expect(same.code).toBe(0);
+    const named = await cli(['clean', '--truncate', '--yes', '--database-url', environmentDb], {
+      cwd,
+      env: { DATABASE_URL: environmentDb },
+    });
+    expect(named.code).toBe(0);
+    for (const db of [dotenvDb, environmentDb]) {
+      const client = await connect(db);
+      expect((await fingerprint(client, 'markets')).rows).toBe(0);
+      await client.end();
+    }
+  });
+
+  it('reaches a database whose name has reserved characters written %3B or %23, and names it right when it is missing', async () => {
+    const base = new URL(url);
+    const named = (encoded: string) => `${base.protocol}//${base.username}:${base.password}@${base.host}/${encoded}`;
+    const missing = await cli(['stats', '--database-url', named('perps_no%3Bsuch')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(
+      `database "perps_no;such" does not exist. The server is up, but has no database perps_no;such: create it with \`createdb -h ${base.hostname} -p ${base.port} 'perps_no;such'\``,
+    );
+    for (const name of ['perps_semi;colon', 'perps_hash#sign']) await createTestDatabase(name);
+    for (const [encoded, name] of [
+      ['perps_semi%3Bcolon', 'perps_semi;colon'],
+      ['perps_semi;colon', 'perps_semi;colon'],
+      ['perps_hash%23sign', 'perps_hash#sign'],
+    ]) {
+      const result = await cli(['migrate', '--database-url', named(encoded ?? '')]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.split('\n')[0]).toMatch(new RegExp(`^migrate ${name}: `));
+    }
   });
 
   it('takes --days and --create-partitions-days with both init and partitions', async () => {
@@ -278,7 +367,10 @@ describe('local runner against a real server', () => {
     const fresh = await createTestDatabase();
     expect((await cli(['init', '--database-url', fresh])).code).toBe(0);
     const result = await cli(['sample-data', '--days', '2', '--format', 'json', '--database-url', fresh]);
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/^target: [^\n]*\n$/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+      code: 0,
+      stderr: expect.stringMatching(/^target: [^\n]*\nwarning: [^\n]*\n$/),
+    });
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ operation: 'sample-data', days: 2 });
     const client = await connect(fresh);
@@ -359,6 +451,7 @@ describe('local runner against a real server', () => {
     expect(refused.code).toBe(3); // the test server has no TLS: asking for it must fail, not be ignored
     expect(refused.stderr.split('\n')).toEqual([
       expect.stringMatching(/^target: /),
+      PASSWORD_ON_COMMAND_LINE,
       expect.stringMatching(
         /^error: cannot connect to [^ ]+: The server does not support SSL connections\. Enable ssl on the server, or set DB_SSL=disable \(or sslmode=disable in the URL\) on a network you trust\. \(URL from --database-url\)$/,
       ),
@@ -376,7 +469,9 @@ describe('local runner against a real server', () => {
     expect(watched.stderr).toContain('… tickers: created tickers_');
     const piped = await cli(['partitions', '--days', '3', '--database-url', fresh]);
     expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe(`target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)\n`);
+    expect(piped.stderr).toBe(
+      `target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)\n${PASSWORD_ON_COMMAND_LINE}\n`,
+    );
   });
 
   it('prints the partial report and exits 1 when some tables failed', async () => {
@@ -391,8 +486,12 @@ describe('local runner against a real server', () => {
     expect(result.stderr).toMatch(
       /^error: partitions failed on funding_rates \(create funding_rates_\d{4}_\d{2}_\d{2}(, funding_rates_\d{4}_\d{2}_\d{2}){6}: could not get its lock within 100 ms in 1 attempts[^\n]*\)$/m,
     );
-    // The target line, then one error line, not one per step.
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^target: /), expect.stringMatching(/^error: /)]);
+    // The target line (and the password's warning), then one error line, not one per step.
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^target: /),
+      PASSWORD_ON_COMMAND_LINE,
+      expect.stringMatching(/^error: /),
+    ]);
   });
 
   it("prints migrate's notices: here, the grants given to the existing roles by an owner that may not create roles", async () => {
@@ -429,8 +528,9 @@ describe('local runner as a login that lacks privileges', () => {
     ({ url: stranger } = strangerLogin);
   });
 
-  /** The one error line of a run: what follows the target line. */
-  const errorLines = (stderr: string) => stderr.split('\n').filter((line) => line !== '' && !line.startsWith('target: '));
+  /** The one error line of a run: what follows the target line (and the warning that the URL's password shows in ps, tested above). */
+  const errorLines = (stderr: string) =>
+    stderr.split('\n').filter((line) => line !== '' && !line.startsWith('target: ') && line !== PASSWORD_ON_COMMAND_LINE);
 
   it.each([
     ['migrate as the writer', ['migrate'], () => writer],
@@ -451,9 +551,23 @@ describe('local runner as a login that lacks privileges', () => {
 
   it('stats: the reader is enough; a login without perps_reader is told to get it', async () => {
     expect((await cli(['stats', '--database-url', reader])).code).toBe(0);
+    // Issue 22 point 8: migrate revoked CONNECT from PUBLIC, so a login in no perps group is
+    // refused at the door (before, it connected and was told it lacked SELECT on the tables).
     const refused = await cli(['stats', '--database-url', stranger]);
     expect(refused.code).toBe(6);
+    const { username: role, hostname, port, pathname } = new URL(stranger);
+    const database = pathname.slice(1);
+    expect(errorLines(refused.stderr)).toEqual([
+      `error: cannot connect to ${hostname}:${port}/${database} as ${role}: permission denied for database "${database}". Only perps_reader, perps_writer and the owner may connect (see README, Roles): make the login a member of one (GRANT perps_reader TO "${role}"), or have the owner run GRANT CONNECT ON DATABASE "${database}" TO "${role}"`,
+    ]);
+  });
+
+  it('stats: a login that may connect but lacks perps_reader is told to get it', async () => {
+    const admin = await connect(url);
     const role = new URL(stranger).username;
+    await admin.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(new URL(url).pathname.slice(1))} TO ${pg.escapeIdentifier(role)}`);
+    const refused = await cli(['stats', '--database-url', stranger]);
+    expect(refused.code).toBe(6);
     expect(errorLines(refused.stderr)).toEqual([
       `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
     ]);
@@ -471,7 +585,9 @@ describe('local runner over a Unix socket', () => {
       const { username, password, port } = new URL(server.url);
       const socketUrl = `postgres://${username}:${password}@/postgres?host=${sockets}&port=${port}`;
       const result = await cli(['migrate', '--database-url', socketUrl]);
-      expect(result.stderr).toBe(`target: ${sockets}:${port}/postgres as postgres (URL from --database-url)\n`);
+      expect(result.stderr).toBe(
+        `target: ${sockets}:${port}/postgres as postgres (URL from --database-url)\n${PASSWORD_ON_COMMAND_LINE}\n`,
+      );
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^migrate postgres: \d+ applied/);
     } finally {
@@ -482,7 +598,7 @@ describe('local runner over a Unix socket', () => {
 });
 
 describe('local runner: serve', () => {
-  it('keeps the embedded database open on a loopback URL (pg and psql connect), holds its lock, and stops on SIGTERM', async () => {
+  it('keeps the embedded database open on a loopback URL with a password made for the run (pg and psql connect, nobody else), holds its lock, and stops on SIGTERM', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-serve-'));
     const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/local/main.ts`, 'serve'], {
       cwd,
@@ -493,10 +609,24 @@ describe('local runner: serve', () => {
     try {
       const [chunk] = (await once(server.stdout, 'data')) as [Buffer];
       const url = String(chunk).trim();
-      expect(url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
+      expect(url).toMatch(/^postgres:\/\/postgres:[\w-]{24}@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
       const client = await connect(url);
       expect((await client.query('SELECT 40 + 2 AS answer')).rows).toEqual([{ answer: 42 }]);
       await client.end();
+      // PGlite itself lets in any user with any password: the port checks the generated one.
+      for (const password of ['', 'wrong-password']) {
+        const other = new URL(url);
+        other.password = password;
+        await expect(connect(other.toString())).rejects.toMatchObject({ code: '28P01' });
+      }
+      // Anything but a PostgreSQL startup is cut off, unanswered, before it reaches the database.
+      const stranger = connectTcp(Number(new URL(url).port), '127.0.0.1');
+      const received: Buffer[] = [];
+      stranger.on('data', (data: Buffer) => received.push(data));
+      stranger.on('error', () => undefined);
+      stranger.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await once(stranger, 'close');
+      expect(Buffer.concat(received).toString()).toBe('');
       const psql = spawnSync('psql', [url, '-At', '-c', 'SELECT 6 * 7'], { encoding: 'utf8', timeout: 30_000 });
       expect(psql.stdout.trim()).toBe('42');
       // The same lock as every other run: a second run waits for serve to stop.
@@ -519,7 +649,91 @@ describe('local runner: serve', () => {
   });
 });
 
+/** Files and directories under `path` that its group or other users may read, write or enter, with their modes. */
+function openToOthers(path: string): string[] {
+  const stat = lstatSync(path);
+  const own = (stat.mode & 0o077) !== 0 ? [`${path} ${(stat.mode & 0o777).toString(8)}`] : [];
+  return stat.isDirectory() ? [...own, ...readdirSync(path).flatMap((entry) => openToOthers(join(path, entry)))] : own;
+}
+
 describe('local runner on the embedded database (PGlite)', () => {
+  it('previews drops and a truncate with the rows the partitions hold, and stats counts them, though PGlite keeps no row statistics', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-counts-'));
+    expect((await cli(['init'], { cwd })).code).toBe(0);
+    // Rows of two past days land in the DEFAULT partitions; partitions moves them into day
+    // partitions that are never analyzed, as on the quick-start path.
+    expect((await cli(['sample-data', '--days', '3'], { cwd })).code).toBe(0);
+    expect((await cli(['partitions'], { cwd })).code).toBe(0);
+    const drops = JSON.parse((await cli(['clean', '--drop-partitions-older-than', '1', '--dry-run', '--format', 'json'], { cwd })).stdout);
+    const truncate = JSON.parse((await cli(['clean', '--truncate', '--dry-run', '--format', 'json'], { cwd })).stdout);
+    const truncateTable = (await cli(['clean', '--truncate', '--dry-run'], { cwd })).stdout;
+    const stats = JSON.parse((await cli(['stats', '--format', 'json'], { cwd })).stdout);
+    // After runs that created partitions and wrote rows, nothing in the folder is open to other users.
+    expect(openToOthers(join(cwd, '.pglite'))).toEqual([]);
+
+    // What PGlite itself counts, opened after the runs.
+    const db = await PGlite.create(join(cwd, '.pglite'));
+    const counted = async (relation: string) =>
+      Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${relation}"`)).rows[0]?.n);
+    try {
+      const dropped = drops.actions.filter((a: { action: string }) => a.action === 'drop_partition');
+      expect(dropped.map((a: { relation: string }) => a.relation)).toContain(
+        `trades_${dayOf(new Date(Date.now() - 2 * 86_400_000)).replaceAll('-', '_')}`,
+      );
+      for (const action of dropped) {
+        const rows = await counted(action.relation);
+        expect(rows).toBeGreaterThan(0);
+        expect({ relation: action.relation, rows: action.rows, exact: action.rows_exact }).toEqual({
+          relation: action.relation,
+          rows,
+          exact: true,
+        });
+      }
+      const [plan] = truncate.actions;
+      for (const table of plan.tables as string[]) {
+        const rows = await counted(table);
+        if (plan.rows_exact[table]) expect({ table, rows: plan.rows[table] }).toEqual({ table, rows });
+        else {
+          // An estimate says so, in the row and in the totals the name is typed against.
+          expect(truncateTable).toMatch(new RegExp(`would remove rows: .*\\b${table}=~\\d`));
+          expect(Math.abs(plan.rows[table] - rows)).toBeLessThanOrEqual(rows * 0.05);
+        }
+      }
+      for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates']) {
+        const rows = await counted(table);
+        expect(rows).toBeGreaterThan(0);
+        // Estimated where a partition is past the exact-count size, but never short by the never-analyzed partitions.
+        expect(Math.abs(stats.tables[table].row_count - rows), table).toBeLessThanOrEqual(rows * 0.05);
+      }
+    } finally {
+      await db.close();
+    }
+    // Seven runs, each opening PGlite (a few seconds apiece on a busy machine).
+  }, 240_000);
+
+  it('keeps its folder to its owner and its socket in a private directory, not on a TCP port', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'perps-pglite-modes-')), '.pglite');
+    const first = await startEmbeddedDatabase(dir);
+    await first.stop();
+    // A folder an older version left open (PGlite writes a new database's files 0666) is put right.
+    chmodSync(join(dir, 'PG_VERSION'), 0o666);
+    chmodSync(join(dir, 'base'), 0o777);
+    const embedded = await startEmbeddedDatabase(dir);
+    try {
+      const socketDir = parseDatabaseUrl(embedded.url).searchParams.get('host') ?? '';
+      expect(embedded.url).toMatch(/^postgres:\/\/postgres@\/postgres\?host=[^&]+&port=5432$/);
+      expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+      expect(existsSync(embedded.socket)).toBe(true);
+      const client = await connect(embedded.url);
+      expect((await client.query('SELECT 6 * 7 AS answer')).rows).toEqual([{ answer: 42 }]);
+      await client.end();
+      expect(openToOthers(dir)).toEqual([]);
+    } finally {
+      await embedded.stop();
+    }
+    expect(existsSync(parseDatabaseUrl(embedded.url).searchParams.get('host') ?? '')).toBe(false);
+  });
+
   it('initialises and reports stats with no database configured', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-'));
     // A lock left by a run that died (no such process) is taken over.
@@ -528,7 +742,7 @@ describe('local runner on the embedded database (PGlite)', () => {
     const init = spawnCli(['init'], { cwd });
     expect(init.stderr).toMatch(/using the embedded PostgreSQL \(PGlite\) in .*\.pglite/);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/5 applied/);
+    expect(init.stdout).toMatch(/6 applied/);
     const stats = spawnCli(['stats', '--format', 'json'], { cwd });
     expect(stats.code).toBe(0);
     const report = JSON.parse(stats.stdout);

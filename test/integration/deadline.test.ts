@@ -4,6 +4,7 @@ import { DeadlineError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
 import { type PruneReport, prune } from '../../functions/core/prune';
+import { collectStats } from '../../functions/core/stats';
 import { connect, createTestDatabase, databaseState, testContext } from '../support/database';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 
@@ -65,6 +66,18 @@ describe('a run near its deadline', () => {
     expect(report.partitions_created).toBe(1);
     expect(report.rows_moved).toBe(40 + 15);
     expect(error.message).toContain('stopped before copying rows out of tickers_backlog_1 into tickers_2026_06_11 (tickers)');
+    // The rows of 06-11 and 06-12 (40 each), and only they, are named, with where they wait and what to run.
+    expect(report.rows_out_of_sight).toEqual([{ table: 'tickers', rows: 80, relations: ['tickers_backlog_1', 'tickers_2026_06_11'] }]);
+    expect(error.message).toMatch(
+      /\. 80 rows of tickers \(in tickers_backlog_1, tickers_2026_06_11\) wait out of sight of queries on their tables: run partitions again to bring them back \(`npm run local -- partitions`, or invoke the partitions function with \{\}\); the hourly partitions schedule does so within the hour$/,
+    );
+    const stats = await collectStats(ctx);
+    expect(stats.tables.tickers).toMatchObject({
+      row_count: 40,
+      backlog_rows: 80,
+      backlog_tables: ['tickers_backlog_1', 'tickers_2026_06_11'],
+    });
+    expect(stats.tables.trades).toMatchObject({ backlog_rows: 0, backlog_tables: [] });
     // Rows of 06-11 and 06-12 are out of sight of the parent until a run attaches their days.
     const counts = await client.query(
       `SELECT (SELECT count(*) FROM tickers)::int AS visible, (SELECT count(*) FROM tickers_2026_06_11)::int AS day,
@@ -83,6 +96,8 @@ describe('a run near its deadline', () => {
 
     const rerun = await ensurePartitions(ctx, { daysAhead: 3 });
     expect(rerun.tables.every((t) => t.status === 'ok' && t.runway_days === 3)).toBe(true);
+    expect(rerun.rows_out_of_sight).toEqual([]);
+    expect((await collectStats(ctx)).tables.tickers).toMatchObject({ backlog_rows: 0, backlog_tables: [] });
     expect(rerun.partitions_created).toBe(4 * 6 - 1);
     expect(await dataFingerprint(url)).toEqual(before);
   });

@@ -37,13 +37,61 @@ describe('migration runner', () => {
     expect((error as Error).message).toMatch(/0002_seed_exchanges\.sql was edited after it was applied/);
   });
 
-  it('stops with an error naming a ledger entry that has no file', async () => {
+  it("stops with an error naming a ledger entry that has no file, older than the build's newest file (a deleted migration)", async () => {
     const url = await createTestDatabase();
     const ctx = testContext(url);
     await migrate(ctx);
-    const error = await migrate(ctx, { migrations: files.slice(0, 2) }).catch((e: unknown) => e);
+    const error = await migrate(ctx, { migrations: files.filter((f) => f.name !== '0003_roles.sql') }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).message).toMatch(/0003_roles\.sql is recorded as applied but this build has no such file/);
+  });
+
+  // Issue 23, point 2: a deploy's rollback runs the previous migrate version (CDK's Trigger
+  // invokes the old function version on the rollback's Update), which meets a ledger with the
+  // newer build's migrations: it must succeed and change nothing.
+  it('reports a database ahead of this build (ahead_by, a notice) and changes nothing, without failing', async () => {
+    const url = await createTestDatabase();
+    const newer = [
+      ...files,
+      { name: '9990_newer.sql', sql: 'CREATE TABLE newer_build (id int);' },
+      { name: '9991_newest.sql', sql: 'SELECT 1;' },
+    ];
+    await migrate(testContext(url), { migrations: newer });
+    const client = await connect(url);
+    // What the newer build's grants would not have: this run must not touch them either.
+    await client.query('REVOKE SELECT ON exchanges FROM perps_reader');
+    const ledger = 'SELECT name, checksum, applied_at FROM perps_schema_migrations ORDER BY name';
+    const before = (await client.query(ledger)).rows;
+    const grantsBefore = (await client.query(`SELECT has_table_privilege('perps_reader', 'exchanges', 'SELECT') AS can`)).rows;
+
+    const report = await migrate(testContext(url));
+    expect(report).toMatchObject({ applied: 0, ahead_by: 2, grants: [] });
+    expect(report.migrations).toEqual(files.map((f) => ({ name: f.name, status: 'already_applied' })));
+    expect(report.notices).toEqual([
+      expect.stringMatching(
+        /^the database is ahead of this build by 2 migrations \(9990_newer\.sql, 9991_newest\.sql\), applied by a newer build: nothing was applied or granted; /,
+      ),
+    ]);
+    expect((await client.query(ledger)).rows).toEqual(before);
+    expect((await client.query(`SELECT has_table_privilege('perps_reader', 'exchanges', 'SELECT') AS can`)).rows).toEqual(grantsBefore);
+    expect(grantsBefore).toEqual([{ can: false }]);
+  });
+
+  it("still fails a database ahead of this build when one of this build's applied files was edited", async () => {
+    const url = await createTestDatabase();
+    await migrate(testContext(url), { migrations: [...files, { name: '9990_newer.sql', sql: 'SELECT 1;' }] });
+    const edited = files.map((f) => (f.name === '0002_seed_exchanges.sql' ? { ...f, sql: `${f.sql}\n-- edited` } : f));
+    const error = await migrate(testContext(url), { migrations: edited }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(/0002_seed_exchanges\.sql was edited after it was applied/);
+  });
+
+  it('still refuses a file of this build that is pending while the ledger has a newer one it does not know', async () => {
+    const url = await createTestDatabase();
+    await migrate(testContext(url), { migrations: [...files.slice(0, -1), { name: '9990_newer.sql', sql: 'SELECT 1;' }] });
+    const error = await migrate(testContext(url)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(new RegExp(`${files.at(-1)?.name.replace('.', '\\.')} sorts before 9990_newer\\.sql`));
   });
 
   it('refuses a new file that sorts before one already applied', async () => {
@@ -76,11 +124,12 @@ describe('migration runner', () => {
     const report = await migrate(testContext(owner.url));
     expect(report.applied).toBe(files.length);
     const database = new URL(url).pathname.slice(1);
-    expect(report.notices).toEqual(
-      ['perps_reader', 'perps_writer'].map((role) =>
+    expect(report.notices).toEqual([
+      ...['perps_reader', 'perps_writer'].map((role) =>
         expect.stringMatching(new RegExp(`^granted ${role} its missing privileges on database ${database}: `)),
       ),
-    );
+      expect.stringMatching(new RegExp(`^revoked CONNECT on database ${database} from PUBLIC: `)),
+    ]);
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM exchanges`);
     expect(rows[0]?.n).toBe(7);
   });

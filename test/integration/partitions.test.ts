@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
+import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
 import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
 import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
@@ -265,6 +266,52 @@ describe('partitions', () => {
     const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
     expect(report.tables.find((t) => t.table === 'tickers')).toMatchObject({ status: 'ok', rows_unplaceable: 4, rows_moved: 0 });
     await client.query(`DELETE FROM tickers_default`);
+  });
+
+  it('keeps rows at 9999-12-31 23:00, infinity, -infinity and BC in sight in the default partition, places a late row beside them, and succeeds run after run', async () => {
+    const client = await connect(url);
+    const odd = ['9999-12-31T23:00:00Z', 'infinity', '-infinity', '0044-03-15T00:00:00Z BC'];
+    await client.query(
+      `INSERT INTO trades (exchange_id, symbol, ts, price, size) SELECT 1, 'ODD', t, 1, 1 FROM unnest($1::timestamptz[]) AS t`,
+      [[...odd, '2026-05-02T10:00:00Z']],
+    );
+    const before = await fingerprint(client, 'trades');
+    for (const run of [1, 2]) {
+      const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+      expect(
+        report.tables.find((t) => t.table === 'trades'),
+        `run ${run}`,
+      ).toMatchObject({
+        status: 'ok',
+        errors: [],
+        rows_unplaceable: 4,
+        rows_moved: run === 1 ? 1 : 0,
+      });
+      const where = await client.query<{ part: string; ts: string }>(
+        `SELECT tableoid::regclass::text AS part, ts::text AS ts FROM trades WHERE symbol = 'ODD' ORDER BY part, ts`,
+      );
+      expect(where.rows.map((r) => r.part)).toEqual(['trades_2026_05_02', ...odd.map(() => 'trades_default')]);
+      const backlogs = await client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'trades\\_backlog\\_%'`);
+      expect(backlogs.rows, `run ${run}`).toEqual([]);
+      expect(await fingerprint(client, 'trades')).toEqual(before);
+    }
+    await client.query(`DELETE FROM trades WHERE symbol = 'ODD'`);
+  });
+
+  it('finishes a backlog an older version kept for a row at 9999-12-31 23:00: its rows go back to the default partition', async () => {
+    const client = await connect(url);
+    // What every run of the older version left: the DEFAULT partition swapped out, never dropped.
+    await client.query(`CREATE TABLE trades_backlog_1 (LIKE trades INCLUDING DEFAULTS)`);
+    await client.query(`COMMENT ON TABLE trades_backlog_1 IS ${pg.escapeLiteral(BACKLOG_COMMENT)}`);
+    await client.query(
+      `INSERT INTO trades_backlog_1 (exchange_id, symbol, ts, price, size) VALUES (1, 'OLD', '9999-12-31 23:00+00', 1, 1), (1, 'OLD', 'infinity', 1, 1)`,
+    );
+    const report = await ensurePartitions(testContext(url, { now: NOW }), { daysAhead: 3 });
+    expect(report.tables.find((t) => t.table === 'trades')).toMatchObject({ status: 'ok', rows_unplaceable: 2 });
+    const where = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'OLD'`);
+    expect(where.rows).toEqual([{ part: 'trades_default' }, { part: 'trades_default' }]);
+    expect(await client.query(`SELECT to_regclass('trades_backlog_1') AS t`).then((r) => r.rows[0]?.t)).toBeNull();
+    await client.query(`DELETE FROM trades WHERE symbol = 'OLD'`);
   });
 
   it('reads partition bounds whatever the DateStyle', async () => {

@@ -1,11 +1,19 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { migrate } from '../../functions/core/migrate';
+import { OPERATIONS } from '../../functions/core/operations';
 import { ensurePartitions } from '../../functions/core/partitions';
+import { collectStats } from '../../functions/core/stats';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+import { recordOutput } from '../support/secret-guard';
 
 /*
  * Recovery of a loaded DEFAULT partition, audited statement by statement: after each statement
@@ -164,4 +172,77 @@ it('waits out a vacuum of its own tables (autovacuum yields only after deadlock_
   expect(vacuumed).toBe(true);
   expect(report.tables.map((t) => t.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
   expect((await client.query(`SELECT 1 FROM pg_class WHERE relname LIKE '%\\_backlog\\_%'`)).rowCount).toBe(0);
+});
+
+it('says, when Ctrl-C interrupts the runner mid-recovery, how many rows of which table wait out of sight and what to run; stats shows them; the next run brings them back', async () => {
+  const url = await createTestDatabase();
+  const client = await connect(url);
+  await migrate(testContext(url));
+  // Two past days of rows wait in the DEFAULT partitions; copied a row a batch, the recovery
+  // takes long enough for the interrupt to come in mid-way.
+  const perTable = 2 * 400;
+  await insertRows(client, instantsOverDays(new Date(Date.now() - 4 * DAY), 2, 400));
+  const before = await dataFingerprint(url);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const runner = spawn(`${root}node_modules/.bin/tsx`, [`${root}functions/local/main.ts`, 'partitions'], {
+    cwd: mkdtempSync(join(tmpdir(), 'perps-interrupt-')),
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      DATABASE_URL: url,
+      MAINTENANCE_BATCH_SIZE: '1',
+      PERPS_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  runner.stdout.on('data', (chunk) => {
+    stdout += String(chunk);
+  });
+  // 'close', not 'exit': the last lines may still be in the pipes when the process exits.
+  const exited = new Promise<number | null>((resolve) => runner.once('close', resolve));
+  // Ctrl-C once the first DEFAULT partition (tickers') is swapped out: its rows are out of sight.
+  // Once only: a second Ctrl-C kills it at once.
+  await new Promise<void>((resolve) => {
+    let sent = false;
+    runner.stderr.on('data', (chunk) => {
+      stderr += String(chunk);
+      if (!sent && stderr.includes('default partition swapped out')) {
+        sent = runner.kill('SIGINT');
+        resolve();
+      }
+    });
+  });
+  const code = await exited;
+  recordOutput('interrupted runner stderr', stderr);
+  const visible = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM tickers')).rows[0]?.n);
+  const hidden = perTable - visible;
+  expect(hidden).toBeGreaterThan(0);
+  expect(code).toBe(130);
+  expect(stderr).toContain('interrupted: stopping before the next step');
+  const error = stderr.split('\n').find((line) => line.startsWith('error: '));
+  expect(error).toMatch(
+    /^error: stopped before .* \(tickers\): the run was interrupted \(Ctrl-C or SIGTERM\)\. Every step before it is complete/,
+  );
+  expect(error).toMatch(
+    new RegExp(
+      `\\. ${hidden} rows of tickers \\(in tickers_backlog_1(, tickers_\\d{4}_\\d{2}_\\d{2})?\\) wait out of sight of queries on their tables: run partitions again to bring them back \\(\`npm run local -- partitions\`, or invoke the partitions function with \\{\\}\\); the hourly partitions schedule does so within the hour$`,
+    ),
+  );
+  expect(stdout).toContain(`out of sight: ${hidden} rows of tickers in tickers_backlog_1`);
+
+  // stats counts them apart from the rows in sight, and publishes them.
+  const stats = await collectStats(testContext(url));
+  expect(stats.tables.tickers).toMatchObject({ row_count: visible, backlog_rows: hidden });
+  expect((stats.tables.tickers as { backlog_tables: string[] }).backlog_tables[0]).toBe('tickers_backlog_1');
+  expect(OPERATIONS.stats.metrics(stats).database).toMatchObject({ BacklogRows: hidden });
+
+  const rerun = await ensurePartitions(testContext(url), { daysAhead: 3 });
+  expect(rerun.tables.every((t) => t.status === 'ok')).toBe(true);
+  expect(rerun.rows_out_of_sight).toEqual([]);
+  expect(await dataFingerprint(url)).toEqual(before);
+  const after = await collectStats(testContext(url));
+  expect(TIME_SERIES_TABLES.map((table) => (after.tables[table] as { backlog_rows: number }).backlog_rows)).toEqual([0, 0, 0, 0]);
 });

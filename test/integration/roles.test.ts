@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PartialFailureError } from '../../functions/core/errors';
+import { MAINTENANCE_LOCK_KEY } from '../../functions/core/db/sessions';
+import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
 import type { MigrateReport } from '../../functions/core/migrate';
 import { OPERATIONS } from '../../functions/core/operations';
 import {
@@ -96,10 +97,18 @@ const MATRIX: [action: string, sql: string, writer: 'allowed' | 'denied', reader
     'allowed',
     'denied',
   ],
+  // Issue 22 point 9: the ingester inserts through the parents, which route rows to their
+  // partitions with the parent's privileges alone; nothing may be written into a partition directly.
   [
     'INSERT into a day partition directly',
     `INSERT INTO tickers_2026_06_16 (exchange_id, symbol, ts) VALUES (1, 'X', '2026-06-16 01:00+00')`,
-    'allowed',
+    'denied',
+    'denied',
+  ],
+  [
+    'INSERT into a DEFAULT partition directly',
+    `INSERT INTO tickers_default (exchange_id, symbol, ts) VALUES (1, 'X', '2030-01-01 01:00+00')`,
+    'denied',
     'denied',
   ],
   ['INSERT into markets, ON CONFLICT DO NOTHING', `${MARKET} ON CONFLICT (exchange_id, symbol) DO NOTHING`, 'allowed', 'denied'],
@@ -115,7 +124,12 @@ const MATRIX: [action: string, sql: string, writer: 'allowed' | 'denied', reader
     'allowed',
     'denied',
   ],
-  ['INSERT into exchanges', `INSERT INTO exchanges (name) VALUES ('newex')`, 'allowed', 'denied'],
+  [
+    'INSERT into exchanges (seeded by migrate; an ingester only reads it)',
+    `INSERT INTO exchanges (name) VALUES ('newex')`,
+    'denied',
+    'denied',
+  ],
   ['nextval of a sequence', `SELECT nextval('tickers_id_seq')`, 'allowed', 'denied'],
   ['UPDATE rows', `UPDATE tickers SET last_price = 2`, 'denied', 'denied'],
   ['DELETE rows', 'DELETE FROM tickers', 'denied', 'denied'],
@@ -214,11 +228,14 @@ describe('roles on the first database', () => {
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
     const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
-    expect(report).toMatchObject({ applied: 5 });
+    expect(report).toMatchObject({ applied: 6 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
       'no privileges were granted for "public"',
       `CREATE on schema public not revoked from PUBLIC: user ${migrator.role} does not own schema public; ask an administrator to run REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CREATE ON SCHEMA public TO ${migrator.role} (see README, Roles)`,
+      // 0003's INSERT on exchanges and the 4 DEFAULT partitions, and in its default privileges.
+      writerRevokedNotice(databaseOf(other), migrator.role, 5),
+      publicRevokedNotice(databaseOf(other)),
     ]);
   });
 
@@ -238,6 +255,178 @@ describe('roles on the first database', () => {
   });
 });
 
+describe('issue 22 point 9: perps_writer inserts what an ingester writes, and nothing that maintenance drops', () => {
+  it('inserts through the parents (routed to a day partition and to the DEFAULT one), into markets and ingest_events, with RETURNING', async () => {
+    const ingester = await connect(writerLogin.url);
+    const { rows: market } = await ingester.query<{ id: string }>(
+      `INSERT INTO markets (exchange_id, symbol) VALUES (2, 'SOL-PERP') ON CONFLICT (exchange_id, symbol) DO NOTHING RETURNING id`,
+    );
+    const marketId = market[0]?.id;
+    expect(marketId).toBeDefined();
+    // Per table: a day that has a partition, and one that has none (its row waits in the DEFAULT partition).
+    const inserts = {
+      tickers: ['', ''],
+      orderbooks: ['', ''],
+      trades: [', price, size', ', 1, 1'],
+      funding_rates: [', rate', ', 0.0001'],
+    };
+    for (const [table, [columns, values]] of Object.entries(inserts)) {
+      await ingester.query(
+        `INSERT INTO ${table} (exchange_id, market_id, symbol, ts${columns})
+         VALUES (2, $1, 'SOL-PERP', '2026-06-16 08:00+00'${values}), (2, $1, 'SOL-PERP', '2031-01-01 08:00+00'${values}) RETURNING id`,
+        [marketId],
+      );
+    }
+    await ingester.query(
+      `INSERT INTO ingest_events (exchange_id, market_id, symbol, event_type, status) VALUES (2, $1, 'SOL-PERP', 'ws', 'ok') RETURNING id`,
+      [marketId],
+    );
+    const admin = await connect(url);
+    for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates']) {
+      const { rows } = await admin.query<{ partition: string }>(
+        `SELECT tableoid::regclass::text AS partition FROM ${table} WHERE symbol = 'SOL-PERP' ORDER BY ts`,
+      );
+      expect(rows.map((r) => r.partition)).toEqual([`${table}_2026_06_16`, `${table}_default`]);
+      expect(await privilegesOn(admin, `${table}_default`)).toEqual(READ);
+    }
+  });
+
+  it('may not insert into exchanges, a backlog, an in-progress day table or a restore table, made by the maintenance user after migrate', async () => {
+    // Named as partitions and restore name them; made by the maintenance user, as they are, so
+    // they get exactly the privileges its default privileges give (what 0003 made INSERT).
+    const maintenance = await connect(maintenanceUrl);
+    const made = ['tickers_backlog_1', 'tickers_2026_06_10', 'tickers_2026_06_11_restore'];
+    for (const table of made) await maintenance.query(`CREATE TABLE ${table} (LIKE tickers INCLUDING DEFAULTS)`);
+    try {
+      for (const table of ['exchanges', ...made]) {
+        const sql =
+          table === 'exchanges'
+            ? `INSERT INTO exchanges (name) VALUES ('forged')`
+            : `INSERT INTO ${table} (exchange_id, symbol, ts) VALUES (1, 'X', '2026-06-10 01:00+00')`;
+        expect([table, await attempt(writer, sql)]).toEqual([table, 'denied']);
+        expect([table, await attempt(reader, sql)]).toEqual([table, 'denied']);
+      }
+    } finally {
+      await maintenance.query(`DROP TABLE ${made.join(', ')}`);
+    }
+  });
+});
+
+describe('issue 22 point 8: only the roles that run maintenance can hold its lock', () => {
+  it('a login in no perps group cannot connect, so cannot take the lock; perps_writer, perps_reader and the maintenance user still connect', async () => {
+    const admin = await connect(url);
+    const stranger = await loginRole(admin, url, 'perps_stranger');
+    const blocker = await connect(stranger.url).then(
+      async (client) => {
+        await client.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
+        return client;
+      },
+      (error: unknown) => error,
+    );
+    expect(blocker).toMatchObject({ code: '42501', message: `permission denied for database "${databaseOf(url)}"` });
+    expect(await OPERATIONS.partitions.run(testContext(maintenanceUrl, { now: NOW }), { daysAhead: 3 })).toMatchObject({
+      operation: 'partitions',
+    });
+    for (const login of [writerLogin.url, readerLogin.url, maintenanceUrl]) {
+      expect((await (await connect(login)).query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    }
+  });
+
+  it('a busy lock names the session holding it: pid, user, application_name and since when', async () => {
+    const holder = await connect(maintenanceUrl, { application_name: 'psql-left-open' });
+    const { rows } = await holder.query<{ pid: number; since: Date }>(
+      'SELECT pg_backend_pid() AS pid, backend_start AS since FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+    );
+    const { pid, since } = rows[0] ?? { pid: 0, since: new Date(0) };
+    await holder.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
+    try {
+      const error = await OPERATIONS.partitions.run(testContext(maintenanceUrl, { now: NOW }), { daysAhead: 3 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockBusyError);
+      expect((error as LockBusyError).message).toBe(
+        `partitions: another maintenance run (migrate, partitions, prune or vacuum) holds the maintenance lock on this database (pid ${pid}, user "${maintenanceRole}", application_name "psql-left-open", connected since ${since.toISOString()}; did not wait); run again when it has finished`,
+      );
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY]);
+    }
+  });
+
+  it('a group member holding it is named as one that runs no maintenance, with how to end its session; its name shown escaped', async () => {
+    const admin = await connect(url);
+    // A login name is anyone's to choose (CREATEROLE): this one would clear the screen.
+    const member = await loginRole(admin, url, 'perps_\u001b[2J');
+    await admin.query(`GRANT perps_writer TO ${pg.escapeIdentifier(member.role)}`);
+    const holder = await connect(member.url, { application_name: 'rogue-lock' });
+    const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    await holder.query('SELECT pg_advisory_lock($1)', [MAINTENANCE_LOCK_KEY]);
+    try {
+      const error = await OPERATIONS.prune.run(testContext(maintenanceUrl, { now: NOW }), { olderThanDays: 30 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockBusyError);
+      const shown = member.role.replace('\u001b', '\\x1b');
+      expect((error as LockBusyError).message).toBe(
+        `prune: the maintenance lock on this database is held by a session of a user that runs no maintenance (pid ${pid}, user "${shown}", application_name "rogue-lock", connected since a time pg_stat_activity hides from this login; did not wait): end that session (SELECT pg_terminate_backend(${pid}), as a superuser or a member of pg_signal_backend), then run again; only perps_reader, perps_writer and the owner should be able to connect (see README, Roles)`,
+      );
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY]);
+    }
+  });
+});
+
+/**
+ * Issue 22 points 8 and 9 on a database deployed before them: migration 0003's grants (INSERT on
+ * every table and in the default privileges) and PUBLIC's CONNECT, as an older build's migrate
+ * leaves them (also after a rollback), and partitions and work tables made under them. The next
+ * migrate takes back exactly that, and the one after changes nothing.
+ */
+describe('an existing deployment: the next migrate moves it to the new grants, once', () => {
+  const upgraded = once(async () => {
+    const upgradeUrl = await createTestDatabase();
+    const owner = await ownerWithoutCreateRole(upgradeUrl);
+    await migrateAs(owner.url);
+    const asOwner = await connect(owner.url);
+    const database = pg.escapeIdentifier(databaseOf(upgradeUrl));
+    await asOwner.query(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO perps_writer;
+      REVOKE ALL ON perps_schema_migrations, archive_ledger FROM perps_writer;
+      ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT ON TABLES TO perps_writer;
+      GRANT CONNECT ON DATABASE ${database} TO PUBLIC`);
+    await OPERATIONS.partitions.run(testContext(owner.url, { now: NOW }), { daysAhead: 3 });
+    await asOwner.query('CREATE TABLE tickers_backlog_1 (LIKE tickers); CREATE TABLE tickers_2026_06_11_restore (LIKE tickers)');
+    const before = await privilegesOn(asOwner, 'tickers_2026_06_16');
+    const migrated = await migrateAs(owner.url);
+    const again = await migrateAs(owner.url);
+    return { upgradeUrl, owner: owner.role, asOwner, before, migrated, again };
+  });
+
+  it('revokes perps_writer INSERT beyond the six tables (partitions, backlog and restore tables, default privileges) and PUBLIC CONNECT', async () => {
+    const { upgradeUrl, owner, before, migrated } = await upgraded();
+    const database = databaseOf(upgradeUrl);
+    expect(before).toEqual(READ_AND_WRITE);
+    // exchanges, 4 DEFAULT partitions, 3 days x 4 tables, the backlog and the restore table.
+    expect(migrated.revokes.map((r) => [r.role, r.on, r.privileges, r.objects.length])).toEqual([
+      ['perps_writer', 'table', 'INSERT', 19],
+      ['perps_writer', 'future table', 'INSERT', 1],
+      ['PUBLIC', 'database', 'CONNECT', 1],
+    ]);
+    expect(migrated).toMatchObject({ applied: 0, grants: [] });
+    expect(migrated.notices).toEqual([writerRevokedNotice(database, owner, 19), publicRevokedNotice(database)]);
+  });
+
+  it('leaves the writer INSERT on the parents alone, and the next migrate finds nothing to change', async () => {
+    const { upgradeUrl, asOwner, again } = await upgraded();
+    for (const table of ['tickers_2026_06_16', 'tickers_default', 'tickers_backlog_1', 'tickers_2026_06_11_restore']) {
+      expect([table, await privilegesOn(asOwner, table)]).toEqual([table, READ]);
+    }
+    for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates', 'markets', 'ingest_events']) {
+      expect([table, await privilegesOn(asOwner, table)]).toEqual([table, READ_AND_WRITE]);
+    }
+    await asOwner.query('CREATE TABLE tickers_backlog_2 (LIKE tickers)');
+    expect(await privilegesOn(asOwner, 'tickers_backlog_2')).toEqual(READ);
+    expect(await privilegesOn(asOwner, 'exchanges')).toEqual(READ);
+    const { rows } = await asOwner.query(`SELECT has_database_privilege('public', $1, 'CONNECT') AS public_may`, [databaseOf(upgradeUrl)]);
+    expect(rows[0]).toEqual({ public_may: false });
+    expect(again).toMatchObject({ applied: 0, grants: [], revokes: [], notices: [] });
+  });
+});
+
 /** `loginUrl` (a login role's URL) pointed at the database of `databaseUrl`. */
 function onDatabase(loginUrl: string, databaseUrl: string): string {
   const target = new URL(loginUrl);
@@ -253,15 +442,24 @@ async function migrateAs(url: string): Promise<MigrateReport> {
 
 /**
  * The notices of a migrate that granted both roles everything on tables and sequences it owns.
- * `tables` counts the writer's tables: the reader also reads the archive ledger, the writer may not.
+ * `tables` counts the writer's tables: the reader also reads the archive ledger, the writer may
+ * not; the writer may INSERT into the six tables an ingester writes (issue 22 point 9).
  */
 function grantedNotices(database: string, user: string, tables: number, sequences: number, { connect = true } = {}): string[] {
   const onDatabase = connect ? 'CONNECT on the database; ' : '';
   return [
     `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later`,
-    `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on ${tables} tables; USAGE, SELECT on ${sequences} sequences; SELECT, INSERT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
+    `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on 6 tables; SELECT on ${tables - 6} tables; USAGE, SELECT on ${sequences} sequences; SELECT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
   ];
 }
+
+/** The notice of a migrate that revoked CONNECT from PUBLIC (issue 22 point 8). */
+const publicRevokedNotice = (database: string) =>
+  `revoked CONNECT on database ${database} from PUBLIC: only perps_reader, perps_writer, the owner and superusers may connect; make another login a member of perps_reader or perps_writer, or GRANT CONNECT ON DATABASE to it (see README, Roles)`;
+
+/** The notice of a migrate that took back what migration 0003 gave perps_writer beyond ingestion. */
+const writerRevokedNotice = (database: string, user: string, tables: number) =>
+  `revoked from perps_writer on database ${database} what ingestion does not need: INSERT on ${tables} tables; INSERT on the tables user ${user} creates later`;
 
 /** The statements a notice asks an administrator to run, one per element. */
 function administratorStatements(notice: string | undefined): string[] {
@@ -283,6 +481,8 @@ async function privilegesOn(client: pg.ClientBase, relation: string): Promise<Re
 }
 
 const READ_AND_WRITE = { reader_select: true, reader_insert: false, writer_select: true, writer_insert: true };
+/** A partition: both read it; the writer inserts through its parent only. */
+const READ = { reader_select: true, reader_insert: false, writer_select: true, writer_insert: false };
 const READ_ONLY = { reader_select: true, reader_insert: false, writer_select: false, writer_insert: false };
 const NOTHING = { reader_select: false, reader_insert: false, writer_select: false, writer_insert: false };
 
@@ -307,10 +507,10 @@ const secondDatabase = once(async () => {
 describe('a second database in the cluster, migrated by an owner without CREATEROLE after the roles exist', () => {
   it('migrate grants the roles what migration 0003 skipped, and says exactly that (not "ask an administrator to create" them)', async () => {
     const { url: secondUrl, owner, first } = await secondDatabase();
-    expect(first.applied).toBe(5);
+    expect(first.applied).toBe(6);
     // 7 tables and the 4 DEFAULT partitions (the migration ledger is the maintenance user's alone,
     // the archive ledger is read by perps_reader only); 7 sequences.
-    expect(first.notices).toEqual(grantedNotices(databaseOf(secondUrl), owner, 11, 7));
+    expect(first.notices).toEqual([...grantedNotices(databaseOf(secondUrl), owner, 11, 7), publicRevokedNotice(databaseOf(secondUrl))]);
     expect(first.grants.map((g) => [g.role, g.on, g.privileges, g.objects.length])).toEqual([
       ['perps_reader', 'database', 'CONNECT', 1],
       ['perps_reader', 'schema', 'USAGE', 1],
@@ -318,24 +518,26 @@ describe('a second database in the cluster, migrated by an owner without CREATER
       ['perps_reader', 'future table', 'SELECT', 1],
       ['perps_writer', 'database', 'CONNECT', 1],
       ['perps_writer', 'schema', 'USAGE', 1],
-      ['perps_writer', 'table', 'SELECT, INSERT', 11],
+      ['perps_writer', 'table', 'SELECT, INSERT', 6],
+      ['perps_writer', 'table', 'SELECT', 5],
       ['perps_writer', 'sequence', 'USAGE, SELECT', 7],
-      ['perps_writer', 'future table', 'SELECT, INSERT', 1],
+      ['perps_writer', 'future table', 'SELECT', 1],
       ['perps_writer', 'future sequence', 'USAGE, SELECT', 1],
     ]);
+    expect(first.revokes).toEqual([{ role: 'PUBLIC', privileges: 'CONNECT', on: 'database', objects: [databaseOf(secondUrl)] }]);
   });
 
   it("has_table_privilege('perps_reader', 'trades', 'SELECT') is true, on partitions made later too, and the ledger stays closed", async () => {
     const { admin } = await secondDatabase();
     expect(await privilegesOn(admin, 'trades')).toEqual(READ_AND_WRITE);
-    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ);
     expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
     expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
   });
 
   it('the next migrate finds nothing missing: it grants nothing and says nothing', async () => {
     const { again } = await secondDatabase();
-    expect(again).toMatchObject({ applied: 0, grants: [], notices: [] });
+    expect(again).toMatchObject({ applied: 0, grants: [], revokes: [], notices: [] });
   });
 });
 
@@ -359,9 +561,31 @@ describe('what only an administrator can grant', () => {
     expect(refused).toMatchObject({ code: '42501', message: `permission denied for database "${database}"` });
 
     for (const notice of report.notices.slice(0, 2)) for (const statement of administratorStatements(notice)) await admin.query(statement);
-    expect(await migrateAs(migrator.url)).toMatchObject({ grants: [], notices: [] });
+    expect(await migrateAs(migrator.url)).toMatchObject({ grants: [], revokes: [], notices: [] });
     const readerOnIt = await connect(onDatabase(readerLogin.url, other));
     expect((await readerOnIt.query('SELECT count(*)::int AS n FROM exchanges')).rows[0]).toEqual({ n: 7 });
+  });
+});
+
+describe('PUBLIC CONNECT on a database the migrating user does not own (issue 22 point 8)', () => {
+  it('is named in a notice with the statements for an administrator; once run, the next migrate changes nothing', async () => {
+    const other = await createTestDatabase();
+    const database = databaseOf(other);
+    const admin = await connect(other);
+    const migrator = await loginRole(admin, other, 'perps_owner', 'NOCREATEROLE');
+    await admin.query(`ALTER SCHEMA public OWNER TO ${pg.escapeIdentifier(migrator.role)}`);
+    const report = await migrateAs(migrator.url);
+    const grant = `GRANT CONNECT ON DATABASE "${database}" TO perps_reader, perps_writer, "${migrator.role}"`;
+    const revoke = `REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`;
+    expect(report.notices).toEqual([
+      `PUBLIC may connect to database ${database}, which user ${migrator.role} does not own, so any login can hold the maintenance lock and stop maintenance: ask an administrator to run ${grant}; ${revoke}; and to grant CONNECT to any other login that must connect (see README, Roles)`,
+      ...grantedNotices(database, migrator.role, 11, 7, { connect: false }),
+    ]);
+    expect(report.revokes).toEqual([]);
+    await admin.query(`${grant}; ${revoke}`);
+    expect(await migrateAs(migrator.url)).toMatchObject({ grants: [], revokes: [], notices: [] });
+    const stranger = await loginRole(admin, other, 'perps_stranger');
+    expect(await connect(stranger.url).catch((e: unknown) => e)).toMatchObject({ code: '42501' });
   });
 });
 
@@ -398,7 +622,7 @@ const lateDatabase = once(async () => {
 describe('a database migrated while the roles did not exist gets its grants from a later migrate', () => {
   it('the notice names both missing roles and the statements to run; nothing is granted', async () => {
     const { owner, rolesMissing } = await lateDatabase();
-    expect(rolesMissing).toMatchObject({ applied: 5, grants: [] });
+    expect(rolesMissing).toMatchObject({ applied: 6, grants: [] });
     expect(rolesMissing.notices).toEqual([
       `roles perps_reader and perps_writer do not exist, so they have no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_reader NOLOGIN; CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
     ]);
@@ -424,14 +648,16 @@ describe('a database migrated while the roles did not exist gets its grants from
 
   it('once perps_writer exists too, migrate grants it everything, and the run after that grants nothing', async () => {
     const { owner, bothRoles, settled } = await lateDatabase();
-    expect(bothRoles).toMatchObject({ applied: 0, notices: [grantedNotices('perps', owner, 23, 7)[1]] });
-    expect(settled).toMatchObject({ applied: 0, grants: [], notices: [] });
+    // Both roles exist now: PUBLIC loses CONNECT (while perps_writer was missing, it kept it).
+    expect(bothRoles).toMatchObject({ applied: 0, notices: [grantedNotices('perps', owner, 23, 7)[1], publicRevokedNotice('perps')] });
+    expect(settled).toMatchObject({ applied: 0, grants: [], revokes: [], notices: [] });
   });
 
   it('covers the partitions made before the grants and, through default privileges, the ones made after', async () => {
     const { admin } = await lateDatabase();
-    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ_AND_WRITE);
-    expect(await privilegesOn(admin, 'funding_rates_2026_06_19')).toEqual(READ_AND_WRITE);
+    expect(await privilegesOn(admin, 'tickers_2026_06_16')).toEqual(READ);
+    expect(await privilegesOn(admin, 'funding_rates_2026_06_19')).toEqual(READ);
+    expect(await privilegesOn(admin, 'tickers')).toEqual(READ_AND_WRITE);
     expect(await privilegesOn(admin, 'perps_schema_migrations')).toEqual(NOTHING);
     expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
     const { rows } = await admin.query(`SELECT has_sequence_privilege('perps_writer', 'trades_id_seq', 'USAGE') AS usage`);

@@ -201,7 +201,11 @@ describe('schema after init', () => {
     expect(await check('perps_writer', 'TRUNCATE', 'trades')).toBe(false);
     // Partitions created by the maintenance run after the migration.
     expect(await check('perps_reader', 'SELECT', 'tickers_2026_03_12')).toBe(true);
-    expect(await check('perps_writer', 'INSERT', 'tickers_2026_03_12')).toBe(true);
+    // The writer inserts through the parent, which routes rows with the parent's privileges;
+    // it may not write into a partition directly (issue 22 point 9).
+    expect(await check('perps_writer', 'SELECT', 'tickers_2026_03_12')).toBe(true);
+    expect(await check('perps_writer', 'INSERT', 'tickers_2026_03_12')).toBe(false);
+    expect(await check('perps_writer', 'INSERT', 'exchanges')).toBe(false);
     expect(await check('perps_writer', 'INSERT', 'perps_schema_migrations')).toBe(false);
     const seq = await client.query<{ usage: boolean; select: boolean; reader: boolean }>(
       `SELECT has_sequence_privilege('perps_writer', 'tickers_id_seq', 'USAGE') AS usage,

@@ -74,6 +74,8 @@ describe('stats', () => {
       [
         'data_age_seconds',
         'default_rows',
+        'backlog_rows',
+        'backlog_tables',
         'index_bytes',
         'latest_ts',
         'newest_partition',
@@ -98,6 +100,24 @@ describe('stats', () => {
       'storage_limit_bytes',
       'storage_runway_days',
     ]);
+  });
+
+  it('survives rows no day can hold: an exchange whose newest row is at -infinity or BC, and a hand-made partition in year 10000', async () => {
+    await client.query(
+      `INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (6, 'ODD', '-infinity', 1, 1), (7, 'ODD', '0044-03-15 00:00+00 BC', 1, 1),
+              (7, 'ODD', 'infinity', 1, 1), (7, 'ODD', '9999-12-31 23:00+00', 1, 1)`,
+    );
+    await client.query(`CREATE TABLE trades_far PARTITION OF trades FOR VALUES FROM ('10000-01-01 00:00+00') TO ('10000-01-02 00:00+00')`);
+    try {
+      const odd = await collectStats(testContext(url, { now: NOW }));
+      // -infinity is no instant to be "newest" at: that exchange has no latest row here.
+      expect(odd.exchanges.hyperliquid?.trades).toMatchObject({ latest_ts: null, data_age_seconds: null });
+      expect(odd.exchanges.cryptocom?.trades?.latest_ts).toBe('-000043-03-15T00:00:00.000Z');
+      expect(odd.tables.trades).toMatchObject({ newest_partition: '+010000-01-01T00:00:00.000Z' });
+    } finally {
+      await client.query(`DROP TABLE trades_far`);
+      await client.query(`DELETE FROM trades WHERE symbol = 'ODD'`);
+    }
   });
 
   it('gives growth per day from the closed day partitions of the last week: medians of catalog sizes and estimates', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Data, tableFromIPC } from 'apache-arrow';
-import { type FileMetaData, parquetMetadata, parquetReadObjects, parquetQuery } from 'hyparquet';
+import { type FileMetaData, parquetMetadata, parquetQuery, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import pl from 'nodejs-polars';
 import { ARCHIVE_DECIMAL, type ArchiveColumn } from '../../functions/core/archive/layout';

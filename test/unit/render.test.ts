@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExchangeTableFreshness } from '../../functions/core/exchanges';
+import type { PrunePlanReport } from '../../functions/core/prune';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
 import { age, renderReport, size } from '../../functions/local/render';
 
@@ -11,6 +12,8 @@ const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats 
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  backlog_rows: 0,
+  backlog_tables: [],
   rows_last_hour: 1200,
   rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
@@ -103,6 +106,16 @@ describe('the stats table', () => {
     );
   });
 
+  it('names rows out of sight under the table, and only when some wait', () => {
+    expect(renderReport(statsReport({}))).not.toContain('out of sight');
+    const hidden = renderReport(
+      statsReport({ trades: series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1', 'trades_2026_11_20'] }) }),
+    );
+    expect(hidden).toContain(
+      'out of sight: 120 rows of trades in trades_backlog_1, trades_2026_11_20, not counted above: run partitions to bring them back',
+    );
+  });
+
   it('explains ~ only when a count is an estimate', () => {
     const estimated = renderReport(statsReport({ trades: series({ row_count: 5_000_000, row_count_exact: false }) }));
     expect(estimated.split('\n')[0]).toContain('(~ = estimate)');
@@ -158,6 +171,31 @@ describe('the stats table', () => {
   });
 });
 
+describe('names from the database in the table output (issue 22, point 11)', () => {
+  it('shows ESC, OSC, CR, BEL, C1 controls and bidirectional overrides as visible escapes, and keeps the columns aligned', () => {
+    const exchanges = {
+      'evil\u001b]0;title\u0007\rbinance': { tickers: fresh(), orderbooks: none, trades: none, funding_rates: none },
+      'c1\u009b2J\u202e': { tickers: fresh(), orderbooks: none, trades: none, funding_rates: none },
+    };
+    const recent_ingest = [
+      { table: 'tickers' as const, symbol: 'BTC\u001b[2J\\', rows_last_hour: 3, latest_ts: '2026-11-29T10:01:00.000Z' },
+    ];
+    const text = renderReport(statsReport({}, { exchanges, recent_ingest, database: { ...statsReport({}).database, name: 'db\u001bc' } }));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text.split('\n')[0]).toMatch(/^database db\\x1bc: /);
+    expect(text).toMatch(/^evil\\x1b\]0;title\\x07\\x0dbinance {2}tickers {2}1200 /m);
+    expect(text).toMatch(/^c1\\x9b2J\\u202e +tickers {2}1200 /m);
+    const column = (start: string) =>
+      text
+        .split('\n')
+        .find((line) => line.startsWith(start))
+        ?.indexOf('  tickers');
+    expect(column('c1')).toBe(column('evil'));
+    expect(text).toMatch(/^tickers {2}BTC\\x1b\[2J\\\\ {2}3 /m);
+  });
+});
+
 describe('prune with an archive', () => {
   it('lists the partitions it kept, each with the reason, under the archive it checked', () => {
     const text = renderReport({
@@ -197,5 +235,37 @@ describe('prune with an archive', () => {
     expect(text).toContain('archive: s3://bucket; partitions kept (archive not verified): 1');
     expect(text).toContain('kept trades_2026_06_02: not archived');
     expect(text).toMatch(/drop partition +trades_2026_06_02 +20 +kept/);
+  });
+
+  it('marks a count that includes a catalog estimate with ~ in its row, in the totals and in the first line', () => {
+    const plan = (rowsExact: Record<string, boolean>): PrunePlanReport => ({
+      operation: 'prune',
+      database: 'perps',
+      dry_run: true,
+      delete_before: null,
+      drop_before: null,
+      actions: [
+        {
+          action: 'truncate_tables',
+          status: 'planned',
+          tables: ['markets', 'trades'],
+          rows: { markets: 9, trades: 3_100_412 },
+          rows_exact: rowsExact,
+        },
+      ],
+      rows_planned: { markets: 9, trades: 3_100_412 },
+      partitions_planned: 0,
+      archive: null,
+      partitions_kept: 0,
+    });
+    expect(renderReport(plan({ markets: true, trades: false })).split('\n')).toEqual([
+      'prune perps (dry run: nothing was changed; ~ = estimate from the catalog)',
+      'action    relation         rows      status',
+      'truncate  markets, trades  ~3100421  planned',
+      'would remove rows: markets=9 trades=~3100412; partitions to drop: 0',
+    ]);
+    const exact = renderReport(plan({ markets: true, trades: true }));
+    expect(exact.split('\n')[0]).toBe('prune perps (dry run: nothing was changed)');
+    expect(exact).toContain('would remove rows: markets=9 trades=3100412;');
   });
 });

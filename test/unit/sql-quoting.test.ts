@@ -34,6 +34,7 @@ const VETTED: Record<string, Record<string, string>> = {
     'index.shape': "the USING ... tail of pg_get_indexdef of the parent's index: SQL the server wrote",
     "index.unique ? 'UNIQUE ' : ''": 'a constant keyword or nothing',
     "adds.join(', ')": 'ADD CONSTRAINT clauses of quoteIdent names and pg_get_constraintdef text',
+    'replaceOnConflict(plan.conflictKey, plan.columns)': 'row-moves.ts: an ON CONFLICT clause of quoteIdent names, or nothing',
   },
   'functions/core/default-backlog.ts': {
     source: 'quoteIdent(relation)',
@@ -48,6 +49,8 @@ const VETTED: Record<string, Record<string, string>> = {
     source: 'quoteIdent(move.source)',
     list: 'move.columns.map(quoteIdent)',
     upper: 'constant text with a $n parameter, or nothing',
+    set: 'quoteIdent(column) = EXCLUDED.quoteIdent(column), joined by commas',
+    'replaceOnConflict(move.conflictKey, move.columns)': 'an ON CONFLICT clause of quoteIdent names, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
   'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../functions/core/operations';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
+import { LocalMetrics } from '../../functions/local/metrics';
+import { dimensionValue, publishReportMetrics } from '../../functions/middleware/metrics';
 
 const small: TableStats = { row_count: 7, row_count_exact: true, table_bytes: 8192, index_bytes: 16384, total_bytes: 24576 };
 const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({
@@ -10,6 +12,8 @@ const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({
   newest_partition: '2026-12-05',
   runway_days: 7,
   default_rows: 0,
+  backlog_rows: 0,
+  backlog_tables: [],
   rows_last_hour: 1200,
   rows_last_hour_exact: true,
   latest_ts: '2026-11-29T10:00:00.000Z',
@@ -62,11 +66,56 @@ function report(database: Partial<StatsReport['database']>): StatsReport {
 describe('the stats metrics', () => {
   it('publish growth per table where a day has closed, and the storage runway only when it is known', () => {
     const unlimited = OPERATIONS.stats.metrics(report({}));
-    expect(unlimited.database).toEqual({ DatabaseSizeBytes: 5000 });
+    expect(unlimited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0 });
     expect(unlimited.tables?.tickers?.GrowthBytesPerDay).toBe(1000);
     expect(unlimited.tables?.orderbooks).not.toHaveProperty('GrowthBytesPerDay');
     expect(unlimited.exchanges).toEqual({ binance: { tickers: { ExchangeDataAgeSeconds: 5 } } });
     const limited = OPERATIONS.stats.metrics(report({ storage_limit_bytes: 100_000, storage_runway_days: 95 }));
-    expect(limited.database).toEqual({ DatabaseSizeBytes: 5000, StorageRunwayDays: 95 });
+    expect(limited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0, StorageRunwayDays: 95 });
+  });
+
+  it('publish the rows out of sight of every time-series table as one metric, 0 included', () => {
+    const hidden = report({});
+    hidden.tables.trades = series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1'] });
+    hidden.tables.tickers = series({ backlog_rows: 3, backlog_tables: ['tickers_2026_11_20'] });
+    expect(OPERATIONS.stats.metrics(hidden).database).toMatchObject({ BacklogRows: 123 });
+    expect(OPERATIONS.stats.metrics(hidden).tables?.trades).not.toHaveProperty('BacklogRows');
+  });
+});
+
+describe('the stats metrics of exchanges an ingester named (issue 22, point 11)', () => {
+  const fresh = {
+    latest_ts: '2026-11-29T10:00:00.000Z',
+    data_age_seconds: 5,
+    rows_last_hour: 3,
+    rows_last_hour_exact: true,
+    stalled: false,
+  };
+  const names = ['binance', 'a\u001b]0;x\u0007\rb', 'y'.repeat(5000), 'y'.repeat(5001), ' ', 'caf\u00e9'];
+
+  it('publish one EMF document per exchange, valid JSON, each dimension value printable ASCII of 1-1,024 characters', () => {
+    const documents: string[] = [];
+    const metrics = new LocalMetrics((emf) => documents.push(emf));
+    const hostile = report({});
+    const tables = { tickers: fresh, orderbooks: fresh, trades: fresh, funding_rates: fresh };
+    hostile.exchanges = Object.fromEntries(names.map((name) => [name, tables]));
+    publishReportMetrics(metrics, OPERATIONS.stats.metrics(hostile));
+    const exchanges = documents
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .filter((document) => 'Exchange' in document && document.Table === 'tickers')
+      .map((document) => document.Exchange);
+    expect(exchanges).toHaveLength(names.length);
+    for (const value of exchanges) expect(value).toMatch(/^(?=.*\S)[\u0020-\u007e]{1,1024}$/);
+    expect(new Set(exchanges).size).toBe(names.length);
+  });
+
+  it('keep a name CloudWatch accepts as it is, and escape, cut and tag any other', () => {
+    expect(dimensionValue('binance')).toBe('binance');
+    expect(dimensionValue('a\u001b]0;x\u0007\rb')).toMatch(/^a\\x1b\]0;x\\x07\\x0db~[0-9a-f]{12}$/);
+    expect(dimensionValue('caf\u00e9')).toMatch(/^caf\\xe9~[0-9a-f]{12}$/);
+    expect(dimensionValue(' ')).toMatch(/^ ~[0-9a-f]{12}$/);
+    expect(dimensionValue('y'.repeat(1024))).toBe('y'.repeat(1024));
+    expect(dimensionValue('y'.repeat(5000))).toMatch(/^y{1011}~[0-9a-f]{12}$/);
+    expect(dimensionValue('y'.repeat(5000))).not.toBe(dimensionValue('y'.repeat(5001)));
   });
 });

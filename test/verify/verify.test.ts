@@ -7,7 +7,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';
 import { runVerify } from '../../infra/verify/cli';
-import { createTestDatabase, databaseState, holdMaintenanceLock, initDatabase, testContext } from '../support/database';
+import {
+  createTestDatabase,
+  databaseState,
+  holdMaintenanceLock,
+  initDatabase,
+  loginRole,
+  testContext,
+  withClient,
+} from '../support/database';
 import { type BundledHandler, loadHandler } from '../support/handlers';
 import { type LocalAws, useLocalAws } from './support/aws-environment';
 import { startHttpEndpoint } from './support/http-endpoint';
@@ -110,7 +118,10 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     expect(line(stdout, 'metrics')).toMatch(/^ok {6}metrics {5}DatabaseSizeBytes\{service=perps-stats-db\} in PerpsStats: 1 stats runs/);
     expect(line(stdout, 'alarms')).toBe('ok      alarms      2 alarms, none in ALARM');
     expect(line(stdout, 'test alarm')).toMatch(/^ok {6}test alarm {2}sent message local-message-1: it reaches confirmed subscriptions/);
-    expect(stdout).toMatch(/\nall 8 steps ok\n$/);
+    expect(line(stdout, 'vacuum')).toMatch(
+      /^ok {6}vacuum {6}dry run: would seal \d+ partitions and analyze \d+ tables, \d+ partitions already sealed; nothing was run$/,
+    );
+    expect(stdout).toMatch(/\nall 9 steps ok\n$/);
     expect(await databaseState(url)).toEqual(before);
 
     // What the SDK sent: signed requests, stats with {}, partitions as Lambda's dry run, prune as ours.
@@ -119,6 +130,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       [functionName('stats'), 'RequestResponse', '{}'],
       [functionName('partitions'), 'DryRun', ''],
       [functionName('prune'), 'RequestResponse', '{"dryRun":true}'],
+      [functionName('vacuum'), 'RequestResponse', '{"dryRun":true}'],
       [functionName('archive'), 'RequestResponse', '{"dryRun":true}'],
     ]);
     for (const endpoint of [aws.cloudformation, aws.lambda, aws.cloudwatch, aws.sns]) {
@@ -134,7 +146,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
     expect(code).toBe(1);
     expect(line(stdout, 'alarms')).toBe('failed  alarms      1 of 3 alarms in ALARM: PerpsStatsDb-AlarmstickersRunway248CDFBC-LOCAL');
     expect(stdout).toContain('what to do: PerpsStatsDb-AlarmstickersRunway248CDFBC-LOCAL: tickers: fewer than 2 days of partitions ahead.');
-    expect(stdout).toMatch(/\n1 of 7 steps failed\n$/);
+    expect(stdout).toMatch(/\n1 of 8 steps failed\n$/);
   });
 
   it('says to wait when no stats metric reached CloudWatch in the last 15 minutes', async () => {
@@ -155,6 +167,22 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       expect(stdout).toContain('what to do: the schema is not installed, or a migration failed: invoke migrate');
     } finally {
       await serve('stats', url);
+    }
+  });
+
+  // Issue 23, point 8.
+  it('says what to do about InsufficientPrivilegeError: vacuum run by a login that does not own the tables', async () => {
+    const stranger = await withClient(url, (admin) => loginRole(admin, url, 'perps_verify_stranger'));
+    await serve('vacuum', stranger.url);
+    try {
+      const { code, stdout } = await verify(['--stack', STACK]);
+      expect(code).toBe(1);
+      expect(line(stdout, 'vacuum')).toMatch(/^failed {2}vacuum {6}InsufficientPrivilegeError: /);
+      expect(stdout).toContain(
+        'what to do: the login in the database secret lacks a privilege this operation needs (the message names it): migrate, partitions, prune, vacuum and archive run as the owner of the tables',
+      );
+    } finally {
+      await serve('vacuum', url);
     }
   });
 
@@ -203,7 +231,7 @@ describe('npm run verify against local CloudFormation, Lambda, CloudWatch and SN
       expect(code).toBe(1);
       expect(line(stdout, 'test alarm')).toBe('failed  test alarm  NotFoundException: Topic does not exist');
       expect(stdout).toContain('what to do: your credentials need sns:Publish on the alarm topic');
-      expect(stdout).toMatch(/\n1 of 8 steps failed\n$/);
+      expect(stdout).toMatch(/\n1 of 9 steps failed\n$/);
     } finally {
       aws.sns.topics.add(TOPIC);
     }

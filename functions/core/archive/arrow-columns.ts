@@ -382,7 +382,8 @@ const BUILDERS: Record<ArchiveColumnKind, (column: ArchiveColumn, capacity: numb
 
 function digitAt(bytes: Uint8Array, i: number, builder: Builder): number {
   const digit = (bytes[i] as number) - ZERO;
-  if (digit < 0 || digit > 9) throw new UnexpectedValueError((builder as unknown as { column: ArchiveColumn }).column.name, `byte ${bytes[i]}`);
+  if (digit < 0 || digit > 9)
+    throw new UnexpectedValueError((builder as unknown as { column: ArchiveColumn }).column.name, `byte ${bytes[i]}`);
   return digit;
 }
 

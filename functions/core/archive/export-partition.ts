@@ -1,13 +1,14 @@
+import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { type CopyToStreamQuery as CopyToStream, to as copyTo } from 'pg-copy-streams';
-import { tableToIPC, Table as ArrowTable } from 'apache-arrow';
 import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
 import { ArrowBatchBuilder, DecimalOverflow } from './arrow-columns';
+import { CopyRowSplitter, StreamTotals } from './copy-rows';
 import { EXPORT_SESSION_SQL, exportCopySql, partitionCheckSql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
+import { objectHasher } from './object-digest';
 import { loadParquetWasm, type ParquetWasm, writerProperties } from './parquet-engine';
-import { checksumText } from './values';
 
 /**
  * Rows per Arrow batch handed to the writer, and per row group. Memory holds about one batch
@@ -29,7 +30,10 @@ export interface PartitionTarget {
 export interface PartitionExport {
   rows: number;
   bytes: number;
+  /** The rows' checksum (see export-sql.ts, partitionCheckSql). */
   checksum: string;
+  /** SHA-256 (hex) of the bytes handed to the store (see object-digest.ts). */
+  sha256: string;
 }
 
 /** A NUMERIC column with values DECIMAL(38,18) cannot hold exactly. */
@@ -102,34 +106,6 @@ async function misfitError(client: pg.ClientBase, target: PartitionTarget, colum
   return new DecimalMisfitError(target, misfits);
 }
 
-/** What the COPY stream gave: rows and the sum of their checksum shares. */
-class StreamTotals {
-  rows = 0;
-  private high = 0;
-  private low = 0;
-  private carried = 0n;
-
-  add(high: number, low: number): void {
-    this.high += high;
-    this.low += low;
-    // Halves below 2^30: a double stays exact for 2^23 rows, so fold into the bigint before that.
-    if ((++this.rows & 0xfffff) === 0) this.fold();
-  }
-
-  checksum(): string {
-    this.fold();
-    return checksumText(this.carried);
-  }
-
-  private fold(): void {
-    this.carried += (BigInt(this.high) << 30n) + BigInt(this.low);
-    this.high = 0;
-    this.low = 0;
-  }
-}
-
-const NEWLINE = 10;
-
 /**
  * The COPY's rows as parquet-wasm record batches of BATCH_ROWS rows, counting rows and summing
  * checksum shares into `totals` on the way. Calls `guard` every GUARD_EVERY_ROWS rows.
@@ -142,7 +118,7 @@ async function* recordBatches(
   guard: ExportGuard,
 ) {
   const builder = new ArrowBatchBuilder(columns, BATCH_ROWS);
-  let rest: Uint8Array | undefined;
+  const splitter = new CopyRowSplitter();
   const toWasm = () => {
     const ipc = tableToIPC(new ArrowTable(builder.take()), 'stream');
     return wasm.Table.fromIPCStream(ipc).recordBatches();
@@ -150,26 +126,17 @@ async function* recordBatches(
   // Leaving this loop early (a guard, a misfit) must not destroy the COPY: the session stays
   // in COPY mode until every row is read (see drain).
   for await (const chunk of copy.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) {
-    const bytes = rest ? concat(rest, chunk) : chunk;
-    let start = 0;
-    for (let end = bytes.indexOf(NEWLINE, start); end >= 0; end = bytes.indexOf(NEWLINE, start)) {
+    const ready: ReturnType<typeof toWasm> = [];
+    splitter.push(chunk, (bytes, start, end) => {
       const [high, low] = builder.appendRow(bytes, start, end);
       totals.add(high, low);
-      start = end + 1;
       if (totals.rows % GUARD_EVERY_ROWS === 0) guard();
-      if (builder.full) yield* toWasm();
-    }
-    rest = start < bytes.length ? bytes.slice(start) : undefined;
+      if (builder.full) ready.push(...toWasm());
+    });
+    yield* ready;
   }
-  if (rest) throw new Error('the COPY stream ended in the middle of a row');
+  splitter.end();
   if (builder.rows > 0) yield* toWasm();
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 /**
@@ -201,9 +168,15 @@ async function writeRows(
       }
     })(),
   );
-  // The store starts at once (a file opened, an upload begun), before the first row group exists.
+  // The store starts at once (a file opened, an upload begun), before the first row group
+  // exists; every byte it is given is hashed on the way (the content hash of object-digest.ts).
+  const hasher = objectHasher();
   const parquet = (async function* () {
-    yield* (await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS))) as AsyncIterable<Uint8Array>;
+    const encoded = await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS));
+    for await (const chunk of encoded as AsyncIterable<Uint8Array>) {
+      hasher.update(chunk);
+      yield chunk;
+    }
   })();
   try {
     const { bytes } = await store.put(key, parquet);
@@ -212,7 +185,7 @@ async function writeRows(
         `${target.relation}: the COPY sent ${copy.rowCount} rows but ${totals.rows} were read; nothing was recorded. This should not happen: please report it`,
       );
     }
-    return { rows: totals.rows, bytes, checksum: totals.checksum() };
+    return { rows: totals.rows, bytes, checksum: totals.checksum(), sha256: hasher.digest() };
   } catch (error) {
     await drain(copy);
     throw inputFailure ?? error;

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { tableFromIPC, type Data } from 'apache-arrow';
+import { type Data, tableFromIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdent } from '../db/identifiers';
@@ -21,6 +21,14 @@ import { checksumText } from './values';
 const READ_BATCH_ROWS = 65_536;
 /** COPY text bytes gathered before they are sent. */
 const SEND_BYTES = 1 << 20;
+
+/** The object could not be read or decoded (a damaged file): restore reports it as ArchiveIntegrityError. */
+export class ArchiveReadError extends Error {
+  constructor(key: string, cause: unknown) {
+    super(`${key} cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ArchiveReadError';
+  }
+}
 
 /** What loadArchiveRows loaded. */
 export interface LoadedRows {
@@ -45,15 +53,21 @@ export async function loadArchiveRows(
 ): Promise<LoadedRows> {
   const columns = ARCHIVE_COLUMNS[table];
   const wasm = await loadParquetWasm();
-  const file = await wasm.ParquetFile.fromFile(new Blob([await store.read(key, 0, bytes)]));
-  const batches = (await file.stream({ batchSize: READ_BATCH_ROWS })) as ReadableStream<{ intoIPCStream(): Uint8Array }>;
+  const object = await store.read(key, 0, bytes);
+  const batches = await readable(key, async () => {
+    const file = await wasm.ParquetFile.fromFile(new Blob([object]));
+    return (await file.stream({ batchSize: READ_BATCH_ROWS })) as ReadableStream<{ intoIPCStream(): Uint8Array }>;
+  });
   const list = columns.map((column) => quoteIdent(column.name)).join(', ');
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
   let rows = 0;
   try {
-    for await (const batch of batches as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>) {
-      const arrow = tableFromIPC(batch.intoIPCStream());
+    const reader = (batches as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>)[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await readable(key, () => reader.next());
+      if (next.done) break;
+      const arrow = await readable(key, async () => tableFromIPC(next.value.intoIPCStream()));
       for (const record of arrow.batches) {
         const children = columns.map((column, i) => {
           const child = record.data.children[i];
@@ -76,6 +90,15 @@ export async function loadArchiveRows(
     throw error;
   }
   return { rows, checksum: writer.checksum() };
+}
+
+/** Runs a read of the object, turning its failure into ArchiveReadError. */
+async function readable<T>(key: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new ArchiveReadError(key, error);
+  }
 }
 
 const TAB = 9;
@@ -144,12 +167,20 @@ class CopyTextWriter {
         return;
       }
       case 'int64': {
-        const words = new Uint32Array((data.values as BigInt64Array).buffer, (data.values as BigInt64Array).byteOffset, data.values.length * 2);
+        const words = new Uint32Array(
+          (data.values as BigInt64Array).buffer,
+          (data.values as BigInt64Array).byteOffset,
+          data.values.length * 2,
+        );
         this.writeExact(this.int64Text(words, index));
         return;
       }
       case 'timestamp': {
-        const words = new Uint32Array((data.values as BigInt64Array).buffer, (data.values as BigInt64Array).byteOffset, data.values.length * 2);
+        const words = new Uint32Array(
+          (data.values as BigInt64Array).buffer,
+          (data.values as BigInt64Array).byteOffset,
+          data.values.length * 2,
+        );
         const micros = int64Number(words, index);
         this.digest.addInteger(micros);
         this.writeTimestamp(micros);
@@ -348,7 +379,9 @@ export function civilFromDays(days: number): [number, number, number] {
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);
   const dayOfEra = z - era * 146_097;
-  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
   const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
   const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
   const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;

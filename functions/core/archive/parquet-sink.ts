@@ -4,10 +4,14 @@ import { ByteWriter } from 'hyparquet-writer';
 /**
  * A hyparquet-writer Writer that hands every finished row group (and the footer) to a stream
  * and waits while the stream is full, so memory holds about one row group, not the file.
- * ParquetWriter calls `flush()` after each row group and awaits it.
+ * ParquetWriter calls `flush()` after each row group and awaits it. Every chunk also goes to
+ * `hasher`, in order: the content hash of the file the store is given (see object-digest.ts).
  */
 export class StreamSink extends ByteWriter {
-  constructor(private readonly stream: Writable) {
+  constructor(
+    private readonly stream: Writable,
+    private readonly hasher: { update(chunk: Uint8Array): void },
+  ) {
     super(1 << 20);
   }
 
@@ -16,6 +20,7 @@ export class StreamSink extends ByteWriter {
     // A copy: the writer reuses its buffer for the next row group.
     const chunk = new Uint8Array(this.buffer.slice(0, this.index));
     this.index = 0;
+    this.hasher.update(chunk);
     if (this.stream.destroyed) throw this.stream.errored ?? new Error('the archive stream was closed');
     if (!this.stream.write(chunk)) await drained(this.stream);
   }

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { listPartitions } from '../catalog';
 import { addDays, dayOf, dayStart } from '../days';
 import type { TimeSeriesTable } from '../tables';
+import { archiveObjectKey } from './layout';
 import { type LedgerEntry, readLedger } from './ledger';
 
 /** A closed day partition the run looked at, and why it is (or is not) to be archived. */
@@ -11,8 +12,22 @@ export interface ArchiveCandidate {
   relation: string;
   /** Its insert+update+delete counter now (pg_stat_user_tables), null when the statistics have no row for it. */
   modifications: number | null;
-  /** `not archived`, `changed since archived` (late rows) or null: archived and unchanged. */
-  reason: 'not archived' | 'changed since archived' | null;
+  /**
+   * `not archived`; `changed since archived` (late rows); `archived elsewhere` (the ledger's
+   * location or key is not where this run writes: another directory, bucket or prefix);
+   * `archived without a content hash` (a ledger row from before migration 0006, which prune
+   * cannot prove); `pruned since archived` (prune dropped the day after archiving it, and the
+   * day's partition now holds only rows that came later: it must not be written over the object,
+   * the day's only copy, so archive refuses it until `restore` brings the archived rows back); or
+   * null: archived here, proven, and unchanged.
+   */
+  reason:
+    | 'not archived'
+    | 'changed since archived'
+    | 'archived elsewhere'
+    | 'archived without a content hash'
+    | 'pruned since archived'
+    | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -26,7 +41,15 @@ const DAY_MS = 86_400_000;
  */
 export async function planArchive(
   client: pg.ClientBase,
-  options: { tables: readonly TimeSeriesTable[]; now: Date; afterDays: number; onlyDay?: string },
+  options: {
+    tables: readonly TimeSeriesTable[];
+    now: Date;
+    afterDays: number;
+    onlyDay?: string;
+    /** Where this run writes: the store's location and the key prefix. */
+    location: string;
+    prefix: string;
+  },
 ): Promise<ArchiveCandidate[]> {
   const today = dayOf(options.now);
   const lastDay = options.onlyDay ?? addDays(today, -options.afterDays);
@@ -46,12 +69,21 @@ export async function planArchive(
   const ledger = new Map((await readLedger(client)).map((row) => [`${row.table_name}/${row.day}`, row]));
   return days.map((d) => {
     const modifications = counters.get(d.relation) ?? null;
-    return { ...d, modifications, reason: reasonToArchive(ledger.get(`${d.table}/${d.day}`), modifications) };
+    const here = { location: options.location, key: archiveObjectKey(options.prefix, d.table, d.day) };
+    return { ...d, modifications, reason: reasonToArchive(ledger.get(`${d.table}/${d.day}`), modifications, here) };
   });
 }
 
-function reasonToArchive(entry: LedgerEntry | undefined, modifications: number | null): ArchiveCandidate['reason'] {
+function reasonToArchive(
+  entry: LedgerEntry | undefined,
+  modifications: number | null,
+  here: { location: string; key: string },
+): ArchiveCandidate['reason'] {
   if (!entry) return 'not archived';
+  if (entry.dropped_at !== null) return 'pruned since archived';
+  // Prune only trusts an object in the configured store: a day archived elsewhere is archived here too.
+  if (entry.location !== here.location || entry.object_key !== here.key) return 'archived elsewhere';
+  if (entry.object_sha256 === null) return 'archived without a content hash';
   if (modifications === null || entry.source_modifications === null || modifications !== entry.source_modifications) {
     return 'changed since archived';
   }

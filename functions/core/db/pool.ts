@@ -1,12 +1,42 @@
 import pg from 'pg';
-import { DatabaseUnavailableError } from '../errors';
+import { parse as parseConnectionString } from 'pg-connection-string';
+import { DatabaseUnavailableError, InsufficientPrivilegeError } from '../errors';
 import type { Logger } from '../log';
-import { type ConnectionSettings, describeTarget, targetOf } from './settings';
+import { quoteIdent } from './identifiers';
+import { type ConnectionSettings, describeLogin, describeTarget, parseDatabaseUrl, targetOf } from './settings';
 import { errorCode, HOST_NAME_MISMATCH_CODE, isConnectionFailure, SQLSTATE, sqlState, UNTRUSTED_CERTIFICATE_CODES } from './sql-errors';
 
+/**
+ * node-postgres's settings from a database URL, as node-postgres reads it (pg-connection-string;
+ * what the URL says wins over `options`, as with `connectionString`), except the database name:
+ * pg-connection-string decodes the path with decodeURI, which leaves `%3B`, `%23`, `%3F`, `%2F`
+ * ... encoded, so `/a%3Bb` asked the server for database "a%3Bb" while libpq, psql and our
+ * messages read "a;b". The name is decoded as libpq decodes it. A URL it cannot read is passed
+ * on as `connectionString`, for node-postgres to report when connecting.
+ */
+export function connectionConfig(url: string, options: pg.ClientConfig = {}): pg.ClientConfig {
+  let parsed: ReturnType<typeof parseConnectionString>;
+  let path: string;
+  try {
+    parsed = parseConnectionString(url);
+    path = decodeURIComponent(parseDatabaseUrl(url).pathname.slice(1));
+  } catch {
+    return { ...options, connectionString: url };
+  }
+  const fromUrl = Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== null && value !== undefined));
+  return { ...options, ...(fromUrl as pg.ClientConfig), ...(path ? { database: path } : {}) };
+}
+
+/** The URL each pool was made from, for the messages of connection failures. */
+const poolUrls = new WeakMap<pg.Pool, string>();
+
+/** The URL `pool` connects to ('' for a pool createPool did not make). */
+export function urlOfPool(pool: pg.Pool): string {
+  return poolUrls.get(pool) ?? '';
+}
+
 export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: settings.url,
+  const options: pg.PoolConfig = {
     ...(settings.ssl === undefined ? {} : { ssl: settings.ssl }),
     max: settings.poolMax,
     min: settings.poolMin,
@@ -21,7 +51,9 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
     // noticed by the socket instead of hanging the next query.
     keepAlive: true,
     keepAliveInitialDelayMillis: 30_000,
-  });
+  };
+  const pool = new pg.Pool(connectionConfig(settings.url, options) as pg.PoolConfig);
+  poolUrls.set(pool, settings.url);
   // An idle client dying (server restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn('idle database connection failed', { error: error.message }));
   return pool;
@@ -62,7 +94,34 @@ function adviceFor(error: unknown, url: string): string {
   if (sqlState(error) === SQLSTATE.invalidAuthorization && /no encryption|SSL off/i.test(message)) {
     return 'The server accepts this user only over TLS: set DB_SSL=verify-full (or sslmode in the URL).';
   }
+  if ((code === 'ENOENT' || code === 'ENOTDIR') && host.startsWith('/')) {
+    return `No server socket is there: check that the server is running and that host= names its socket directory (the server's unix_socket_directories) and port= its port.`;
+  }
+  if (code === 'EACCES' && host.startsWith('/')) {
+    return `This user may not open the server's socket in ${host}: run as a user the socket's directory and file let in, or connect over TCP.`;
+  }
   return 'Check that the server is running and the URL, user and password are right.';
+}
+
+/**
+ * Connecting needs CONNECT on the database; once migrate has revoked it from PUBLIC, only
+ * perps_reader, perps_writer, the owner and superusers hold it (see role-grants.ts).
+ */
+function noConnectError(error: unknown, url: string): InsufficientPrivilegeError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const { database } = targetOf(url) ?? { database: '' };
+  let login = '';
+  try {
+    login = decodeURIComponent(parseDatabaseUrl(url).username);
+  } catch {
+    // describeLogin below says the URL is unparseable.
+  }
+  const who = login ? quoteIdent(login) : '<login>';
+  return new InsufficientPrivilegeError(
+    `cannot connect to ${describeLogin(url)}: ${reason}. Only perps_reader, perps_writer and the owner may connect (see README, Roles): ` +
+      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${who}`,
+    { cause: error },
+  );
 }
 
 /** A word as a POSIX shell reads it back unchanged: a name from a URL must not run as a command when pasted. */
@@ -72,9 +131,11 @@ function shellWord(word: string): string {
 
 /**
  * Turns a connection failure into a DatabaseUnavailableError naming host, port and database
- * (never the password) and saying what to do; other errors pass through unchanged.
+ * (never the password) and saying what to do, and a login refused for lack of CONNECT on the
+ * database into an InsufficientPrivilegeError; other errors pass through unchanged.
  */
 export function toUnavailableError(error: unknown, url: string): unknown {
+  if (sqlState(error) === SQLSTATE.insufficientPrivilege) return noConnectError(error, url);
   if (!isConnectionFailure(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`, {

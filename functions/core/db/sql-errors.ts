@@ -107,6 +107,9 @@ function ownConnectionFailure(error: unknown): ConnectionFailure | undefined {
   if (code !== undefined && (NETWORK_CODES.has(code) || UNTRUSTED_CERTIFICATE_CODES.has(code) || code === HOST_NAME_MISMATCH_CODE)) {
     return 'refused';
   }
+  // Any failed connect(2): a Unix socket that is not there (ENOENT, ENOTDIR) or not ours to open
+  // (EACCES). Judged by the system call, not the code alone: a missing archive file is ENOENT too.
+  if (code !== undefined && (error as { syscall?: unknown }).syscall === 'connect') return 'refused';
   const message = error instanceof Error ? error.message : '';
   if (LOST_MESSAGE.test(message)) return 'lost';
   return REFUSED_MESSAGE.test(message) ? 'refused' : undefined;
