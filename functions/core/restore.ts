@@ -378,10 +378,13 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
   try {
     step(`loading rows into ${dayTable.name}`);
-    const loaded = await loadArchiveRows(client, file.store, file.key, file.bytes, dayTable.name, report.table, (rows) => {
-      report.rows_loaded = rows;
-      step(`loading rows into ${dayTable.name}`);
-      ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+    const loaded = await loadArchiveRows(client, file, dayTable.name, report.table, {
+      sha256: ledger?.object_sha256 ?? null,
+      onBatch: (rows) => {
+        report.rows_loaded = rows;
+        step(`loading rows into ${dayTable.name}`);
+        ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+      },
     }).catch((error: unknown) => {
       // A damaged object ("premature end of input", a bad page) is what it is: exit 7, not a bug.
       if (!(error instanceof ArchiveReadError)) throw error;

@@ -274,7 +274,7 @@ const WRITER_SYMBOL = 'LOAD-TIME';
 
 /**
  * Runs `run` (a restore of trades DAY on `ctx`) with an ingester writing rows of DAY: a writer
- * thread started when the restore sends its first batch of archived rows, which the restore then
+ * thread started when the restore starts its COPY of the archived rows, which the restore then
  * waits for until `atLeast` of the writer's trades rows have committed (so they are written while
  * the archive loads, after the plan), and which goes on writing through the attach until the
  * restore returns. `duringLoad` runs once there too. Returns the restore's outcome and what the
@@ -294,7 +294,7 @@ async function restoreWhileWriting<T>(
   let writtenDuringLoad = 0;
   interceptStatements(ctx, {
     async before(text) {
-      if (writer || !/^INSERT INTO "trades_2026_06_10_restore"/.test(text)) return;
+      if (writer || !/^COPY "trades_2026_06_10_restore"/.test(text)) return;
       writer = startWriter(url, { symbols: [[WRITER_SYMBOL, offset]], applicationName: 'test-restore-writer' });
       for (let tries = 0; writtenDuringLoad < atLeast; tries += 1) {
         if (tries > 3000) throw new Error('the writer wrote no rows of the day in time');

@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { type Data, tableFromIPC } from 'apache-arrow';
+import { type Data, type RecordBatch, tableFromIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
-import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveStore } from './layout';
+import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
+import { OBJECT_DIGEST_NAME } from './object-digest';
 import { loadParquetWasm } from './parquet-engine';
+import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-rows';
 import { RowDigest } from './row-digest';
 import { checksumText } from './values';
 
@@ -38,49 +41,63 @@ export interface LoadedRows {
 }
 
 /**
- * Loads every row of the object `key` into `relation` (a standalone table nobody else writes),
- * calling `onBatch(rowsSoFar)` after each batch (it may throw to stop: the COPY is then failed,
- * and nothing of it stays). Memory: the object's bytes once, and one batch.
+ * Loads every row of `file` into `relation` (a standalone table nobody else writes), calling
+ * `onBatch(rowsSoFar)` after each batch (it may throw to stop: the COPY is then failed, and
+ * nothing of it stays). The object is read once, whole. With `sha256` (the ledger's), those
+ * bytes must hash to it and are decoded by parquet-wasm: the engine only ever decodes bytes the
+ * archive wrote, since a damaged file can make it trap (abort) instead of throwing. Without one
+ * (a ledger row from before migration 0006, or no ledger row), hyparquet decodes them: slower,
+ * and a damaged file is an ordinary error. Memory: the object's bytes, and one batch.
  */
 export async function loadArchiveRows(
   client: pg.ClientBase,
-  store: ArchiveStore,
-  key: string,
-  bytes: number,
+  file: ArchiveFile,
   relation: string,
   table: TimeSeriesTable,
-  onBatch: (rowsSoFar: number) => void = () => {},
+  options: { sha256: string | null; onBatch?: (rowsSoFar: number) => void },
 ): Promise<LoadedRows> {
   const columns = ARCHIVE_COLUMNS[table];
-  const wasm = await loadParquetWasm();
-  const object = await store.read(key, 0, bytes);
-  const batches = await readable(key, async () => {
-    const file = await wasm.ParquetFile.fromFile(new Blob([object]));
-    return (await file.stream({ batchSize: READ_BATCH_ROWS })) as ReadableStream<{ intoIPCStream(): Uint8Array }>;
-  });
+  const object = await file.store.read(file.key, 0, file.bytes);
+  if (options.sha256 !== null) {
+    const found = createHash('sha256').update(object).digest('hex');
+    if (found !== options.sha256) {
+      throw new ArchiveReadError(
+        file.key,
+        new Error(`its ${OBJECT_DIGEST_NAME} is now ${found}, not ${options.sha256}: it changed while it was restored`),
+      );
+    }
+  }
   const list = columns.map((column) => quoteIdent(column.name)).join(', ');
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
   let rows = 0;
+  const send = async () => {
+    if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
+  };
   try {
-    const reader = (batches as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>)[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await readable(key, () => reader.next());
-      if (next.done) break;
-      const arrow = await readable(key, async () => tableFromIPC(next.value.intoIPCStream()));
-      for (const record of arrow.batches) {
+    if (options.sha256 !== null) {
+      for await (const record of arrowBatches(file.key, object)) {
         const children = columns.map((column, i) => {
           const child = record.data.children[i];
-          if (!child || record.schema.fields[i]?.name !== column.name) throw new Error(`${key}: column ${i} is not ${column.name}`);
+          if (!child || record.schema.fields[i]?.name !== column.name) throw new Error(`${file.key}: column ${i} is not ${column.name}`);
           return child;
         });
         for (let row = 0; row < record.numRows; row++) {
           writer.writeRow(children, row);
-          if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
+          await send();
         }
         rows += record.numRows;
+        options.onBatch?.(rows);
       }
-      onBatch(rows);
+    } else {
+      for await (const group of textRows(file, table)) {
+        for (const values of group) {
+          writer.writeTextRow(values);
+          await send();
+        }
+        rows += group.length;
+        options.onBatch?.(rows);
+      }
     }
     copy.end(writer.take());
     await once(copy, 'finish');
@@ -90,6 +107,31 @@ export async function loadArchiveRows(
     throw error;
   }
   return { rows, checksum: writer.checksum() };
+}
+
+/** The object's rows as Arrow record batches, decoded by parquet-wasm READ_BATCH_ROWS at a time. */
+async function* arrowBatches(key: string, object: Uint8Array): AsyncGenerator<RecordBatch> {
+  const wasm = await loadParquetWasm();
+  const batches = await readable(key, async () => {
+    const parquet = await wasm.ParquetFile.fromFile(new Blob([object]));
+    return (await parquet.stream({ batchSize: READ_BATCH_ROWS })) as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>;
+  });
+  const reader = batches[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await readable(key, () => reader.next());
+    if (next.done) return;
+    yield* (await readable(key, async () => tableFromIPC(next.value.intoIPCStream()))).batches;
+  }
+}
+
+/** The object's rows as exact text (read-rows.ts, hyparquet), one row group at a time. */
+async function* textRows(file: ArchiveFile, table: TimeSeriesTable): AsyncGenerator<ArchiveValue[][]> {
+  const reader = readArchiveRows(file, table)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await readable(file.key, () => reader.next());
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 /** Runs a read of the object, turning its failure into ArchiveReadError. */
@@ -109,6 +151,7 @@ const ZERO = 48;
 const TWO_TO_32 = 4294967296;
 const MICROS_PER_DAY = 86_400_000_000;
 const SCALE = ARCHIVE_DECIMAL.scale;
+const ENCODER = new TextEncoder();
 
 /** Arrow values as COPY text lines, with their checksum. */
 class CopyTextWriter {
@@ -146,10 +189,39 @@ class CopyTextWriter {
       this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row);
     }
     this.push(NEWLINE);
+    this.addShare();
+  }
+
+  private addShare(): void {
     const [high, low] = this.digest.share();
     this.high += high;
     this.low += low;
     if (++this.rowsSinceFold === 1 << 20) this.fold();
+  }
+
+  /** One row of exact text (read-rows.ts: timestamps as microseconds), as writeRow writes an Arrow row. */
+  writeTextRow(values: readonly ArchiveValue[]): void {
+    this.digest.reset();
+    for (let i = 0; i < this.columns.length; i++) {
+      if (i > 0) this.push(TAB);
+      const value = values[i] ?? null;
+      const column = this.columns[i] as ArchiveColumn;
+      if (value === null) {
+        this.push(BACKSLASH);
+        this.push(78); // \N
+        this.digest.addNull();
+      } else if (column.kind === 'timestamp') {
+        const micros = Number(value);
+        this.digest.addInteger(micros);
+        this.writeTimestamp(micros);
+      } else {
+        const bytes = ENCODER.encode(value);
+        this.digest.addBytes(bytes, 0, bytes.length);
+        this.writeEscaped(bytes, 0, bytes.length);
+      }
+    }
+    this.push(NEWLINE);
+    this.addShare();
   }
 
   private writeValue(column: ArchiveColumn, data: Data, row: number): void {

@@ -1,4 +1,5 @@
 import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetRead, type SchemaElement } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import type { TimeSeriesTable } from '../tables';
 import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveStore } from './layout';
 
@@ -116,6 +117,8 @@ export async function* readArchiveRows(file: ArchiveFile, table: TimeSeriesTable
     await parquetRead({
       file: file.buffer,
       metadata,
+      // Archives are zstd since the Arrow writer (older ones snappy, which hyparquet reads itself).
+      compressors,
       rowStart: groupStart,
       rowEnd: groupStart + groupRows,
       parsers: EXACT_PARSERS,
