@@ -30,7 +30,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     const migrate = await handlerFor('migrate', { AWS_LAMBDA_FUNCTION_NAME: 'perps-migrate' });
     const run = await invoke(migrate, {}, 'perps-migrate');
     expect(run.error).toBeUndefined();
-    expect(run.result).toMatchObject({ operation: 'migrate', applied: 6 });
+    expect(run.result).toMatchObject({ operation: 'migrate', applied: 7 });
     const finished = logsNamed(run, 'migrate finished');
     expect(finished).toHaveLength(1);
     expect(finished[0]).toMatchObject({ level: 'INFO', service: 'perps-stats-db', operation: 'migrate', function_name: 'perps-migrate' });
@@ -40,7 +40,7 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
     expect(metrics.get(`Success{${SERVICE},Operation=migrate}`)).toEqual({ value: 1, unit: 'Count', namespace: 'PerpsStats' });
     expect(metrics.get(`Failure{${SERVICE},Operation=migrate}`)).toEqual({ value: 0, unit: 'Count', namespace: 'PerpsStats' });
     expect(metrics.get(`Duration{${SERVICE},Operation=migrate}`)?.unit).toBe('Milliseconds');
-    expect(metrics.get(`MigrationsApplied{${SERVICE},Operation=migrate}`)).toMatchObject({ value: 6, unit: 'Count' });
+    expect(metrics.get(`MigrationsApplied{${SERVICE},Operation=migrate}`)).toMatchObject({ value: 7, unit: 'Count' });
 
     const again = await invoke(migrate, { version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} });
     expect(again.result).toMatchObject({ applied: 0 });

@@ -181,7 +181,7 @@ describe('local runner against a real server', () => {
   it('runs init, then stats as JSON alone on stdout', async () => {
     const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/migrate perps_test_\w+: 6 applied/);
+    expect(init.stdout).toMatch(/migrate perps_test_\w+: 7 applied/);
     expect(init.stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
 
     const stats = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
@@ -742,7 +742,7 @@ describe('local runner on the embedded database (PGlite)', () => {
     const init = spawnCli(['init'], { cwd });
     expect(init.stderr).toMatch(/using the embedded PostgreSQL \(PGlite\) in .*\.pglite/);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/6 applied/);
+    expect(init.stdout).toMatch(/7 applied/);
     const stats = spawnCli(['stats', '--format', 'json'], { cwd });
     expect(stats.code).toBe(0);
     const report = JSON.parse(stats.stdout);

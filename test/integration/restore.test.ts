@@ -289,7 +289,8 @@ async function restoreWhileWriting<T>(
   const { atLeast = 20 } = options;
   const watcher = await connect(url);
   // The writer's ts: now() plus this offset is DAY at noon (and a few seconds after).
-  const offset = `${Date.parse(`${DAY}T12:00:00Z`) - Date.now()} milliseconds`;
+  // In seconds: PostgreSQL 12-14 refuse a milliseconds field beyond the int32 range.
+  const offset = `${(Date.parse(`${DAY}T12:00:00Z`) - Date.now()) / 1000} seconds`;
   let writer: ReturnType<typeof startWriter> | undefined;
   let writtenDuringLoad = 0;
   interceptStatements(ctx, {

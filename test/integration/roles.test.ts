@@ -228,7 +228,7 @@ describe('roles on the first database', () => {
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
     const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
-    expect(report).toMatchObject({ applied: 6 });
+    expect(report).toMatchObject({ applied: 7 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
       'no privileges were granted for "public"',
@@ -507,7 +507,7 @@ const secondDatabase = once(async () => {
 describe('a second database in the cluster, migrated by an owner without CREATEROLE after the roles exist', () => {
   it('migrate grants the roles what migration 0003 skipped, and says exactly that (not "ask an administrator to create" them)', async () => {
     const { url: secondUrl, owner, first } = await secondDatabase();
-    expect(first.applied).toBe(6);
+    expect(first.applied).toBe(7);
     // 7 tables and the 4 DEFAULT partitions (the migration ledger is the maintenance user's alone,
     // the archive ledger is read by perps_reader only); 7 sequences.
     expect(first.notices).toEqual([...grantedNotices(databaseOf(secondUrl), owner, 11, 7), publicRevokedNotice(databaseOf(secondUrl))]);
@@ -622,7 +622,7 @@ const lateDatabase = once(async () => {
 describe('a database migrated while the roles did not exist gets its grants from a later migrate', () => {
   it('the notice names both missing roles and the statements to run; nothing is granted', async () => {
     const { owner, rolesMissing } = await lateDatabase();
-    expect(rolesMissing).toMatchObject({ applied: 6, grants: [] });
+    expect(rolesMissing).toMatchObject({ applied: 7, grants: [] });
     expect(rolesMissing.notices).toEqual([
       `roles perps_reader and perps_writer do not exist, so they have no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_reader NOLOGIN; CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
     ]);

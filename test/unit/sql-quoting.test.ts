@@ -53,6 +53,12 @@ const VETTED: Record<string, Record<string, string>> = {
     'replaceOnConflict(move.conflictKey, move.columns)': 'an ON CONFLICT clause of quoteIdent names, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
+  'functions/core/db/pool.ts': { who: "quoteIdent of the URL's login, or the constant '<login>' (advice text, never run)" },
+  'functions/core/db/sessions.ts': { 'holder.pid': 'an integer pid pg_stat_activity gave (advice text, never run)' },
+  'functions/core/role-grants.ts': {
+    database: 'quoteIdent(who.database) (advice text, never run)',
+    'excess.statement': 'a REVOKE statement built from quoteIdent names (advice text, never run)',
+  },
   'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
   'functions/core/archive/restore-load.ts': {
     list: "the layout's column names through quoteIdent",
