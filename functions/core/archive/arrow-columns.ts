@@ -264,7 +264,14 @@ class TimestampBuilder extends Word64Builder {
       const fractionEnd = end - 3;
       micros = readNumber(bytes, start + 20, fractionEnd, this) * 10 ** (6 - (fractionEnd - start - 20));
     }
-    if (Math.abs(seconds) >= SAFE_SECONDS) throw this.unexpected(bytes, start, end);
+    if (Math.abs(seconds) >= SAFE_SECONDS) {
+      // After about 2255 the microseconds leave a double's exact range: bigint for those.
+      const exact = BigInt(seconds) * 1_000_000n + BigInt(micros);
+      this.words[this.count * 2] = Number(BigInt.asUintN(32, exact));
+      this.words[this.count * 2 + 1] = Number(BigInt.asUintN(32, exact >> 32n));
+      digest.addAscii(exact.toString());
+      return;
+    }
     const total = seconds * MICROS_PER_SECOND + micros;
     const magnitude = Math.abs(total);
     const limbs = this.limbs;
@@ -318,6 +325,7 @@ class DecimalBuilder extends Builder {
     const negative = bytes[start] === MINUS;
     let from = negative ? start + 1 : start;
     const integerEnd = hasFraction ? dot : end;
+    if (integerEnd === from && !hasFraction) throw new DecimalOverflow(this.column.name); // no digits at all
     while (from < integerEnd - 1 && bytes[from] === ZERO) from++;
     if (integerEnd - from > INTEGER_DIGITS || exactEnd - (hasFraction ? dot + 1 : exactEnd) > SCALE) {
       throw new DecimalOverflow(this.column.name);
@@ -469,7 +477,10 @@ function scaleBy(limbs: number[], digits: number): void {
 function multiplyAdd(limbs: number[], factor: number, addend: number): void {
   let carry = addend;
   for (let i = 0; i < limbs.length; i++) {
-    const value = (limbs[i] as number) * factor + carry;
+    const limb = limbs[i] as number;
+    // Most values use the low words only: nothing left to carry into zero words.
+    if (limb === 0 && carry === 0) continue;
+    const value = limb * factor + carry;
     carry = Math.floor(value / TWO_TO_32);
     limbs[i] = value - carry * TWO_TO_32;
   }

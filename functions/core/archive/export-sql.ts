@@ -76,7 +76,8 @@ function rowShare(columns: readonly ArchiveColumn[]): string {
  * exact text for the checksum, so the server spends nothing beyond COPY itself.
  */
 export function exportCopySql(relation: string, columns: readonly ArchiveColumn[]): string {
-  return `COPY (SELECT ${columns.map((column) => quoteIdent(column.name)).join(', ')} FROM ${quoteIdent(relation)}) TO STDOUT`;
+  const names = columns.map((column) => column.name);
+  return `COPY (SELECT ${names.map(quoteIdent).join(', ')} FROM ${quoteIdent(relation)}) TO STDOUT`;
 }
 
 /** What the export's transaction sets before exportCopySql: the text forms arrow-columns.ts reads. */

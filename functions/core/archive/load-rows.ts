@@ -254,8 +254,17 @@ class CopyTextWriter {
           data.values.length * 2,
         );
         const micros = int64Number(words, index);
-        this.digest.addInteger(micros);
-        this.writeTimestamp(micros);
+        if (Number.isSafeInteger(micros)) {
+          this.digest.addInteger(micros);
+          this.writeTimestamp(micros);
+        } else {
+          // After about 2255: the exact microseconds as a bigint, split into whole days and the rest.
+          const exact = (BigInt.asIntN(32, BigInt(words[index * 2 + 1] as number)) << 32n) | BigInt(words[index * 2] as number);
+          const day = 86_400_000_000n;
+          const days = exact / day - (exact % day < 0n ? 1n : 0n);
+          this.digest.addAscii(exact.toString());
+          this.writeTimestamp(Number(exact - days * day), Number(days));
+        }
         return;
       }
       case 'decimal': {
@@ -340,10 +349,10 @@ class CopyTextWriter {
     return length;
   }
 
-  /** Microseconds since 1970 as `YYYY-MM-DD HH:MM:SS.ffffff+00` (timestamptz input). */
-  private writeTimestamp(micros: number): void {
-    const days = Math.floor(micros / MICROS_PER_DAY);
-    let rest = micros - days * MICROS_PER_DAY;
+  /** Microseconds since 1970 (plus `wholeDays` days) as `YYYY-MM-DD HH:MM:SS.ffffff+00` (timestamptz input). */
+  private writeTimestamp(micros: number, wholeDays = 0): void {
+    const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
+    let rest = micros - (days - wholeDays) * MICROS_PER_DAY;
     const [year, month, day] = civilFromDays(days);
     const hour = Math.floor(rest / 3_600_000_000);
     rest -= hour * 3_600_000_000;
