@@ -1,9 +1,10 @@
 import type pg from 'pg';
+import { partitionCheckSql } from './archive/export-sql';
 import { readFooter } from './archive/footer';
-import type { ArchiveStore } from './archive/layout';
+import { ARCHIVE_COLUMNS, type ArchiveStore } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
-import { partitionChecksum } from './archive/partition-checksum';
+import { checksumText } from './archive/values';
 import { errorMessage } from './context';
 import { addDays, dayOf, dayStart } from './days';
 import { quoteIdent } from './db/identifiers';
@@ -84,19 +85,17 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
 
 /**
  * Why `relation` must be kept, or undefined when it holds exactly the rows the ledger recorded:
- * the same count and the same checksum, read as the export reads the rows (partitionChecksum:
- * the one definition of the row checksum, export-sql.ts, computed as the export computes it).
- * A late row in and an archived row out keep the count but not the checksum. `inTransaction`:
- * the caller's transaction (and its locks) is used. Cost: one sequential scan of the partition
- * (a COPY), md5 of every row's text here.
+ * the same count and the same checksum, computed by the archive's own one-scan check
+ * (partitionCheckSql: the one definition of the row checksum, shared with the export and with
+ * restore). A late row in and an archived row out keep the count but not the checksum. Cost: one
+ * sequential scan of the partition, md5 of every row's text.
  */
-export async function proveRows(
-  client: pg.ClientBase,
-  relation: string,
-  ledger: LedgerEntry,
-  options: { inTransaction: boolean },
-): Promise<string | undefined> {
-  const { rows: count, checksum } = await partitionChecksum(client, relation, ledger.table_name, options);
+export async function proveRows(client: pg.ClientBase, relation: string, ledger: LedgerEntry): Promise<string | undefined> {
+  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
+    partitionCheckSql(relation, ARCHIVE_COLUMNS[ledger.table_name]),
+  );
+  const count = Number(rows[0]?.rows ?? 0);
+  const checksum = checksumText(rows[0]?.checksum_sum ?? '0');
   if (count === ledger.rows && checksum === ledger.checksum) return undefined;
   return changedRows(relation, `holds ${count} rows with checksum ${checksum}, the archive ${ledger.rows} rows with ${ledger.checksum}`);
 }

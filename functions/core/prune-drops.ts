@@ -138,7 +138,7 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
     try {
       changed = await runWithLockTimeout(run.client, `prove and drop ${action.relation}`, run.ctx.settings, run.ctx.log, async () => {
         await run.client.query(`LOCK TABLE ${quoteIdent(action.relation)} IN SHARE MODE`);
-        const why = await proveRows(run.client, action.relation, ledger, { inTransaction: true });
+        const why = await proveRows(run.client, action.relation, ledger);
         if (why === undefined) {
           await run.client.query(`DROP TABLE ${quoteIdent(action.relation)}`);
           await markLedgerDropped(run.client, ledger.table_name, ledger.day);
@@ -262,7 +262,7 @@ export async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveSt
   if (action.action !== 'drop_partition') return;
   const check = await checkArchive(client, store, action);
   if (!('ledger' in check)) return keep(action, check.keep);
-  const changed = await proveRows(client, action.relation, check.ledger, { inTransaction: false });
+  const changed = await proveRows(client, action.relation, check.ledger);
   if (changed !== undefined) keep(action, changed);
 }
 

@@ -1,11 +1,12 @@
 import type pg from 'pg';
-import { ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
+import { partitionCheckSql } from './archive/export-sql';
+import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
 import { ArchiveReadError, loadArchiveRows } from './archive/load-rows';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
-import { partitionChecksum } from './archive/partition-checksum';
 import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
+import { checksumText } from './archive/values';
 import {
   assertSchemaInstalled,
   foreignKeyStates,
@@ -510,11 +511,15 @@ function unchangedSince(relation: string, table: TimeSeriesTable, planned: RowVe
 /**
  * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
  * checksum as the rows read from the object: every value landed as the file holds it. Counted
- * and summed as the archive reads a day (partitionChecksum: one COPY of the loaded table, ours
- * alone), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
+ * and summed by the archive's own check in SQL (partitionCheckSql: one scan of the loaded table,
+ * ours alone, on the server rather than in the function), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
  */
 async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
-  const { rows: counted, checksum: loadedChecksum } = await partitionChecksum(client, relation, report.table, { inTransaction: false });
+  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
+    partitionCheckSql(relation, ARCHIVE_COLUMNS[report.table]),
+  );
+  const counted = Number(rows[0]?.rows ?? 0);
+  const loadedChecksum = checksumText(rows[0]?.checksum_sum ?? '0');
   const where = `${report.location}/${report.object_key}`;
   const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
   if (expected.some((n) => n !== counted)) {
