@@ -9,7 +9,7 @@
  *   --backlog-rows 1e5  rows waiting in the DEFAULT partition for `partitions` to move
  *   --old-days 180   old day partitions for the retention to drop
  *   --vacuum-rows 3e5 rows in the one closed day the vacuum section seals (the issue's figure: 3e6)
- *   --archive-rows 3e6 rows in the one closed day the archive section writes to Parquet
+ *   --archive-rows 1e6,3e6 rows in the closed day the archive section writes to Parquet and restores (one run each)
  *   --only stats,maintenance,vacuum,archive,cold-start   a subset of the sections
  *   BENCH_RUNS=15    cold starts per bundle
  *
@@ -30,7 +30,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import prettyBytes from 'pretty-bytes';
 import { measureColdStarts } from './cold-start';
-import { archiveBench } from './sections/archive';
+import { type ArchiveBenchResult, archiveBench } from './sections/archive';
 import { maintenanceBench } from './sections/maintenance';
 import { inspectPartmanServer, partmanBench } from './sections/partman';
 import { type RecoveryResult, recoverBacklog } from './sections/recovery';
@@ -58,7 +58,7 @@ function parseOptions() {
         'backlog-rows': { type: 'string', default: '1e5' },
         'old-days': { type: 'string', default: '180' },
         'vacuum-rows': { type: 'string', default: '3e5' },
-        'archive-rows': { type: 'string', default: '3e6' },
+        'archive-rows': { type: 'string', default: '1e6,3e6' },
         only: { type: 'string', default: 'stats,maintenance,vacuum,archive,cold-start' },
         scale: { type: 'boolean', default: false },
         recovery: { type: 'string' },
@@ -146,7 +146,9 @@ const pruneRows = whole('--prune-rows', values['prune-rows']);
 const backlogRows = whole('--backlog-rows', values['backlog-rows']);
 const oldDays = whole('--old-days', values['old-days']);
 const vacuumRows = whole('--vacuum-rows', values['vacuum-rows']);
-const archiveRows = whole('--archive-rows', values['archive-rows']);
+const archiveRows = String(values['archive-rows'])
+  .split(',')
+  .map((part) => whole('--archive-rows', part));
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
   if (!['stats', 'maintenance', 'vacuum', 'archive', 'cold-start'].includes(section))
@@ -191,7 +193,8 @@ try {
     ? await maintenanceBench(server.url, runs, pruneRows, log, { backlogRows, oldDays })
     : { operations: [], ingestion: [] };
   const vacuumed = sections.has('vacuum') ? await vacuumBench(server.url, vacuumRows, log) : undefined;
-  const archived = sections.has('archive') ? await archiveBench(server.url, archiveRows, log) : undefined;
+  const archived: ArchiveBenchResult[] = [];
+  if (sections.has('archive')) for (const rows of archiveRows) archived.push(await archiveBench(server.url, rows, log));
   const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
 
   const out: string[] = [];
@@ -230,17 +233,19 @@ try {
       `| ${ms(vacuumed.sealMs)} | ${ms(vacuumed.runMs)} (${vacuumed.steps}) | ${ms(vacuumed.atRest.p99)} / ${ms(vacuumed.atRest.max)} | ${vacuumed.during.inserts}, ${ms(vacuumed.during.p99)} / ${ms(vacuumed.during.max)} | ${vacuumed.during.failed} |`,
     );
   }
-  if (archived) {
+  if (archived.length > 0) {
     out.push(
-      `\n**Archive**: one closed day of ${archived.rows.toExponential(0)} trades to Parquet in a directory, through the archive bundle in a process of its own, while a writer inserts 50-row batches into today\n`,
+      '\n**Archive and restore**: one closed day of trades to Parquet in a directory and back, each through its bundle in a process of its own (a writer inserts 50-row batches into today during the archive), beside `COPY (SELECT * FROM <day>) TO STDOUT` and `COPY <bare table> FROM STDIN` of the same rows in the same run\n',
     );
     out.push(
-      '| time | rows/s | Parquet | PostgreSQL (heap) | ratio | peak RSS | writer at rest: p99 / max | writer during: inserts, p99 / max | failed |',
+      '| rows | COPY TO | archive | ratio | archive RSS | COPY FROM | restore | ratio | restore RSS | Parquet | PostgreSQL (heap) | writer during archive: inserts, p99 / max | failed |',
     );
-    out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    out.push(
-      `| ${ms(archived.seconds * 1000)} | ${Math.round(archived.rowsPerSecond)} | ${prettyBytes(archived.parquetBytes)} | ${prettyBytes(archived.postgresBytes)} (${prettyBytes(archived.heapBytes)}) | ${(archived.parquetBytes / archived.postgresBytes).toFixed(3)} | ${Math.round(archived.peakRssMiB)} MiB | ${ms(archived.atRest.p99)} / ${ms(archived.atRest.max)} | ${archived.during.inserts}, ${ms(archived.during.p99)} / ${ms(archived.during.max)} | ${archived.during.failed} |`,
-    );
+    out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const a of archived) {
+      out.push(
+        `| ${a.rows.toExponential(0)} | ${ms(a.copyOutSeconds * 1000)} | ${ms(a.seconds * 1000)} | ${(a.seconds / a.copyOutSeconds).toFixed(2)}x | ${Math.round(a.peakRssMiB)} MiB | ${ms(a.copyInSeconds * 1000)} | ${ms(a.restoreSeconds * 1000)} | ${(a.restoreSeconds / a.copyInSeconds).toFixed(2)}x | ${Math.round(a.restorePeakRssMiB)} MiB | ${prettyBytes(a.parquetBytes)} | ${prettyBytes(a.postgresBytes)} (${prettyBytes(a.heapBytes)}) | ${a.during.inserts}, ${ms(a.during.p99)} / ${ms(a.during.max)} | ${a.during.failed} |`,
+      );
+    }
   }
   out.push(`\n**5. Cold start** (${coldStarts[0]?.ms.runs ?? 0} runs; from node process start, interleaved)\n`);
   out.push('| bundle | size | process start to handler ready: median (min..max) |');

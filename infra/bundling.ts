@@ -1,7 +1,9 @@
-import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
+import { PARQUET_WASM_FILE } from '../functions/core/archive/parquet-engine';
 import { OPERATION_IDS, type OperationId } from '../functions/core/operations';
 
 /** The Lambda functions: one per operation of the registry, bundled to `dist/<op>/index.mjs`. */
@@ -10,6 +12,12 @@ export type HandlerOperation = OperationId;
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist');
+/**
+ * The Parquet engine's WebAssembly, shipped beside every bundle's index.mjs: each bundle holds
+ * the whole registry, and the engine loads the file on first use (parquet-engine.ts).
+ */
+const PARQUET_WASM_SOURCE = createRequire(import.meta.url).resolve(`parquet-wasm/esm/${PARQUET_WASM_FILE}`);
+
 /** Lambda `handler` setting for every bundle: file `index.mjs`, export `handler`. */
 export const LAMBDA_HANDLER = 'index.handler';
 
@@ -79,7 +87,8 @@ export async function buildHandlers(): Promise<Record<HandlerOperation, number>>
         write: false,
       });
       mkdirSync(bundleDir(operation), { recursive: true });
-      for (const file of outputFiles) {
+      const wasm = { path: join(bundleDir(operation), PARQUET_WASM_FILE), contents: readFileSync(PARQUET_WASM_SOURCE) };
+      for (const file of [...outputFiles, wasm]) {
         const staged = `${file.path}.${process.pid}.tmp`;
         writeFileSync(staged, file.contents);
         renameSync(staged, file.path);

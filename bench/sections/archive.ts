@@ -1,8 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { ArchiveReport } from '../../functions/core/archive';
 import { addDays, dayOf, partitionName } from '../../functions/core/days';
+import { quoteIdent } from '../../functions/core/db/identifiers';
+import type { RestoreReport } from '../../functions/core/restore';
 import { buildHandlers } from '../../infra/bundling';
 import { startWriter } from '../../test/support/writer';
 import { createDayPartitions, loadDayPartition, SYMBOLS, seedMarkets } from '../support/data';
@@ -13,6 +18,13 @@ import { type WriterLatency, wallClock, writerLatency } from './vacuum';
 
 export interface ArchiveBenchResult {
   rows: number;
+  /** `COPY (SELECT * FROM <day>) TO STDOUT` of the same day, read to the end, in this process. */
+  copyOutSeconds: number;
+  /** The restore bundle loading the day back (the day's partition dropped first), in a process of its own. */
+  restoreSeconds: number;
+  restorePeakRssMiB: number;
+  /** `COPY <a bare table like trades> FROM STDIN` of the same rows (the COPY TO output), in this process. */
+  copyInSeconds: number;
   /** The handler invocation in its own process (import of the bundle not included). */
   seconds: number;
   rowsPerSecond: number;
@@ -53,6 +65,9 @@ export async function archiveBench(adminUrl: string, rows: number, log: (line: s
     const restStart = wallClock();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const restEnd = wallClock();
+    const copied = join(directory, 'copy.txt');
+    const copyOutSeconds = await copyOut(db.url, relation, copied);
+    const runStart = wallClock();
     const run = await invokeInFreshProcess<ArchiveReport>('archive', { archiveAfterDays: 2, table: 'trades' }, db.url, {
       env: { ARCHIVE_DIR: directory },
     });
@@ -73,14 +88,58 @@ export async function archiveBench(adminUrl: string, rows: number, log: (line: s
       heapBytes: Number(sizes.rows[0]?.heap),
       peakRssMiB: run.peakRssMiB,
       atRest: latency(restStart, restEnd),
-      during: latency(restEnd, runEnd),
+      during: latency(runStart, runEnd),
+      copyOutSeconds,
+      ...(await restoreAgainstCopy(db.url, relation, day, directory, copied)),
     };
     log(
-      `archive: ${rows.toExponential(0)} rows in ${result.seconds.toFixed(1)} s (${Math.round(result.rowsPerSecond)} rows/s), peak RSS ${Math.round(result.peakRssMiB)} MiB`,
+      `archive: ${rows.toExponential(0)} rows in ${result.seconds.toFixed(1)} s (${(result.seconds / copyOutSeconds).toFixed(2)}x COPY TO), peak RSS ${Math.round(result.peakRssMiB)} MiB; restore ${result.restoreSeconds.toFixed(1)} s (${(result.restoreSeconds / result.copyInSeconds).toFixed(2)}x COPY FROM), peak RSS ${Math.round(result.restorePeakRssMiB)} MiB`,
     );
     return result;
   } finally {
     rmSync(directory, { recursive: true, force: true });
     await db.drop();
+  }
+}
+
+/** Times `COPY (SELECT * FROM relation) TO STDOUT` read to the end, keeping the text in `file` for copyIn. */
+async function copyOut(url: string, relation: string, file: string): Promise<number> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    const started = performance.now();
+    await pipeline(client.query(copyTo(`COPY (SELECT * FROM ${quoteIdent(relation)}) TO STDOUT`)), createWriteStream(file));
+    return (performance.now() - started) / 1000;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Drops the archived day's partition and restores it through the restore bundle in a process of
+ * its own; then times COPY FROM STDIN of the same rows into a bare table shaped like trades (no
+ * index, no key): the floor any load of these rows has.
+ */
+async function restoreAgainstCopy(
+  url: string,
+  relation: string,
+  day: string,
+  directory: string,
+  copied: string,
+): Promise<Pick<ArchiveBenchResult, 'restoreSeconds' | 'restorePeakRssMiB' | 'copyInSeconds'>> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    await client.query(`DROP TABLE ${quoteIdent(relation)}`);
+    const run = await invokeInFreshProcess<RestoreReport>('restore', { table: 'trades', day }, url, { env: { ARCHIVE_DIR: directory } });
+    if (run.error || run.result?.status !== 'restored') throw new Error(`restore failed: ${JSON.stringify(run.error ?? run.result)}`);
+    await client.query('CREATE TABLE bench_copy_in (LIKE trades)');
+    const started = performance.now();
+    await pipeline(createReadStream(copied), client.query(copyFrom('COPY bench_copy_in FROM STDIN')));
+    const copyInSeconds = (performance.now() - started) / 1000;
+    await client.query('DROP TABLE bench_copy_in');
+    return { restoreSeconds: run.ms / 1000, restorePeakRssMiB: run.peakRssMiB, copyInSeconds };
+  } finally {
+    await client.end();
   }
 }

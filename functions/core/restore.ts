@@ -2,11 +2,11 @@ import type pg from 'pg';
 import { partitionCheckSql } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
+import { ArchiveReadError, loadArchiveRows } from './archive/load-rows';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
-import { type ArchiveFile, openArchiveFile, readArchiveRows } from './archive/read-rows';
-import { insertArchivedRows } from './archive/restore-load';
+import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
-import { checksumText, rowChecksum } from './archive/values';
+import { checksumText } from './archive/values';
 import {
   assertSchemaInstalled,
   foreignKeyStates,
@@ -304,27 +304,6 @@ async function openVerified(
   return file;
 }
 
-/**
- * The object's rows, with a failure to read or decode them (a damaged object: "premature end of
- * input", a bad page) reported as what it is, ArchiveIntegrityError (exit 7), not as a bug.
- */
-async function* integrityChecked<T>(rows: AsyncIterable<T>, report: RestoreReport): AsyncGenerator<T> {
-  const iterator = rows[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<T>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      throw new ArchiveIntegrityError(
-        `restore ${report.table} ${report.day}: ${report.location}/${report.object_key} cannot be read: ${errorMessage(error)}; the day was left as it was (the loaded table was dropped)`,
-        { cause: error },
-      );
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
 /** The day's own partition (exact day bounds), or undefined; refuses a partition that covers the day with other bounds. */
 function dayPartition(partitions: PartitionInfo[], table: TimeSeriesTable, day: string): string | undefined {
   const from = dayStart(day).getTime();
@@ -399,14 +378,24 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   step(`preparing ${dayTable.name}`);
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
   try {
-    let fileSum = 0n;
-    for await (const rows of integrityChecked(readArchiveRows(file, report.table), report)) {
-      step(`loading rows into ${dayTable.name}`);
-      for (const row of rows) fileSum += rowChecksum(row);
-      report.rows_loaded += await insertArchivedRows(client, dayTable.name, report.table, rows, ctx.settings.batchSize);
-      ctx.progress?.(`restore ${report.table} ${report.day}: ${report.rows_loaded} of ${file.rows} rows loaded`);
-    }
-    report.checksum = checksumText(fileSum);
+    step(`loading rows into ${dayTable.name}`);
+    const loaded = await loadArchiveRows(client, file, dayTable.name, report.table, {
+      sha256: ledger?.object_sha256 ?? null,
+      onBatch: (rows) => {
+        report.rows_loaded = rows;
+        step(`loading rows into ${dayTable.name}`);
+        ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+      },
+    }).catch((error: unknown) => {
+      // A damaged object ("premature end of input", a bad page) is what it is: exit 7, not a bug.
+      if (!(error instanceof ArchiveReadError)) throw error;
+      throw new ArchiveIntegrityError(
+        `restore ${report.table} ${report.day}: ${report.location}/${report.object_key} cannot be read: ${errorMessage(error.cause)}; the day was left as it was (the loaded table was dropped)`,
+        { cause: error.cause },
+      );
+    });
+    report.rows_loaded = loaded.rows;
+    report.checksum = loaded.checksum;
     await assertLoaded(client, dayTable.name, report, ledger);
     step(`building the indexes of ${dayTable.name}`);
     await buildIndexes(ctx, client, dayTable);
@@ -522,8 +511,8 @@ function unchangedSince(relation: string, table: TimeSeriesTable, planned: RowVe
 /**
  * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
  * checksum as the rows read from the object: every value landed as the file holds it. Counted
- * and summed by the archive's own check (one scan of the loaded table, ours alone), not taken
- * from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
+ * and summed by the archive's own check in SQL (partitionCheckSql: one scan of the loaded table,
+ * ours alone, on the server rather than in the function), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
  */
 async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
   const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(

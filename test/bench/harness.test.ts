@@ -67,15 +67,20 @@ describe('npm run bench', () => {
     expect(out).toMatch(/^\| prune, drop 10 days of partitions x 4 tables \| .* \| 40 partitions dropped \|$/m);
     expect(out).toMatch(/^\| prune, drop 10 days of partitions x 4 tables, one per transaction \| .* \| 40 partitions dropped \|$/m);
     expect(out).toMatch(/first invocation \(connects\) [\d.]+ ms/);
-    expect(out).toContain('**Archive**: one closed day of 5e+3 trades to Parquet');
+    expect(out).toContain('**Archive and restore**: one closed day of trades to Parquet');
+    expect(out).toMatch(
+      /^\| 5e\+3 \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB \|/m,
+    );
     expect(file).toBeDefined();
     const raw = JSON.parse(readFileSync(file ?? '', 'utf8')) as {
       maintenance: { ingestion: { during: string; inserts: number; failed: number }[] };
-      archive: { rows: number; parquetBytes: number; peakRssMiB: number; during: { failed: number } };
+      archive: { rows: number; parquetBytes: number; peakRssMiB: number; restorePeakRssMiB: number; during: { failed: number } }[];
     };
-    expect(raw.archive).toMatchObject({ rows: 5000, during: { failed: 0 } });
-    expect(raw.archive.parquetBytes).toBeGreaterThan(0);
-    expect(raw.archive.peakRssMiB).toBeGreaterThan(0);
+    expect(raw.archive).toHaveLength(1);
+    expect(raw.archive[0]).toMatchObject({ rows: 5000, during: { failed: 0 } });
+    expect(raw.archive[0]?.parquetBytes).toBeGreaterThan(0);
+    expect(raw.archive[0]?.peakRssMiB).toBeGreaterThan(0);
+    expect(raw.archive[0]?.restorePeakRssMiB).toBeGreaterThan(0);
     expect(raw.maintenance.ingestion).toHaveLength(8);
     for (const phase of raw.maintenance.ingestion) expect(phase, phase.during).toMatchObject({ failed: 0 });
     expect(raw.maintenance.ingestion[0]).toMatchObject({ during: 'at rest (3 s)' });

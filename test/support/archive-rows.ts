@@ -86,3 +86,40 @@ export async function postgresRows(client: pg.ClientBase, table: TimeSeriesTable
     return out;
   });
 }
+
+/**
+ * `count` rows in each time-series table on `day`, spread over six symbols (so `symbol` is
+ * dictionary-encoded), with decimals of every size and sign, NULLs and JSON: what the reader
+ * tests filter on.
+ */
+export async function insertVariedRows(client: pg.ClientBase, day: string, count: number): Promise<void> {
+  const series = `FROM generate_series(1, $2::int) AS i`;
+  const symbol = `(ARRAY['BTC-PERP', 'ETH-PERP', 'SOL-PERP', 'DOGE-PERP', 'XRP-PERP', 'ARB-PERP'])[1 + i % 6]`;
+  const ts = `$1::timestamptz + i * interval '7 seconds 3 microseconds'`;
+  const price = `round((i * 37.123456789)::numeric + 0.000000000000000001 * i, 18)`;
+  await client.query(
+    `INSERT INTO trades (exchange_id, symbol, ts, received_at, trade_id, price, size, side, raw)
+     SELECT 1 + i % 7, ${symbol}, ${ts}, CASE WHEN i % 5 = 0 THEN NULL ELSE ${ts} END, 't' || i, ${price}, (i % 1000) / 1000.0 + 0.001,
+            CASE WHEN i % 3 = 0 THEN NULL WHEN i % 2 = 0 THEN 'buy' ELSE 'sell' END,
+            CASE WHEN i % 4 = 0 THEN NULL ELSE jsonb_build_object('i', i, 'p', ${price}::text) END ${series}`,
+    [`${day} 00:00:01+00`, count],
+  );
+  await client.query(
+    `INSERT INTO tickers (exchange_id, symbol, ts, last_price, mark_price, best_bid, best_ask, volume_24h, price_change_24h)
+     SELECT 1 + i % 7, ${symbol}, ${ts}, ${price}, ${price} + 0.5, CASE WHEN i % 7 = 0 THEN NULL ELSE ${price} - 0.25 END,
+            ${price} + 0.25, i * 1000.5, (i % 11 - 5) * 0.01 ${series}`,
+    [`${day} 00:00:02+00`, count],
+  );
+  await client.query(
+    `INSERT INTO orderbooks (exchange_id, symbol, ts, bids_notional, asks_notional, raw_book, spread_bps)
+     SELECT 1 + i % 7, ${symbol}, ${ts}, ${price} * 10, CASE WHEN i % 9 = 0 THEN NULL ELSE ${price} * 11 END,
+            jsonb_build_object('bids', jsonb_build_array(jsonb_build_array(${price}::text, '1.5'))), (i % 13) * 0.001 ${series}`,
+    [`${day} 00:00:03+00`, count],
+  );
+  await client.query(
+    `INSERT INTO funding_rates (exchange_id, symbol, ts, rate, next_rate, raw)
+     SELECT 1 + i % 7, ${symbol}, ${ts}, (i % 21 - 10) * 0.00001, CASE WHEN i % 2 = 0 THEN NULL ELSE 0.0001 END,
+            jsonb_build_object('n', i) ${series}`,
+    [`${day} 00:00:04+00`, count],
+  );
+}

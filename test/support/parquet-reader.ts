@@ -14,11 +14,15 @@ export interface ArchivedColumn {
 }
 
 /**
- * Reads a Parquet file with DuckDB, a reader independent of the writer (hyparquet-writer), so a
- * test compares PostgreSQL with what another implementation finds in the file. Rows come
- * ordered by `orderBy` (default `id`).
+ * Reads a Parquet file with DuckDB, a reader independent of the writer (arrow-rs), so a test
+ * compares PostgreSQL with what another implementation finds in the file. Rows come ordered by
+ * `orderBy` (default `id`), those matching `where` (SQL) when given.
  */
-export async function readArchivedFile(path: string, orderBy = 'id'): Promise<{ columns: ArchivedColumn[]; rows: ArchivedRow[] }> {
+export async function readArchivedFile(
+  path: string,
+  orderBy = 'id',
+  where?: string,
+): Promise<{ columns: ArchivedColumn[]; rows: ArchivedRow[] }> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
@@ -27,7 +31,7 @@ export async function readArchivedFile(path: string, orderBy = 'id'): Promise<{ 
     const columns = described.getRowObjectsJson().map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
     const select = columns.map(({ name, type }) => `${exactText(`"${name}"`, type)} AS "${name}"`).join(', ');
     const result = await connection.runAndReadAll(
-      `SELECT ${select} FROM read_parquet(${file}, hive_partitioning = false) ORDER BY "${orderBy}"`,
+      `SELECT ${select} FROM read_parquet(${file}, hive_partitioning = false)${where ? ` WHERE ${where}` : ''} ORDER BY "${orderBy}"`,
     );
     const rows = result
       .getRowObjectsJson()

@@ -1,9 +1,43 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
-import { rowChecksum, toParquetValue, toUnscaledDecimal } from '../../functions/core/archive/values';
+import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/core/archive/arrow-columns';
+import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/core/archive/layout';
+import { RowDigest } from '../../functions/core/archive/row-digest';
 
-describe('toUnscaledDecimal: PostgreSQL numeric text to DECIMAL(38,18) unscaled, exactly', () => {
+const trades = ARCHIVE_COLUMNS.trades;
+const column = (name: string): ArchiveColumn => {
+  const found = trades.find((c) => c.name === name);
+  if (!found) throw new Error(name);
+  return found;
+};
+const encoder = new TextEncoder();
+
+/** One COPY text field through the builder of `of`'s kind; the Arrow value back as a bigint, number or text. */
+function build(of: ArchiveColumn, text: string): bigint | number | string | null {
+  const builder = new ArrowBatchBuilder([of], 1);
+  const bytes = encoder.encode(text);
+  builder.appendRow(bytes, 0, bytes.length);
+  const data = builder.take().data.children[0];
+  if (!data || (data.nullBitmap && data.nullCount > 0)) return null;
+  const values = data.values as ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number };
+  switch (of.kind) {
+    case 'decimal': {
+      const words = new Uint32Array(values.buffer, values.byteOffset, 4);
+      let unscaled = 0n;
+      for (let w = 3; w >= 0; w--) unscaled = (unscaled << 32n) | BigInt(words[w] as number);
+      return BigInt.asIntN(128, unscaled);
+    }
+    case 'int64':
+    case 'timestamp':
+      return new BigInt64Array(values.buffer, values.byteOffset, 1)[0] as bigint;
+    case 'int32':
+      return values[0] as number;
+    default:
+      return new TextDecoder().decode(new Uint8Array(values.buffer, values.byteOffset, (data.valueOffsets as Int32Array)[1]));
+  }
+}
+
+describe('NUMERIC text to DECIMAL(38,18) unscaled, exactly (arrow-columns.ts)', () => {
   it.each([
     ['0', 0n],
     ['-0.000000000001', -1_000_000n],
@@ -14,46 +48,58 @@ describe('toUnscaledDecimal: PostgreSQL numeric text to DECIMAL(38,18) unscaled,
     ['1.50000000000000000000000000', 1_500_000_000_000_000_000n],
     ['007.5', 7_500_000_000_000_000_000n],
   ])('%s', (text, unscaled) => {
-    expect(toUnscaledDecimal(text)).toBe(unscaled);
+    expect(build(column('price'), text)).toBe(unscaled);
   });
 
-  it.each([
-    ['100000000000000000000', 'does not fit DECIMAL(38,18)'],
-    ['0.0000000000000000001', 'does not fit DECIMAL(38,18)'],
-    ['NaN', 'is not a finite decimal number'],
-    ['Infinity', 'is not a finite decimal number'],
-    ['1e5', 'is not a finite decimal number'],
-    ['', 'is not a finite decimal number'],
-  ])('refuses %s', (text, message) => {
-    expect(() => toUnscaledDecimal(text)).toThrow(message);
+  it.each([['100000000000000000000'], ['0.0000000000000000001'], ['NaN'], ['Infinity'], ['-Infinity'], ['1e5'], ['']])(
+    'refuses %s',
+    (text) => {
+      expect(() => build(column('price'), text)).toThrow(DecimalOverflow);
+    },
+  );
+});
+
+describe('the other kinds', () => {
+  it('gives 64-bit integers for int64 and timestamps (microseconds, from UTC ISO text), 32-bit for int32, text as is, \\N as null', () => {
+    expect(build(column('id'), '9223372036854775807')).toBe(9_223_372_036_854_775_807n);
+    expect(build(column('id'), '-9223372036854775808')).toBe(-9_223_372_036_854_775_808n);
+    expect(build(column('exchange_id'), '7')).toBe(7);
+    expect(build(column('ts'), '1969-12-31 23:59:59.999999+00')).toBe(-1n);
+    expect(build(column('ts'), '2026-06-17 12:34:56.7+00')).toBe(1_781_699_696_700_000n);
+    expect(build(column('ts'), '9999-12-30 23:59:59+00')).toBe(253_402_214_399_000_000n);
+    expect(build(column('raw'), '{"a": 1e400, "t": "x\\\\ty\\nz"}')).toBe('{"a": 1e400, "t": "x\\ty\nz"}');
+    expect(build(column('received_at'), '\\N')).toBeNull();
   });
 });
 
-describe('toParquetValue', () => {
-  const trades = ARCHIVE_COLUMNS.trades;
-  const column = (name: string) => {
-    const found = trades.find((c) => c.name === name);
-    if (!found) throw new Error(name);
-    return found;
+describe('the row checksum (row-digest.ts)', () => {
+  const share = (values: (string | null)[]) => {
+    const digest = new RowDigest();
+    for (const value of values) {
+      if (value === null) digest.addNull();
+      else {
+        const bytes = encoder.encode(value);
+        digest.addBytes(bytes, 0, bytes.length);
+      }
+    }
+    const [high, low] = digest.share();
+    return (BigInt(high) << 30n) + BigInt(low);
   };
+  const md5Share = (text: string) => BigInt(`0x${createHash('md5').update(text).digest('hex').slice(0, 15)}`);
 
-  it('gives bigints for int64, timestamps and decimals, a number only for int32, text as is, null as null', () => {
-    expect(toParquetValue(column('id'), '9223372036854775807')).toBe(9_223_372_036_854_775_807n);
-    expect(toParquetValue(column('exchange_id'), '7')).toBe(7);
-    expect(toParquetValue(column('ts'), '-1')).toBe(-1n);
-    expect(toParquetValue(column('price'), '1.5')).toBe(1_500_000_000_000_000_000n);
-    expect(toParquetValue(column('raw'), '{"a": 1e400}')).toBe('{"a": 1e400}');
-    expect(toParquetValue(column('size'), null)).toBeNull();
-  });
-});
-
-describe('rowChecksum', () => {
   it('hashes byte lengths and values, so neither NULL and "-" nor a split value pass for each other', () => {
-    const md5Share = (text: string) => BigInt(`0x${createHash('md5').update(text).digest('hex').slice(0, 15)}`);
     // é is two bytes in UTF-8: the length PostgreSQL's octet_length gives.
-    expect(rowChecksum(['a', null, 'é,', ''])).toBe(md5Share('1:a,-,3:é,,0:'));
-    expect(rowChecksum(['a', null])).not.toBe(rowChecksum(['a', '-']));
-    expect(rowChecksum(['ab', 'c'])).not.toBe(rowChecksum(['a', 'bc']));
-    expect(rowChecksum(['é'])).toBe(md5Share('2:é'));
+    expect(share(['a', null, 'é,', ''])).toBe(md5Share('1:a,-,3:é,,0:'));
+    expect(share(['a', null])).not.toBe(share(['a', '-']));
+    expect(share(['ab', 'c'])).not.toBe(share(['a', 'bc']));
+    expect(share(['é'])).toBe(md5Share('2:é'));
+  });
+
+  it('writes an integer value as its decimal text', () => {
+    const digest = new RowDigest();
+    digest.addInteger(-1);
+    digest.addInteger(1_781_699_696_700_000);
+    const [high, low] = digest.share();
+    expect((BigInt(high) << 30n) + BigInt(low)).toBe(md5Share('2:-1,16:1781699696700000'));
   });
 });

@@ -1,3 +1,4 @@
+// hyparquet-writer (a devDependency) writes files the way the archive did before the Arrow writer: restore still reads those.
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_COLUMNS, type ArchiveStore } from '../../functions/core/archive/layout';

@@ -60,17 +60,12 @@ const VETTED: Record<string, Record<string, string>> = {
     'excess.statement': 'a REVOKE statement built from quoteIdent names (advice text, never run)',
   },
   'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
-  'functions/core/archive/restore-load.ts': {
-    list: "the layout's column names through quoteIdent",
-    arrays: '$n parameters cast to POSTGRES_TYPES, constants of layout.ts',
-  },
   'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
   'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
   'functions/core/archive/export-sql.ts': {
     rel: 'quoteIdent(relation)',
-    hashedRow: 'rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
+    'rowShare(columns)': 'md5 over rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
     misfitList: 'count/min FILTER clauses over decimalMisfit (quoteIdent names, constant bounds) with numbered aliases',
-    selectList: 'exactTextExpression of each layout column AS quoteIdent(name)',
   },
 };
 

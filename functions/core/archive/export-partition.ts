@@ -1,20 +1,23 @@
-import { PassThrough } from 'node:stream';
-import { ParquetWriter } from 'hyparquet-writer';
+import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
 import type pg from 'pg';
+import { type CopyToStreamQuery as CopyToStream, to as copyTo } from 'pg-copy-streams';
 import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
-import { exportSelectSql, partitionCheckSql } from './export-sql';
+import { ArrowBatchBuilder, DecimalOverflow } from './arrow-columns';
+import { CopyRowSplitter, StreamTotals } from './copy-rows';
+import { EXPORT_SESSION_SQL, exportCopySql, partitionCheckSql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
 import { objectHasher } from './object-digest';
-import { parquetSchema } from './parquet-schema';
-import { StreamSink } from './parquet-sink';
-import { checksumText, rowChecksum, toParquetValue } from './values';
+import { loadParquetWasm, type ParquetWasm, writerProperties } from './parquet-engine';
 
 /**
- * Rows per FETCH and per row group: the research measured 20-25k-row groups at 175-230 MiB peak
- * RSS for the whole process (50k-row groups: 270-305 MiB), whatever the partition's size.
+ * Rows per Arrow batch handed to the writer, and per row group. Memory holds about one batch
+ * of Arrow columns and one row group of encoded pages (docs/archive.md, "Time and memory").
  */
-export const ROW_GROUP_ROWS = 20_000;
+export const BATCH_ROWS = 65_536;
+export const ROW_GROUP_ROWS = 1_048_576;
+/** How often the export asks its guard whether to go on (the Lambda deadline). */
+const GUARD_EVERY_ROWS = 8_192;
 
 /** One day partition to export. */
 export interface PartitionTarget {
@@ -58,16 +61,15 @@ export class DecimalMisfitError extends Error {
 export type ExportGuard = () => void;
 
 /**
- * Writes one day partition to `key` as Parquet, from one REPEATABLE READ READ ONLY snapshot:
- * first one scan counts the rows, sums their checksums and looks for NUMERIC values
- * DECIMAL(38,18) cannot hold (any: nothing is written, DecimalMisfitError); then a server-side
- * cursor streams the rows as exact text, ROW_GROUP_ROWS at a time, into the Parquet writer and
- * on to the store. Before the footer is written, the streamed rows' count and checksum must
- * equal the scan's; otherwise the export is abandoned, and the store is left without an object
- * under the key (or with the one it had). The snapshot's locks are ACCESS SHARE on the
- * partition and its parent: inserts never wait for them; a DROP or DETACH of this partition
- * does, under its own lock_timeout. Cost: two sequential scans of the partition, and the
- * transaction holds back the xmin horizon (VACUUM's cleanup) for as long as the export runs.
+ * Writes one day partition to `key` as Parquet, from one scan in one REPEATABLE READ READ ONLY
+ * snapshot: `COPY (SELECT <columns>) TO STDOUT` streams the rows as text, each row becomes Arrow
+ * values and its checksum share (arrow-columns.ts, row-digest.ts: the same checksum
+ * partitionCheckSql computes in SQL), and parquet-wasm encodes the batches into the store as
+ * they come. A NUMERIC value DECIMAL(38,18) cannot hold stops the export
+ * (nothing is written) and one more scan finds every such value for the error. The snapshot's
+ * locks are ACCESS SHARE on the partition and its parent: inserts never wait for them; a DROP or
+ * DETACH of this partition does, under its own lock_timeout. Cost: one sequential scan and the
+ * text of each value on the server, one md5 per row here; the transaction holds back the xmin horizon while the export runs.
  */
 export async function exportPartition(
   client: pg.ClientBase,
@@ -77,92 +79,126 @@ export async function exportPartition(
   guard: ExportGuard = () => {},
 ): Promise<PartitionExport> {
   const columns = ARCHIVE_COLUMNS[target.table];
+  const wasm = await loadParquetWasm();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
-    const expected = await checkPartition(client, target, columns);
-    await client.query(`DECLARE archive_rows NO SCROLL CURSOR FOR ${exportSelectSql(target.relation, columns)}`);
-    const written = await writeRows(client, store, key, columns, expected, guard, target);
+    await client.query(EXPORT_SESSION_SQL);
+    const written = await writeRows(client, wasm, store, key, columns, guard, target);
     await client.query('COMMIT');
     return written;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
+    if (error instanceof DecimalOverflow) throw await misfitError(client, target, columns);
     throw error;
   }
 }
 
-interface CheckResult {
-  rows: number;
-  checksum: string;
-}
-
-async function checkPartition(client: pg.ClientBase, target: PartitionTarget, columns: readonly ArchiveColumn[]): Promise<CheckResult> {
+/** The misfits, found by one more scan of the partition (only after the export met one). */
+async function misfitError(client: pg.ClientBase, target: PartitionTarget, columns: readonly ArchiveColumn[]): Promise<Error> {
   const { rows } = await client.query<Record<string, string>>(partitionCheckSql(target.relation, columns));
   const row = rows[0];
-  if (!row) throw new Error(`the check of ${quoteIdent(target.relation)} returned no row`);
+  if (!row) return new Error(`the check of ${quoteIdent(target.relation)} returned no row`);
   const decimals = columns.filter((column) => column.kind === 'decimal');
   const misfits = decimals.flatMap((column, i) => {
     const count = Number(row[`misfit_count_${i}`]);
     return count > 0 ? [{ column: column.name, count, example: String(row[`misfit_example_${i}`]) }] : [];
   });
-  if (misfits.length > 0) throw new DecimalMisfitError(target, misfits);
-  return { rows: Number(row.rows), checksum: checksumText(row.checksum_sum ?? '0') };
+  return new DecimalMisfitError(target, misfits);
 }
 
 /**
- * Fetches the cursor into row groups and streams the Parquet file into `store.put`. Either the
- * whole file reaches the key, or the stream is destroyed with the error and the store discards
- * what it had received.
+ * The COPY's rows as parquet-wasm record batches of BATCH_ROWS rows, counting rows and summing
+ * checksum shares into `totals` on the way. Calls `guard` every GUARD_EVERY_ROWS rows.
+ */
+async function* recordBatches(
+  copy: CopyToStream,
+  wasm: ParquetWasm,
+  columns: readonly ArchiveColumn[],
+  totals: StreamTotals,
+  guard: ExportGuard,
+) {
+  const builder = new ArrowBatchBuilder(columns, BATCH_ROWS);
+  const splitter = new CopyRowSplitter();
+  const toWasm = () => {
+    const ipc = tableToIPC(new ArrowTable(builder.take()), 'stream');
+    return wasm.Table.fromIPCStream(ipc).recordBatches();
+  };
+  // Leaving this loop early (a guard, a misfit) must not destroy the COPY: the session stays
+  // in COPY mode until every row is read (see drain).
+  for await (const chunk of copy.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) {
+    const ready: ReturnType<typeof toWasm> = [];
+    splitter.push(chunk, (bytes, start, end) => {
+      const [high, low] = builder.appendRow(bytes, start, end);
+      totals.add(high, low);
+      if (totals.rows % GUARD_EVERY_ROWS === 0) guard();
+      if (builder.full) ready.push(...toWasm());
+    });
+    yield* ready;
+  }
+  splitter.end();
+  if (builder.rows > 0) yield* toWasm();
+}
+
+/**
+ * Streams the partition's rows through the Parquet writer into `store.put`. Either the whole
+ * file reaches the key, or the byte stream fails and the store discards what it received. A
+ * failed or abandoned export reads the rest of the COPY before the session is free again (no
+ * statement can be sent mid-COPY).
  */
 async function writeRows(
   client: pg.ClientBase,
+  wasm: ParquetWasm,
   store: ArchiveStore,
   key: string,
   columns: readonly ArchiveColumn[],
-  expected: CheckResult,
   guard: ExportGuard,
   target: PartitionTarget,
 ): Promise<PartitionExport> {
-  // Two row groups of compressed bytes in flight at most, then the writer waits for the store.
-  const stream = new PassThrough({ highWaterMark: 8 << 20 });
-  // Failures travel through the promises below; a destroyed stream must not also throw an
-  // 'error' event nobody listens to (the store may not be reading it yet).
-  stream.on('error', () => {});
-  const putting = store.put(key, stream);
-  // A store that fails stops reading: destroying the stream wakes a writer waiting for 'drain'.
-  putting.catch((error: unknown) => stream.destroy(error instanceof Error ? error : new Error(String(error))));
-  try {
-    const hasher = objectHasher();
-    const writer = new ParquetWriter({ writer: new StreamSink(stream, hasher), schema: parquetSchema(columns), codec: 'SNAPPY' });
-    let rows = 0;
-    let sum = 0n;
-    for (;;) {
-      guard();
-      const batch = await client.query<(string | null)[]>({ text: `FETCH ${ROW_GROUP_ROWS} FROM archive_rows`, rowMode: 'array' });
-      if (batch.rows.length === 0) break;
-      for (const row of batch.rows) sum += rowChecksum(row);
-      rows += batch.rows.length;
-      const columnData = columns.map((column, i) => ({
-        name: column.name,
-        data: batch.rows.map((row) => toParquetValue(column, row[i] ?? null)),
-      }));
-      await writer.write({ columnData, rowGroupSize: ROW_GROUP_ROWS });
+  const copy = client.query(copyTo(exportCopySql(target.relation, columns)));
+  const totals = new StreamTotals();
+  // The writer reports a failure of its input as its own: keep the original (a misfit, a deadline).
+  let inputFailure: unknown;
+  const batches = ReadableStream.from(
+    (async function* () {
+      try {
+        yield* recordBatches(copy, wasm, columns, totals, guard);
+      } catch (error) {
+        inputFailure = error;
+        throw error;
+      }
+    })(),
+  );
+  // The store starts at once (a file opened, an upload begun), before the first row group
+  // exists; every byte it is given is hashed on the way (the content hash of object-digest.ts).
+  const hasher = objectHasher();
+  const parquet = (async function* () {
+    const encoded = await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS));
+    for await (const chunk of encoded as AsyncIterable<Uint8Array>) {
+      hasher.update(chunk);
+      yield chunk;
     }
-    const checksum = checksumText(sum);
-    if (rows !== expected.rows || checksum !== expected.checksum) {
+  })();
+  try {
+    const { bytes } = await store.put(key, parquet);
+    if (copy.rowCount !== totals.rows) {
       throw new Error(
-        `${target.relation}: the rows streamed (${rows}, checksum ${checksum}) differ from the rows counted in the same snapshot (${expected.rows}, ${expected.checksum}); nothing was recorded. This should not happen: please report it`,
+        `${target.relation}: the COPY sent ${copy.rowCount} rows but ${totals.rows} were read; nothing was recorded. This should not happen: please report it`,
       );
     }
-    await writer.finish();
-    const { bytes } = await putting;
-    return { rows, bytes, checksum, sha256: hasher.digest() };
+    return { rows: totals.rows, bytes, checksum: totals.checksum(), sha256: hasher.digest() };
   } catch (error) {
-    stream.destroy(error instanceof Error ? error : new Error(String(error)));
-    // When the store failed first, the writer only saw the stream close: the store's error says why.
-    const storeError: unknown = await putting.then(
-      () => undefined,
-      (failure: unknown) => failure,
-    );
-    throw storeError ?? error;
+    await drain(copy);
+    throw inputFailure ?? error;
   }
+}
+
+/** Reads a COPY stream to its end, discarding the rows, so the session can run statements again. */
+async function drain(copy: CopyToStream): Promise<void> {
+  if (copy.readableEnded || copy.destroyed) return;
+  copy.resume();
+  await new Promise<void>((resolve) => {
+    copy.once('end', resolve);
+    copy.once('error', () => resolve());
+    copy.once('close', resolve);
+  });
 }

@@ -58,15 +58,27 @@ export function partitionCheckSql(relation: string, columns: readonly ArchiveCol
     ])
     .map((item) => `,\n       ${item}`)
     .join('');
-  const hashedRow = rowText(columns);
   const rel = quoteIdent(relation);
   return `SELECT count(*) AS rows,
-       coalesce(sum(('x' || substr(md5(${hashedRow}), 1, 15))::bit(60)::bigint), 0)::text AS checksum_sum${misfitList}
+       coalesce(sum(${rowShare(columns)}), 0)::text AS checksum_sum${misfitList}
   FROM ${rel}`;
 }
 
-/** The cursor's query: every column as exact text, in layout order. */
-export function exportSelectSql(relation: string, columns: readonly ArchiveColumn[]): string {
-  const selectList = columns.map((column) => `${exactTextExpression(column)} AS ${quoteIdent(column.name)}`).join(', ');
-  return `SELECT ${selectList} FROM ${quoteIdent(relation)}`;
+/** One row's share of the checksum: the first 60 bits of the md5 of its text (rowText), as a bigint. */
+function rowShare(columns: readonly ArchiveColumn[]): string {
+  return `('x' || substr(md5(${rowText(columns)}), 1, 15))::bit(60)::bigint`;
 }
+
+/**
+ * The export's one scan: the columns in layout order, as PostgreSQL's own text. The export's
+ * transaction sets TimeZone UTC and DateStyle ISO first (EXPORT_SESSION_SQL), so timestamps
+ * read `2026-12-03 12:34:56.123456+00`; the reader (arrow-columns.ts) turns each value into its
+ * exact text for the checksum, so the server spends nothing beyond COPY itself.
+ */
+export function exportCopySql(relation: string, columns: readonly ArchiveColumn[]): string {
+  const names = columns.map((column) => column.name);
+  return `COPY (SELECT ${names.map(quoteIdent).join(', ')} FROM ${quoteIdent(relation)}) TO STDOUT`;
+}
+
+/** What the export's transaction sets before exportCopySql: the text forms arrow-columns.ts reads. */
+export const EXPORT_SESSION_SQL = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'";

@@ -7,9 +7,9 @@ type Physical = Pick<SchemaElement, 'type' | 'type_length' | 'converted_type' | 
 const STRING: Physical = { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
 
 /**
- * Each kind's Parquet type. DECIMAL is FIXED_LEN_BYTE_ARRAY(16) from bigint unscaled values;
- * timestamps are TIMESTAMP(MICROS, UTC) from bigint microseconds; JSONB is its text as a
- * STRING (a JSON annotation would make hyparquet-writer stringify it a second time).
+ * Each kind's Parquet type, as the writer (arrow-rs, from the Arrow types of arrow-columns.ts)
+ * writes it: DECIMAL(38,18) as FIXED_LEN_BYTE_ARRAY(16), timestamps as TIMESTAMP(MICROS, UTC),
+ * JSONB as its text in a STRING. The archive's read-back compares the footer with these.
  */
 const PHYSICAL: Record<ArchiveColumnKind, Physical> = {
   int32: { type: 'INT32' },
@@ -30,18 +30,6 @@ const PHYSICAL: Record<ArchiveColumnKind, Physical> = {
     logical_type: { type: 'DECIMAL', precision: ARCHIVE_DECIMAL.precision, scale: ARCHIVE_DECIMAL.scale },
   },
 };
-
-/** The Parquet schema of a table's archive: the root, then one leaf per column. */
-export function parquetSchema(columns: readonly ArchiveColumn[]): SchemaElement[] {
-  return [
-    { name: 'root', num_children: columns.length },
-    ...columns.map((column) => ({
-      name: column.name,
-      ...PHYSICAL[column.kind],
-      repetition_type: column.nullable ? ('OPTIONAL' as const) : ('REQUIRED' as const),
-    })),
-  ];
-}
 
 /** What readFooter must find for these columns: the verification compares the two. */
 export function expectedFooterColumns(columns: readonly ArchiveColumn[]): FooterColumn[] {

@@ -1,4 +1,5 @@
 import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetRead, type SchemaElement } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import type { TimeSeriesTable } from '../tables';
 import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveStore } from './layout';
 
@@ -20,6 +21,7 @@ export type ArchiveValue = string | null;
 
 /** An archived object opened for reading: its footer, checked against the table's layout. */
 export interface ArchiveFile {
+  store: ArchiveStore;
   key: string;
   bytes: number;
   /** Rows the footer declares. */
@@ -61,7 +63,7 @@ export async function openArchiveFile(store: ArchiveStore, key: string, table: T
       `${store.location}/${key} does not have the columns of ${table} (functions/core/archive/layout.ts): ${problems.join('; ')}`,
     );
   }
-  return { key, bytes, rows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, metadata, buffer };
+  return { store, key, bytes, rows: Number(metadata.num_rows), rowGroups: metadata.row_groups.length, metadata, buffer };
 }
 
 /** What differs between a file's schema (root first, then flat columns) and the layout's columns. */
@@ -115,6 +117,8 @@ export async function* readArchiveRows(file: ArchiveFile, table: TimeSeriesTable
     await parquetRead({
       file: file.buffer,
       metadata,
+      // Archives are zstd since the Arrow writer (older ones snappy, which hyparquet reads itself).
+      compressors,
       rowStart: groupStart,
       rowEnd: groupStart + groupRows,
       parsers: EXACT_PARSERS,

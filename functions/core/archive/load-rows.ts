@@ -1,0 +1,471 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { type Data, type RecordBatch, tableFromIPC } from 'apache-arrow';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { quoteIdent } from '../db/identifiers';
+import type { TimeSeriesTable } from '../tables';
+import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
+import { OBJECT_DIGEST_NAME } from './object-digest';
+import { loadParquetWasm } from './parquet-engine';
+import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-rows';
+import { RowDigest } from './row-digest';
+import { checksumText } from './values';
+
+/*
+ * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
+ * becomes a line of COPY text (PostgreSQL input for each column's type: timestamps in ISO UTC,
+ * DECIMAL(38,18) as exact decimal text without trailing fraction zeros), and COPY FROM STDIN
+ * loads the lines. Each row's exact text also goes into the archive checksum on the way, so the
+ * caller compares the rows read from the object with the rows that landed.
+ */
+
+/** Rows per batch decoded from the object. */
+const READ_BATCH_ROWS = 65_536;
+/** COPY text bytes gathered before they are sent. */
+const SEND_BYTES = 1 << 20;
+
+/** The object could not be read or decoded (a damaged file): restore reports it as ArchiveIntegrityError. */
+export class ArchiveReadError extends Error {
+  constructor(key: string, cause: unknown) {
+    super(`${key} cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ArchiveReadError';
+  }
+}
+
+/** What loadArchiveRows loaded. */
+export interface LoadedRows {
+  rows: number;
+  /** The archive checksum of the rows as read from the object (values.ts's checksumText). */
+  checksum: string;
+}
+
+/**
+ * Loads every row of `file` into `relation` (a standalone table nobody else writes), calling
+ * `onBatch(rowsSoFar)` after each batch (it may throw to stop: the COPY is then failed, and
+ * nothing of it stays). The object is read once, whole. With `sha256` (the ledger's), those
+ * bytes must hash to it and are decoded by parquet-wasm: the engine only ever decodes bytes the
+ * archive wrote, since a damaged file can make it trap (abort) instead of throwing. Without one
+ * (a ledger row from before migration 0006, or no ledger row), hyparquet decodes them: slower,
+ * and a damaged file is an ordinary error. Memory: the object's bytes, and one batch.
+ */
+export async function loadArchiveRows(
+  client: pg.ClientBase,
+  file: ArchiveFile,
+  relation: string,
+  table: TimeSeriesTable,
+  options: { sha256: string | null; onBatch?: (rowsSoFar: number) => void },
+): Promise<LoadedRows> {
+  const columns = ARCHIVE_COLUMNS[table];
+  const object = await file.store.read(file.key, 0, file.bytes);
+  if (options.sha256 !== null) {
+    const found = createHash('sha256').update(object).digest('hex');
+    if (found !== options.sha256) {
+      throw new ArchiveReadError(
+        file.key,
+        new Error(`its ${OBJECT_DIGEST_NAME} is now ${found}, not ${options.sha256}: it changed while it was restored`),
+      );
+    }
+  }
+  const list = columns.map((column) => quoteIdent(column.name)).join(', ');
+  const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
+  const writer = new CopyTextWriter(columns);
+  let rows = 0;
+  const send = async () => {
+    if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
+  };
+  try {
+    if (options.sha256 !== null) {
+      for await (const record of arrowBatches(file.key, object)) {
+        const children = columns.map((column, i) => {
+          const child = record.data.children[i];
+          if (!child || record.schema.fields[i]?.name !== column.name) throw new Error(`${file.key}: column ${i} is not ${column.name}`);
+          return child;
+        });
+        for (let row = 0; row < record.numRows; row++) {
+          writer.writeRow(children, row);
+          await send();
+        }
+        rows += record.numRows;
+        options.onBatch?.(rows);
+      }
+    } else {
+      for await (const group of textRows(file, table)) {
+        for (const values of group) {
+          writer.writeTextRow(values);
+          await send();
+        }
+        rows += group.length;
+        options.onBatch?.(rows);
+      }
+    }
+    copy.end(writer.take());
+    await once(copy, 'finish');
+  } catch (error) {
+    copy.destroy(error instanceof Error ? error : new Error(String(error)));
+    await once(copy, 'close').catch(() => {});
+    throw error;
+  }
+  return { rows, checksum: writer.checksum() };
+}
+
+/** The object's rows as Arrow record batches, decoded by parquet-wasm READ_BATCH_ROWS at a time. */
+async function* arrowBatches(key: string, object: Uint8Array): AsyncGenerator<RecordBatch> {
+  const wasm = await loadParquetWasm();
+  const batches = await readable(key, async () => {
+    const parquet = await wasm.ParquetFile.fromFile(new Blob([object]));
+    return (await parquet.stream({ batchSize: READ_BATCH_ROWS })) as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>;
+  });
+  const reader = batches[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await readable(key, () => reader.next());
+    if (next.done) return;
+    yield* (await readable(key, async () => tableFromIPC(next.value.intoIPCStream()))).batches;
+  }
+}
+
+/** The object's rows as exact text (read-rows.ts, hyparquet), one row group at a time. */
+async function* textRows(file: ArchiveFile, table: TimeSeriesTable): AsyncGenerator<ArchiveValue[][]> {
+  const reader = readArchiveRows(file, table)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await readable(file.key, () => reader.next());
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/** Runs a read of the object, turning its failure into ArchiveReadError. */
+async function readable<T>(key: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new ArchiveReadError(key, error);
+  }
+}
+
+const TAB = 9;
+const NEWLINE = 10;
+const BACKSLASH = 92;
+const CARRIAGE_RETURN = 13;
+const ZERO = 48;
+const TWO_TO_32 = 4294967296;
+const MICROS_PER_DAY = 86_400_000_000;
+const SCALE = ARCHIVE_DECIMAL.scale;
+const ENCODER = new TextEncoder();
+
+/** Arrow values as COPY text lines, with their checksum. */
+class CopyTextWriter {
+  private buffer = new Uint8Array(SEND_BYTES * 2);
+  private length = 0;
+  private readonly digest = new RowDigest();
+  private high = 0;
+  private low = 0;
+  private rowsSinceFold = 0;
+  private carried = 0n;
+  /** Scratch for a value's digits (a decimal has at most 40 characters). */
+  private readonly scratch = new Uint8Array(64);
+
+  constructor(private readonly columns: readonly ArchiveColumn[]) {}
+
+  get pending(): number {
+    return this.length;
+  }
+
+  take(): Uint8Array {
+    const chunk = this.buffer.slice(0, this.length);
+    this.length = 0;
+    return chunk;
+  }
+
+  checksum(): string {
+    this.fold();
+    return checksumText(this.carried);
+  }
+
+  writeRow(children: Data[], row: number): void {
+    this.digest.reset();
+    for (let i = 0; i < this.columns.length; i++) {
+      if (i > 0) this.push(TAB);
+      this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row);
+    }
+    this.push(NEWLINE);
+    this.addShare();
+  }
+
+  private addShare(): void {
+    const [high, low] = this.digest.share();
+    this.high += high;
+    this.low += low;
+    if (++this.rowsSinceFold === 1 << 20) this.fold();
+  }
+
+  /** One row of exact text (read-rows.ts: timestamps as microseconds), as writeRow writes an Arrow row. */
+  writeTextRow(values: readonly ArchiveValue[]): void {
+    this.digest.reset();
+    for (let i = 0; i < this.columns.length; i++) {
+      if (i > 0) this.push(TAB);
+      const value = values[i] ?? null;
+      const column = this.columns[i] as ArchiveColumn;
+      if (value === null) {
+        this.push(BACKSLASH);
+        this.push(78); // \N
+        this.digest.addNull();
+      } else if (column.kind === 'timestamp') {
+        const micros = Number(value);
+        this.digest.addInteger(micros);
+        this.writeTimestamp(micros);
+      } else {
+        const bytes = ENCODER.encode(value);
+        this.digest.addBytes(bytes, 0, bytes.length);
+        this.writeEscaped(bytes, 0, bytes.length);
+      }
+    }
+    this.push(NEWLINE);
+    this.addShare();
+  }
+
+  private writeValue(column: ArchiveColumn, data: Data, row: number): void {
+    const index = data.offset + row;
+    if (data.nullCount > 0 && data.nullBitmap && ((data.nullBitmap[index >> 3] as number) & (1 << (index & 7))) === 0) {
+      this.push(BACKSLASH);
+      this.push(78); // \N
+      this.digest.addNull();
+      return;
+    }
+    switch (column.kind) {
+      case 'int32': {
+        const value = (data.values as Int32Array)[index] as number;
+        this.writeExact(this.integerText(value));
+        return;
+      }
+      case 'int64': {
+        const words = new Uint32Array(
+          (data.values as BigInt64Array).buffer,
+          (data.values as BigInt64Array).byteOffset,
+          data.values.length * 2,
+        );
+        this.writeExact(this.int64Text(words, index));
+        return;
+      }
+      case 'timestamp': {
+        const words = new Uint32Array(
+          (data.values as BigInt64Array).buffer,
+          (data.values as BigInt64Array).byteOffset,
+          data.values.length * 2,
+        );
+        const micros = int64Number(words, index);
+        if (Number.isSafeInteger(micros)) {
+          this.digest.addInteger(micros);
+          this.writeTimestamp(micros);
+        } else {
+          // After about 2255: the exact microseconds as a bigint, split into whole days and the rest.
+          const exact = (BigInt.asIntN(32, BigInt(words[index * 2 + 1] as number)) << 32n) | BigInt(words[index * 2] as number);
+          const day = 86_400_000_000n;
+          const days = exact / day - (exact % day < 0n ? 1n : 0n);
+          this.digest.addAscii(exact.toString());
+          this.writeTimestamp(Number(exact - days * day), Number(days));
+        }
+        return;
+      }
+      case 'decimal': {
+        const words = data.values as Uint32Array;
+        this.writeExact(this.decimalText(words, index * 4));
+        return;
+      }
+      default: {
+        const offsets = data.valueOffsets as Int32Array;
+        const values = data.values as Uint8Array;
+        const start = offsets[index] as number;
+        const end = offsets[index + 1] as number;
+        this.digest.addBytes(values, start, end);
+        this.writeEscaped(values, start, end);
+      }
+    }
+  }
+
+  /** Writes scratch[0, length) as the value and feeds it to the checksum. */
+  private writeExact(length: number): void {
+    this.digest.addBytes(this.scratch, 0, length);
+    this.reserve(length);
+    this.buffer.set(this.scratch.subarray(0, length), this.length);
+    this.length += length;
+  }
+
+  /** A safe integer's text into scratch; returns its length. */
+  private integerText(value: number): number {
+    let at = 0;
+    if (value < 0) {
+      this.scratch[at++] = 45;
+      value = -value;
+    }
+    const start = at;
+    do {
+      const next = Math.floor(value / 10);
+      this.scratch[at++] = ZERO + (value - next * 10);
+      value = next;
+    } while (value > 0);
+    this.scratch.subarray(start, at).reverse();
+    return at;
+  }
+
+  private int64Text(words: Uint32Array, index: number): number {
+    const high = words[index * 2 + 1] as number;
+    if (high < 0x200000 || high > 0xffe00000) return this.integerText(int64Number(words, index));
+    const value = (BigInt.asIntN(32, BigInt(high)) << 32n) | BigInt(words[index * 2] as number);
+    const text = value.toString();
+    for (let i = 0; i < text.length; i++) this.scratch[i] = text.charCodeAt(i);
+    return text.length;
+  }
+
+  /** DECIMAL(38,18) words as exact text without trailing fraction zeros, into scratch; returns its length. */
+  private decimalText(words: Uint32Array, at: number): number {
+    const limbs = [words[at] as number, words[at + 1] as number, words[at + 2] as number, words[at + 3] as number];
+    const negative = (limbs[3] as number) >= 0x80000000;
+    if (negative) negate(limbs);
+    // Six digits at a time from the right: three groups of fraction, then the integer part.
+    const digits = new Uint8Array(42);
+    let count = 0;
+    do {
+      let remainder = divideBy(limbs, 1_000_000);
+      for (let d = 0; d < 6; d++) {
+        const next = Math.floor(remainder / 10);
+        digits[count++] = remainder - next * 10;
+        remainder = next;
+      }
+    } while (count < SCALE || limbs.some((limb) => limb !== 0));
+    // digits holds the number right to left; the first SCALE are the fraction.
+    let fractionStart = 0;
+    while (fractionStart < SCALE && digits[fractionStart] === 0) fractionStart++;
+    let integerEnd = count;
+    while (integerEnd > SCALE + 1 && digits[integerEnd - 1] === 0) integerEnd--;
+    let length = 0;
+    if (negative) this.scratch[length++] = 45;
+    if (integerEnd <= SCALE) this.scratch[length++] = ZERO;
+    for (let d = integerEnd - 1; d >= SCALE; d--) this.scratch[length++] = ZERO + (digits[d] as number);
+    if (fractionStart < SCALE) {
+      this.scratch[length++] = 46;
+      for (let d = SCALE - 1; d >= fractionStart; d--) this.scratch[length++] = ZERO + (digits[d] as number);
+    }
+    return length;
+  }
+
+  /** Microseconds since 1970 (plus `wholeDays` days) as `YYYY-MM-DD HH:MM:SS.ffffff+00` (timestamptz input). */
+  private writeTimestamp(micros: number, wholeDays = 0): void {
+    const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
+    let rest = micros - (days - wholeDays) * MICROS_PER_DAY;
+    const [year, month, day] = civilFromDays(days);
+    const hour = Math.floor(rest / 3_600_000_000);
+    rest -= hour * 3_600_000_000;
+    const minute = Math.floor(rest / 60_000_000);
+    rest -= minute * 60_000_000;
+    const second = Math.floor(rest / 1_000_000);
+    const fraction = rest - second * 1_000_000;
+    this.reserve(40);
+    if (year < 1 || year > 9999) throw new Error(`a timestamp in year ${year} cannot be restored by this path`);
+    this.pad(year, 4);
+    this.push(45);
+    this.pad(month, 2);
+    this.push(45);
+    this.pad(day, 2);
+    this.push(32);
+    this.pad(hour, 2);
+    this.push(58);
+    this.pad(minute, 2);
+    this.push(58);
+    this.pad(second, 2);
+    this.push(46);
+    this.pad(fraction, 6);
+    this.push(43);
+    this.push(ZERO);
+    this.push(ZERO);
+  }
+
+  private pad(value: number, width: number): void {
+    for (let i = width - 1; i >= 0; i--) {
+      const next = Math.floor(value / 10);
+      this.buffer[this.length + i] = ZERO + (value - next * 10);
+      value = next;
+    }
+    this.length += width;
+  }
+
+  /** Text bytes with COPY's escapes: backslash, newline, carriage return and tab. */
+  private writeEscaped(values: Uint8Array, start: number, end: number): void {
+    this.reserve((end - start) * 2);
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = start; i < end; i++) {
+      const byte = values[i] as number;
+      if (byte === BACKSLASH || byte === NEWLINE || byte === CARRIAGE_RETURN || byte === TAB) {
+        buffer[at++] = BACKSLASH;
+        buffer[at++] = byte === BACKSLASH ? BACKSLASH : byte === NEWLINE ? 110 : byte === TAB ? 116 : 114;
+      } else {
+        buffer[at++] = byte;
+      }
+    }
+    this.length = at;
+  }
+
+  private push(byte: number): void {
+    this.reserve(1);
+    this.buffer[this.length++] = byte;
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + extra));
+    grown.set(this.buffer.subarray(0, this.length));
+    this.buffer = grown;
+  }
+
+  private fold(): void {
+    this.carried += (BigInt(this.high) << 30n) + BigInt(this.low);
+    this.high = 0;
+    this.low = 0;
+    this.rowsSinceFold = 0;
+  }
+}
+
+/** A little-endian two's complement 64-bit value (two 32-bit words) as a double: exact within ±2^53. */
+function int64Number(words: Uint32Array, index: number): number {
+  const low = words[index * 2] as number;
+  const high = words[index * 2 + 1] as number;
+  return (high >= 0x80000000 ? high - TWO_TO_32 : high) * TWO_TO_32 + low;
+}
+
+/** limbs = floor(limbs / divisor); returns the remainder (divisor at most 2^21). */
+function divideBy(limbs: number[], divisor: number): number {
+  let remainder = 0;
+  for (let i = limbs.length - 1; i >= 0; i--) {
+    const value = remainder * TWO_TO_32 + (limbs[i] as number);
+    const quotient = Math.floor(value / divisor);
+    remainder = value - quotient * divisor;
+    limbs[i] = quotient;
+  }
+  return remainder;
+}
+
+/** Two's complement negation of little-endian 32-bit words, in place. */
+function negate(words: number[]): void {
+  let carry = 1;
+  for (let i = 0; i < words.length; i++) {
+    const value = (~(words[i] as number) >>> 0) + carry;
+    carry = value >= TWO_TO_32 ? 1 : 0;
+    words[i] = value - carry * TWO_TO_32;
+  }
+}
+
+/** The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's civil_from_days). */
+export function civilFromDays(days: number): [number, number, number] {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
+}

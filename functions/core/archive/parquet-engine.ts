@@ -1,0 +1,49 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The Parquet writer and reader: arrow-rs compiled to WebAssembly (parquet-wasm). Loaded on
+ * first use, so the functions that never touch Parquet (stats every five minutes) do not pay
+ * for compiling 5 MB of WebAssembly at their cold start. A handler bundle ships the .wasm file
+ * beside its index.mjs (infra/bundling.ts copies it); from source it comes from node_modules.
+ */
+export type ParquetWasm = typeof import('parquet-wasm/esm');
+
+/** The file name the bundles ship (see infra/bundling.ts). */
+export const PARQUET_WASM_FILE = 'parquet_wasm_bg.wasm';
+
+let loading: Promise<ParquetWasm> | undefined;
+
+export function loadParquetWasm(): Promise<ParquetWasm> {
+  loading ??= (async () => {
+    const module = await import('parquet-wasm/esm');
+    module.initSync({ module: readFileSync(wasmPath()) });
+    return module;
+  })();
+  return loading;
+}
+
+function wasmPath(): string {
+  const beside = fileURLToPath(new URL(PARQUET_WASM_FILE, import.meta.url));
+  if (existsSync(beside)) return beside;
+  return createRequire(import.meta.url).resolve(`parquet-wasm/esm/${PARQUET_WASM_FILE}`);
+}
+
+/**
+ * How every archive file is written, for the readers Athena (Trino), Spark, Redshift Spectrum,
+ * DuckDB and polars alike: Parquet format 1 data pages (DATA_PAGE, not DATA_PAGE_V2, which
+ * Trino misread with dictionaries), zstd, dictionary encoding where it pays (arrow-rs falls back
+ * to plain per column chunk), chunk statistics for predicate pushdown, `rowGroupRows` rows per
+ * row group.
+ */
+export function writerProperties(wasm: ParquetWasm, rowGroupRows: number) {
+  return new wasm.WriterPropertiesBuilder()
+    .setWriterVersion(wasm.WriterVersion.V1)
+    .setCompression(wasm.Compression.ZSTD)
+    .setDictionaryEnabled(true)
+    .setStatisticsEnabled(wasm.EnabledStatistics.Chunk)
+    .setMaxRowGroupSize(rowGroupRows)
+    .setCreatedBy('perps-stats-db archive (parquet-wasm, arrow-rs)')
+    .build();
+}

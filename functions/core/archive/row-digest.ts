@@ -1,0 +1,91 @@
+import { hash } from 'node:crypto';
+
+const COMMA = 44;
+const COLON = 58;
+const DASH = 45;
+const ZERO = 48;
+
+/**
+ * One row's share of the archive checksum, computed in JS from the values as they stream past:
+ * the same text partitionCheckSql hashes in SQL (export-sql.ts): each value's exact text
+ * prefixed by its byte length and `:`, `-` for NULL, joined by commas; then the first 60 bits of
+ * its md5. The buffer is reused from row to row.
+ */
+export class RowDigest {
+  private buffer = new Uint8Array(4096);
+  private length = 0;
+  private values = 0;
+
+  reset(): void {
+    this.length = 0;
+    this.values = 0;
+  }
+
+  addNull(): void {
+    this.separate(1);
+    this.buffer[this.length++] = DASH;
+  }
+
+  /** A value whose exact text is bytes[start, end). */
+  addBytes(bytes: Uint8Array, start: number, end: number): void {
+    const size = end - start;
+    this.separate(size + 12);
+    this.writeInteger(size);
+    this.buffer[this.length++] = COLON;
+    // Most values are short: a loop beats making a subarray for set().
+    if (size < 64) {
+      const buffer = this.buffer;
+      let at = this.length;
+      for (let i = start; i < end; i++) buffer[at++] = bytes[i] as number;
+    } else {
+      this.buffer.set(bytes.subarray(start, end), this.length);
+    }
+    this.length += size;
+  }
+
+  /** A value whose exact text is the decimal text of `value`, a safe integer. */
+  addInteger(value: number): void {
+    this.addAscii(String(value));
+  }
+
+  /** A value whose exact text is `text`, all ASCII (a number). */
+  addAscii(text: string): void {
+    this.separate(text.length + 4);
+    this.writeInteger(text.length);
+    this.buffer[this.length++] = COLON;
+    for (let i = 0; i < text.length; i++) this.buffer[this.length++] = text.charCodeAt(i);
+  }
+
+  /** The row's share as [the first 30 bits, the next 30 bits] of its md5. */
+  share(): readonly [number, number] {
+    const digest = hash('md5', this.buffer.subarray(0, this.length), 'buffer');
+    const first = digest.readUInt32BE(0);
+    const second = digest.readUInt32BE(4);
+    return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
+  }
+
+  private separate(room: number): void {
+    if (this.length + room + 1 > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 1));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    if (this.values++ > 0) this.buffer[this.length++] = COMMA;
+  }
+
+  /** Writes the decimal text of a safe integer (a length prefix: a digit or two, at most). */
+  private writeInteger(value: number): void {
+    const buffer = this.buffer;
+    if (value >= 0 && value < 10) {
+      buffer[this.length++] = ZERO + value;
+    } else if (value >= 10 && value < 100) {
+      const tens = (value / 10) | 0;
+      buffer[this.length++] = ZERO + tens;
+      buffer[this.length++] = ZERO + value - tens * 10;
+    } else {
+      // V8's number-to-string beats a digit loop for long numbers (timestamps' microseconds).
+      const text = String(value);
+      for (let i = 0; i < text.length; i++) buffer[this.length++] = text.charCodeAt(i);
+    }
+  }
+}
