@@ -14,6 +14,7 @@ import {
 } from 'apache-arrow';
 import { ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveColumnKind } from './layout';
 import { RowDigest } from './row-digest';
+import { BYTE, daysFromCivil, multiplyAdd, negate, TWO_TO_32 } from './words';
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
@@ -56,12 +57,7 @@ export class UnexpectedValueError extends Error {
   }
 }
 
-const TAB = 9;
-const BACKSLASH = 92;
-const MINUS = 45;
-const DOT = 46;
-const ZERO = 48;
-const TWO_TO_32 = 4294967296;
+const { TAB, BACKSLASH, MINUS, DOT, ZERO } = BYTE;
 const SCALE = ARCHIVE_DECIMAL.scale;
 const INTEGER_DIGITS = ARCHIVE_DECIMAL.precision - ARCHIVE_DECIMAL.scale;
 const DECODER = new TextDecoder();
@@ -290,16 +286,6 @@ function readNumber(bytes: Uint8Array, start: number, end: number, builder: Buil
   return value;
 }
 
-/** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-export function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146_097 + dayOfEra - 719_468;
-}
-
 /**
  * NUMERIC text (no exponent) as DECIMAL(38,18): four little-endian 32-bit words. Its exact text
  * is PostgreSQL's without trailing fraction zeros (and without a trailing dot).
@@ -471,27 +457,4 @@ function readDigits(bytes: Uint8Array, start: number, end: number, limbs: number
 /** limbs = limbs * 10^digits. */
 function scaleBy(limbs: number[], digits: number): void {
   for (let left = digits; left > 0; left -= GROUP) multiplyAdd(limbs, 10 ** Math.min(GROUP, left), 0);
-}
-
-/** limbs = limbs * factor + addend, little-endian 32-bit words (factor and addend at most 1e6). */
-function multiplyAdd(limbs: number[], factor: number, addend: number): void {
-  let carry = addend;
-  for (let i = 0; i < limbs.length; i++) {
-    const limb = limbs[i] as number;
-    // Most values use the low words only: nothing left to carry into zero words.
-    if (limb === 0 && carry === 0) continue;
-    const value = limb * factor + carry;
-    carry = Math.floor(value / TWO_TO_32);
-    limbs[i] = value - carry * TWO_TO_32;
-  }
-}
-
-/** Two's complement negation of little-endian 32-bit words, in place. */
-function negate(words: number[]): void {
-  let carry = 1;
-  for (let i = 0; i < words.length; i++) {
-    const value = (~(words[i] as number) >>> 0) + carry;
-    carry = value >= TWO_TO_32 ? 1 : 0;
-    words[i] = value - carry * TWO_TO_32;
-  }
 }

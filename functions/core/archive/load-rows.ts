@@ -11,6 +11,7 @@ import { loadParquetWasm } from './parquet-engine';
 import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-rows';
 import { RowDigest } from './row-digest';
 import { checksumText } from './values';
+import { BYTE, civilFromDays, divideBy, negate, TWO_TO_32 } from './words';
 
 /*
  * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
@@ -143,12 +144,7 @@ async function readable<T>(key: string, read: () => Promise<T>): Promise<T> {
   }
 }
 
-const TAB = 9;
-const NEWLINE = 10;
-const BACKSLASH = 92;
-const CARRIAGE_RETURN = 13;
-const ZERO = 48;
-const TWO_TO_32 = 4294967296;
+const { TAB, NEWLINE, BACKSLASH, CARRIAGE_RETURN, ZERO } = BYTE;
 const MICROS_PER_DAY = 86_400_000_000;
 const SCALE = ARCHIVE_DECIMAL.scale;
 const ENCODER = new TextEncoder();
@@ -431,41 +427,4 @@ function int64Number(words: Uint32Array, index: number): number {
   const low = words[index * 2] as number;
   const high = words[index * 2 + 1] as number;
   return (high >= 0x80000000 ? high - TWO_TO_32 : high) * TWO_TO_32 + low;
-}
-
-/** limbs = floor(limbs / divisor); returns the remainder (divisor at most 2^21). */
-function divideBy(limbs: number[], divisor: number): number {
-  let remainder = 0;
-  for (let i = limbs.length - 1; i >= 0; i--) {
-    const value = remainder * TWO_TO_32 + (limbs[i] as number);
-    const quotient = Math.floor(value / divisor);
-    remainder = value - quotient * divisor;
-    limbs[i] = quotient;
-  }
-  return remainder;
-}
-
-/** Two's complement negation of little-endian 32-bit words, in place. */
-function negate(words: number[]): void {
-  let carry = 1;
-  for (let i = 0; i < words.length; i++) {
-    const value = (~(words[i] as number) >>> 0) + carry;
-    carry = value >= TWO_TO_32 ? 1 : 0;
-    words[i] = value - carry * TWO_TO_32;
-  }
-}
-
-/** The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's civil_from_days). */
-export function civilFromDays(days: number): [number, number, number] {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const dayOfEra = z - era * 146_097;
-  const yearOfEra = Math.floor(
-    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
-  );
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
-  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
-  return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }

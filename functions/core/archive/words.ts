@@ -1,0 +1,71 @@
+/*
+ * Exact integer arithmetic on little-endian 32-bit words held in doubles (each step stays below
+ * 2^53), for the archive's 64- and 128-bit values, and calendar days: what the Arrow builders
+ * (arrow-columns.ts) and the COPY text writer (load-rows.ts) share.
+ */
+
+/** 2^32: one word. */
+export const TWO_TO_32 = 4294967296;
+
+/** Bytes of COPY text the archive reads and writes. */
+export const BYTE = { TAB: 9, NEWLINE: 10, CARRIAGE_RETURN: 13, MINUS: 45, DOT: 46, ZERO: 48, BACKSLASH: 92 } as const;
+
+/** limbs = limbs * factor + addend, little-endian 32-bit words (factor and addend at most 1e6). */
+export function multiplyAdd(limbs: number[], factor: number, addend: number): void {
+  let carry = addend;
+  for (let i = 0; i < limbs.length; i++) {
+    const limb = limbs[i] as number;
+    // Most values use the low words only: nothing left to carry into zero words.
+    if (limb === 0 && carry === 0) continue;
+    const value = limb * factor + carry;
+    carry = Math.floor(value / TWO_TO_32);
+    limbs[i] = value - carry * TWO_TO_32;
+  }
+}
+
+/** limbs = floor(limbs / divisor); returns the remainder (divisor at most 2^21). */
+export function divideBy(limbs: number[], divisor: number): number {
+  let remainder = 0;
+  for (let i = limbs.length - 1; i >= 0; i--) {
+    const value = remainder * TWO_TO_32 + (limbs[i] as number);
+    const quotient = Math.floor(value / divisor);
+    remainder = value - quotient * divisor;
+    limbs[i] = quotient;
+  }
+  return remainder;
+}
+
+/** Two's complement negation of little-endian 32-bit words, in place. */
+export function negate(words: number[]): void {
+  let carry = 1;
+  for (let i = 0; i < words.length; i++) {
+    const value = (~(words[i] as number) >>> 0) + carry;
+    carry = value >= TWO_TO_32 ? 1 : 0;
+    words[i] = value - carry * TWO_TO_32;
+  }
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+/** The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's civil_from_days). */
+export function civilFromDays(days: number): [number, number, number] {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
+}
