@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { partitionCheckSql } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
 import { ArchiveReadError, loadArchiveRows } from './archive/load-rows';
-import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
+import { OBJECT_DIGEST_NAME } from './archive/object-digest';
 import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
 import { checksumText } from './archive/values';
@@ -292,14 +293,19 @@ async function openVerified(
     );
   }
   if (ledger?.object_sha256) {
-    const sha256 = await digestObject(store, key, file.bytes).catch((error: unknown) => {
+    // Read whole once: hashed here, and these very bytes are what the load decodes (no second
+    // read, and nothing can change between the check and the load).
+    const bytes = await store.read(key, 0, file.bytes).catch((error: unknown) => {
       throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
     });
+    const sha256 =
+      bytes.byteLength === file.bytes ? createHash('sha256').update(bytes).digest('hex') : `a short read (${bytes.byteLength} bytes)`;
     if (sha256 !== ledger.object_sha256) {
       throw new ArchiveIntegrityError(
         `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
       );
     }
+    file.verifiedBytes = bytes;
   }
   return file;
 }
@@ -380,7 +386,6 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   try {
     step(`loading rows into ${dayTable.name}`);
     const loaded = await loadArchiveRows(client, file, dayTable.name, report.table, {
-      sha256: ledger?.object_sha256 ?? null,
       onBatch: (rows) => {
         report.rows_loaded = rows;
         step(`loading rows into ${dayTable.name}`);

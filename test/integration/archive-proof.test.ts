@@ -10,12 +10,11 @@ import { type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../
 import { createS3Store } from '../../functions/core/archive/s3-store';
 import type { OperationContext } from '../../functions/core/context';
 import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
 import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneReport, prune } from '../../functions/core/prune';
 import { restore } from '../../functions/core/restore';
-import { archiveDirectory, ledgerOf, withArchive } from '../support/archive';
-import { connect, copiesOf, testContext, withContext } from '../support/database';
+import { archiveDirectory, ledgerOf, seededCopies, withArchive } from '../support/archive';
+import { connect, testContext, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { insertRows, instantsOverDays } from '../support/rows';
 import { type LocalS3, startLocalS3 } from '../support/s3';
@@ -44,15 +43,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-const database = copiesOf(async (url) => {
-  await withContext(url, { now: NOW }, async (ctx) => {
-    await migrate(ctx);
-    const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20));
-    await ensurePartitions(ctx, { daysAhead: 1 });
-    await client.end();
-  });
-});
+const database = seededCopies(NOW, (client) => insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20)));
 
 /** How a test reaches an archive: a context writing there, and the object's bytes, read and overwritten in place. */
 interface Archive {

@@ -8,15 +8,13 @@ import { ARCHIVE_COLUMNS, archiveObjectKey } from '../../functions/core/archive/
 import { readLedger } from '../../functions/core/archive/ledger';
 import { checksumText } from '../../functions/core/archive/values';
 import { partitionName } from '../../functions/core/days';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { archiveDirectory, withArchive } from '../support/archive';
+import { archiveDirectory, seededCopies, withArchive } from '../support/archive';
 import { insertEdgeRows, insertVariedRows, postgresRows } from '../support/archive-rows';
-import { connect, copiesOf, testContext, withContext } from '../support/database';
+import { connect, testContext } from '../support/database';
 import { pageFormat, readerFilters } from '../support/parquet-fixtures';
 import type { ArchivedRow } from '../support/parquet-reader';
-import { PARQUET_READERS, passes } from '../support/parquet-readers';
+import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
 
 /*
  * Every table archived today, read back by four independent readers, value for value against
@@ -28,21 +26,9 @@ const NOW = new Date('2026-06-20T12:00:00Z');
 const DAY = '2026-06-17';
 const FIXTURES = fileURLToPath(new URL('../fixtures/archive/', import.meta.url));
 
-/** Rows in numeric id order (postgresRows and DuckDB order by the id's text). */
-const byId = (rows: ArchivedRow[]) => [...rows].sort((a, b) => Number(BigInt(a.id ?? 0) - BigInt(b.id ?? 0)));
-
-const seeded = copiesOf(async (url) => {
-  await withContext(url, { now: NOW }, async (ctx) => {
-    await migrate(ctx);
-    const client = await ctx.pool.connect();
-    try {
-      await insertEdgeRows(client, DAY);
-      await insertVariedRows(client, DAY, 600);
-    } finally {
-      client.release();
-    }
-    await ensurePartitions(ctx, { daysAhead: 1 });
-  });
+const seeded = seededCopies(NOW, async (client) => {
+  await insertEdgeRows(client, DAY);
+  await insertVariedRows(client, DAY, 600);
 });
 
 describe('archived files, read by every reader', () => {

@@ -9,12 +9,10 @@ import { ARCHIVE_COLUMNS, archiveObjectKey, POSTGRES_TYPES } from '../../functio
 import { readLedger } from '../../functions/core/archive/ledger';
 import { partitionName } from '../../functions/core/days';
 import { InputError, LockBusyError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/core/tables';
-import { archiveDirectory, downloadObject, ledgerOf, settleModifications, withArchive } from '../support/archive';
+import { archiveDirectory, downloadObject, ledgerOf, seededCopies, settleModifications, withArchive } from '../support/archive';
 import { insertEdgeRows, insertManyTrades, postgresRows } from '../support/archive-rows';
-import { connect, copiesOf, holdMaintenanceLock, testContext, withContext } from '../support/database';
+import { connect, holdMaintenanceLock, testContext } from '../support/database';
 import { readArchivedFile } from '../support/parquet-reader';
 import { type LocalS3, startLocalS3 } from '../support/s3';
 
@@ -30,19 +28,9 @@ const relationsOf = (day: string) => TIME_SERIES_TABLES.map((table) => partition
 /** Rows the seed puts in DAY's partitions: edge rows (4 trades, 2 per other table) and the many trades. */
 const SEEDED_ROWS = 4 + 2 + 2 + 2 + MANY_TRADES;
 
-const seeded = copiesOf(async (url) => {
-  await withContext(url, { now: NOW }, async (ctx) => {
-    await migrate(ctx);
-    const client = await ctx.pool.connect();
-    try {
-      await insertEdgeRows(client, DAY);
-      await insertManyTrades(client, DAY, MANY_TRADES);
-    } finally {
-      client.release();
-    }
-    // The rows wait in the DEFAULT partitions; this creates DAY's partitions and moves them in.
-    await ensurePartitions(ctx, { daysAhead: 1 });
-  });
+const seeded = seededCopies(NOW, async (client) => {
+  await insertEdgeRows(client, DAY);
+  await insertManyTrades(client, DAY, MANY_TRADES);
 });
 
 /** A copy of the seeded database, its statistics settled, and a context on it writing to `archive`. */

@@ -3,11 +3,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { archive } from '../../functions/core/archive';
 import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
 import { PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
 import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { connect, copiesOf, testContext, withContext } from '../support/database';
+import { seededCopies } from '../support/archive';
+import { connect, testContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 import { auditBlockingLocks } from '../support/lock-audit';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
@@ -34,15 +33,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-const database = copiesOf(async (url) => {
-  await withContext(url, { now: NOW }, async (ctx) => {
-    await migrate(ctx);
-    const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20));
-    await ensurePartitions(ctx, { daysAhead: 1 });
-    await client.end();
-  });
-});
+const database = seededCopies(NOW, (client) => insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20)));
 
 /**
  * trades: 06-01 archived and verified; 06-02 never archived; 06-03's object deleted; 06-04's

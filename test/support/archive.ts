@@ -2,11 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
 import { vi } from 'vitest';
 import { type LedgerEntry, readLedger } from '../../functions/core/archive/ledger';
 import type { ArchiveSettings } from '../../functions/core/archive/store';
 import type { OperationContext } from '../../functions/core/context';
-import { connect } from './database';
+import { migrate } from '../../functions/core/migrate';
+import { ensurePartitions } from '../../functions/core/partitions';
+import { connect, copiesOf, withContext } from './database';
 
 /** A fresh archive directory in this test file's temp folder. */
 export function archiveDirectory(): string {
@@ -62,4 +65,24 @@ export async function ledgerOf(url: string): Promise<LedgerEntry[]> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A migrated database, copied for each call of the returned function, holding the rows `insert`
+ * writes: they land in the DEFAULT partitions, then the partitions run (as of `now`) gives them
+ * their day partitions.
+ */
+export function seededCopies(now: Date, insert: (client: pg.ClientBase) => Promise<void>): () => Promise<string> {
+  return copiesOf(async (url) => {
+    await withContext(url, { now }, async (ctx) => {
+      await migrate(ctx);
+      const client = await ctx.pool.connect();
+      try {
+        await insert(client);
+      } finally {
+        client.release();
+      }
+      await ensurePartitions(ctx, { daysAhead: 1 });
+    });
+  });
 }

@@ -3,7 +3,7 @@ import { parquetMetadata } from 'hyparquet';
 import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
 import type { TimeSeriesTable } from '../../functions/core/tables';
 import type { ArchivedRow } from './parquet-reader';
-import { type RowFilter, unscaledOf } from './parquet-readers';
+import { decimalText, type RowFilter, unscaledOf } from './parquet-readers';
 
 /** What a Parquet file's footer says of its pages: their types, codecs, and whether `symbol` has a dictionary. */
 export function pageFormat(path: string): { pageTypes: string[]; codecs: string[]; symbolDictionary: boolean } {
@@ -31,10 +31,7 @@ export function readerFilters(table: TimeSeriesTable, rows: readonly ArchivedRow
     const values = rows.map((row) => row[decimal.name]).filter((value): value is string => typeof value === 'string');
     const sorted = values.map(unscaledOf).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const median = sorted[Math.floor(sorted.length / 2)] ?? 0n;
-    const negative = median < 0n;
-    const magnitude = negative ? -median : median;
-    const text = `${negative ? '-' : ''}${magnitude / 10n ** 18n}.${(magnitude % 10n ** 18n).toString().padStart(18, '0')}`;
-    filters.push({ column: decimal.name, above: text });
+    filters.push({ column: decimal.name, above: decimalText(median) });
   }
   return filters;
 }

@@ -46,6 +46,11 @@ export function unscaledOf(text: string): bigint {
   return text.startsWith('-') ? -value : value;
 }
 
+/** Rows in numeric id order (DuckDB's readArchivedFile and postgresRows order by the id's text). */
+export function byId(rows: readonly ArchivedRow[]): ArchivedRow[] {
+  return [...rows].sort((a, b) => Number(BigInt(a.id ?? 0) - BigInt(b.id ?? 0)));
+}
+
 /** Whether an exact-text row passes `filter` (decimals compared exactly, as bigints). */
 export function passes(row: ArchivedRow, filter: RowFilter | undefined): boolean {
   if (!filter) return true;
@@ -62,7 +67,7 @@ const duckdb: ParquetReader = {
       : 'equals' in filter
         ? `"${filter.column}" = '${filter.equals.replaceAll("'", "''")}'`
         : `"${filter.column}" > CAST('${filter.above}' AS DECIMAL(38,18))`;
-    return (await readArchivedFile(path, 'id', where)).rows;
+    return byId((await readArchivedFile(path, 'id', where)).rows);
   },
 };
 
@@ -100,7 +105,7 @@ const arrowRs: ParquetReader = {
         rows.push(Object.fromEntries(columns.map((column, c) => [column.name, arrowText(column, children[c] as Data, i)])));
       }
     }
-    return rows.filter((row) => passes(row, filter)).sort((a, b) => Number(BigInt(a.id ?? 0) - BigInt(b.id ?? 0)));
+    return byId(rows.filter((row) => passes(row, filter)));
   },
 };
 
@@ -141,7 +146,7 @@ const hyparquet: ParquetReader = {
     const rows = (records as Record<string, unknown>[]).map((record) =>
       Object.fromEntries(columns.map((column) => [column.name, hyparquetText(column, record[column.name])])),
     );
-    return rows.filter((row) => passes(row, filter)).sort((a, b) => Number(BigInt(a.id ?? 0) - BigInt(b.id ?? 0)));
+    return byId(rows.filter((row) => passes(row, filter)));
   },
 };
 

@@ -5,7 +5,7 @@ import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
 import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { pageFormat, readerFilters } from '../support/parquet-fixtures';
 import type { ArchivedRow } from '../support/parquet-reader';
-import { PARQUET_READERS, passes } from '../support/parquet-readers';
+import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
 
 /*
  * One archived day per table, written by this project's archive (test/fixtures/archive/<table>.parquet),
@@ -28,7 +28,6 @@ describe('the archive fixtures, read by every reader', () => {
     for (const reader of PARQUET_READERS) {
       it(`${table}: ${reader.name}`, async () => {
         expect(rows.length).toBeGreaterThan(600);
-        const byId = (found: ArchivedRow[]) => [...found].sort((a, b) => Number(BigInt(a.id ?? 0) - BigInt(b.id ?? 0)));
         expect(byId(await reader.read(file, ARCHIVE_COLUMNS[table]))).toEqual(rows);
         for (const filter of readerFilters(table, rows)) {
           const matching = rows.filter((row) => passes(row, filter));

@@ -1,16 +1,14 @@
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { type Data, type RecordBatch, tableFromIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
+import { StreamTotals } from './copy-rows';
 import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
-import { OBJECT_DIGEST_NAME } from './object-digest';
 import { loadParquetWasm } from './parquet-engine';
 import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-rows';
 import { RowDigest } from './row-digest';
-import { checksumText } from './values';
 import { BYTE, civilFromDays, divideBy, negate, TWO_TO_32 } from './words';
 
 /*
@@ -44,30 +42,21 @@ export interface LoadedRows {
 /**
  * Loads every row of `file` into `relation` (a standalone table nobody else writes), calling
  * `onBatch(rowsSoFar)` after each batch (it may throw to stop: the COPY is then failed, and
- * nothing of it stays). The object is read once, whole. With `sha256` (the ledger's), those
- * bytes must hash to it and are decoded by parquet-wasm: the engine only ever decodes bytes the
- * archive wrote, since a damaged file can make it trap (abort) instead of throwing. Without one
- * (a ledger row from before migration 0006, or no ledger row), hyparquet decodes them: slower,
- * and a damaged file is an ordinary error. Memory: the object's bytes, and one batch.
+ * nothing of it stays). `file.verifiedBytes` (the whole object, checked against the ledger's
+ * SHA-256) are decoded by parquet-wasm: the engine only ever decodes bytes the archive wrote,
+ * since a damaged file can make it trap (abort) instead of throwing. Without them (a ledger row
+ * from before migration 0006, or no ledger row), hyparquet reads the object a row group at a
+ * time: slower, and a damaged file is an ordinary error. Memory: the object's bytes, and one batch.
  */
 export async function loadArchiveRows(
   client: pg.ClientBase,
   file: ArchiveFile,
   relation: string,
   table: TimeSeriesTable,
-  options: { sha256: string | null; onBatch?: (rowsSoFar: number) => void },
+  options: { onBatch?: (rowsSoFar: number) => void },
 ): Promise<LoadedRows> {
   const columns = ARCHIVE_COLUMNS[table];
-  const object = await file.store.read(file.key, 0, file.bytes);
-  if (options.sha256 !== null) {
-    const found = createHash('sha256').update(object).digest('hex');
-    if (found !== options.sha256) {
-      throw new ArchiveReadError(
-        file.key,
-        new Error(`its ${OBJECT_DIGEST_NAME} is now ${found}, not ${options.sha256}: it changed while it was restored`),
-      );
-    }
-  }
+  const verified = file.verifiedBytes;
   const list = columns.map((column) => quoteIdent(column.name)).join(', ');
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
@@ -76,8 +65,8 @@ export async function loadArchiveRows(
     if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
   };
   try {
-    if (options.sha256 !== null) {
-      for await (const record of arrowBatches(file.key, object)) {
+    if (verified) {
+      for await (const record of arrowBatches(file.key, verified)) {
         const children = columns.map((column, i) => {
           const child = record.data.children[i];
           if (!child || record.schema.fields[i]?.name !== column.name) throw new Error(`${file.key}: column ${i} is not ${column.name}`);
@@ -154,10 +143,7 @@ class CopyTextWriter {
   private buffer = new Uint8Array(SEND_BYTES * 2);
   private length = 0;
   private readonly digest = new RowDigest();
-  private high = 0;
-  private low = 0;
-  private rowsSinceFold = 0;
-  private carried = 0n;
+  private readonly totals = new StreamTotals();
   /** Scratch for a value's digits (a decimal has at most 40 characters). */
   private readonly scratch = new Uint8Array(64);
 
@@ -174,8 +160,7 @@ class CopyTextWriter {
   }
 
   checksum(): string {
-    this.fold();
-    return checksumText(this.carried);
+    return this.totals.checksum();
   }
 
   writeRow(children: Data[], row: number): void {
@@ -190,9 +175,7 @@ class CopyTextWriter {
 
   private addShare(): void {
     const [high, low] = this.digest.share();
-    this.high += high;
-    this.low += low;
-    if (++this.rowsSinceFold === 1 << 20) this.fold();
+    this.totals.add(high, low);
   }
 
   /** One row of exact text (read-rows.ts: timestamps as microseconds), as writeRow writes an Arrow row. */
@@ -358,25 +341,20 @@ class CopyTextWriter {
     const fraction = rest - second * 1_000_000;
     this.reserve(40);
     if (year < 1 || year > 9999) throw new Error(`a timestamp in year ${year} cannot be restored by this path`);
+    // YYYY-MM-DD HH:MM:SS.ffffff+00
     this.pad(year, 4);
-    this.push(45);
-    this.pad(month, 2);
-    this.push(45);
-    this.pad(day, 2);
-    this.push(32);
-    this.pad(hour, 2);
-    this.push(58);
-    this.pad(minute, 2);
-    this.push(58);
-    this.pad(second, 2);
-    this.push(46);
-    this.pad(fraction, 6);
-    this.push(43);
-    this.push(ZERO);
-    this.push(ZERO);
+    this.pad(month, 2, 45);
+    this.pad(day, 2, 45);
+    this.pad(hour, 2, 32);
+    this.pad(minute, 2, 58);
+    this.pad(second, 2, 58);
+    this.pad(fraction, 6, 46);
+    this.pad(0, 2, 43);
   }
 
-  private pad(value: number, width: number): void {
+  /** `value` in `width` digits, zero-padded, after the byte `separator` when given. */
+  private pad(value: number, width: number, separator?: number): void {
+    if (separator !== undefined) this.buffer[this.length++] = separator;
     for (let i = width - 1; i >= 0; i--) {
       const next = Math.floor(value / 10);
       this.buffer[this.length + i] = ZERO + (value - next * 10);
@@ -412,13 +390,6 @@ class CopyTextWriter {
     const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + extra));
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
-  }
-
-  private fold(): void {
-    this.carried += (BigInt(this.high) << 30n) + BigInt(this.low);
-    this.high = 0;
-    this.low = 0;
-    this.rowsSinceFold = 0;
   }
 }
 

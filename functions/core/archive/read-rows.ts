@@ -29,6 +29,8 @@ export interface ArchiveFile {
   rowGroups: number;
   metadata: FileMetaData;
   buffer: AsyncBuffer;
+  /** The whole object, once restore has checked it hashes to the ledger's SHA-256 (see loadArchiveRows). */
+  verifiedBytes?: Uint8Array;
 }
 
 /** The object as hyparquet's AsyncBuffer: each slice is one ranged read through the store (explicit ranges only). */
