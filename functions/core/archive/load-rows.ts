@@ -144,6 +144,10 @@ class CopyTextWriter {
   private length = 0;
   private readonly digest = new RowDigest();
   private readonly totals = new StreamTotals();
+  private readonly wordViews = new WeakMap<Data, Uint32Array>();
+  /** Scratch for decimalText: the value's four words, and its digits right to left (38 and a group). */
+  private readonly limbs = [0, 0, 0, 0];
+  private readonly digits = new Uint8Array(42);
   /** Scratch for a value's digits (a decimal has at most 40 characters). */
   private readonly scratch = new Uint8Array(64);
 
@@ -203,6 +207,17 @@ class CopyTextWriter {
     this.addShare();
   }
 
+  /** A 64-bit column's values as 32-bit words, made once per batch column, not per value. */
+  private words64(data: Data): Uint32Array {
+    let words = this.wordViews.get(data);
+    if (!words) {
+      const values = data.values as BigInt64Array;
+      words = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+      this.wordViews.set(data, words);
+    }
+    return words;
+  }
+
   private writeValue(column: ArchiveColumn, data: Data, row: number): void {
     const index = data.offset + row;
     if (data.nullCount > 0 && data.nullBitmap && ((data.nullBitmap[index >> 3] as number) & (1 << (index & 7))) === 0) {
@@ -218,20 +233,12 @@ class CopyTextWriter {
         return;
       }
       case 'int64': {
-        const words = new Uint32Array(
-          (data.values as BigInt64Array).buffer,
-          (data.values as BigInt64Array).byteOffset,
-          data.values.length * 2,
-        );
+        const words = this.words64(data);
         this.writeExact(this.int64Text(words, index));
         return;
       }
       case 'timestamp': {
-        const words = new Uint32Array(
-          (data.values as BigInt64Array).buffer,
-          (data.values as BigInt64Array).byteOffset,
-          data.values.length * 2,
-        );
+        const words = this.words64(data);
         const micros = int64Number(words, index);
         if (Number.isSafeInteger(micros)) {
           this.digest.addInteger(micros);
@@ -298,11 +305,12 @@ class CopyTextWriter {
 
   /** DECIMAL(38,18) words as exact text without trailing fraction zeros, into scratch; returns its length. */
   private decimalText(words: Uint32Array, at: number): number {
-    const limbs = [words[at] as number, words[at + 1] as number, words[at + 2] as number, words[at + 3] as number];
+    const limbs = this.limbs;
+    for (let i = 0; i < 4; i++) limbs[i] = words[at + i] as number;
     const negative = (limbs[3] as number) >= 0x80000000;
     if (negative) negate(limbs);
     // Six digits at a time from the right: three groups of fraction, then the integer part.
-    const digits = new Uint8Array(42);
+    const digits = this.digits;
     let count = 0;
     do {
       let remainder = divideBy(limbs, 1_000_000);
@@ -311,7 +319,7 @@ class CopyTextWriter {
         digits[count++] = remainder - next * 10;
         remainder = next;
       }
-    } while (count < SCALE || limbs.some((limb) => limb !== 0));
+    } while (count < SCALE || limbs[0] !== 0 || limbs[1] !== 0 || limbs[2] !== 0 || limbs[3] !== 0);
     // digits holds the number right to left; the first SCALE are the fraction.
     let fractionStart = 0;
     while (fractionStart < SCALE && digits[fractionStart] === 0) fractionStart++;
