@@ -262,11 +262,16 @@ export interface RelationEstimate {
 export async function fillUnknownEstimates<T extends RelationEstimate>(client: pg.ClientBase, relations: T[]): Promise<T[]> {
   for (const relation of relations) {
     if (relation.estimate !== null) continue;
-    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation.name)}`);
-    relation.estimate = Number(counted.rows[0]?.n ?? 0);
+    relation.estimate = await countExact(client, relation.name);
     relation.counted = true;
   }
   return relations;
+}
+
+/** A relation's exact row count: one scan of it (ACCESS SHARE, which inserts do not wait for). */
+export async function countExact(client: pg.ClientBase, relation: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Heap sizes and row estimates of many relations in one catalog query. */
@@ -288,8 +293,7 @@ async function readEstimates(client: pg.ClientBase, relations: string[]): Promis
 export async function rowCountOf(client: pg.ClientBase, relation: RelationEstimate): Promise<RowCount> {
   if (relation.counted) return { rows: Number(relation.estimate), exact: true };
   if (Number(relation.heap_bytes) <= EXACT_COUNT_MAX_BYTES || relation.estimate === null) {
-    const counted = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation.name)}`);
-    return { rows: Number(counted.rows[0]?.n ?? 0), exact: true };
+    return { rows: await countExact(client, relation.name), exact: true };
   }
   return { rows: Math.max(0, Number(relation.estimate)), exact: false };
 }

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import { partitionCheckSql } from './archive/export-sql';
+import { checkPartitionRows } from './archive/export-sql';
 import { readFooter } from './archive/footer';
 import { ARCHIVE_COLUMNS, type ArchiveStore } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
-import { checksumText } from './archive/values';
+import { countExact } from './catalog';
 import { errorMessage } from './context';
-import { addDays, dayOf, dayStart } from './days';
-import { quoteIdent } from './db/identifiers';
+import { addDays, dayOf, dayStart, partitionName } from './days';
 import type { TimeSeriesTable } from './tables';
 
 /** A day partition prune would drop: which table, which relation, its bounds. */
@@ -47,6 +46,13 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
   const isDay =
     day !== null && Date.parse(from as string) === dayStart(day).getTime() && Date.parse(to) === dayStart(addDays(day, 1)).getTime();
   if (!isDay) return { keep: `not a day partition (${from ?? 'MINVALUE'} to ${to}): only archived days are dropped` };
+  // Prune detaches a day before proving it, and what a failed or killed proof leaves detached
+  // is attached again by the partitions run, which finds day tables by name.
+  if (relation !== partitionName(table, day)) {
+    return {
+      keep: `${relation} is not named ${partitionName(table, day)}: prune detaches only a day partition the partitions run can attach again`,
+    };
+  }
   const ledger = await readLedgerEntry(client, table as TimeSeriesTable, day);
   if (!ledger) return { keep: `not archived: the archive ledger has no row for ${table} ${day} (run archive first)` };
   if (ledger.location !== store.location) {
@@ -78,7 +84,7 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
       keep: `${where} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the ledger recorded ${ledger.object_sha256} (same size and footer); archive the day again`,
     };
   }
-  const rows = await countPartitionRows(client, relation);
+  const rows = await countExact(client, relation);
   if (rows !== ledger.rows) return { keep: changedRows(relation, `holds ${rows} rows, the archive ${ledger.rows}`) };
   return { ledger: { ...ledger, day } };
 }
@@ -91,21 +97,11 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
  * sequential scan of the partition, md5 of every row's text.
  */
 export async function proveRows(client: pg.ClientBase, relation: string, ledger: LedgerEntry): Promise<string | undefined> {
-  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
-    partitionCheckSql(relation, ARCHIVE_COLUMNS[ledger.table_name]),
-  );
-  const count = Number(rows[0]?.rows ?? 0);
-  const checksum = checksumText(rows[0]?.checksum_sum ?? '0');
+  const { rows: count, checksum } = await checkPartitionRows(client, relation, ARCHIVE_COLUMNS[ledger.table_name]);
   if (count === ledger.rows && checksum === ledger.checksum) return undefined;
   return changedRows(relation, `holds ${count} rows with checksum ${checksum}, the archive ${ledger.rows} rows with ${ledger.checksum}`);
 }
 
 function changedRows(relation: string, difference: string): string {
   return `${relation} ${difference}: rows changed after it was archived; the next archive run archives the day again`;
-}
-
-/** The partition's exact row count: one scan of one day. */
-async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<number> {
-  const { rows } = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteIdent(relation)}`);
-  return Number(rows[0]?.rows ?? 0);
 }

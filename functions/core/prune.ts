@@ -160,7 +160,14 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
         ? [await planTruncate(client)]
         : await planRetention(client, deleteBefore, dropBefore, Boolean(input.dryRun));
       // A dry run checks every archive now; a real run checks each just before its drop (see executeActions).
-      if (store && input.dryRun) for (const action of report.actions) await keepUnlessArchived(client, store, action);
+      if (store && input.dryRun) {
+        for (const action of report.actions) {
+          // Each check reads the object and scans the day: stop, with the report so far, before the deadline.
+          if (action.action === 'drop_partition')
+            assertTimeForStep(ctx, `checking the archive of ${action.relation}`, () => withTotals(report));
+          await keepUnlessArchived(client, store, action);
+        }
+      }
       if (!input.dryRun) await executeActions(ctx, client, report, store);
     });
 

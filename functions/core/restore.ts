@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { partitionCheckSql } from './archive/export-sql';
+import { checkPartitionRows } from './archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from './archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from './archive/ledger';
 import { ArchiveReadError, loadArchiveRows } from './archive/load-rows';
-import { OBJECT_DIGEST_NAME } from './archive/object-digest';
+import { digestBytes, OBJECT_DIGEST_NAME } from './archive/object-digest';
 import { type ArchiveFile, openArchiveFile } from './archive/read-rows';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from './archive/store';
-import { checksumText } from './archive/values';
 import {
   assertSchemaInstalled,
+  countExact,
   foreignKeyStates,
   listColumns,
   listForeignKeys,
@@ -103,11 +102,11 @@ export interface RestoreReport {
 export const RESTORE_IN_PROGRESS_COMMENT = 'perps-stats-db: day partition being restored from the archive; dropped by the next restore';
 
 /** The comment on the day's old partition once a restore has swapped it out (see RestoreReport.kept_table). */
-export const SWAPPED_OUT_COMMENT =
+const SWAPPED_OUT_COMMENT =
   "perps-stats-db: the day's partition as a restore swapped it out; rows written to it while the archive loaded are still here";
 
 /** The name the day's old partition takes when a restore swaps it out. */
-export function swappedOutName(table: TimeSeriesTable, day: string): string {
+function swappedOutName(table: TimeSeriesTable, day: string): string {
   return `${partitionName(table, day)}_replaced`;
 }
 
@@ -207,14 +206,16 @@ async function planRestore(ctx: OperationContext, client: pg.ClientBase, input: 
       `restore ${table} ${day}: ${kept} exists: an earlier restore of this day swapped the day's partition out as it, with rows written while the archive loaded (see kept_table in its report); move the rows you want from it into ${table} (docs/archive.md#restore shows how), drop it, then restore again: nothing was loaded`,
     );
   }
+  // A day prune dropped after archiving it holds only rows that came since: they join the
+  // archived rows (as rows written during the load do), nothing is replaced, with --replace too:
+  // those rows exist nowhere else (the archive was written before them).
+  const prunedSince = Boolean(ledger?.dropped_at);
+  const replaces = input.replace && !prunedSince;
   // With replace, a fingerprint too, to tell after the swap whether rows came in meanwhile. An empty
   // partition has nothing to replace: what it holds after the load came during it, as without replace.
-  const checked = existing && input.replace ? await rowVersions(client, existing) : null;
+  const checked = existing && replaces ? await rowVersions(client, existing) : null;
   const replacedCheck = checked && checked.rows > 0 ? checked : null;
   const partitionRowsBefore = checked ? checked.rows : existing ? await countExact(client, existing) : null;
-  // A day prune dropped after archiving it holds only rows that came since: they join the
-  // archived rows (as rows written during the load do), nothing is replaced.
-  const prunedSince = Boolean(ledger?.dropped_at) && !input.replace;
   const needsReplace = partitionRowsBefore !== null && partitionRowsBefore > 0 && !input.replace && !prunedSince;
   // A dry run reports it (needs_replace) instead: saying what is there is its job.
   if (needsReplace && !input.dryRun) {
@@ -298,8 +299,7 @@ async function openVerified(
     const bytes = await store.read(key, 0, file.bytes).catch((error: unknown) => {
       throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
     });
-    const sha256 =
-      bytes.byteLength === file.bytes ? createHash('sha256').update(bytes).digest('hex') : `a short read (${bytes.byteLength} bytes)`;
+    const sha256 = bytes.byteLength === file.bytes ? digestBytes(bytes) : `a short read (${bytes.byteLength} bytes)`;
     if (sha256 !== ledger.object_sha256) {
       throw new ArchiveIntegrityError(
         `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
@@ -327,12 +327,6 @@ function dayPartition(partitions: PartitionInfo[], table: TimeSeriesTable, day: 
     }
   }
   return undefined;
-}
-
-/** Exact rows of one day partition: a scan of that day, under ACCESS SHARE (inserts go on). */
-async function countExact(client: pg.ClientBase, relation: string): Promise<number> {
-  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(relation)}`);
-  return Number(rows[0]?.n ?? 0);
 }
 
 /**
@@ -520,11 +514,7 @@ function unchangedSince(relation: string, table: TimeSeriesTable, planned: RowVe
  * ours alone, on the server rather than in the function), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
  */
 async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
-  const { rows } = await client.query<{ rows: string; checksum_sum: string | null }>(
-    partitionCheckSql(relation, ARCHIVE_COLUMNS[report.table]),
-  );
-  const counted = Number(rows[0]?.rows ?? 0);
-  const loadedChecksum = checksumText(rows[0]?.checksum_sum ?? '0');
+  const { rows: counted, checksum: loadedChecksum } = await checkPartitionRows(client, relation, ARCHIVE_COLUMNS[report.table]);
   const where = `${report.location}/${report.object_key}`;
   const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
   if (expected.some((n) => n !== counted)) {

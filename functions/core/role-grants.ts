@@ -31,7 +31,7 @@ const WRITER_EXCLUDED_TABLES = ['archive_ledger'] as const;
  * with the parent's privileges alone, so no partition needs INSERT; and a row written straight
  * into a backlog, an in-progress day table or a restore's table would be dropped with it.
  */
-export const WRITER_INSERT_TABLES = [...TIME_SERIES_TABLES, 'markets', 'ingest_events'] as const;
+const WRITER_INSERT_TABLES = [...TIME_SERIES_TABLES, 'markets', 'ingest_events'] as const;
 
 /** What each group role must hold on a migrated database: what migration 0003 grants. */
 const PRIVILEGES: Record<GroupRole, Partial<Record<GrantTarget, string[]>>> = {

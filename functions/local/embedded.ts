@@ -94,7 +94,7 @@ function socketParent(): string {
  * later files as PostgreSQL does; the walk (1,229 entries after init: 14 ms)
  * also puts right a folder an older version left open. Symbolic links are not followed.
  */
-export function restrictToOwner(dir: string): void {
+function restrictToOwner(dir: string): void {
   // Only a database folder: PERPS_EMBEDDED_DIR set to a folder of other files is not ours to change.
   if (!existsSync(join(dir, 'PG_VERSION'))) return;
   const walk = (path: string) => {

@@ -36,7 +36,7 @@ function addAll(metrics: Metrics, values: Readonly<Record<string, number | undef
 }
 
 /** CloudWatch's longest dimension value; a document with a longer one is dropped whole. */
-export const MAX_DIMENSION_VALUE_LENGTH = 1024;
+const MAX_DIMENSION_VALUE_LENGTH = 1024;
 
 /**
  * A name from the database (an exchange's, which an ingester can insert) as a dimension value

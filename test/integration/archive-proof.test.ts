@@ -238,6 +238,46 @@ it('a late row of a day prune dropped: archive refuses to write it over the arch
   await client.end();
 });
 
+it('restore --replace of a day prune dropped keeps the rows that came since: they exist nowhere else', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await pruneKeeping(target.ctx);
+  const client = await connect(url);
+  await client.query(`INSERT INTO trades (exchange_id, symbol, ts, price, size) VALUES (1, 'LATE', '2026-06-01T10:00:00Z', 1, 1)`);
+  await ensurePartitions(target.ctx, { daysAhead: 1 });
+  const restored = await restore(target.ctx, { table: 'trades', day: DAY, replace: true });
+  expect(restored).toMatchObject({ status: 'restored', rows_loaded: 20, late_rows: 1, kept_table: null });
+  const { rows } = await client.query(`SELECT tableoid::regclass::text AS part FROM trades WHERE symbol = 'LATE'`);
+  expect(rows).toEqual([{ part: 'trades_2026_06_01' }]);
+  await client.end();
+});
+
+it('a day partition not named as the partitions run names it is kept, never detached: a failed proof could not be attached again', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades', day: '2026-06-02' });
+  const client = await connect(url);
+  await client.query('ALTER TABLE trades_2026_06_02 RENAME TO trades_renamed');
+  const report = await pruneKeeping(target.ctx);
+  expect(outcome(report, 'trades_renamed')).toBe(
+    'kept: trades_renamed is not named trades_2026_06_02: prune detaches only a day partition the partitions run can attach again',
+  );
+  const { rows } = await client.query(`SELECT relispartition FROM pg_class WHERE relname = 'trades_renamed'`);
+  expect(rows).toEqual([{ relispartition: true }]);
+  await client.end();
+});
+
+it('a dry run stops before the Lambda deadline between archive checks (each reads the object and scans the day), with the report so far', async () => {
+  const url = await database();
+  const target = STORES['a directory'](url);
+  await archive(target.ctx, { archiveAfterDays: 2, table: 'trades' });
+  const ctx: OperationContext = { ...target.ctx, timeLeftMs: () => 1_000 };
+  const run = prune(ctx, { ...DROP, dryRun: true });
+  await expect(run).rejects.toBeInstanceOf(DeadlineError);
+  await expect(run).rejects.toThrow(/^stopped before checking the archive of \w+_2026_06_01/);
+});
+
 it('a ledger row written before the content hash keeps its day; the next archive run archives it again, and prune then drops it', async () => {
   const url = await database();
   const target = STORES['a directory'](url);

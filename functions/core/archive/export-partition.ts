@@ -1,11 +1,10 @@
 import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { type CopyToStreamQuery as CopyToStream, to as copyTo } from 'pg-copy-streams';
-import { quoteIdent } from '../db/identifiers';
 import type { TimeSeriesTable } from '../tables';
 import { ArrowBatchBuilder, DecimalOverflow } from './arrow-columns';
 import { CopyRowSplitter, StreamTotals } from './copy-rows';
-import { EXPORT_SESSION_SQL, exportCopySql, partitionCheckSql } from './export-sql';
+import { checkPartitionRows, EXPORT_SESSION_SQL, exportCopySql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
 import { objectHasher } from './object-digest';
 import { loadParquetWasm, type ParquetWasm, writerProperties } from './parquet-engine';
@@ -95,9 +94,7 @@ export async function exportPartition(
 
 /** The misfits, found by one more scan of the partition (only after the export met one). */
 async function misfitError(client: pg.ClientBase, target: PartitionTarget, columns: readonly ArchiveColumn[]): Promise<Error> {
-  const { rows } = await client.query<Record<string, string>>(partitionCheckSql(target.relation, columns));
-  const row = rows[0];
-  if (!row) return new Error(`the check of ${quoteIdent(target.relation)} returned no row`);
+  const { row } = await checkPartitionRows(client, target.relation, columns);
   const decimals = columns.filter((column) => column.kind === 'decimal');
   const misfits = decimals.flatMap((column, i) => {
     const count = Number(row[`misfit_count_${i}`]);

@@ -1,5 +1,7 @@
+import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers';
 import { ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
+import { checksumText } from './values';
 
 /**
  * Each column as exact text, as the export reads it: PostgreSQL's own text of JSONB and
@@ -62,6 +64,20 @@ export function partitionCheckSql(relation: string, columns: readonly ArchiveCol
   return `SELECT count(*) AS rows,
        coalesce(sum(${rowShare(columns)}), 0)::text AS checksum_sum${misfitList}
   FROM ${rel}`;
+}
+
+/**
+ * A relation's row count and archive checksum (checksumText), by partitionCheckSql on the
+ * server. Cost: one sequential scan, md5 of every row's text (parallel where the plan allows).
+ */
+export async function checkPartitionRows(
+  client: pg.ClientBase,
+  relation: string,
+  columns: readonly ArchiveColumn[],
+): Promise<{ rows: number; checksum: string; row: Record<string, string | null> }> {
+  const { rows } = await client.query<Record<string, string | null>>(partitionCheckSql(relation, columns));
+  const row = rows[0] ?? {};
+  return { rows: Number(row.rows ?? 0), checksum: checksumText(row.checksum_sum ?? '0'), row };
 }
 
 /** One row's share of the checksum: the first 60 bits of the md5 of its text (rowText), as a bigint. */

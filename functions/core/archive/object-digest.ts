@@ -14,7 +14,12 @@ import type { ArchiveStore } from './layout';
 export const OBJECT_DIGEST_NAME = 'SHA-256';
 
 /** Bytes per ranged read while hashing: a handful of GETs for a day's object, little memory. */
-export const DIGEST_READ_BYTES = 8 << 20;
+const DIGEST_READ_BYTES = 8 << 20;
+
+/** SHA-256 (hex) of bytes in memory. */
+export function digestBytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 /** A running hash of the bytes written, in order. */
 export function objectHasher(): { update(chunk: Uint8Array): void; digest(): string } {

@@ -3,7 +3,7 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { DatabaseUnavailableError, InsufficientPrivilegeError } from '../errors';
 import type { Logger } from '../log';
 import { quoteIdent } from './identifiers';
-import { type ConnectionSettings, describeLogin, describeTarget, parseDatabaseUrl, targetOf } from './settings';
+import { type ConnectionSettings, describeLogin, describeTarget, targetOf, urlParts } from './settings';
 import { errorCode, HOST_NAME_MISMATCH_CODE, isConnectionFailure, SQLSTATE, sqlState, UNTRUSTED_CERTIFICATE_CODES } from './sql-errors';
 
 /**
@@ -19,7 +19,7 @@ export function connectionConfig(url: string, options: pg.ClientConfig = {}): pg
   let path: string;
   try {
     parsed = parseConnectionString(url);
-    path = decodeURIComponent(parseDatabaseUrl(url).pathname.slice(1));
+    path = urlParts(url)?.database ?? '';
   } catch {
     return { ...options, connectionString: url };
   }
@@ -109,17 +109,13 @@ function adviceFor(error: unknown, url: string): string {
  */
 function noConnectError(error: unknown, url: string): InsufficientPrivilegeError {
   const reason = error instanceof Error ? error.message : String(error);
-  const { database } = targetOf(url) ?? { database: '' };
-  let login = '';
-  try {
-    login = decodeURIComponent(parseDatabaseUrl(url).username);
-  } catch {
-    // describeLogin below says the URL is unparseable.
-  }
+  const { user: login = '', database = '' } = urlParts(url) ?? {};
   const who = login ? quoteIdent(login) : '<login>';
+  // No database in the URL: libpq connects to the one named like the login.
+  const target = database || login;
   return new InsufficientPrivilegeError(
     `cannot connect to ${describeLogin(url)}: ${reason}. Only perps_reader, perps_writer and the owner may connect (see README, Roles): ` +
-      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${who}`,
+      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${target ? quoteIdent(target) : '<database>'} TO ${who}`,
     { cause: error },
   );
 }

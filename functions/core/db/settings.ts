@@ -119,13 +119,21 @@ export function describeTarget(url: string): string {
 
 /** `host:port/database as user`, for the line naming a run's target; never the password. */
 export function describeLogin(url: string): string {
-  let user = '';
-  try {
-    user = decodeURIComponent(parseDatabaseUrl(url).username);
-  } catch {
-    // describeTarget says the URL is unparseable.
-  }
+  const user = urlParts(url)?.user;
   return `${describeTarget(url)}${user ? ` as ${user}` : ''}`;
+}
+
+/**
+ * The login and the database a URL names, decoded as libpq decodes them ('' for one it leaves
+ * out; libpq then takes the login's name for the database); undefined when it does not parse.
+ */
+export function urlParts(url: string): { user: string; database: string } | undefined {
+  try {
+    const parsed = parseDatabaseUrl(url);
+    return { user: decodeURIComponent(parsed.username), database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Host, port and database of a URL, with libpq's defaults; undefined when it does not parse. */
@@ -137,7 +145,7 @@ export function targetOf(url: string): { host: string; port: string; database: s
       // ?host= wins over the authority, as in libpq; a socket directory is a path.
       host: parsed.searchParams.get('host') || hostname || 'localhost',
       port: parsed.searchParams.get('port') || parsed.port || '5432',
-      database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '(default database)',
+      database: urlParts(url)?.database || '(default database)',
     };
   } catch {
     return undefined;
