@@ -4,9 +4,9 @@ import { readFooter } from './archive/footer';
 import { ARCHIVE_COLUMNS, type ArchiveStore } from './archive/layout';
 import { type LedgerEntry, readLedgerEntry } from './archive/ledger';
 import { digestObject, OBJECT_DIGEST_NAME } from './archive/object-digest';
-import { countExact } from './catalog';
 import { errorMessage } from './context';
 import { addDays, dayOf, dayStart, partitionName } from './days';
+import { quoteIdent } from './db/identifiers';
 import type { TimeSeriesTable } from './tables';
 
 /** A day partition prune would drop: which table, which relation, its bounds. */
@@ -84,7 +84,7 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
       keep: `${where} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the ledger recorded ${ledger.object_sha256} (same size and footer); archive the day again`,
     };
   }
-  const rows = await countExact(client, relation);
+  const rows = await countPartitionRows(client, relation);
   if (rows !== ledger.rows) return { keep: changedRows(relation, `holds ${rows} rows, the archive ${ledger.rows}`) };
   return { ledger: { ...ledger, day } };
 }
@@ -104,4 +104,14 @@ export async function proveRows(client: pg.ClientBase, relation: string, ledger:
 
 function changedRows(relation: string, difference: string): string {
   return `${relation} ${difference}: rows changed after it was archived; the next archive run archives the day again`;
+}
+
+/**
+ * The partition's exact row count: one scan of one day. Not catalog's countExact: the fault
+ * tests (prune-archive.test.ts) tell this check from the planning's counts by its SQL text,
+ * until fault points are named by step.
+ */
+async function countPartitionRows(client: pg.ClientBase, relation: string): Promise<number> {
+  const { rows } = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteIdent(relation)}`);
+  return Number(rows[0]?.rows ?? 0);
 }

@@ -53,7 +53,10 @@ const VETTED: Record<string, Record<string, string>> = {
     'replaceOnConflict(move.conflictKey, move.columns)': 'an ON CONFLICT clause of quoteIdent names, or nothing',
   },
   'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
-  'functions/core/db/pool.ts': { who: "quoteIdent of the URL's login, or the constant '<login>' (advice text, never run)" },
+  'functions/core/db/pool.ts': {
+    who: "quoteIdent of the URL's login, or the constant '<login>' (advice text, never run)",
+    grantOn: "quoteIdent of the URL's database (else the login's name), or the constant '<database>' (advice text, never run)",
+  },
   'functions/core/db/sessions.ts': { 'holder.pid': 'an integer pid pg_stat_activity gave (advice text, never run)' },
   'functions/core/role-grants.ts': {
     database: 'quoteIdent(who.database) (advice text, never run)',

@@ -113,9 +113,10 @@ function noConnectError(error: unknown, url: string): InsufficientPrivilegeError
   const who = login ? quoteIdent(login) : '<login>';
   // No database in the URL: libpq connects to the one named like the login.
   const target = database || login;
+  const grantOn = target ? quoteIdent(target) : '<database>';
   return new InsufficientPrivilegeError(
     `cannot connect to ${describeLogin(url)}: ${reason}. Only perps_reader, perps_writer and the owner may connect (see README, Roles): ` +
-      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${target ? quoteIdent(target) : '<database>'} TO ${who}`,
+      `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${grantOn} TO ${who}`,
     { cause: error },
   );
 }
