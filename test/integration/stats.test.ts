@@ -304,6 +304,12 @@ describe('stats', () => {
       if (unsettled.length === 1 && unsettled[0] === day) break;
       const others = unsettled.filter((name) => name !== day);
       if (others.length > 0 && i % 4 === 3) await client.query(`ANALYZE ${others.join(', ')}`);
+      if (!unsettled.includes(day) && i % 20 === 19) {
+        // The collector (before PostgreSQL 15) drops messages under load: the insert's count may never arrive; write that day again.
+        const again = await connect(url);
+        await again.query(`UPDATE funding_rates SET rate = rate WHERE symbol = 'LATE'`);
+        await again.end();
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(unsettled).toEqual([day]);
