@@ -1,0 +1,112 @@
+import {
+  DescribeDBEngineVersionsCommand,
+  DescribeOrderableDBInstanceOptionsCommand,
+  type OrderableDBInstanceOption,
+  paginateDescribeOrderableDBInstanceOptions,
+  type RDSClient,
+} from '@aws-sdk/client-rds';
+import type { NewDatabaseConfig, StackConfig } from '../config';
+import { failedAwsStep, type StepResult } from './step';
+
+/** What the stack would ask RDS for: engine, version as configured, instance class. */
+interface DatabaseOrder {
+  engine: 'postgres' | 'aurora-postgresql';
+  version: string;
+  instanceClass: string;
+  /** RDS only: gp3 storage (the stack's), and a standby with multiAz. */
+  storageType: string | undefined;
+  multiAz: boolean;
+}
+
+function orderOf(database: NewDatabaseConfig): DatabaseOrder {
+  if (database.kind === 'aurora') {
+    return {
+      engine: 'aurora-postgresql',
+      version: database.engineVersion,
+      instanceClass: 'db.serverless',
+      storageType: undefined,
+      multiAz: false,
+    };
+  }
+  return {
+    engine: 'postgres',
+    version: database.engineVersion,
+    instanceClass: `db.${database.instanceType}`,
+    storageType: 'gp3',
+    multiAz: database.multiAz,
+  };
+}
+
+/** The version RDS would create: MAJOR.MINOR as given, MAJOR as the region's default minor; undefined when the region has none. */
+async function resolveVersion(rds: RDSClient, order: DatabaseOrder): Promise<string | undefined> {
+  const majorOnly = !order.version.includes('.');
+  const { DBEngineVersions } = await rds.send(
+    new DescribeDBEngineVersionsCommand({
+      Engine: order.engine,
+      EngineVersion: order.version,
+      ...(majorOnly ? { DefaultOnly: true } : {}),
+    }),
+  );
+  return DBEngineVersions?.find((found) => majorOnly || found.EngineVersion === order.version)?.EngineVersion;
+}
+
+/** Graviton classes offered for this engine version, for the advice when the configured one is not. */
+async function gravitonClasses(rds: RDSClient, engine: string, version: string): Promise<string[]> {
+  const classes = new Set<string>();
+  for await (const page of paginateDescribeOrderableDBInstanceOptions({ client: rds }, { Engine: engine, EngineVersion: version })) {
+    for (const option of page.OrderableDBInstanceOptions ?? []) {
+      if (/^db\.[a-z]+\d+g[a-z]*\./.test(option.DBInstanceClass ?? '')) classes.add(option.DBInstanceClass as string);
+    }
+  }
+  return [...classes].sort();
+}
+
+/** Why the orderable options do not fit the order (storage type, Multi-AZ), or undefined when one does. */
+function misfit(order: DatabaseOrder, options: OrderableDBInstanceOption[]): string | undefined {
+  const storage = order.storageType ? options.filter((option) => option.StorageType === order.storageType) : options;
+  if (storage.length === 0) return `${order.storageType} storage is not offered with it`;
+  if (order.multiAz && !storage.some((option) => option.MultiAZCapable)) return 'Multi-AZ is not offered with it';
+  return undefined;
+}
+
+/** Whether the region offers the database the stack would create: engine version and instance class (RDS's orderable options). */
+export async function checkDatabaseOffer(rds: RDSClient, config: StackConfig, region: string): Promise<StepResult> {
+  if (config.database.kind === 'existing') return { step: 'database', ok: true, detail: 'database=existing: the stack creates none' };
+  const order = orderOf(config.database);
+  const asked = `${order.engine} ${order.version} on ${order.instanceClass}`;
+  try {
+    const version = await resolveVersion(rds, order);
+    if (!version) {
+      return {
+        step: 'database',
+        ok: false,
+        detail: `${order.engine} ${order.version} is not offered in ${region}`,
+        todo: `pick a version the region offers (aws rds describe-db-engine-versions --engine ${order.engine} --region ${region} --query 'DBEngineVersions[].EngineVersion') and pass -c engineVersion=...`,
+      };
+    }
+    const { OrderableDBInstanceOptions: options = [] } = await rds.send(
+      new DescribeOrderableDBInstanceOptionsCommand({ Engine: order.engine, EngineVersion: version, DBInstanceClass: order.instanceClass }),
+    );
+    const resolved =
+      version === order.version ? asked : `${order.engine} ${version} (the region's default ${order.version}) on ${order.instanceClass}`;
+    const problem = options.length === 0 ? `${order.instanceClass} is not offered with it` : misfit(order, options);
+    if (!problem) return { step: 'database', ok: true, detail: `${resolved}: orderable in ${region}` };
+    if (order.engine === 'aurora-postgresql' || options.length > 0) {
+      return {
+        step: 'database',
+        ok: false,
+        detail: `${resolved}: ${problem} in ${region}`,
+        todo: 'pick another engineVersion (or multiAz=false)',
+      };
+    }
+    const offered = await gravitonClasses(rds, order.engine, version);
+    return {
+      step: 'database',
+      ok: false,
+      detail: `${resolved}: ${problem} in ${region}`,
+      todo: `pass -c instanceType= one of the Graviton classes offered there: ${offered.map((name) => name.replace(/^db\./, '')).join(', ') || 'none (pick another engineVersion)'}`,
+    };
+  } catch (error) {
+    return failedAwsStep('database', error, 'RDS', 'rds:DescribeDBEngineVersions and rds:DescribeOrderableDBInstanceOptions');
+  }
+}
