@@ -146,7 +146,7 @@ async function preflight(flags: VerifyFlags, cwd: string, print: (result: StepRe
   const clients: PreflightClients = createPreflightClients(flags.region);
   try {
     const region = await resolveRegion(clients.lambda);
-    out.write(`preflight of a ${settings.config.database.kind} deploy to ${region}\n`);
+    out.write(`preflight of a deploy with database=${settings.config.database.kind} to ${region}\n`);
     return summarize(out, await runPreflight(clients, settings, region, print));
   } finally {
     for (const client of Object.values(clients)) client.destroy();

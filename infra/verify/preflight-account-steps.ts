@@ -31,8 +31,17 @@ function describePlan(state: AccountPlanState): string {
 
 const UPGRADE = 'upgrade the account to the Paid plan (Billing and Cost Management console, Free Tier: Upgrade plan)';
 
-/** The account's plan (Free Tier API), against what this configuration would create. */
-export async function checkAccountPlan(readPlan: () => Promise<AccountPlanState>, config: StackConfig): Promise<StepResult> {
+/**
+ * The account's plan (Free Tier API), against what this configuration would create. The Free
+ * plan, and the API, exist in the aws partition only (not in aws-cn or aws-us-gov).
+ */
+export async function checkAccountPlan(
+  readPlan: () => Promise<AccountPlanState>,
+  config: StackConfig,
+  region: string,
+): Promise<StepResult> {
+  if (/^(cn|us-gov|us-iso[a-z]*|eu-isoe)-/.test(region))
+    return { step: 'plan', ok: true, detail: `${region} has no Free plan (aws partition only)` };
   let state: AccountPlanState;
   try {
     state = await readPlan();

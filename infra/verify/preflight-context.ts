@@ -47,7 +47,7 @@ export function readDeploySettings(projectDir: string, pairs: string[]): DeployS
     config = parseStackConfig(context);
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
-    throw new InputError(error.problems.map((problem) => `bad CDK context (the deploy would refuse it too): ${problem}`));
+    throw new InputError(`bad CDK context, which cdk deploy would refuse too: ${error.problems.join('; ')}`);
   }
   return {
     config,

@@ -47,7 +47,8 @@ async function resolveVersion(rds: RDSClient, order: DatabaseOrder): Promise<str
       ...(majorOnly ? { DefaultOnly: true } : {}),
     }),
   );
-  return DBEngineVersions?.find((found) => majorOnly || found.EngineVersion === order.version)?.EngineVersion;
+  const wanted = (found: string | undefined) => (majorOnly ? found?.split('.')[0] === order.version : found === order.version);
+  return DBEngineVersions?.map((found) => found.EngineVersion).find(wanted);
 }
 
 /** Graviton classes offered for this engine version, for the advice when the configured one is not. */

@@ -60,7 +60,7 @@ export async function runPreflight(
   const signing = { credentials: clients.lambda.config.credentials, sha256: clients.lambda.config.sha256 };
   const network = { ec2: clients.ec2, quotas: clients.quotas };
   const steps: Array<() => Promise<StepResult>> = [
-    () => checkAccountPlan(() => getAccountPlanState(signing), config),
+    () => checkAccountPlan(() => getAccountPlanState(signing), config, region),
     () => checkConcurrency(clients.lambda, config),
     () => checkDatabaseOffer(clients.rds, config, region),
     () => checkBootstrap(clients.cloudformation, clients.ssm, settings),

@@ -56,7 +56,7 @@ describe('npm run verify -- --preflight against local endpoints, with the real S
   it('passes a paid account where a default deploy fits: six steps ok, exit 0', async () => {
     const { code, stdout, stderr } = await preflight([]);
     expect(stderr).toBe('');
-    expect(stdout).toContain('preflight of a rds deploy to eu-west-1');
+    expect(stdout).toContain('preflight of a deploy with database=rds to eu-west-1');
     expect(step(stdout, 'plan')).toMatch(/^ok {6}plan {8}PAID plan \(ACTIVE\): no Free plan limits$/);
     expect(step(stdout, 'concurrency')).toMatch(/^ok .*quota 1000 concurrent executions, 1000 unreserved; reservedConcurrency off/);
     expect(step(stdout, 'database')).toMatch(/^ok .*postgres 18\.3 \(the region's default 18\) on db\.t4g\.micro: orderable in eu-west-1$/);
@@ -98,6 +98,11 @@ describe('npm run verify -- --preflight against local endpoints, with the real S
     const fits = await preflight(['-c', 'backupRetentionDays=1']);
     expect(step(fits.stdout, 'plan')).toMatch(/^ok .*FREE plan \(ACTIVE, 187\.5 USD credits left\): this configuration fits it$/);
     expect(fits.code).toBe(0);
+    // Outside the aws partition there is no Free plan, and the Free Tier API is not asked.
+    aws.services.requests.length = 0;
+    const china = await preflight(['--region', 'cn-north-1']);
+    expect(step(china.stdout, 'plan')).toMatch(/^ok .*cn-north-1 has no Free plan \(aws partition only\)$/);
+    expect(aws.services.requests.filter((request) => request.headers['x-amz-target']?.includes('FreeTier'))).toHaveLength(0);
   });
 
   it('fails reservedConcurrency=true on an account with a quota of 10, saying what to raise it to', async () => {
@@ -167,7 +172,7 @@ describe('npm run verify -- --preflight against local endpoints, with the real S
     aws.cloudformation.stacks.set('OurToolkit', { StackName: 'OurToolkit', StackStatus: 'CREATE_COMPLETE', Outputs: {} });
     aws.account.parameters.set('/cdk-bootstrap/perps1/version', '29');
     const { stdout, code } = await preflight(['-c', 'backupRetentionDays=14'], dir);
-    expect(stdout).toContain('preflight of a aurora deploy to eu-west-1');
+    expect(stdout).toContain('preflight of a deploy with database=aurora to eu-west-1');
     expect(step(stdout, 'database')).toMatch(/^ok .*aurora-postgresql 18\.4 on db\.serverless: orderable in eu-west-1$/);
     expect(step(stdout, 'bootstrap')).toMatch(/^ok .*OurToolkit CREATE_COMPLETE, version 29 \(\/cdk-bootstrap\/perps1\/version;/);
     expect(code).toBe(0);
