@@ -61,7 +61,8 @@ export async function getAccountPlanState(signing: Signing): Promise<AccountPlan
     },
     body: '{}',
   });
-  const response = await fetch(url, { method: 'POST', headers: request.headers, body: '{}' });
+  // A connection that hangs must not hang the preflight: a timeout reads as AWS out of reach (exit 3).
+  const response = await fetch(url, { method: 'POST', headers: request.headers, body: '{}', signal: AbortSignal.timeout(30_000) });
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (response.ok) return body as AccountPlanState;
   const code = errorCode(response.headers.get('x-amzn-errortype') ?? String(body.__type ?? ''));
