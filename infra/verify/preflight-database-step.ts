@@ -70,11 +70,20 @@ function misfit(order: DatabaseOrder, options: OrderableDBInstanceOption[]): str
   return undefined;
 }
 
+/** What to pass instead: for RDS, the Graviton classes the region offers with that version. */
+async function adviceFor(rds: RDSClient, order: DatabaseOrder, version: string, region: string, offered: boolean): Promise<string> {
+  if (order.engine === 'aurora-postgresql') {
+    return `pick a version with Serverless v2 there (aws rds describe-orderable-db-instance-options --engine aurora-postgresql --db-instance-class db.serverless --region ${region} --query 'OrderableDBInstanceOptions[].EngineVersion') and pass -c engineVersion=...`;
+  }
+  if (offered) return 'pass another -c instanceType, or -c multiAz=false';
+  const classes = (await gravitonClasses(rds, order.engine, version)).map((name) => name.replace(/^db\./, ''));
+  return `pass -c instanceType= one of the Graviton classes offered there: ${classes.join(', ') || 'none (pick another engineVersion)'}`;
+}
+
 /** Whether the region offers the database the stack would create: engine version and instance class (RDS's orderable options). */
 export async function checkDatabaseOffer(rds: RDSClient, config: StackConfig, region: string): Promise<StepResult> {
   if (config.database.kind === 'existing') return { step: 'database', ok: true, detail: 'database=existing: the stack creates none' };
   const order = orderOf(config.database);
-  const asked = `${order.engine} ${order.version} on ${order.instanceClass}`;
   try {
     const version = await resolveVersion(rds, order);
     if (!version) {
@@ -88,25 +97,12 @@ export async function checkDatabaseOffer(rds: RDSClient, config: StackConfig, re
     const { OrderableDBInstanceOptions: options = [] } = await rds.send(
       new DescribeOrderableDBInstanceOptionsCommand({ Engine: order.engine, EngineVersion: version, DBInstanceClass: order.instanceClass }),
     );
-    const resolved =
-      version === order.version ? asked : `${order.engine} ${version} (the region's default ${order.version}) on ${order.instanceClass}`;
+    const which = version === order.version ? version : `${version} (the region's default ${order.version})`;
+    const resolved = `${order.engine} ${which} on ${order.instanceClass}`;
     const problem = options.length === 0 ? `${order.instanceClass} is not offered with it` : misfit(order, options);
     if (!problem) return { step: 'database', ok: true, detail: `${resolved}: orderable in ${region}` };
-    if (order.engine === 'aurora-postgresql' || options.length > 0) {
-      return {
-        step: 'database',
-        ok: false,
-        detail: `${resolved}: ${problem} in ${region}`,
-        todo: 'pick another engineVersion (or multiAz=false)',
-      };
-    }
-    const offered = await gravitonClasses(rds, order.engine, version);
-    return {
-      step: 'database',
-      ok: false,
-      detail: `${resolved}: ${problem} in ${region}`,
-      todo: `pass -c instanceType= one of the Graviton classes offered there: ${offered.map((name) => name.replace(/^db\./, '')).join(', ') || 'none (pick another engineVersion)'}`,
-    };
+    const todo = await adviceFor(rds, order, version, region, options.length > 0);
+    return { step: 'database', ok: false, detail: `${resolved}: ${problem} in ${region}`, todo };
   } catch (error) {
     return failedAwsStep('database', error, 'RDS', 'rds:DescribeDBEngineVersions and rds:DescribeOrderableDBInstanceOptions');
   }

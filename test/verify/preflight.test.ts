@@ -132,6 +132,11 @@ describe('npm run verify -- --preflight against local endpoints, with the real S
     expect(code).toBe(1);
     const m7g = await preflight(['--region', 'ca-west-1', '-c', 'instanceType=m7g.large', '-c', 'multiAz=true']);
     expect(step(m7g.stdout, 'database')).toMatch(/^ok .*on db\.m7g\.large: orderable in ca-west-1$/);
+    for (const option of aws.account.orderable) option.multiAz = false;
+    const single = await preflight(['--region', 'ca-west-1', '-c', 'instanceType=m7g.large', '-c', 'multiAz=true']);
+    expect(step(single.stdout, 'database')).toMatch(
+      /^failed .*on db\.m7g\.large: Multi-AZ is not offered with it in ca-west-1\n.*what to do: pass another -c instanceType, or -c multiAz=false$/,
+    );
   });
 
   it('fails an engine version the region does not offer, and Aurora on a version without db.serverless', async () => {
@@ -142,7 +147,7 @@ describe('npm run verify -- --preflight against local endpoints, with the real S
     aws.account.engineVersions.push({ engine: 'aurora-postgresql', version: '17.4' });
     const aurora = await preflight(['-c', 'database=aurora', '-c', 'engineVersion=17.4']);
     expect(step(aurora.stdout, 'database')).toMatch(
-      /^failed .*aurora-postgresql 17\.4 on db\.serverless: db\.serverless is not offered with it in eu-west-1/,
+      /^failed .*aurora-postgresql 17\.4 on db\.serverless: db\.serverless is not offered with it in eu-west-1\n.*what to do: pick a version with Serverless v2 there/,
     );
     expect(rdsCalls().slice(-2)).toEqual([
       'DescribeDBEngineVersions aurora-postgresql 17.4 - -',
