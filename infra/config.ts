@@ -117,7 +117,7 @@ export const CONTEXT_KEYS = {
   existingS3EndpointRouteTableIds:
     'existing, with archive: route tables of the subnets, comma-separated, to which the stack adds an S3 gateway endpoint (default none: the VPC reaches S3 its own way)',
   reservedConcurrency:
-    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune, vacuum, archive and restore; needs an account concurrency quota of 16 or more',
+    'true | false (default): reserve one concurrent execution each for migrate, partitions, prune, vacuum, archive and restore; needs an account concurrency quota of 106 or more (Lambda keeps 100 unreserved)',
   alarmEmail: 'e-mail address subscribed to the alarm topic (default none)',
   dataAgeAlarmSeconds:
     'alarm when the newest row of a table, or of every table of one exchange, is older than this (default 3600); off disables it',
