@@ -3,15 +3,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ArchiveReport, archive } from '../../functions/core/archive';
-import { createDirectoryStore } from '../../functions/core/archive/dir-store';
-import { type ArchiveStore, archiveObjectKey } from '../../functions/core/archive/layout';
-import { createS3Store } from '../../functions/core/archive/s3-store';
-import type { OperationContext } from '../../functions/core/context';
-import { partitionName } from '../../functions/core/days';
-import { DeadlineError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
+import { type ArchiveReport, archive } from '../../functions/operations/archive/archive';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { createDirectoryStore } from '../../functions/shared/archive/dir-store';
+import { type ArchiveStore, archiveObjectKey } from '../../functions/shared/archive/layout';
+import { createS3Store } from '../../functions/shared/archive/s3-store';
+import type { OperationContext } from '../../functions/shared/context';
+import { partitionName } from '../../functions/shared/days';
+import { DeadlineError, PartialFailureError } from '../../functions/shared/errors';
 import { archiveDirectory, ledgerOf, settleModifications, withArchive } from '../support/archive';
 import { insertManyTrades } from '../support/archive-rows';
 import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
@@ -135,7 +135,7 @@ describe('archive when things fail', () => {
       [
         '--import',
         pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
-        join(root, 'functions/local/main.ts'),
+        join(root, 'functions/cli/main.ts'),
         'archive',
         '--table',
         'trades',

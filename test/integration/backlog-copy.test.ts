@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
-import { type CopyProgress, copyDayOut, readCopyProgress } from '../../functions/core/backlog-copy';
-import { BACKLOG_COMMENT, listColumns } from '../../functions/core/catalog';
-import { migrate } from '../../functions/core/migrate';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { type CopyProgress, copyDayOut, readCopyProgress } from '../../functions/shared/backlog-copy';
+import { BACKLOG_COMMENT, listColumns } from '../../functions/shared/catalog';
 import { connect, createTestDatabase, testContext } from '../support/database';
 
 /*

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorMessage } from '../../functions/core/context';
-import { PerpsDbError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { prune } from '../../functions/operations/prune/prune';
+import { errorMessage } from '../../functions/shared/context';
+import { PerpsDbError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, copiesOf, createTestDatabase, schemaState, testContext, withClient, withContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
 import { insertRows, instantsOverDays } from '../support/rows';

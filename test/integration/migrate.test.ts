@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LockTimeoutError, MigrationError } from '../../functions/core/errors';
-import { checksumOf, type MigrateReport, migrate } from '../../functions/core/migrate';
-import { readMigrationFiles } from '../../functions/core/migration-files';
+import { checksumOf, type MigrateReport, migrate } from '../../functions/operations/migrate/migrate';
+import { readMigrationFiles } from '../../functions/operations/migrate/migration-files';
+import { LockTimeoutError, MigrationError } from '../../functions/shared/errors';
 import { connect, createTestDatabase, ensureGroupRoles, ownerWithoutCreateRole, runWhileLocked, testContext } from '../support/database';
 
 const files = readMigrationFiles();

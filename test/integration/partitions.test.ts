@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../functions/core/catalog';
-import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions, type PartitionsReport } from '../../functions/operations/partitions/partitions';
+import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../functions/shared/catalog';
+import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import {
   adminQuery,
   connect,

@@ -1,10 +1,10 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { archive } from '../../functions/core/archive';
-import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
-import { PartialFailureError } from '../../functions/core/errors';
-import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { archive } from '../../functions/operations/archive/archive';
+import { type PruneAction, type PruneReport, prune } from '../../functions/operations/prune/prune';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
+import { PartialFailureError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { seededCopies } from '../support/archive';
 import { connect, testContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';

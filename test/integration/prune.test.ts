@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { listPartitions } from '../../functions/core/catalog';
-import type { OperationContext } from '../../functions/core/context';
-import { DeadlineError, InputError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { type PruneAction, type PruneReport, prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { type PruneAction, type PruneReport, prune } from '../../functions/operations/prune/prune';
+import { listPartitions } from '../../functions/shared/catalog';
+import type { OperationContext } from '../../functions/shared/context';
+import { DeadlineError, InputError, PartialFailureError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../support/database';
 import { interceptStatements } from '../support/intercept';
 

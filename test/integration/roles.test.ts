@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MAINTENANCE_LOCK_KEY } from '../../functions/core/db/sessions';
-import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
-import type { MigrateReport } from '../../functions/core/migrate';
-import { OPERATIONS } from '../../functions/core/operations';
+import type { MigrateReport } from '../../functions/operations/migrate/migrate';
+import { OPERATIONS } from '../../functions/operations/registry';
+import { MAINTENANCE_LOCK_KEY } from '../../functions/shared/db/sessions';
+import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
 import {
   afterFile,
   connect,

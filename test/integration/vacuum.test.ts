@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { OperationContext } from '../../functions/core/context';
-import { addDays, dayOf, partitionName } from '../../functions/core/days';
-import { DeadlineError, LockBusyError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
-import { type VacuumReport, vacuum } from '../../functions/core/vacuum';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { type VacuumReport, vacuum } from '../../functions/operations/vacuum/vacuum';
+import type { OperationContext } from '../../functions/shared/context';
+import { addDays, dayOf, partitionName } from '../../functions/shared/days';
+import { DeadlineError, LockBusyError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, holdInTransaction, holdMaintenanceLock, testContext } from '../support/database';
 import { insertRows, instantsOverDays } from '../support/rows';
 import { startWriter } from '../support/writer';

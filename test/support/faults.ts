@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { OperationContext } from '../../functions/core/context';
+import type { OperationContext } from '../../functions/shared/context';
 import { adminUrl, holdInTransaction, testContext } from './database';
 import { interceptStatements } from './intercept';
 

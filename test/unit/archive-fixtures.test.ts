@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/layout';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { pageFormat, readerFilters } from '../support/parquet-fixtures';
 import type { ArchivedRow } from '../support/parquet-reader';
 import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';

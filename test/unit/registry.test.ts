@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OPERATION_IDS, OPERATIONS } from '../../functions/core/operations';
-import { USAGE } from '../../functions/local/commands';
-import { parseHandlerEnvironment } from '../../functions/middleware/environment';
+import { USAGE } from '../../functions/cli/commands';
+import { parseHandlerEnvironment } from '../../functions/lambda/environment';
+import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
 import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
 import { cli } from '../support/cli';
 
@@ -72,9 +72,7 @@ describe('layers', () => {
 
   it('the local runner reaches the handlers through createOperationHandler and the environment parser only', () => {
     const runner = ['cli', 'commands', 'settings', 'render', 'metrics', 'embedded', 'lambda-context', 'main'];
-    const middleware = runner
-      .flatMap((name) => projectImportsOf(`functions/local/${name}.ts`))
-      .filter((path) => path.includes('middleware'));
-    expect([...new Set(middleware)].sort()).toEqual(['functions/middleware/environment', 'functions/middleware/operation-handler']);
+    const lambda = runner.flatMap((name) => projectImportsOf(`functions/cli/${name}.ts`)).filter((path) => path.startsWith('functions/lambda/'));
+    expect([...new Set(lambda)].sort()).toEqual(['functions/lambda/environment', 'functions/lambda/operation-handler']);
   });
 });
