@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/operations/registry';
+import { DAYS_AHEAD } from '../functions/operations/partitions/definition';
+import { RETENTION_DAYS } from '../functions/operations/prune/definition';
 import { ARCHIVE_AFTER_DAYS } from '../functions/shared/archive/layout';
 import { InputError } from '../functions/shared/errors';
 import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/shared/metric-names';

@@ -1,7 +1,8 @@
 import { resolve as resolvePath } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
-import { DAYS_AHEAD, OPERATIONS, type Operation } from '../operations/registry';
+import { DAYS_AHEAD } from '../operations/partitions/definition';
+import { OPERATIONS, type Operation } from '../operations/registry';
 import { InputError } from '../shared/errors';
 import type { CommandLine, Flag } from '../shared/operation-definition';
 import { parseOrThrow, readDecimal } from '../shared/parse';

@@ -6,6 +6,7 @@ import { parseHandlerEnvironment } from '../../functions/lambda/environment';
 import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
 import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
 import { cli } from '../support/cli';
+import { sourceFiles } from '../support/source-files';
 
 describe('the operation registry', () => {
   it('is where the handler bundles, the stack functions and the runner commands come from', async () => {
@@ -72,7 +73,25 @@ describe('layers', () => {
 
   it('the local runner reaches the handlers through createOperationHandler and the environment parser only', () => {
     const runner = ['cli', 'commands', 'settings', 'render', 'metrics', 'embedded', 'lambda-context', 'main'];
-    const lambda = runner.flatMap((name) => projectImportsOf(`functions/cli/${name}.ts`)).filter((path) => path.startsWith('functions/lambda/'));
+    const lambda = runner
+      .flatMap((name) => projectImportsOf(`functions/cli/${name}.ts`))
+      .filter((path) => path.startsWith('functions/lambda/'));
     expect([...new Set(lambda)].sort()).toEqual(['functions/lambda/environment', 'functions/lambda/operation-handler']);
+  });
+
+  it('an operation imports only shared/ and its own folder; shared/ imports no operation', () => {
+    const crossings = sourceFiles('functions/operations').flatMap((file) => {
+      const own = file.split('/').slice(0, 3).join('/');
+      if (!file.includes('/', 'functions/operations/'.length)) return [];
+      return projectImportsOf(file)
+        .filter((target) => !target.startsWith(`${own}/`) && !target.startsWith('functions/shared/'))
+        .map((target) => `${file} -> ${target}`);
+    });
+    const upward = sourceFiles('functions/shared').flatMap((file) =>
+      projectImportsOf(file)
+        .filter((target) => target.startsWith('functions/operations/'))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect([...crossings, ...upward]).toEqual([]);
   });
 });
