@@ -8,10 +8,9 @@ import { verifyArchive } from '../../shared/archive/verify';
 import { assertSchemaInstalled } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { dayOf } from '../../shared/days';
-import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
-import { isConnectionFailure } from '../../shared/db/sql-errors';
-import { assertTimeForStep } from '../../shared/deadline';
-import { DeadlineError, InputError, MigrationError, PartialFailureError } from '../../shared/errors';
+import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { DeadlineError, InputError, MigrationError } from '../../shared/errors';
+import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../shared/tables';
 
 export interface ArchiveInput {
@@ -111,14 +110,7 @@ export async function archive(ctx: OperationContext, input: ArchiveInput): Promi
     });
     const done = withTotals(report);
     const failed = done.partitions.filter((p) => p.status === 'failed' || p.status === 'refused');
-    if (failed.length > 0) {
-      throw new PartialFailureError(
-        `archive: ${failed.length} of ${done.partitions.length} day partitions not archived, first: ${failed[0]?.error}`,
-        {
-          report: done,
-        },
-      );
-    }
+    assertNoFailedSteps('archive', done, { failed, total: done.partitions.length, noun: 'day partitions not archived' });
     return done;
   });
 }
@@ -183,42 +175,53 @@ async function runExports(ctx: OperationContext, client: pg.ClientBase, store: A
       );
     }
   };
-  for (const item of report.partitions) {
-    if (item.reason === 'pruned since archived') {
-      refusePrunedDay(ctx, item);
-      continue;
-    }
-    const step = `archiving ${item.partition}`;
-    assertTimeForStep(ctx, step, reportSoFar);
-    const started = Date.now();
-    try {
-      const target: PartitionTarget = { table: item.table, day: item.day, relation: item.partition };
-      const modifications = (await modificationCounters(client, [item.partition])).get(item.partition) ?? null;
-      const written = await exportPartition(client, store, target, item.key, abandonNearDeadline(step));
-      await verifyArchive(store, item.key, item.table, written);
-      await recordArchive(client, {
-        table_name: item.table,
-        day: item.day,
-        location: store.location,
-        object_key: item.key,
-        rows: written.rows,
-        bytes: written.bytes,
-        checksum: written.checksum,
-        source_modifications: modifications,
-        object_sha256: written.sha256,
-      });
-      Object.assign(item, { status: 'archived', rows: written.rows, bytes: written.bytes });
-    } catch (error) {
-      if (error instanceof DeadlineError) throw error;
-      item.status = error instanceof DecimalMisfitError ? 'refused' : 'failed';
-      item.error = errorMessage(error);
-      ctx.log.warn('archive of a day partition failed', { partition: item.partition, key: item.key, error: item.error });
-      if (isConnectionFailure(error)) throw connectionLostError('archive', client, error, reportSoFar());
-    } finally {
-      item.seconds = Math.round((Date.now() - started) / 100) / 10;
-      ctx.progress?.(`archive ${item.partition}: ${item.status}${item.rows === undefined ? '' : `, ${item.rows} rows`}`);
-    }
-  }
+  const refused = report.partitions.filter((item) => item.reason === 'pruned since archived');
+  for (const item of refused) refusePrunedDay(ctx, item);
+  await runSteps(
+    report.partitions.filter((item) => !refused.includes(item)),
+    {
+      operation: 'archive',
+      ctx,
+      client,
+      reportSoFar,
+      name: (item) => `archiving ${item.partition}`,
+      run: (item) => archivePartition(client, store, item, abandonNearDeadline(`archiving ${item.partition}`)),
+      failed(item, error) {
+        item.status = error instanceof DecimalMisfitError ? 'refused' : 'failed';
+        item.error = errorMessage(error);
+        ctx.log.warn('archive of a day partition failed', { partition: item.partition, key: item.key, error: item.error });
+      },
+      settled(item, ms) {
+        item.seconds = Math.round(ms / 100) / 10;
+        ctx.progress?.(`archive ${item.partition}: ${item.status}${item.rows === undefined ? '' : `, ${item.rows} rows`}`);
+      },
+    },
+  );
+}
+
+/** Exports one day partition, verifies the object and records it in the ledger. */
+async function archivePartition(
+  client: pg.ClientBase,
+  store: ArchiveStore,
+  item: ArchivedPartition,
+  beforeEachBatch: () => void,
+): Promise<void> {
+  const target: PartitionTarget = { table: item.table, day: item.day, relation: item.partition };
+  const modifications = (await modificationCounters(client, [item.partition])).get(item.partition) ?? null;
+  const written = await exportPartition(client, store, target, item.key, beforeEachBatch);
+  await verifyArchive(store, item.key, item.table, written);
+  await recordArchive(client, {
+    table_name: item.table,
+    day: item.day,
+    location: store.location,
+    object_key: item.key,
+    rows: written.rows,
+    bytes: written.bytes,
+    checksum: written.checksum,
+    source_modifications: modifications,
+    object_sha256: written.sha256,
+  });
+  Object.assign(item, { status: 'archived', rows: written.rows, bytes: written.bytes });
 }
 
 /** The report with its totals counted from its partitions. */

@@ -27,7 +27,8 @@ import {
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
 import { runWithLockTimeout } from '../../shared/db/lock-timeout';
-import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
 import {
   countUnplaceableRows,
@@ -37,9 +38,10 @@ import {
   takeDefaultBacklog,
   UNPLACEABLE,
 } from '../../shared/default-backlog';
-import { DeadlineError, PartialFailureError } from '../../shared/errors';
+import { DatabaseUnavailableError, DeadlineError, PartialFailureError } from '../../shared/errors';
 import { moveAllRows, type RowMove, type TsRange } from '../../shared/row-moves';
 import { countTablesOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from '../../shared/rows-out-of-sight';
+import { attemptStep } from '../../shared/step-runner';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../shared/tables';
 
 export interface PartitionsInput {
@@ -112,7 +114,8 @@ export async function ensurePartitions(ctx: OperationContext, input: PartitionsI
       }
       if (report.tables.some((t) => t.status === 'failed')) await readRowsOutOfSight(ctx, client, report);
     }).catch((error: unknown) => {
-      if (!isConnectionLost(error)) throw error;
+      // A step's lost session is already the run's end (see attemptStep), with its report.
+      if (error instanceof DatabaseUnavailableError || !isConnectionFailure(error)) throw error;
       throw connectionLostError('partitions', client, error, summarise(report));
     }),
   );
@@ -199,15 +202,9 @@ async function ensureTablePartitions(
   report: PartitionsReport,
 ): Promise<void> {
   const run = startTableRun(ctx, client, table, report);
-  let shape: TableShape;
-  try {
-    shape = await readTableShape(client, table);
-  } catch (error) {
-    if (isConnectionLost(error)) throw error;
-    // Without the catalog's answer nothing can be done on this table in this run.
-    run.fail('read partitions', error);
-    return;
-  }
+  let shape: TableShape | undefined;
+  // Without the catalog's answer nothing can be done on this table in this run.
+  if (!(await run.attempt('read partitions', async () => void (shape = await readTableShape(client, table)))) || !shape) return;
   const backlogLeft = await placeWaitingRows(run, shape);
   if (run.result.created.length > 0) shape.partitions = await listPartitions(client, table);
   await createWindowDays(run, shape, daySeries(today, daysAhead), backlogLeft);
@@ -244,17 +241,19 @@ function startTableRun(ctx: OperationContext, client: pg.ClientBase, table: Time
         result.status = 'stopped';
         return summarise(report);
       }),
-    async attempt(what, fn) {
-      try {
-        await fn();
-        return true;
-      } catch (error) {
-        // The deadline and a dead session end the run; the report so far travels with them.
-        if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
-        fail(what, error);
-        return false;
-      }
-    },
+    attempt: (what, fn) =>
+      attemptStep(
+        {
+          operation: 'partitions',
+          ctx,
+          client,
+          reportSoFar: () => summarise(report),
+          name: () => what,
+          run: fn,
+          failed: (_, e) => fail(what, e),
+        },
+        what,
+      ),
   };
 }
 
@@ -369,7 +368,7 @@ async function placeDay(run: TableRun, shape: TableShape, copied: Map<string, Co
     run.checkTime(`attaching ${plan.name}`);
     count(await attachDayTable(ctx, client, plan));
   } catch (error) {
-    if (error instanceof DeadlineError || isConnectionLost(error)) throw error;
+    if (error instanceof DeadlineError || isConnectionFailure(error)) throw error;
     throw new Error(
       `${errorMessage(error)}; the rows of ${day} moved so far (${moved} in this run) wait in table ${plan.name}, out of sight of queries on ${table}; the next run attaches it`,
       { cause: error },
@@ -494,7 +493,7 @@ async function analyzeNewPartitions(ctx: OperationContext, client: pg.ClientBase
       await client.query(`ANALYZE ${names}`);
     });
   } catch (error) {
-    if (isConnectionLost(error)) throw error;
+    if (isConnectionFailure(error)) throw error;
     // Not a failure of the run: stats then measures them from their files, as before.
     ctx.log.warn('new partitions not analyzed', { partitions: names, error: errorMessage(error) });
   }

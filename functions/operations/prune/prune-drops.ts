@@ -6,10 +6,9 @@ import { errorMessage, type OperationContext } from '../../shared/context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from '../../shared/day-partition';
 import { quoteIdent } from '../../shared/db/identifiers';
 import { runWithLockTimeout } from '../../shared/db/lock-timeout';
-import { connectionLostError } from '../../shared/db/sessions';
-import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
 import { DeadlineError } from '../../shared/errors';
+import { throwIfSessionLost } from '../../shared/step-runner';
 import type { PruneAction, PruneReport } from './prune';
 import { checkArchive, proveRows } from './prune-archive';
 
@@ -59,27 +58,21 @@ export function executionSteps(actions: PruneAction[], groupSize: number): Array
  * the group (checkArchive); the verified ones are detached in one short transaction, proven to
  * hold exactly the archived rows, and dropped, or attached again.
  *
- * The deadline is checked before the group. The group's outcome is each of its actions' outcome:
- * a failed drop (its lock not granted in time) marks each failed and the next group runs; a lost
- * session ends the run.
+ * The step runner checks the deadline before the group. The group's outcome is each of its
+ * actions' outcome: a failed drop (its lock not granted in time) marks each failed and the next
+ * group runs; a lost session ends the run.
  */
 export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<void> {
-  assertTimeForStep(run.ctx, dropStepName(group), run.reportSoFar);
   if (run.store) {
     await dropProven(run, await verifyGroup(run, run.store, group));
     return;
   }
   const names = group.map((action) => action.relation);
-  try {
-    await runWithLockTimeout(run.client, `drop ${names.join(', ')}`, run.ctx.settings, run.ctx.log, () =>
-      // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
-      // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
-      run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
-    );
-  } catch (error) {
-    recordFailure(run, group, error);
-    return;
-  }
+  await runWithLockTimeout(run.client, `drop ${names.join(', ')}`, run.ctx.settings, run.ctx.log, () =>
+    // Plain DROP takes ACCESS EXCLUSIVE on the parent; DETACH CONCURRENTLY is refused while a
+    // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
+    run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
+  );
   for (const action of group) markDropped(run, action);
 }
 
@@ -245,12 +238,17 @@ function keep(action: DropAction, why: string): void {
  * run, except when the session died: they cannot run on a dead session, so the run ends here.
  */
 export function recordFailure(run: PruneRun, actions: PruneAction[], error: unknown): void {
+  markFailed(run, actions, error);
+  throwIfSessionLost({ operation: 'prune', ...run }, error);
+}
+
+/** Marks `actions` failed with the error, in the report and the log. */
+export function markFailed(run: PruneRun, actions: PruneAction[], error: unknown): void {
   for (const action of actions) {
     action.status = 'failed';
     action.error = errorMessage(error);
     run.ctx.log.info('prune step failed', { action: action.action, error: action.error });
   }
-  if (isConnectionFailure(error)) throw connectionLostError('prune', run.client, error, run.reportSoFar());
 }
 
 /**
@@ -267,7 +265,7 @@ export async function keepUnlessArchived(client: pg.ClientBase, store: ArchiveSt
 }
 
 /** A group's step in the words of a deadline message ("drop partitions trades_2026_01_01 .. trades_2026_01_08"). */
-function dropStepName(group: DropAction[]): string {
+export function dropStepName(group: DropAction[]): string {
   const first = group[0]?.relation;
   const last = group.at(-1)?.relation;
   return group.length === 1 ? `drop partition ${first}` : `drop partitions ${first} .. ${last}`;

@@ -9,10 +9,11 @@ import { quoteIdent } from '../../shared/db/identifiers';
 import { runWithLockTimeout } from '../../shared/db/lock-timeout';
 import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { assertTimeForStep } from '../../shared/deadline';
-import { DeadlineError, InputError, PartialFailureError } from '../../shared/errors';
+import { InputError, PartialFailureError } from '../../shared/errors';
 import { fillNames } from '../../shared/parse';
+import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from '../../shared/tables';
-import { dropGroup, executionSteps, keepUnlessArchived, type PruneRun, type RowAction, recordFailure } from './prune-drops';
+import { dropGroup, dropStepName, executionSteps, keepUnlessArchived, markFailed, type PruneRun, type RowAction } from './prune-drops';
 
 export interface PruneInput {
   /** Delete rows with ts older than now - N days. */
@@ -173,11 +174,7 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
 
     const done = withTotals(report);
     const failed = done.actions.filter((a) => a.status === 'failed');
-    if (failed.length > 0) {
-      throw new PartialFailureError(`prune: ${failed.length} of ${done.actions.length} steps failed, first: ${failed[0]?.error}`, {
-        report: done,
-      });
-    }
+    assertNoFailedSteps('prune', done, { failed, total: done.actions.length, noun: 'steps failed' });
     if (done.partitions_kept > 0 && !done.dry_run) throw keptError(done);
     return done.dry_run ? asPlan(done) : done;
   });
@@ -218,23 +215,22 @@ async function executeActions(
   store: ArchiveStore | null,
 ): Promise<void> {
   const run: PruneRun = { ctx, client, store, reportSoFar: () => withTotals(report) };
-  for (const step of executionSteps(report.actions, ctx.settings.dropGroupSize)) {
-    // Each partition's archive is checked right before its group's drop, not at planning: row
-    // deletes before it may take minutes, and a row that came late in between would otherwise
-    // be dropped unarchived.
-    if (Array.isArray(step)) {
-      await dropGroup(run, step);
-      continue;
-    }
-    assertTimeForStep(ctx, stepName(step), run.reportSoFar);
-    try {
+  // Each partition's archive is checked right before its group's drop, not at planning: row
+  // deletes before it may take minutes, and a row that came late in between would otherwise
+  // be dropped unarchived.
+  await runSteps(executionSteps(report.actions, ctx.settings.dropGroupSize), {
+    operation: 'prune',
+    ctx,
+    client,
+    reportSoFar: run.reportSoFar,
+    name: (step) => (Array.isArray(step) ? dropStepName(step) : stepName(step)),
+    async run(step) {
+      if (Array.isArray(step)) return dropGroup(run, step);
       await execute(ctx, client, step, run.reportSoFar);
       step.status = 'done';
-    } catch (error) {
-      if (error instanceof DeadlineError) throw error;
-      recordFailure(run, [step], error);
-    }
-  }
+    },
+    failed: (step, error) => markFailed(run, Array.isArray(step) ? step : [step], error),
+  });
 }
 
 async function planTruncate(client: pg.ClientBase): Promise<PruneAction> {

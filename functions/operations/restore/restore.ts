@@ -26,7 +26,8 @@ import { errorMessage, type OperationContext } from '../../shared/context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from '../../shared/day-partition';
 import { dayBoundLiterals, dayStart, partitionDayProblem, partitionName } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { connectionLostError, isConnectionLost, withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
 import { type DropGuard, dropEmptiedTable, mustBeEmpty, ROWS_KEPT_ELSEWHERE } from '../../shared/default-backlog';
 import { ArchiveIntegrityError, InputError } from '../../shared/errors';
@@ -150,7 +151,7 @@ export async function restore(ctx: OperationContext, input: RestoreInput): Promi
         return plan.report;
       });
     } catch (error) {
-      if (isConnectionLost(error)) throw connectionLostError('restore', client, error, report);
+      if (isConnectionFailure(error)) throw connectionLostError('restore', client, error, report);
       throw error;
     }
   });
@@ -410,7 +411,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     await assertFewDefaultRows(ctx, client, report, dayTable.defaultPartition, 'attach');
     report.rows_swept = await attachDayTable(ctx, client, dayTable);
   } catch (error) {
-    if (!isConnectionLost(error)) {
+    if (!isConnectionFailure(error)) {
       await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, ROWS_KEPT_ELSEWHERE).catch((dropError: unknown) =>
         ctx.log.warn('the restore table was not dropped; the next restore of this day drops it', {
           table: dayTable.name,
@@ -490,7 +491,7 @@ async function settleSwappedOut(ctx: OperationContext, client: pg.ClientBase, pl
     const guard = replacedCheck ? unchangedSince(kept, report.table, replacedCheck) : mustBeEmpty(kept);
     await dropEmptiedTable(ctx, client, kept, [], guard);
   } catch (error) {
-    if (isConnectionLost(error)) throw error;
+    if (isConnectionFailure(error)) throw error;
     report.kept_table = kept;
     ctx.log.warn('the restored day was written to while the archive loaded: rows not placed are kept', {
       table: report.table,

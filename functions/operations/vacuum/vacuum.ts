@@ -3,10 +3,9 @@ import { assertSchemaInstalled, listPartitions } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { dayOf, dayStart } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
-import { isConnectionFailure, SQLSTATE } from '../../shared/db/sql-errors';
-import { assertTimeForStep } from '../../shared/deadline';
-import { DeadlineError, PartialFailureError } from '../../shared/errors';
+import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
+import { SQLSTATE } from '../../shared/db/sql-errors';
+import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { isTimeSeriesTable, TIME_SERIES_TABLES } from '../../shared/tables';
 
 export interface VacuumInput {
@@ -75,15 +74,11 @@ export async function vacuum(ctx: OperationContext, input: VacuumInput): Promise
       const sealing = await planSeals(client, ctx.now());
       report.partitions_already_sealed = sealing.alreadySealed;
       report.steps = [...sealing.steps, ...(await planParentAnalyzes(client, ctx.now())), ...(await planSmallTableAnalyzes(client))];
-      if (!input.dryRun) await runSteps(ctx, client, report, await analyzesParentOnly(client));
+      if (!input.dryRun) await runPlannedSteps(ctx, client, report, await analyzesParentOnly(client));
     });
     const done = withTotals(report);
     const failed = done.steps.filter((step) => step.status === 'failed');
-    if (failed.length > 0) {
-      throw new PartialFailureError(`vacuum: ${failed.length} of ${done.steps.length} steps failed, first: ${failed[0]?.error}`, {
-        report: done,
-      });
-    }
+    assertNoFailedSteps('vacuum', done, { failed, total: done.steps.length, noun: 'steps failed' });
     return done;
   });
 }
@@ -190,25 +185,27 @@ function hoursAgo(now: Date, then: Date): number {
   return Math.round((now.getTime() - then.getTime()) / 3_600_000);
 }
 
-/** Runs the steps in order; the deadline stops the run between two steps, a dead session ends it. */
-async function runSteps(ctx: OperationContext, client: pg.ClientBase, report: VacuumReport, parentOnly: boolean): Promise<void> {
-  const reportSoFar = () => withTotals(report);
-  for (const step of report.steps) {
-    assertTimeForStep(ctx, `${step.action} ${step.relation}`, reportSoFar);
-    const started = Date.now();
-    try {
+/** Runs the steps in order (see runSteps). */
+async function runPlannedSteps(ctx: OperationContext, client: pg.ClientBase, report: VacuumReport, parentOnly: boolean): Promise<void> {
+  await runSteps(report.steps, {
+    operation: 'vacuum',
+    ctx,
+    client,
+    reportSoFar: () => withTotals(report),
+    name: (step) => `${step.action} ${step.relation}`,
+    async run(step) {
       step.status = (await runStep(client, step, parentOnly)) ? 'done' : 'skipped';
       ctx.progress?.(`${step.action} ${step.relation}: ${step.status}`);
-    } catch (error) {
-      if (error instanceof DeadlineError) throw error;
+    },
+    failed(step, error) {
       step.status = 'failed';
       step.error = errorMessage(error);
       ctx.log.info('vacuum step failed', { relation: step.relation, error: step.error });
-      if (isConnectionFailure(error)) throw connectionLostError('vacuum', client, error, reportSoFar());
-    } finally {
-      step.duration_ms = Date.now() - started;
-    }
-  }
+    },
+    settled(step, ms) {
+      step.duration_ms = ms;
+    },
+  });
 }
 
 /**

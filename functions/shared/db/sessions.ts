@@ -173,9 +173,3 @@ async function lockBusy(client: pg.ClientBase, operation: string, how: string, c
     { cause },
   );
 }
-
-/**
- * @deprecated The name functions/operations/partitions/partitions.ts still imports (issue 13 rewrites that file):
- * use isConnectionFailure from ./sql-errors.
- */
-export const isConnectionLost = isConnectionFailure;
