@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
-import { LAST_HOUR_SAMPLE_ROWS } from '../../functions/operations/stats/last-hour';
-import type { StatsReport, TimeSeriesTableStats } from '../../functions/operations/stats/stats';
-import { connect, createTestDatabase, testContext } from '../support/database';
-import { analyzeArrived, tuplesReadByStats } from '../support/tuples-read';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { SEEDED_EXCHANGES } from '../../../functions/operations/stats/exchanges';
+import { LAST_HOUR_SAMPLE_ROWS } from '../../../functions/operations/stats/last-hour';
+import type { StatsReport, TimeSeriesTableStats } from '../../../functions/operations/stats/stats';
+import { connect, createTestDatabase, testContext } from '../../support/database';
+import { analyzeArrived, tuplesReadByStats } from '../../support/tuples-read';
 
 // What a stats run costs where the old one grew: many symbols and many partitions. tickers holds
 // 1,000 symbols over the 7 exchanges with a row a day each for the 60 days up to today (today's

@@ -1,14 +1,14 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { type VacuumReport, vacuum } from '../../functions/operations/vacuum/vacuum';
-import type { OperationContext } from '../../functions/shared/context';
-import { addDays, dayOf, partitionName } from '../../functions/shared/days';
-import { DeadlineError, LockBusyError } from '../../functions/shared/errors';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { connect, createTestDatabase, holdInTransaction, holdMaintenanceLock, testContext } from '../support/database';
-import { insertRows, instantsOverDays } from '../support/rows';
-import { startWriter } from '../support/writer';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { type VacuumReport, vacuum } from '../../../functions/operations/vacuum/vacuum';
+import type { OperationContext } from '../../../functions/shared/context';
+import { addDays, dayOf, partitionName } from '../../../functions/shared/days';
+import { DeadlineError, LockBusyError } from '../../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { connect, createTestDatabase, holdInTransaction, holdMaintenanceLock, testContext } from '../../support/database';
+import { insertRows, instantsOverDays } from '../../support/rows';
+import { startWriter } from '../../support/writer';
 
 /*
  * The real clock: sealing is decided by pg_stat_user_tables, whose timestamps are the server's.

@@ -2,19 +2,19 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archive } from '../../functions/operations/archive/archive';
-import { partitionCheckSql } from '../../functions/shared/archive/export-sql';
-import { ARCHIVE_COLUMNS, archiveObjectKey } from '../../functions/shared/archive/layout';
-import { readLedger } from '../../functions/shared/archive/ledger';
-import { checksumText } from '../../functions/shared/archive/values';
-import { partitionName } from '../../functions/shared/days';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { archiveDirectory, seededCopies, withArchive } from '../support/archive';
-import { insertEdgeRows, insertVariedRows, postgresRows } from '../support/archive-rows';
-import { connect, testContext } from '../support/database';
-import { pageFormat, readerFilters } from '../support/parquet-fixtures';
-import type { ArchivedRow } from '../support/parquet-reader';
-import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
+import { archive } from '../../../functions/operations/archive/archive';
+import { partitionCheckSql } from '../../../functions/shared/archive/export-sql';
+import { ARCHIVE_COLUMNS, archiveObjectKey } from '../../../functions/shared/archive/layout';
+import { readLedger } from '../../../functions/shared/archive/ledger';
+import { checksumText } from '../../../functions/shared/archive/values';
+import { partitionName } from '../../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { archiveDirectory, seededCopies, withArchive } from '../../support/archive';
+import { insertEdgeRows, insertVariedRows, postgresRows } from '../../support/archive-rows';
+import { connect, testContext } from '../../support/database';
+import { pageFormat, readerFilters } from '../../support/parquet-fixtures';
+import type { ArchivedRow } from '../../support/parquet-reader';
+import { byId, PARQUET_READERS, passes } from '../../support/parquet-readers';
 
 /*
  * Every table archived today, read back by four independent readers, value for value against
@@ -24,7 +24,7 @@ import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
  */
 const NOW = new Date('2026-06-20T12:00:00Z');
 const DAY = '2026-06-17';
-const FIXTURES = fileURLToPath(new URL('../fixtures/archive/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../fixtures/archive/', import.meta.url));
 
 const seeded = seededCopies(NOW, async (client) => {
   await insertEdgeRows(client, DAY);

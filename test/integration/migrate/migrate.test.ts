@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checksumOf, type MigrateReport, migrate } from '../../functions/operations/migrate/migrate';
-import { readMigrationFiles } from '../../functions/operations/migrate/migration-files';
-import { LockTimeoutError, MigrationError } from '../../functions/shared/errors';
-import { connect, createTestDatabase, ensureGroupRoles, ownerWithoutCreateRole, runWhileLocked, testContext } from '../support/database';
+import { checksumOf, type MigrateReport, migrate } from '../../../functions/operations/migrate/migrate';
+import { readMigrationFiles } from '../../../functions/operations/migrate/migration-files';
+import { LockTimeoutError, MigrationError } from '../../../functions/shared/errors';
+import { connect, createTestDatabase, ensureGroupRoles, ownerWithoutCreateRole, runWhileLocked, testContext } from '../../support/database';
 
 const files = readMigrationFiles();
 
@@ -116,7 +116,7 @@ describe('migration runner', () => {
     expect(rows[0]).toEqual({ t: null, n: String(files.length) });
   });
 
-  it('carries on when the migrating user may not create roles, granting the existing roles (test/integration/roles.test.ts has the details)', async () => {
+  it('carries on when the migrating user may not create roles, granting the existing roles (test/integration/migrate/roles.test.ts has the details)', async () => {
     await ensureGroupRoles();
     const url = await createTestDatabase();
     const owner = await ownerWithoutCreateRole(url);

@@ -1,16 +1,16 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { archive } from '../../functions/operations/archive/archive';
-import { type PruneAction, type PruneReport, prune } from '../../functions/operations/prune/prune';
-import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
-import { PartialFailureError } from '../../functions/shared/errors';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { seededCopies } from '../support/archive';
-import { connect, testContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
-import { auditBlockingLocks } from '../support/lock-audit';
-import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
-import { type LocalS3, startLocalS3 } from '../support/s3';
+import { archive } from '../../../functions/operations/archive/archive';
+import { type PruneAction, type PruneReport, prune } from '../../../functions/operations/prune/prune';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
+import { PartialFailureError } from '../../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { seededCopies } from '../../support/archive';
+import { connect, testContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
+import { auditBlockingLocks } from '../../support/lock-audit';
+import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
  * With archiving configured, prune drops a day partition only when its archive is verified: a

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MigrateReport } from '../../functions/operations/migrate/migrate';
-import { OPERATIONS } from '../../functions/operations/registry';
-import { MAINTENANCE_LOCK_KEY } from '../../functions/shared/db/sessions';
-import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
+import type { MigrateReport } from '../../../functions/operations/migrate/migrate';
+import { OPERATIONS } from '../../../functions/operations/registry';
+import { MAINTENANCE_LOCK_KEY } from '../../../functions/shared/db/sessions';
+import { LockBusyError, PartialFailureError } from '../../../functions/shared/errors';
 import {
   afterFile,
   connect,
@@ -13,8 +13,8 @@ import {
   ownerWithoutCreateRole,
   runWhileLocked,
   testContext,
-} from '../support/database';
-import { startTestServer } from '../support/server';
+} from '../../support/database';
+import { startTestServer } from '../../support/server';
 
 // What the roles of migration 0003 can really do, tried on the server with login users, not
 // read from the catalog: a maintenance user (CREATEROLE, owner of the database and its schema,

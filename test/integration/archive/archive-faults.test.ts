@@ -3,22 +3,22 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ArchiveReport, archive } from '../../functions/operations/archive/archive';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { createDirectoryStore } from '../../functions/shared/archive/dir-store';
-import { type ArchiveStore, archiveObjectKey } from '../../functions/shared/archive/layout';
-import { createS3Store } from '../../functions/shared/archive/s3-store';
-import type { OperationContext } from '../../functions/shared/context';
-import { partitionName } from '../../functions/shared/days';
-import { DeadlineError, PartialFailureError } from '../../functions/shared/errors';
-import { archiveDirectory, ledgerOf, settleModifications, withArchive } from '../support/archive';
-import { insertManyTrades } from '../support/archive-rows';
-import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
-import { connect, copiesOf, testContext, withContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
-import { readArchivedFile } from '../support/parquet-reader';
-import { type LocalS3, startLocalS3 } from '../support/s3';
+import { type ArchiveReport, archive } from '../../../functions/operations/archive/archive';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { createDirectoryStore } from '../../../functions/shared/archive/dir-store';
+import { type ArchiveStore, archiveObjectKey } from '../../../functions/shared/archive/layout';
+import { createS3Store } from '../../../functions/shared/archive/s3-store';
+import type { OperationContext } from '../../../functions/shared/context';
+import { partitionName } from '../../../functions/shared/days';
+import { DeadlineError, PartialFailureError } from '../../../functions/shared/errors';
+import { archiveDirectory, ledgerOf, settleModifications, withArchive } from '../../support/archive';
+import { insertManyTrades } from '../../support/archive-rows';
+import { HOLDS_INSERTS_BACK } from '../../support/blocking-locks';
+import { connect, copiesOf, testContext, withContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
+import { readArchivedFile } from '../../support/parquet-reader';
+import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
  * What is left when archiving fails part-way: never an object under the key that the ledger
@@ -129,7 +129,7 @@ describe('archive when things fail', () => {
 
   it('the process is killed midway: no object under the key, no ledger row; a re-run finishes', async () => {
     const { url, directory } = await database();
-    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
     const child = spawn(
       process.execPath,
       [

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readMigrationFiles } from '../../functions/operations/migrate/migration-files';
-import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { connect, createTestDatabase, initDatabase, testContext } from '../support/database';
+import { readMigrationFiles } from '../../../functions/operations/migrate/migration-files';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { connect, createTestDatabase, initDatabase, testContext } from '../../support/database';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
 let url: string;

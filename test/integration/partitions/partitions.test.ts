@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions, type PartitionsReport } from '../../functions/operations/partitions/partitions';
-import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../functions/shared/catalog';
-import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions, type PartitionsReport } from '../../../functions/operations/partitions/partitions';
+import { BACKLOG_COMMENT, IN_PROGRESS_COMMENT, listPartitions } from '../../../functions/shared/catalog';
+import { LockBusyError, PartialFailureError } from '../../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
 import {
   adminQuery,
   connect,
@@ -14,7 +14,7 @@ import {
   holdMaintenanceLock,
   runWhileLocked,
   testContext,
-} from '../support/database';
+} from '../../support/database';
 
 const NOW = new Date('2026-06-15T22:30:00Z');
 let url: string;

@@ -1,20 +1,20 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ArchiveReport, archive } from '../../functions/operations/archive/archive';
-import { createDirectoryStore } from '../../functions/shared/archive/dir-store';
-import { ROW_GROUP_ROWS } from '../../functions/shared/archive/export-partition';
-import { readFooter } from '../../functions/shared/archive/footer';
-import { ARCHIVE_COLUMNS, archiveObjectKey, POSTGRES_TYPES } from '../../functions/shared/archive/layout';
-import { readLedger } from '../../functions/shared/archive/ledger';
-import { partitionName } from '../../functions/shared/days';
-import { InputError, LockBusyError, PartialFailureError } from '../../functions/shared/errors';
-import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/shared/tables';
-import { archiveDirectory, downloadObject, ledgerOf, seededCopies, settleModifications, withArchive } from '../support/archive';
-import { insertEdgeRows, insertManyTrades, postgresRows } from '../support/archive-rows';
-import { connect, holdMaintenanceLock, testContext } from '../support/database';
-import { readArchivedFile } from '../support/parquet-reader';
-import { type LocalS3, startLocalS3 } from '../support/s3';
+import { type ArchiveReport, archive } from '../../../functions/operations/archive/archive';
+import { createDirectoryStore } from '../../../functions/shared/archive/dir-store';
+import { ROW_GROUP_ROWS } from '../../../functions/shared/archive/export-partition';
+import { readFooter } from '../../../functions/shared/archive/footer';
+import { ARCHIVE_COLUMNS, archiveObjectKey, POSTGRES_TYPES } from '../../../functions/shared/archive/layout';
+import { readLedger } from '../../../functions/shared/archive/ledger';
+import { partitionName } from '../../../functions/shared/days';
+import { InputError, LockBusyError, PartialFailureError } from '../../../functions/shared/errors';
+import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../../functions/shared/tables';
+import { archiveDirectory, downloadObject, ledgerOf, seededCopies, settleModifications, withArchive } from '../../support/archive';
+import { insertEdgeRows, insertManyTrades, postgresRows } from '../../support/archive-rows';
+import { connect, holdMaintenanceLock, testContext } from '../../support/database';
+import { readArchivedFile } from '../../support/parquet-reader';
+import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
  * Today is pinned at 2026-06-20: DAY (06-17) holds the edge rows of every table and 45,000

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archive } from '../../functions/operations/archive/archive';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { PROJECT_ROOT } from '../../infra/bundling';
-import { ARCHIVE_GLUE_DATABASE } from '../../infra/constructs/archive';
-import { archiveDirectory, withArchive } from '../support/archive';
-import { insertEdgeRows } from '../support/archive-rows';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { archive } from '../../../functions/operations/archive/archive';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { PROJECT_ROOT } from '../../../infra/bundling';
+import { ARCHIVE_GLUE_DATABASE } from '../../../infra/constructs/archive';
+import { archiveDirectory, withArchive } from '../../support/archive';
+import { insertEdgeRows } from '../../support/archive-rows';
+import { connect, createTestDatabase, testContext } from '../../support/database';
 
 /*
  * The Athena queries of docs/deploy.md (its ```athena block), run by DuckDB, the independent

@@ -1,8 +1,8 @@
 import { expect, it } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { type CopyProgress, copyDayOut, readCopyProgress } from '../../functions/shared/backlog-copy';
-import { BACKLOG_COMMENT, listColumns } from '../../functions/shared/catalog';
-import { connect, createTestDatabase, testContext } from '../support/database';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { type CopyProgress, copyDayOut, readCopyProgress } from '../../../functions/shared/backlog-copy';
+import { BACKLOG_COMMENT, listColumns } from '../../../functions/shared/catalog';
+import { connect, createTestDatabase, testContext } from '../../support/database';
 
 /*
  * The copy out of a backlog resumes from the progress in the backlog's comment. A batch ends at

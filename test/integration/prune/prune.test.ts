@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { type PruneAction, type PruneReport, prune } from '../../functions/operations/prune/prune';
-import { listPartitions } from '../../functions/shared/catalog';
-import type { OperationContext } from '../../functions/shared/context';
-import { DeadlineError, InputError, PartialFailureError } from '../../functions/shared/errors';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { type PruneAction, type PruneReport, prune } from '../../../functions/operations/prune/prune';
+import { listPartitions } from '../../../functions/shared/catalog';
+import type { OperationContext } from '../../../functions/shared/context';
+import { DeadlineError, InputError, PartialFailureError } from '../../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 const HOUR = 3_600_000;

@@ -3,21 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archive } from '../../functions/operations/archive/archive';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { type PruneReport, prune } from '../../functions/operations/prune/prune';
-import { restore } from '../../functions/operations/restore/restore';
-import { createDirectoryStore } from '../../functions/shared/archive/dir-store';
-import { readFooter } from '../../functions/shared/archive/footer';
-import { type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
-import { createS3Store } from '../../functions/shared/archive/s3-store';
-import type { OperationContext } from '../../functions/shared/context';
-import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../../functions/shared/errors';
-import { archiveDirectory, ledgerOf, seededCopies, withArchive } from '../support/archive';
-import { connect, testContext, withContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
-import { insertRows, instantsOverDays } from '../support/rows';
-import { type LocalS3, startLocalS3 } from '../support/s3';
+import { archive } from '../../../functions/operations/archive/archive';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { type PruneReport, prune } from '../../../functions/operations/prune/prune';
+import { restore } from '../../../functions/operations/restore/restore';
+import { createDirectoryStore } from '../../../functions/shared/archive/dir-store';
+import { readFooter } from '../../../functions/shared/archive/footer';
+import { type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
+import { createS3Store } from '../../../functions/shared/archive/s3-store';
+import type { OperationContext } from '../../../functions/shared/context';
+import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../../../functions/shared/errors';
+import { archiveDirectory, ledgerOf, seededCopies, withArchive } from '../../support/archive';
+import { connect, testContext, withContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
+import { insertRows, instantsOverDays } from '../../support/rows';
+import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
  * Prune drops a day only when it can prove the archive holds that day: the object's bytes are

@@ -3,21 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { expect, it } from 'vitest';
-import { archive } from '../../functions/operations/archive/archive';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { restore } from '../../functions/operations/restore/restore';
-import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
-import type { OperationContext } from '../../functions/shared/context';
-import { ArchiveIntegrityError, DeadlineError, InputError } from '../../functions/shared/errors';
-import { archiveDirectory, withArchive } from '../support/archive';
+import { archive } from '../../../functions/operations/archive/archive';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { restore } from '../../../functions/operations/restore/restore';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
+import type { OperationContext } from '../../../functions/shared/context';
+import { ArchiveIntegrityError, DeadlineError, InputError } from '../../../functions/shared/errors';
+import { archiveDirectory, withArchive } from '../../support/archive';
 
-import { cli } from '../support/cli';
-import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
-import { auditBlockingLocks } from '../support/lock-audit';
-import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
-import { startWriter, type WriterResult } from '../support/writer';
+import { cli } from '../../support/cli';
+import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
+import { auditBlockingLocks } from '../../support/lock-audit';
+import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { startWriter, type WriterResult } from '../../support/writer';
 
 /*
  * Archive a day, drop it, restore it: every row back exactly (NUMERIC edge values, microseconds,

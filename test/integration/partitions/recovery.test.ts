@@ -4,16 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { migrate } from '../../functions/operations/migrate/migrate';
-import { ensurePartitions } from '../../functions/operations/partitions/partitions';
-import { OPERATIONS } from '../../functions/operations/registry';
-import { collectStats } from '../../functions/operations/stats/stats';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { HOLDS_INSERTS_BACK } from '../support/blocking-locks';
-import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
-import { interceptStatements } from '../support/intercept';
-import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
-import { recordOutput } from '../support/secret-guard';
+import { migrate } from '../../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
+import { OPERATIONS } from '../../../functions/operations/registry';
+import { collectStats } from '../../../functions/operations/stats/stats';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { HOLDS_INSERTS_BACK } from '../../support/blocking-locks';
+import { connect, createTestDatabase, holdInTransaction, testContext } from '../../support/database';
+import { interceptStatements } from '../../support/intercept';
+import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { recordOutput } from '../../support/secret-guard';
 
 /*
  * Recovery of a loaded DEFAULT partition, audited statement by statement: after each statement
@@ -183,7 +183,7 @@ it('says, when Ctrl-C interrupts the runner mid-recovery, how many rows of which
   const perTable = 2 * 400;
   await insertRows(client, instantsOverDays(new Date(Date.now() - 4 * DAY), 2, 400));
   const before = await dataFingerprint(url);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
   const runner = spawn(`${root}node_modules/.bin/tsx`, [`${root}functions/cli/main.ts`, 'partitions'], {
     cwd: mkdtempSync(join(tmpdir(), 'perps-interrupt-')),
     env: {
