@@ -12,6 +12,8 @@ export interface OperationContext {
   settings: MaintenanceSettings;
   /** Progress lines for long work; the CLI shows them on a terminal only. */
   progress?: ProgressReporter;
+  /** Told each step's name as the step starts (see assertTimeForStep): the tests' fault points strike by step. */
+  onStep?: (step: string) => void;
   /** Time left before the invocation is killed (Lambda); absent means no deadline. */
   timeLeftMs?: () => number;
   /** Where archives are written and read (ARCHIVE_*): archive, restore and prune use it. */

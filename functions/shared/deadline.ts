@@ -14,6 +14,7 @@ export function assertTimeForStep(
   reportSoFar: () => unknown,
   nextRun = 'the next run carries on from there',
 ): void {
+  ctx.onStep?.(step);
   const left = ctx.timeLeftMs?.();
   if (left === undefined || left >= ctx.settings.deadlineReserveMs) return;
   // No time at all: the local runner's answer once Ctrl-C or SIGTERM asked the run to stop (a
