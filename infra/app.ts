@@ -1,4 +1,4 @@
-import { InputError } from '../functions/core/errors';
+import { InputError } from '../functions/shared/errors';
 import { buildHandlers } from './bundling';
 import { describeConfigError } from './config';
 import { createApp } from './create-app';

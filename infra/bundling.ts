@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
-import { PARQUET_WASM_FILE } from '../functions/core/archive/parquet-engine';
-import { OPERATION_IDS, type OperationId } from '../functions/core/operations';
+import { OPERATION_IDS, type OperationId } from '../functions/operations/registry';
+import { PARQUET_WASM_FILE } from '../functions/shared/archive/parquet-engine';
 
 /** The Lambda functions: one per operation of the registry, bundled to `dist/<op>/index.mjs`. */
 export const HANDLER_OPERATIONS: readonly OperationId[] = OPERATION_IDS;
@@ -52,8 +52,8 @@ const BUNDLE_OPTIONS = {
  */
 function handlerEntry(operation: HandlerOperation): string {
   return [
-    `import { createOperationHandler } from './functions/middleware/operation-handler';`,
-    `import { OPERATIONS } from './functions/core/operations';`,
+    `import { createOperationHandler } from './functions/lambda/operation-handler';`,
+    `import { OPERATIONS } from './functions/operations/registry';`,
     `/** Lambda entry of \`${operation}\`: see createOperationHandler for the middleware chain. */`,
     `export const handler = createOperationHandler(OPERATIONS[${JSON.stringify(operation)}]);`,
   ].join('\n');

@@ -1,9 +1,10 @@
 import * as z from 'zod';
-import { ARCHIVE_AFTER_DAYS } from '../functions/core/archive/layout';
-import { InputError } from '../functions/core/errors';
-import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/core/metric-names';
-import { DAYS_AHEAD, RETENTION_DAYS } from '../functions/core/operations';
-import { listSchema, numberOrText, parseAll, portSchema } from '../functions/core/parse';
+import { DAYS_AHEAD } from '../functions/operations/partitions/definition';
+import { RETENTION_DAYS } from '../functions/operations/prune/definition';
+import { ARCHIVE_AFTER_DAYS } from '../functions/shared/archive/layout';
+import { InputError } from '../functions/shared/errors';
+import { DEFAULT_METRICS_NAMESPACE, metricsNamespaceSchema } from '../functions/shared/metric-names';
+import { listSchema, numberOrText, parseAll, portSchema } from '../functions/shared/parse';
 
 export const DATABASE_KINDS = ['rds', 'aurora', 'existing'] as const;
 export type DatabaseKind = (typeof DATABASE_KINDS)[number];

@@ -1,8 +1,8 @@
-import { addDays, dayOf, daySeries, dayStart, partitionName } from '../../functions/core/days';
-import { quoteIdent } from '../../functions/core/db/identifiers';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { prune } from '../../functions/operations/prune/prune';
+import { addDays, dayOf, daySeries, dayStart, partitionName } from '../../functions/shared/days';
+import { quoteIdent } from '../../functions/shared/db/identifiers';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from '../support/database';
 import { duringIngestion, type IngestionResult } from '../support/ingestion';

@@ -1,7 +1,7 @@
-import { addDays, dayOf, daySeries, dayStart, daysBetween } from '../../functions/core/days';
-import { quoteIdent } from '../../functions/core/db/identifiers';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { addDays, dayOf, daySeries, dayStart, daysBetween } from '../../functions/shared/days';
+import { quoteIdent } from '../../functions/shared/db/identifiers';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { createDayPartitions, loadDefaultBacklog, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase } from '../support/database';
 import {

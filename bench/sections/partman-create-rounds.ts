@@ -1,5 +1,5 @@
-import { dayOf } from '../../functions/core/days';
-import { ensurePartitions } from '../../functions/core/partitions';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { dayOf } from '../../functions/shared/days';
 import { createBenchDatabase } from '../support/database';
 import { adoptTables, partmanDatabase } from '../support/partman-session';
 

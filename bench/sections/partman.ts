@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { addDays, dayOf, daySeries, dayStart, daysBetween } from '../../functions/core/days';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { prune } from '../../functions/operations/prune/prune';
+import { addDays, dayOf, daySeries, dayStart, daysBetween } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { copyRows, createDayPartitions } from '../support/data';
 import { type BenchDatabase, createBenchDatabase } from '../support/database';
 import {

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { addDays, dayOf, dayStart } from '../../functions/core/days';
-import type { PartitionsReport } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { PartitionsReport } from '../../functions/operations/partitions/partitions';
+import { addDays, dayOf, dayStart } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { buildHandlers } from '../../infra/bundling';
 import { loadDefaultBacklog, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase } from '../support/database';

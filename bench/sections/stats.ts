@@ -1,6 +1,6 @@
-import { addDays, dayOf, daySeries } from '../../functions/core/days';
-import { collectStats } from '../../functions/core/stats';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { collectStats } from '../../functions/operations/stats/stats';
+import { addDays, dayOf, daySeries } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { type BenchDatabase, createBenchDatabase } from '../support/database';
 import { repeat, type Summary, summarize } from '../support/timing';

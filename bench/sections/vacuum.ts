@@ -1,5 +1,5 @@
-import { addDays, dayOf, dayStart, partitionName } from '../../functions/core/days';
-import { vacuum } from '../../functions/core/vacuum';
+import { vacuum } from '../../functions/operations/vacuum/vacuum';
+import { addDays, dayOf, dayStart, partitionName } from '../../functions/shared/days';
 import { startWriter, type WriterResult } from '../../test/support/writer';
 import { copyRows, createDayPartitions, seedMarkets } from '../support/data';
 import { createBenchDatabase } from '../support/database';

@@ -2,9 +2,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { addDays, dayBoundLiterals, dayStart, partitionName } from '../../functions/core/days';
-import { quoteIdent } from '../../functions/core/db/identifiers';
-import type { TimeSeriesTable } from '../../functions/core/tables';
+import { addDays, dayBoundLiterals, dayStart, partitionName } from '../../functions/shared/days';
+import { quoteIdent } from '../../functions/shared/db/identifiers';
+import type { TimeSeriesTable } from '../../functions/shared/tables';
 
 /** A market the generated rows belong to. */
 export interface BenchSymbol {

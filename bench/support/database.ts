@@ -1,9 +1,9 @@
 import pg from 'pg';
-import type { OperationContext } from '../../functions/core/context';
-import { createPool } from '../../functions/core/db/pool';
-import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS } from '../../functions/core/db/settings';
-import { silentLogger } from '../../functions/core/log';
-import { migrate } from '../../functions/core/migrate';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import type { OperationContext } from '../../functions/shared/context';
+import { createPool } from '../../functions/shared/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS } from '../../functions/shared/db/settings';
+import { silentLogger } from '../../functions/shared/log';
 import { dropDatabase } from '../../test/support/admin';
 import { startTestServer, type TestServer } from '../../test/support/server';
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { type BenchDatabase, createBenchDatabase, MAINTENANCE_APP } from './database';
 import { adoptTableSql, defaultTsIndexSql, installPartmanSql } from './partman-sql';
 import { type MeasuredOperation, measureOperation, runInProcess } from './scenario';

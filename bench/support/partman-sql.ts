@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { dayBoundLiterals } from '../../functions/core/days';
-import { quoteIdent } from '../../functions/core/db/identifiers';
-import type { TimeSeriesTable } from '../../functions/core/tables';
+import { dayBoundLiterals } from '../../functions/shared/days';
+import { quoteIdent } from '../../functions/shared/db/identifiers';
+import type { TimeSeriesTable } from '../../functions/shared/tables';
 
 /**
  * The pg_partman calls of `npm run bench -- --partman`, for pg_partman 4.x (Debian 12's

@@ -1,5 +1,5 @@
-import { addDays, dayOf, daySeries, dayStart } from '../../functions/core/days';
-import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/core/tables';
+import { addDays, dayOf, daySeries, dayStart } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/shared/tables';
 import { type BenchSymbol, benchSymbols, copyRows, createDayPartitions, loadDayPartition, loadDefaultBacklog, seedMarkets } from './data';
 import { type BenchDatabase, createBenchDatabase } from './database';
 

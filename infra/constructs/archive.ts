@@ -11,8 +11,8 @@ import {
   ATHENA_TYPES,
   archiveTablePrefix,
   DEFAULT_ARCHIVE_PREFIX,
-} from '../../functions/core/archive/layout';
-import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/core/tables';
+} from '../../functions/shared/archive/layout';
+import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/shared/tables';
 import type { ArchiveConfig } from '../config';
 import type { DatabaseTarget } from './database';
 
@@ -43,7 +43,7 @@ export interface ArchiveProps {
 }
 
 /**
- * The archive of closed day partitions (functions/core/archive/layout.ts is the contract): one
+ * The archive of closed day partitions (functions/shared/archive/layout.ts is the contract): one
  * S3 bucket, an S3 gateway endpoint so the isolated functions reach it without NAT, and a Glue
  * database with one table per time-series table, partition-projected on `day`, so Athena
  * queries the Parquet files with no crawler.

@@ -1,10 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
-import type { TableMetric } from '../../functions/core/metric-names';
-import type { OperationMetric } from '../../functions/core/operations';
-import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { OperationMetric } from '../../functions/operations/registry';
+import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
+import type { TableMetric } from '../../functions/shared/metric-names';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import { ServiceMetrics } from './service-metrics';
 

@@ -20,7 +20,7 @@ export interface DeployMigrationsProps {
   readonly after: Construct[];
 }
 
-/** errorType of the maintenance lock being held by another run (functions/core/errors.ts). */
+/** errorType of the maintenance lock being held by another run (functions/shared/errors.ts). */
 const LOCK_BUSY = 'LockBusyError';
 
 /**
@@ -34,7 +34,7 @@ const LOCK_BUSY = 'LockBusyError';
  * than its function may run.
  *
  * CDK's Trigger also runs on a rollback's Update, with the previous versions: `migrate` then
- * reports a database ahead of it and changes nothing (functions/core/migrate.ts), and the
+ * reports a database ahead of it and changes nothing (functions/operations/migrate/migrate.ts), and the
  * invoker logs any failure of `partitions` while the stack is rolling back instead of failing.
  */
 export class DeployMigrations extends Construct {

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ARCHIVE_VARIABLES } from '../../functions/core/archive/layout';
+import { ARCHIVE_VARIABLES } from '../../functions/shared/archive/layout';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
 import { constructIdOf } from '../stack-contract';
@@ -194,7 +194,7 @@ export class HandlerFunctions extends Construct {
 }
 
 /**
- * A function's environment (functions/middleware/environment.ts reads it): the secret, the
+ * A function's environment (functions/lambda/environment.ts reads it): the secret, the
  * namespace, and its operation's payload defaults, so a manual `{}` invoke does what the
  * schedule does. No DB_SSL: TLS stays verify-full against the embedded RDS CA bundle.
  */

@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { type DatabaseMetric, type ExchangeMetric, SERVICE_NAME, type TableMetric } from '../../functions/core/metric-names';
-import type { OperationMetric } from '../../functions/core/operations';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import type { OperationMetric } from '../../functions/operations/registry';
+import { type DatabaseMetric, type ExchangeMetric, SERVICE_NAME, type TableMetric } from '../../functions/shared/metric-names';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import type { HandlerOperation } from '../bundling';
 
 /** How a metric is read: statistic and period (5 minutes: the stats schedule). */
@@ -14,7 +14,7 @@ export interface Reading {
 }
 
 /**
- * The metrics the handlers publish (functions/middleware/metrics.ts), with the dimensions they
+ * The metrics the handlers publish (functions/lambda/metrics.ts), with the dimensions they
  * carry: `service=perps-stats-db` on every one (Powertools adds it), plus `Table`, `Operation`,
  * or `Exchange` and `Table`. A dimension map without `service` would name a metric that never receives data.
  */

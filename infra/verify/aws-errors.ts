@@ -1,4 +1,4 @@
-import { PerpsDbError } from '../../functions/core/errors';
+import { PerpsDbError } from '../../functions/shared/errors';
 
 /** AWS cannot be reached, or refuses the credentials: nothing about the stack is known. */
 export class AwsUnavailableError extends PerpsDbError {

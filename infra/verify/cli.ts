@@ -4,7 +4,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { InputError, PerpsDbError } from '../../functions/core/errors';
+import { InputError, PerpsDbError } from '../../functions/shared/errors';
 import { checkArchive, checkPartitions, checkPrune, checkStats, checkVacuum } from './function-steps';
 import { checkAlarms, checkMetrics, sendTestNotification } from './monitoring-steps';
 import { createPreflightClients, type PreflightClients, resolveRegion, runPreflight } from './preflight';

@@ -1,10 +1,10 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import prettyBytes from 'pretty-bytes';
-import type { ArchiveReport } from '../../functions/core/archive';
-import type { PruneReport } from '../../functions/core/prune';
-import type { StatsReport, TimeSeriesTableStats } from '../../functions/core/stats';
-import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
-import type { VacuumReport } from '../../functions/core/vacuum';
+import type { ArchiveReport } from '../../functions/operations/archive/archive';
+import type { PruneReport } from '../../functions/operations/prune/prune';
+import type { StatsReport, TimeSeriesTableStats } from '../../functions/operations/stats/stats';
+import type { VacuumReport } from '../../functions/operations/vacuum/vacuum';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import type { HandlerOperation } from '../bundling';
 import { RUNWAY_ALARM_DAYS } from '../stack-contract';
 import type { DeployedStack } from './stack-step';

@@ -1,6 +1,6 @@
 import { type CloudWatchClient, GetMetricDataCommand, type MetricAlarm, paginateDescribeAlarms } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { SERVICE_NAME } from '../../functions/core/metric-names';
+import { SERVICE_NAME } from '../../functions/shared/metric-names';
 import type { DeployedStack } from './stack-step';
 import { failedAwsStep, type StepResult } from './step';
 

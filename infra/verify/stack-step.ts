@@ -1,5 +1,5 @@
 import { type CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { InputError } from '../../functions/core/errors';
+import { InputError } from '../../functions/shared/errors';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import { STACK_OUTPUTS } from '../stack-contract';
 import { failedAwsStep, type StepResult } from './step';

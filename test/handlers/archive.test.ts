@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archiveObjectKey } from '../../functions/core/archive/layout';
-import { addDays, dayOf, partitionName } from '../../functions/core/days';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { archiveObjectKey } from '../../functions/shared/archive/layout';
+import { addDays, dayOf, partitionName } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { archiveDirectory, settleModifications } from '../support/archive';
 import { insertEdgeRows } from '../support/archive-rows';
 import { connect, createTestDatabase, withContext } from '../support/database';

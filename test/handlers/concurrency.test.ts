@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_TABLES } from '../../functions/core/tables';
+import { ALL_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, fingerprint, schemaState } from '../support/database';
 import { type BundledHandler, invoke, invokeAll, loadHandler, type Outcome } from '../support/handlers';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';

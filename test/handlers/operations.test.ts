@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, databaseState, holdInTransaction, holdMaintenanceLock } from '../support/database';
 import { type BundledHandler, expectLostConnectionLogs, type Invocation, invoke, loadHandler, metricsOf } from '../support/handlers';
 

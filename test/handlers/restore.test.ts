@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archive } from '../../functions/core/archive';
-import { addDays, dayOf, partitionName } from '../../functions/core/days';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { archive } from '../../functions/operations/archive/archive';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { addDays, dayOf, partitionName } from '../../functions/shared/days';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { withArchive } from '../support/archive';
 import { insertEdgeRows } from '../support/archive-rows';
 import { afterFile, connect, createTestDatabase, testContext } from '../support/database';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS, ATHENA_TYPES, DEFAULT_ARCHIVE_PREFIX } from '../../functions/core/archive/layout';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ARCHIVE_COLUMNS, ATHENA_TYPES, DEFAULT_ARCHIVE_PREFIX } from '../../functions/shared/archive/layout';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import type { HandlerOperation } from '../../infra/bundling';
 import { parseStackConfig } from '../../infra/config';
 import { ARCHIVE_GLUE_DATABASE } from '../../infra/constructs/archive';

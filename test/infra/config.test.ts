@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../functions/core/errors';
+import { InputError } from '../../functions/shared/errors';
 import { CONTEXT_KEYS, describeConfigError, parseStackConfig } from '../../infra/config';
 import { createApp } from '../../infra/create-app';
 import { EXISTING_CONTEXT } from '../support/infra';

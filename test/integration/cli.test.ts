@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dayOf } from '../../functions/core/days';
-import { parseDatabaseUrl } from '../../functions/core/db/settings';
-import { startEmbeddedDatabase } from '../../functions/local/embedded';
-import { PASSWORD_ON_COMMAND_LINE } from '../../functions/local/settings';
+import { startEmbeddedDatabase } from '../../functions/cli/embedded';
+import { PASSWORD_ON_COMMAND_LINE } from '../../functions/cli/settings';
+import { dayOf } from '../../functions/shared/days';
+import { parseDatabaseUrl } from '../../functions/shared/db/settings';
 import { cli, spawnCli } from '../support/cli';
 import {
   connect,
@@ -600,7 +600,7 @@ describe('local runner over a Unix socket', () => {
 describe('local runner: serve', () => {
   it('keeps the embedded database open on a loopback URL with a password made for the run (pg and psql connect, nobody else), holds its lock, and stops on SIGTERM', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'perps-serve-'));
-    const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/local/main.ts`, 'serve'], {
+    const server = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}functions/cli/main.ts`, 'serve'], {
       cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       stdio: ['ignore', 'pipe', 'pipe'],

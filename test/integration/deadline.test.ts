@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { OperationContext } from '../../functions/core/context';
-import { DeadlineError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions, type PartitionsReport } from '../../functions/core/partitions';
-import { type PruneReport, prune } from '../../functions/core/prune';
-import { collectStats } from '../../functions/core/stats';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions, type PartitionsReport } from '../../functions/operations/partitions/partitions';
+import { type PruneReport, prune } from '../../functions/operations/prune/prune';
+import { collectStats } from '../../functions/operations/stats/stats';
+import type { OperationContext } from '../../functions/shared/context';
+import { DeadlineError } from '../../functions/shared/errors';
 import { connect, createTestDatabase, databaseState, testContext } from '../support/database';
 import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
 

@@ -1,9 +1,9 @@
 import { expect, it } from 'vitest';
-import { LockBusyError, PartialFailureError } from '../../functions/core/errors';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
-import { prune } from '../../functions/core/prune';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { prune } from '../../functions/operations/prune/prune';
+import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
 import { insertRows, instantsOverDays } from '../support/rows';
 import { startWriter, type WriterOptions, type WriterResult } from '../support/writer';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createPool } from '../../functions/core/db/pool';
-import { withAdvisoryLock, withClient } from '../../functions/core/db/sessions';
-import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
-import { LockBusyError } from '../../functions/core/errors';
-import { silentLogger } from '../../functions/core/log';
+import { createPool } from '../../functions/shared/db/pool';
+import { withAdvisoryLock, withClient } from '../../functions/shared/db/sessions';
+import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/shared/db/settings';
+import { LockBusyError } from '../../functions/shared/errors';
+import { silentLogger } from '../../functions/shared/log';
 import { createTestDatabase, holdMaintenanceLock } from '../support/database';
 
 describe('database sessions', () => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
-import type { TimeSeriesTable } from '../../functions/core/tables';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/layout';
+import type { TimeSeriesTable } from '../../functions/shared/tables';
 import type { ArchivedRow } from './parquet-reader';
 
 /**

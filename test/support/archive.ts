@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { vi } from 'vitest';
-import { type LedgerEntry, readLedger } from '../../functions/core/archive/ledger';
-import type { ArchiveSettings } from '../../functions/core/archive/store';
-import type { OperationContext } from '../../functions/core/context';
-import { migrate } from '../../functions/core/migrate';
-import { ensurePartitions } from '../../functions/core/partitions';
+import { migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions } from '../../functions/operations/partitions/partitions';
+import { type LedgerEntry, readLedger } from '../../functions/shared/archive/ledger';
+import type { ArchiveSettings } from '../../functions/shared/archive/store';
+import type { OperationContext } from '../../functions/shared/context';
 import { connect, copiesOf, withContext } from './database';
 
 /** A fresh archive directory in this test file's temp folder. */

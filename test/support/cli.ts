@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../functions/local/cli';
+import { runCli } from '../../functions/cli/cli';
 import { recordOutput } from './secret-guard';
 
 export interface CliResult {
@@ -42,7 +42,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs `npm run local -- ...` the way a user does (tsx on the TypeScript entry) in `cwd`. */
 export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd: string }): CliResult {
-  const result = spawnSync(`${root}node_modules/.bin/tsx`, [`${root}functions/local/main.ts`, ...argv], {
+  const result = spawnSync(`${root}node_modules/.bin/tsx`, [`${root}functions/cli/main.ts`, ...argv], {
     cwd: options.cwd,
     // TMPDIR: the test file's own temp directory, removed after it.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...options.env },

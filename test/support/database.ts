@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, inject } from 'vitest';
-import type { OperationContext } from '../../functions/core/context';
-import { createPool } from '../../functions/core/db/pool';
-import { MAINTENANCE_LOCK_KEY } from '../../functions/core/db/sessions';
-import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/core/db/settings';
-import { silentLogger } from '../../functions/core/log';
-import { type MigrateReport, migrate } from '../../functions/core/migrate';
-import { ensurePartitions, type PartitionsInput, type PartitionsReport } from '../../functions/core/partitions';
+import { type MigrateReport, migrate } from '../../functions/operations/migrate/migrate';
+import { ensurePartitions, type PartitionsInput, type PartitionsReport } from '../../functions/operations/partitions/partitions';
+import type { OperationContext } from '../../functions/shared/context';
+import { createPool } from '../../functions/shared/db/pool';
+import { MAINTENANCE_LOCK_KEY } from '../../functions/shared/db/sessions';
+import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/shared/db/settings';
+import { silentLogger } from '../../functions/shared/log';
 import { dropDatabase } from './admin';
 import { registerSecret } from './secret-guard';
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { OperationContext } from '../../functions/core/context';
+import type { OperationContext } from '../../functions/shared/context';
 import { adminUrl, holdInTransaction, testContext } from './database';
 import { interceptStatements } from './intercept';
 
@@ -17,9 +17,15 @@ export type Fault =
   | 'crash';
 
 export interface FaultPoint {
-  /** Matches the SQL text of the statement to strike. */
-  statement: RegExp;
-  /** Strike the n-th matching statement (1 = the first). */
+  /**
+   * The step to strike in, by its name as the operation announces it (`ctx.onStep`, called by
+   * assertTimeForStep at every step boundary): the first statement of its `occurrence`-th match
+   * is struck, or the first matching `statement` from there.
+   */
+  step?: RegExp;
+  /** Without `step`: matches the SQL text of the statement to strike. With it: narrows the step's statements. */
+  statement?: RegExp;
+  /** Strike in the n-th matching step, or without `step` the n-th matching statement (1 = the first). */
   occurrence?: number;
   fault: Fault;
   /**
@@ -32,25 +38,43 @@ export interface FaultPoint {
 /**
  * An operation context on `url` whose session meets `point`'s fault right before the chosen
  * statement: the real server kills or cancels it, nothing is simulated. `struck()` says whether
- * the statement was reached. A statement's text is matched once the core sends it to the server.
+ * the statement was reached.
  */
 export function contextWithFault(
   url: string,
   point: FaultPoint,
   options: Parameters<typeof testContext>[1] = {},
 ): { ctx: OperationContext; struck: () => boolean } {
+  if (!point.step && !point.statement) throw new Error('a fault point names a step or a statement');
   const ctx = testContext(url, options);
-  let seen = 0;
+  const chosen = chooser(point);
+  ctx.onStep = chosen.step;
   let struck = false;
   interceptStatements(ctx, {
     async before(text, client, query) {
-      if (struck || !point.statement.test(text) || ++seen !== (point.occurrence ?? 1)) return;
+      if (struck || !chosen.statement(text)) return;
       struck = true;
       if (point.holdLock) await holdBriefly(url, point.holdLock(text));
       await strike(url, client, point.fault, query);
     },
   });
   return { ctx, struck: () => struck };
+}
+
+/** Whether a step and a statement are the point's: by step (then statement), or by statement alone. */
+function chooser(point: FaultPoint): { step: (name: string) => void; statement: (text: string) => boolean } {
+  const occurrence = point.occurrence ?? 1;
+  let seen = 0;
+  let inStep = !point.step;
+  return {
+    step(name) {
+      if (point.step?.test(name) && ++seen === occurrence) inStep = true;
+    },
+    statement(text) {
+      if (!inStep || (point.statement && !point.statement.test(text))) return false;
+      return point.step !== undefined || ++seen === occurrence;
+    },
+  };
 }
 
 async function strike(url: string, client: pg.PoolClient, fault: Fault, query: (...args: unknown[]) => Promise<unknown>): Promise<void> {

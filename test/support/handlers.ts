@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { expect, vi } from 'vitest';
-import { localLambdaContext } from '../../functions/local/lambda-context';
+import { localLambdaContext } from '../../functions/cli/lambda-context';
 import { bundleFile, type HandlerOperation } from '../../infra/bundling';
 import { capturingOutput, jsonLines } from './output';
 import { recordOutput } from './secret-guard';

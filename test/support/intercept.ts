@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { OperationContext } from '../../functions/core/context';
+import type { OperationContext } from '../../functions/shared/context';
 
 /** Runs on the maintenance session's client around each statement; `query` is the unpatched one. */
 export interface StatementHooks {

@@ -1,4 +1,4 @@
-import type { OperationContext } from '../../functions/core/context';
+import type { OperationContext } from '../../functions/shared/context';
 import { HOLDS_INSERTS_BACK } from './blocking-locks';
 import { connect } from './database';
 import { interceptStatements } from './intercept';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parquetMetadata } from 'hyparquet';
-import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
-import type { TimeSeriesTable } from '../../functions/core/tables';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/layout';
+import type { TimeSeriesTable } from '../../functions/shared/tables';
 import type { ArchivedRow } from './parquet-reader';
 import { decimalText, type RowFilter, unscaledOf } from './parquet-readers';
 

@@ -3,8 +3,8 @@ import { type Data, tableFromIPC } from 'apache-arrow';
 import { type FileMetaData, parquetMetadata, parquetQuery, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import pl from 'nodejs-polars';
-import { ARCHIVE_DECIMAL, type ArchiveColumn } from '../../functions/core/archive/layout';
-import { loadParquetWasm } from '../../functions/core/archive/parquet-engine';
+import { ARCHIVE_DECIMAL, type ArchiveColumn } from '../../functions/shared/archive/layout';
+import { loadParquetWasm } from '../../functions/shared/archive/parquet-engine';
 import { type ArchivedRow, readArchivedFile } from './parquet-reader';
 
 /*

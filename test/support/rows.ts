@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/core/tables';
+import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../functions/shared/tables';
 import { fingerprint } from './database';
 
 /** One INSERT per time-series table: `$1` the instants (timestamptz[]), `$2` the symbol. */

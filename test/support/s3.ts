@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { createS3Client } from '../../functions/core/archive/s3-store';
+import { createS3Client } from '../../functions/shared/archive/s3-store';
 
 // The SDK warns once per process, on Node < 22, that releases after January 2027 will need
 // Node 22 (these machines run Node 20; Lambda runs 24). It is about the machine, not the test.

@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { createPool } from '../../functions/core/db/pool';
-import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/core/db/settings';
-import { settledSql } from '../../functions/core/leaf-sizes';
-import { silentLogger } from '../../functions/core/log';
-import { collectStats, type StatsInput, type StatsReport } from '../../functions/core/stats';
+import { settledSql } from '../../functions/operations/stats/leaf-sizes';
+import { collectStats, type StatsInput, type StatsReport } from '../../functions/operations/stats/stats';
+import { createPool } from '../../functions/shared/db/pool';
+import { DEFAULT_CONNECTION_SETTINGS } from '../../functions/shared/db/settings';
+import { silentLogger } from '../../functions/shared/log';
 import { testContext } from './database';
 
 /** Table and index tuples read so far from the leaves of `table` (sequential and index reads). */
@@ -68,7 +68,7 @@ export async function tuplesReadByStats(
 
 /**
  * The leaf partitions (of `table`, else of every partitioned table) that stats does not see as
- * settled (functions/core/leaf-sizes.ts): changed since their last analyze, or never analyzed.
+ * settled (functions/operations/stats/leaf-sizes.ts): changed since their last analyze, or never analyzed.
  * Read from a fresh statistics snapshot.
  */
 export async function unsettledPartitions(client: pg.ClientBase, table?: string): Promise<string[]> {
@@ -92,7 +92,7 @@ const COUNTS_LATE_MS = 10_500;
 /**
  * Waits until every leaf of the partitioned tables has been analyzed since it last changed, as
  * the statistics views tell it, and stays so while counts can still be on their way, so that
- * stats sees them all as settled (see functions/core/leaf-sizes.ts). Counts of the sessions that
+ * stats sees them all as settled (see functions/operations/stats/leaf-sizes.ts). Counts of the sessions that
  * wrote (this one, a pool's) can arrive after the ANALYZE that followed the writes, which leaves
  * a leaf with changes since its analyze: it is analyzed again.
  */

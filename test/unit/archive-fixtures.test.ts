@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS } from '../../functions/core/archive/layout';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/layout';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { pageFormat, readerFilters } from '../support/parquet-fixtures';
 import type { ArchivedRow } from '../support/parquet-reader';
 import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
@@ -11,8 +11,8 @@ import { byId, PARQUET_READERS, passes } from '../support/parquet-readers';
  * One archived day per table, written by this project's archive (test/fixtures/archive/<table>.parquet),
  * and the rows PostgreSQL held (<table>.json). Every reader must read them exactly, whole and
  * filtered: an upgrade of a reader, or of the writer's file format (these files stay as written;
- * test/integration/archive-readers.test.ts checks what the writer writes today), that breaks one
- * fails here. Regenerate with UPDATE_ARCHIVE_FIXTURES=1 npx vitest run test/integration/archive-readers.test.ts.
+ * test/integration/archive/archive-readers.test.ts checks what the writer writes today), that breaks one
+ * fails here. Regenerate with UPDATE_ARCHIVE_FIXTURES=1 npx vitest run test/integration/archive/archive-readers.test.ts.
  */
 const FIXTURES = fileURLToPath(new URL('../fixtures/archive/', import.meta.url));
 

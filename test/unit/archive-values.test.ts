@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/core/archive/arrow-columns';
-import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/core/archive/layout';
-import { RowDigest } from '../../functions/core/archive/row-digest';
+import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/shared/archive/arrow-columns';
+import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/shared/archive/layout';
+import { RowDigest } from '../../functions/shared/archive/row-digest';
 
 const trades = ARCHIVE_COLUMNS.trades;
 const column = (name: string): ArchiveColumn => {

@@ -10,7 +10,7 @@ import {
   describeDay,
   partitionDayProblem,
   partitionName,
-} from '../../functions/core/days';
+} from '../../functions/shared/days';
 
 describe('UTC days', () => {
   it('takes the UTC day of an instant, not the local one', () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMMAND_FLAGS } from '../../functions/local/commands';
-import { RUNNER_VARIABLES } from '../../functions/local/settings';
-import { HANDLER_VARIABLES } from '../../functions/middleware/environment';
+import { COMMAND_FLAGS } from '../../functions/cli/commands';
+import { RUNNER_VARIABLES } from '../../functions/cli/settings';
+import { HANDLER_VARIABLES } from '../../functions/lambda/environment';
 import { CONTEXT_KEYS } from '../../infra/config';
 
 /**

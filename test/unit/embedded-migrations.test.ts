@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_MIGRATIONS } from '../../functions/core/embedded-migrations';
-import { readMigrationFiles, renderEmbeddedMigrations } from '../../functions/core/migration-files';
+import { EMBEDDED_MIGRATIONS } from '../../functions/operations/migrate/embedded-migrations';
+import { readMigrationFiles, renderEmbeddedMigrations } from '../../functions/operations/migrate/migration-files';
 
 describe('embedded migrations', () => {
   it('match migrations/*.sql (run `npm run embed-migrations` after changing a file)', () => {

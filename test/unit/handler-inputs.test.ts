@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../../functions/core/operations';
-import { parseDatabaseSecret, secretUrl } from '../../functions/middleware/database-secret';
-import { parseHandlerEnvironment } from '../../functions/middleware/environment';
-import { parseOperationEvent, payloadOf } from '../../functions/middleware/event';
-import { defaultSslMode, sslOptions } from '../../functions/middleware/tls';
+import { parseDatabaseSecret, secretUrl } from '../../functions/lambda/database-secret';
+import { parseHandlerEnvironment } from '../../functions/lambda/environment';
+import { parseOperationEvent, payloadOf } from '../../functions/lambda/event';
+import { defaultSslMode, sslOptions } from '../../functions/lambda/tls';
+import { OPERATIONS } from '../../functions/operations/registry';
 
 const DEFAULTS = { partitions: { daysAhead: 7 }, prune: { olderThanDays: undefined, dropPartitionsOlderThanDays: 180 } };
 const { partitions, prune } = OPERATIONS;

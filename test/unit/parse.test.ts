@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../functions/core/errors';
-import { OPERATIONS } from '../../functions/core/operations';
-import { numberOrText, numberValue, parseOrThrow, readDecimal } from '../../functions/core/parse';
-import { parseCommandLine } from '../../functions/local/commands';
-import { parseDatabaseSecret } from '../../functions/middleware/database-secret';
-import { parseHandlerEnvironment } from '../../functions/middleware/environment';
-import { parseOperationEvent } from '../../functions/middleware/event';
+import { parseCommandLine } from '../../functions/cli/commands';
+import { parseDatabaseSecret } from '../../functions/lambda/database-secret';
+import { parseHandlerEnvironment } from '../../functions/lambda/environment';
+import { parseOperationEvent } from '../../functions/lambda/event';
+import { OPERATIONS } from '../../functions/operations/registry';
+import { InputError } from '../../functions/shared/errors';
+import { numberOrText, numberValue, parseOrThrow, readDecimal } from '../../functions/shared/parse';
 import { parseStackConfig } from '../../infra/config';
 
 /** Every problem an InputError lists, in order. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toPrivilegeError } from '../../functions/core/db/privileges';
-import { InsufficientPrivilegeError, PartialFailureError } from '../../functions/core/errors';
+import { toPrivilegeError } from '../../functions/shared/db/privileges';
+import { InsufficientPrivilegeError, PartialFailureError } from '../../functions/shared/errors';
 
 describe('toPrivilegeError', () => {
   it('says a permission denied the pre-check did not foresee once, with the role to use, keeping the report', () => {

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OPERATION_IDS, OPERATIONS } from '../../functions/core/operations';
-import { USAGE } from '../../functions/local/commands';
-import { parseHandlerEnvironment } from '../../functions/middleware/environment';
+import { USAGE } from '../../functions/cli/commands';
+import { parseHandlerEnvironment } from '../../functions/lambda/environment';
+import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
 import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
 import { cli } from '../support/cli';
+import { sourceFiles } from '../support/source-files';
 
 describe('the operation registry', () => {
   it('is where the handler bundles, the stack functions and the runner commands come from', async () => {
@@ -72,9 +73,25 @@ describe('layers', () => {
 
   it('the local runner reaches the handlers through createOperationHandler and the environment parser only', () => {
     const runner = ['cli', 'commands', 'settings', 'render', 'metrics', 'embedded', 'lambda-context', 'main'];
-    const middleware = runner
-      .flatMap((name) => projectImportsOf(`functions/local/${name}.ts`))
-      .filter((path) => path.includes('middleware'));
-    expect([...new Set(middleware)].sort()).toEqual(['functions/middleware/environment', 'functions/middleware/operation-handler']);
+    const lambda = runner
+      .flatMap((name) => projectImportsOf(`functions/cli/${name}.ts`))
+      .filter((path) => path.startsWith('functions/lambda/'));
+    expect([...new Set(lambda)].sort()).toEqual(['functions/lambda/environment', 'functions/lambda/operation-handler']);
+  });
+
+  it('an operation imports only shared/ and its own folder; shared/ imports no operation', () => {
+    const crossings = sourceFiles('functions/operations').flatMap((file) => {
+      const own = file.split('/').slice(0, 3).join('/');
+      if (!file.includes('/', 'functions/operations/'.length)) return [];
+      return projectImportsOf(file)
+        .filter((target) => !target.startsWith(`${own}/`) && !target.startsWith('functions/shared/'))
+        .map((target) => `${file} -> ${target}`);
+    });
+    const upward = sourceFiles('functions/shared').flatMap((file) =>
+      projectImportsOf(file)
+        .filter((target) => target.startsWith('functions/operations/'))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect([...crossings, ...upward]).toEqual([]);
   });
 });

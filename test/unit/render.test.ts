@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ExchangeTableFreshness } from '../../functions/core/exchanges';
-import type { PrunePlanReport } from '../../functions/core/prune';
-import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
-import { age, renderReport, size } from '../../functions/local/render';
+import { age, renderReport, size } from '../../functions/cli/render';
+import type { PrunePlanReport } from '../../functions/operations/prune/prune';
+import type { ExchangeTableFreshness } from '../../functions/operations/stats/exchanges';
+import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/operations/stats/stats';
 
 const small: TableStats = { row_count: 7, row_count_exact: true, table_bytes: 16384, index_bytes: 49152, total_bytes: 65536 };
 const series = (over: Partial<TimeSeriesTableStats> = {}): TimeSeriesTableStats => ({

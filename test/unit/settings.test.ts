@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeTarget, maskUrl } from '../../functions/core/db/settings';
-import { InputError } from '../../functions/core/errors';
-import { loadEnvironment, resolveSettings } from '../../functions/local/settings';
-import { parseHandlerEnvironment } from '../../functions/middleware/environment';
+import { loadEnvironment, resolveSettings } from '../../functions/cli/settings';
+import { parseHandlerEnvironment } from '../../functions/lambda/environment';
+import { describeTarget, maskUrl } from '../../functions/shared/db/settings';
+import { InputError } from '../../functions/shared/errors';
 
 /** The connect timeout the handlers will get from the runner's settings (it reads the URL per run). */
 const handlerConnectTimeout = (settings: { handlerEnv: Record<string, string | undefined> }) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectionFailure, isConnectionFailure, isLockConflict, SQLSTATE, sqlState } from '../../functions/core/db/sql-errors';
-import { LockBusyError, LockTimeoutError, PerpsDbError } from '../../functions/core/errors';
+import { connectionFailure, isConnectionFailure, isLockConflict, SQLSTATE, sqlState } from '../../functions/shared/db/sql-errors';
+import { LockBusyError, LockTimeoutError, PerpsDbError } from '../../functions/shared/errors';
 
 /** An error as node-postgres or Node raises it: a message and a code. */
 const failure = (message: string, code?: string) => Object.assign(new Error(message), code === undefined ? {} : { code });

@@ -19,11 +19,11 @@ const QUOTED: [RegExp, string][] = [
 
 /** Local names that hold SQL built from quoted parts or validated values: file -> name -> why. */
 const VETTED: Record<string, Record<string, string>> = {
-  'functions/core/blocking-locks.ts': {
+  'functions/shared/blocking-locks.ts': {
     waitMs: 'a number of milliseconds, from validated settings and a constant',
     configuredMs: 'a number of milliseconds, from validated settings',
   },
-  'functions/core/day-partition.ts': {
+  'functions/shared/day-partition.ts': {
     'checkOf(plan)': 'quoteIdent of the day table name and a constant suffix',
     from: 'dayBoundLiterals: a YYYY-MM-DD day checked by dayStart, plus a constant time; partition bounds take no parameters',
     to: 'as from',
@@ -36,36 +36,40 @@ const VETTED: Record<string, Record<string, string>> = {
     "adds.join(', ')": 'ADD CONSTRAINT clauses of quoteIdent names and pg_get_constraintdef text',
     'replaceOnConflict(plan.conflictKey, plan.columns)': 'row-moves.ts: an ON CONFLICT clause of quoteIdent names, or nothing',
   },
-  'functions/core/default-backlog.ts': {
+  'functions/shared/default-backlog.ts': {
     source: 'quoteIdent(relation)',
     "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
   },
-  'functions/core/backlog-copy.ts': {
+  'functions/shared/backlog-copy.ts': {
     source: 'quoteIdent(copy.backlog)',
     list: 'copy.columns.map(quoteIdent)',
     after: 'one of two constant ts conditions on $1',
   },
-  'functions/core/row-moves.ts': {
+  'functions/shared/row-moves.ts': {
     source: 'quoteIdent(move.source)',
     list: 'move.columns.map(quoteIdent)',
     upper: 'constant text with a $n parameter, or nothing',
     set: 'quoteIdent(column) = EXCLUDED.quoteIdent(column), joined by commas',
     'replaceOnConflict(move.conflictKey, move.columns)': 'an ON CONFLICT clause of quoteIdent names, or nothing',
   },
-  'functions/core/prune.ts': { rel: 'quoteIdent(relation)' },
-  'functions/core/db/pool.ts': {
+  'functions/operations/prune/prune.ts': { rel: 'quoteIdent(relation)' },
+  'functions/shared/db/pool.ts': {
     who: "quoteIdent of the URL's login, or the constant '<login>' (advice text, never run)",
     grantOn: "quoteIdent of the URL's database (else the login's name), or the constant '<database>' (advice text, never run)",
   },
-  'functions/core/db/sessions.ts': { 'holder.pid': 'an integer pid pg_stat_activity gave (advice text, never run)' },
-  'functions/core/role-grants.ts': {
+  'functions/shared/db/sessions.ts': { 'holder.pid': 'an integer pid pg_stat_activity gave (advice text, never run)' },
+  'functions/operations/migrate/role-grants.ts': {
     database: 'quoteIdent(who.database) (advice text, never run)',
     'excess.statement': 'a REVOKE statement built from quoteIdent names (advice text, never run)',
   },
-  'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
-  'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
-  'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
-  'functions/core/archive/export-sql.ts': {
+  'functions/operations/prune/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
+  'functions/operations/stats/last-hour.ts': { rel: 'quoteIdent(table)' },
+  'functions/operations/stats/exchanges.ts': {
+    rel: 'quoteIdent(table)',
+    range: 'one of two constant ts conditions',
+    ids: 'a constant $n parameter',
+  },
+  'functions/shared/archive/export-sql.ts': {
     rel: 'quoteIdent(relation)',
     'rowShare(columns)': 'md5 over rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
     misfitList: 'count/min FILTER clauses over decimalMisfit (quoteIdent names, constant bounds) with numbered aliases',

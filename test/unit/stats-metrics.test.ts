@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../../functions/core/operations';
-import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/core/stats';
-import { LocalMetrics } from '../../functions/local/metrics';
-import { dimensionValue, publishReportMetrics } from '../../functions/middleware/metrics';
+import { LocalMetrics } from '../../functions/cli/metrics';
+import { dimensionValue, publishReportMetrics } from '../../functions/lambda/metrics';
+import { OPERATIONS } from '../../functions/operations/registry';
+import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/operations/stats/stats';
 
 const small: TableStats = { row_count: 7, row_count_exact: true, table_bytes: 8192, index_bytes: 16384, total_bytes: 24576 };
 const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({

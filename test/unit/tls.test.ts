@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toUnavailableError } from '../../functions/core/db/pool';
-import { DatabaseUnavailableError } from '../../functions/core/errors';
-import { sslOptions } from '../../functions/middleware/tls';
+import { sslOptions } from '../../functions/lambda/tls';
+import { toUnavailableError } from '../../functions/shared/db/pool';
+import { DatabaseUnavailableError } from '../../functions/shared/errors';
 import { PROJECT_ROOT } from '../../infra/bundling';
 import { sourceFiles } from '../support/source-files';
 
@@ -21,7 +21,7 @@ describe('TLS options', () => {
           ),
       ),
     );
-    expect(offenders.map((o) => o.where)).toEqual([expect.stringMatching(/^functions\/middleware\/tls\.ts:\d+$/)]);
+    expect(offenders.map((o) => o.where)).toEqual([expect.stringMatching(/^functions\/lambda\/tls\.ts:\d+$/)]);
     expect(offenders[0]?.line).toMatch(/if \(mode === 'require'\) return \{ rejectUnauthorized: false \}/);
   });
 });

@@ -1,0 +1,18 @@
+import * as z from 'zod';
+import { DDL_ENVIRONMENT } from '../../shared/definition-fields';
+import { defineOperation } from '../../shared/operation-definition';
+import { type MigrateReport, migrate } from './migrate';
+
+export const migrateOperation = defineOperation({
+  id: 'migrate',
+  payload: z.strictObject({}),
+  run: (ctx) => migrate(ctx),
+  metrics: (report: MigrateReport) => ({ counts: { MigrationsApplied: report.applied } }),
+  cli: {
+    usage: {
+      summary: 'apply pending migrations and the exchange seed',
+      examples: ['', '--database-url postgres://perps_admin@db.example.com/perps'],
+      environment: DDL_ENVIRONMENT,
+    },
+  },
+});

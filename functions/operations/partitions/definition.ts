@@ -1,0 +1,32 @@
+import * as z from 'zod';
+import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, days } from '../../shared/definition-fields';
+import { defineOperation } from '../../shared/operation-definition';
+import { numberOrText, numberValue } from '../../shared/parse';
+import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from '../../shared/when-locked';
+import { ensurePartitions, type PartitionsReport } from './partitions';
+
+/** `partitions`: days of partitions kept ready (payload, flag, PARTITIONS_DAYS_AHEAD, CDK context). */
+export const DAYS_AHEAD = { min: 1, max: 366, default: 7 } as const;
+
+export const partitionsOperation = defineOperation({
+  id: 'partitions',
+  payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default), whenLocked: WHEN_LOCKED }),
+  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('partitions', whenLocked, () => ensurePartitions(ctx, input)),
+  metrics: (report: PartitionsReport | SkippedReport<'partitions'>) =>
+    isSkipped(report) ? {} : { counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } },
+  defaults: {
+    variables: { PARTITIONS_DAYS_AHEAD: { field: 'daysAhead', schema: numberOrText(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) } },
+    actionFields: ['daysAhead'],
+  },
+  cli: {
+    // init's spelling is accepted here too, so either works with both commands.
+    flags: { days: { field: 'daysAhead', kind: 'number' }, 'create-partitions-days': { field: 'daysAhead', kind: 'number' } },
+    usage: {
+      synopsis: 'partitions [--days N]',
+      summary: `keep N days of partitions ready (${DAYS_AHEAD.min}-${DAYS_AHEAD.max}, default ${DAYS_AHEAD.default}); empty default partitions`,
+      flags: [['--days N', `days of partitions from today (UTC), default ${DAYS_AHEAD.default}; --create-partitions-days N is the same`]],
+      examples: ['', '--days 30', '--days 14 --format json'],
+      environment: [...DDL_ENVIRONMENT, BATCH_ENVIRONMENT],
+    },
+  },
+});

@@ -1,0 +1,28 @@
+import * as z from 'zod';
+import { DEFAULT_MAINTENANCE_SETTINGS } from './db/settings';
+
+/** The payload fields, flags and help lines more than one operation's definition uses. */
+
+/** Days, as a payload number and as an environment variable's text: one rule, one message. */
+export const days = ({ min, max }: { min: number; max: number }) => ({
+  min,
+  max,
+  error: `must be a whole number of days from ${min} to ${max}`,
+});
+
+/** What `<command> --help` lists for the commands that change tables (docs/configuration.md has them all). */
+export const DDL_ENVIRONMENT = [
+  ['DB_LOCK_TIMEOUT_MS', `longest wait for a table lock per DDL attempt (default ${DEFAULT_MAINTENANCE_SETTINGS.lockTimeoutMs})`],
+  ['DB_DDL_ATTEMPTS', `attempts per DDL step (default ${DEFAULT_MAINTENANCE_SETTINGS.ddlAttempts})`],
+] as const;
+export const BATCH_ENVIRONMENT = [
+  'MAINTENANCE_BATCH_SIZE',
+  `rows per transaction when moving or deleting rows (default ${DEFAULT_MAINTENANCE_SETTINGS.batchSize})`,
+] as const;
+export const DROP_GROUP_ENVIRONMENT = [
+  'MAINTENANCE_DROP_GROUP_SIZE',
+  `partitions of one table dropped per transaction (default ${DEFAULT_MAINTENANCE_SETTINGS.dropGroupSize})`,
+] as const;
+
+/** An optional on/off payload field. */
+export const switchValue = z.boolean({ error: 'must be true or false' }).optional();
