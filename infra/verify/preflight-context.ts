@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BOOTSTRAP_QUALIFIER_CONTEXT, DefaultStackSynthesizer } from 'aws-cdk-lib';
-import { InputError } from '../../functions/core/errors';
+import { InputError } from '../../functions/shared/errors';
 import { parseStackConfig, type StackConfig } from '../config';
 
 const DEFAULT_TOOLKIT_STACK = 'CDKToolkit';

@@ -4,7 +4,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { InputError } from '../../functions/core/errors';
+import { InputError } from '../../functions/shared/errors';
 import { getAccountPlanState } from './free-tier';
 import { checkAccountPlan, checkConcurrency } from './preflight-account-steps';
 import { checkBootstrap } from './preflight-bootstrap-step';
