@@ -8,10 +8,8 @@ import { runWithLockTimeout } from './db/lock-timeout';
 
 /*
  * A backlog's rows are copied into their days, not moved: the backlog keeps them until it is
- * dropped whole. Deleting them as they went cost 42% of the recovery's WAL (each DELETE's record,
- * and a full-page image of each backlog page the first time it changed after a checkpoint,
- * measured with pg_waldump on PostgreSQL 15), and made the recovery about 1.3x slower (an A/B
- * at 4e6 rows per table: the copy takes 0.77x the time).
+ * dropped whole, which writes far less WAL than deleting them as they go (docs/performance.md,
+ * "Copying instead of moving").
  *
  * So that a stopped run neither loses nor copies a row twice, each batch records how far it got
  * in the backlog's comment, in the batch's own transaction: a day is `all` copied, or copied

@@ -5,7 +5,7 @@ import * as z from 'zod';
  * the stack's alarms and dashboard read them (infra/constructs/service-metrics.ts). Both take
  * these types, so renaming a metric fails the type check instead of leaving an alarm on a metric
  * that never gets data; the operations' own counts are named in the registry (OperationMetric in
- * ./operations.ts). Nothing here loads Powertools: the stack reads it at synth.
+ * functions/operations/registry.ts). Nothing here loads Powertools: the stack reads it at synth.
  */
 
 /** The `service` key of every log line and the `service` dimension of every metric. */

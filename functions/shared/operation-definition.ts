@@ -5,7 +5,7 @@ import type { RequiredRole } from './db/privileges';
 import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
 
 /**
- * What the registry (./operations.ts) knows of one operation. The Lambda handler, its bundle,
+ * What the registry (functions/operations/registry.ts) knows of one operation. The Lambda handler, its bundle,
  * the stack's function, the metrics and the runner's command are all built from this.
  */
 export interface OperationDefinition<

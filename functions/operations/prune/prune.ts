@@ -355,9 +355,8 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Row
  * Deletes rows older than `before` in batches of about `batchSize`, each its own statement and
  * transaction, so no lock is held long. Batches follow `ts`, which is the physical order of
  * ingested rows: each batch reads only the pages of its rows, so the whole delete costs about
- * one pass over the deleted rows' pages. (Batches per symbol through the (symbol, ts) index
- * were 9x slower than one plain DELETE: a symbol's rows are spread over every page, so every
- * batch touched the whole partition; see docs/performance.md.)
+ * one pass over the deleted rows' pages. Not per symbol: a symbol's rows are spread over every
+ * page, so each such batch would touch the whole partition (docs/performance.md).
  */
 async function deleteOlderRows(
   ctx: OperationContext,
