@@ -26,7 +26,7 @@ describe('partitions with whenLocked', () => {
         operation: 'partitions',
         skipped: 'lock_busy',
         reason: expect.stringMatching(
-          /^partitions: another maintenance run \(migrate, partitions, prune or vacuum\) holds the maintenance lock on this database \(pid \d+, user "[^"]+", application_name "[^"]*", connected since \d{4}-\d\d-\d\dT[\d:.]+Z; did not wait\)/,
+          /^partitions: another maintenance run \(migrate, partitions, prune, vacuum, archive or restore\) holds the maintenance lock on this database \(pid \d+, user "[^"]+", application_name "[^"]*", connected since \d{4}-\d\d-\d\dT[\d:.]+Z; did not wait\)/,
         ),
       });
       const metrics = metricsOf(skipped.emf);

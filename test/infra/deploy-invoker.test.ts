@@ -73,7 +73,7 @@ describe('the deploy-time invoker of partitions', () => {
           functionName: VERSION_ARN,
           errorType: 'LockBusyError',
           errorMessage: expect.stringMatching(
-            /^partitions: another maintenance run \(migrate, partitions, prune or vacuum\) holds the maintenance lock/,
+            /^partitions: another maintenance run \(migrate, partitions, prune, vacuum, archive or restore\) holds the maintenance lock/,
           ),
         },
       ]);

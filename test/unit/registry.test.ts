@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { USAGE } from '../../functions/cli/commands';
 import { parseHandlerEnvironment } from '../../functions/lambda/environment';
 import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
+import { LOCKING_OPERATIONS } from '../../functions/shared/db/sessions';
 import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
 import { cli } from '../support/cli';
 import { sourceFiles } from '../support/source-files';
@@ -21,6 +22,13 @@ describe('the operation registry', () => {
     expect((await cli(['compact'])).stderr).toMatch(
       /use one of init, migrate, partitions, clean \(prune\), stats, vacuum, archive, restore, invoke, serve, sample-data;/,
     );
+  });
+
+  it('names in the busy-lock message exactly the operations that take the maintenance lock', () => {
+    const lockers = sourceFiles('functions/operations').flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/withAdvisoryLock\(\w+, '(\w+)'/g)].map(([, operation]) => operation),
+    );
+    expect([...LOCKING_OPERATIONS].sort()).toEqual([...new Set(lockers)].sort());
   });
 
   it('gives every handler the defaults of every operation, by payload field', () => {

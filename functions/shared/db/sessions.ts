@@ -10,6 +10,10 @@ import { isConnectionFailure, SQLSTATE, sqlState } from './sql-errors';
  * session was terminated, the server failed over) is caught here: the pool listens only to idle
  * clients, and an unhandled 'error' event would crash the process. The next query then fails.
  */
+/** The operations that take the maintenance lock (stats only reads, and takes none): a test keeps it in step with the registry. */
+export const LOCKING_OPERATIONS = ['migrate', 'partitions', 'prune', 'vacuum', 'archive', 'restore'] as const;
+const LOCKING_OPERATIONS_TEXT = `${LOCKING_OPERATIONS.slice(0, -1).join(', ')} or ${LOCKING_OPERATIONS.at(-1)}`;
+
 export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;
   try {
@@ -151,7 +155,7 @@ async function lockBusy(client: pg.ClientBase, operation: string, how: string, c
   const holder = await findLockHolder(client).catch(() => undefined);
   if (!holder) {
     return new LockBusyError(
-      `${operation}: another maintenance run (migrate, partitions, prune or vacuum) holds the maintenance lock on this database (${how}); run again when it has finished`,
+      `${operation}: another maintenance run (${LOCKING_OPERATIONS_TEXT}) holds the maintenance lock on this database (${how}); run again when it has finished`,
       { cause },
     );
   }
@@ -169,7 +173,7 @@ async function lockBusy(client: pg.ClientBase, operation: string, how: string, c
     );
   }
   return new LockBusyError(
-    `${operation}: another maintenance run (migrate, partitions, prune or vacuum) holds the maintenance lock on this database (${session}; ${how}); run again when it has finished`,
+    `${operation}: another maintenance run (${LOCKING_OPERATIONS_TEXT}) holds the maintenance lock on this database (${session}; ${how}); run again when it has finished`,
     { cause },
   );
 }

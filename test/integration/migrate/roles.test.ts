@@ -343,7 +343,7 @@ describe('issue 22 point 8: only the roles that run maintenance can hold its loc
       const error = await OPERATIONS.partitions.run(testContext(maintenanceUrl, { now: NOW }), { daysAhead: 3 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LockBusyError);
       expect((error as LockBusyError).message).toBe(
-        `partitions: another maintenance run (migrate, partitions, prune or vacuum) holds the maintenance lock on this database (pid ${pid}, user "${maintenanceRole}", application_name "psql-left-open", connected since ${since.toISOString()}; did not wait); run again when it has finished`,
+        `partitions: another maintenance run (migrate, partitions, prune, vacuum, archive or restore) holds the maintenance lock on this database (pid ${pid}, user "${maintenanceRole}", application_name "psql-left-open", connected since ${since.toISOString()}; did not wait); run again when it has finished`,
       );
     } finally {
       await holder.query('SELECT pg_advisory_unlock($1)', [MAINTENANCE_LOCK_KEY]);
