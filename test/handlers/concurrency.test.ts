@@ -37,7 +37,9 @@ function successesOrLockBusy(outcomes: Outcome[], operation: Operation, allMayBe
     expect(outcome.error?.name).toBe('LockBusyError');
     expect(outcome.error?.retryable).toBe(true);
     expect(outcome.error?.message).toMatch(
-      new RegExp(`^${operation}: another maintenance run \\(migrate, partitions, prune, vacuum, archive or restore\\) holds the maintenance lock`),
+      new RegExp(
+        `^${operation}: another maintenance run \\(migrate, partitions, prune, vacuum, archive or restore\\) holds the maintenance lock`,
+      ),
     );
   }
   const results = outcomes.flatMap((o) => (o.result ? [o.result] : []));

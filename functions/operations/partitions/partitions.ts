@@ -203,8 +203,11 @@ async function ensureTablePartitions(
 ): Promise<void> {
   const run = startTableRun(ctx, client, table, report);
   let shape: TableShape | undefined;
+  const read = async () => {
+    shape = await readTableShape(client, table);
+  };
   // Without the catalog's answer nothing can be done on this table in this run.
-  if (!(await run.attempt('read partitions', async () => void (shape = await readTableShape(client, table)))) || !shape) return;
+  if (!(await run.attempt('read partitions', read)) || !shape) return;
   const backlogLeft = await placeWaitingRows(run, shape);
   if (run.result.created.length > 0) shape.partitions = await listPartitions(client, table);
   await createWindowDays(run, shape, daySeries(today, daysAhead), backlogLeft);
