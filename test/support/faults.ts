@@ -7,7 +7,7 @@ import { interceptStatements } from './intercept';
 export type Fault =
   /** pg_terminate_backend from a second connection, as an operator or a failover would. */
   | 'terminate'
-  /** statement_timeout of 1 ms for the rest of its transaction: the statement is cancelled. */
+  /** statement_timeout for the rest of its transaction, firing while the statement waits on `holdLock`'s lock: it is cancelled. */
   | 'statement-timeout'
   /**
    * SIGKILL of the session's server process: the postmaster takes it for a crash, ends every
@@ -29,11 +29,20 @@ export interface FaultPoint {
   occurrence?: number;
   fault: Fault;
   /**
-   * For a statement too quick to outlast even 1 ms: a LOCK statement (built from the struck SQL)
-   * that a second session holds for a while, so the statement waits and its timeout fires.
+   * A statement (built from the struck SQL; a LOCK, or one creating the same table) that a second
+   * session runs and holds for a second, so the struck statement waits and its timeout fires
+   * there. Required for 'statement-timeout'.
    */
   holdLock?: (sql: string) => string;
 }
+
+/**
+ * The timeout a 'statement-timeout' strike sets. PostgreSQL arms it when the query arrives; if it
+ * fires before the first statement of a multi-statement query starts (while the text is parsed,
+ * or the backend waits for a CPU), that statement re-arms it and the cancel is reported as "user
+ * request". Long enough for no such delay, short of the held second and of lock_timeout.
+ */
+const STRUCK_STATEMENT_TIMEOUT_MS = 200;
 
 /**
  * An operation context on `url` whose session meets `point`'s fault right before the chosen
@@ -46,6 +55,9 @@ export function contextWithFault(
   options: Parameters<typeof testContext>[1] = {},
 ): { ctx: OperationContext; struck: () => boolean } {
   if (!point.step && !point.statement) throw new Error('a fault point names a step or a statement');
+  if (point.fault === 'statement-timeout' && !point.holdLock) {
+    throw new Error('a statement-timeout fault point needs holdLock: its statement must be waiting when the timeout fires');
+  }
   const ctx = testContext(url, options);
   const chosen = chooser(point);
   ctx.onStep = chosen.step;
@@ -79,7 +91,7 @@ function chooser(point: FaultPoint): { step: (name: string) => void; statement: 
 
 async function strike(url: string, client: pg.PoolClient, fault: Fault, query: (...args: unknown[]) => Promise<unknown>): Promise<void> {
   if (fault === 'statement-timeout') {
-    await query(`SELECT set_config('statement_timeout', '1ms', true)`);
+    await query(`SELECT set_config('statement_timeout', '${STRUCK_STATEMENT_TIMEOUT_MS}ms', true)`);
     return;
   }
   const pid = (client as unknown as { processID: number }).processID;
