@@ -68,8 +68,8 @@ export function createOperationHandler(operation: Operation, options: OperationH
   handler.use(recordOutcome(operation, log, metrics)).use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
   // Input the database has no say in is refused before connecting.
   handler.use({
-    before: (request) => {
-      if (request.context.payload) operation.preflight?.(request.context.payload, { archive: environment().archive, now: now() });
+    before: async (request) => {
+      if (request.context.payload) await operation.preflight?.(request.context.payload, { archive: environment().archive, now: now() });
     },
   });
   if (secret) handler.use(secret.middleware);

@@ -25,7 +25,7 @@ export interface OperationDefinition<
    * (archive: a store is configured, the day asked for is over); throws InputError. The
    * handler runs it before connecting, so such input is refused without touching the server.
    */
-  preflight?(payload: Payload, settings: { archive: ArchiveSettings | undefined; now: Date }): void;
+  preflight?(payload: Payload, settings: { archive: ArchiveSettings | undefined; now: Date }): void | Promise<void>;
   /** The operation itself, given a payload this definition's `payload` schema accepted. */
   run(ctx: OperationContext, payload: Payload): Promise<Report>;
   /** The report's metrics (a failed run's partial report publishes its counts too). */

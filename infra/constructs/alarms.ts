@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
+import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { OperationMetric } from '../../functions/operations/registry';
-import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
+import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
 import type { TableMetric } from '../../functions/shared/metric-names';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';

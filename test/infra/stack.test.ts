@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
+import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';

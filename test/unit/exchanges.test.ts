@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SEEDED_EXCHANGES } from '../../functions/operations/stats/exchanges';
+import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
 
 describe('the seeded exchanges', () => {
   it('are the ones the seed migration inserts, in its order: the stack names an alarm per exchange from this list', () => {

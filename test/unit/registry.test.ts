@@ -73,6 +73,12 @@ function projectImportsOf(file: string): string[] {
 }
 
 describe('layers', () => {
+  it('the stack loads no pg, middy or Powertools at synth: the definitions load their operation when it runs', () => {
+    const loaded = [...packagesLoadedBy(join(PROJECT_ROOT, 'infra/app.ts'))];
+    expect(loaded.filter((name) => /^pg$|^pg-|powertools|middy/.test(name))).toEqual([]);
+    expect(loaded).toContain('aws-cdk-lib');
+  });
+
   it('the stack reads its context without loading Powertools or middy at synth', () => {
     const loaded = [...packagesLoadedBy(join(PROJECT_ROOT, 'infra/config.ts'))];
     expect(loaded.filter((name) => /powertools|middy/.test(name))).toEqual([]);

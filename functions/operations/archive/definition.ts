@@ -6,7 +6,7 @@ import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { TIME_SERIES_TABLES } from '../../shared/tables';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from '../../shared/when-locked';
-import { type ArchiveReport, archive, checkArchiveInput } from './archive';
+import type { ArchiveReport } from './archive';
 
 export const archiveOperation = defineOperation({
   id: 'archive',
@@ -17,8 +17,9 @@ export const archiveOperation = defineOperation({
     dryRun: switchValue,
     whenLocked: WHEN_LOCKED,
   }),
-  preflight: (payload, settings) => checkArchiveInput(payload, settings),
-  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('archive', whenLocked, () => archive(ctx, input)),
+  preflight: async (payload, settings) => (await import('./archive')).checkArchiveInput(payload, settings),
+  run: (ctx, { whenLocked, ...input }) =>
+    runUnlessLocked('archive', whenLocked, async () => (await import('./archive')).archive(ctx, input)),
   metrics: (report: ArchiveReport | SkippedReport<'archive'>) =>
     isSkipped(report) || report.dry_run
       ? {}

@@ -1,12 +1,12 @@
 import * as z from 'zod';
 import { DDL_ENVIRONMENT } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
-import { type MigrateReport, migrate } from './migrate';
+import type { MigrateReport } from './migrate';
 
 export const migrateOperation = defineOperation({
   id: 'migrate',
   payload: z.strictObject({}),
-  run: (ctx) => migrate(ctx),
+  run: async (ctx) => (await import('./migrate')).migrate(ctx),
   metrics: (report: MigrateReport) => ({ counts: { MigrationsApplied: report.applied } }),
   cli: {
     usage: {

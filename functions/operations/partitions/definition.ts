@@ -3,7 +3,7 @@ import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, days } from '../../shared/definitio
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from '../../shared/when-locked';
-import { ensurePartitions, type PartitionsReport } from './partitions';
+import type { PartitionsReport } from './partitions';
 
 /** `partitions`: days of partitions kept ready (payload, flag, PARTITIONS_DAYS_AHEAD, CDK context). */
 export const DAYS_AHEAD = { min: 1, max: 366, default: 7 } as const;
@@ -11,7 +11,8 @@ export const DAYS_AHEAD = { min: 1, max: 366, default: 7 } as const;
 export const partitionsOperation = defineOperation({
   id: 'partitions',
   payload: z.strictObject({ daysAhead: numberValue(days(DAYS_AHEAD)).default(DAYS_AHEAD.default), whenLocked: WHEN_LOCKED }),
-  run: (ctx, { whenLocked, ...input }) => runUnlessLocked('partitions', whenLocked, () => ensurePartitions(ctx, input)),
+  run: (ctx, { whenLocked, ...input }) =>
+    runUnlessLocked('partitions', whenLocked, async () => (await import('./partitions')).ensurePartitions(ctx, input)),
   metrics: (report: PartitionsReport | SkippedReport<'partitions'>) =>
     isSkipped(report) ? {} : { counts: { PartitionsCreated: report.partitions_created, RowsMoved: report.rows_moved } },
   defaults: {

@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, DROP_GROUP_ENVIRONMENT, days, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
-import { checkPruneArchive, type PruneReport, prune, prunePlanProblems } from './prune';
+import { checkPruneArchive, prunePlanProblems } from './checks';
+import type { PruneReport } from './prune';
 
 /** `prune`: the retention periods in days (payload, flags, PRUNE_* variables, CDK context). */
 export const RETENTION_DAYS = { min: 1, max: 36_500 } as const;
@@ -23,7 +24,7 @@ export const pruneOperation = defineOperation({
       for (const message of prunePlanProblems(input)) check.addIssue({ code: 'custom', message, path: [] });
     }),
   preflight: (payload, settings) => checkPruneArchive(payload, settings.archive),
-  run: (ctx, payload) => prune(ctx, payload),
+  run: async (ctx, payload) => (await import('./prune')).prune(ctx, payload),
   metrics: (report: PruneReport) =>
     report.dry_run
       ? {}

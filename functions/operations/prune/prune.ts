@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ArchiveStore } from '../../shared/archive/layout';
-import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
+import { createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
 import { COMMIT_WITHOUT_FLUSH } from '../../shared/blocking-locks';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from '../../shared/catalog';
 import type { OperationContext } from '../../shared/context';
@@ -13,6 +13,7 @@ import { InputError, PartialFailureError } from '../../shared/errors';
 import { fillNames } from '../../shared/parse';
 import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from '../../shared/tables';
+import { prunePlanProblems } from './checks';
 import { dropGroup, dropStepName, executionSteps, keepUnlessArchived, markFailed, type PruneRun, type RowAction } from './prune-drops';
 
 export interface PruneInput {
@@ -99,24 +100,6 @@ function asPlan({ rows_deleted, partitions_dropped, ...report }: PruneReport): P
 }
 
 /**
- * Rule checks shared by every entry point; numeric ranges are the schemas' job. Field names
- * appear as `{olderThanDays}` so each entry point can say them in its own words (see fillNames).
- */
-export function prunePlanProblems(input: PruneInput): string[] {
-  const hasRows = input.olderThanDays !== undefined;
-  const hasDrop = input.dropPartitionsOlderThanDays !== undefined;
-  if (input.truncate && (hasRows || hasDrop)) {
-    return ['{truncate} cannot be combined with {olderThanDays} or {dropPartitionsOlderThanDays}: run them separately'];
-  }
-  if (!input.truncate && !hasRows && !hasDrop) {
-    return [
-      'nothing to prune: give {olderThanDays} N (delete rows older than N days), {dropPartitionsOlderThanDays} N (drop day partitions older than N days), or {truncate} (empty all data tables, with confirmation)',
-    ];
-  }
-  return [];
-}
-
-/**
  * Retention. Rows first (whole old partitions truncated, the rest deleted in bounded batches
  * in ts order, see deleteOlderRows), then partitions dropped by their real catalog bounds; or a
  * confirmed truncate of every data table. With `dryRun` the plan is returned and nothing runs.
@@ -178,14 +161,6 @@ export async function prune(ctx: OperationContext, input: PruneInput): Promise<P
     if (done.partitions_kept > 0 && !done.dry_run) throw keptError(done);
     return done.dry_run ? asPlan(done) : done;
   });
-}
-
-/**
- * Only dropping partitions reads the archive: when it is configured for that, it must name one
- * store (a bucket or a directory), refused before anything runs (the handler's preflight).
- */
-export function checkPruneArchive(input: PruneInput, archive: ArchiveSettings | undefined): void {
-  if (input.dropPartitionsOlderThanDays !== undefined && isArchiveConfigured(archive)) assertArchiveConfigured(archive, 'prune');
 }
 
 /**

@@ -4,7 +4,7 @@ import { DAY_RULE, partitionDayProblem } from '../../shared/days';
 import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import { TIME_SERIES_TABLES } from '../../shared/tables';
-import { checkRestoreArchive, type RestoreReport, restore } from './restore';
+import type { RestoreReport } from './restore';
 
 export const restoreOperation = defineOperation({
   id: 'restore',
@@ -17,8 +17,8 @@ export const restoreOperation = defineOperation({
     replace: switchValue,
     dryRun: switchValue,
   }),
-  preflight: (_, settings) => checkRestoreArchive(settings.archive),
-  run: (ctx, payload) => restore(ctx, payload),
+  preflight: async (_, settings) => (await import('./restore')).checkRestoreArchive(settings.archive),
+  run: async (ctx, payload) => (await import('./restore')).restore(ctx, payload),
   destroysData: (p) => p.replace === true && p.dryRun !== true,
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
   cli: {

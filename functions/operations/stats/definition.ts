@@ -3,7 +3,7 @@ import { switchValue } from '../../shared/definition-fields';
 import type { TableMetric } from '../../shared/metric-names';
 import { defineOperation, type ReportMetrics } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
-import { collectStats, type StatsReport } from './stats';
+import type { StatsReport } from './stats';
 
 /** `stats`: the storage the database may fill, in bytes (payload, DB_STORAGE_LIMIT_BYTES, which the stack sets). */
 export const STORAGE_LIMIT_BYTES = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
@@ -12,7 +12,7 @@ const storageLimit = { ...STORAGE_LIMIT_BYTES, error: `must be a whole number of
 export const statsOperation = defineOperation({
   id: 'stats',
   payload: z.strictObject({ storageLimitBytes: numberValue(storageLimit).optional(), symbols: switchValue }),
-  run: (ctx, payload) => collectStats(ctx, payload),
+  run: async (ctx, payload) => (await import('./stats')).collectStats(ctx, payload),
   metrics: statsMetrics,
   defaults: {
     variables: { DB_STORAGE_LIMIT_BYTES: { field: 'storageLimitBytes', schema: numberOrText(storageLimit).optional() } },

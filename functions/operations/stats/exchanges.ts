@@ -4,12 +4,6 @@ import type { TimeSeriesTable } from '../../shared/tables';
 import type { ExchangeActivity } from './last-hour';
 
 /**
- * The exchanges migrations/0002_seed_exchanges.sql seeds, in its order: the stack names one
- * alarm per exchange at synth, before any database exists (a unit test holds the two together).
- */
-export const SEEDED_EXCHANGES = ['binance', 'bybit', 'kucoin', 'lighter', 'paradex', 'hyperliquid', 'cryptocom'] as const;
-
-/**
  * An exchange whose newest row in a table is older than this, while another exchange's newest
  * row there is not, is reported stalled: the venue (or its feed) stopped, not the ingester.
  */

@@ -1,12 +1,12 @@
 import * as z from 'zod';
 import { switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
-import { type VacuumReport, vacuum } from './vacuum';
+import type { VacuumReport } from './vacuum';
 
 export const vacuumOperation = defineOperation({
   id: 'vacuum',
   payload: z.strictObject({ dryRun: switchValue }),
-  run: (ctx, payload) => vacuum(ctx, payload),
+  run: async (ctx, payload) => (await import('./vacuum')).vacuum(ctx, payload),
   metrics: (report: VacuumReport) =>
     report.dry_run ? {} : { counts: { PartitionsSealed: report.partitions_sealed, TablesAnalyzed: report.tables_analyzed } },
   cli: {

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
-import { SEEDED_EXCHANGES } from '../../../functions/operations/stats/exchanges';
 import { LAST_HOUR_SAMPLE_ROWS } from '../../../functions/operations/stats/last-hour';
 import type { StatsReport, TimeSeriesTableStats } from '../../../functions/operations/stats/stats';
+import { SEEDED_EXCHANGES } from '../../../functions/shared/exchanges';
 import { connect, createTestDatabase, testContext } from '../../support/database';
 import { analyzeArrived, tuplesReadByStats } from '../../support/tuples-read';
 

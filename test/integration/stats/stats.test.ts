@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
-import { EXCHANGE_STALL_SECONDS, newestRowParams, newestRowSql, SEEDED_EXCHANGES } from '../../../functions/operations/stats/exchanges';
+import { EXCHANGE_STALL_SECONDS, newestRowParams, newestRowSql } from '../../../functions/operations/stats/exchanges';
 import { exchangeLastHourSql, LAST_HOUR_SAMPLE_ROWS, lastHourParams, lastHourSql } from '../../../functions/operations/stats/last-hour';
 import { collectStats, type StatsReport, type TimeSeriesTableStats } from '../../../functions/operations/stats/stats';
+import { SEEDED_EXCHANGES } from '../../../functions/shared/exchanges';
 import { ALL_TABLES, TIME_SERIES_TABLES } from '../../../functions/shared/tables';
 import { connect, createTestDatabase, testContext } from '../../support/database';
 import { analyzeArrived, tuplesReadByStats, unsettledPartitions } from '../../support/tuples-read';
