@@ -8,20 +8,27 @@ function latestCell(t: Partial<TimeSeriesTableStats> & { row_count: number }): s
   return t.row_count > 0 ? 'only future rows' : 'no data';
 }
 
-const TABLE_HEADER = [
-  'table',
-  'rows',
-  'data',
-  'indexes',
-  'total',
-  'partitions',
-  'days',
-  'runway',
-  'default rows',
-  'latest',
-  'age',
-  'growth/day (days)',
-  'rows/day',
+/** A table's statistics; the day columns stay empty for a table that is not partitioned by day. */
+type TableRow = Partial<TimeSeriesTableStats> & TableStats;
+
+/** The table of tables: each column's heading and its cell. */
+const TABLE_COLUMNS: readonly (readonly [string, (t: TableRow, name: string) => string | number])[] = [
+  ['table', (_, name) => name],
+  ['rows', (t) => `${t.row_count_exact ? '' : '~'}${t.row_count}`],
+  ['data', (t) => size(t.table_bytes)],
+  ['indexes', (t) => size(t.index_bytes)],
+  ['total', (t) => size(t.total_bytes)],
+  ['partitions', (t) => t.partitions ?? ''],
+  ['days', (t) => (t.partitions === undefined ? '' : `${t.oldest_partition ?? '-'} .. ${t.newest_partition ?? '-'}`)],
+  ['runway', (t) => (t.runway_days === undefined ? '' : `${t.runway_days} d`)],
+  ['default rows', (t) => t.default_rows ?? ''],
+  ['latest', (t) => (t.partitions === undefined ? '' : latestCell(t))],
+  ['age', (t) => (t.data_age_seconds === undefined || t.data_age_seconds === null ? '' : age(t.data_age_seconds))],
+  [
+    'growth/day (days)',
+    (t) => (t.bytes_per_day === undefined || t.bytes_per_day === null ? '' : `${size(t.bytes_per_day)} (${t.growth_days?.length ?? 0})`),
+  ],
+  ['rows/day', (t) => t.rows_per_day ?? ''],
 ];
 
 /** `stats`: the database, a row per table, rows out of sight, per symbol (--symbols) and per exchange. */
@@ -31,8 +38,8 @@ export function renderStats(r: StatsReport): string {
   return [
     `database ${printable(r.database.name)}: ${databaseLine(r.database)}, at ${r.fetched_at}${estimated ? ' (~ = estimate)' : ''}`,
     renderColumns(
-      TABLE_HEADER,
-      Object.entries(r.tables).map(([name, t]) => tableRow(name, t)),
+      TABLE_COLUMNS.map(([heading]) => heading),
+      Object.entries(r.tables).map(([name, t]) => TABLE_COLUMNS.map(([, cell]) => cell(t, name))),
     ),
     ...Object.entries(r.tables).flatMap(([name, t]) =>
       'backlog_rows' in t && t.backlog_rows > 0
@@ -46,26 +53,6 @@ export function renderStats(r: StatsReport): string {
     '',
     renderExchanges(r.exchanges),
   ].join('\n');
-}
-
-/** One table's row; a table that is not partitioned by day leaves the day columns empty. */
-function tableRow(name: string, t: TableStats | TimeSeriesTableStats): (string | number)[] {
-  const s = t as Partial<TimeSeriesTableStats> & typeof t;
-  return [
-    name,
-    `${t.row_count_exact ? '' : '~'}${t.row_count}`,
-    size(t.table_bytes),
-    size(t.index_bytes),
-    size(t.total_bytes),
-    s.partitions ?? '',
-    s.partitions === undefined ? '' : `${s.oldest_partition ?? '-'} .. ${s.newest_partition ?? '-'}`,
-    s.runway_days === undefined ? '' : `${s.runway_days} d`,
-    s.default_rows ?? '',
-    s.partitions === undefined ? '' : latestCell(s),
-    s.data_age_seconds === undefined || s.data_age_seconds === null ? '' : age(s.data_age_seconds),
-    s.bytes_per_day === undefined || s.bytes_per_day === null ? '' : `${size(s.bytes_per_day)} (${s.growth_days?.length ?? 0})`,
-    s.rows_per_day ?? '',
-  ];
 }
 
 /** The per-symbol table when the run asked for it (--symbols). */
