@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../functions/cli/commands';
+import { parseCommandLine } from '../../functions/cli/command-line';
 import { parseDatabaseSecret } from '../../functions/lambda/database-secret';
 import { parseHandlerEnvironment } from '../../functions/lambda/environment';
 import { parseOperationEvent } from '../../functions/lambda/event';

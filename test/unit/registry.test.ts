@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { USAGE } from '../../functions/cli/commands';
+import { USAGE } from '../../functions/cli/usage';
 import { parseHandlerEnvironment } from '../../functions/lambda/environment';
 import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
 import { LOCKING_OPERATIONS } from '../../functions/shared/db/sessions';
@@ -86,9 +86,8 @@ describe('layers', () => {
   });
 
   it('the local runner reaches the handlers through createOperationHandler and the environment parser only', () => {
-    const runner = ['cli', 'commands', 'settings', 'render', 'metrics', 'embedded', 'lambda-context', 'main'];
-    const lambda = runner
-      .flatMap((name) => projectImportsOf(`functions/cli/${name}.ts`))
+    const lambda = sourceFiles('functions/cli')
+      .flatMap((file) => projectImportsOf(file))
       .filter((path) => path.startsWith('functions/lambda/'));
     expect([...new Set(lambda)].sort()).toEqual(['functions/lambda/environment', 'functions/lambda/operation-handler']);
   });

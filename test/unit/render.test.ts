@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { age, renderReport, size } from '../../functions/cli/render';
+import { renderReport } from '../../functions/cli/render';
+import { age, size } from '../../functions/cli/renderers/columns';
 import type { PrunePlanReport } from '../../functions/operations/prune/prune';
 import type { ExchangeTableFreshness } from '../../functions/operations/stats/exchanges';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/operations/stats/stats';

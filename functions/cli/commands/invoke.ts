@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { OPERATION_IDS, OPERATIONS, type OperationId } from '../operations/registry';
-import { InputError } from '../shared/errors';
+import { OPERATION_IDS, OPERATIONS, type Operation, type OperationId } from '../../operations/registry';
+import { InputError } from '../../shared/errors';
+import { type Invocation, runInvocation } from '../invocation';
+import { databaseUrlOf, GLOBAL_OPTIONS, optionProblems } from '../options';
+import type { RunnerCommand } from '../runner';
 
-/**
- * `invoke <function> [--payload JSON | --event FILE]`: one handler with a JSON payload, as
- * `sam local invoke -e` or `aws lambda invoke` would give it. The payload goes to the handler as
- * it is: the handler checks it, fills in the scheduled defaults (PRUNE_*, PARTITIONS_DAYS_AHEAD)
- * from the environment as the deployed function does, and a truncate needs its own `confirm`.
- */
-export const INVOKE_OPTIONS = { payload: { type: 'string' }, event: { type: 'string' } } as const;
+const OPTIONS = { payload: { type: 'string' }, event: { type: 'string' } } as const;
+const SYNOPSIS = 'invoke <function> [--payload JSON | --event FILE]';
+const SUMMARY = `run one Lambda handler (${OPERATION_IDS.join(', ')}) with a JSON payload, as Lambda would`;
 
-export const INVOKE_SYNOPSIS = 'invoke <function> [--payload JSON | --event FILE]';
-export const INVOKE_SUMMARY = `run one Lambda handler (${OPERATION_IDS.join(', ')}) with a JSON payload, as Lambda would`;
+const HELP = `Usage: npm run local -- ${SYNOPSIS} [--database-url URL] [--format table|json]
 
-export const INVOKE_HELP = `Usage: npm run local -- ${INVOKE_SYNOPSIS} [--database-url URL] [--format table|json]
-
-${INVOKE_SUMMARY}: the same handler, payload checks and scheduled defaults from the environment
+${SUMMARY}: the same handler, payload checks and scheduled defaults from the environment
 (PRUNE_OLDER_THAN_DAYS, PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS, PARTITIONS_DAYS_AHEAD) as the
 deployed function; no payload is {}. A truncate needs "confirm": "<database name>", as in Lambda.
 
@@ -31,8 +27,35 @@ Examples:
 
 Exit codes: as every command (npm run local -- help stats).`;
 
+/**
+ * `invoke <function> [--payload JSON | --event FILE]`: one handler with a JSON payload, as
+ * `sam local invoke -e` or `aws lambda invoke` would give it. The payload goes to the handler as
+ * it is: the handler checks it, fills in the scheduled defaults (PRUNE_*, PARTITIONS_DAYS_AHEAD)
+ * from the environment as the deployed function does, and a truncate needs its own `confirm`.
+ */
+export const INVOKE_COMMAND: RunnerCommand = {
+  name: 'invoke',
+  aliases: [],
+  options: OPTIONS,
+  usage: { synopsis: SYNOPSIS, summary: SUMMARY },
+  help: () => HELP,
+  parse({ positionals, values, cwd }) {
+    const { problems, format } = optionProblems(values, [...Object.keys(GLOBAL_OPTIONS), ...Object.keys(OPTIONS)], 'invoke');
+    if (problems.length > 0) throw new InputError(problems);
+    const { operationId, payload } = parseInvoke(positionals, values, cwd);
+    const invocation: Invocation = {
+      command: operationId,
+      steps: [{ operation: OPERATIONS[operationId] as Operation, payload: payload as Record<string, unknown> }],
+      yes: false,
+      raw: true,
+    };
+    const databaseUrl = databaseUrlOf(values);
+    return { kind: 'run', invocation, format, databaseUrl, run: (runner) => runInvocation(invocation, databaseUrl, runner) };
+  },
+};
+
 /** The operation and raw payload an `invoke` command line names; every problem an InputError. */
-export function parseInvoke(
+function parseInvoke(
   args: string[],
   values: { payload?: unknown; event?: unknown },
   cwd: string,

@@ -4,13 +4,6 @@ import { addDays, dayOf, dayStart } from '../shared/days';
 import { withTransaction } from '../shared/db/sessions';
 import { SQLSTATE, sqlState } from '../shared/db/sql-errors';
 
-/** `sample-data --days N`: how many days back (today included) get rows. */
-export const SAMPLE_DAYS = { min: 1, max: 14, default: 3 } as const;
-
-/** `--help`: the command's line. */
-export const SAMPLE_DATA_SYNOPSIS = 'sample-data [--days N]';
-export const SAMPLE_DATA_SUMMARY = `insert realistic rows (3 exchanges x 3 symbols, N days back, ${SAMPLE_DAYS.min}-${SAMPLE_DAYS.max}, default ${SAMPLE_DAYS.default}) to try stats on`;
-
 /** Markets as an ingester would write them: a few exchanges of the seed, each with the usual perps. */
 const EXCHANGES = ['binance', 'bybit', 'hyperliquid'] as const;
 const SYMBOLS = [

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { InputError } from '../shared/errors';
 import { startEmbeddedDatabase } from './embedded';
 import { startPasswordProxy } from './password-proxy';
 
@@ -42,11 +41,4 @@ export async function serveEmbedded(options: ServeOptions): Promise<void> {
   } finally {
     await embedded.stop();
   }
-}
-
-/** `--port N`: a TCP port, or none (any free one). */
-export function servePort(raw: string | undefined): number {
-  if (raw === undefined) return 0;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65_535) throw new InputError('--port: must be a port number from 1 to 65535');
-  return Number(raw);
 }
