@@ -33,10 +33,13 @@ function secretsReadByRole(): Map<string, string[]> {
   return byRole;
 }
 
-const roleOf = (operation: HandlerOperation) => {
+/** A function's properties in the template. */
+const fnProps = (operation: HandlerOperation) => {
   const fn = resources('AWS::Lambda::Function')[logicalId(stack.handlers.functions[operation])];
-  return (fn?.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  if (!fn) throw new Error(`no function for ${operation}`);
+  return fn.Properties;
 };
+const roleOf = (operation: HandlerOperation) => (fnProps(operation).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
 describe('function logins', () => {
   it('lets only migrate read the master secret; stats reads the stats login, the maintenance functions the maintenance login', () => {
@@ -57,12 +60,7 @@ describe('function logins', () => {
   });
 
   it('logs each function in as its login: DB_SECRET_ARN names its secret, and only migrate gets the logins it makes', () => {
-    const variables = (operation: HandlerOperation) =>
-      (
-        resources('AWS::Lambda::Function')[logicalId(stack.handlers.functions[operation])]?.Properties.Environment as {
-          Variables: Record<string, unknown>;
-        }
-      ).Variables;
+    const variables = (operation: HandlerOperation) => (fnProps(operation).Environment as { Variables: Record<string, unknown> }).Variables;
     const logins = Object.fromEntries(
       HANDLER_OPERATIONS.map((operation) => {
         const { DB_SECRET_ARN, DB_MAINTENANCE_SECRET_ARN, DB_STATS_SECRET_ARN } = variables(operation);
