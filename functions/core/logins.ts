@@ -158,7 +158,8 @@ async function ensureLogin(
  */
 async function grantMaintenance(client: pg.ClientBase, login: string, who: MigratingUser): Promise<void> {
   const role = quoteIdent(login);
-  const { rows } = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'MEMBER') AS member`, [login]);
+  // USAGE, not MEMBER: on PostgreSQL 16 and later, creating a role makes its creator a member with ADMIN only.
+  const { rows } = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [login]);
   // The migrating user acts as the owner through this membership (ALTER ... OWNER TO needs it too).
   if (!rows[0]?.member) await client.query(`GRANT ${role} TO ${quoteIdent(who.user)}`);
   await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(who.database)} TO ${role}`);
