@@ -137,16 +137,21 @@ async function ensureLogin(
   login: LoginCredentials,
   who: MigratingUser,
 ): Promise<LoginOutcome> {
-  const role = quoteIdent(login.username);
-  const password = `PASSWORD ${pg.escapeLiteral(scramVerifier(login.password))}`;
+  const verifier = scramVerifier(login.password);
   const existing = await readRole(client, login.username);
   if (existing && existing.unsafe.length > 0) {
     throw new InputError(
-      `the ${purpose} login ${login.username} (secret ${login.source}) exists with ${existing.unsafe.join(', ')}: a function's login must be a plain one; have an administrator take that away (ALTER ROLE ${role} NO${existing.unsafe.join(' NO')}) or name another login in the secret`,
+      `the ${purpose} login ${login.username} (secret ${login.source}) exists with ${existing.unsafe.join(', ')}: a function's login must be a plain one; have an administrator take that away, or name another login in the secret`,
     );
   }
-  if (existing) await client.query(`ALTER ROLE ${role} WITH LOGIN ${existing.excess.join(' ')} ${password}`);
-  else await client.query(`CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS ${password}`);
+  if (existing) {
+    await client.query(`ALTER ROLE ${quoteIdent(login.username)} WITH LOGIN PASSWORD ${pg.escapeLiteral(verifier)}`);
+    if (existing.excess.length > 0) await client.query(`ALTER ROLE ${quoteIdent(login.username)} WITH NOCREATEDB NOCREATEROLE`);
+  } else {
+    await client.query(
+      `CREATE ROLE ${quoteIdent(login.username)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(verifier)}`,
+    );
+  }
   if (purpose === 'maintenance') await grantMaintenance(client, login.username, who);
   else await joinGroup(client, login.username, 'perps_reader');
   return { login: login.username, purpose, created: !existing };
@@ -157,19 +162,19 @@ async function ensureLogin(
  * create partitions in public, and the groups' default privileges on the tables it creates.
  */
 async function grantMaintenance(client: pg.ClientBase, login: string, who: MigratingUser): Promise<void> {
-  const role = quoteIdent(login);
   // USAGE, not MEMBER: on PostgreSQL 16 and later, creating a role makes its creator a member with ADMIN only.
   const { rows } = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [login]);
   // The migrating user acts as the owner through this membership (ALTER ... OWNER TO needs it too).
-  if (!rows[0]?.member) await client.query(`GRANT ${role} TO ${quoteIdent(who.user)}`);
-  await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(who.database)} TO ${role}`);
-  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${role}`);
+  if (!rows[0]?.member) await client.query(`GRANT ${quoteIdent(login)} TO ${quoteIdent(who.user)}`);
+  await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(who.database)} TO ${quoteIdent(login)}`);
+  await client.query(`GRANT USAGE, CREATE ON SCHEMA public TO ${quoteIdent(login)}`);
   const groups = await existingGroups(client);
-  const defaults = `ALTER DEFAULT PRIVILEGES FOR ROLE ${role} IN SCHEMA public GRANT`;
-  if (groups.has('perps_reader')) await client.query(`${defaults} SELECT ON TABLES TO perps_reader`);
+  const grantByDefault = (what: string) =>
+    client.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${quoteIdent(login)} IN SCHEMA public GRANT ${what}`);
+  if (groups.has('perps_reader')) await grantByDefault('SELECT ON TABLES TO perps_reader');
   if (groups.has('perps_writer')) {
-    await client.query(`${defaults} SELECT ON TABLES TO perps_writer`);
-    await client.query(`${defaults} USAGE, SELECT ON SEQUENCES TO perps_writer`);
+    await grantByDefault('SELECT ON TABLES TO perps_writer');
+    await grantByDefault('USAGE, SELECT ON SEQUENCES TO perps_writer');
   }
 }
 
@@ -197,8 +202,9 @@ async function joinGroup(client: pg.ClientBase, login: string, group: string): P
 function loginError(error: unknown, client: pg.ClientBase, who: MigratingUser, reportSoFar: () => unknown): unknown {
   if (isConnectionFailure(error)) return connectionLostError('migrate', client, error, reportSoFar());
   if (sqlState(error) === SQLSTATE.insufficientPrivilege) {
+    const statement = `GRANT perps_reader TO ${quoteIdent(who.user)} WITH ADMIN OPTION`;
     return new InsufficientPrivilegeError(
-      `migrate: user ${who.user} may not set up the function logins (${errorMessage(error)}); on PostgreSQL 16 and later it needs ADMIN OPTION on the roles it grants: have an administrator run GRANT perps_reader TO ${quoteIdent(who.user)} WITH ADMIN OPTION (see docs/deploy.md, Logins and their secrets)`,
+      `migrate: user ${who.user} may not set up the function logins (${errorMessage(error)}); on PostgreSQL 16 and later it needs ADMIN OPTION on the roles it grants: have an administrator run ${statement} (see docs/deploy.md, Logins and their secrets)`,
       { cause: error, report: reportSoFar() },
     );
   }
@@ -214,7 +220,7 @@ function loginError(error: unknown, client: pg.ClientBase, who: MigratingUser, r
 
 /** Tables (partitioned ones and partitions included) and free-standing sequences of public that the migrating user owns. */
 const OWNED_BY_ME_SQL = `
-SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'public' AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
    AND (c.relkind IN ('r', 'p')
@@ -222,18 +228,20 @@ SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' E
                                              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))
  ORDER BY c.relname`;
 
+const ALTER_OWNER = { table: 'ALTER TABLE', sequence: 'ALTER SEQUENCE' } as const;
+
 /**
  * Hands each object to the maintenance login in its own transaction (its indexes and column
  * sequences move with a table), so no insert waits longer than the lock timeout; one that
  * cannot be had is left for the next migrate, and the run fails naming it.
  */
 async function moveOwnership(client: pg.ClientBase, ctx: OperationContext, login: string, reportSoFar: () => unknown): Promise<number> {
-  const { rows } = await client.query<{ name: string; kind: string }>(OWNED_BY_ME_SQL);
+  const { rows } = await client.query<{ name: string; kind: 'table' | 'sequence' }>(OWNED_BY_ME_SQL);
   const failed: string[] = [];
   for (const { name, kind } of rows) {
     try {
       await runWithLockTimeout(client, `ownership of ${name}`, ctx.settings, ctx.log, () =>
-        client.query(`ALTER ${kind} public.${quoteIdent(name)} OWNER TO ${quoteIdent(login)}`),
+        client.query(`${ALTER_OWNER[kind]} public.${quoteIdent(name)} OWNER TO ${quoteIdent(login)}`),
       );
     } catch (error) {
       if (isConnectionFailure(error)) throw connectionLostError('migrate', client, error, reportSoFar());

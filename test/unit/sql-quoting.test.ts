@@ -62,6 +62,7 @@ const VETTED: Record<string, Record<string, string>> = {
     database: 'quoteIdent(who.database) (advice text, never run)',
     'excess.statement': 'a REVOKE statement built from quoteIdent names (advice text, never run)',
   },
+  'functions/core/logins.ts': { what: 'one of three constant privilege clauses (grantByDefault)' },
   'functions/core/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
   'functions/core/last-hour.ts': { rel: 'quoteIdent(table)' },
   'functions/core/exchanges.ts': { rel: 'quoteIdent(table)', range: 'one of two constant ts conditions', ids: 'a constant $n parameter' },
