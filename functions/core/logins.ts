@@ -53,11 +53,11 @@ export async function ensureLogins(
   logins: ManagedLogins,
   reportSoFar: () => unknown,
 ): Promise<LoginsOutcome> {
-  const entries = checkLogins(logins);
-  const who = await readMigratingUser(client);
+  const { entries, who } = await checkManagedLogins(client, logins);
   if (!who.mayCreateRoles) {
     throw new InsufficientPrivilegeError(
       `migrate: making the logins ${entries.map(([, l]) => l.username).join(', ')} needs CREATEROLE, and user ${who.user} lacks it: run migrate as the RDS master user (or another CREATEROLE user), or unset DB_MAINTENANCE_SECRET_ARN and DB_STATS_SECRET_ARN`,
+      { report: reportSoFar() },
     );
   }
   const outcomes: LoginOutcome[] = [];
@@ -73,6 +73,22 @@ export async function ensureLogins(
   const moved = maintenance ? await moveOwnership(client, ctx, maintenance.username, reportSoFar) : 0;
   ctx.log.info('logins in step with their secrets', { logins: outcomes, ownershipMoved: moved });
   return { logins: outcomes, ownership_moved: moved };
+}
+
+/** Refuses (InputError) logins that cannot be made as asked; migrate calls it before applying anything. */
+export async function checkManagedLogins(
+  client: pg.ClientBase,
+  logins: ManagedLogins,
+): Promise<{ entries: Array<[LoginPurpose, LoginCredentials]>; who: MigratingUser }> {
+  const entries = checkLogins(logins);
+  const who = await readMigratingUser(client);
+  const own = entries.find(([, login]) => login.username === who.user);
+  if (own) {
+    throw new InputError(
+      `the ${own[0]} login's secret ${own[1].source} names ${who.user}, the user migrate runs as: a function login must be a login of its own`,
+    );
+  }
+  return { entries, who };
 }
 
 /** Every problem with the credentials at once, before anything changes. */

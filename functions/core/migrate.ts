@@ -8,7 +8,7 @@ import { isConnectionFailure, sqlState } from './db/sql-errors';
 import { assertTimeForStep } from './deadline';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
 import { LockTimeoutError, MigrationError } from './errors';
-import { ensureLogins, type LoginOutcome } from './logins';
+import { checkManagedLogins, ensureLogins, type LoginOutcome } from './logins';
 import { grantGroupRoles, type RoleGrant, type RoleRevoke } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
@@ -76,6 +76,8 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
+    // Logins that cannot be made as their secrets ask are refused before anything is applied.
+    if (ctx.logins) await checkManagedLogins(client, ctx.logins);
     const report: MigrateReport = {
       operation: 'migrate',
       database,

@@ -230,6 +230,18 @@ describe('function logins, each bundle as its own login', () => {
     expect((await run('vacuum', 'maintenance', {})).error).toBeUndefined();
   });
 
+  it('refuses a login secret that names the master user (its password would be changed behind its secret), before applying anything', async () => {
+    const tampered = ARN('perps-tampered');
+    endpoint.put(tampered, rdsSecret(master.role, 'not-the-master-password'));
+    registerSecret('not-the-master-password', 'a tampered secret password');
+    const refused = await run('migrate', 'master', {}, { DB_MAINTENANCE_SECRET_ARN: SECRETS.maintenance, DB_STATS_SECRET_ARN: tampered });
+    expect(refused.error?.name).toBe('InputError');
+    expect(refused.error?.message).toBe(
+      `the stats login's secret ${tampered} names ${master.role}, the user migrate runs as: a function login must be a login of its own`,
+    );
+    expect((await run('migrate', 'master', {})).error).toBeUndefined();
+  });
+
   it('a later migrate keeps the rotated passwords and takes back what an older function version made as the master user', async () => {
     // A rollback's functions log in as the master user again, and create partitions as it.
     expect((await run('partitions', 'master', { daysAhead: 6 })).error).toBeUndefined();
