@@ -26,7 +26,7 @@ export interface DatabaseTarget {
 
 /** The user the generated secret holds: it owns the schema, so `migrate` can create the reader and writer roles. */
 const ADMIN_USER = 'perps_admin';
-const DATABASE_NAME = 'perps';
+export const DATABASE_NAME = 'perps';
 const POSTGRES_PORT = 5432;
 /** What creating the database server gives: its secret, and what must exist before anyone logs in. */
 interface CreatedDatabase {

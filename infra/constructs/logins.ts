@@ -4,7 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
 import type { LoginPurpose } from '../../functions/core/logins';
 import type { HandlerOperation } from '../bundling';
-import type { NewDatabase } from './database';
+import { DATABASE_NAME, type NewDatabase } from './database';
 import { createLogGroup } from './log-groups';
 
 /** Which login each function logs in as: only migrate uses the master secret (its rotation aside). */
@@ -22,7 +22,6 @@ export const FUNCTION_LOGINS: Record<HandlerOperation, 'master' | LoginPurpose> 
 export const LOGIN_NAMES: Record<LoginPurpose, string> = { maintenance: 'perps_maintenance', stats: 'perps_stats' };
 
 const PURPOSES = Object.keys(LOGIN_NAMES) as LoginPurpose[];
-const DATABASE_NAME = 'perps';
 const capitalized = (purpose: LoginPurpose) => `${purpose[0]?.toUpperCase()}${purpose.slice(1)}`;
 
 /**
