@@ -10,6 +10,7 @@ import { DeletionProtection } from './constructs/deletion-protection';
 import { DeployMigrations } from './constructs/deploy-trigger';
 import { HandlerFunctions } from './constructs/functions';
 import { keepProviderLogs } from './constructs/log-groups';
+import { DatabaseLogins, FUNCTION_LOGINS } from './constructs/logins';
 import { MaintenanceSchedules } from './constructs/schedules';
 import { STACK_OUTPUTS } from './stack-contract';
 
@@ -34,6 +35,8 @@ export class PerpsStatsDbStack extends Stack {
   readonly archive: Archive | undefined;
   /** A new database's deletion protection, turned on last; undefined for `existing` or `-c deletionProtection=false`. */
   readonly deletionProtection: DeletionProtection | undefined;
+  /** The function logins' secrets (a new database); undefined for `existing`, whose one secret every function uses. */
+  readonly logins: DatabaseLogins | undefined;
 
   constructor(scope: Construct, id: string, props: PerpsStatsDbStackProps) {
     super(scope, id, props);
@@ -43,13 +46,21 @@ export class PerpsStatsDbStack extends Stack {
     this.archive = config.archive
       ? new Archive(this, 'Archive', { config: config.archive, database, endpoint: archiveEndpoint(config) })
       : undefined;
-    this.handlers = new HandlerFunctions(this, 'Functions', { database, config, archive: this.archive, assetDir: props.assetDir });
+    this.logins = database instanceof NewDatabase ? new DatabaseLogins(this, 'Logins', { database }) : undefined;
+    this.handlers = new HandlerFunctions(this, 'Functions', {
+      database,
+      config,
+      archive: this.archive,
+      logins: this.logins,
+      assetDir: props.assetDir,
+    });
     const { functions } = this.handlers;
     this.deployMigrations = new DeployMigrations(this, 'DeployMigrations', {
       migrate: functions.migrate,
       partitions: functions.partitions,
-      after: [database, this.handlers.securityGroup],
+      after: [database, this.handlers.securityGroup, ...(this.logins?.attachments ?? [])],
     });
+    if (this.logins) this.switchToLoginsAfter(this.logins);
     this.schedules = new MaintenanceSchedules(this, 'Schedules', { config, functions, after: [this.deployMigrations] });
     this.alarms = new MaintenanceAlarms(this, 'Alarms', {
       config,
@@ -84,6 +95,22 @@ export class PerpsStatsDbStack extends Stack {
 
     // Last: every function CDK adds on its own exists by now.
     keepProviderLogs(this);
+  }
+
+  /**
+   * The functions that log in as a login migrate makes are created or updated only after the
+   * migrate trigger ran: on an existing stack they keep the master secret until their login
+   * exists. Not partitions: the trigger provider is one for both triggers, and its role names the
+   * invoker, which names partitions' version, so that order would be a cycle; its scheduled run
+   * (at :45) meeting the minute between its update and the trigger fails and is retried by
+   * Lambda. The logins' rotation starts after the trigger too.
+   */
+  private switchToLoginsAfter(logins: DatabaseLogins): void {
+    for (const operation of HANDLER_OPERATIONS) {
+      if (FUNCTION_LOGINS[operation] === 'master' || operation === 'partitions') continue;
+      this.handlers.functions[operation].node.addDependency(this.deployMigrations.migrate);
+    }
+    logins.rotateAfter(this.deployMigrations.migrate);
   }
 }
 

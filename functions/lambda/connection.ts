@@ -7,6 +7,7 @@ import { DEFAULT_CONNECTION_SETTINGS, databaseUrlText, parseDatabaseUrl } from '
 import { connectionFailure, SQLSTATE, sqlState } from '../shared/db/sql-errors';
 import { PerpsDbError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import type { ManagedLogins } from '../shared/logins';
 import { type DatabaseSecretSource, type SecretInternal, secretUrl } from './database-secret';
 import type { HandlerEnvironment, SslMode } from './environment';
 import { defaultSslMode, sslOptions } from './tls';
@@ -19,7 +20,7 @@ export interface DatabaseConnection {
 }
 
 /** The Lambda context, plus what the middlewares put there for the invocation: the validated payload and the connection. */
-export type HandlerContext = Context & { payload?: Record<string, unknown>; database?: DatabaseConnection };
+export type HandlerContext = Context & { payload?: Record<string, unknown>; database?: DatabaseConnection; logins?: ManagedLogins };
 /** request.internal: the secret middleware's value, when the handler reads a secret. */
 export type HandlerInternal = SecretInternal;
 type HandlerRequest = Request<unknown, unknown, Error, HandlerContext, HandlerInternal>;

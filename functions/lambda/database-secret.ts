@@ -41,7 +41,7 @@ export function secretUrl(secret: DatabaseSecret): string {
 }
 
 /** Secrets Manager calls must end in bounded time: an unreachable endpoint fails the run within seconds. */
-const SECRETS_CLIENT_OPTIONS = {
+export const SECRETS_CLIENT_OPTIONS = {
   maxAttempts: 2,
   requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
 };
@@ -106,7 +106,7 @@ export function databaseSecretSource(secretArn: string): DatabaseSecretSource {
 }
 
 /** The SDK's error names say what went wrong (ResourceNotFoundException, AccessDeniedException, ...). */
-function describeAwsError(error: unknown): string {
+export function describeAwsError(error: unknown): string {
   const causes = (error as { cause?: { data?: unknown[] } })?.cause?.data ?? [error];
   return causes.map((cause) => (cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause))).join('; ');
 }

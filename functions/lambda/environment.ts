@@ -3,6 +3,7 @@ import { OPERATION_IDS, OPERATIONS, type OperationId } from '../operations/regis
 import { ARCHIVE_VARIABLES, DEFAULT_ARCHIVE_PREFIX } from '../shared/archive/layout';
 import type { ArchiveSettings } from '../shared/archive/store';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../shared/db/settings';
+import type { LoginPurpose } from '../shared/logins';
 import { metricsNamespaceSchema } from '../shared/metric-names';
 import { numberOrText, parseOrThrow } from '../shared/parse';
 import type { DefaultValues } from './event';
@@ -30,6 +31,8 @@ export interface HandlerEnvironment {
   defaults: Partial<Record<OperationId, DefaultValues>>;
   /** Where archives go (ARCHIVE_*); neither bucket nor directory: archiving is not configured. */
   archive: ArchiveSettings;
+  /** The secrets of the function logins migrate makes (the stack sets them on migrate only); none: no logins. */
+  loginSecrets: Partial<Record<LoginPurpose, string>>;
 }
 
 /** PostgreSQL's timeouts and Node's timers both stop at 2^31 - 1 ms; beyond it a value is refused late or silently cut to 1 ms. */
@@ -53,6 +56,8 @@ const DEFAULT_VARIABLES = Object.fromEntries(
 const environmentSchema = z.object({
   DATABASE_URL: z.string().optional(),
   DB_SECRET_ARN: z.string().startsWith('arn:', { error: 'must be a secret ARN (arn:aws:secretsmanager:...)' }).optional(),
+  DB_MAINTENANCE_SECRET_ARN: z.string().startsWith('arn:', { error: 'must be a secret ARN (arn:aws:secretsmanager:...)' }).optional(),
+  DB_STATS_SECRET_ARN: z.string().startsWith('arn:', { error: 'must be a secret ARN (arn:aws:secretsmanager:...)' }).optional(),
   DB_SSL: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(', ')}` }).optional(),
   DB_SSL_CA_FILE: z.string().optional(),
   DB_CONNECT_TIMEOUT_MS: whole(1, MAX_MS, 'milliseconds').default(DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs),
@@ -118,6 +123,10 @@ export function parseHandlerEnvironment(env: Record<string, string | undefined>)
       prefix: e[ARCHIVE_VARIABLES.prefix],
       endpointUrl: e[ARCHIVE_VARIABLES.endpointUrl],
       directory: e[ARCHIVE_VARIABLES.directory],
+    },
+    loginSecrets: {
+      ...(e.DB_MAINTENANCE_SECRET_ARN ? { maintenance: e.DB_MAINTENANCE_SECRET_ARN } : {}),
+      ...(e.DB_STATS_SECRET_ARN ? { stats: e.DB_STATS_SECRET_ARN } : {}),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import middy, { type MiddyfiedHandler } from '@middy/core';
+import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import type { Operation, OperationReport } from '../operations/registry';
 import type { OperationContext } from '../shared/context';
 import { assertPrivileges, toPrivilegeError } from '../shared/db/privileges';
@@ -10,6 +10,7 @@ import { databaseConnection, type HandlerContext, type HandlerInternal } from '.
 import { databaseSecretSource } from './database-secret';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
 import { validatePayload } from './event';
+import { loginSecretsSource } from './login-secrets';
 import { createLambdaMetrics, handlerLogger } from './observability';
 import { recordOutcome } from './outcome';
 
@@ -73,6 +74,7 @@ export function createOperationHandler(operation: Operation, options: OperationH
     },
   });
   if (secret) handler.use(secret.middleware);
+  for (const middleware of loginSecretsChain(operation, parsed)) handler.use(middleware);
   handler.use(connection).handler(async (_event, context) => {
     const { payload, database } = context;
     if (!payload || !database) throw new Error('the payload and connection middlewares did not run');
@@ -84,6 +86,7 @@ export function createOperationHandler(operation: Operation, options: OperationH
       archive: environment().archive,
       progress: options.progress,
       timeLeftMs: () => context.getRemainingTimeInMillis(),
+      logins: context.logins,
     };
     const needs = operation.runsAs ?? 'owner';
     await assertPrivileges(database.pool, operation.id, needs);
@@ -94,4 +97,18 @@ export function createOperationHandler(operation: Operation, options: OperationH
     }
   });
   return Object.assign(handler, { close: connection.close });
+}
+
+type HandlerMiddleware = MiddlewareObj<unknown, OperationReport, Error, HandlerContext, HandlerInternal>;
+
+/** migrate's login secrets, when the environment names them: fetched, checked, and put on the context. */
+function loginSecretsChain(operation: Operation, environment: HandlerEnvironment | undefined): HandlerMiddleware[] {
+  if (operation.id !== 'migrate' || !environment || Object.keys(environment.loginSecrets).length === 0) return [];
+  const source = loginSecretsSource(environment.loginSecrets);
+  const readLogins: HandlerMiddleware = {
+    before: async (request) => {
+      request.context.logins = await source.read(request as never);
+    },
+  };
+  return [source.middleware as unknown as HandlerMiddleware, readLogins];
 }

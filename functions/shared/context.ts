@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ArchiveSettings } from './archive/store';
 import type { MaintenanceSettings } from './db/settings';
 import type { Logger, ProgressReporter } from './log';
+import type { ManagedLogins } from './logins';
 
 /** What every operation is given by its entry point: the database, a clock and a logger. */
 export interface OperationContext {
@@ -18,6 +19,8 @@ export interface OperationContext {
   timeLeftMs?: () => number;
   /** Where archives are written and read (ARCHIVE_*): archive, restore and prune use it. */
   archive?: ArchiveSettings;
+  /** The function logins migrate makes from their secrets (AWS: DB_MAINTENANCE_SECRET_ARN, DB_STATS_SECRET_ARN); absent: none. */
+  logins?: ManagedLogins;
 }
 
 export function errorMessage(error: unknown): string {

@@ -26,7 +26,7 @@ export interface DatabaseTarget {
 
 /** The user the generated secret holds: it owns the schema, so `migrate` can create the reader and writer roles. */
 const ADMIN_USER = 'perps_admin';
-const DATABASE_NAME = 'perps';
+export const DATABASE_NAME = 'perps';
 const POSTGRES_PORT = 5432;
 /** What creating the database server gives: its secret, and what must exist before anyone logs in. */
 interface CreatedDatabase {
@@ -53,6 +53,8 @@ export class NewDatabase extends Construct implements DatabaseTarget {
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
   /** The instance or cluster, for the DeletionProtection construct the stack adds last. */
   readonly server: ProtectedServer;
+  /** The group of the rotation functions: allowed into the database and to the Secrets Manager endpoint. */
+  readonly rotationSecurityGroup: ec2.SecurityGroup;
   private readonly securityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, config: NewDatabaseConfig) {
@@ -78,6 +80,12 @@ export class NewDatabase extends Construct implements DatabaseTarget {
       deletionProtection: config.deletionProtection ? undefined : false,
       port: POSTGRES_PORT,
     };
+    this.rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: this.vpc,
+      description: 'perps-stats-db secret rotation function',
+      allowAllOutbound: false,
+    });
+    this.allowFrom(this.rotationSecurityGroup);
     const created = config.kind === 'aurora' ? this.createAuroraCluster(config, common) : this.createInstance(config, common);
     if (!created.secret) throw new Error('the database was created without its secret');
     this.secret = created.secret;
@@ -167,27 +175,26 @@ export class NewDatabase extends Construct implements DatabaseTarget {
    * log group can be the stack's, with a retention.
    */
   private addRotation(secret: secretsmanager.ISecret, servers: IDependable[]): void {
-    const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
-      vpc: this.vpc,
-      description: 'perps-stats-db secret rotation function',
-      allowAllOutbound: false,
-    });
-    this.allowFrom(rotationSecurityGroup);
     const functionName = `${Stack.of(this).stackName}-secret-rotation`;
     const logGroup = createLogGroup(this, 'RotationLogs', `/aws/lambda/${functionName}`);
     const schedule = secret.addRotationSchedule('Rotation', {
-      hostedRotation: secretsmanager.HostedRotation.postgreSqlSingleUser({
-        functionName,
-        vpc: this.vpc,
-        vpcSubnets: this.subnets,
-        securityGroups: [rotationSecurityGroup],
-      }),
+      hostedRotation: this.singleUserRotation(functionName),
       automaticallyAfter: Duration.days(30),
       // A rotation started by the deploy itself would race the migrate trigger's login.
       rotateImmediatelyOnUpdate: false,
     });
     // The security groups' subtrees hold their ingress and egress rules.
-    schedule.node.addDependency(...servers, this.securityGroup, rotationSecurityGroup, this.secretsManagerEndpoint, logGroup);
+    schedule.node.addDependency(...servers, this.securityGroup, this.rotationSecurityGroup, this.secretsManagerEndpoint, logGroup);
+  }
+
+  /** A hosted single-user rotation function named `functionName`, in the isolated subnets, in the rotation group. */
+  singleUserRotation(functionName: string): secretsmanager.HostedRotation {
+    return secretsmanager.HostedRotation.postgreSqlSingleUser({
+      functionName,
+      vpc: this.vpc,
+      vpcSubnets: this.subnets,
+      securityGroups: [this.rotationSecurityGroup],
+    });
   }
 }
 

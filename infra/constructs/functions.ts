@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ARCHIVE_VARIABLES } from '../../functions/shared/archive/layout';
@@ -12,6 +13,7 @@ import { constructIdOf } from '../stack-contract';
 import { type Archive, type ArchiveAccess, allowArchiveTraffic } from './archive';
 import type { DatabaseTarget } from './database';
 import { createLogGroup } from './log-groups';
+import { type DatabaseLogins, FUNCTION_LOGINS } from './logins';
 
 /** How each function runs: sized to its work and to how its failures are best retried. */
 interface FunctionSettings {
@@ -119,6 +121,8 @@ export interface HandlerFunctionsProps {
   readonly config: StackConfig;
   /** The archive, when archiving is on: its bucket and prefix go to the functions in ARCHIVE_ACCESS. */
   readonly archive?: Archive;
+  /** The function logins' secrets (a new database): each function then reads only its own login's (FUNCTION_LOGINS). */
+  readonly logins?: DatabaseLogins;
   /** Where each function's code comes from: by default the handler bundle `dist/<op>/` that `buildHandlers()` writes. */
   readonly assetDir?: (operation: HandlerOperation) => string;
 }
@@ -126,7 +130,8 @@ export interface HandlerFunctionsProps {
 /**
  * The handlers, one per operation, as Lambda functions (Node.js 24, arm64) in the database's VPC, one shared
  * security group allowed into the database, each with its log group, and asynchronous failures
- * (after the retries) sent to one encrypted queue. Each may read the one database secret.
+ * (after the retries) sent to one encrypted queue. Each may read its login's secret (migrate:
+ * the master secret and, to make the logins, theirs); without logins, the one database secret.
  */
 export class HandlerFunctions extends Construct {
   readonly functions: Record<HandlerOperation, lambda.Function>;
@@ -177,13 +182,16 @@ export class HandlerFunctions extends Construct {
             maxEventAge: settings.maxEventAge,
             onFailure: new SqsDestination(this.failureQueue),
           },
-          environment: handlerEnvironment(operation, config, database.secret.secretArn, archiveEnvironment),
+          environment: {
+            ...handlerEnvironment(operation, config, loginSecretOf(operation, database, props.logins).secretArn, archiveEnvironment),
+            ...loginSecretsEnvironment(operation, props.logins),
+          },
           vpc: database.vpc,
           vpcSubnets: database.subnets,
           securityGroups: [this.securityGroup],
           logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
         });
-        grantSecretRead(fn, database);
+        grantSecretRead(fn, secretsOf(operation, database, props.logins), database);
         const archiveAccess = ARCHIVE_ACCESS[operation];
         if (props.archive && archiveAccess) props.archive.grant(fn, archiveAccess);
         acknowledgeManagedPolicies(fn, true);
@@ -234,11 +242,35 @@ export function createEncryptedQueue(scope: Construct, id: string): sqs.Queue {
 }
 
 /**
- * GetSecretValue on the one secret (the handlers call nothing else), and Decrypt on its
- * customer managed key when it has one, only through Secrets Manager.
+ * The secrets a function reads, its own login's first: with logins, migrate reads the master
+ * secret and the logins' (it makes the logins from them), every other function its login's only.
  */
-function grantSecretRead(fn: lambda.Function, database: DatabaseTarget): void {
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [database.secret.secretArn] }));
+function secretsOf(operation: HandlerOperation, database: DatabaseTarget, logins: DatabaseLogins | undefined): secretsmanager.ISecret[] {
+  if (!logins) return [database.secret];
+  const login = FUNCTION_LOGINS[operation];
+  return login === 'master' ? [database.secret, logins.secrets.maintenance, logins.secrets.stats] : [logins.secrets[login]];
+}
+
+/** The secret of the login a function logs in as (DB_SECRET_ARN). */
+function loginSecretOf(operation: HandlerOperation, database: DatabaseTarget, logins: DatabaseLogins | undefined): secretsmanager.ISecret {
+  const login = FUNCTION_LOGINS[operation];
+  return logins && login !== 'master' ? logins.secrets[login] : database.secret;
+}
+
+/** migrate's DB_MAINTENANCE_SECRET_ARN and DB_STATS_SECRET_ARN: the logins it makes. */
+function loginSecretsEnvironment(operation: HandlerOperation, logins: DatabaseLogins | undefined): Record<string, string> {
+  if (!logins || FUNCTION_LOGINS[operation] !== 'master') return {};
+  return { DB_MAINTENANCE_SECRET_ARN: logins.secrets.maintenance.secretArn, DB_STATS_SECRET_ARN: logins.secrets.stats.secretArn };
+}
+
+/**
+ * GetSecretValue on the function's secrets (the handlers call nothing else), and Decrypt on the
+ * database secret's customer managed key when it has one, only through Secrets Manager.
+ */
+function grantSecretRead(fn: lambda.Function, secrets: secretsmanager.ISecret[], database: DatabaseTarget): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.map((secret) => secret.secretArn) }),
+  );
   if (database.secretKey) {
     fn.addToRolePolicy(
       new iam.PolicyStatement({

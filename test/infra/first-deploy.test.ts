@@ -107,10 +107,13 @@ describe('3. nothing runs before the migrations, and stats-missing stays quiet o
   });
 });
 
-describe('4. the rotation schedule, whose first test logs in, waits for the database', () => {
+describe('4. each rotation schedule (the master secret and the two login secrets), whose first test logs in, waits for the database', () => {
+  /** What every schedule is created after: the master's, and the logins' (after the migrate trigger, itself after the database). */
   const rotationDependencies = (synthesized: Synthesized) => {
-    const rotation = only(idsOfType(synthesized.template, 'AWS::SecretsManager::RotationSchedule'));
-    return [...createdBefore(synthesized.template, rotation)];
+    const rotations = idsOfType(synthesized.template, 'AWS::SecretsManager::RotationSchedule');
+    expect(rotations).toHaveLength(3);
+    const before = rotations.map((rotation) => new Set(createdBefore(synthesized.template, rotation)));
+    return [...(before[0] ?? [])].filter((id) => before.every((set) => set.has(id)));
   };
   /** The security-group rules that let the rotation function out to, and into, the database and the endpoint. */
   const rotationRules = (synthesized: Synthesized) => {
@@ -170,15 +173,22 @@ describe('5. every log group expires', () => {
   it.each([
     ['rds', rds],
     ['aurora', aurora],
-  ] as const)('names the hosted rotation function, and creates its log group, kept 30 days, before it (%s)', (_name, synthesized) => {
-    const [id, rotation] = only(Object.entries(resourcesOf(synthesized, 'AWS::SecretsManager::RotationSchedule')));
-    const functionName = (rotation.Properties.HostedRotationLambda as { RotationLambdaName?: string }).RotationLambdaName;
-    expect(functionName).toBe('PerpsStatsDb-secret-rotation');
-    const [logGroup] = Object.entries(resourcesOf(synthesized, 'AWS::Logs::LogGroup')).filter(
-      ([, group]) => group.Properties.LogGroupName === `/aws/lambda/${functionName}`,
+  ] as const)('names each hosted rotation function, and creates its log group, kept 30 days, before it (%s)', (_name, synthesized) => {
+    const rotations = Object.entries(resourcesOf(synthesized, 'AWS::SecretsManager::RotationSchedule'));
+    const names = rotations.map(
+      ([, rotation]) => (rotation.Properties.HostedRotationLambda as { RotationLambdaName?: string }).RotationLambdaName,
     );
-    expect(logGroup?.[1].Properties.RetentionInDays).toBe(30);
-    expect([...createdBefore(synthesized.template, id)]).toContain(logGroup?.[0]);
+    expect(names.sort()).toEqual(['PerpsStatsDb-maintenance-rotation', 'PerpsStatsDb-secret-rotation', 'PerpsStatsDb-stats-rotation']);
+    for (const [id, rotation] of rotations) {
+      const functionName = (rotation.Properties.HostedRotationLambda as { RotationLambdaName?: string }).RotationLambdaName;
+      const logGroup = only(
+        Object.entries(resourcesOf(synthesized, 'AWS::Logs::LogGroup')).filter(
+          ([, group]) => group.Properties.LogGroupName === `/aws/lambda/${functionName}`,
+        ),
+      );
+      expect(logGroup[1].Properties.RetentionInDays).toBe(30);
+      expect([...createdBefore(synthesized.template, id)]).toContain(logGroup[0]);
+    }
   });
 });
 

@@ -20,6 +20,8 @@ const fnId = (operation: (typeof HANDLER_OPERATIONS)[number]) => logicalId(stack
 const fnProps = (operation: (typeof HANDLER_OPERATIONS)[number]) =>
   (resources('AWS::Lambda::Function')[fnId(operation)] as Resource).Properties;
 const secretRef = { Ref: logicalId(stack.database.secret) };
+const maintenanceSecretRef = { Ref: logicalId(stack.logins?.secrets.maintenance) };
+const statsSecretRef = { Ref: logicalId(stack.logins?.secrets.stats) };
 
 describe('functions', () => {
   // The archive's functions hold a Parquet row group and its rows: 1024 MB, and with it about 0.6 vCPU.
@@ -43,9 +45,10 @@ describe('functions', () => {
     }
   });
 
-  it('gives each function its environment: the secret, the namespace and its own payload defaults, no TLS override', () => {
-    const common = { DB_SECRET_ARN: secretRef, METRICS_NAMESPACE: 'PerpsStats' };
-    expect(fnProps('migrate').Environment).toEqual({ Variables: common });
+  it("gives each function its environment: its login's secret, the namespace and its own payload defaults, no TLS override", () => {
+    const logins = { DB_MAINTENANCE_SECRET_ARN: maintenanceSecretRef, DB_STATS_SECRET_ARN: statsSecretRef };
+    expect(fnProps('migrate').Environment).toEqual({ Variables: { DB_SECRET_ARN: secretRef, METRICS_NAMESPACE: 'PerpsStats', ...logins } });
+    const common = { DB_SECRET_ARN: maintenanceSecretRef, METRICS_NAMESPACE: 'PerpsStats' };
     expect(fnProps('partitions').Environment).toEqual({ Variables: { ...common, PARTITIONS_DAYS_AHEAD: '7' } });
     // Archiving is on by default: prune refuses to drop a day the archive has not verified.
     const archive = { ARCHIVE_BUCKET: { Ref: logicalId(stack.archive?.bucket) }, ARCHIVE_PREFIX: 'perps-archive' };
@@ -54,7 +57,12 @@ describe('functions', () => {
     });
     // 500 GiB: the RDS instance's storage autoscaling ceiling.
     expect(fnProps('stats').Environment).toEqual({
-      Variables: { ...common, DB_STATEMENT_TIMEOUT_MS: '50000', DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3) },
+      Variables: {
+        ...common,
+        DB_SECRET_ARN: statsSecretRef,
+        DB_STATEMENT_TIMEOUT_MS: '50000',
+        DB_STORAGE_LIMIT_BYTES: String(500 * 1024 ** 3),
+      },
     });
     expect(fnProps('vacuum').Environment).toEqual({ Variables: common });
   });
@@ -103,14 +111,18 @@ describe('functions', () => {
     }
   });
 
-  it('lets each function read the one secret and nothing else of Secrets Manager; the scheduler role names the functions exactly', () => {
+  it("lets each function read its login's secret and nothing else of Secrets Manager; the scheduler role names the functions exactly", () => {
     const statements = Object.values(resources('AWS::IAM::Policy')).flatMap(
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
     );
     const secretStatements = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
     expect(secretStatements).toHaveLength(HANDLER_OPERATIONS.length);
-    for (const statement of secretStatements)
-      expect(statement).toEqual({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretRef });
+    // Which function reads which secret: test/infra/logins.test.ts.
+    const readable = [secretRef, maintenanceSecretRef, statsSecretRef, [secretRef, maintenanceSecretRef, statsSecretRef]];
+    for (const statement of secretStatements) {
+      expect(statement).toMatchObject({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow' });
+      expect(readable).toContainEqual(statement.Resource);
+    }
     // No statement of ours names a wildcard resource.
     expect(JSON.stringify(statements)).not.toMatch(/"Resource":"\*"|:\*"/);
     const schedulerRole = Object.values(resources('AWS::IAM::Role')).find((role) =>

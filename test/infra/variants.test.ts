@@ -42,7 +42,12 @@ describe('aurora database', () => {
       Parameters: { 'rds.force_ssl': '1' },
     });
     aurora.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', Engine: 'aurora-postgresql' });
-    aurora.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    // The master secret's, and the maintenance and stats logins' (test/infra/logins.test.ts).
+    aurora.template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    const attached = aurora.template.findResources('AWS::SecretsManager::SecretTargetAttachment', {
+      Properties: { TargetType: 'AWS::RDS::DBCluster' },
+    });
+    expect(Object.keys(attached)).toHaveLength(3);
   });
 
   it('passes the context options on: namespace, days ahead, row retention, e-mail, no data-age alarm', () => {

@@ -20,7 +20,7 @@ import { type SdkSecretsEndpoint, useSecretsEndpoint } from '../support/secrets-
  */
 const EXPECTED_ROWS: Record<string, number> = {
   CLI: 156,
-  'Lambda migrate': 2,
+  'Lambda migrate': 4,
   'Lambda partitions': 26,
   'Lambda prune': 38,
   'Lambda stats': 24,

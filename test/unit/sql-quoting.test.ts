@@ -62,6 +62,7 @@ const VETTED: Record<string, Record<string, string>> = {
     database: 'quoteIdent(who.database) (advice text, never run)',
     'excess.statement': 'a REVOKE statement built from quoteIdent names (advice text, never run)',
   },
+  'functions/operations/migrate/logins.ts': { what: 'one of three constant privilege clauses (grantByDefault)' },
   'functions/operations/prune/prune-drops.ts': { "probes.join(', ')": 'scalar subqueries over quoteIdent(relation)' },
   'functions/operations/stats/last-hour.ts': { rel: 'quoteIdent(table)' },
   'functions/operations/stats/exchanges.ts': {

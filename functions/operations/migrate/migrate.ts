@@ -8,6 +8,7 @@ import { isConnectionFailure, sqlState } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
 import { LockTimeoutError, MigrationError } from '../../shared/errors';
 import { EMBEDDED_MIGRATIONS } from './embedded-migrations';
+import { checkManagedLogins, ensureLogins, type LoginOutcome } from './logins';
 import { grantGroupRoles, type RoleGrant, type RoleRevoke } from './role-grants';
 
 /** A migration as shipped: file name and SQL text. */
@@ -41,6 +42,10 @@ export interface MigrateReport {
    * nothing is applied or granted, and a notice names them. 0 normally.
    */
   ahead_by: number;
+  /** With login secrets configured only: the function logins this run made or brought in step (see logins.ts). */
+  logins?: LoginOutcome[];
+  /** With login secrets configured only: objects handed to the maintenance login by this run. */
+  ownership_moved?: number;
 }
 
 export interface MigrateInput {
@@ -71,6 +76,8 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
   const migrations = [...(input.migrations ?? EMBEDDED_MIGRATIONS)].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return withClient(ctx.pool, async (client) => {
     const database = await currentDatabase(client);
+    // Logins that cannot be made as their secrets ask are refused before anything is applied.
+    if (ctx.logins) await checkManagedLogins(client, ctx.logins);
     const report: MigrateReport = {
       operation: 'migrate',
       database,
@@ -148,6 +155,9 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
           ctx.log.info('migration applied', { migration: migration.name, durationMs: duration });
         }
         const reportSoFar = () => report;
+        // Before the grants: they then cover what the maintenance login owns, through its membership.
+        if (ctx.logins && Object.keys(ctx.logins).length > 0)
+          Object.assign(report, await ensureLogins(client, ctx, ctx.logins, reportSoFar));
         Object.assign(report, await grantGroupRoles(client, ctx, { ledger: LEDGER_TABLE, notices: report.notices, reportSoFar }));
       });
     } finally {
