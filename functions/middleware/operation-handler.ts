@@ -4,7 +4,7 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { OperationContext } from '../core/context';
 import { assertPrivileges, toPrivilegeError } from '../core/db/privileges';
 import type { Logger, ProgressReporter } from '../core/log';
-import { DEFAULT_METRICS_NAMESPACE } from '../core/metric-names';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULT_METRICS_OPTIONS } from '../core/metric-names';
 import type { Operation, OperationReport } from '../core/operations';
 import { databaseConnection, type HandlerContext, type HandlerInternal } from './connection';
 import { databaseSecretSource } from './database-secret';
@@ -65,7 +65,9 @@ export function createOperationHandler(operation: Operation, options: OperationH
   const handler = middy<unknown, OperationReport, Error, HandlerContext, HandlerInternal>();
   if (powertools) handler.use(injectLambdaContext(powertools, { resetKeys: true }));
   const now = options.now ?? (() => new Date());
-  handler.use(recordOutcome(operation, log, metrics)).use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
+  handler
+    .use(recordOutcome(operation, log, metrics, () => parsed?.metricsOptions ?? DEFAULT_METRICS_OPTIONS))
+    .use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
   // Input the database has no say in is refused before connecting.
   handler.use({
     before: (request) => {
