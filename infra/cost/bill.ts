@@ -23,18 +23,21 @@ export interface Bill {
 }
 
 const DAYS_PER_MONTH = HOURS_PER_MONTH / 24;
+/** The least an Aurora Serverless v2 instance that is not paused runs at. */
+const AURORA_RUNNING_MIN_ACU = 0.5;
 const cents = (value: number) => Math.round(value * 100) / 100;
 
 /** The monthly bill of a stack's usage, with `exchanges` exchanges writing (the seeded seven by default). */
 export function billOf(usage: StackUsage, exchanges: readonly string[] = SEEDED_EXCHANGES): Bill {
   const unpriced: string[] = [];
-  const lines = [
-    ...cloudwatchLines(usage, exchanges),
-    ...otherLines(usage),
-    ...databaseLines(usage, unpriced),
-  ].map((line) => ({ ...line, monthly: cents(line.monthly) }));
+  const lines = [...cloudwatchLines(usage, exchanges), ...otherLines(usage), ...databaseLines(usage, unpriced)].map((line) => ({
+    ...line,
+    monthly: cents(line.monthly),
+  }));
   const sum = (group?: BillLine['group']) =>
-    cents(lines.filter((line) => (group ? line.group === group : line.group !== 'database')).reduce((total, line) => total + line.monthly, 0));
+    cents(
+      lines.filter((line) => (group ? line.group === group : line.group !== 'database')).reduce((total, line) => total + line.monthly, 0),
+    );
   return { lines, overhead: sum(), cloudwatch: sum('cloudwatch'), database: sum('database'), unpriced };
 }
 
@@ -80,10 +83,7 @@ function cloudwatchLines(usage: StackUsage, exchanges: readonly string[]): BillL
 /** Log ingestion, and storage of a month of it (the log groups keep 30 days), estimated per invocation. */
 function logLine(usage: StackUsage): BillLine {
   const { stats, other } = USAGE_ASSUMPTIONS.logBytesPerInvocation;
-  const bytes = usage.schedules.reduce(
-    (sum, s) => sum + s.times.length * DAYS_PER_MONTH * (s.operation === 'stats' ? stats : other),
-    0,
-  );
+  const bytes = usage.schedules.reduce((sum, s) => sum + s.times.length * DAYS_PER_MONTH * (s.operation === 'stats' ? stats : other), 0);
   const gb = bytes / 1024 ** 3;
   return {
     group: 'cloudwatch',
@@ -139,12 +139,19 @@ function databaseLines(usage: StackUsage, unpriced: string[]): BillLine[] {
   const { database } = usage;
   if (database.kind === 'none') return [];
   if (database.kind === 'aurora') {
+    // At 0 it would pause after 5 idle minutes at least, but stats connects every 5 minutes (and an
+    // ingester all the time): it runs, at 0.5 ACU or more.
+    const running = Math.max(database.minAcu, AURORA_RUNNING_MIN_ACU);
+    const item =
+      database.minAcu < running
+        ? 'Aurora Serverless v2, never paused: stats connects every 5 minutes'
+        : 'Aurora Serverless v2 at its minimum capacity';
     return [
       {
         group: 'database',
-        item: 'Aurora Serverless v2 at its minimum capacity',
-        quantity: `${database.minAcu} ACU (up to ${database.maxAcu})`,
-        monthly: database.minAcu * HOURS_PER_MONTH * PRICES.aurora.acuHour,
+        item: `${item} (storage and I/O by use: $${PRICES.aurora.storageGbMonth}/GB-month, $${PRICES.aurora.perMillionIo}/million I/O)`,
+        quantity: `${running} ACU (minimum ${database.minAcu}, maximum ${database.maxAcu})`,
+        monthly: running * HOURS_PER_MONTH * PRICES.aurora.acuHour,
       },
     ];
   }

@@ -59,8 +59,11 @@ export function stackUsage(template: TemplateJson): StackUsage {
       }),
     ),
     statsEnvironment:
-      (of('AWS::Lambda::Function').find((fn) => fn.Description === 'perps-stats-db stats')?.Environment as { Variables?: Record<string, unknown> })
-        ?.Variables ?? {},
+      (
+        of('AWS::Lambda::Function').find((fn) => fn.Description === 'perps-stats-db stats')?.Environment as {
+          Variables?: Record<string, unknown>;
+        }
+      )?.Variables ?? {},
     schedules: of('AWS::Scheduler::Schedule').flatMap((schedule) => {
       const operation = OURS.exec(String(schedule.Description ?? ''))?.[1];
       return operation ? [{ operation, times: cronTimes(String(schedule.ScheduleExpression)) }] : [];
