@@ -43,7 +43,10 @@ describe('the bill of the default stack', () => {
   it('prices the stats metrics from what a report publishes: 13 every hour, 16 in 4 hours a day, for 7 exchanges', () => {
     expect(line('custom metrics: stats every run')).toMatchObject({ quantity: '13 metrics, 13 metric-months', monthly: 3.9 });
     expect(line('custom metrics: stats sizes')).toMatchObject({ quantity: '16 metrics, 2.67 metric-months', monthly: 0.8 });
-    const twenty = billOf(usage, Array.from({ length: 20 }, (_, i) => `exchange${i}`));
+    const twenty = billOf(
+      usage,
+      Array.from({ length: 20 }, (_, i) => `exchange${i}`),
+    );
     expect(twenty.lines.find((l) => l.item.startsWith('custom metrics: stats every run'))?.monthly).toBe(((13 - 7 + 20) * 3) / 10);
   });
 
