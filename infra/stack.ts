@@ -60,6 +60,7 @@ export class PerpsStatsDbStack extends Stack {
       metricsNamespace: config.metricsNamespace,
       archive: config.archive !== undefined,
       dataAge: config.dataAgeAlarmSeconds !== undefined,
+      storageRunway: config.storageLimitBytes !== undefined,
     });
 
     // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and

@@ -14,6 +14,8 @@ export interface StoreDashboardProps {
   readonly archive: boolean;
   /** The data-age metrics are published (dataAgeAlarmSeconds is not off): a row of data age. */
   readonly dataAge: boolean;
+  /** Stats knows the storage limit, so it publishes the storage runway. */
+  readonly storageRunway: boolean;
 }
 
 /** CloudWatch bills a dashboard of more than this many metrics ($3 a month); up to 3 such dashboards an account are free. */
@@ -55,11 +57,15 @@ export class StoreDashboard extends Construct {
           graph('Table size (data + indexes), every 6 hours', sized('TotalBytes', ALL_TABLES)),
         ],
         [
-          graph(
-            'Storage runway (days until full), every 6 hours',
-            [metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: SIZE_METRICS_PERIOD, label: 'database' })],
-            { min: 0 },
-          ),
+          ...(props.storageRunway
+            ? [
+                graph(
+                  'Storage runway (days until full), every 6 hours',
+                  [metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: SIZE_METRICS_PERIOD, label: 'database' })],
+                  { min: 0 },
+                ),
+              ]
+            : []),
           // A median of the last week's closed days: it moves once a day, when a day closes.
           graph('Growth per day (bytes, median of the closed days of the last week)', sized('GrowthBytesPerDay', TIME_SERIES_TABLES), {
             min: 0,
