@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SEEDED_EXCHANGES } from '../../functions/core/exchanges';
-import { TIME_SERIES_TABLES } from '../../functions/core/tables';
 import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';
 import { synthesize } from '../support/infra';
