@@ -23,7 +23,12 @@ export interface NewDatabaseConfig {
   maxCapacity: number;
   /** PostgreSQL engine version: MAJOR or MAJOR.MINOR for RDS, MAJOR.MINOR for Aurora. */
   engineVersion: string;
+  /** Availability zones of the Secrets Manager interface endpoint (each $0.01 an hour). */
+  endpointZones: EndpointZones;
 }
+
+/** An interface endpoint in one availability zone, or in two (it then outlives the loss of one). */
+export type EndpointZones = 1 | 2;
 
 /** A database that already exists: the stack only connects the functions to it. */
 export interface ExistingDatabaseConfig {
@@ -38,6 +43,8 @@ export interface ExistingDatabaseConfig {
   port: number;
   /** Create a Secrets Manager interface endpoint: only for subnets with neither NAT nor an endpoint already. */
   createSecretsManagerEndpoint: boolean;
+  /** Availability zones of that endpoint (the first subnets'). */
+  endpointZones: EndpointZones;
   /** With archiving on: route tables to give an S3 gateway endpoint (empty: the VPC reaches S3 its own way). */
   s3EndpointRouteTableIds: string[];
 }
@@ -115,6 +122,8 @@ export const CONTEXT_KEYS = {
   existingSecurityGroupId: "existing: the database's security group; the stack adds an ingress rule from the functions",
   existingPort: 'existing: the database port (default 5432)',
   existingCreateSecretsManagerEndpoint: 'existing: create a Secrets Manager interface endpoint (default false)',
+  secretsManagerEndpointZones:
+    'availability zones of the Secrets Manager interface endpoint, 1 or 2 ($7.30 a month each; default 1, or 2 with multiAz=true)',
   existingS3EndpointRouteTableIds:
     'existing, with archive: route tables of the subnets, comma-separated, to which the stack adds an S3 gateway endpoint (default none: the VPC reaches S3 its own way)',
   reservedConcurrency:
@@ -201,6 +210,10 @@ const contextSchema = z.strictObject({
     .optional(),
   existingPort: portSchema().default(5432),
   existingCreateSecretsManagerEndpoint: flag.default(false),
+  secretsManagerEndpointZones: z
+    .preprocess(fromText, z.union([z.literal(1), z.literal(2), z.literal('1'), z.literal('2')], { error: 'must be 1 or 2' }))
+    .transform((zones) => Number(zones) as EndpointZones)
+    .optional(),
   existingS3EndpointRouteTableIds: list(
     z.string().regex(/^rtb-([0-9a-f]{8}|[0-9a-f]{17})$/, { error: 'must be route table ids (rtb- and 8 or 17 hex digits)' }),
   ).optional(),
@@ -252,6 +265,9 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
       );
     }
     if (ours.engineVersion !== undefined) problems.push('engineVersion: only used with a new database (rds or aurora): remove it');
+    if (ours.secretsManagerEndpointZones !== undefined && c?.existingCreateSecretsManagerEndpoint !== true) {
+      problems.push('secretsManagerEndpointZones: only used with existingCreateSecretsManagerEndpoint=true: add it or remove this key');
+    }
   } else {
     const stray = EXISTING_REQUIRED.filter((key) => ours[key] !== undefined);
     if (stray.length > 0) problems.push(`${stray.join(', ')}: only used with database=existing: add -c database=existing or remove them`);
@@ -278,6 +294,7 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
             securityGroupId: c.existingSecurityGroupId ?? '',
             port: c.existingPort,
             createSecretsManagerEndpoint: c.existingCreateSecretsManagerEndpoint,
+            endpointZones: c.secretsManagerEndpointZones ?? 1,
             s3EndpointRouteTableIds: [...new Set(c.existingS3EndpointRouteTableIds ?? [])],
           }
         : {
@@ -289,6 +306,8 @@ export function parseStackConfig(context: Record<string, unknown>): StackConfig 
             minCapacity: c.auroraMinCapacity,
             maxCapacity: c.auroraMaxCapacity,
             engineVersion: c.engineVersion ?? DEFAULT_ENGINE_VERSION[c.database],
+            // The database is single-AZ by default: an endpoint in a second zone would outlive nothing.
+            endpointZones: c.secretsManagerEndpointZones ?? (c.multiAz ? 2 : 1),
           },
     reservedConcurrency: c.reservedConcurrency,
     alarmEmail: c.alarmEmail,

@@ -70,6 +70,8 @@ export class PerpsStatsDbStack extends Stack {
     const dashboard = new StoreDashboard(this, 'Dashboard', {
       metricsNamespace: config.metricsNamespace,
       archive: config.archive !== undefined,
+      dataAge: config.dataAgeAlarmSeconds !== undefined,
+      storageRunway: config.storageLimitBytes !== undefined,
     });
 
     // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and

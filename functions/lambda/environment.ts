@@ -4,7 +4,7 @@ import { ARCHIVE_VARIABLES, DEFAULT_ARCHIVE_PREFIX } from '../shared/archive/lay
 import type { ArchiveSettings } from '../shared/archive/store';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings, urlProblem } from '../shared/db/settings';
 import type { LoginPurpose } from '../shared/logins';
-import { metricsNamespaceSchema } from '../shared/metric-names';
+import { type MetricsOptions, metricsNamespaceSchema } from '../shared/metric-names';
 import { numberOrText, parseOrThrow } from '../shared/parse';
 import type { DefaultValues } from './event';
 
@@ -25,6 +25,8 @@ export interface HandlerEnvironment {
   statementTimeoutMs: number;
   maintenance: MaintenanceSettings;
   metricsNamespace: string;
+  /** What the stats metrics include beyond the report (STATS_DATA_AGE_METRICS). */
+  metricsOptions: MetricsOptions;
   /** Shown in pg_stat_activity: the Lambda function's name, or the operation's. */
   functionName: string | undefined;
   /** Payload defaults the stack sets, per operation (see each registry entry's `defaults`). */
@@ -71,6 +73,8 @@ const environmentSchema = z.object({
   // Time kept back before the Lambda deadline: no step starts with less left (0: stop only when out of time).
   DEADLINE_RESERVE_MS: whole(0, MAX_MS, 'milliseconds').default(DEFAULT_MAINTENANCE_SETTINGS.deadlineReserveMs),
   METRICS_NAMESPACE: metricsNamespaceSchema,
+  // The stack sets false when its data-age alarms are off: nothing reads those metrics then.
+  STATS_DATA_AGE_METRICS: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   [ARCHIVE_VARIABLES.bucket]: z
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be an S3 bucket name: 3-63 lowercase letters, digits, . or -' })
@@ -116,6 +120,7 @@ export function parseHandlerEnvironment(env: Record<string, string | undefined>)
       deadlineReserveMs: e.DEADLINE_RESERVE_MS,
     },
     metricsNamespace: e.METRICS_NAMESPACE,
+    metricsOptions: { dataAge: e.STATS_DATA_AGE_METRICS === 'true' },
     functionName: e.AWS_LAMBDA_FUNCTION_NAME,
     defaults: defaultValues(e),
     archive: {

@@ -9,21 +9,17 @@ type Outcome = 'success' | 'failure';
 type Unit = Parameters<Metrics['addMetric']>[1];
 
 /** The unit of every metric with one of its own; the rest (the operations' counts) are counts. */
-const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric | 'Duration', Unit> = {
-  Duration: MetricUnit.Milliseconds,
+const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric, Unit> = {
   DatabaseSizeBytes: MetricUnit.Bytes,
   StorageRunwayDays: MetricUnit.Count,
   BacklogRows: MetricUnit.Count,
-  RowCount: MetricUnit.Count,
-  TableBytes: MetricUnit.Bytes,
-  IndexBytes: MetricUnit.Bytes,
+  DefaultPartitionRows: MetricUnit.Count,
+  PartitionRunwayDays: MetricUnit.Count,
+  DataAgeSeconds: MetricUnit.Seconds,
   TotalBytes: MetricUnit.Bytes,
   RowsLastHour: MetricUnit.Count,
-  PartitionRunwayDays: MetricUnit.Count,
-  DefaultPartitionRows: MetricUnit.Count,
-  DataAgeSeconds: MetricUnit.Seconds,
-  ExchangeDataAgeSeconds: MetricUnit.Seconds,
   GrowthBytesPerDay: MetricUnit.Bytes,
+  ExchangeDataAgeSeconds: MetricUnit.Seconds,
 };
 
 const unitOf = (name: string): Unit => (name in UNITS ? UNITS[name as keyof typeof UNITS] : MetricUnit.Count);
@@ -53,25 +49,21 @@ export function dimensionValue(name: string): string {
 }
 
 /**
- * Outcome of one invocation, dimension `Operation`: Success and Failure (1/0), Duration and the
- * report's counts (a failed run's partial report has counts too).
+ * Outcome of one invocation, dimension `Operation`: Success or Failure, 1, whichever happened,
+ * and the report's counts that are not 0 (a failed run's partial report has counts too). A 0 is
+ * left out: CloudWatch bills a metric for every hour it receives data, even a zero.
  */
-export function publishOutcomeMetrics(
-  metrics: Metrics,
-  operation: OperationId,
-  outcome: Outcome,
-  durationMs: number,
-  counts: ReportMetrics['counts'],
-): void {
+export function publishOutcomeMetrics(metrics: Metrics, operation: OperationId, outcome: Outcome, counts: ReportMetrics['counts']): void {
   metrics.addDimension('Operation', operation);
-  addAll(metrics, { Success: outcome === 'success' ? 1 : 0, Failure: outcome === 'failure' ? 1 : 0, Duration: durationMs, ...counts });
+  const nonZero = Object.fromEntries(Object.entries(counts ?? {}).filter(([, value]) => value !== 0));
+  addAll(metrics, { ...nonZero, [outcome === 'success' ? 'Success' : 'Failure']: 1 });
   metrics.publishStoredMetrics();
 }
 
 /**
  * A report's metrics without the Operation dimension: the database's (none), then one EMF
- * document per table (`Table`), then one per exchange and table (`Exchange`, `Table`), each
- * dimension value bounded by dimensionValue.
+ * document per table (`Table`), then one per exchange (`Exchange`), each dimension value
+ * bounded by dimensionValue.
  */
 export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): void {
   if (report.database) {
@@ -83,11 +75,9 @@ export function publishReportMetrics(metrics: Metrics, report: ReportMetrics): v
     addAll(metrics, values);
     metrics.publishStoredMetrics();
   }
-  for (const [exchange, tables] of Object.entries(report.exchanges ?? {})) {
-    for (const [table, values] of Object.entries(tables)) {
-      metrics.addDimensions({ Exchange: dimensionValue(exchange), Table: dimensionValue(table) });
-      addAll(metrics, values);
-      metrics.publishStoredMetrics();
-    }
+  for (const [exchange, values] of Object.entries(report.exchanges ?? {})) {
+    metrics.addDimension('Exchange', dimensionValue(exchange));
+    addAll(metrics, values);
+    metrics.publishStoredMetrics();
   }
 }

@@ -5,7 +5,7 @@ import type { Operation, OperationReport } from '../operations/registry';
 import type { OperationContext } from '../shared/context';
 import { assertPrivileges, toPrivilegeError } from '../shared/db/privileges';
 import type { Logger, ProgressReporter } from '../shared/log';
-import { DEFAULT_METRICS_NAMESPACE } from '../shared/metric-names';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULT_METRICS_OPTIONS } from '../shared/metric-names';
 import { databaseConnection, type HandlerContext, type HandlerInternal } from './connection';
 import { databaseSecretSource } from './database-secret';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
@@ -66,7 +66,9 @@ export function createOperationHandler(operation: Operation, options: OperationH
   const handler = middy<unknown, OperationReport, Error, HandlerContext, HandlerInternal>();
   if (powertools) handler.use(injectLambdaContext(powertools, { resetKeys: true }));
   const now = options.now ?? (() => new Date());
-  handler.use(recordOutcome(operation, log, metrics)).use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
+  handler
+    .use(recordOutcome(operation, log, metrics, () => parsed?.metricsOptions ?? DEFAULT_METRICS_OPTIONS))
+    .use(validatePayload(operation, () => environment().defaults[operation.id] ?? {}));
   // Input the database has no say in is refused before connecting.
   handler.use({
     before: async (request) => {

@@ -3,6 +3,7 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { Operation, OperationReport } from '../operations/registry';
 import { PerpsDbError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import type { MetricsOptions } from '../shared/metric-names';
 import { publishOutcomeMetrics, publishReportMetrics } from './metrics';
 
 /**
@@ -11,7 +12,7 @@ import { publishOutcomeMetrics, publishReportMetrics } from './metrics';
  * carries the error and the report so far; the error itself is left for middy to rethrow, so
  * the invocation fails and the function's retry or failure destination applies.
  */
-export function recordOutcome(operation: Operation, log: Logger, metrics: Metrics): MiddlewareObj {
+export function recordOutcome(operation: Operation, log: Logger, metrics: Metrics, options: () => MetricsOptions): MiddlewareObj {
   const started = new WeakMap<Request, number>();
   const elapsed = (request: Request) => Date.now() - (started.get(request) ?? Date.now());
 
@@ -22,8 +23,8 @@ export function recordOutcome(operation: Operation, log: Logger, metrics: Metric
     const report = request.response as OperationReport;
     const durationMs = elapsed(request);
     log.info(`${operation.id} finished`, { duration_ms: durationMs, report });
-    const { counts, ...perTable } = operation.metrics(report);
-    publishOutcomeMetrics(metrics, operation.id, 'success', durationMs, counts);
+    const { counts, ...perTable } = operation.metrics(report, options());
+    publishOutcomeMetrics(metrics, operation.id, 'success', counts);
     publishReportMetrics(metrics, perTable);
   };
   const recordOutcomeOnError = (request: Request) => {
@@ -40,7 +41,7 @@ export function recordOutcome(operation: Operation, log: Logger, metrics: Metric
       },
       ...(report ? { report } : {}),
     });
-    publishOutcomeMetrics(metrics, operation.id, 'failure', durationMs, report && operation.metrics(report).counts);
+    publishOutcomeMetrics(metrics, operation.id, 'failure', report && operation.metrics(report, options()).counts);
   };
   return { before: recordOutcomeBefore, after: recordOutcomeAfter, onError: recordOutcomeOnError };
 }

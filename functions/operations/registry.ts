@@ -38,5 +38,9 @@ export type Operation = OperationDefinition<Record<string, unknown>, OperationRe
 type CountsOf<M> = M extends { counts?: infer C } ? (C extends Readonly<Record<string, number>> ? keyof C & string : never) : never;
 /** The counts the operations report (MigrationsApplied, RowsDeleted, ...): each entry names its own in `metrics`. */
 export type OperationCount = CountsOf<ReturnType<(typeof OPERATIONS)[OperationId]['metrics']>>;
-/** Published by every invocation, dimension `Operation`: the outcome and the report's counts. */
-export type OperationMetric = 'Success' | 'Failure' | 'Duration' | OperationCount;
+/**
+ * Published by every invocation, dimension `Operation`: Success or Failure (1, the one that
+ * happened) and the report's counts that are not zero. How long a run took is in its log line and
+ * in Lambda's own Duration metric, which costs nothing.
+ */
+export type OperationMetric = 'Success' | 'Failure' | OperationCount;

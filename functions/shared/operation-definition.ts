@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import type { ArchiveSettings } from './archive/store';
 import type { OperationContext } from './context';
 import type { RequiredRole } from './db/privileges';
-import type { DatabaseMetric, ExchangeMetric, TableMetric } from './metric-names';
+import type { DatabaseMetric, ExchangeMetric, MetricsOptions, TableMetric } from './metric-names';
 
 /**
  * What the registry (functions/operations/registry.ts) knows of one operation. The Lambda handler, its bundle,
@@ -28,8 +28,8 @@ export interface OperationDefinition<
   preflight?(payload: Payload, settings: { archive: ArchiveSettings | undefined; now: Date }): void | Promise<void>;
   /** The operation itself, given a payload this definition's `payload` schema accepted. */
   run(ctx: OperationContext, payload: Payload): Promise<Report>;
-  /** The report's metrics (a failed run's partial report publishes its counts too). */
-  metrics(report: Report): Metrics;
+  /** The report's metrics (a failed run's partial report publishes its counts too), as the deployment asks for them. */
+  metrics(report: Report, options: MetricsOptions): Metrics;
   /** Payload fields the stack fills from environment variables. */
   readonly defaults?: PayloadDefaults;
   /**
@@ -56,15 +56,16 @@ export interface OperationDefinition<
 export interface ReportMetrics {
   /**
    * Dimension `Operation`, unit Count; also published for the partial report of a failed run.
-   * Their names are the registry's OperationCount: an entry names its own.
+   * Their names are the registry's OperationCount: an entry names its own. A zero is not
+   * published: a count is billed only in the hours it has something to say.
    */
   readonly counts?: Readonly<Record<string, number>>;
   /** No dimension. */
   readonly database?: Partial<Record<DatabaseMetric, number>>;
   /** Dimension `Table`: one document per table. */
   readonly tables?: Readonly<Record<string, Partial<Record<TableMetric, number>>>>;
-  /** Dimensions `Exchange` and `Table`: exchange -> table -> values. */
-  readonly exchanges?: Readonly<Record<string, Readonly<Record<string, Partial<Record<ExchangeMetric, number>>>>>>;
+  /** Dimension `Exchange`: one document per exchange. */
+  readonly exchanges?: Readonly<Record<string, Partial<Record<ExchangeMetric, number>>>>;
 }
 
 /**

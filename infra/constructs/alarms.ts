@@ -8,11 +8,10 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import type { HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
 import { constructIdOf, RUNWAY_ALARM_DAYS } from '../stack-contract';
-import { ServiceMetrics } from './service-metrics';
+import { ServiceMetrics, SIZE_METRICS_PERIOD } from './service-metrics';
 
 export interface MaintenanceAlarmsProps {
   readonly config: StackConfig;
@@ -38,51 +37,25 @@ export class MaintenanceAlarms extends Construct {
     const metrics = new ServiceMetrics(config.metricsNamespace);
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
 
-    for (const table of TIME_SERIES_TABLES) {
-      this.add(`${table}Runway`, {
-        alarmDescription: `${table}: fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. Check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
-        metric: metrics.table('PartitionRunwayDays', table, { statistic: 'Minimum', period: Duration.minutes(15) }),
-        threshold: RUNWAY_ALARM_DAYS,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-      this.add(`${table}DefaultPartitionRows`, {
-        alarmDescription: `${table}: rows in the DEFAULT partition. Run partitions, which moves them into day partitions; look for rows with a far past or future ts.`,
-        metric: metrics.table('DefaultPartitionRows', table, { statistic: 'Maximum', period: Duration.minutes(15) }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-      if (config.dataAgeAlarmSeconds !== undefined) {
-        // DataAgeSeconds is absent while a table is empty: a table not ingested yet is no
-        // stall, and a stats run that stops is the stats-missing alarm's to report.
-        this.add(`${table}DataAge`, {
-          alarmDescription: `${table}: newest row older than ${config.dataAgeAlarmSeconds} s for 15 minutes: ingestion has stalled. Check the ingester, not this stack.`,
-          metric: metrics.table('DataAgeSeconds', table, { statistic: 'Maximum' }),
-          threshold: config.dataAgeAlarmSeconds,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          treatMissingData: notBreaching,
-        });
-      }
-    }
-
-    if (config.dataAgeAlarmSeconds !== undefined) {
-      // One per exchange, on its freshest table: a venue that delivers nothing at all, while the
-      // per-table alarms above stay quiet as long as the other exchanges go on.
-      for (const exchange of SEEDED_EXCHANGES) {
-        this.add(`${exchange}ExchangeDataAge`, {
-          alarmDescription: `${exchange}: no new row in any table for ${config.dataAgeAlarmSeconds} s for 15 minutes: this exchange (or the ingester's feed of it) stopped. The stats report's "exchanges" section shows which tables and since when.`,
-          metric: metrics.freshestExchangeAge(exchange),
-          threshold: config.dataAgeAlarmSeconds,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          treatMissingData: notBreaching,
-        });
-      }
-    }
+    // One alarm per concern over the time-series tables: the stats report and its log line name the table.
+    this.add('PartitionRunway', {
+      alarmDescription: `A time-series table has fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. The stats report's runway_days names it; check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
+      metric: metrics.database('PartitionRunwayDays', { statistic: 'Minimum', period: Duration.minutes(15) }),
+      threshold: RUNWAY_ALARM_DAYS,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: notBreaching,
+    });
+    this.add('DefaultPartitionRows', {
+      alarmDescription:
+        "Rows in a DEFAULT partition (the stats report's default_rows names the table). Run partitions, which moves them into day partitions; look for rows with a far past or future ts.",
+      metric: metrics.database('DefaultPartitionRows', { statistic: 'Maximum', period: Duration.minutes(15) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: notBreaching,
+    });
+    if (config.dataAgeAlarmSeconds !== undefined) this.addDataAgeAlarms(metrics, config.dataAgeAlarmSeconds);
 
     // Rows a stopped or failed partitions run left out of sight: the hourly partitions run brings
     // them back, so rows out of sight at every stats run of a whole hour mean it is not doing so.
@@ -100,7 +73,7 @@ export class MaintenanceAlarms extends Construct {
     if (config.storageLimitBytes !== undefined && config.storageRunwayAlarmDays !== undefined) {
       this.add('StorageRunway', {
         alarmDescription: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,
-        metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: Duration.hours(1) }),
+        metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: SIZE_METRICS_PERIOD }),
         threshold: config.storageRunwayAlarmDays,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -164,6 +137,30 @@ export class MaintenanceAlarms extends Construct {
       });
     }
     this.allowAlarmsToPublish();
+  }
+
+  /**
+   * The stalest table's newest row (a table every exchange stopped writing), and per exchange its
+   * freshest table (a venue that delivers nothing at all). DataAgeSeconds is absent while no
+   * table has a row, and an exchange's metric while it has none: no stall, and a stats run that
+   * stops is the stats-missing alarm's to report.
+   */
+  private addDataAgeAlarms(metrics: ServiceMetrics, seconds: number): void {
+    const fresh = { threshold: seconds, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods: 3 };
+    this.add('DataAge', {
+      alarmDescription: `A time-series table's newest row is older than ${seconds} s for 15 minutes: ingestion of that table has stalled for every exchange. The stats report's data_age_seconds names it; check the ingester, not this stack.`,
+      metric: metrics.database('DataAgeSeconds', { statistic: 'Maximum' }),
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...fresh,
+    });
+    for (const exchange of SEEDED_EXCHANGES) {
+      this.add(`${exchange}ExchangeDataAge`, {
+        alarmDescription: `${exchange}: no new row in any table for ${seconds} s for 15 minutes: this exchange (or the ingester's feed of it) stopped. The stats report's "exchanges" section shows which tables and since when.`,
+        metric: metrics.exchange('ExchangeDataAgeSeconds', exchange, { statistic: 'Maximum' }),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...fresh,
+      });
+    }
   }
 
   private add(id: string, props: cloudwatch.AlarmProps, notify: { onInsufficientData?: boolean } = {}): void {

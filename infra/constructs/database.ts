@@ -62,7 +62,7 @@ export class NewDatabase extends Construct implements DatabaseTarget {
     const network = new IsolatedNetwork(this, 'Network');
     this.vpc = network.vpc;
     this.subnets = network.subnets;
-    this.secretsManagerEndpoint = addSecretsManagerEndpoint(network, network.vpc, network.subnets);
+    this.secretsManagerEndpoint = addSecretsManagerEndpoint(network, network.vpc, network.subnets, config.endpointZones);
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: this.vpc,
       description: 'perps-stats-db database: PostgreSQL from the functions and the rotation function only',
@@ -237,7 +237,9 @@ export class ExistingDatabase extends Construct implements DatabaseTarget {
     this.secretKey = config.secretKmsKeyArn ? kms.Key.fromKeyArn(this, 'SecretKey', config.secretKmsKeyArn) : undefined;
     this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', config.securityGroupId);
     this.port = config.port;
-    this.secretsManagerEndpoint = config.createSecretsManagerEndpoint ? addSecretsManagerEndpoint(this, this.vpc, this.subnets) : undefined;
+    this.secretsManagerEndpoint = config.createSecretsManagerEndpoint
+      ? addSecretsManagerEndpoint(this, this.vpc, this.subnets, config.endpointZones)
+      : undefined;
   }
 
   allowFrom(peer: ec2.ISecurityGroup): void {

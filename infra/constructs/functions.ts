@@ -217,6 +217,7 @@ export function handlerEnvironment(
   if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
   if (operation === 'partitions') environment.PARTITIONS_DAYS_AHEAD = String(config.daysAhead);
   if (operation === 'stats' && config.storageLimitBytes) environment.DB_STORAGE_LIMIT_BYTES = String(config.storageLimitBytes);
+  if (operation === 'stats' && config.dataAgeAlarmSeconds === undefined) environment.STATS_DATA_AGE_METRICS = 'false';
   if (operation === 'prune' && config.deleteRowsOlderThanDays) environment.PRUNE_OLDER_THAN_DAYS = String(config.deleteRowsOlderThanDays);
   if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
     environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);

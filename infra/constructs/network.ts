@@ -1,5 +1,6 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
+import type { EndpointZones } from '../config';
 import { createLogGroup } from './log-groups';
 
 /**
@@ -30,13 +31,20 @@ export class IsolatedNetwork extends Construct {
 
 /**
  * The Secrets Manager interface endpoint (private DNS), closed by default: callers are let in
- * one security group at a time with `endpoint.connections.allowDefaultPortFrom(...)`.
+ * one security group at a time with `endpoint.connections.allowDefaultPortFrom(...)`. It sits in
+ * the first `zones` of the subnets' availability zones, $0.01 an hour each: its private DNS name
+ * answers from every zone of the VPC, so one zone serves them all (while that zone is up).
  */
-export function addSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc, subnets: ec2.SubnetSelection): ec2.InterfaceVpcEndpoint {
+export function addSecretsManagerEndpoint(
+  scope: Construct,
+  vpc: ec2.IVpc,
+  subnets: ec2.SubnetSelection,
+  zones: EndpointZones,
+): ec2.InterfaceVpcEndpoint {
   return new ec2.InterfaceVpcEndpoint(scope, 'SecretsManagerEndpoint', {
     vpc,
     service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-    subnets,
+    subnets: { subnets: vpc.selectSubnets({ ...subnets, onePerAz: true }).subnets.slice(0, zones) },
     privateDnsEnabled: true,
     open: false,
   });

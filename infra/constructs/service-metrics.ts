@@ -1,9 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { OperationMetric } from '../../functions/operations/registry';
-import { type DatabaseMetric, type ExchangeMetric, SERVICE_NAME, type TableMetric } from '../../functions/shared/metric-names';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
+import {
+  type DatabaseMetric,
+  type ExchangeMetric,
+  SERVICE_NAME,
+  SIZE_METRICS_EVERY_HOURS,
+  type TableMetric,
+} from '../../functions/shared/metric-names';
 import type { HandlerOperation } from '../bundling';
+
+/** The period of a size metric's alarm or graph: it has a point in the first minutes of each such period. */
+export const SIZE_METRICS_PERIOD = Duration.hours(SIZE_METRICS_EVERY_HOURS);
 
 /** How a metric is read: statistic and period (5 minutes: the stats schedule). */
 export interface Reading {
@@ -15,13 +23,13 @@ export interface Reading {
 
 /**
  * The metrics the handlers publish (functions/lambda/metrics.ts), with the dimensions they
- * carry: `service=perps-stats-db` on every one (Powertools adds it), plus `Table`, `Operation`,
- * or `Exchange` and `Table`. A dimension map without `service` would name a metric that never receives data.
+ * carry: `service=perps-stats-db` on every one (Powertools adds it), plus `Table`, `Operation`
+ * or `Exchange`. A dimension map without `service` would name a metric that never receives data.
  */
 export class ServiceMetrics {
   constructor(readonly namespace: string) {}
 
-  /** A metric published once per stats run without a table: DatabaseSizeBytes. */
+  /** A metric of a stats run without a dimension: DatabaseSizeBytes, PartitionRunwayDays, ... */
   database(metricName: DatabaseMetric, reading: Reading): cloudwatch.Metric {
     return this.metric(metricName, {}, reading);
   }
@@ -30,30 +38,9 @@ export class ServiceMetrics {
     return this.metric(metricName, { Table: table }, reading);
   }
 
-  /** A metric of one exchange in one time-series table: ExchangeDataAgeSeconds. */
-  exchange(metricName: ExchangeMetric, exchange: string, table: string, reading: Reading): cloudwatch.Metric {
-    return this.metric(metricName, { Exchange: exchange, Table: table }, reading);
-  }
-
-  /**
-   * The age of an exchange's freshest table: the smallest ExchangeDataAgeSeconds over the
-   * time-series tables (metric math; a table the exchange has no rows in has no data and is
-   * left out of the MIN). Above a threshold, the exchange delivers nothing at all. The ids
-   * (`binance_trades`) are unique on a dashboard graph that shows every exchange.
-   */
-  freshestExchangeAge(exchange: string, label?: string): cloudwatch.MathExpression {
-    const ages = Object.fromEntries(
-      TIME_SERIES_TABLES.map((table) => [
-        `${exchange}_${table}`,
-        this.exchange('ExchangeDataAgeSeconds', exchange, table, { statistic: 'Maximum' }),
-      ]),
-    );
-    return new cloudwatch.MathExpression({
-      expression: `MIN([${Object.keys(ages).join(', ')}])`,
-      usingMetrics: ages,
-      period: Duration.minutes(5),
-      label: label ?? `${exchange}: age of its freshest table`,
-    });
+  /** A metric of one exchange: ExchangeDataAgeSeconds, the age of its freshest table. */
+  exchange(metricName: ExchangeMetric, exchange: string, reading: Reading): cloudwatch.Metric {
+    return this.metric(metricName, { Exchange: exchange }, reading);
   }
 
   operation(metricName: OperationMetric, operation: HandlerOperation, reading: Reading): cloudwatch.Metric {

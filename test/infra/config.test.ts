@@ -26,6 +26,7 @@ describe('stack context', () => {
         minCapacity: 0.5,
         maxCapacity: 4,
         engineVersion: '18',
+        endpointZones: 1,
       },
       reservedConcurrency: false,
       alarmEmail: undefined,
@@ -103,6 +104,18 @@ describe('stack context', () => {
     expect(parseStackConfig({ database: 'aurora', storageLimitGiB: '64' }).storageLimitBytes).toBe(64 * 1024 ** 3);
     expect(parseStackConfig({ storageRunwayAlarmDays: 'off' }).storageRunwayAlarmDays).toBeUndefined();
     expect(() => parseStackConfig({ storageLimitGiB: '1.5' })).toThrow(/storageLimitGiB: must be a whole number/);
+  });
+
+  it('puts the Secrets Manager endpoint in one zone, two with multiAz, as the context says; refuses other counts and a stray key', () => {
+    const zonesOf = (context: Record<string, unknown>) => (parseStackConfig(context).database as { endpointZones: number }).endpointZones;
+    expect(zonesOf({ multiAz: 'true' })).toBe(2);
+    expect(zonesOf({ secretsManagerEndpointZones: '2' })).toBe(2);
+    expect(zonesOf({ multiAz: true, secretsManagerEndpointZones: 1 })).toBe(1);
+    expect(zonesOf({ ...EXISTING_CONTEXT, existingCreateSecretsManagerEndpoint: 'true', secretsManagerEndpointZones: '2' })).toBe(2);
+    expect(problemsOf({ secretsManagerEndpointZones: '3' })).toEqual(['secretsManagerEndpointZones: must be 1 or 2']);
+    expect(problemsOf({ ...EXISTING_CONTEXT, secretsManagerEndpointZones: '2' })).toEqual([
+      'secretsManagerEndpointZones: only used with existingCreateSecretsManagerEndpoint=true: add it or remove this key',
+    ]);
   });
 
   it('reads -c strings and cdk.json values alike', () => {

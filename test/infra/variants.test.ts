@@ -66,7 +66,13 @@ describe('aurora database', () => {
     aurora.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
     const alarms = propertiesOf(aurora.template, 'AWS::CloudWatch::Alarm');
     expect(alarms.filter((alarm) => alarm.MetricName === 'DataAgeSeconds')).toEqual([]);
-    expect(alarms.filter((alarm) => JSON.stringify(alarm.Metrics ?? []).includes('ExchangeDataAgeSeconds'))).toEqual([]);
+    expect(alarms.filter((alarm) => alarm.MetricName === 'ExchangeDataAgeSeconds')).toEqual([]);
+    // Nothing reads the data-age metrics then: stats does not publish them, the dashboard does not graph them.
+    const stats = variables.filter((env) => env?.DB_STATEMENT_TIMEOUT_MS);
+    expect(stats).toEqual([expect.objectContaining({ STATS_DATA_AGE_METRICS: 'false' })]);
+    const dashboard = JSON.stringify(propertiesOf(aurora.template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboard).not.toContain('DataAgeSeconds');
+    expect(dashboard).toContain('DatabaseSizeBytes');
     // Aurora has no fixed storage: no limit, so no runway and no runway alarm.
     expect(alarms.filter((alarm) => alarm.MetricName === 'StorageRunwayDays')).toEqual([]);
     expect(JSON.stringify(propertiesOf(aurora.template, 'AWS::Lambda::Function'))).not.toContain('DB_STORAGE_LIMIT_BYTES');
@@ -128,6 +134,29 @@ describe('existing database', () => {
     expect(targets.some((target) => target.includes('FunctionsPrune'))).toBe(false);
     const envs = JSON.stringify(propertiesOf(existing.template, 'AWS::Lambda::Function').map((fn) => fn.Environment));
     expect(envs).not.toContain('PRUNE_');
+  });
+});
+
+describe('Secrets Manager endpoint', () => {
+  const endpointSubnets = (template: typeof aurora.template) =>
+    propertiesOf(template, 'AWS::EC2::VPCEndpoint')
+      .filter((endpoint) => endpoint.VpcEndpointType === 'Interface')
+      .map((endpoint) => (endpoint.SubnetIds as unknown[]).length);
+
+  it('is in two availability zones with a Multi-AZ database, or when the context asks; one otherwise', () => {
+    expect(endpointSubnets(aurora.template)).toEqual([1]);
+    const multiAz = synthesize({ multiAz: 'true' });
+    const two = synthesize({ secretsManagerEndpointZones: '2' });
+    const oneOfTwo = synthesize({ ...EXISTING_CONTEXT, existingCreateSecretsManagerEndpoint: 'true' });
+    try {
+      expect(endpointSubnets(multiAz.template)).toEqual([2]);
+      expect(endpointSubnets(two.template)).toEqual([2]);
+      expect(propertiesOf(oneOfTwo.template, 'AWS::EC2::VPCEndpoint').map((endpoint) => endpoint.SubnetIds)).toContainEqual([
+        'subnet-0123456789abcdef0',
+      ]);
+    } finally {
+      for (const synthesized of [multiAz, two, oneOfTwo]) synthesized.cleanup();
+    }
   });
 });
 

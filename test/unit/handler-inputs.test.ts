@@ -35,6 +35,7 @@ describe('handler environment', () => {
     expect(parsed).toMatchObject({
       source: { kind: 'secret', secretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' },
       metricsNamespace: 'PerpsStats',
+      metricsOptions: { dataAge: true },
       connectTimeoutMs: 10_000,
       defaults: { partitions: { daysAhead: 7 }, prune: { olderThanDays: 90, dropPartitionsOlderThanDays: undefined } },
     });
@@ -44,10 +45,14 @@ describe('handler environment', () => {
         METRICS_NAMESPACE: 'bad namespace!',
         PRUNE_OLDER_THAN_DAYS: '0',
         DB_SSL: 'on',
+        STATS_DATA_AGE_METRICS: 'no',
       }),
     ).toThrow(
-      'DB_SECRET_ARN: must be a secret ARN (arn:aws:secretsmanager:...); DB_SSL: must be one of disable, require, verify-full; METRICS_NAMESPACE: must be 1-255 letters, digits or . - _ / # :; PRUNE_OLDER_THAN_DAYS: must be a whole number of days from 1 to 36500',
+      'DB_SECRET_ARN: must be a secret ARN (arn:aws:secretsmanager:...); DB_SSL: must be one of disable, require, verify-full; METRICS_NAMESPACE: must be 1-255 letters, digits or . - _ / # :; STATS_DATA_AGE_METRICS: must be true or false; PRUNE_OLDER_THAN_DAYS: must be a whole number of days from 1 to 36500',
     );
+    expect(parseHandlerEnvironment({ DATABASE_URL: 'postgres://h/d', STATS_DATA_AGE_METRICS: 'false' }).metricsOptions).toEqual({
+      dataAge: false,
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { LocalMetrics } from '../../functions/cli/metrics';
 import { dimensionValue, publishReportMetrics } from '../../functions/lambda/metrics';
 import { OPERATIONS } from '../../functions/operations/registry';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../functions/operations/stats/stats';
+import { publishesSizeMetrics } from '../../functions/shared/metric-names';
 
 const small: TableStats = { row_count: 7, row_count_exact: true, table_bytes: 8192, index_bytes: 16384, total_bytes: 24576 };
 const series = (over: Partial<TimeSeriesTableStats>): TimeSeriesTableStats => ({
@@ -63,23 +64,63 @@ function report(database: Partial<StatsReport['database']>): StatsReport {
   };
 }
 
+const ON = { dataAge: true };
+
 describe('the stats metrics', () => {
-  it('publish growth per table where a day has closed, and the storage runway only when it is known', () => {
-    const unlimited = OPERATIONS.stats.metrics(report({}));
-    expect(unlimited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0 });
-    expect(unlimited.tables?.tickers?.GrowthBytesPerDay).toBe(1000);
-    expect(unlimited.tables?.orderbooks).not.toHaveProperty('GrowthBytesPerDay');
-    expect(unlimited.exchanges).toEqual({ binance: { tickers: { ExchangeDataAgeSeconds: 5 } } });
-    const limited = OPERATIONS.stats.metrics(report({ storage_limit_bytes: 100_000, storage_runway_days: 95 }));
-    expect(limited.database).toEqual({ DatabaseSizeBytes: 5000, BacklogRows: 0, StorageRunwayDays: 95 });
+  it('publish, every run, one value per concern over the tables and each exchange its freshest table, no per-table metric', () => {
+    const regular = OPERATIONS.stats.metrics(report({}), ON);
+    expect(regular.database).toEqual({
+      DatabaseSizeBytes: 5000,
+      BacklogRows: 0,
+      DefaultPartitionRows: 0,
+      PartitionRunwayDays: 7,
+      DataAgeSeconds: 5,
+    });
+    expect(regular).not.toHaveProperty('tables');
+    expect(regular.exchanges).toEqual({ binance: { ExchangeDataAgeSeconds: 5 } });
   });
 
-  it('publish the rows out of sight of every time-series table as one metric, 0 included', () => {
+  it('add the sizes, growth per table where a day has closed and the storage runway when known, in the first 10 minutes of every 6th hour', () => {
+    const at = (fetched_at: string, database: Partial<StatsReport['database']> = {}) => ({ ...report(database), fetched_at });
+    const sized = OPERATIONS.stats.metrics(at('2026-11-29T12:05:00.000Z', { storage_limit_bytes: 100_000, storage_runway_days: 95 }), ON);
+    expect(sized.database).toMatchObject({ StorageRunwayDays: 95 });
+    expect(sized.tables?.tickers).toEqual({ TotalBytes: 24576, RowsLastHour: 1200, GrowthBytesPerDay: 1000 });
+    expect(sized.tables?.orderbooks).toEqual({ TotalBytes: 24576, RowsLastHour: 1200 });
+    expect(sized.tables?.markets).toEqual({ TotalBytes: 24576 });
+    expect(Object.keys(sized.tables ?? {})).toHaveLength(7);
+    expect(OPERATIONS.stats.metrics(at('2026-11-29T18:00:00.000Z'), ON).database).not.toHaveProperty('StorageRunwayDays');
+    expect(OPERATIONS.stats.metrics(at('2026-11-29T18:10:00.000Z', { storage_runway_days: 95 }), ON)).not.toHaveProperty('tables');
+    expect(OPERATIONS.stats.metrics(at('2026-11-29T13:00:00.000Z', { storage_runway_days: 95 }), ON).database).not.toHaveProperty(
+      'StorageRunwayDays',
+    );
+    const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) => publishesSizeMetrics(new Date(Date.UTC(2026, 10, 29, h, 9, 59))));
+    expect(hours).toEqual([0, 6, 12, 18]);
+  });
+
+  it('sum the rows out of sight and in DEFAULT partitions, 0 included; take the shortest runway and the stalest table', () => {
     const hidden = report({});
-    hidden.tables.trades = series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1'] });
-    hidden.tables.tickers = series({ backlog_rows: 3, backlog_tables: ['tickers_2026_11_20'] });
-    expect(OPERATIONS.stats.metrics(hidden).database).toMatchObject({ BacklogRows: 123 });
-    expect(OPERATIONS.stats.metrics(hidden).tables?.trades).not.toHaveProperty('BacklogRows');
+    hidden.tables.trades = series({ backlog_rows: 120, backlog_tables: ['trades_backlog_1'], default_rows: 4, runway_days: 1 });
+    hidden.tables.tickers = series({ backlog_rows: 3, backlog_tables: ['tickers_2026_11_20'], data_age_seconds: 4000 });
+    hidden.tables.orderbooks = series({ data_age_seconds: null, default_rows: 6 });
+    expect(OPERATIONS.stats.metrics(hidden, ON).database).toMatchObject({
+      BacklogRows: 123,
+      DefaultPartitionRows: 10,
+      PartitionRunwayDays: 1,
+      DataAgeSeconds: 4000,
+    });
+  });
+
+  it('leave data age out with the data-age metrics off, and where no table has a row', () => {
+    const off = OPERATIONS.stats.metrics(report({}), { dataAge: false });
+    expect(off.database).not.toHaveProperty('DataAgeSeconds');
+    expect(off).not.toHaveProperty('exchanges');
+    const empty = report({});
+    for (const table of ['tickers', 'orderbooks', 'trades', 'funding_rates'] as const)
+      empty.tables[table] = series({ data_age_seconds: null });
+    empty.exchanges = {};
+    const none = OPERATIONS.stats.metrics(empty, ON);
+    expect(none.database).not.toHaveProperty('DataAgeSeconds');
+    expect(none.exchanges).toEqual({});
   });
 });
 
@@ -99,10 +140,10 @@ describe('the stats metrics of exchanges an ingester named (issue 22, point 11)'
     const hostile = report({});
     const tables = { tickers: fresh, orderbooks: fresh, trades: fresh, funding_rates: fresh };
     hostile.exchanges = Object.fromEntries(names.map((name) => [name, tables]));
-    publishReportMetrics(metrics, OPERATIONS.stats.metrics(hostile));
+    publishReportMetrics(metrics, OPERATIONS.stats.metrics(hostile, ON));
     const exchanges = documents
       .map((text) => JSON.parse(text) as Record<string, unknown>)
-      .filter((document) => 'Exchange' in document && document.Table === 'tickers')
+      .filter((document) => 'Exchange' in document)
       .map((document) => document.Exchange);
     expect(exchanges).toHaveLength(names.length);
     for (const value of exchanges) expect(value).toMatch(/^(?=.*\S)[\u0020-\u007e]{1,1024}$/);

@@ -1,9 +1,9 @@
 import * as z from 'zod';
 import { switchValue } from '../../shared/definition-fields';
-import type { TableMetric } from '../../shared/metric-names';
+import { type MetricsOptions, publishesSizeMetrics, type TableMetric } from '../../shared/metric-names';
 import { defineOperation, type ReportMetrics } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
-import type { StatsReport } from './stats';
+import type { StatsReport, TimeSeriesTableStats } from './stats';
 
 /** `stats`: the storage the database may fill, in bytes (payload, DB_STORAGE_LIMIT_BYTES, which the stack sets). */
 export const STORAGE_LIMIT_BYTES = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
@@ -34,56 +34,59 @@ export const statsOperation = defineOperation({
 });
 
 /**
- * The stats report as metrics: the database size, then per table its sizes and rows, and for a
- * time-series table its last hour's rows, runway, default-partition rows and data age. Data age
- * is left out for a table with no rows yet: there is no age to report, and the stack's
- * missing-data alarm covers a stats run that stops.
+ * The stats report as metrics, at the resolution their alarms need (see metric-names.ts): every
+ * run, one value per concern over the time-series tables (size, rows out of place, runway, the
+ * stalest table's data age) and each exchange's data age; in the size hours, the storage runway
+ * and per table its size, growth and last hour's rows. A table or exchange with no rows yet has
+ * no age to report; data-age metrics are left out altogether when the deployment turns them off.
  */
-function statsMetrics(report: StatsReport): Pick<ReportMetrics, 'database' | 'tables' | 'exchanges'> {
-  const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
-  for (const [table, stats] of Object.entries(report.tables)) {
-    const sizes = {
-      RowCount: stats.row_count,
-      TableBytes: stats.table_bytes,
-      IndexBytes: stats.index_bytes,
-      TotalBytes: stats.total_bytes,
-    };
-    if (!('runway_days' in stats)) {
-      tables[table] = sizes;
-      continue;
-    }
-    tables[table] = {
-      ...sizes,
-      RowsLastHour: stats.rows_last_hour,
-      PartitionRunwayDays: stats.runway_days,
-      DefaultPartitionRows: stats.default_rows,
-      ...(stats.data_age_seconds === null ? {} : { DataAgeSeconds: stats.data_age_seconds }),
-      ...(stats.bytes_per_day === null ? {} : { GrowthBytesPerDay: stats.bytes_per_day }),
-    };
-  }
+function statsMetrics(report: StatsReport, options: MetricsOptions): Pick<ReportMetrics, 'database' | 'tables' | 'exchanges'> {
+  const series = Object.values(report.tables).filter((t): t is TimeSeriesTableStats => 'runway_days' in t);
+  const ages = series.map((t) => t.data_age_seconds).filter((age): age is number => age !== null);
+  const sizes = publishesSizeMetrics(new Date(report.fetched_at));
   const runway = report.database.storage_runway_days;
-  // Published every run, 0 included: the alarm's hourly Minimum must see the zeros.
-  const backlog = Object.values(report.tables).reduce((sum, t) => sum + ('backlog_rows' in t ? t.backlog_rows : 0), 0);
   return {
     database: {
       DatabaseSizeBytes: report.database.size_bytes,
-      BacklogRows: backlog,
-      ...(runway === null ? {} : { StorageRunwayDays: runway }),
+      // Published every run, 0 included: the backlog alarm's hourly Minimum must see the zeros.
+      BacklogRows: sumOf(series.map((t) => t.backlog_rows)),
+      DefaultPartitionRows: sumOf(series.map((t) => t.default_rows)),
+      PartitionRunwayDays: Math.min(...series.map((t) => t.runway_days)),
+      ...(options.dataAge && ages.length > 0 ? { DataAgeSeconds: Math.max(...ages) } : {}),
+      ...(sizes && runway !== null ? { StorageRunwayDays: runway } : {}),
     },
-    tables,
-    exchanges: exchangeMetrics(report),
+    ...(sizes ? { tables: tableSizeMetrics(report) } : {}),
+    ...(options.dataAge ? { exchanges: exchangeMetrics(report) } : {}),
   };
 }
 
-/** ExchangeDataAgeSeconds per exchange and table; left out where the exchange has no row in the table. */
+const sumOf = (values: number[]) => values.reduce((sum, value) => sum + value, 0);
+
+/** Per table its size; for a time-series table also its last hour's rows and its growth where a day has closed. */
+function tableSizeMetrics(report: StatsReport): NonNullable<ReportMetrics['tables']> {
+  const tables: Record<string, Partial<Record<TableMetric, number>>> = {};
+  for (const [table, stats] of Object.entries(report.tables)) {
+    tables[table] = {
+      TotalBytes: stats.total_bytes,
+      ...('runway_days' in stats ? { RowsLastHour: stats.rows_last_hour } : {}),
+      ...('bytes_per_day' in stats && stats.bytes_per_day !== null ? { GrowthBytesPerDay: stats.bytes_per_day } : {}),
+    };
+  }
+  return tables;
+}
+
+/**
+ * ExchangeDataAgeSeconds per exchange: the age of its freshest table, so above a threshold the
+ * exchange delivers nothing at all (the report's `stalled` names a single table that stopped).
+ * Left out for an exchange with no row in any table.
+ */
 function exchangeMetrics(report: StatsReport): NonNullable<ReportMetrics['exchanges']> {
-  const exchanges: Record<string, Record<string, { ExchangeDataAgeSeconds: number }>> = {};
+  const exchanges: Record<string, { ExchangeDataAgeSeconds: number }> = {};
   for (const [exchange, tables] of Object.entries(report.exchanges)) {
-    const ages: Record<string, { ExchangeDataAgeSeconds: number }> = {};
-    for (const [table, freshness] of Object.entries(tables)) {
-      if (freshness.data_age_seconds !== null) ages[table] = { ExchangeDataAgeSeconds: freshness.data_age_seconds };
-    }
-    if (Object.keys(ages).length > 0) exchanges[exchange] = ages;
+    const ages = Object.values(tables)
+      .map((freshness) => freshness.data_age_seconds)
+      .filter((age): age is number => age !== null);
+    if (ages.length > 0) exchanges[exchange] = { ExchangeDataAgeSeconds: Math.min(...ages) };
   }
   return exchanges;
 }

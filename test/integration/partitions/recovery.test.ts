@@ -237,7 +237,7 @@ it('says, when Ctrl-C interrupts the runner mid-recovery, how many rows of which
   const stats = await collectStats(testContext(url));
   expect(stats.tables.tickers).toMatchObject({ row_count: visible, backlog_rows: hidden });
   expect((stats.tables.tickers as { backlog_tables: string[] }).backlog_tables[0]).toBe('tickers_backlog_1');
-  expect(OPERATIONS.stats.metrics(stats).database).toMatchObject({ BacklogRows: hidden });
+  expect(OPERATIONS.stats.metrics(stats, { dataAge: true }).database).toMatchObject({ BacklogRows: hidden });
 
   const rerun = await ensurePartitions(testContext(url), { daysAhead: 3 });
   expect(rerun.tables.every((t) => t.status === 'ok')).toBe(true);
