@@ -23,13 +23,13 @@ describe('the bill of the default stack', () => {
     expect(bill.database).toBe(13.98);
   });
 
-  it('counts what the template holds: 23 one-metric alarms, one dashboard within the free 50, one endpoint zone, one secret', () => {
+  it('counts what the template holds: 23 one-metric alarms, one dashboard within the free 50, one endpoint zone, a secret per login (master, maintenance, stats)', () => {
     expect(usage.alarms).toEqual({ count: 23, metrics: 23, highResolutionMetrics: 0, composite: 0 });
     expect(usage.dashboards).toEqual([49]);
     expect(line('dashboards')?.monthly).toBe(0);
     expect(usage.interfaceEndpointZones).toEqual([1]);
     expect(line('Secrets Manager interface endpoint')?.monthly).toBe(7.3);
-    expect(usage.secrets).toBe(1);
+    expect(usage.secrets).toBe(3);
     expect(usage.database).toMatchObject({ kind: 'rds', instanceClass: 'db.t4g.micro', storageGb: 20, storageType: 'gp3', multiAz: false });
     expect(usage.schedules.map((s) => [s.operation, s.times.length]).sort()).toEqual([
       ['archive', 1],
@@ -53,9 +53,9 @@ describe('the bill of the default stack', () => {
   it('counts the secrets, keys and metric-math alarms another change adds to the template', () => {
     const more: TemplateJson = JSON.parse(JSON.stringify(template));
     const resources = more.Resources ?? {};
-    // A login per function (master, maintenance, reader) is a secret each; a metric-math alarm bills each metric in it.
-    resources.MaintenanceLogin = { Type: 'AWS::SecretsManager::Secret', Properties: {} };
-    resources.ReaderLogin = { Type: 'AWS::SecretsManager::Secret', Properties: {} };
+    // Two more secrets on top of the three logins'; a metric-math alarm bills each metric in it.
+    resources.MoreLogin = { Type: 'AWS::SecretsManager::Secret', Properties: {} };
+    resources.OtherLogin = { Type: 'AWS::SecretsManager::Secret', Properties: {} };
     resources.Key = { Type: 'AWS::KMS::Key', Properties: {} };
     resources.Math = {
       Type: 'AWS::CloudWatch::Alarm',
@@ -63,7 +63,7 @@ describe('the bill of the default stack', () => {
     };
     resources.Fast = { Type: 'AWS::CloudWatch::Alarm', Properties: { MetricName: 'X', Period: 10 } };
     const bigger = billOf(stackUsage(more));
-    expect(bigger.lines.find((l) => l.item === 'secrets')).toMatchObject({ quantity: '3', monthly: 1.2 });
+    expect(bigger.lines.find((l) => l.item === 'secrets')).toMatchObject({ quantity: '5', monthly: 2 });
     expect(bigger.lines.find((l) => l.item === 'KMS keys')?.monthly).toBe(1);
     expect(bigger.lines.find((l) => l.item === 'alarms')).toMatchObject({ quantity: '25 alarms, 26 metrics, 0 composite', monthly: 2.8 });
     expect(bigger.overhead).toBeLessThanOrEqual(20);
