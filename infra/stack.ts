@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { OPERATIONS } from '../functions/operations/registry';
 import { HANDLER_OPERATIONS, type HandlerOperation } from './bundling';
 import type { StackConfig } from './config';
 import { MaintenanceAlarms } from './constructs/alarms';
@@ -10,7 +11,7 @@ import { DeletionProtection } from './constructs/deletion-protection';
 import { DeployMigrations } from './constructs/deploy-trigger';
 import { HandlerFunctions } from './constructs/functions';
 import { keepProviderLogs } from './constructs/log-groups';
-import { DatabaseLogins, FUNCTION_LOGINS } from './constructs/logins';
+import { DatabaseLogins } from './constructs/logins';
 import { MaintenanceSchedules } from './constructs/schedules';
 import { STACK_OUTPUTS } from './stack-contract';
 
@@ -109,7 +110,7 @@ export class PerpsStatsDbStack extends Stack {
    */
   private switchToLoginsAfter(logins: DatabaseLogins): void {
     for (const operation of HANDLER_OPERATIONS) {
-      if (FUNCTION_LOGINS[operation] === 'master' || operation === 'partitions') continue;
+      if (OPERATIONS[operation].deploy.login === 'master' || operation === 'partitions') continue;
       this.handlers.functions[operation].node.addDependency(this.deployMigrations.migrate);
     }
     logins.rotateAfter(this.deployMigrations.migrate);

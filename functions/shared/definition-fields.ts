@@ -26,3 +26,6 @@ export const DROP_GROUP_ENVIRONMENT = [
 
 /** An optional on/off payload field. */
 export const switchValue = z.boolean({ error: 'must be true or false' }).optional();
+
+/** A nightly schedule's delivery: a few retries within two hours, before the next night's run is near. */
+export const NIGHTLY = { retryAttempts: 3, maxEventAgeMinutes: 120 } as const;

@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import type { ArchiveSettings } from './archive/store';
 import type { OperationContext } from './context';
 import type { RequiredRole } from './db/privileges';
+import type { LoginPurpose } from './logins';
 import type { DatabaseMetric, ExchangeMetric, MetricsOptions, TableMetric } from './metric-names';
 
 /**
@@ -46,6 +47,51 @@ export interface OperationDefinition<
    */
   destroysData?(payload: Payload): boolean;
   readonly cli: CommandLine;
+  /** How the stack deploys it: the function's limits, retries, login, schedule and environment. */
+  readonly deploy: Deploy;
+}
+
+/**
+ * What a deployment decides that a definition's deploy data reads (the stack's StackConfig has
+ * these fields): retention, the window of days, the archive, the stats' storage limit.
+ */
+export interface Deployment {
+  daysAhead: number;
+  deleteRowsOlderThanDays: number | undefined;
+  dropPartitionsOlderThanDays: number | undefined;
+  storageLimitBytes: number | undefined;
+  dataAgeAlarmSeconds: number | undefined;
+  archive: { afterDays: number } | undefined;
+}
+
+/** One schedule (UTC cron fields), its payload, and how hard EventBridge Scheduler tries to deliver it. */
+export interface ScheduleData {
+  cron: { minute: string; hour: string };
+  input: Record<string, unknown>;
+  retryAttempts: number;
+  maxEventAgeMinutes: number;
+}
+
+/** An operation's function as the stack builds it (infra/constructs/functions.ts, schedules.ts): data only, no CDK. */
+export interface Deploy {
+  timeoutMinutes: number;
+  /** MB; the stack's default without it. Lambda's CPU share grows with it (1,769 MB is one vCPU). */
+  memoryMb?: number;
+  /** Reserved with `-c reservedConcurrency=true` only; undefined: never reserved. */
+  reservedConcurrency: number | undefined;
+  /** Lambda's own retries of an asynchronous (scheduled) invocation that failed, and how old an event may get. */
+  retryAttempts: number;
+  maxEventAgeMinutes: number;
+  /** statement_timeout below the function timeout, so a slow query fails with a report, not a kill. */
+  statementTimeoutSeconds?: number;
+  /** The login it runs as (functions/shared/logins.ts): only migrate uses the master secret (its rotation aside). */
+  login: 'master' | LoginPurpose;
+  /** What it does with the archive bucket when archiving is on; none: it gets no access. */
+  archiveAccess?: 'read' | 'write';
+  /** Its schedule in a deployment; none: invoked by hand (or the deploy) only. */
+  schedule?(deployment: Deployment): ScheduleData | undefined;
+  /** The environment variables of its payload defaults in a deployment. */
+  environment?(deployment: Deployment): Record<string, string>;
 }
 
 /**

@@ -6,122 +6,44 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ARCHIVE_VARIABLES } from '../../functions/shared/archive/layout';
+import { OPERATIONS } from '../../functions/operations/registry';
 import { bundleDir, HANDLER_OPERATIONS, type HandlerOperation, LAMBDA_HANDLER } from '../bundling';
 import type { StackConfig } from '../config';
 import { constructIdOf } from '../stack-contract';
-import { type Archive, type ArchiveAccess, allowArchiveTraffic } from './archive';
+import { type Archive, allowArchiveTraffic } from './archive';
 import type { DatabaseTarget } from './database';
 import { createLogGroup } from './log-groups';
-import { type DatabaseLogins, FUNCTION_LOGINS } from './logins';
+import type { DatabaseLogins } from './logins';
 
-/** How each function runs: sized to its work and to how its failures are best retried. */
-interface FunctionSettings {
-  /** migrate waits up to 5 minutes for the maintenance lock before it starts applying files. */
-  timeout: Duration;
-  /**
-   * Reserved with `-c reservedConcurrency=true` only: 1 keeps a second run of an operation from
-   * starting at all (the maintenance lock already makes it fail fast), and keeps capacity for it
-   * when the account is busy. Off by default: an account must keep 10 executions unreserved, and
-   * new accounts often have a quota of 10 in total, where any reservation fails the deploy.
-   */
-  reservedConcurrency: number | undefined;
-  /** Lambda's own retries of an asynchronous (scheduled) invocation that failed. */
-  retryAttempts: number;
-  maxEventAge: Duration;
-  /** statement_timeout below the function timeout, so a slow query fails with a report, not a kill. */
-  statementTimeout: Duration | undefined;
-  /** MB; default {@link DEFAULT_MEMORY_MB}. Lambda's CPU share grows with it (1,769 MB is one vCPU). */
-  memorySize?: number;
-}
-
-/** What a function gets unless its settings say otherwise: the maintenance work is SQL the database does. */
+/** What a function gets unless its definition says otherwise: the maintenance work is SQL the database does. */
 export const DEFAULT_MEMORY_MB = 256;
 
 /**
- * The archive access of each operation that uses the archive: the archive function writes
- * objects, restore reads them back, and prune reads the ledger's objects before it drops a day.
+ * How each function runs, from its operation's definition (functions/operations/<op>/definition.ts):
+ * sized to its work and to how its failures are best retried. `reservedConcurrency` applies with
+ * `-c reservedConcurrency=true` only: 1 keeps a second run of an operation from starting at all
+ * (the maintenance lock already makes it fail fast); off by default, as Lambda keeps 100
+ * executions unreserved and new accounts often have a quota of 10 in total.
  */
-export const ARCHIVE_ACCESS: Partial<Record<HandlerOperation, ArchiveAccess>> = {
-  archive: 'write',
-  restore: 'read',
-  prune: 'read',
-};
-
-export const FUNCTION_SETTINGS: Record<HandlerOperation, FunctionSettings> = {
-  // Runs on every deploy (synchronously, through the trigger) and by hand: a failure is a
-  // migration error or a lock wait already spent, which retrying unattended will not fix.
-  migrate: {
-    timeout: Duration.minutes(10),
-    reservedConcurrency: 1,
-    retryAttempts: 0,
-    maxEventAge: Duration.hours(1),
-    statementTimeout: undefined,
-  },
-  // Daily: a LockBusyError (prune holding the lock) or a partial failure clears on a retry.
-  partitions: {
-    timeout: Duration.minutes(10),
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAge: Duration.hours(6),
-    statementTimeout: undefined,
-  },
-  // Batched deletes of a large table take the longest; the day's next run picks up the rest.
-  prune: {
-    timeout: Duration.minutes(15),
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAge: Duration.hours(6),
-    statementTimeout: undefined,
-  },
-  // Daily, after prune: one VACUUM per closed partition not yet sealed; the deadline stops it
-  // between two steps and the next run (a retry, or tomorrow's) carries on from there.
-  vacuum: {
-    timeout: Duration.minutes(15),
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAge: Duration.hours(6),
-    statementTimeout: undefined,
-  },
-  // Manual only (one day back from the archive): a failure says what to put right, so no retry.
-  // 1024 MB: a row group of Parquet and its rows in memory, and the CPU share (about 0.6 vCPU)
-  // to decode them.
-  restore: {
-    timeout: Duration.minutes(15),
-    memorySize: 1024,
-    reservedConcurrency: 1,
-    retryAttempts: 0,
-    maxEventAge: Duration.hours(1),
-    statementTimeout: undefined,
-  },
-  // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
-  stats: {
-    timeout: Duration.minutes(1),
-    reservedConcurrency: undefined,
-    retryAttempts: 0,
-    maxEventAge: Duration.minutes(5),
-    statementTimeout: Duration.seconds(50),
-  },
-  // Daily: each closed day partition exported, verified and recorded in turn; the deadline stops
-  // it between two (or abandons the one in progress just before) and a retry or the next day's
-  // run carries on. 1024 MB: the Parquet writer holds a 20k-row group (~230 MiB peak
-  // measured), and CPU grows with memory (about 0.6 vCPU here, 1/7 at 256 MB).
-  archive: {
-    timeout: Duration.minutes(15),
-    memorySize: 1024,
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAge: Duration.hours(6),
-    statementTimeout: undefined,
-  },
-};
+export function functionSettings(operation: HandlerOperation) {
+  const deploy = OPERATIONS[operation].deploy;
+  return {
+    timeout: Duration.minutes(deploy.timeoutMinutes),
+    memorySize: deploy.memoryMb ?? DEFAULT_MEMORY_MB,
+    reservedConcurrency: deploy.reservedConcurrency,
+    retryAttempts: deploy.retryAttempts,
+    maxEventAge: Duration.minutes(deploy.maxEventAgeMinutes),
+    statementTimeout: deploy.statementTimeoutSeconds === undefined ? undefined : Duration.seconds(deploy.statementTimeoutSeconds),
+    archiveAccess: deploy.archiveAccess,
+  };
+}
 
 export interface HandlerFunctionsProps {
   readonly database: DatabaseTarget;
   readonly config: StackConfig;
   /** The archive, when archiving is on: its bucket and prefix go to the functions in ARCHIVE_ACCESS. */
   readonly archive?: Archive;
-  /** The function logins' secrets (a new database): each function then reads only its own login's (FUNCTION_LOGINS). */
+  /** The function logins' secrets (a new database): each function then reads only its own login's (its definition's deploy.login). */
   readonly logins?: DatabaseLogins;
   /** Where each function's code comes from: by default the handler bundle `dist/<op>/` that `buildHandlers()` writes. */
   readonly assetDir?: (operation: HandlerOperation) => string;
@@ -159,7 +81,7 @@ export class HandlerFunctions extends Construct {
 
     this.functions = Object.fromEntries(
       HANDLER_OPERATIONS.map((operation) => {
-        const settings = FUNCTION_SETTINGS[operation];
+        const settings = functionSettings(operation);
         const fn = new lambda.Function(this, constructIdOf(operation), {
           description: `perps-stats-db ${operation}`,
           runtime: lambda.Runtime.NODEJS_24_X,
@@ -167,7 +89,7 @@ export class HandlerFunctions extends Construct {
           handler: LAMBDA_HANDLER,
           // The bundle the handler tests run; the source map stays behind (it doubles the package).
           code: lambda.Code.fromAsset(assetDir(operation), { exclude: ['*.map'] }),
-          memorySize: settings.memorySize ?? DEFAULT_MEMORY_MB,
+          memorySize: settings.memorySize,
           timeout: settings.timeout,
           reservedConcurrentExecutions: config.reservedConcurrency ? settings.reservedConcurrency : undefined,
           retryAttempts: settings.retryAttempts,
@@ -192,8 +114,7 @@ export class HandlerFunctions extends Construct {
           logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
         });
         grantSecretRead(fn, secretsOf(operation, database, props.logins), database);
-        const archiveAccess = ARCHIVE_ACCESS[operation];
-        if (props.archive && archiveAccess) props.archive.grant(fn, archiveAccess);
+        if (props.archive && settings.archiveAccess) props.archive.grant(fn, settings.archiveAccess);
         acknowledgeManagedPolicies(fn, true);
         return [operation, fn];
       }),
@@ -212,20 +133,15 @@ export function handlerEnvironment(
   secretArn: string,
   archiveEnvironment?: Record<string, string>,
 ): Record<string, string> {
-  const environment: Record<string, string> = { DB_SECRET_ARN: secretArn, METRICS_NAMESPACE: config.metricsNamespace };
-  const statementTimeout = FUNCTION_SETTINGS[operation].statementTimeout;
-  if (statementTimeout) environment.DB_STATEMENT_TIMEOUT_MS = String(statementTimeout.toMilliseconds());
-  if (operation === 'partitions') environment.PARTITIONS_DAYS_AHEAD = String(config.daysAhead);
-  if (operation === 'stats' && config.storageLimitBytes) environment.DB_STORAGE_LIMIT_BYTES = String(config.storageLimitBytes);
-  if (operation === 'stats' && config.dataAgeAlarmSeconds === undefined) environment.STATS_DATA_AGE_METRICS = 'false';
-  if (operation === 'prune' && config.deleteRowsOlderThanDays) environment.PRUNE_OLDER_THAN_DAYS = String(config.deleteRowsOlderThanDays);
-  if (operation === 'prune' && config.dropPartitionsOlderThanDays) {
-    environment.PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS = String(config.dropPartitionsOlderThanDays);
-  }
-  // Prune gets the archive exactly when archiving is on: then it refuses to drop a day the archive has not verified.
-  if (archiveEnvironment && ARCHIVE_ACCESS[operation]) Object.assign(environment, archiveEnvironment);
-  if (config.archive && ARCHIVE_ACCESS[operation] === 'write') environment[ARCHIVE_VARIABLES.afterDays] = String(config.archive.afterDays);
-  return environment;
+  const { statementTimeout, archiveAccess } = functionSettings(operation);
+  return {
+    DB_SECRET_ARN: secretArn,
+    METRICS_NAMESPACE: config.metricsNamespace,
+    ...(statementTimeout ? { DB_STATEMENT_TIMEOUT_MS: String(statementTimeout.toMilliseconds()) } : {}),
+    ...OPERATIONS[operation].deploy.environment?.(config),
+    // Prune gets the archive exactly when archiving is on: then it refuses to drop a day the archive has not verified.
+    ...(archiveEnvironment && archiveAccess ? archiveEnvironment : {}),
+  };
 }
 
 /** An SQS queue for failed events: SQS-managed encryption, TLS required, 14 days to look at them. */
@@ -248,19 +164,19 @@ export function createEncryptedQueue(scope: Construct, id: string): sqs.Queue {
  */
 function secretsOf(operation: HandlerOperation, database: DatabaseTarget, logins: DatabaseLogins | undefined): secretsmanager.ISecret[] {
   if (!logins) return [database.secret];
-  const login = FUNCTION_LOGINS[operation];
+  const login = OPERATIONS[operation].deploy.login;
   return login === 'master' ? [database.secret, logins.secrets.maintenance, logins.secrets.stats] : [logins.secrets[login]];
 }
 
 /** The secret of the login a function logs in as (DB_SECRET_ARN). */
 function loginSecretOf(operation: HandlerOperation, database: DatabaseTarget, logins: DatabaseLogins | undefined): secretsmanager.ISecret {
-  const login = FUNCTION_LOGINS[operation];
+  const login = OPERATIONS[operation].deploy.login;
   return logins && login !== 'master' ? logins.secrets[login] : database.secret;
 }
 
 /** migrate's DB_MAINTENANCE_SECRET_ARN and DB_STATS_SECRET_ARN: the logins it makes. */
 function loginSecretsEnvironment(operation: HandlerOperation, logins: DatabaseLogins | undefined): Record<string, string> {
-  if (!logins || FUNCTION_LOGINS[operation] !== 'master') return {};
+  if (!logins || OPERATIONS[operation].deploy.login !== 'master') return {};
   return { DB_MAINTENANCE_SECRET_ARN: logins.secrets.maintenance.secretArn, DB_STATS_SECRET_ARN: logins.secrets.stats.secretArn };
 }
 

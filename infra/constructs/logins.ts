@@ -7,17 +7,6 @@ import type { HandlerOperation } from '../bundling';
 import { DATABASE_NAME, type NewDatabase } from './database';
 import { createLogGroup } from './log-groups';
 
-/** Which login each function logs in as: only migrate uses the master secret (its rotation aside). */
-export const FUNCTION_LOGINS: Record<HandlerOperation, 'master' | LoginPurpose> = {
-  migrate: 'master',
-  partitions: 'maintenance',
-  prune: 'maintenance',
-  vacuum: 'maintenance',
-  archive: 'maintenance',
-  restore: 'maintenance',
-  stats: 'stats',
-};
-
 /** The logins' names, in their secrets; migrate makes the logins from those secrets. */
 export const LOGIN_NAMES: Record<LoginPurpose, string> = { maintenance: 'perps_maintenance', stats: 'perps_stats' };
 

@@ -5,7 +5,8 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { HandlerOperation } from '../bundling';
+import { OPERATIONS } from '../../functions/operations/registry';
+import { HANDLER_OPERATIONS, type HandlerOperation } from '../bundling';
 import type { StackConfig } from '../config';
 import { createEncryptedQueue } from './functions';
 
@@ -19,39 +20,18 @@ export interface ScheduleSpec {
 }
 
 /**
- * The schedules the context asks for. partitions runs every hour at minute 45: a run stopped at
- * its deadline (or failed) leaves rows out of sight of queries until a run places them, so the
- * next one must come within the hour; a run with nothing to do costs milliseconds. Minute 45
- * keeps it off the nightly runs' usual time at the maintenance lock: archive (when on) at 01:20,
- * prune at 02:00 and vacuum at 03:00, an hour apart (vacuum after prune: it does not seal what
- * prune is about to drop), each done within 15 minutes. stats every 5 minutes; restore never (it
- * is a manual repair). Prune is left out when both retention actions are off: its payload would
- * name no action, which the handler rejects.
+ * The schedules the context asks for, from each operation's definition (its deploy.schedule): the
+ * hourly partitions run at :45, the nightly archive (when on) at 01:20, prune at 02:00 and vacuum
+ * at 03:00, an hour apart at the maintenance lock and each done within 15 minutes, stats every 5
+ * minutes; restore never (it is a manual repair).
  */
 export function scheduleSpecs(config: StackConfig): ScheduleSpec[] {
-  const daily = { retryAttempts: 3, maxEventAge: Duration.hours(2) };
-  const prune = {
-    ...(config.deleteRowsOlderThanDays ? { olderThanDays: config.deleteRowsOlderThanDays } : {}),
-    ...(config.dropPartitionsOlderThanDays ? { dropPartitionsOlderThanDays: config.dropPartitionsOlderThanDays } : {}),
-  };
-  return [
-    // A run Scheduler could not deliver is superseded by the next hour's.
-    {
-      operation: 'partitions',
-      cron: { minute: '45', hour: '*' },
-      input: { daysAhead: config.daysAhead },
-      retryAttempts: 3,
-      maxEventAge: Duration.hours(1),
-    },
-    // Before prune, so that prune finds last night's days archived: 40 minutes
-    // for a run of up to 15 and Lambda's first retry. Its payload defaults (ARCHIVE_AFTER_DAYS)
-    // are in its environment, so a manual `{}` does the same.
-    ...(config.archive ? [{ operation: 'archive' as const, cron: { minute: '20', hour: '1' }, input: {}, ...daily }] : []),
-    ...(Object.keys(prune).length > 0 ? [{ operation: 'prune' as const, cron: { minute: '0', hour: '2' }, input: prune, ...daily }] : []),
-    { operation: 'vacuum', cron: { minute: '0', hour: '3' }, input: {}, ...daily },
-    // A stats run that could not be delivered is superseded by the next one 5 minutes later.
-    { operation: 'stats', cron: { minute: '0/5', hour: '*' }, input: {}, retryAttempts: 1, maxEventAge: Duration.minutes(5) },
-  ];
+  return HANDLER_OPERATIONS.flatMap((operation) => {
+    const schedule = OPERATIONS[operation].deploy.schedule?.(config);
+    if (!schedule) return [];
+    const { cron, input, retryAttempts, maxEventAgeMinutes } = schedule;
+    return [{ operation, cron, input, retryAttempts, maxEventAge: Duration.minutes(maxEventAgeMinutes) }];
+  });
 }
 
 export interface MaintenanceSchedulesProps {

@@ -1,6 +1,6 @@
 import { GetAccountSettingsCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { OPERATIONS } from '../../functions/operations/registry';
 import type { StackConfig } from '../config';
-import { FUNCTION_SETTINGS } from '../constructs/functions';
 import type { AccountPlanState } from './free-tier';
 import { failedAwsStep, type StepResult } from './step';
 
@@ -63,10 +63,10 @@ export async function checkAccountPlan(
   };
 }
 
-/** The concurrent executions the stack reserves: one each for the functions FUNCTION_SETTINGS names, with reservedConcurrency=true. */
+/** The concurrent executions the stack reserves with reservedConcurrency=true: what each operation's definition reserves. */
 export function reservedByStack(config: StackConfig): number {
   if (!config.reservedConcurrency) return 0;
-  return Object.values(FUNCTION_SETTINGS).reduce((sum, settings) => sum + (settings.reservedConcurrency ?? 0), 0);
+  return Object.values(OPERATIONS).reduce((sum, operation) => sum + (operation.deploy.reservedConcurrency ?? 0), 0);
 }
 
 /** Lambda keeps this many executions unreserved: 100, or the whole quota when it is lower (the errors say [10], [50]). */

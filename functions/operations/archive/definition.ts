@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from '../../shared/archive/layout';
 import { isCalendarDay } from '../../shared/days';
-import { days, switchValue } from '../../shared/definition-fields';
+import { days, NIGHTLY, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { TIME_SERIES_TABLES } from '../../shared/tables';
@@ -41,6 +41,25 @@ export const archiveOperation = defineOperation({
     actionFields: ['archiveAfterDays', 'day'],
   },
   // Runs as the owner (the default runsAs): it writes archive_ledger, which only the maintenance user may.
+  // Daily: each closed day partition exported, verified and recorded in turn; the deadline stops
+  // it between two (or abandons the one in progress just before) and a retry or the next day's
+  // run carries on. 1024 MB: the Parquet writer's row groups in memory, and CPU grows with memory
+  // (about 0.6 vCPU here, 1/7 at 256 MB).
+  deploy: {
+    timeoutMinutes: 15,
+    memoryMb: 1024,
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAgeMinutes: 6 * 60,
+    login: 'maintenance',
+    archiveAccess: 'write',
+    // 01:20 with archiving on, before prune (02:00), so that prune finds last night's days
+    // archived: 40 minutes for a run of up to 15 and Lambda's first retry. Its payload defaults
+    // are in its environment, so a manual `{}` does the same.
+    schedule: (deployment) => (deployment.archive ? { cron: { minute: '20', hour: '1' }, input: {}, ...NIGHTLY } : undefined),
+    environment: (deployment) =>
+      deployment.archive ? { [ARCHIVE_VARIABLES.afterDays]: String(deployment.archive.afterDays) } : ({} as Record<string, string>),
+  },
   cli: {
     flags: {
       to: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },

@@ -19,6 +19,24 @@ export const partitionsOperation = defineOperation({
     variables: { PARTITIONS_DAYS_AHEAD: { field: 'daysAhead', schema: numberOrText(days(DAYS_AHEAD)).default(DAYS_AHEAD.default) } },
     actionFields: ['daysAhead'],
   },
+  // Daily work, hourly runs: a LockBusyError (prune holding the lock) or a partial failure clears on a retry.
+  deploy: {
+    timeoutMinutes: 10,
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAgeMinutes: 6 * 60,
+    login: 'maintenance',
+    // Every hour at :45: a run stopped at its deadline leaves rows out of sight until a run places
+    // them, so the next must come within the hour; :45 keeps it off the nightly runs. A run
+    // Scheduler could not deliver is superseded by the next hour's.
+    schedule: (deployment) => ({
+      cron: { minute: '45', hour: '*' },
+      input: { daysAhead: deployment.daysAhead },
+      retryAttempts: 3,
+      maxEventAgeMinutes: 60,
+    }),
+    environment: (deployment) => ({ PARTITIONS_DAYS_AHEAD: String(deployment.daysAhead) }),
+  },
   cli: {
     // init's spelling is accepted here too, so either works with both commands.
     flags: { days: { field: 'daysAhead', kind: 'number' }, 'create-partitions-days': { field: 'daysAhead', kind: 'number' } },

@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, DROP_GROUP_ENVIRONMENT, days, switchValue } from '../../shared/definition-fields';
+import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, DROP_GROUP_ENVIRONMENT, days, NIGHTLY, switchValue } from '../../shared/definition-fields';
+import type { Deployment } from '../../shared/operation-definition';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { checkPruneArchive, prunePlanProblems } from './checks';
@@ -48,6 +49,29 @@ export const pruneOperation = defineOperation({
   confirmation: { field: 'truncate', effect: 'empties markets and every data table', confirmWith: 'the name of the database to empty' },
   destroysData: (p) =>
     p.dryRun !== true && (p.truncate === true || p.olderThanDays !== undefined || p.dropPartitionsOlderThanDays !== undefined),
+  // Batched deletes of a large table take the longest; the day's next run picks up the rest.
+  deploy: {
+    timeoutMinutes: 15,
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAgeMinutes: 6 * 60,
+    login: 'maintenance',
+    // It reads the ledger's objects before it drops a day (with archiving on).
+    archiveAccess: 'read',
+    // 02:00, after the archive (01:20) and before vacuum (03:00); none when both retention actions
+    // are off (its payload would name no action, which the handler rejects).
+    schedule: (deployment) => {
+      const input = retentionOf(deployment);
+      return Object.keys(input).length > 0 ? { cron: { minute: '0', hour: '2' }, input, ...NIGHTLY } : undefined;
+    },
+    environment: (deployment) =>
+      Object.fromEntries(
+        Object.entries(retentionOf(deployment)).map(([field, days]) => [
+          field === 'olderThanDays' ? 'PRUNE_OLDER_THAN_DAYS' : 'PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS',
+          String(days),
+        ]),
+      ),
+  },
   cli: {
     aliases: ['clean'],
     flags: {
@@ -77,3 +101,11 @@ export const pruneOperation = defineOperation({
     },
   },
 });
+
+/** The retention a deployment asks for, as prune's payload fields. */
+function retentionOf(deployment: Deployment): { olderThanDays?: number; dropPartitionsOlderThanDays?: number } {
+  return {
+    ...(deployment.deleteRowsOlderThanDays ? { olderThanDays: deployment.deleteRowsOlderThanDays } : {}),
+    ...(deployment.dropPartitionsOlderThanDays ? { dropPartitionsOlderThanDays: deployment.dropPartitionsOlderThanDays } : {}),
+  };
+}

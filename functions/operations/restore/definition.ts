@@ -21,6 +21,18 @@ export const restoreOperation = defineOperation({
   run: async (ctx, payload) => (await import('./restore')).restore(ctx, payload),
   destroysData: (p) => p.replace === true && p.dryRun !== true,
   metrics: (report: RestoreReport) => (report.dry_run ? {} : { counts: { RowsRestored: report.rows_loaded } }),
+  // Manual only (one day back from the archive), never scheduled: a failure says what to put
+  // right, so no retry. 1024 MB: a row group of Parquet and its rows in memory, and the CPU
+  // share (about 0.6 vCPU) to decode them.
+  deploy: {
+    timeoutMinutes: 15,
+    memoryMb: 1024,
+    reservedConcurrency: 1,
+    retryAttempts: 0,
+    maxEventAgeMinutes: 60,
+    login: 'maintenance',
+    archiveAccess: 'read',
+  },
   cli: {
     flags: {
       from: { field: 'directory', kind: 'text', variable: ARCHIVE_VARIABLES.directory },

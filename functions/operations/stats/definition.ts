@@ -20,6 +20,20 @@ export const statsOperation = defineOperation({
     actionFields: [],
   },
   runsAs: 'reader',
+  // Every 5 minutes, catalog reads only: a failed run is superseded by the next one.
+  deploy: {
+    timeoutMinutes: 1,
+    reservedConcurrency: undefined,
+    retryAttempts: 0,
+    maxEventAgeMinutes: 5,
+    statementTimeoutSeconds: 50,
+    login: 'stats',
+    schedule: () => ({ cron: { minute: '0/5', hour: '*' }, input: {}, retryAttempts: 1, maxEventAgeMinutes: 5 }),
+    environment: (deployment) => ({
+      ...(deployment.storageLimitBytes ? { DB_STORAGE_LIMIT_BYTES: String(deployment.storageLimitBytes) } : {}),
+      ...(deployment.dataAgeAlarmSeconds === undefined ? { STATS_DATA_AGE_METRICS: 'false' } : {}),
+    }),
+  },
   cli: {
     flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' }, symbols: { field: 'symbols', kind: 'switch' } },
     usage: {

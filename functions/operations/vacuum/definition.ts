@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { switchValue } from '../../shared/definition-fields';
+import { NIGHTLY, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import type { VacuumReport } from './vacuum';
 
@@ -9,6 +9,17 @@ export const vacuumOperation = defineOperation({
   run: async (ctx, payload) => (await import('./vacuum')).vacuum(ctx, payload),
   metrics: (report: VacuumReport) =>
     report.dry_run ? {} : { counts: { PartitionsSealed: report.partitions_sealed, TablesAnalyzed: report.tables_analyzed } },
+  // Daily at 03:00, after prune (it does not seal what prune is about to drop): one VACUUM per
+  // closed partition not yet sealed; the deadline stops it between two steps and the next run
+  // (a retry, or tomorrow's) carries on from there.
+  deploy: {
+    timeoutMinutes: 15,
+    reservedConcurrency: 1,
+    retryAttempts: 2,
+    maxEventAgeMinutes: 6 * 60,
+    login: 'maintenance',
+    schedule: () => ({ cron: { minute: '0', hour: '3' }, input: {}, ...NIGHTLY }),
+  },
   cli: {
     flags: { 'dry-run': { field: 'dryRun', kind: 'switch' } },
     usage: {
