@@ -1,10 +1,9 @@
 import pg from 'pg';
-import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import { BACKLOG_COMMENT } from './catalog';
 import type { OperationContext } from './context';
 import { dayBoundLiterals } from './days';
 import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout } from './db/lock-timeout';
+import { COMMIT_WITHOUT_FLUSH, runWithLockTimeout } from './db/locks';
 
 /*
  * A backlog's rows are copied into their days, not moved: the backlog keeps them until it is

@@ -1,10 +1,16 @@
 import pg from 'pg';
-import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { type ForeignKey, foreignKeyStates, IN_PROGRESS_COMMENT, type IndexShape, listIndexShapes } from './catalog';
 import type { OperationContext } from './context';
 import { dayBoundLiterals, partitionName } from './days';
 import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout } from './db/lock-timeout';
+import {
+  blockingLockWait,
+  COMMIT_WITHOUT_FLUSH,
+  configuredLockWait,
+  quietLockWait,
+  referencedTables,
+  runWithLockTimeout,
+} from './db/locks';
 import { replaceOnConflict } from './row-moves';
 
 /*

@@ -1,10 +1,16 @@
 import pg from 'pg';
-import { blockingLockWait, COMMIT_WITHOUT_FLUSH, configuredLockWait, quietLockWait, referencedTables } from './blocking-locks';
 import { BACKLOG_COMMENT, type ForeignKey, foreignKeyStates, listIndexes } from './catalog';
 import type { OperationContext } from './context';
 import { LAST_PARTITION_DAY_END } from './days';
 import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout } from './db/lock-timeout';
+import {
+  blockingLockWait,
+  COMMIT_WITHOUT_FLUSH,
+  configuredLockWait,
+  quietLockWait,
+  referencedTables,
+  runWithLockTimeout,
+} from './db/locks';
 import type { TsRange } from './row-moves';
 
 /*

@@ -1,8 +1,7 @@
 import type pg from 'pg';
-import { COMMIT_WITHOUT_FLUSH } from './blocking-locks';
 import type { OperationContext } from './context';
 import { quoteIdent } from './db/identifiers';
-import { runWithLockTimeout } from './db/lock-timeout';
+import { COMMIT_WITHOUT_FLUSH, runWithLockTimeout } from './db/locks';
 
 /**
  * A half-open range of `ts`, [from, to), as timestamptz literals with an explicit offset (or

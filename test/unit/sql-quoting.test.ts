@@ -19,7 +19,7 @@ const QUOTED: [RegExp, string][] = [
 
 /** Local names that hold SQL built from quoted parts or validated values: file -> name -> why. */
 const VETTED: Record<string, Record<string, string>> = {
-  'functions/shared/blocking-locks.ts': {
+  'functions/shared/db/locks.ts': {
     waitMs: 'a number of milliseconds, from validated settings and a constant',
     configuredMs: 'a number of milliseconds, from validated settings',
   },

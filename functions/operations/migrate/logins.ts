@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { runWithLockTimeout } from '../../shared/db/locks';
 import { isHashablePassword, scramVerifier } from '../../shared/db/scram';
 import { connectionLostError } from '../../shared/db/sessions';
 import { isConnectionFailure, SQLSTATE, sqlState } from '../../shared/db/sql-errors';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { currentDatabase } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { runWithLockTimeout } from '../../shared/db/locks';
 import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { isConnectionFailure, sqlState } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { runWithLockTimeout } from '../../shared/db/locks';
 import { connectionLostError } from '../../shared/db/sessions';
 import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { PartialFailureError } from '../../shared/errors';

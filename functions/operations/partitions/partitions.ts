@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { type CopyProgress, copyDayOut, type DayCopy, readCopyProgress } from '../../shared/backlog-copy';
-import { quietLockWait } from '../../shared/blocking-locks';
 import {
   assertSchemaInstalled,
   type ForeignKey,
@@ -26,7 +25,7 @@ import {
 } from '../../shared/day-partition';
 import { dayBoundLiterals, dayOf, daySeries, partitionName } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { quietLockWait, runWithLockTimeout } from '../../shared/db/locks';
 import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';

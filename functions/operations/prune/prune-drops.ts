@@ -5,7 +5,7 @@ import { foreignKeyStates, IN_PROGRESS_COMMENT, listColumns, listForeignKeys, li
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from '../../shared/day-partition';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { runWithLockTimeout } from '../../shared/db/locks';
 import { assertTimeForStep } from '../../shared/deadline';
 import { DeadlineError } from '../../shared/errors';
 import { throwIfSessionLost } from '../../shared/step-runner';

@@ -1,12 +1,11 @@
 import type pg from 'pg';
 import type { ArchiveStore } from '../../shared/archive/layout';
 import { createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
-import { COMMIT_WITHOUT_FLUSH } from '../../shared/blocking-locks';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from '../../shared/catalog';
 import type { OperationContext } from '../../shared/context';
 import { addDays, dayOf, dayStart } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
-import { runWithLockTimeout } from '../../shared/db/lock-timeout';
+import { COMMIT_WITHOUT_FLUSH, runWithLockTimeout } from '../../shared/db/locks';
 import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { assertTimeForStep } from '../../shared/deadline';
 import { InputError, PartialFailureError } from '../../shared/errors';
