@@ -40,6 +40,9 @@ const VETTED: Record<string, Record<string, string>> = {
     source: 'quoteIdent(relation)',
     "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
   },
+  'functions/shared/drop-table.ts': {
+    "referenced.join(', ')": 'referenced tables as the server names them (confrelid::regclass::text, quoted where needed)',
+  },
   'functions/shared/backlog-copy.ts': {
     source: 'quoteIdent(copy.backlog)',
     list: 'copy.columns.map(quoteIdent)',

@@ -29,14 +29,8 @@ import { quietLockWait, runWithLockTimeout } from '../../shared/db/locks';
 import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
-import {
-  countUnplaceableRows,
-  daysWithRows,
-  dropEmptiedTable,
-  hasPlaceableRows,
-  takeDefaultBacklog,
-  UNPLACEABLE,
-} from '../../shared/default-backlog';
+import { countUnplaceableRows, daysWithRows, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from '../../shared/default-backlog';
+import { dropEmptiedTable } from '../../shared/drop-table';
 import { DatabaseUnavailableError, DeadlineError, PartialFailureError } from '../../shared/errors';
 import { moveAllRows, type RowMove, type TsRange } from '../../shared/row-moves';
 import { countTablesOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from '../../shared/rows-out-of-sight';

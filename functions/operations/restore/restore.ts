@@ -29,7 +29,7 @@ import { quoteIdent } from '../../shared/db/identifiers';
 import { connectionLostError, withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
-import { type DropGuard, dropEmptiedTable, mustBeEmpty, ROWS_KEPT_ELSEWHERE } from '../../shared/default-backlog';
+import { type DropGuard, dropEmptiedTable, mustBeEmpty, ROWS_KEPT_ELSEWHERE } from '../../shared/drop-table';
 import { ArchiveIntegrityError, InputError } from '../../shared/errors';
 import { moveAllRows } from '../../shared/row-moves';
 import type { TimeSeriesTable } from '../../shared/tables';
