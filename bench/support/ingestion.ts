@@ -28,7 +28,9 @@ export async function duringIngestion<T>(
   options: { batch?: number; log?: (line: string) => void } = {},
 ): Promise<{ result: T; ingestion: IngestionResult }> {
   const writer = startWriter(url, { batch: options.batch ?? 50, applicationName: WRITER_APP });
-  // Let it reach a steady state before anything is measured against it.
+  // Writing first (a loaded machine takes a while to start a thread and connect), then a steady
+  // state before anything is measured against it.
+  await writer.ready();
   await new Promise((resolve) => setTimeout(resolve, 300));
   const started = wallClock();
   const outcome = await work().then(

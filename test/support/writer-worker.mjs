@@ -36,6 +36,8 @@ for (let n = 0; !stop; n += 1) {
   try {
     await client.query(STATEMENTS[table], [symbol, offset, batch]);
     samples.push({ at: performance.timeOrigin + started, ms: performance.now() - started });
+    // The first commit tells the parent the writer is writing (a loaded machine can take seconds to get here).
+    if (samples.length === 1) parentPort.postMessage({ ready: true });
     const key = `${table}/${symbol}`;
     inserted[key] = (inserted[key] ?? 0) + batch;
   } catch (error) {
@@ -44,4 +46,4 @@ for (let n = 0; !stop; n += 1) {
   }
 }
 await client.end();
-parentPort.postMessage({ samples, inserted, failed, errors: [...errors] });
+parentPort.postMessage({ result: { samples, inserted, failed, errors: [...errors] } });
