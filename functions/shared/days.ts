@@ -2,7 +2,8 @@
  * Pure UTC day arithmetic. A "day" is the string YYYY-MM-DD of a UTC calendar day; its
  * partition covers [00:00 UTC, next 00:00 UTC).
  */
-const DAY_MS = 86_400_000;
+/** One UTC day in milliseconds (a calendar day is a YYYY-MM-DD string: see dayOf). */
+export const DAY_MS = 86_400_000;
 const DAY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**

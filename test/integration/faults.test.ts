@@ -5,6 +5,7 @@ import { migrate } from '../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../functions/operations/partitions/partitions';
 import { prune } from '../../functions/operations/prune/prune';
 import { errorMessage } from '../../functions/shared/context';
+import { DAY_MS } from '../../functions/shared/days';
 import { PerpsDbError } from '../../functions/shared/errors';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, copiesOf, createTestDatabase, schemaState, testContext, withClient, withContext } from '../support/database';
@@ -20,7 +21,6 @@ import { startTestServer, type TestServer } from '../support/server';
  */
 
 const NOW = new Date('2026-06-15T12:00:00Z');
-const DAY = 86_400_000;
 const ROWS_PER_DAY = 3000;
 const BATCH = 1000;
 
@@ -256,7 +256,7 @@ async function seededForRecovery(createDatabase: () => Promise<string>): Promise
   const url = await createDatabase();
   await migrate(testContext(url));
   const client = await connect(url);
-  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY), 2, ROWS_PER_DAY));
+  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY_MS), 2, ROWS_PER_DAY));
   await client.end();
   return url;
 }
@@ -284,7 +284,7 @@ async function expectRecoveryAfter(point: FaultPoint, url: string, reference: Aw
 describe('faults during prune', () => {
   // Rows over 5 days from 40 days ago; everything older than 38 days goes, partitions older than 39 days are dropped.
   const event = { olderThanDays: 38, dropPartitionsOlderThanDays: 39 };
-  const cutoff = new Date(NOW.getTime() - 38 * DAY).toISOString();
+  const cutoff = new Date(NOW.getTime() - 38 * DAY_MS).toISOString();
   const points: Array<FaultPoint & { name: string }> = [
     { name: 'killed before the first truncate of an old partition', step: /^truncate partition /, fault: 'terminate' },
     {
@@ -308,7 +308,7 @@ describe('faults during prune', () => {
   const seeded = copiesOf((url) =>
     withContext(url, { now: NOW }, async (ctx) => {
       await migrate(ctx);
-      await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 40 * DAY), 5, ROWS_PER_DAY)));
+      await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 40 * DAY_MS), 5, ROWS_PER_DAY)));
       await ensurePartitions(ctx, { daysAhead: 1 });
     }),
   );

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { migrate } from '../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../functions/operations/partitions/partitions';
 import { prune } from '../../functions/operations/prune/prune';
+import { DAY_MS } from '../../functions/shared/days';
 import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
@@ -16,7 +17,6 @@ import { startWriter, type WriterOptions, type WriterResult } from '../support/w
  */
 
 const LOCK_TIMEOUT_MS = 300;
-const DAY = 86_400_000;
 /** Rows for today; early rows for days with no partition yet (inside and beyond the window); late rows for past days. */
 const KINDS: NonNullable<WriterOptions['symbols']> = [
   ['ING-today', '0'],
@@ -43,7 +43,7 @@ it('loses no insert and stalls none for much longer than the lock timeout while 
   await ensurePartitions(ctx, { daysAhead: 2 });
   // Old rows for prune to delete and drop: 45 and 44 days ago, in partitions of their own.
   const seed = await connect(url);
-  await insertRows(seed, instantsOverDays(new Date(Date.now() - 45 * DAY), 2, 500), 'OLD');
+  await insertRows(seed, instantsOverDays(new Date(Date.now() - 45 * DAY_MS), 2, 500), 'OLD');
   await ensurePartitions(ctx, { daysAhead: 2 });
 
   const writers = [0, 1].map(() => startWriter(url, { symbols: KINDS, applicationName: 'test-ingest-writer' }));

@@ -3,6 +3,7 @@ import { migrate } from '../../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
 import { LAST_HOUR_SAMPLE_ROWS } from '../../../functions/operations/stats/last-hour';
 import type { StatsReport, TimeSeriesTableStats } from '../../../functions/operations/stats/stats';
+import { DAY_MS } from '../../../functions/shared/days';
 import { SEEDED_EXCHANGES } from '../../../functions/shared/exchanges';
 import { connect, createTestDatabase, testContext } from '../../support/database';
 import { analyzeArrived, tuplesReadByStats } from '../../support/tuples-read';
@@ -15,7 +16,6 @@ import { analyzeArrived, tuplesReadByStats } from '../../support/tuples-read';
 
 const NOW = new Date('2026-09-02T10:30:00Z');
 const MINUTE = 60_000;
-const DAY = 86_400_000;
 const SYMBOLS = 1_000;
 const DAYS = 60;
 /** Symbols with rows in the last hour: one every 5 minutes over (09:30, 10:30], 12 each. */
@@ -146,7 +146,7 @@ describe('stats at many symbols and partitions', () => {
   });
 
   it('gives an exchange stalled for days, or with only an old late row, its exact newest row', () => {
-    expect(report.exchanges.kucoin?.orderbooks).toEqual(stalledFor(5 * DAY));
+    expect(report.exchanges.kucoin?.orderbooks).toEqual(stalledFor(5 * DAY_MS));
     expect(report.exchanges.lighter?.orderbooks).toMatchObject({ latest_ts: '2025-01-01T00:00:00.000Z', stalled: true });
     // Within the recent day, its future row ignored.
     expect(report.exchanges.paradex?.orderbooks).toMatchObject({ latest_ts: at(20 * 3600_000), data_age_seconds: 20 * 3600 });
