@@ -93,9 +93,18 @@ export type PrunePlanReport = Omit<PruneReport, 'dry_run' | 'rows_deleted' | 'pa
 };
 
 function asPlan({ rows_deleted, partitions_dropped, ...report }: PruneReport): PrunePlanReport {
-  const empty = (a: PruneAction) => a.action === 'delete_rows' && isDefaultPartitionName(a.relation) && a.rows === 0;
-  const actions = report.actions.filter((action) => !empty(action));
-  return { ...report, dry_run: true, actions, rows_planned: rows_deleted, partitions_planned: partitions_dropped };
+  return {
+    ...report,
+    dry_run: true,
+    actions: plannedActions(report.actions),
+    rows_planned: rows_deleted,
+    partitions_planned: partitions_dropped,
+  };
+}
+
+/** The actions a dry run lists: a DEFAULT partition with nothing to delete is left out. */
+export function plannedActions(actions: PruneAction[]): PruneAction[] {
+  return actions.filter((a) => !(a.action === 'delete_rows' && isDefaultPartitionName(a.relation) && a.rows === 0));
 }
 
 /**

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
-import { type PruneAction, type PruneReport, prune } from '../../../functions/operations/prune/prune';
+import { type PruneAction, type PruneReport, plannedActions, prune } from '../../../functions/operations/prune/prune';
 import { listPartitions } from '../../../functions/shared/catalog';
 import type { OperationContext } from '../../../functions/shared/context';
 import { DeadlineError, InputError, PartialFailureError } from '../../../functions/shared/errors';
@@ -62,13 +62,9 @@ async function count(sql: string): Promise<number> {
   return Number(rows[0]?.n);
 }
 
-/**
- * A real run's steps as its dry run lists them: planned, and without the DEFAULT partitions
- * that had nothing to delete (a dry run leaves those out).
- */
+/** A real run's steps as its dry run lists them (prune's own rule, plannedActions), each planned. */
 function asPlanned(actions: PruneAction[]): PruneAction[] {
-  const emptyDefault = (a: PruneAction) => a.action === 'delete_rows' && a.relation.endsWith('_default') && a.rows === 0;
-  return actions.filter((a) => !emptyDefault(a)).map((a) => ({ ...a, status: 'planned' }));
+  return plannedActions(actions).map((a) => ({ ...a, status: 'planned' }));
 }
 
 describe('prune', () => {
