@@ -75,19 +75,7 @@ export class PerpsStatsDbStack extends Stack {
       storageRunway: config.storageLimitBytes !== undefined,
     });
 
-    // What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and
-    // what `npm run verify` reads.
-    for (const operation of HANDLER_OPERATIONS) {
-      new CfnOutput(this, STACK_OUTPUTS.functionName(operation), { value: functions[operation].functionName });
-    }
-    new CfnOutput(this, STACK_OUTPUTS.secretArn, { value: database.secret.secretArn });
-    new CfnOutput(this, STACK_OUTPUTS.alarmTopicArn, { value: this.alarms.topic.topicArn });
-    new CfnOutput(this, STACK_OUTPUTS.dashboardName, { value: dashboard.dashboard.dashboardName });
-    new CfnOutput(this, STACK_OUTPUTS.metricsNamespace, { value: config.metricsNamespace });
-    if (this.archive) {
-      new CfnOutput(this, STACK_OUTPUTS.archiveBucketName, { value: this.archive.bucket.bucketName });
-      new CfnOutput(this, STACK_OUTPUTS.archiveGlueDatabase, { value: this.archive.glueDatabase.databaseName });
-    }
+    this.addOutputs(config, dashboard);
 
     // After every other resource: a first deploy that fails anywhere before it can still delete
     // the database it created (see DeletionProtection).
@@ -98,6 +86,21 @@ export class PerpsStatsDbStack extends Stack {
 
     // Last: every function CDK adds on its own exists by now.
     keepProviderLogs(this);
+  }
+
+  /** What an operator needs after the deploy (`aws lambda invoke --function-name ...`), and what `npm run verify` reads. */
+  private addOutputs(config: StackConfig, dashboard: StoreDashboard): void {
+    for (const operation of HANDLER_OPERATIONS) {
+      new CfnOutput(this, STACK_OUTPUTS.functionName(operation), { value: this.handlers.functions[operation].functionName });
+    }
+    new CfnOutput(this, STACK_OUTPUTS.secretArn, { value: this.database.secret.secretArn });
+    new CfnOutput(this, STACK_OUTPUTS.alarmTopicArn, { value: this.alarms.topic.topicArn });
+    new CfnOutput(this, STACK_OUTPUTS.dashboardName, { value: dashboard.dashboard.dashboardName });
+    new CfnOutput(this, STACK_OUTPUTS.metricsNamespace, { value: config.metricsNamespace });
+    if (this.archive) {
+      new CfnOutput(this, STACK_OUTPUTS.archiveBucketName, { value: this.archive.bucket.bucketName });
+      new CfnOutput(this, STACK_OUTPUTS.archiveGlueDatabase, { value: this.archive.glueDatabase.databaseName });
+    }
   }
 
   /**

@@ -29,3 +29,16 @@ export const switchValue = z.boolean({ error: 'must be true or false' }).optiona
 
 /** A nightly schedule's delivery: a few retries within two hours, before the next night's run is near. */
 export const NIGHTLY = { retryAttempts: 3, maxEventAgeMinutes: 120 } as const;
+
+/**
+ * A nightly maintenance function: the whole 15 minutes Lambda allows (its deadline stops it between
+ * two steps), one reserved execution (with reservedConcurrency=true), a failure retried twice within
+ * 6 hours (a LockBusyError or a partial failure clears on a retry), the maintenance login.
+ */
+export const NIGHTLY_FUNCTION = {
+  timeoutMinutes: 15,
+  reservedConcurrency: 1,
+  retryAttempts: 2,
+  maxEventAgeMinutes: 6 * 60,
+  login: 'maintenance',
+} as const;

@@ -63,8 +63,7 @@ export class HandlerFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: HandlerFunctionsProps) {
     super(scope, id);
-    const { database, config } = props;
-    const assetDir = props.assetDir ?? bundleDir;
+    const { database } = props;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: database.vpc,
       description: 'perps-stats-db functions: out to PostgreSQL and Secrets Manager only',
@@ -78,47 +77,54 @@ export class HandlerFunctions extends Construct {
     if (props.archive) allowArchiveTraffic(this.securityGroup);
     this.failureQueue = createEncryptedQueue(this, 'FailureQueue');
     const archiveEnvironment = props.archive?.environment();
-
     this.functions = Object.fromEntries(
-      HANDLER_OPERATIONS.map((operation) => {
-        const settings = functionSettings(operation);
-        const fn = new lambda.Function(this, constructIdOf(operation), {
-          description: `perps-stats-db ${operation}`,
-          runtime: lambda.Runtime.NODEJS_24_X,
-          architecture: lambda.Architecture.ARM_64,
-          handler: LAMBDA_HANDLER,
-          // The bundle the handler tests run; the source map stays behind (it doubles the package).
-          code: lambda.Code.fromAsset(assetDir(operation), { exclude: ['*.map'] }),
-          memorySize: settings.memorySize,
-          timeout: settings.timeout,
-          reservedConcurrentExecutions: config.reservedConcurrency ? settings.reservedConcurrency : undefined,
-          retryAttempts: settings.retryAttempts,
-          maxEventAge: settings.maxEventAge,
-          onFailure: new SqsDestination(this.failureQueue),
-          // Lambda's async-invoke config is per function, version or alias: the one above covers
-          // $LATEST only. The deploy-time invoker names a version (currentVersion) and, when
-          // throttled, invokes that version asynchronously: it needs the same retries and the
-          // same failure queue, or its failures would go nowhere.
-          currentVersionOptions: {
-            retryAttempts: settings.retryAttempts,
-            maxEventAge: settings.maxEventAge,
-            onFailure: new SqsDestination(this.failureQueue),
-          },
-          environment: {
-            ...handlerEnvironment(operation, config, loginSecretOf(operation, database, props.logins).secretArn, archiveEnvironment),
-            ...loginSecretsEnvironment(operation, props.logins),
-          },
-          vpc: database.vpc,
-          vpcSubnets: database.subnets,
-          securityGroups: [this.securityGroup],
-          logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
-        });
-        grantSecretRead(fn, secretsOf(operation, database, props.logins), database);
-        if (props.archive && settings.archiveAccess) props.archive.grant(fn, settings.archiveAccess);
-        acknowledgeManagedPolicies(fn, true);
-        return [operation, fn];
-      }),
+      HANDLER_OPERATIONS.map((operation) => [operation, this.createFunction(operation, props, archiveEnvironment)]),
     ) as Record<HandlerOperation, lambda.Function>;
+  }
+
+  /** One operation's function, its secrets and archive access granted. */
+  private createFunction(
+    operation: HandlerOperation,
+    props: HandlerFunctionsProps,
+    archiveEnvironment: Record<string, string> | undefined,
+  ): lambda.Function {
+    const { database, config, logins } = props;
+    const settings = functionSettings(operation);
+    const fn = new lambda.Function(this, constructIdOf(operation), {
+      description: `perps-stats-db ${operation}`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: LAMBDA_HANDLER,
+      // The bundle the handler tests run; the source map stays behind (it doubles the package).
+      code: lambda.Code.fromAsset((props.assetDir ?? bundleDir)(operation), { exclude: ['*.map'] }),
+      memorySize: settings.memorySize,
+      timeout: settings.timeout,
+      reservedConcurrentExecutions: config.reservedConcurrency ? settings.reservedConcurrency : undefined,
+      retryAttempts: settings.retryAttempts,
+      maxEventAge: settings.maxEventAge,
+      onFailure: new SqsDestination(this.failureQueue),
+      // Lambda's async-invoke config is per function, version or alias: the one above covers
+      // $LATEST only. The deploy-time invoker names a version (currentVersion) and, when
+      // throttled, invokes that version asynchronously: it needs the same retries and the
+      // same failure queue, or its failures would go nowhere.
+      currentVersionOptions: {
+        retryAttempts: settings.retryAttempts,
+        maxEventAge: settings.maxEventAge,
+        onFailure: new SqsDestination(this.failureQueue),
+      },
+      environment: {
+        ...handlerEnvironment(operation, config, loginSecretOf(operation, database, logins).secretArn, archiveEnvironment),
+        ...loginSecretsEnvironment(operation, logins),
+      },
+      vpc: database.vpc,
+      vpcSubnets: database.subnets,
+      securityGroups: [this.securityGroup],
+      logGroup: createLogGroup(this, `${constructIdOf(operation)}Logs`),
+    });
+    grantSecretRead(fn, secretsOf(operation, database, logins), database);
+    if (props.archive && settings.archiveAccess) props.archive.grant(fn, settings.archiveAccess);
+    acknowledgeManagedPolicies(fn, true);
+    return fn;
   }
 }
 

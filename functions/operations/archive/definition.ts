@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { ARCHIVE_AFTER_DAYS, ARCHIVE_VARIABLES } from '../../shared/archive/layout';
 import { isCalendarDay } from '../../shared/days';
-import { days, NIGHTLY, switchValue } from '../../shared/definition-fields';
+import { days, NIGHTLY, NIGHTLY_FUNCTION, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { TIME_SERIES_TABLES } from '../../shared/tables';
@@ -46,12 +46,8 @@ export const archiveOperation = defineOperation({
   // run carries on. 1024 MB: the Parquet writer's row groups in memory, and CPU grows with memory
   // (about 0.6 vCPU here, 1/7 at 256 MB).
   deploy: {
-    timeoutMinutes: 15,
+    ...NIGHTLY_FUNCTION,
     memoryMb: 1024,
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAgeMinutes: 6 * 60,
-    login: 'maintenance',
     archiveAccess: 'write',
     // 01:20 with archiving on, before prune (02:00), so that prune finds last night's days
     // archived: 40 minutes for a run of up to 15 and Lambda's first retry. Its payload defaults

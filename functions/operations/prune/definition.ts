@@ -1,5 +1,13 @@
 import * as z from 'zod';
-import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, DROP_GROUP_ENVIRONMENT, days, NIGHTLY, switchValue } from '../../shared/definition-fields';
+import {
+  BATCH_ENVIRONMENT,
+  DDL_ENVIRONMENT,
+  DROP_GROUP_ENVIRONMENT,
+  days,
+  NIGHTLY,
+  NIGHTLY_FUNCTION,
+  switchValue,
+} from '../../shared/definition-fields';
 import type { Deployment } from '../../shared/operation-definition';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
@@ -51,11 +59,7 @@ export const pruneOperation = defineOperation({
     p.dryRun !== true && (p.truncate === true || p.olderThanDays !== undefined || p.dropPartitionsOlderThanDays !== undefined),
   // Batched deletes of a large table take the longest; the day's next run picks up the rest.
   deploy: {
-    timeoutMinutes: 15,
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAgeMinutes: 6 * 60,
-    login: 'maintenance',
+    ...NIGHTLY_FUNCTION,
     // It reads the ledger's objects before it drops a day (with archiving on).
     archiveAccess: 'read',
     // 02:00, after the archive (01:20) and before vacuum (03:00); none when both retention actions

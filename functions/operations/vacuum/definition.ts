@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { NIGHTLY, switchValue } from '../../shared/definition-fields';
+import { NIGHTLY, NIGHTLY_FUNCTION, switchValue } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import type { VacuumReport } from './vacuum';
 
@@ -13,11 +13,7 @@ export const vacuumOperation = defineOperation({
   // closed partition not yet sealed; the deadline stops it between two steps and the next run
   // (a retry, or tomorrow's) carries on from there.
   deploy: {
-    timeoutMinutes: 15,
-    reservedConcurrency: 1,
-    retryAttempts: 2,
-    maxEventAgeMinutes: 6 * 60,
-    login: 'maintenance',
+    ...NIGHTLY_FUNCTION,
     schedule: () => ({ cron: { minute: '0', hour: '3' }, input: {}, ...NIGHTLY }),
   },
   cli: {
