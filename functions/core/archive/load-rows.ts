@@ -139,8 +139,12 @@ async function readable<T>(key: string, read: () => Promise<T>): Promise<T> {
 
 const { TAB, NEWLINE, BACKSLASH, CARRIAGE_RETURN, ZERO } = BYTE;
 const MICROS_PER_DAY = 86_400_000_000;
+const PLUS = 43;
 const SCALE = ARCHIVE_DECIMAL.scale;
 const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+/** Reused by readTimestampText: setUTCFullYear, unlike Date.UTC, reads years below 100 as they are. */
+const SCRATCH_DATE = new Date(0);
 
 /** Arrow values as COPY text lines, with their checksum. */
 class CopyTextWriter {
@@ -364,7 +368,8 @@ class CopyTextWriter {
    */
   private writeTimestamp(micros: number, wholeDays = 0): void {
     const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
-    let rest = micros - (days - wholeDays) * MICROS_PER_DAY;
+    const dayMicros = micros - (days - wholeDays) * MICROS_PER_DAY;
+    let rest = dayMicros;
     const [year, month, day] = civilFromDays(days);
     const hour = Math.floor(rest / 3_600_000_000);
     rest -= hour * 3_600_000_000;
@@ -386,6 +391,13 @@ class CopyTextWriter {
       while (this.buffer[this.length - 1] === ZERO) this.length--;
     }
     this.pad(0, 2, 43);
+    // The stored-rows check proves PostgreSQL holds this text, not that it is these microseconds:
+    // read it back with the engine's own calendar (Date), independent of civilFromDays and pad.
+    const [readDays, readRest] = readTimestampText(this.buffer, start);
+    if (readDays !== days || readRest !== dayMicros) {
+      const text = DECODER.decode(this.buffer.subarray(start, this.length));
+      throw new Error(`timestamp text ${text} is not day ${days} + ${dayMicros} us: a bug in the COPY text writer, please report it`);
+    }
     this.stored.addBytes(this.buffer, start, this.length);
   }
 
@@ -435,4 +447,22 @@ function int64Number(words: Uint32Array, index: number): number {
   const low = words[index * 2] as number;
   const high = words[index * 2 + 1] as number;
   return (high >= 0x80000000 ? high - TWO_TO_32 : high) * TWO_TO_32 + low;
+}
+
+/** `YYYY-MM-DD HH:MM:SS[.f...]+00` at bytes[start...] as [days since 1970-01-01, microseconds into the day]. */
+function readTimestampText(bytes: Uint8Array, start: number): readonly [number, number] {
+  const number = (at: number, width: number) => {
+    let value = 0;
+    for (let i = at; i < at + width; i++) value = value * 10 + ((bytes[i] as number) - ZERO);
+    return value;
+  };
+  const date = SCRATCH_DATE;
+  date.setTime(0);
+  date.setUTCFullYear(number(start, 4), number(start + 5, 2) - 1, number(start + 8, 2));
+  let micros = ((number(start + 11, 2) * 60 + number(start + 14, 2)) * 60 + number(start + 17, 2)) * 1_000_000;
+  if (bytes[start + 19] === BYTE.DOT) {
+    let scale = 100_000;
+    for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
+  }
+  return [date.getTime() / 86_400_000, micros];
 }
