@@ -145,6 +145,8 @@ const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 /** Reused by readTimestampText: setUTCFullYear, unlike Date.UTC, reads years below 100 as they are. */
 const SCRATCH_DATE = new Date(0);
+/** The date readTimestampText last read (YYYYMMDD) and its days since 1970-01-01. */
+const lastDate = { text: -1, days: 0 };
 
 /** Arrow values as COPY text lines, with their checksum. */
 class CopyTextWriter {
@@ -456,13 +458,18 @@ function readTimestampText(bytes: Uint8Array, start: number): readonly [number, 
     for (let i = at; i < at + width; i++) value = value * 10 + ((bytes[i] as number) - ZERO);
     return value;
   };
-  const date = SCRATCH_DATE;
-  date.setTime(0);
-  date.setUTCFullYear(number(start, 4), number(start + 5, 2) - 1, number(start + 8, 2));
+  const date = number(start, 4) * 10_000 + number(start + 5, 2) * 100 + number(start + 8, 2);
+  // A day partition's rows share one date: Date's calendar runs once per date, not per value.
+  if (date !== lastDate.text) {
+    SCRATCH_DATE.setTime(0);
+    SCRATCH_DATE.setUTCFullYear(Math.floor(date / 10_000), (Math.floor(date / 100) % 100) - 1, date % 100);
+    lastDate.text = date;
+    lastDate.days = SCRATCH_DATE.getTime() / 86_400_000;
+  }
   let micros = ((number(start + 11, 2) * 60 + number(start + 14, 2)) * 60 + number(start + 17, 2)) * 1_000_000;
   if (bytes[start + 19] === BYTE.DOT) {
     let scale = 100_000;
     for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
   }
-  return [date.getTime() / 86_400_000, micros];
+  return [lastDate.days, micros];
 }
