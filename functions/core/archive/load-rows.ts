@@ -453,12 +453,7 @@ function int64Number(words: Uint32Array, index: number): number {
 
 /** `YYYY-MM-DD HH:MM:SS[.f...]+00` at bytes[start...] as [days since 1970-01-01, microseconds into the day]. */
 function readTimestampText(bytes: Uint8Array, start: number): readonly [number, number] {
-  const number = (at: number, width: number) => {
-    let value = 0;
-    for (let i = at; i < at + width; i++) value = value * 10 + ((bytes[i] as number) - ZERO);
-    return value;
-  };
-  const date = number(start, 4) * 10_000 + number(start + 5, 2) * 100 + number(start + 8, 2);
+  const date = digitsAt(bytes, start, 4) * 10_000 + digitsAt(bytes, start + 5, 2) * 100 + digitsAt(bytes, start + 8, 2);
   // A day partition's rows share one date: Date's calendar runs once per date, not per value.
   if (date !== lastDate.text) {
     SCRATCH_DATE.setTime(0);
@@ -466,10 +461,17 @@ function readTimestampText(bytes: Uint8Array, start: number): readonly [number, 
     lastDate.text = date;
     lastDate.days = SCRATCH_DATE.getTime() / 86_400_000;
   }
-  let micros = ((number(start + 11, 2) * 60 + number(start + 14, 2)) * 60 + number(start + 17, 2)) * 1_000_000;
+  let micros = ((digitsAt(bytes, start + 11, 2) * 60 + digitsAt(bytes, start + 14, 2)) * 60 + digitsAt(bytes, start + 17, 2)) * 1_000_000;
   if (bytes[start + 19] === BYTE.DOT) {
     let scale = 100_000;
     for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
   }
   return [lastDate.days, micros];
+}
+
+/** The number the `width` ASCII digits at bytes[at...] write. */
+function digitsAt(bytes: Uint8Array, at: number, width: number): number {
+  let value = 0;
+  for (let i = at; i < at + width; i++) value = value * 10 + ((bytes[i] as number) - ZERO);
+  return value;
 }
