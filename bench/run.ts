@@ -238,12 +238,12 @@ try {
       '\n**Archive and restore**: one closed day of trades to Parquet in a directory and back, each through its bundle in a process of its own (a writer inserts 50-row batches into today during the archive), beside `COPY (SELECT * FROM <day>) TO STDOUT` and `COPY <bare table> FROM STDIN` of the same rows in the same run\n',
     );
     out.push(
-      '| rows | COPY TO | archive | ratio | archive RSS | COPY FROM | restore | ratio | restore RSS | Parquet | PostgreSQL (heap) | writer during archive: inserts, p99 / max | failed |',
+      '| rows | COPY TO | archive | ratio | archive RSS, CPU | COPY FROM (server CPU) | restore | ratio | restore RSS, CPU (server CPU) | Parquet | PostgreSQL (heap) | writer during archive: inserts, p99 / max | failed | load (1 min) |',
     );
-    out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const a of archived) {
       out.push(
-        `| ${a.rows.toExponential(0)} | ${ms(a.copyOutSeconds * 1000)} | ${ms(a.seconds * 1000)} | ${(a.seconds / a.copyOutSeconds).toFixed(2)}x | ${Math.round(a.peakRssMiB)} MiB | ${ms(a.copyInSeconds * 1000)} | ${ms(a.restoreSeconds * 1000)} | ${(a.restoreSeconds / a.copyInSeconds).toFixed(2)}x | ${Math.round(a.restorePeakRssMiB)} MiB | ${prettyBytes(a.parquetBytes)} | ${prettyBytes(a.postgresBytes)} (${prettyBytes(a.heapBytes)}) | ${a.during.inserts}, ${ms(a.during.p99)} / ${ms(a.during.max)} | ${a.during.failed} |`,
+        `| ${a.rows.toExponential(0)} | ${ms(a.copyOutSeconds * 1000)} | ${ms(a.seconds * 1000)} | ${(a.seconds / a.copyOutSeconds).toFixed(2)}x | ${Math.round(a.peakRssMiB)} MiB, ${a.cpuSeconds.toFixed(1)} s | ${ms(a.copyInSeconds * 1000)} (${a.copyInServerCpuSeconds.toFixed(1)} s) | ${ms(a.restoreSeconds * 1000)} | ${(a.restoreSeconds / a.copyInSeconds).toFixed(2)}x | ${Math.round(a.restorePeakRssMiB)} MiB, ${a.restoreCpuSeconds.toFixed(1)} s (${a.restoreServerCpuSeconds.toFixed(1)} s) | ${prettyBytes(a.parquetBytes)} | ${prettyBytes(a.postgresBytes)} (${prettyBytes(a.heapBytes)}) | ${a.during.inserts}, ${ms(a.during.p99)} / ${ms(a.during.max)} | ${a.during.failed} | ${a.loadAverage.map((l) => l.toFixed(1)).join(' -> ')} |`,
       );
     }
   }

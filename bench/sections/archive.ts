@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -14,6 +14,7 @@ import { createDayPartitions, loadDayPartition, SYMBOLS, seedMarkets } from '../
 import { createBenchDatabase } from '../support/database';
 import { invokeInFreshProcess } from '../support/handler-process';
 import { WRITER_APP } from '../support/lock-watch';
+import { endedSessionsCpuSeconds } from '../support/server-cpu';
 import { type WriterLatency, wallClock, writerLatency } from './vacuum';
 
 export interface ArchiveBenchResult {
@@ -35,6 +36,14 @@ export interface ArchiveBenchResult {
   heapBytes: number;
   /** Peak RSS of the archiving process, MiB (the function is to get 1024 MB). */
   peakRssMiB: number;
+  /** CPU seconds of the archiving process, and of the restoring one (the server's are not in them). */
+  cpuSeconds: number;
+  restoreCpuSeconds: number;
+  /** Server CPU seconds of the restore's sessions, and of the COPY FROM's (NaN: the server is not local). */
+  restoreServerCpuSeconds: number;
+  copyInServerCpuSeconds: number;
+  /** The 1-minute load average when the section started and when it ended (the machine is shared). */
+  loadAverage: [number, number];
   atRest: WriterLatency;
   during: WriterLatency;
 }
@@ -47,6 +56,7 @@ export interface ArchiveBenchResult {
  */
 export async function archiveBench(adminUrl: string, rows: number, log: (line: string) => void): Promise<ArchiveBenchResult> {
   await buildHandlers();
+  const loadAtStart = loadavg()[0] ?? 0;
   const db = await createBenchDatabase(adminUrl, 'bench_archive');
   const directory = mkdtempSync(join(tmpdir(), 'bench-archive-'));
   try {
@@ -87,13 +97,16 @@ export async function archiveBench(adminUrl: string, rows: number, log: (line: s
       postgresBytes: Number(sizes.rows[0]?.total),
       heapBytes: Number(sizes.rows[0]?.heap),
       peakRssMiB: run.peakRssMiB,
+      cpuSeconds: run.cpuSeconds ?? Number.NaN,
+      loadAverage: [loadAtStart, loadAtStart],
       atRest: latency(restStart, restEnd),
       during: latency(runStart, runEnd),
       copyOutSeconds,
       ...(await restoreAgainstCopy(db.url, relation, day, directory, copied)),
     };
+    result.loadAverage[1] = loadavg()[0] ?? 0;
     log(
-      `archive: ${rows.toExponential(0)} rows in ${result.seconds.toFixed(1)} s (${(result.seconds / copyOutSeconds).toFixed(2)}x COPY TO), peak RSS ${Math.round(result.peakRssMiB)} MiB; restore ${result.restoreSeconds.toFixed(1)} s (${(result.restoreSeconds / result.copyInSeconds).toFixed(2)}x COPY FROM), peak RSS ${Math.round(result.restorePeakRssMiB)} MiB`,
+      `archive: ${rows.toExponential(0)} rows in ${result.seconds.toFixed(1)} s (${(result.seconds / copyOutSeconds).toFixed(2)}x COPY TO), peak RSS ${Math.round(result.peakRssMiB)} MiB; restore ${result.restoreSeconds.toFixed(1)} s (${(result.restoreSeconds / result.copyInSeconds).toFixed(2)}x COPY FROM), peak RSS ${Math.round(result.restorePeakRssMiB)} MiB; load ${result.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}`,
     );
     return result;
   } finally {
@@ -126,20 +139,47 @@ async function restoreAgainstCopy(
   day: string,
   directory: string,
   copied: string,
-): Promise<Pick<ArchiveBenchResult, 'restoreSeconds' | 'restorePeakRssMiB' | 'copyInSeconds'>> {
+): Promise<
+  Pick<
+    ArchiveBenchResult,
+    'restoreSeconds' | 'restorePeakRssMiB' | 'restoreCpuSeconds' | 'restoreServerCpuSeconds' | 'copyInSeconds' | 'copyInServerCpuSeconds'
+  >
+> {
   const client = new pg.Client(url);
   await client.connect();
   try {
     await client.query(`DROP TABLE ${quoteIdent(relation)}`);
+    const serverBefore = await endedSessionsCpuSeconds(url);
     const run = await invokeInFreshProcess<RestoreReport>('restore', { table: 'trades', day }, url, { env: { ARCHIVE_DIR: directory } });
     if (run.error || run.result?.status !== 'restored') throw new Error(`restore failed: ${JSON.stringify(run.error ?? run.result)}`);
+    const restoreServerCpuSeconds = await serverCpuSince(url, serverBefore);
     await client.query('CREATE TABLE bench_copy_in (LIKE trades)');
+    // On a session of its own, ended after the COPY: its CPU then counts in endedSessionsCpuSeconds.
+    const copyIn = new pg.Client(url);
+    await copyIn.connect();
+    const copyInBefore = await endedSessionsCpuSeconds(url);
     const started = performance.now();
-    await pipeline(createReadStream(copied), client.query(copyFrom('COPY bench_copy_in FROM STDIN')));
+    await pipeline(createReadStream(copied), copyIn.query(copyFrom('COPY bench_copy_in FROM STDIN')));
     const copyInSeconds = (performance.now() - started) / 1000;
+    await copyIn.end();
+    const copyInServerCpuSeconds = await serverCpuSince(url, copyInBefore);
     await client.query('DROP TABLE bench_copy_in');
-    return { restoreSeconds: run.ms / 1000, restorePeakRssMiB: run.peakRssMiB, copyInSeconds };
+    return {
+      restoreSeconds: run.ms / 1000,
+      restorePeakRssMiB: run.peakRssMiB,
+      restoreCpuSeconds: run.cpuSeconds ?? Number.NaN,
+      restoreServerCpuSeconds,
+      copyInSeconds,
+      copyInServerCpuSeconds,
+    };
   } finally {
     await client.end();
   }
+}
+
+/** Server CPU seconds of the sessions that ended since `before` (endedSessionsCpuSeconds), once the postmaster has reaped them. */
+async function serverCpuSince(url: string, before: number | null): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const now = await endedSessionsCpuSeconds(url);
+  return now === null || before === null ? Number.NaN : now - before;
 }

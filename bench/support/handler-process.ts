@@ -9,6 +9,8 @@ export interface ProcessRun<T> {
   ms: number;
   /** Peak resident set of the whole process, in MiB (the functions have 256 MB). */
   peakRssMiB: number;
+  /** CPU time (user and system) of the whole process, in seconds: what a share of a core would have to run. */
+  cpuSeconds?: number;
   result?: T;
   error?: { name: string; message: string };
 }
@@ -41,7 +43,8 @@ export function invokeInFreshProcess<T>(
     try { result = await handler(${JSON.stringify(event)}, context); } catch (e) { error = { name: e.name, message: e.message }; }
     const ms = performance.now() - started;
     await handler.close?.();
-    report({ ms, peakRssMiB: process.resourceUsage().maxRSS / 1024, result, error });`;
+    const usage = process.resourceUsage();
+    report({ ms, peakRssMiB: usage.maxRSS / 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, result, error });`;
   return inFreshNodeAsync<ProcessRun<T>>(script, {
     DATABASE_URL: databaseUrl,
     POWERTOOLS_LOG_LEVEL: 'ERROR',

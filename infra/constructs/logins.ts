@@ -16,7 +16,7 @@ const capitalized = (purpose: LoginPurpose) => `${purpose[0]?.toUpperCase()}${pu
 /**
  * One generated secret per function login (the RDS shape: attached to the database for its
  * host and port), each rotated by a hosted single-user rotation function every 30 days. The
- * logins themselves are made by `migrate` (functions/core/logins.ts), so the rotation
+ * logins themselves are made by `migrate` (functions/operations/migrate/logins.ts), so the rotation
  * schedules come after the migrate trigger: creating one makes Secrets Manager log in.
  */
 export class DatabaseLogins extends Construct {

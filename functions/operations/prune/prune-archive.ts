@@ -92,8 +92,8 @@ export async function checkArchive(client: pg.ClientBase, store: ArchiveStore, c
 /**
  * Why `relation` must be kept, or undefined when it holds exactly the rows the ledger recorded:
  * the same count and the same checksum, computed by the archive's own one-scan check
- * (partitionCheckSql: the one definition of the row checksum, shared with the export and with
- * restore). A late row in and an archived row out keep the count but not the checksum. Cost: one
+ * (partitionCheckSql: the one definition of the row checksum, which the export computes in the
+ * process; restore proves its load another way). A late row in and an archived row out keep the count but not the checksum. Cost: one
  * sequential scan of the partition, md5 of every row's text.
  */
 export async function proveRows(client: pg.ClientBase, relation: string, ledger: LedgerEntry): Promise<string | undefined> {

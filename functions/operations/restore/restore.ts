@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { checkPartitionRows } from '../../shared/archive/export-sql';
+import { checkStoredRows } from '../../shared/archive/export-sql';
 import {
   ARCHIVE_COLUMNS,
   ARCHIVE_VARIABLES,
@@ -91,8 +91,8 @@ export interface RestoreReport {
    */
   kept_table: string | null;
   /**
-   * The archive's checksum (values.ts) of the rows as read from the object, which the loaded
-   * table was checked to have too (null in a dry run).
+   * The archive's checksum (values.ts) of the rows as read from the object and sent to the loaded
+   * table, which was checked to store exactly those values (null in a dry run).
    */
   checksum: string | null;
   /**
@@ -402,7 +402,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     });
     report.rows_loaded = loaded.rows;
     report.checksum = loaded.checksum;
-    await assertLoaded(client, dayTable.name, report, ledger);
+    await assertLoaded(client, dayTable.name, report, ledger, loaded.storedChecksum);
     step(`building the indexes of ${dayTable.name}`);
     await buildIndexes(ctx, client, dayTable);
     step(`validating the foreign keys of ${dayTable.name}`);
@@ -515,13 +515,21 @@ function unchangedSince(relation: string, table: TimeSeriesTable, planned: RowVe
 }
 
 /**
- * The loaded table holds exactly the rows the footer (and the ledger) declare, and the same
- * checksum as the rows read from the object: every value landed as the file holds it. Counted
- * and summed by the archive's own check in SQL (partitionCheckSql: one scan of the loaded table,
- * ours alone, on the server rather than in the function), not taken from the inserts. Then the ledger's checksum, taken when the day was archived, must match too.
+ * The loaded table holds exactly the rows the footer (and the ledger) declare, and each holds
+ * exactly the values sent for it: the stored-rows checksum of the table, read back by the server
+ * (checkStoredRows: one scan of the loaded table, ours alone), equals the one the load computed
+ * from the values it sent (`sent`, record-digest.ts), and the rows are counted there too, not taken
+ * from the inserts. The values sent are the object's (the load computed their archive checksum on
+ * the way, report.checksum), and that must equal the ledger's, taken when the day was archived.
  */
-async function assertLoaded(client: pg.ClientBase, relation: string, report: RestoreReport, ledger: LedgerEntry | null): Promise<void> {
-  const { rows: counted, checksum: loadedChecksum } = await checkPartitionRows(client, relation, ARCHIVE_COLUMNS[report.table]);
+async function assertLoaded(
+  client: pg.ClientBase,
+  relation: string,
+  report: RestoreReport,
+  ledger: LedgerEntry | null,
+  sent: string,
+): Promise<void> {
+  const { rows: counted, checksum: storedChecksum } = await checkStoredRows(client, relation, ARCHIVE_COLUMNS[report.table]);
   const where = `${report.location}/${report.object_key}`;
   const expected = [report.object_rows, ...(report.ledger_rows === null ? [] : [report.ledger_rows])];
   if (expected.some((n) => n !== counted)) {
@@ -529,9 +537,9 @@ async function assertLoaded(client: pg.ClientBase, relation: string, report: Res
       `restore ${report.table} ${report.day}: ${counted} rows were loaded from ${where}, but its footer declares ${report.object_rows}${report.ledger_rows === null ? '' : ` and the ledger recorded ${report.ledger_rows}`}: the day was left as it was (the loaded table was dropped)`,
     );
   }
-  if (loadedChecksum !== report.checksum) {
+  if (storedChecksum !== sent) {
     throw new ArchiveIntegrityError(
-      `restore ${report.table} ${report.day}: the loaded rows' checksum ${loadedChecksum} differs from that of the rows read from ${where} (${report.checksum}): a value did not load exactly; the day was left as it was (the loaded table was dropped)`,
+      `restore ${report.table} ${report.day}: the loaded rows' checksum ${storedChecksum} differs from that of the rows sent from ${where} (${sent}): PostgreSQL did not store a value exactly as it was read from the object (has a column's type changed since the day was archived?); the day was left as it was (the loaded table was dropped)`,
     );
   }
   report.ledger_checksum_matches = ledger ? ledger.checksum === report.checksum : null;

@@ -40,6 +40,9 @@ export class StreamTotals {
   private low = 0;
   private carried = 0n;
 
+  /** `format` writes the sum: checksumText (the archive checksum) unless told. */
+  constructor(private readonly format: (sum: bigint) => string = checksumText) {}
+
   add(high: number, low: number): void {
     this.high += high;
     this.low += low;
@@ -49,7 +52,7 @@ export class StreamTotals {
 
   checksum(): string {
     this.fold();
-    return checksumText(this.carried);
+    return this.format(this.carried);
   }
 
   private fold(): void {

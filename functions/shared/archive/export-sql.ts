@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers';
 import { ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
-import { checksumText } from './values';
+import { checksumText, storedChecksumText } from './values';
 
 /**
  * Each column as exact text, as the export reads it: PostgreSQL's own text of JSONB and
@@ -82,7 +82,44 @@ export async function checkPartitionRows(
 
 /** One row's share of the checksum: the first 60 bits of the md5 of its text (rowText), as a bigint. */
 function rowShare(columns: readonly ArchiveColumn[]): string {
-  return `('x' || substr(md5(${rowText(columns)}), 1, 15))::bit(60)::bigint`;
+  return md5Share(rowText(columns));
+}
+
+/** The first 60 bits of the md5 of a text expression, as a bigint. */
+function md5Share(text: string): string {
+  return `('x' || substr(md5(${text}), 1, 15))::bit(60)::bigint`;
+}
+
+/**
+ * A table's row count and stored-rows checksum: the sum of the first 60 bits of the md5 of each
+ * row's `ROW(<columns>)::text`, what record-digest.ts computes in JS from the values a load sent.
+ * Only the columns' own output functions run (no extract, no trimming, one text per value): on a
+ * day of trades about a seventh of what partitionCheckSql costs.
+ */
+export function storedRowsCheckSql(relation: string, columns: readonly ArchiveColumn[]): string {
+  const row = `ROW(${columns.map((column) => quoteIdent(column.name)).join(', ')})::text`;
+  return `SELECT count(*) AS rows, coalesce(sum(${md5Share(row)}), 0)::text AS checksum_sum FROM ${quoteIdent(relation)}`;
+}
+
+/**
+ * A table's row count and stored-rows checksum (storedRowsCheckSql), read in a transaction of its
+ * own with the output forms record-digest.ts expects (TimeZone UTC, DateStyle ISO). Cost: one
+ * sequential scan (parallel where the plan allows), each value's text and one md5 per row.
+ */
+export async function checkStoredRows(
+  client: pg.ClientBase,
+  relation: string,
+  columns: readonly ArchiveColumn[],
+): Promise<{ rows: number; checksum: string }> {
+  await client.query(`BEGIN READ ONLY; ${EXPORT_SESSION_SQL}`);
+  try {
+    const { rows } = await client.query<{ rows: string; checksum_sum: string }>(storedRowsCheckSql(relation, columns));
+    await client.query('COMMIT');
+    return { rows: Number(rows[0]?.rows ?? 0), checksum: storedChecksumText(rows[0]?.checksum_sum ?? '0') };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
 }
 
 /**

@@ -8,7 +8,9 @@ import { StreamTotals } from './copy-rows';
 import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
 import { loadParquetWasm } from './parquet-engine';
 import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-rows';
+import { RecordDigest } from './record-digest';
 import { RowDigest } from './row-digest';
+import { storedChecksumText } from './values';
 import { BYTE, civilFromDays, divideBy, negate, TWO_TO_32 } from './words';
 
 /*
@@ -37,6 +39,8 @@ export interface LoadedRows {
   rows: number;
   /** The archive checksum of the rows as read from the object (values.ts's checksumText). */
   checksum: string;
+  /** The stored-rows checksum of the rows as sent (record-digest.ts): checkStoredRows of the table must equal it. */
+  storedChecksum: string;
 }
 
 /**
@@ -96,7 +100,7 @@ export async function loadArchiveRows(
     await once(copy, 'close').catch(() => {});
     throw error;
   }
-  return { rows, checksum: writer.checksum() };
+  return { rows, checksum: writer.checksum(), storedChecksum: writer.storedChecksum() };
 }
 
 /** The object's rows as Arrow record batches, decoded by parquet-wasm READ_BATCH_ROWS at a time. */
@@ -135,8 +139,14 @@ async function readable<T>(key: string, read: () => Promise<T>): Promise<T> {
 
 const { TAB, NEWLINE, BACKSLASH, CARRIAGE_RETURN, ZERO } = BYTE;
 const MICROS_PER_DAY = 86_400_000_000;
+const PLUS = 43;
 const SCALE = ARCHIVE_DECIMAL.scale;
 const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+/** Reused by readTimestampText: setUTCFullYear, unlike Date.UTC, reads years below 100 as they are. */
+const SCRATCH_DATE = new Date(0);
+/** The date readTimestampText last read (YYYYMMDD) and its days since 1970-01-01. */
+const lastDate = { text: -1, days: 0 };
 
 /** Arrow values as COPY text lines, with their checksum. */
 class CopyTextWriter {
@@ -144,6 +154,8 @@ class CopyTextWriter {
   private length = 0;
   private readonly digest = new RowDigest();
   private readonly totals = new StreamTotals();
+  private readonly stored = new RecordDigest();
+  private readonly storedTotals = new StreamTotals(storedChecksumText);
   private readonly wordViews = new WeakMap<Data, Uint32Array>();
   /** Scratch for decimalText: the value's four words, and its digits right to left (38 and a group). */
   private readonly limbs = [0, 0, 0, 0];
@@ -167,8 +179,13 @@ class CopyTextWriter {
     return this.totals.checksum();
   }
 
+  storedChecksum(): string {
+    return this.storedTotals.checksum();
+  }
+
   writeRow(children: Data[], row: number): void {
     this.digest.reset();
+    this.stored.reset();
     for (let i = 0; i < this.columns.length; i++) {
       if (i > 0) this.push(TAB);
       this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row);
@@ -180,19 +197,28 @@ class CopyTextWriter {
   private addShare(): void {
     const [high, low] = this.digest.share();
     this.totals.add(high, low);
+    const [storedHigh, storedLow] = this.stored.share();
+    this.storedTotals.add(storedHigh, storedLow);
+  }
+
+  /** A NULL: COPY's \N, in both checksums. */
+  private writeNull(): void {
+    this.push(BACKSLASH);
+    this.push(78); // \N
+    this.digest.addNull();
+    this.stored.addNull();
   }
 
   /** One row of exact text (read-rows.ts: timestamps as microseconds), as writeRow writes an Arrow row. */
   writeTextRow(values: readonly ArchiveValue[]): void {
     this.digest.reset();
+    this.stored.reset();
     for (let i = 0; i < this.columns.length; i++) {
       if (i > 0) this.push(TAB);
       const value = values[i] ?? null;
       const column = this.columns[i] as ArchiveColumn;
       if (value === null) {
-        this.push(BACKSLASH);
-        this.push(78); // \N
-        this.digest.addNull();
+        this.writeNull();
       } else if (column.kind === 'timestamp') {
         const micros = Number(value);
         this.digest.addInteger(micros);
@@ -200,6 +226,7 @@ class CopyTextWriter {
       } else {
         const bytes = ENCODER.encode(value);
         this.digest.addBytes(bytes, 0, bytes.length);
+        this.stored.addBytes(bytes, 0, bytes.length);
         this.writeEscaped(bytes, 0, bytes.length);
       }
     }
@@ -221,9 +248,7 @@ class CopyTextWriter {
   private writeValue(column: ArchiveColumn, data: Data, row: number): void {
     const index = data.offset + row;
     if (data.nullCount > 0 && data.nullBitmap && ((data.nullBitmap[index >> 3] as number) & (1 << (index & 7))) === 0) {
-      this.push(BACKSLASH);
-      this.push(78); // \N
-      this.digest.addNull();
+      this.writeNull();
       return;
     }
     switch (column.kind) {
@@ -264,6 +289,7 @@ class CopyTextWriter {
         const start = offsets[index] as number;
         const end = offsets[index + 1] as number;
         this.digest.addBytes(values, start, end);
+        this.stored.addBytes(values, start, end);
         this.writeEscaped(values, start, end);
       }
     }
@@ -272,6 +298,7 @@ class CopyTextWriter {
   /** Writes scratch[0, length) as the value and feeds it to the checksum. */
   private writeExact(length: number): void {
     this.digest.addBytes(this.scratch, 0, length);
+    this.stored.addBytes(this.scratch, 0, length);
     this.reserve(length);
     this.buffer.set(this.scratch.subarray(0, length), this.length);
     this.length += length;
@@ -336,10 +363,15 @@ class CopyTextWriter {
     return length;
   }
 
-  /** Microseconds since 1970 (plus `wholeDays` days) as `YYYY-MM-DD HH:MM:SS.ffffff+00` (timestamptz input). */
+  /**
+   * Microseconds since 1970 (plus `wholeDays` days) as `YYYY-MM-DD HH:MM:SS[.ffffff]+00`, the
+   * fraction without trailing zeros: timestamptz's input, and its output in UTC and ISO style
+   * (what the stored-rows checksum reads back).
+   */
   private writeTimestamp(micros: number, wholeDays = 0): void {
     const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
-    let rest = micros - (days - wholeDays) * MICROS_PER_DAY;
+    const dayMicros = micros - (days - wholeDays) * MICROS_PER_DAY;
+    let rest = dayMicros;
     const [year, month, day] = civilFromDays(days);
     const hour = Math.floor(rest / 3_600_000_000);
     rest -= hour * 3_600_000_000;
@@ -349,15 +381,26 @@ class CopyTextWriter {
     const fraction = rest - second * 1_000_000;
     this.reserve(40);
     if (year < 1 || year > 9999) throw new Error(`a timestamp in year ${year} cannot be restored by this path`);
-    // YYYY-MM-DD HH:MM:SS.ffffff+00
+    const start = this.length;
     this.pad(year, 4);
     this.pad(month, 2, 45);
     this.pad(day, 2, 45);
     this.pad(hour, 2, 32);
     this.pad(minute, 2, 58);
     this.pad(second, 2, 58);
-    this.pad(fraction, 6, 46);
+    if (fraction > 0) {
+      this.pad(fraction, 6, 46);
+      while (this.buffer[this.length - 1] === ZERO) this.length--;
+    }
     this.pad(0, 2, 43);
+    // The stored-rows check proves PostgreSQL holds this text, not that it is these microseconds:
+    // read it back with the engine's own calendar (Date), independent of civilFromDays and pad.
+    const [readDays, readRest] = readTimestampText(this.buffer, start);
+    if (readDays !== days || readRest !== dayMicros) {
+      const text = DECODER.decode(this.buffer.subarray(start, this.length));
+      throw new Error(`timestamp text ${text} is not day ${days} + ${dayMicros} us: a bug in the COPY text writer, please report it`);
+    }
+    this.stored.addBytes(this.buffer, start, this.length);
   }
 
   /** `value` in `width` digits, zero-padded, after the byte `separator` when given. */
@@ -406,4 +449,29 @@ function int64Number(words: Uint32Array, index: number): number {
   const low = words[index * 2] as number;
   const high = words[index * 2 + 1] as number;
   return (high >= 0x80000000 ? high - TWO_TO_32 : high) * TWO_TO_32 + low;
+}
+
+/** `YYYY-MM-DD HH:MM:SS[.f...]+00` at bytes[start...] as [days since 1970-01-01, microseconds into the day]. */
+function readTimestampText(bytes: Uint8Array, start: number): readonly [number, number] {
+  const date = digitsAt(bytes, start, 4) * 10_000 + digitsAt(bytes, start + 5, 2) * 100 + digitsAt(bytes, start + 8, 2);
+  // A day partition's rows share one date: Date's calendar runs once per date, not per value.
+  if (date !== lastDate.text) {
+    SCRATCH_DATE.setTime(0);
+    SCRATCH_DATE.setUTCFullYear(Math.floor(date / 10_000), (Math.floor(date / 100) % 100) - 1, date % 100);
+    lastDate.text = date;
+    lastDate.days = SCRATCH_DATE.getTime() / 86_400_000;
+  }
+  let micros = ((digitsAt(bytes, start + 11, 2) * 60 + digitsAt(bytes, start + 14, 2)) * 60 + digitsAt(bytes, start + 17, 2)) * 1_000_000;
+  if (bytes[start + 19] === BYTE.DOT) {
+    let scale = 100_000;
+    for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
+  }
+  return [lastDate.days, micros];
+}
+
+/** The number the `width` ASCII digits at bytes[at...] write. */
+function digitsAt(bytes: Uint8Array, at: number, width: number): number {
+  let value = 0;
+  for (let i = at; i < at + width; i++) value = value * 10 + ((bytes[i] as number) - ZERO);
+  return value;
 }

@@ -58,10 +58,7 @@ export class RowDigest {
 
   /** The row's share as [the first 30 bits, the next 30 bits] of its md5. */
   share(): readonly [number, number] {
-    const digest = hash('md5', this.buffer.subarray(0, this.length), 'buffer');
-    const first = digest.readUInt32BE(0);
-    const second = digest.readUInt32BE(4);
-    return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
+    return md5Share(this.buffer, this.length);
   }
 
   private separate(room: number): void {
@@ -88,4 +85,12 @@ export class RowDigest {
       for (let i = 0; i < text.length; i++) buffer[this.length++] = text.charCodeAt(i);
     }
   }
+}
+
+/** The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare sums). */
+export function md5Share(buffer: Uint8Array, length: number): readonly [number, number] {
+  const digest = hash('md5', buffer.subarray(0, length), 'buffer');
+  const first = digest.readUInt32BE(0);
+  const second = digest.readUInt32BE(4);
+  return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
 }

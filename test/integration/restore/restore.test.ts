@@ -169,6 +169,45 @@ it('refuses an object whose rows are not the ones the ledger recorded (same coun
   expect(left.rows).toEqual([]);
 });
 
+it('proves what PostgreSQL stored, not only what was sent: a column narrowed since the archive (rounding a value) fails the restore', async () => {
+  const url = await database();
+  const { ctx } = archivingTo(url);
+  const client = await connect(url);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  // COPY then rounds the archived sizes to 2 places, silently: the rows sent are the archive's, the rows stored are not.
+  await client.query(`ALTER TABLE trades ALTER COLUMN size TYPE numeric(40, 2)`);
+
+  const run = restore(ctx, { table: 'trades', day: DAY });
+  await expect(run).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(run).rejects.toThrow(/did not store a value exactly as it was read from the object .*the day was left as it was/);
+  const left = await client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'trades\\_2026\\_06\\_10%'`);
+  expect(left.rows).toEqual([]);
+});
+
+it('reads back text that needs quoting and timestamps with trimmed fractions exactly as the load sent them', async () => {
+  const url = await database();
+  const { ctx } = archivingTo(url);
+  const client = await connect(url);
+  const awkward = ['', 'a,b', '(x)', 'back\\slash', 'quote"d', ' lead', 'tab\there', 'new\nline', 'cr\rhere', 'ünïcødé', '\\N', 'NULL'];
+  await client.query(
+    `INSERT INTO trades (exchange_id, symbol, ts, received_at, trade_id, price, size, side, raw)
+     SELECT 1, 'AWK', '2026-06-10T03:00:00Z'::timestamptz + i * interval '100 ms', '2026-06-10T04:05:06.120000Z', t, 0.5, 10, t, to_jsonb(t)
+       FROM unnest($1::text[]) WITH ORDINALITY AS a(t, i)`,
+    [awkward],
+  );
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  const awkwardSql = `SELECT ts::text, received_at::text, trade_id, side, raw::text FROM trades WHERE symbol = 'AWK' ORDER BY id`;
+  const before = (await client.query(awkwardSql)).rows;
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  const report = await restore(ctx, { table: 'trades', day: DAY });
+
+  expect(report).toMatchObject({ status: 'restored', rows_loaded: 126 + awkward.length, ledger_checksum_matches: true });
+  expect((await client.query(awkwardSql)).rows).toEqual(before);
+  expect(before.map((row) => row.trade_id)).toEqual(awkward);
+});
+
 it('refuses a day whose partition holds rows, changes nothing in a dry run, and replaces the rows with --replace', async () => {
   const { url, ctx } = await archivedDatabase();
   const before = await dataFingerprint(url);

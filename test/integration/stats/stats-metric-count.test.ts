@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { localLambdaContext } from '../../functions/cli/lambda-context';
-import { LocalMetrics } from '../../functions/cli/metrics';
-import { createOperationHandler } from '../../functions/lambda/operation-handler';
-import { OPERATIONS } from '../../functions/operations/registry';
-import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
-import type { Logger } from '../../functions/shared/log';
-import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
-import { statsMetricKeys } from '../../infra/cost/metric-hours';
-import { PRICES, USAGE_ASSUMPTIONS } from '../../infra/cost/prices';
-import { createTestDatabase, initDatabase, withClient, withContext } from '../support/database';
-import { type EmfDocument, metricsOf } from '../support/handlers';
+import { localLambdaContext } from '../../../functions/cli/lambda-context';
+import { LocalMetrics } from '../../../functions/cli/metrics';
+import { createOperationHandler } from '../../../functions/lambda/operation-handler';
+import { OPERATIONS } from '../../../functions/operations/registry';
+import { SEEDED_EXCHANGES } from '../../../functions/shared/exchanges';
+import type { Logger } from '../../../functions/shared/log';
+import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
+import { statsMetricKeys } from '../../../infra/cost/metric-hours';
+import { PRICES, USAGE_ASSUMPTIONS } from '../../../infra/cost/prices';
+import { createTestDatabase, initDatabase, withClient, withContext } from '../../support/database';
+import { type EmfDocument, metricsOf } from '../../support/handlers';
 
 // What CloudWatch bills is the metrics a stats run publishes: counted here from the EMF documents
 // of real runs over the seven seeded exchanges, each with rows in every time-series table and a
