@@ -69,7 +69,7 @@ describe('npm run bench', () => {
     expect(out).toMatch(/first invocation \(connects\) [\d.]+ ms/);
     expect(out).toContain('**Archive and restore**: one closed day of trades to Parquet');
     expect(out).toMatch(
-      /^\| 5e\+3 \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB \|/m,
+      /^\| 5e\+3 \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB, [\d.]+ s \| [\d.]+ ms \([\d.]+ s\) \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB, [\d.]+ s \([\d.]+ s\) \|/m,
     );
     expect(file).toBeDefined();
     const raw = JSON.parse(readFileSync(file ?? '', 'utf8')) as {

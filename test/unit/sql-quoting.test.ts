@@ -77,6 +77,7 @@ const VETTED: Record<string, Record<string, string>> = {
     rel: 'quoteIdent(relation)',
     'rowShare(columns)': 'md5 over rowText(columns): exactTextExpression of layout columns (quoteIdent names) joined by constant SQL',
     misfitList: 'count/min FILTER clauses over decimalMisfit (quoteIdent names, constant bounds) with numbered aliases',
+    'md5Share(row)': 'md5 over ROW() of the layout columns as quoteIdent names, cast to text',
   },
 };
 
