@@ -1,8 +1,9 @@
 // hyparquet-writer (a devDependency) writes files the way the archive did before the Arrow writer: restore still reads those.
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS, type ArchiveStore } from '../../functions/shared/archive/layout';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/layout';
 import { decimalText, openArchiveFile, readArchiveRows, timestampText } from '../../functions/shared/archive/read-rows';
+import type { ArchiveStore } from '../../functions/shared/archive/store';
 
 /** A store over one in-memory object, answering explicit ranges only (as s3rver must be used). */
 function memoryStore(objects: Record<string, Uint8Array>): ArchiveStore {

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { DecimalMisfitError, exportPartition, type PartitionTarget } from '../../shared/archive/export-partition';
-import { type ArchiveStore, archiveObjectKey } from '../../shared/archive/layout';
+import { archiveObjectKey } from '../../shared/archive/layout';
 import { ARCHIVE_LEDGER_TABLE, recordArchive } from '../../shared/archive/ledger';
 import { type ArchiveCandidate, modificationCounters, planArchive } from '../../shared/archive/plan';
+import type { ArchiveStore } from '../../shared/archive/store';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore } from '../../shared/archive/store';
 import { verifyArchive } from '../../shared/archive/verify';
 import { assertSchemaInstalled } from '../../shared/catalog';

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { checkPartitionRows } from '../../shared/archive/export-sql';
 import { readFooter } from '../../shared/archive/footer';
-import { ARCHIVE_COLUMNS, type ArchiveStore } from '../../shared/archive/layout';
+import { ARCHIVE_COLUMNS } from '../../shared/archive/layout';
 import { type LedgerEntry, readLedgerEntry } from '../../shared/archive/ledger';
 import { digestObject, OBJECT_DIGEST_NAME } from '../../shared/archive/object-digest';
+import type { ArchiveStore } from '../../shared/archive/store';
 import { errorMessage } from '../../shared/context';
 import { addDays, dayOf, dayStart, partitionName } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';

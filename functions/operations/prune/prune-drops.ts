@@ -1,6 +1,6 @@
 import pg from 'pg';
-import type { ArchiveStore } from '../../shared/archive/layout';
 import { type LedgerEntry, markDropped as markLedgerDropped } from '../../shared/archive/ledger';
+import type { ArchiveStore } from '../../shared/archive/store';
 import { foreignKeyStates, IN_PROGRESS_COMMENT, listColumns, listForeignKeys, listPartitions } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { attachDayTable, buildIndexes, type DayTable, prepareDayTable, validateForeignKeys } from '../../shared/day-partition';

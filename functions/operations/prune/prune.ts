@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ArchiveStore } from '../../shared/archive/layout';
+import type { ArchiveStore } from '../../shared/archive/store';
 import { createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
 import { assertSchemaInstalled, countRows, currentDatabase, listPartitions, type PartitionInfo } from '../../shared/catalog';
 import type { OperationContext } from '../../shared/context';

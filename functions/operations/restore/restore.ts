@@ -1,16 +1,11 @@
 import type pg from 'pg';
 import { checkStoredRows } from '../../shared/archive/export-sql';
-import {
-  ARCHIVE_COLUMNS,
-  ARCHIVE_VARIABLES,
-  type ArchiveStore,
-  archiveObjectKey,
-  DEFAULT_ARCHIVE_PREFIX,
-} from '../../shared/archive/layout';
+import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../shared/archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from '../../shared/archive/ledger';
 import { ArchiveReadError, loadArchiveRows } from '../../shared/archive/load-rows';
 import { digestBytes, OBJECT_DIGEST_NAME } from '../../shared/archive/object-digest';
 import { type ArchiveFile, openArchiveFile } from '../../shared/archive/read-rows';
+import type { ArchiveStore } from '../../shared/archive/store';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
 import {
   assertSchemaInstalled,

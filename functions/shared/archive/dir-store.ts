@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import type { ArchiveStore } from './layout';
+import type { ArchiveStore } from './store';
 
 /**
  * An ArchiveStore in a local directory (the runner's `--to DIR`, tests, the benchmark). `put`

@@ -5,9 +5,10 @@ import type { TimeSeriesTable } from '../tables';
 import { ArrowBatchBuilder, DecimalOverflow } from './arrow-columns';
 import { CopyRowSplitter, StreamTotals } from './copy-rows';
 import { checkPartitionRows, EXPORT_SESSION_SQL, exportCopySql } from './export-sql';
-import { ARCHIVE_COLUMNS, type ArchiveColumn, type ArchiveStore } from './layout';
+import { ARCHIVE_COLUMNS, type ArchiveColumn } from './layout';
 import { objectHasher } from './object-digest';
 import { loadParquetWasm, type ParquetWasm, writerProperties } from './parquet-engine';
+import type { ArchiveStore } from './store';
 
 /**
  * Rows per Arrow batch handed to the writer, and per row group. Memory holds about one batch

@@ -1,5 +1,5 @@
 import { parquetMetadataAsync } from 'hyparquet';
-import type { ArchiveStore } from './layout';
+import type { ArchiveStore } from './store';
 
 /** One leaf column of a Parquet file, as its footer describes it. */
 export interface FooterColumn {

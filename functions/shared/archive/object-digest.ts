@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { ArchiveStore } from './layout';
+import type { ArchiveStore } from './store';
 
 /*
  * The archived object's content hash: SHA-256 of its bytes, as lowercase hex. The writer hashes

@@ -1,7 +1,8 @@
 import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetRead, type SchemaElement } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import type { TimeSeriesTable } from '../tables';
-import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveStore } from './layout';
+import { ARCHIVE_COLUMNS, ARCHIVE_DECIMAL, type ArchiveColumn } from './layout';
+import type { ArchiveStore } from './store';
 
 /*
  * The archive read back exactly, as PostgreSQL input text. hyparquet's reader turns a DECIMAL

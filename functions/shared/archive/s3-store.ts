@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ArchiveStore } from './layout';
+import type { ArchiveStore } from './store';
 
 /** Where an S3 store writes: a bucket, and an S3-compatible endpoint instead of AWS S3 when given. */
 export interface S3StoreOptions {

@@ -1,7 +1,26 @@
 import { InputError } from '../errors';
 import { createDirectoryStore } from './dir-store';
-import { ARCHIVE_VARIABLES, type ArchiveStore } from './layout';
+import { ARCHIVE_VARIABLES } from './layout';
 import { createS3Store } from './s3-store';
+
+/**
+ * Where archived objects are kept: an S3 bucket (or an S3-compatible endpoint) or a local
+ * directory. The archive writes through it, prune and restore read through it.
+ */
+export interface ArchiveStore {
+  /** `s3://<bucket>` or `file://<absolute directory>`, as the ledger records it. */
+  readonly location: string;
+  /**
+   * Writes `body` to `key`; resolves once the whole object is in place with the bytes written.
+   * Never leaves a partial object under `key` (a multipart upload completes or is aborted; a
+   * file is written beside and renamed).
+   */
+  put(key: string, body: AsyncIterable<Uint8Array>): Promise<{ bytes: number }>;
+  /** The object's size in bytes, or null when there is none. */
+  size(key: string): Promise<number | null>;
+  /** Bytes [start, end) of the object (explicit ranges only: no suffix ranges). */
+  read(key: string, start: number, end: number): Promise<Uint8Array>;
+}
 
 /**
  * Where archives go, as the entry points read it (ARCHIVE_* variables, the runner's --to DIR):

@@ -1,9 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TimeSeriesTable } from '../tables';
 import { readFooter } from './footer';
-import { ARCHIVE_COLUMNS, type ArchiveStore } from './layout';
+import { ARCHIVE_COLUMNS } from './layout';
 import { digestObject, OBJECT_DIGEST_NAME } from './object-digest';
 import { expectedFooterColumns } from './parquet-schema';
+import type { ArchiveStore } from './store';
 
 /**
  * Reads the object back from the store and checks it is the file just written: its size, the

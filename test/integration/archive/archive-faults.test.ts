@@ -7,8 +7,9 @@ import { type ArchiveReport, archive } from '../../../functions/operations/archi
 import { migrate } from '../../../functions/operations/migrate/migrate';
 import { ensurePartitions } from '../../../functions/operations/partitions/partitions';
 import { createDirectoryStore } from '../../../functions/shared/archive/dir-store';
-import { type ArchiveStore, archiveObjectKey } from '../../../functions/shared/archive/layout';
+import { archiveObjectKey } from '../../../functions/shared/archive/layout';
 import { createS3Store } from '../../../functions/shared/archive/s3-store';
+import type { ArchiveStore } from '../../../functions/shared/archive/store';
 import type { OperationContext } from '../../../functions/shared/context';
 import { partitionName } from '../../../functions/shared/days';
 import { DeadlineError, PartialFailureError } from '../../../functions/shared/errors';

@@ -9,8 +9,9 @@ import { type PruneReport, prune } from '../../../functions/operations/prune/pru
 import { restore } from '../../../functions/operations/restore/restore';
 import { createDirectoryStore } from '../../../functions/shared/archive/dir-store';
 import { readFooter } from '../../../functions/shared/archive/footer';
-import { type ArchiveStore, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
+import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/shared/archive/layout';
 import { createS3Store } from '../../../functions/shared/archive/s3-store';
+import type { ArchiveStore } from '../../../functions/shared/archive/store';
 import type { OperationContext } from '../../../functions/shared/context';
 import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../../../functions/shared/errors';
 import { archiveDirectory, ledgerOf, seededCopies, withArchive } from '../../support/archive';
