@@ -21,6 +21,29 @@ export interface MaintenanceAlarmsProps {
 }
 
 /**
+ * One alarm: what it watches and when it fires. `above`/`below` the threshold over
+ * `periods` periods (default 1); missing data never breaches unless `missing` says so.
+ */
+export interface AlarmSpec {
+  id: string;
+  description: string;
+  metric: cloudwatch.IMetric;
+  threshold: number;
+  when: 'above' | 'below';
+  periods?: number;
+  /** `notify`: missing data is itself the problem (INSUFFICIENT_DATA notifies). */
+  missing?: 'notBreaching' | 'notify';
+}
+
+/** What the alarm specs read: the context, the service's metrics, the functions and the dead-letter queues. */
+interface AlarmSources {
+  config: StackConfig;
+  metrics: ServiceMetrics;
+  functions: Record<HandlerOperation, lambda.IFunction>;
+  deadLetterQueues: Record<string, sqs.IQueue>;
+}
+
+/**
  * The alarms, all to one SNS topic (with an e-mail subscription when the context gives one),
  * both on ALARM and on OK. Missing data never breaches: where absence is itself the problem
  * (stats stopped), the stats-missing alarm notifies on INSUFFICIENT_DATA, so one outage pages once.
@@ -34,141 +57,26 @@ export class MaintenanceAlarms extends Construct {
     const { config } = props;
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'perps-stats-db alarms', enforceSSL: true });
     if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
-    const metrics = new ServiceMetrics(config.metricsNamespace);
-    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
-
-    // One alarm per concern over the time-series tables: the stats report and its log line name the table.
-    this.add('PartitionRunway', {
-      alarmDescription: `A time-series table has fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. The stats report's runway_days names it; check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
-      metric: metrics.database('PartitionRunwayDays', { statistic: 'Minimum', period: Duration.minutes(15) }),
-      threshold: RUNWAY_ALARM_DAYS,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: notBreaching,
-    });
-    this.add('DefaultPartitionRows', {
-      alarmDescription:
-        "Rows in a DEFAULT partition (the stats report's default_rows names the table). Run partitions, which moves them into day partitions; look for rows with a far past or future ts.",
-      metric: metrics.database('DefaultPartitionRows', { statistic: 'Maximum', period: Duration.minutes(15) }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: notBreaching,
-    });
-    if (config.dataAgeAlarmSeconds !== undefined) this.addDataAgeAlarms(metrics, config.dataAgeAlarmSeconds);
-
-    // Rows a stopped or failed partitions run left out of sight: the hourly partitions run brings
-    // them back, so rows out of sight at every stats run of a whole hour mean it is not doing so.
-    // One metric over all tables (the stats report and log say which), for its cost.
-    this.add('BacklogRows', {
-      alarmDescription:
-        'Rows have been out of sight of queries (in backlog or unattached day tables left by a stopped or failed partitions run) for a whole hour: the hourly partitions run is not bringing them back. The stats report names the tables; check the partitions function errors, then run partitions (docs/deploy.md, Alarms).',
-      metric: metrics.database('BacklogRows', { statistic: 'Minimum', period: Duration.hours(1) }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: notBreaching,
-    });
-
-    if (config.storageLimitBytes !== undefined && config.storageRunwayAlarmDays !== undefined) {
-      this.add('StorageRunway', {
-        alarmDescription: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,
-        metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: SIZE_METRICS_PERIOD }),
-        threshold: config.storageRunwayAlarmDays,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-    }
-
-    for (const [operation, fn] of Object.entries(props.functions)) {
-      this.add(`${constructIdOf(operation as HandlerOperation)}Errors`, {
-        alarmDescription: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,
-        metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-    }
-
-    if (config.archive) {
-      // A day the archive could not export or verify is kept by prune, so the database grows
-      // until it is fixed; the function may still succeed (the other days went on).
-      this.add('ArchiveFailures', {
-        alarmDescription:
-          'The archive could not export or verify a day partition: prune keeps that day until it is archived. The archive log group has the report, with the table, the day and why (docs/deploy.md, Archive).',
-        metric: metrics.operation('ArchiveFailures', 'archive', { statistic: 'Sum', period: Duration.minutes(5) }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-    }
-
-    // DatabaseSizeBytes is published once by every stats run that succeeded: its absence
-    // means stats stopped running or keeps failing, and so every other alarm above is blind.
-    // Absence is CloudWatch's INSUFFICIENT_DATA, which notifies here. Not "missing data
-    // breaches": that fires on every first deploy (and metricsNamespace change), before stats
-    // has ever reported, while a new alarm starts in INSUFFICIENT_DATA and so stays silent until
-    // stats has reported once. A present SampleCount is at least 1: this alarm is never in ALARM.
-    this.add(
-      'StatsMissing',
-      {
-        alarmDescription:
-          'No stats metrics for 15 minutes (INSUFFICIENT_DATA): the other alarms are blind. Check the stats schedule, the StatsErrors alarm and the stats function.',
-        metric: metrics.database('DatabaseSizeBytes', { statistic: 'SampleCount' }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-      },
-      { onInsufficientData: true },
-    );
-
-    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      this.add(`${name}Messages`, {
-        alarmDescription: `Failed events in ${name}: read them (aws sqs receive-message), fix the cause, then purge the queue.`,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: notBreaching,
-      });
-    }
+    for (const spec of alarmSpecs({ ...props, metrics: new ServiceMetrics(config.metricsNamespace) })) this.add(spec);
     this.allowAlarmsToPublish();
   }
 
-  /**
-   * The stalest table's newest row (a table every exchange stopped writing), and per exchange its
-   * freshest table (a venue that delivers nothing at all). DataAgeSeconds is absent while no
-   * table has a row, and an exchange's metric while it has none: no stall, and a stats run that
-   * stops is the stats-missing alarm's to report.
-   */
-  private addDataAgeAlarms(metrics: ServiceMetrics, seconds: number): void {
-    const fresh = { threshold: seconds, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluationPeriods: 3 };
-    this.add('DataAge', {
-      alarmDescription: `A time-series table's newest row is older than ${seconds} s for 15 minutes: ingestion of that table has stalled for every exchange. The stats report's data_age_seconds names it; check the ingester, not this stack.`,
-      metric: metrics.database('DataAgeSeconds', { statistic: 'Maximum' }),
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      ...fresh,
+  private add(spec: AlarmSpec): void {
+    const periods = spec.periods ?? 1;
+    const alarm = new cloudwatch.Alarm(this, spec.id, {
+      alarmDescription: spec.description,
+      metric: spec.metric,
+      threshold: spec.threshold,
+      comparisonOperator:
+        spec.when === 'above' ? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD : cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      treatMissingData: spec.missing === 'notify' ? cloudwatch.TreatMissingData.MISSING : cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const exchange of SEEDED_EXCHANGES) {
-      this.add(`${exchange}ExchangeDataAge`, {
-        alarmDescription: `${exchange}: no new row in any table for ${seconds} s for 15 minutes: this exchange (or the ingester's feed of it) stopped. The stats report's "exchanges" section shows which tables and since when.`,
-        metric: metrics.exchange('ExchangeDataAgeSeconds', exchange, { statistic: 'Maximum' }),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        ...fresh,
-      });
-    }
-  }
-
-  private add(id: string, props: cloudwatch.AlarmProps, notify: { onInsufficientData?: boolean } = {}): void {
-    const alarm = new cloudwatch.Alarm(this, id, { datapointsToAlarm: props.evaluationPeriods, ...props });
     const action = new SnsAction(this.topic);
     alarm.addAlarmAction(action);
     alarm.addOkAction(action);
-    if (notify.onInsufficientData) alarm.addInsufficientDataAction(action);
+    if (spec.missing === 'notify') alarm.addInsufficientDataAction(action);
     this.alarms.push(alarm);
   }
 
@@ -191,4 +99,148 @@ export class MaintenanceAlarms extends Construct {
       }),
     );
   }
+}
+
+/** Every alarm the stack makes, in order: the stored data, the functions, the stats heartbeat, the queues. */
+export function alarmSpecs(sources: AlarmSources): AlarmSpec[] {
+  const { config } = sources;
+  return [
+    ...dataSpecs(sources),
+    ...(config.dataAgeAlarmSeconds !== undefined ? dataAgeSpecs(sources.metrics, config.dataAgeAlarmSeconds) : []),
+    ...storageSpecs(sources),
+    ...functionSpecs(sources),
+    heartbeatSpec(sources.metrics),
+    ...queueSpecs(sources.deadLetterQueues),
+  ];
+}
+
+/** One alarm per concern over the time-series tables: the stats report and its log line name the table. */
+function dataSpecs({ metrics }: AlarmSources): AlarmSpec[] {
+  return [
+    {
+      id: 'PartitionRunway',
+      description: `A time-series table has fewer than ${RUNWAY_ALARM_DAYS} days of partitions ahead. The stats report's runway_days names it; check the partitions function's errors and run it (docs/deploy.md, Alarms).`,
+      metric: metrics.database('PartitionRunwayDays', { statistic: 'Minimum', period: Duration.minutes(15) }),
+      threshold: RUNWAY_ALARM_DAYS,
+      when: 'below',
+    },
+    {
+      id: 'DefaultPartitionRows',
+      description:
+        "Rows in a DEFAULT partition (the stats report's default_rows names the table). Run partitions, which moves them into day partitions; look for rows with a far past or future ts.",
+      metric: metrics.database('DefaultPartitionRows', { statistic: 'Maximum', period: Duration.minutes(15) }),
+      threshold: 0,
+      when: 'above',
+    },
+  ];
+}
+
+/**
+ * The stalest table's newest row (a table every exchange stopped writing), and per exchange its
+ * freshest table (a venue that delivers nothing at all). DataAgeSeconds is absent while no
+ * table has a row, and an exchange's metric while it has none: no stall, and a stats run that
+ * stops is the stats-missing alarm's to report.
+ */
+function dataAgeSpecs(metrics: ServiceMetrics, seconds: number): AlarmSpec[] {
+  const fresh = { threshold: seconds, when: 'above', periods: 3 } as const;
+  return [
+    {
+      id: 'DataAge',
+      description: `A time-series table's newest row is older than ${seconds} s for 15 minutes: ingestion of that table has stalled for every exchange. The stats report's data_age_seconds names it; check the ingester, not this stack.`,
+      metric: metrics.database('DataAgeSeconds', { statistic: 'Maximum' }),
+      ...fresh,
+    },
+    ...SEEDED_EXCHANGES.map((exchange) => ({
+      id: `${exchange}ExchangeDataAge`,
+      description: `${exchange}: no new row in any table for ${seconds} s for 15 minutes: this exchange (or the ingester's feed of it) stopped. The stats report's "exchanges" section shows which tables and since when.`,
+      metric: metrics.exchange('ExchangeDataAgeSeconds', exchange, { statistic: 'Maximum' }),
+      ...fresh,
+    })),
+  ];
+}
+
+/**
+ * Rows a stopped or failed partitions run left out of sight: the hourly partitions run brings
+ * them back, so rows out of sight at every stats run of a whole hour mean it is not doing so (one
+ * metric over all tables, for its cost); and the storage running out, where a limit is known.
+ */
+function storageSpecs({ config, metrics }: AlarmSources): AlarmSpec[] {
+  const backlog: AlarmSpec = {
+    id: 'BacklogRows',
+    description:
+      'Rows have been out of sight of queries (in backlog or unattached day tables left by a stopped or failed partitions run) for a whole hour: the hourly partitions run is not bringing them back. The stats report names the tables; check the partitions function errors, then run partitions (docs/deploy.md, Alarms).',
+    metric: metrics.database('BacklogRows', { statistic: 'Minimum', period: Duration.hours(1) }),
+    threshold: 0,
+    when: 'above',
+  };
+  if (config.storageLimitBytes === undefined || config.storageRunwayAlarmDays === undefined) return [backlog];
+  return [
+    backlog,
+    {
+      id: 'StorageRunway',
+      description: `The database fills its storage (${config.storageLimitBytes} bytes) in fewer than ${config.storageRunwayAlarmDays} days at the last week's growth: raise the storage limit, or shorten retention (docs/deploy.md, Alarms).`,
+      metric: metrics.database('StorageRunwayDays', { statistic: 'Minimum', period: SIZE_METRICS_PERIOD }),
+      threshold: config.storageRunwayAlarmDays,
+      when: 'below',
+    },
+  ];
+}
+
+/**
+ * Each function's errors; with archiving, the archive's failed days too: a day it could not
+ * export or verify is kept by prune, so the database grows until it is fixed, while the function
+ * may still succeed (the other days went on).
+ */
+function functionSpecs({ config, metrics, functions }: AlarmSources): AlarmSpec[] {
+  const errors: AlarmSpec[] = Object.entries(functions).map(([operation, fn]) => ({
+    id: `${constructIdOf(operation as HandlerOperation)}Errors`,
+    description: `The ${operation} function failed. Its log group has one "${operation} failed" line with the errorType and the report.`,
+    metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+    threshold: 0,
+    when: 'above',
+  }));
+  if (!config.archive) return errors;
+  return [
+    ...errors,
+    {
+      id: 'ArchiveFailures',
+      description:
+        'The archive could not export or verify a day partition: prune keeps that day until it is archived. The archive log group has the report, with the table, the day and why (docs/deploy.md, Archive).',
+      metric: metrics.operation('ArchiveFailures', 'archive', { statistic: 'Sum', period: Duration.minutes(5) }),
+      threshold: 0,
+      when: 'above',
+    },
+  ];
+}
+
+/**
+ * DatabaseSizeBytes is published once by every stats run that succeeded: its absence means stats
+ * stopped running or keeps failing, and so every other alarm is blind. Absence is CloudWatch's
+ * INSUFFICIENT_DATA, which notifies here. Not "missing data breaches": that fires on every first
+ * deploy (and metricsNamespace change), before stats has ever reported, while a new alarm starts
+ * in INSUFFICIENT_DATA and so stays silent until stats has reported once. A present SampleCount
+ * is at least 1: this alarm is never in ALARM.
+ */
+function heartbeatSpec(metrics: ServiceMetrics): AlarmSpec {
+  return {
+    id: 'StatsMissing',
+    description:
+      'No stats metrics for 15 minutes (INSUFFICIENT_DATA): the other alarms are blind. Check the stats schedule, the StatsErrors alarm and the stats function.',
+    metric: metrics.database('DatabaseSizeBytes', { statistic: 'SampleCount' }),
+    threshold: 1,
+    when: 'below',
+    periods: 3,
+    missing: 'notify',
+  };
+}
+
+/** A failed event in a dead-letter queue: read it, fix the cause, purge. */
+function queueSpecs(queues: Record<string, sqs.IQueue>): AlarmSpec[] {
+  return Object.entries(queues).map(([name, queue]) => ({
+    id: `${name}Messages`,
+    description: `Failed events in ${name}: read them (aws sqs receive-message), fix the cause, then purge the queue.`,
+    metric: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
+    threshold: 0,
+    when: 'above',
+  }));
 }
