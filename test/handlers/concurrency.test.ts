@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../functions/shared/days';
 import { ALL_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, fingerprint, schemaState } from '../support/database';
 import { type BundledHandler, invoke, invokeAll, loadHandler, type Outcome } from '../support/handlers';
-import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+import { dataFingerprint, seedDays } from '../support/rows';
 
 const RUNS = 10;
 type Operation = 'migrate' | 'partitions' | 'prune' | 'stats';
@@ -51,8 +52,8 @@ function successesOrLockBusy(outcomes: Outcome[], operation: Operation, allMayBe
 async function seed(url: string): Promise<void> {
   const client = await connect(url);
   // Three past days with no partition (in the default) and rows old enough to prune.
-  await insertRows(client, instantsOverDays(new Date(Date.now() - 40 * 86_400_000), 3, 50));
-  await insertRows(client, instantsOverDays(new Date(Date.now() - 3 * 86_400_000), 2, 50));
+  await seedDays(client, { from: new Date(Date.now() - 40 * DAY_MS), days: 3, rowsPerDay: 50 });
+  await seedDays(client, { from: new Date(Date.now() - 3 * DAY_MS), days: 2, rowsPerDay: 50 });
 }
 
 let concurrent: string;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DAY_MS } from '../../functions/shared/days';
 import { connect, createTestDatabase, databaseState } from '../support/database';
 import { type BundledHandler, invoke, loadHandler, metricsOf } from '../support/handlers';
-import { insertRows, instantsOverDays } from '../support/rows';
+import { seedDays } from '../support/rows';
 
 let url: string;
 const opened: BundledHandler[] = [];
@@ -11,7 +12,7 @@ beforeAll(async () => {
   const migrate = await loadHandler('migrate', { DATABASE_URL: url });
   opened.push(migrate);
   expect((await invoke(migrate, {})).error).toBeUndefined();
-  await insertRows(await connect(url), instantsOverDays(new Date(Date.now() - 5 * 86_400_000), 2, 10));
+  await seedDays(await connect(url), { from: new Date(Date.now() - 5 * DAY_MS), days: 2, rowsPerDay: 10 });
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { collectStats } from '../../functions/operations/stats/stats';
 import type { OperationContext } from '../../functions/shared/context';
 import { DeadlineError } from '../../functions/shared/errors';
 import { connect, createTestDatabase, databaseState, testContext } from '../support/database';
-import { dataFingerprint, insertRows, instantsOverDays } from '../support/rows';
+import { dataFingerprint, seedDays } from '../support/rows';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 
@@ -62,7 +62,7 @@ describe('a run near its deadline', () => {
     await migrate(ctx);
     // Rows for 3 days with no partition wait in the default partitions: 40 a day, 3 batches.
     const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date('2026-06-10T00:00:00Z'), 3, 40));
+    await seedDays(client, { from: '2026-06-10', days: 3, rowsPerDay: 40 });
     const before = await dataFingerprint(url);
 
     // tickers: the swap (1); 06-10: prepare, 3 batches copied out of the backlog, 1 moved out of the default,
@@ -115,7 +115,7 @@ describe('a run near its deadline', () => {
     const ctx = testContext(url, { now: NOW, settings: { batchSize: 50 } });
     await migrate(ctx);
     const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 4, 100));
+    await seedDays(client, { from: '2026-06-01', days: 4, rowsPerDay: 100 });
     await ensurePartitions(ctx, { daysAhead: 1 });
     const before = await dataFingerprint(url);
 

@@ -10,7 +10,7 @@ import { PerpsDbError } from '../../functions/shared/errors';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, copiesOf, createTestDatabase, schemaState, testContext, withClient, withContext } from '../support/database';
 import { contextWithFault, type FaultPoint } from '../support/faults';
-import { insertRows, instantsOverDays } from '../support/rows';
+import { seedDays } from '../support/rows';
 import { startTestServer, type TestServer } from '../support/server';
 
 /*
@@ -256,7 +256,7 @@ async function seededForRecovery(createDatabase: () => Promise<string>): Promise
   const url = await createDatabase();
   await migrate(testContext(url));
   const client = await connect(url);
-  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY_MS), 2, ROWS_PER_DAY));
+  await seedDays(client, { from: new Date(NOW.getTime() - 3 * DAY_MS), days: 2, rowsPerDay: ROWS_PER_DAY });
   await client.end();
   return url;
 }
@@ -308,7 +308,9 @@ describe('faults during prune', () => {
   const seeded = copiesOf((url) =>
     withContext(url, { now: NOW }, async (ctx) => {
       await migrate(ctx);
-      await withClient(url, (client) => insertRows(client, instantsOverDays(new Date(NOW.getTime() - 40 * DAY_MS), 5, ROWS_PER_DAY)));
+      await withClient(url, (client) =>
+        seedDays(client, { from: new Date(NOW.getTime() - 40 * DAY_MS), days: 5, rowsPerDay: ROWS_PER_DAY }),
+      );
       await ensurePartitions(ctx, { daysAhead: 1 });
     }),
   );

@@ -6,7 +6,7 @@ import { DAY_MS } from '../../functions/shared/days';
 import { LockBusyError, PartialFailureError } from '../../functions/shared/errors';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../support/database';
-import { insertRows, instantsOverDays } from '../support/rows';
+import { seedDays } from '../support/rows';
 import { startWriter, type WriterOptions, type WriterResult } from '../support/writer';
 
 /*
@@ -43,7 +43,7 @@ it('loses no insert and stalls none for much longer than the lock timeout while 
   await ensurePartitions(ctx, { daysAhead: 2 });
   // Old rows for prune to delete and drop: 45 and 44 days ago, in partitions of their own.
   const seed = await connect(url);
-  await insertRows(seed, instantsOverDays(new Date(Date.now() - 45 * DAY_MS), 2, 500), 'OLD');
+  await seedDays(seed, { from: new Date(Date.now() - 45 * DAY_MS), days: 2, rowsPerDay: 500, symbol: 'OLD' });
   await ensurePartitions(ctx, { daysAhead: 2 });
 
   const writers = [0, 1].map(() => startWriter(url, { symbols: KINDS, applicationName: 'test-ingest-writer' }));

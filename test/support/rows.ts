@@ -16,6 +16,23 @@ export async function insertRows(client: pg.ClientBase, instants: Date[], symbol
   for (const table of TIME_SERIES_TABLES) await client.query(INSERT_ROWS_SQL[table], [values, symbol]);
 }
 
+/**
+ * A scenario's rows: `rowsPerDay` rows in every time-series table on each of `days` UTC days from
+ * `from` (a YYYY-MM-DD day, or an instant whose UTC day counts), as `symbol`. The one way tests
+ * seed days of data.
+ */
+export interface DaysOfRows {
+  from: Date | string;
+  days: number;
+  rowsPerDay: number;
+  symbol?: string;
+}
+
+export async function seedDays(client: pg.ClientBase, scenario: DaysOfRows): Promise<void> {
+  const first = typeof scenario.from === 'string' ? new Date(`${scenario.from}T00:00:00Z`) : scenario.from;
+  await insertRows(client, instantsOverDays(first, scenario.days, scenario.rowsPerDay), scenario.symbol);
+}
+
 /** `perDay` instants spread over each of `days` UTC days starting at `firstDay` (00:00 UTC). */
 export function instantsOverDays(firstDay: Date, days: number, perDay: number): Date[] {
   const start = Date.UTC(firstDay.getUTCFullYear(), firstDay.getUTCMonth(), firstDay.getUTCDate());

@@ -13,7 +13,7 @@ import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
 import { HOLDS_INSERTS_BACK } from '../../support/blocking-locks';
 import { connect, createTestDatabase, holdInTransaction, testContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
-import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { dataFingerprint, seedDays } from '../../support/rows';
 import { recordOutput } from '../../support/secret-guard';
 
 /*
@@ -43,7 +43,7 @@ it('reads no row of the backlog while it holds a lock that blocks inserts, and p
   const ctx = testContext(url, { now: NOW, settings: { batchSize: 100 } });
   await migrate(ctx);
   // Three past days and today wait in the DEFAULT partitions, with two rows no day can hold.
-  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 3 * DAY_MS), 4, 250));
+  await seedDays(client, { from: new Date(NOW.getTime() - 3 * DAY_MS), days: 4, rowsPerDay: 250 });
   await client.query(`INSERT INTO tickers (exchange_id, symbol, ts) VALUES (1, 'ODD', 'infinity'), (1, 'ODD', '12000-01-01')`);
   const before = await dataFingerprint(url);
 
@@ -142,7 +142,7 @@ it('puts in an empty DEFAULT partition with the indexes of the one it swapped ou
     ).rows;
   const original = await indexes();
   expect(original.map((i) => i.name)).toContain('idx_trades_default_ts');
-  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - 2 * DAY_MS), 1, 10));
+  await seedDays(client, { from: new Date(NOW.getTime() - 2 * DAY_MS), days: 1, rowsPerDay: 10 });
   const report = await ensurePartitions(ctx, { daysAhead: 1 });
   expect(report.tables.find((t) => t.table === 'trades')?.created).toEqual(['trades_2026_06_13', 'trades_2026_06_15']);
   expect(await indexes()).toEqual(original);
@@ -156,7 +156,7 @@ it('waits out a vacuum of its own tables (autovacuum yields only after deadlock_
   const ctx = testContext(url, { now: NOW, settings: { lockTimeoutMs: 300, ddlAttempts: 1 } });
   await migrate(ctx);
   const client = await connect(url);
-  await insertRows(client, instantsOverDays(new Date(NOW.getTime() - DAY_MS), 1, 20));
+  await seedDays(client, { from: new Date(NOW.getTime() - DAY_MS), days: 1, rowsPerDay: 20 });
   // A vacuum of the emptied backlog, as autovacuum starts on a table that lost all its rows:
   // SHARE UPDATE EXCLUSIVE for 1.5 s, well past the 300 ms lock timeout.
   let vacuumed = false;
@@ -181,7 +181,7 @@ it('says, when Ctrl-C interrupts the runner mid-recovery, how many rows of which
   // Two past days of rows wait in the DEFAULT partitions; copied a row a batch, the recovery
   // takes long enough for the interrupt to come in mid-way.
   const perTable = 2 * 400;
-  await insertRows(client, instantsOverDays(new Date(Date.now() - 4 * DAY_MS), 2, 400));
+  await seedDays(client, { from: new Date(Date.now() - 4 * DAY_MS), days: 2, rowsPerDay: 400 });
   const before = await dataFingerprint(url);
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const runner = spawn(`${root}node_modules/.bin/tsx`, [`${root}functions/cli/main.ts`, 'partitions'], {

@@ -17,7 +17,7 @@ import { ArchiveIntegrityError, DeadlineError, PartialFailureError } from '../..
 import { archiveDirectory, ledgerOf, seededCopies, withArchive } from '../../support/archive';
 import { connect, testContext, withContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
-import { insertRows, instantsOverDays } from '../../support/rows';
+import { seedDays } from '../../support/rows';
 import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
@@ -44,7 +44,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-const database = seededCopies(NOW, (client) => insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20)));
+const database = seededCopies(NOW, (client) => seedDays(client, { from: '2026-06-01', days: 5, rowsPerDay: 20 }));
 
 /** How a test reaches an archive: a context writing there, and the object's bytes, read and overwritten in place. */
 interface Archive {

@@ -9,7 +9,7 @@ import { seededCopies } from '../../support/archive';
 import { connect, testContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
 import { auditBlockingLocks } from '../../support/lock-audit';
-import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { dataFingerprint, seedDays } from '../../support/rows';
 import { type LocalS3, startLocalS3 } from '../../support/s3';
 
 /*
@@ -33,7 +33,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-const database = seededCopies(NOW, (client) => insertRows(client, instantsOverDays(new Date('2026-06-01T00:00:00Z'), 5, 20)));
+const database = seededCopies(NOW, (client) => seedDays(client, { from: '2026-06-01', days: 5, rowsPerDay: 20 }));
 
 /**
  * trades: 06-01 archived and verified; 06-02 never archived; 06-03's object deleted; 06-04's

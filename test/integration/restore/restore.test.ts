@@ -16,7 +16,7 @@ import { cli } from '../../support/cli';
 import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
 import { auditBlockingLocks } from '../../support/lock-audit';
-import { dataFingerprint, insertRows, instantsOverDays } from '../../support/rows';
+import { dataFingerprint, seedDays } from '../../support/rows';
 import { startWriter, type WriterResult } from '../../support/writer';
 
 /*
@@ -43,7 +43,7 @@ const database = copiesOf(async (url) => {
   await withContext(url, { now: NOW }, async (ctx) => {
     await migrate(ctx);
     const client = await connect(url);
-    await insertRows(client, instantsOverDays(new Date('2026-06-09T00:00:00Z'), 3, 120));
+    await seedDays(client, { from: '2026-06-09', days: 3, rowsPerDay: 120 });
     await client.query(
       `INSERT INTO trades (exchange_id, market_id, symbol, ts, received_at, trade_id, price, size, side, raw)
        SELECT 2, NULL, 'EDGE', '2026-06-10T01:02:03.456789Z'::timestamptz + i * interval '1 microsecond', NULL, 't' || i, p::numeric, p::numeric, NULL,

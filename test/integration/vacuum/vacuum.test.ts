@@ -7,7 +7,7 @@ import { addDays, dayOf, partitionName } from '../../../functions/shared/days';
 import { DeadlineError, LockBusyError } from '../../../functions/shared/errors';
 import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
 import { connect, createTestDatabase, holdInTransaction, holdMaintenanceLock, testContext } from '../../support/database';
-import { insertRows, instantsOverDays } from '../../support/rows';
+import { seedDays } from '../../support/rows';
 import { startWriter } from '../../support/writer';
 
 /*
@@ -52,7 +52,7 @@ beforeAll(async () => {
   ctx = testContext(url);
   await migrate(ctx);
   const client = await connect(url);
-  await insertRows(client, instantsOverDays(new Date(`${closedDays[0]}T00:00:00Z`), 3, ROWS_PER_DAY));
+  await seedDays(client, { from: addDays(today, -3), days: 3, rowsPerDay: ROWS_PER_DAY });
   await client.end();
   // The rows land in the default partitions; this moves them into their day partitions.
   await ensurePartitions(ctx, { daysAhead: 2 });
@@ -161,7 +161,7 @@ describe('vacuum', () => {
   it('holds no lock that conflicts with inserts while a writer inserts into the partitions it seals', async () => {
     const client = await connect(url);
     // A good many rows in yesterday's partitions, so the seals take long enough to be sampled.
-    await insertRows(client, instantsOverDays(new Date(`${addDays(today, -1)}T00:00:00Z`), 1, 20_000), 'BULK-PERP');
+    await seedDays(client, { from: addDays(today, -1), days: 1, rowsPerDay: 20_000, symbol: 'BULK-PERP' });
     await vi.waitFor(async () => expect(sealSteps(await plan()).length).toBeGreaterThan(0), { timeout: 20_000, interval: 200 });
     const writer = startWriter(url, { symbols: [['LATE-PERP', '-1 day']] });
     const modes = new Set<string>();
