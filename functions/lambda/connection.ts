@@ -148,7 +148,7 @@ async function connect(pool: ReusablePool, target: Target, environment: HandlerE
   try {
     return { pool: opened, database: await checkedDatabaseName(opened) };
   } catch (error) {
-    throw toUnavailableError(error, target.url);
+    throw toUnavailableError(error, target.url, environment.connectTimeoutMs);
   }
 }
 

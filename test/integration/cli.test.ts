@@ -51,8 +51,11 @@ describe('local runner: unreachable databases and other failures before any work
     expect(result.stderr).not.toMatch(/closed-port-pw|\n\s+at /);
   });
 
-  it('gives up within the connect timeout on a server that accepts but never answers', async () => {
-    const silent = createServer(() => undefined);
+  it('gives up within the connect timeout, once, on a server that accepts but never answers, and says which variable sets it', async () => {
+    let connections = 0;
+    const silent = createServer(() => {
+      connections += 1;
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     try {
@@ -63,6 +66,9 @@ describe('local runner: unreachable databases and other failures before any work
       const elapsed = Date.now() - started;
       expect(result.code).toBe(3);
       expect(result.stderr).toMatch(new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}/perps: .*timeout`));
+      // One attempt: a connect that timed out is not a session lost while idle, which is retried.
+      expect(connections).toBe(1);
+      expect(result.stderr).toMatch(/did not answer within DB_CONNECT_TIMEOUT_MS \(1500 ms\)/);
       expect(elapsed).toBeGreaterThanOrEqual(1400);
       expect(elapsed).toBeLessThan(10_000);
       expect(result.stderr).not.toContain('silent-pw');

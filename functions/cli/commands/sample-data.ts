@@ -62,7 +62,7 @@ async function sampleData(days: number, databaseUrl: string | undefined, { io, e
   const client = new pg.Client(connectionConfig(url, { connectionTimeoutMillis: DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs }));
   try {
     await client.connect().catch((error: unknown) => {
-      throw toUnavailableError(error, url);
+      throw toUnavailableError(error, url, DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs);
     });
     const report = await insertSampleData(client, new Date(), days);
     output.info(output.format === 'json' ? terminalJson(report, 2) : insertedLine(report));

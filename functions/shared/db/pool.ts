@@ -4,7 +4,15 @@ import { DatabaseUnavailableError, InsufficientPrivilegeError } from '../errors'
 import type { Logger } from '../log';
 import { quoteIdent } from './identifiers';
 import { type ConnectionSettings, describeLogin, describeTarget, targetOf, urlParts } from './settings';
-import { errorCode, HOST_NAME_MISMATCH_CODE, isConnectionFailure, SQLSTATE, sqlState, UNTRUSTED_CERTIFICATE_CODES } from './sql-errors';
+import {
+  CONNECT_TIMEOUT_MESSAGE,
+  errorCode,
+  HOST_NAME_MISMATCH_CODE,
+  isConnectionFailure,
+  SQLSTATE,
+  sqlState,
+  UNTRUSTED_CERTIFICATE_CODES,
+} from './sql-errors';
 
 /**
  * node-postgres's settings from a database URL, as node-postgres reads it (pg-connection-string;
@@ -25,6 +33,14 @@ export function connectionConfig(url: string, options: pg.ClientConfig = {}): pg
   }
   const fromUrl = Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== null && value !== undefined));
   return { ...options, ...(fromUrl as pg.ClientConfig), ...(path ? { database: path } : {}) };
+}
+
+/** Each pool's connect timeout, for the message of a connect that timed out. */
+const poolTimeouts = new WeakMap<pg.Pool, number>();
+
+/** The connect timeout `pool` was made with (undefined for a pool createPool did not make). */
+export function connectTimeoutOfPool(pool: pg.Pool): number | undefined {
+  return poolTimeouts.get(pool);
 }
 
 /** The URL each pool was made from, for the messages of connection failures. */
@@ -54,6 +70,7 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
   };
   const pool = new pg.Pool(connectionConfig(settings.url, options) as pg.PoolConfig);
   poolUrls.set(pool, settings.url);
+  poolTimeouts.set(pool, settings.acquireTimeoutMs);
   // An idle client dying (server restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn('idle database connection failed', { error: error.message }));
   return pool;
@@ -64,10 +81,17 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
  * password?) sends a reader the wrong way when TLS or the database name is what failed, so each
  * of those gets its own.
  */
-function adviceFor(error: unknown, url: string): string {
+function adviceFor(error: unknown, url: string, connectTimeoutMs: number | undefined): string {
   const code = errorCode(error);
   const message = error instanceof Error ? error.message : '';
   const { host, port, database } = targetOf(url) ?? { host: '(unparseable URL)', port: '5432', database: '' };
+  if (CONNECT_TIMEOUT_MESSAGE.test(message)) {
+    const limit = connectTimeoutMs === undefined ? '' : ` (${connectTimeoutMs} ms)`;
+    return (
+      `${host}:${port} did not answer within DB_CONNECT_TIMEOUT_MS${limit}: a firewall dropping the packets, or something ` +
+      'on that port that is not PostgreSQL or is stuck; check the host and port, or raise DB_CONNECT_TIMEOUT_MS for a slow network.'
+    );
+  }
   if (sqlState(error) === SQLSTATE.unknownDatabase) {
     return (
       `The server is up, but has no database ${database}: create it with \`createdb -h ${shellWord(host)} -p ${port} ${shellWord(database)}\` ` +
@@ -131,11 +155,14 @@ function shellWord(word: string): string {
  * (never the password) and saying what to do, and a login refused for lack of CONNECT on the
  * database into an InsufficientPrivilegeError; other errors pass through unchanged.
  */
-export function toUnavailableError(error: unknown, url: string): unknown {
+export function toUnavailableError(error: unknown, url: string, connectTimeoutMs?: number): unknown {
   if (sqlState(error) === SQLSTATE.insufficientPrivilege) return noConnectError(error, url);
   if (!isConnectionFailure(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new DatabaseUnavailableError(`cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url)}`, {
-    cause: error,
-  });
+  return new DatabaseUnavailableError(
+    `cannot connect to ${describeTarget(url)}: ${reason.replace(/\.$/, '')}. ${adviceFor(error, url, connectTimeoutMs)}`,
+    {
+      cause: error,
+    },
+  );
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { DatabaseUnavailableError, LockBusyError } from '../errors';
 import { printable } from '../printable';
-import { toUnavailableError, urlOfPool } from './pool';
+import { connectTimeoutOfPool, toUnavailableError, urlOfPool } from './pool';
 import { isConnectionFailure, SQLSTATE, sqlState } from './sql-errors';
 
 /**
@@ -19,7 +19,7 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   try {
     client = await pool.connect();
   } catch (error) {
-    throw toUnavailableError(error, urlOfPool(pool));
+    throw toUnavailableError(error, urlOfPool(pool), connectTimeoutOfPool(pool));
   }
   let broken: Error | undefined;
   const onError = (error: Error) => {

@@ -80,6 +80,8 @@ export const UNTRUSTED_CERTIFICATE_CODES = new Set([
 export const HOST_NAME_MISMATCH_CODE = 'ERR_TLS_CERT_ALTNAME_INVALID';
 
 /** node-postgres and Node report these without a code, in the message only. */
+/** A connect that got no answer in time: node-postgres says "Connection terminated due to connection timeout". */
+export const CONNECT_TIMEOUT_MESSAGE = /due to connection timeout|timeout exceeded when trying to connect|timeout expired/i;
 const LOST_MESSAGE = /Connection terminated|Client has encountered a connection error|ECONNRESET/i;
 const REFUSED_MESSAGE = /timeout expired|timeout exceeded when trying to connect|does not support SSL|self[- ]signed|certificate/i;
 
@@ -111,6 +113,8 @@ function ownConnectionFailure(error: unknown): ConnectionFailure | undefined {
   // (EACCES). Judged by the system call, not the code alone: a missing archive file is ENOENT too.
   if (code !== undefined && (error as { syscall?: unknown }).syscall === 'connect') return 'refused';
   const message = error instanceof Error ? error.message : '';
+  // Never connected: not a session lost while idle (which is worth one more try).
+  if (CONNECT_TIMEOUT_MESSAGE.test(message)) return 'refused';
   if (LOST_MESSAGE.test(message)) return 'lost';
   return REFUSED_MESSAGE.test(message) ? 'refused' : undefined;
 }
