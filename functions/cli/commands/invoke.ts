@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { OPERATION_IDS, OPERATIONS, type Operation, type OperationId } from '../../operations/registry';
 import { InputError } from '../../shared/errors';
+import { suggest } from '../did-you-mean';
 import { type Invocation, runInvocation } from '../invocation';
 import { databaseUrlOf, GLOBAL_OPTIONS, optionProblems } from '../options';
 import type { RunnerCommand } from '../runner';
@@ -62,7 +63,9 @@ function parseInvoke(
 ): { operationId: OperationId; payload: unknown } {
   const [name, extra] = args;
   if (name === undefined) throw new InputError(`invoke needs a function: one of ${OPERATION_IDS.join(', ')}; see invoke --help`);
-  if (!(name in OPERATIONS)) throw new InputError(`invoke: unknown function "${name}": use one of ${OPERATION_IDS.join(', ')}`);
+  if (!(name in OPERATIONS)) {
+    throw new InputError(`invoke: unknown function "${name}": use one of ${OPERATION_IDS.join(', ')}${suggest(name, OPERATION_IDS)}`);
+  }
   if (extra !== undefined) throw new InputError(`unexpected argument "${extra}" after invoke ${name}; see invoke --help`);
   if (values.payload !== undefined && values.event !== undefined) throw new InputError('give --payload or --event, not both');
   const text = typeof values.event === 'string' ? readEvent(values.event, cwd) : values.payload;
