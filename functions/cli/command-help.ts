@@ -60,7 +60,7 @@ const runsAsOwner = (steps: readonly CommandStep[]) => steps.some((step) => (ste
 /** A command's lines in --help: its synopsis (default its names) and what it does, then a line per flag. */
 export function usageLines(name: string, aliases: readonly string[], usage: CommandLine['usage']): string {
   const synopsis = usage.synopsis ?? [...aliases, name].join(' | ');
-  return [`  ${synopsis.padEnd(36)}${usage.summary}`, ...(usage.flags ?? []).map(([flag, help]) => `      ${flag.padEnd(32)}${help}`)].join(
-    '\n',
-  );
+  // A synopsis too long for the column gets a line of its own, the summary under the column.
+  const head = synopsis.length < 36 ? [`  ${synopsis.padEnd(36)}${usage.summary}`] : [`  ${synopsis}`, `${' '.repeat(38)}${usage.summary}`];
+  return [...head, ...(usage.flags ?? []).map(([flag, help]) => `      ${flag.padEnd(32)}${help}`)].join('\n');
 }

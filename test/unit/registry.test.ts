@@ -31,6 +31,19 @@ describe('the operation registry', () => {
     expect([...LOCKING_OPERATIONS].sort()).toEqual([...new Set(lockers)].sort());
   });
 
+  it('lines up every command of --help: a synopsis too long for its column puts the summary on the next line', () => {
+    const start = USAGE.split('\n').indexOf('Commands:');
+    const section = USAGE.split('\n').slice(start + 1);
+    const lines = section.slice(0, section.indexOf(''));
+    const commands = lines.map((line, index) => [line, lines[index + 1] ?? ''] as const).filter(([line]) => /^ {2}\S/.test(line));
+    expect(commands.length).toBeGreaterThan(10);
+    for (const [line, next] of commands) {
+      const summaryInColumn = line[37] === ' ' && /^\S/.test(line.slice(38));
+      const summaryBelow = /^ {38}\S/.test(next);
+      expect(summaryInColumn || summaryBelow, line).toBe(true);
+    }
+  });
+
   it('gives every handler the defaults of every operation, by payload field', () => {
     const parsed = parseHandlerEnvironment({ DATABASE_URL: 'postgres://h/db', PRUNE_DROP_PARTITIONS_OLDER_THAN_DAYS: '30' });
     expect(parsed.defaults).toEqual({
