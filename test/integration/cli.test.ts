@@ -553,6 +553,18 @@ describe('local runner as a login that lacks privileges', () => {
     expect(await databaseState(url)).toEqual(before);
   });
 
+  it('sample-data as the writer: one line naming the missing privilege and the login it needs, exit 6, nothing changed', async () => {
+    const before = await databaseState(url);
+    const result = await cli(['sample-data', '--database-url', writer]);
+    expect(result.code).toBe(6);
+    expect(errorLines(result.stderr)).toEqual([
+      expect.stringMatching(
+        /^error: sample-data: permission denied for table \w+: run it as the role that ran migrate \(the owner of the tables\)$/,
+      ),
+    ]);
+    expect(await databaseState(url)).toEqual(before);
+  });
+
   it('stats: the reader is enough; a login without perps_reader is told to get it', async () => {
     expect((await cli(['stats', '--database-url', reader])).code).toBe(0);
     // Issue 22 point 8: migrate revoked CONNECT from PUBLIC, so a login in no perps group is

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { connectionConfig, toUnavailableError } from '../../shared/db/pool';
+import { toPrivilegeError } from '../../shared/db/privileges';
 import { DEFAULT_CONNECTION_SETTINGS } from '../../shared/db/settings';
 import { InputError } from '../../shared/errors';
 import { readDecimal } from '../../shared/parse';
@@ -64,7 +65,10 @@ async function sampleData(days: number, databaseUrl: string | undefined, { io, e
     await client.connect().catch((error: unknown) => {
       throw toUnavailableError(error, url, DEFAULT_CONNECTION_SETTINGS.connectTimeoutMs);
     });
-    const report = await insertSampleData(client, new Date(), days);
+    const report = await insertSampleData(client, new Date(), days).catch((error: unknown) => {
+      // It writes markets and every data table, as the owner that ran init does.
+      throw toPrivilegeError(error, 'sample-data', 'owner');
+    });
     output.info(output.format === 'json' ? terminalJson(report, 2) : insertedLine(report));
     return 0;
   } finally {
