@@ -193,9 +193,11 @@ describe('local runner against a real server', () => {
     const report = JSON.parse(stats.stdout);
     expect(report.tables.tickers).toMatchObject({ partitions: 2, runway_days: 2, row_count: 0 });
     expect(report.tables.exchanges.row_count).toBe(7);
+    // A fresh database has no closed day partition to measure growth by: null, not 0.
+    expect(report.database.growth_bytes_per_day).toBeNull();
 
     const table = await cli(['stats', '--database-url', url]);
-    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB, growing 0 B a day, at /);
+    expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB, growth not measured yet \(no closed day partition\), at /);
     expect(table.stdout).toMatch(/exchanges +7 /);
   });
 

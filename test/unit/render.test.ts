@@ -105,6 +105,21 @@ describe('the stats table', () => {
     expect(renderReport(limited).split('\n')[0]).toBe(
       'database perps: 10 MiB of 20 GiB, growing 12 MiB a day: full in 1705 days, at 2026-11-29T10:01:49.000Z',
     );
+    const young = statsReport(
+      {},
+      {
+        database: {
+          name: 'perps',
+          size_bytes: 10 * 1024 * 1024,
+          growth_bytes_per_day: null,
+          storage_limit_bytes: null,
+          storage_runway_days: null,
+        },
+      },
+    );
+    expect(renderReport(young).split('\n')[0]).toBe(
+      'database perps: 10 MiB, growth not measured yet (no closed day partition), at 2026-11-29T10:01:49.000Z',
+    );
   });
 
   it('names rows out of sight under the table, and only when some wait', () => {

@@ -65,7 +65,9 @@ function recentSymbols(recent: (string | number)[][] | undefined): string {
 function databaseLine(d: StatsReport['database']): string {
   const limit = d.storage_limit_bytes === null ? '' : ` of ${size(d.storage_limit_bytes)}`;
   const runway = d.storage_runway_days === null ? '' : `: full in ${d.storage_runway_days} days`;
-  return `${size(d.size_bytes)}${limit}, growing ${size(d.growth_bytes_per_day)} a day${runway}`;
+  const growth =
+    d.growth_bytes_per_day === null ? 'growth not measured yet (no closed day partition)' : `growing ${size(d.growth_bytes_per_day)} a day`;
+  return `${size(d.size_bytes)}${limit}, ${growth}${runway}`;
 }
 
 /** One row per exchange and table where the exchange has rows; STALLED where it fell behind the others. */

@@ -59,8 +59,11 @@ export interface StatsReport {
   database: {
     name: string;
     size_bytes: number;
-    /** Sum of the time-series tables' bytes_per_day (the tables without a closed day count 0). */
-    growth_bytes_per_day: number;
+    /**
+     * Sum of the time-series tables' bytes_per_day (a table without a closed day counts 0); null
+     * while no table has a closed day partition to measure it by.
+     */
+    growth_bytes_per_day: number | null;
     /** The storage the database may fill (`storageLimitBytes`, DB_STORAGE_LIMIT_BYTES); null: not known. */
     storage_limit_bytes: number | null;
     /** Whole days until size_bytes reaches the limit at growth_bytes_per_day; null without a limit or growth. */
@@ -120,7 +123,8 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
       }
     }
     const size = Number(db.rows[0]?.size ?? 0);
-    const growth = Object.values(tables).reduce((sum, t) => sum + ((t as Partial<TimeSeriesTableStats>).bytes_per_day ?? 0), 0);
+    const measured = Object.values(tables).flatMap((t) => (t as Partial<TimeSeriesTableStats>).bytes_per_day ?? []);
+    const growth = measured.length > 0 ? measured.reduce((sum, bytes) => sum + bytes, 0) : null;
     return {
       operation: 'stats',
       fetched_at: now.toISOString(),
@@ -129,7 +133,7 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
         size_bytes: size,
         growth_bytes_per_day: growth,
         storage_limit_bytes: input.storageLimitBytes ?? null,
-        storage_runway_days: storageRunwayDays(size, growth, input.storageLimitBytes),
+        storage_runway_days: storageRunwayDays(size, growth ?? 0, input.storageLimitBytes),
       },
       tables,
       recent_ingest: recent,

@@ -142,7 +142,8 @@ describe('stats', () => {
 
   it('gives the storage runway in whole days when the storage limit is known', async () => {
     const ctx = testContext(url, { now: NOW });
-    const growth = report.database.growth_bytes_per_day;
+    const growth = report.database.growth_bytes_per_day ?? 0;
+    expect(growth).toBeGreaterThan(0);
     // A limit 10.5 days of growth above the size: 10 whole days (the size barely moves between the two runs).
     const limited = await collectStats(ctx, { storageLimitBytes: Math.round(report.database.size_bytes + 10.5 * growth) });
     expect(limited.database.storage_runway_days).toBe(10);
