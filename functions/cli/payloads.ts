@@ -2,7 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Operation } from '../operations/registry';
 import { InputError } from '../shared/errors';
 import type { Flag } from '../shared/operation-definition';
-import { parseOrThrow, readDecimal } from '../shared/parse';
+import { parseOrThrow, readDecimal, readSize } from '../shared/parse';
 import { refuseNeedlessYes } from './confirmation';
 import type { Invocation, Step } from './invocation';
 import { type FlagValues, YES } from './options';
@@ -52,7 +52,7 @@ function stepOf({ operation, flags: allFlags }: CommandStep, values: FlagValues,
   }
   const payload = Object.fromEntries(
     flags.flatMap(([flag, { field, kind }]) => {
-      const value = flagValue(values[flag], kind);
+      const value = flagValue(values[flag], kind, flag);
       return value === undefined ? [] : [[field, value]];
     }),
   );
@@ -64,8 +64,17 @@ function stepOf({ operation, flags: allFlags }: CommandStep, values: FlagValues,
  * A switch is true when given; a number is plain decimal digits (anything else is NaN, which the
  * schema rejects with its message); text is passed on as given, for the schema to judge.
  */
-function flagValue(raw: FlagValues[string], kind: Flag['kind']): number | boolean | string | undefined {
+function flagValue(raw: FlagValues[string], kind: Flag['kind'], flag: string): number | boolean | string | undefined {
   if (kind === 'switch') return raw === true ? true : undefined;
   if (kind === 'text') return typeof raw === 'string' ? raw : undefined;
+  if (kind === 'size') return typeof raw === 'string' ? sizeValue(raw, flag) : undefined;
   return typeof raw === 'string' ? readDecimal(raw) : undefined;
+}
+
+/** A size flag's bytes; a value that is not a size is refused here, where the units can be named. */
+function sizeValue(raw: string, flag: string): number {
+  const bytes = readSize(raw);
+  if (Number.isNaN(bytes))
+    throw new InputError(`--${flag}: must be a size such as 500GiB, 2TiB or a number of bytes (units B, KiB, MiB, GiB, TiB)`);
+  return bytes;
 }

@@ -144,8 +144,11 @@ export interface Confirmation {
 /** A flag of a command: the payload field it sets. */
 export interface Flag {
   readonly field: string;
-  /** `number`: takes a value, plain decimal digits; `text`: takes a value, as given; `switch`: true when given. */
-  readonly kind: 'number' | 'text' | 'switch';
+  /**
+   * `number`: takes a value, plain decimal digits; `size`: a number of bytes with an optional
+   * binary unit (`500GiB`); `text`: takes a value, as given; `switch`: true when given.
+   */
+  readonly kind: 'number' | 'size' | 'text' | 'switch';
   /**
    * A local setting rather than a payload field: the runner sets this environment variable of
    * the handler to the value (a path made absolute), as the stack would set it in AWS

@@ -27,6 +27,14 @@ const DECIMAL_TEXT = /^[+-]?(\d+(\.\d+)?|\.\d+)$/;
  * become NaN, never read the way Number() would (16, 1000, ...); NaN then fails the range check
  * with the rule's one message. Whether a fraction is allowed is the rule's `step`.
  */
+/** Bytes from "500GiB", "1.5 TiB" or plain digits (binary units, as pg_size_pretty prints them); NaN otherwise. */
+export function readSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?\s*$/i.exec(text);
+  if (!match) return Number.NaN;
+  const power = ['b', 'kib', 'mib', 'gib', 'tib'].indexOf((match[2] ?? 'b').toLowerCase());
+  return Math.floor(Number(match[1]) * 1024 ** power);
+}
+
 export function readDecimal(text: string): number {
   const trimmed = text.trim();
   return DECIMAL_TEXT.test(trimmed) ? Number(trimmed) : Number.NaN;

@@ -195,6 +195,8 @@ describe('local runner against a real server', () => {
     expect(report.tables.exchanges.row_count).toBe(7);
     // A fresh database has no closed day partition to measure growth by: null, not 0.
     expect(report.database.growth_bytes_per_day).toBeNull();
+    const limited = await cli(['stats', '--storage-limit', '1.5GiB', '--format', 'json'], { env: { DATABASE_URL: url } });
+    expect(JSON.parse(limited.stdout).database.storage_limit_bytes).toBe(1.5 * 1024 ** 3);
 
     const table = await cli(['stats', '--database-url', url]);
     expect(table.stdout).toMatch(/^database perps_test_\w+: [\d.]+ MiB, growth not measured yet \(no closed day partition\), at /);

@@ -35,14 +35,19 @@ export const statsOperation = defineOperation({
     }),
   },
   cli: {
-    flags: { 'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' }, symbols: { field: 'symbols', kind: 'switch' } },
+    flags: {
+      'storage-limit': { field: 'storageLimitBytes', kind: 'size' },
+      'storage-limit-bytes': { field: 'storageLimitBytes', kind: 'number' },
+      symbols: { field: 'symbols', kind: 'switch' },
+    },
     usage: {
       summary: 'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest',
       flags: [
-        ['--storage-limit-bytes N', 'the storage the database may fill: adds the storage runway (days until full)'],
+        ['--storage-limit SIZE', 'the storage the database may fill (500GiB, 2TiB, or bytes): adds the storage runway (days until full)'],
+        ['--storage-limit-bytes N', 'the same, in bytes'],
         ['--symbols', "adds the last hour's rows per symbol, counted exactly (reads every row of the hour)"],
       ],
-      examples: ['', '--format json', '--storage-limit-bytes 21474836480', '--symbols'],
+      examples: ['', '--format json', '--storage-limit 20GiB', '--symbols'],
     },
   },
 });
