@@ -11,15 +11,15 @@ function latestCell(t: Partial<TimeSeriesTableStats> & { row_count: number }): s
 /** A table's statistics; the day columns stay empty for a table that is not partitioned by day. */
 type TableRow = Partial<TimeSeriesTableStats> & TableStats;
 
-/** The table of tables: each column's heading and its cell. */
+/**
+ * The table of tables: each column's heading and its cell. It fits 120 columns; the rest of each
+ * table's fields (data and index sizes, the days covered, rows a day) are in `--format json`.
+ */
 const TABLE_COLUMNS: readonly (readonly [string, (t: TableRow, name: string) => string | number])[] = [
   ['table', (_, name) => name],
   ['rows', (t) => `${t.row_count_exact ? '' : '~'}${t.row_count}`],
-  ['data', (t) => size(t.table_bytes)],
-  ['indexes', (t) => size(t.index_bytes)],
   ['total', (t) => size(t.total_bytes)],
   ['partitions', (t) => t.partitions ?? ''],
-  ['days', (t) => (t.partitions === undefined ? '' : `${t.oldest_partition ?? '-'} .. ${t.newest_partition ?? '-'}`)],
   ['runway', (t) => (t.runway_days === undefined ? '' : `${t.runway_days} d`)],
   ['default rows', (t) => t.default_rows ?? ''],
   ['latest', (t) => (t.partitions === undefined ? '' : latestCell(t))],
@@ -28,7 +28,6 @@ const TABLE_COLUMNS: readonly (readonly [string, (t: TableRow, name: string) => 
     'growth/day (days)',
     (t) => (t.bytes_per_day === undefined || t.bytes_per_day === null ? '' : `${size(t.bytes_per_day)} (${t.growth_days?.length ?? 0})`),
   ],
-  ['rows/day', (t) => t.rows_per_day ?? ''],
 ];
 
 /** `stats`: the database, a row per table, rows out of sight, per symbol (--symbols) and per exchange. */

@@ -41,7 +41,8 @@ export const statsOperation = defineOperation({
       symbols: { field: 'symbols', kind: 'switch' },
     },
     usage: {
-      summary: 'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest',
+      summary:
+        'sizes, growth, row counts, freshness per table and exchange, partition runway, last-hour ingest (--format json: every field)',
       flags: [
         ['--storage-limit SIZE', 'the storage the database may fill (500GiB, 2TiB, or bytes): adds the storage runway (days until full)'],
         ['--storage-limit-bytes N', 'the same, in bytes'],
