@@ -7,7 +7,7 @@ import { connectionLostError } from '../../shared/db/sessions';
 import { isConnectionFailure, SQLSTATE, sqlState } from '../../shared/db/sql-errors';
 import { InputError, InsufficientPrivilegeError, LockTimeoutError, PartialFailureError } from '../../shared/errors';
 import { LOGIN_PURPOSES, type LoginCredentials, type LoginPurpose, type ManagedLogins } from '../../shared/logins';
-import { GROUP_ROLES } from './role-grants';
+import { GROUP_ROLES, type Identity, readIdentity } from './role-grants';
 
 export interface LoginOutcome {
   login: string;
@@ -66,9 +66,9 @@ export async function ensureLogins(
 export async function checkManagedLogins(
   client: pg.ClientBase,
   logins: ManagedLogins,
-): Promise<{ entries: Array<[LoginPurpose, LoginCredentials]>; who: MigratingUser }> {
+): Promise<{ entries: Array<[LoginPurpose, LoginCredentials]>; who: Identity }> {
   const entries = checkLogins(logins);
-  const who = await readMigratingUser(client);
+  const who = await readIdentity(client);
   const own = entries.find(([, login]) => login.username === who.user);
   if (own) {
     throw new InputError(
@@ -99,22 +99,6 @@ function checkLogins(logins: ManagedLogins): Array<[LoginPurpose, LoginCredentia
   return entries;
 }
 
-interface MigratingUser {
-  user: string;
-  database: string;
-  mayCreateRoles: boolean;
-}
-
-async function readMigratingUser(client: pg.ClientBase): Promise<MigratingUser> {
-  const { rows } = await client.query<MigratingUser>(
-    `SELECT current_user AS "user", current_database() AS database, rolsuper OR rolcreaterole AS "mayCreateRoles"
-       FROM pg_roles WHERE rolname = current_user`,
-  );
-  const who = rows[0];
-  if (!who) throw new Error('current_user is missing from pg_roles');
-  return who;
-}
-
 interface ExistingRole {
   /** Attributes a plain login must not have, by name. */
   unsafe: string[];
@@ -134,12 +118,7 @@ async function readRole(client: pg.ClientBase, name: string): Promise<ExistingRo
 }
 
 /** Creates the login or gives it its secret's password, then its grants. */
-async function ensureLogin(
-  client: pg.ClientBase,
-  purpose: LoginPurpose,
-  login: LoginCredentials,
-  who: MigratingUser,
-): Promise<LoginOutcome> {
+async function ensureLogin(client: pg.ClientBase, purpose: LoginPurpose, login: LoginCredentials, who: Identity): Promise<LoginOutcome> {
   const verifier = scramVerifier(login.password);
   const existing = await readRole(client, login.username);
   if (existing && existing.unsafe.length > 0) {
@@ -164,7 +143,7 @@ async function ensureLogin(
  * What the maintenance login needs beyond owning the tables: to connect (PUBLIC may not), to
  * create partitions in public, and the groups' default privileges on the tables it creates.
  */
-async function grantMaintenance(client: pg.ClientBase, login: string, who: MigratingUser): Promise<void> {
+async function grantMaintenance(client: pg.ClientBase, login: string, who: Identity): Promise<void> {
   // USAGE, not MEMBER: on PostgreSQL 16 and later, creating a role makes its creator a member with ADMIN only.
   const { rows } = await client.query<{ member: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS member`, [login]);
   // The migrating user acts as the owner through this membership (ALTER ... OWNER TO needs it too).
@@ -202,7 +181,7 @@ async function joinGroup(client: pg.ClientBase, login: string, group: string): P
 }
 
 /** A failure of the logins transaction, said with what to do; nothing of it was committed. */
-function loginError(error: unknown, client: pg.ClientBase, who: MigratingUser, reportSoFar: () => unknown): unknown {
+function loginError(error: unknown, client: pg.ClientBase, who: Identity, reportSoFar: () => unknown): unknown {
   if (isConnectionFailure(error)) return connectionLostError('migrate', client, error, reportSoFar());
   if (sqlState(error) === SQLSTATE.insufficientPrivilege) {
     const statement = `GRANT perps_reader TO ${quoteIdent(who.user)} WITH ADMIN OPTION`;

@@ -150,13 +150,14 @@ export async function grantGroupRoles(
 const SKIPPED_BY_0003 =
   /^roles skipped: user .* may not create roles; ask an administrator to create perps_reader and perps_writer \(see README\)$/s;
 
-interface Identity {
+/** Who runs migrate, on which database, and whether it may create roles. */
+export interface Identity {
   user: string;
   database: string;
   mayCreateRoles: boolean;
 }
 
-async function readIdentity(client: pg.ClientBase): Promise<Identity> {
+export async function readIdentity(client: pg.ClientBase): Promise<Identity> {
   const { rows } = await client.query<Identity>(
     `SELECT current_user AS "user", current_database() AS database, rolsuper OR rolcreaterole AS "mayCreateRoles"
        FROM pg_roles WHERE rolname = current_user`,
