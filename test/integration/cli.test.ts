@@ -146,7 +146,38 @@ describe('local runner against a real server', () => {
       expect(result.stderr).toMatch(
         /database perps_test_\w+ is missing the tables exchanges, markets, tickers, .*: the perps-stats schema is not installed; run `init`/,
       );
+      // The suggested command reaches the same database, without the password.
+      const parsed = parseDatabaseUrl(url);
+      parsed.password = '';
+      expect(result.stderr).toContain(`\`npm run local -- init --database-url ${parsed.toString()}\``);
     }
+  });
+
+  it('refuses, before anything runs, flags npm took for itself (`npm run local prune --dry-run`, no `--`)', async () => {
+    const fingerprintBefore = await cli(['stats', '--format', 'json', '--database-url', url]);
+    // What npm hands the runner for `npm run local clean --older-than 30 --dry-run --database-url URL`.
+    const result = await cli(['clean', '30', url], {
+      env: {
+        npm_lifecycle_event: 'local',
+        npm_config_older_than: 'true',
+        npm_config_dry_run: 'true',
+        npm_config_database_url: 'true',
+        npm_config_yes: '',
+      },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error: npm took --database-url, --dry-run, --older-than as its own options, because the flags came before `--`: nothing was run; put `--` between `npm run local` and the command (`npm run local -- clean --flag value`)\n',
+    );
+    expect((await cli(['stats', '--format', 'json', '--database-url', url])).stdout).toBe(fingerprintBefore.stdout);
+    // npm rewrote --format to its own --format-package-lock and passed the value on: the parse error says why.
+    const format = await cli(['stats', 'json'], { env: { npm_lifecycle_event: 'local', npm_config_yes: '' } });
+    expect(format.code).toBe(2);
+    expect(format.stderr).toContain(
+      'if you gave flags, npm kept them for itself: put `--` between `npm run local` and the command (`npm run local -- stats --flag value`)',
+    );
+    // Outside npm, the same words are the runner's own business.
+    expect((await cli(['stats', 'json'])).stderr).not.toContain('npm kept them');
   });
 
   it('runs the Lambda handlers: their metrics never reach stdout, and show on stderr at debug level', async () => {
