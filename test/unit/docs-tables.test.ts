@@ -70,3 +70,25 @@ describe("README's Commands table", () => {
     }
   });
 });
+
+describe('docs/commands.md', () => {
+  it('shows a real run of every command but serve (which never ends), each block under its `npm run docs:commands` marker', () => {
+    const doc = read('docs/commands.md');
+    const marked = [...doc.matchAll(/<!-- run:\n([\s\S]*?)-->\n\n```\n([\s\S]*?)```/g)];
+    const commandsRun = new Set(
+      marked.flatMap((block) => [...(block[1] ?? '').matchAll(/npm run local -- (\S+)/g)].map((command) => command[1] ?? '')),
+    );
+    const expected = COMMAND_FLAGS.filter(({ name }) => name !== 'serve').map(({ name, aliases }) => aliases[0] ?? name);
+    expect([...commandsRun].filter((name) => expected.includes(name)).toSorted()).toEqual(expected.toSorted());
+    for (const [, commands, output] of marked) {
+      // Each block is the marker's commands with their output, in order: nothing edited by hand between them.
+      const shown = [...(output ?? '').matchAll(/^\$ (.*)$/gm)].map((line) => line[1]);
+      expect(shown.map((line) => line?.replace(/\d{4}-\d{2}-\d{2}/g, '{day}'))).toEqual(
+        (commands ?? '')
+          .trim()
+          .split('\n')
+          .map((line) => line.replace(/\{day-\d+\}/g, '{day}')),
+      );
+    }
+  });
+});
