@@ -68,7 +68,7 @@ export interface ProgressUpdate {
   elapsedMs: number;
   /** Units a second, once some time has passed and something is done. */
   rate?: number;
-  /** Time left at that rate, when the total is known and not reached. */
+  /** Time left at that rate, while the piece runs and its total is known and not reached. */
   leftMs?: number;
   /** Whether a throttled edge shows it: every finish, an advance once `everyMs` passed since the last shown. */
   due: boolean;
@@ -99,7 +99,8 @@ export function progressMeter(clock: () => number, everyMs: number): (event: Pro
     const due = event.phase === 'finish' || (event.phase === 'advance' && now - piece.shown >= everyMs);
     if (due) piece.shown = now;
     const rate = elapsedMs > 0 && event.done > 0 ? (event.done * 1000) / elapsedMs : undefined;
-    const left = rate && event.total !== undefined && event.total > event.done ? event.total - event.done : undefined;
+    const open = event.phase !== 'finish' && event.total !== undefined && event.total > event.done;
+    const left = open && event.total !== undefined ? event.total - event.done : undefined;
     return { event, elapsedMs, rate, leftMs: rate && left ? (left / rate) * 1000 : undefined, due };
   };
 }
