@@ -85,6 +85,7 @@ export function progressLine(update: ProgressUpdate): string {
     parts.push(`${amount(event.done)} of ${total}${unit}${percent}`);
   }
   if (speed) parts.push(speed);
-  if (leftMs !== undefined) parts.push(`${event.estimated ? '~' : ''}${age(leftMs / 1000)} left`);
+  // Rounded up: "0s left" while work remains would read as done.
+  if (leftMs !== undefined) parts.push(`${event.estimated ? '~' : ''}${age(Math.ceil(leftMs / 1000))} left`);
   return `${progressKey(event)}: ${parts.join(', ')}`;
 }

@@ -97,9 +97,10 @@ describe('progress events of a real run', () => {
   it('vacuum: one piece for the run, in bytes of the relations it went through', async () => {
     const plan = await vacuum(ctx, { dryRun: true });
     const client = await connect(url);
-    const { rows } = await client.query<{ bytes: string }>('SELECT sum(pg_relation_size(quote_ident(r)::regclass))::text AS bytes FROM unnest($1::text[]) r', [
-      plan.steps.map((step) => step.relation),
-    ]);
+    const { rows } = await client.query<{ bytes: string }>(
+      'SELECT sum(pg_relation_size(quote_ident(r)::regclass))::text AS bytes FROM unnest($1::text[]) r',
+      [plan.steps.map((step) => step.relation)],
+    );
     await client.end();
     events.length = 0;
     const report = await vacuum(ctx, {});

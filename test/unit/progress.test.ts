@@ -30,9 +30,7 @@ describe('the runner on a terminal', () => {
     expect(out.writes).toEqual(['\r\x1b[2Karchive trades 2026-11-30: 0 of ~4,000,000 rows (0%)']);
     advance(10_000);
     piece.advance(1_000_000);
-    expect(out.writes.at(-1)).toBe(
-      '\r\x1b[2Karchive trades 2026-11-30: 1,000,000 of ~4,000,000 rows (25%), 100,000 rows/s, ~30s left',
-    );
+    expect(out.writes.at(-1)).toBe('\r\x1b[2Karchive trades 2026-11-30: 1,000,000 of ~4,000,000 rows (25%), 100,000 rows/s, ~30s left');
     advance(50); // under the redraw interval: a batch a few ms later is not drawn
     piece.advance(1_005_000);
     expect(out.writes).toHaveLength(2);
@@ -84,8 +82,8 @@ describe('the runner without a terminal', () => {
     piece.finish(1_000, 'restored');
     expect(out.text()).toBe(
       [
-        'restore tickers 2026-11-29: 400 of 1,000 rows (40%), 80 rows/s, 7s left',
-        'restore tickers 2026-11-29: 800 of 1,000 rows (80%), 80 rows/s, 2s left',
+        'restore tickers 2026-11-29: 400 of 1,000 rows (40%), 80 rows/s, 8s left',
+        'restore tickers 2026-11-29: 800 of 1,000 rows (80%), 80 rows/s, 3s left',
         'restore tickers 2026-11-29: restored 1,000 rows in 11s (89 rows/s)',
         '',
       ].join('\n'),
