@@ -14,7 +14,8 @@ export type ProgressTask = 'recovery' | 'archive' | 'restore' | 'vacuum' | 'prun
 
 /**
  * One moment of one piece of work. A piece is a table and day (archive, restore), a table
- * (recovery, prune) or the whole run (vacuum); its events go start, advance..., finish.
+ * (recovery, prune) or the whole run (vacuum); its events go start, advance..., finish. A run
+ * stopped by the deadline or a lost session may leave a piece without its finish: the error says why.
  */
 export interface ProgressEvent {
   task: ProgressTask;
@@ -99,8 +100,8 @@ export function progressMeter(clock: () => number, everyMs: number): (event: Pro
     const due = event.phase === 'finish' || (event.phase === 'advance' && now - piece.shown >= everyMs);
     if (due) piece.shown = now;
     const rate = elapsedMs > 0 && event.done > 0 ? (event.done * 1000) / elapsedMs : undefined;
-    const open = event.phase !== 'finish' && event.total !== undefined && event.total > event.done;
-    const left = open && event.total !== undefined ? event.total - event.done : undefined;
-    return { event, elapsedMs, rate, leftMs: rate && left ? (left / rate) * 1000 : undefined, due };
+    // A finished piece, an unknown total or one reached (an estimate can be passed) has no time left.
+    const left = event.phase === 'finish' || event.total === undefined ? 0 : event.total - event.done;
+    return { event, elapsedMs, rate, leftMs: rate && left > 0 ? (left / rate) * 1000 : undefined, due };
   };
 }
