@@ -6,7 +6,6 @@ import { type EmbeddedDatabase, startEmbeddedDatabase } from './embedded';
 import { localLambdaContext, NO_DEADLINE_MS } from './lambda-context';
 import { LocalMetrics } from './metrics';
 import type { RunnerOutput } from './output';
-import type { CliIo } from './runner';
 import type { RunnerSettings } from './settings';
 
 /** The handlers this run invokes, one per operation (its pool serves every invocation), and the embedded database. */
@@ -44,13 +43,13 @@ export class HandlerSet {
 }
 
 /** The handlers' environment, log, metrics and progress lines, as the runner shows them. */
-export function handlerOptions(settings: RunnerSettings, url: string, io: CliIo, output: RunnerOutput): OperationHandlerOptions {
+export function handlerOptions(settings: RunnerSettings, url: string, output: RunnerOutput): OperationHandlerOptions {
   const log = stderrLogger((line) => output.error(line), settings.logLevel);
   return {
     env: { ...settings.handlerEnv, DATABASE_URL: url },
     log,
     metrics: new LocalMetrics((emf) => log.debug(`metrics ${emf}`)),
-    progress: io.stderr.isTTY ? (message) => output.error(`… ${message}`) : undefined,
+    progress: output.progressReporter(),
   };
 }
 

@@ -32,12 +32,12 @@ export type Confirm = (step: Step, preview: OperationReport) => Promise<string>;
 
 /** Runs an invocation's steps through the handlers, on the configured or embedded database, and prints the reports. */
 export async function runInvocation(invocation: Invocation, databaseUrl: string | undefined, runner: Runner): Promise<number> {
-  const { io, output, handlers } = runner;
+  const { output, handlers } = runner;
   const settings = resolveChecked(invocation, databaseUrl, runner);
   handlers.stop = interruptible(invocation, runner);
   for (const line of targetLines(settings, runner.environment.overridden)) output.error(line);
   const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
-  handlers.configure(handlerOptions(settings, url, io, output));
+  handlers.configure(handlerOptions(settings, url, output));
   const target = settings.url ? describeTarget(settings.url) : 'the embedded database';
   const reports = await runSteps(invocation, runner, confirmer(invocation, target, runner));
   output.print(invocation.command, reports);

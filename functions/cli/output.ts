@@ -1,7 +1,9 @@
 import type { OperationReport } from '../operations/registry';
 import { parseDatabaseUrl } from '../shared/db/settings';
 import { terminalJson } from '../shared/printable';
+import type { ProgressReporter } from '../shared/progress';
 import type { OutputFormat } from './options';
+import { ProgressView } from './progress-view';
 import { renderReport } from './render';
 import type { CliIo } from './runner';
 
@@ -9,6 +11,8 @@ import type { CliIo } from './runner';
 export class RunnerOutput {
   format: OutputFormat = 'table';
   private readonly secrets: string[] = [];
+  /** Set once the handlers report progress: other stderr lines go through it (see ProgressView.line). */
+  private progressView: ProgressView | undefined;
 
   constructor(private readonly io: CliIo) {}
 
@@ -23,7 +27,21 @@ export class RunnerOutput {
   }
 
   error(line: string): void {
-    this.io.stderr.write(`${this.secrets.reduce((out, secret) => out.replaceAll(secret, '***'), line)}\n`);
+    const masked = this.secrets.reduce((out, secret) => out.replaceAll(secret, '***'), line);
+    if (this.progressView) this.progressView.line(masked);
+    else this.io.stderr.write(`${masked}\n`);
+  }
+
+  /**
+   * Where the handlers' progress goes: with --format json nowhere (a script reads stdout and
+   * wants a quiet stderr); otherwise stderr, as an updating line on a terminal, else a line every
+   * few seconds (see ProgressView). `clock` is for tests.
+   */
+  progressReporter(clock?: () => number): ProgressReporter {
+    if (this.format === 'json') return () => {};
+    const view = new ProgressView(this.io.stderr, this.io.stderr.isTTY ? 'terminal' : 'lines', clock);
+    this.progressView = view;
+    return (event) => view.show(event);
   }
 
   info(text: string): number {

@@ -4,8 +4,9 @@ import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import type { Operation, OperationReport } from '../operations/registry';
 import type { OperationContext } from '../shared/context';
 import { assertPrivileges, toPrivilegeError } from '../shared/db/privileges';
-import type { Logger, ProgressReporter } from '../shared/log';
+import type { Logger } from '../shared/log';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_METRICS_OPTIONS } from '../shared/metric-names';
+import type { ProgressReporter } from '../shared/progress';
 import { databaseConnection, type HandlerContext, type HandlerInternal } from './connection';
 import { databaseSecretSource } from './database-secret';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
@@ -13,6 +14,7 @@ import { validatePayload } from './event';
 import { loginSecretsSource } from './login-secrets';
 import { createLambdaMetrics, handlerLogger } from './observability';
 import { recordOutcome } from './outcome';
+import { progressLog } from './progress-log';
 
 export interface OperationHandlerOptions {
   /** Defaults to process.env, read once: a Lambda's environment is fixed for its lifetime. */
@@ -86,7 +88,7 @@ export function createOperationHandler(operation: Operation, options: OperationH
       now,
       settings: environment().maintenance,
       archive: environment().archive,
-      progress: options.progress,
+      progress: options.progress ?? progressLog(log),
       timeLeftMs: () => context.getRemainingTimeInMillis(),
       logins: context.logins,
     };

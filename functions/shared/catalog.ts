@@ -287,6 +287,17 @@ async function readEstimates(client: pg.ClientBase, relations: string[]): Promis
 }
 
 /**
+ * The catalog's row estimate and heap size of each relation, nothing counted: a progress line's
+ * total. The estimate is absent where the catalog knows nothing (see ROW_ESTIMATE_SQL).
+ */
+export async function catalogEstimates(client: pg.ClientBase, relations: string[]): Promise<Map<string, { rows?: number; bytes: number }>> {
+  const estimates = await readEstimates(client, relations);
+  return new Map(
+    estimates.map((r) => [r.name, { bytes: Number(r.heap_bytes), ...(r.estimate === null ? {} : { rows: Number(r.estimate) }) }]),
+  );
+}
+
+/**
  * Counts one relation exactly when its heap is small or the catalog has no estimate of it (or
  * takes the count fillUnknownEstimates made), else takes its catalog estimate.
  */

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import type { ArchiveSettings } from './archive/store';
 import type { MaintenanceSettings } from './db/settings';
-import type { Logger, ProgressReporter } from './log';
+import type { Logger } from './log';
 import type { ManagedLogins } from './logins';
+import type { ProgressReporter } from './progress';
 
 /** What every operation is given by its entry point: the database, a clock and a logger. */
 export interface OperationContext {
@@ -11,7 +12,7 @@ export interface OperationContext {
   /** The current instant; injected so tests can pin "today". */
   now: () => Date;
   settings: MaintenanceSettings;
-  /** Progress lines for long work; the CLI shows them on a terminal only. */
+  /** Progress of long work, as events (see progress.ts); each entry point renders them its way. */
   progress?: ProgressReporter;
   /** Told each step's name as the step starts (see assertTimeForStep): the tests' fault points strike by step. */
   onStep?: (step: string) => void;

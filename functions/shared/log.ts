@@ -6,9 +6,6 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Progress of long work (batches, partitions); shown only where someone is watching. */
-export type ProgressReporter = (message: string) => void;
-
 export const silentLogger: Logger = {
   debug() {},
   info() {},

@@ -62,6 +62,21 @@ describe('the restore handler, bundled', () => {
         ledger_checksum_matches: true,
       });
       restored += Number(metricsOf(run.emf).get(`RowsRestored{${SERVICE},Operation=restore}`)?.value);
+      // Its progress in the structured log: a small day's load is one entry, its end, with the rows the report has.
+      expect(run.logs.filter((entry) => entry.message === 'progress')).toEqual([
+        expect.objectContaining({
+          level: 'INFO',
+          operation: 'restore',
+          task: 'restore',
+          table,
+          day: DAY,
+          phase: 'finish',
+          unit: 'rows',
+          done: run.result?.rows_loaded,
+          total: run.result?.rows_loaded,
+          outcome: 'restored',
+        }),
+      ]);
     }
     const after = await dataFingerprint(url);
     expect({ ...after, trades: before.trades }).toEqual(before);

@@ -13,6 +13,7 @@ import { PASSWORD_ON_COMMAND_LINE } from '../../functions/cli/settings';
 import { dayOf } from '../../functions/shared/days';
 import { parseDatabaseUrl } from '../../functions/shared/db/settings';
 import { publishesSizeMetrics } from '../../functions/shared/metric-names';
+import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
 import { cli, spawnCli } from '../support/cli';
 import {
   connect,
@@ -26,6 +27,7 @@ import {
   ownerWithoutCreateRole,
 } from '../support/database';
 import { capturingWarnings } from '../support/output';
+import { seedDays } from '../support/rows';
 import { registerSecret } from '../support/secret-guard';
 import { startTestServer } from '../support/server';
 
@@ -500,17 +502,55 @@ describe('local runner against a real server', () => {
     expect((await cli(['stats', '--database-url', required.toString()])).code).toBe(0);
   });
 
-  it('shows progress on stderr when it is a terminal, and not otherwise', async () => {
-    const fresh = await createTestDatabase();
-    const watched = await cli(['init', '--create-partitions-days', '2', '--database-url', fresh], { terminalStderr: true });
-    expect(watched.code).toBe(0);
-    expect(watched.stderr).toContain('… applying 0001_schema.sql');
-    expect(watched.stderr).toContain('… tickers: created tickers_');
-    const piped = await cli(['partitions', '--days', '3', '--database-url', fresh]);
-    expect(piped.code).toBe(0);
-    expect(piped.stderr).toBe(
-      `target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)\n${PASSWORD_ON_COMMAND_LINE}\n`,
-    );
+  describe('progress of long work on stderr', () => {
+    const DAY_MS = 86_400_000;
+    /** A migrated database whose DEFAULT partitions hold 3 past days of 300 rows a table: recovery's work. */
+    const waitingRows = async (): Promise<string> => {
+      const fresh = await createTestDatabase();
+      expect((await cli(['migrate', '--database-url', fresh])).code).toBe(0);
+      const client = await connect(fresh);
+      await seedDays(client, { from: dayOf(new Date(Date.now() - 3 * DAY_MS)), days: 3, rowsPerDay: 300 });
+      await client.end();
+      return fresh;
+    };
+    const targetLines = (fresh: string) => [
+      `target: ${new URL(fresh).host}${new URL(fresh).pathname} as postgres (URL from --database-url)`,
+      PASSWORD_ON_COMMAND_LINE,
+    ];
+    const finalLine = (table: string) => new RegExp(`^recovery ${table}: placed 900 rows in \\d+s( \\([\\d,]+ rows/s\\))?$`);
+
+    it('on a terminal: one line per table redrawn in place, its final line kept', async () => {
+      const fresh = await waitingRows();
+      const watched = await cli(['partitions', '--days', '2', '--database-url', fresh], { terminalStderr: true });
+      expect(watched.code).toBe(0);
+      expect(watched.stderr).toContain('\r\x1b[2Krecovery trades: 0 of');
+      // What the screen keeps: each row as the last redraw left it.
+      const screen = watched.stderr.split('\n').map((row) => row.split('\r\x1b[2K').at(-1));
+      expect(screen).toEqual([...targetLines(fresh), ...TIME_SERIES_TABLES.map((table) => expect.stringMatching(finalLine(table))), '']);
+    });
+
+    it('without a terminal: a line every few seconds at most, and the final line of each table', async () => {
+      const fresh = await waitingRows();
+      const piped = await cli(['partitions', '--days', '2', '--database-url', fresh]);
+      expect(piped.code).toBe(0);
+      expect(piped.stderr).not.toContain('\r');
+      const lines = piped.stderr.split('\n').slice(2, -1);
+      expect(piped.stderr.split('\n').slice(0, 2)).toEqual(targetLines(fresh));
+      for (const table of TIME_SERIES_TABLES) {
+        expect(lines.filter((line) => finalLine(table).test(line))).toHaveLength(1);
+      }
+      // A run longer than the interval also has lines on the way; each says rows done so far.
+      const onTheWay = lines.filter((line) => !TIME_SERIES_TABLES.some((table) => finalLine(table).test(line)));
+      for (const line of onTheWay) expect(line).toMatch(/^recovery [a-z_]+: [\d,]+ (of ~?[\d,]+ )?rows/);
+    });
+
+    it('with --format json: no progress at all', async () => {
+      const fresh = await waitingRows();
+      const json = await cli(['partitions', '--days', '2', '--format', 'json', '--database-url', fresh], { terminalStderr: true });
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout).tables.map((t: { rows_moved: number }) => t.rows_moved)).toEqual(TIME_SERIES_TABLES.map(() => 900));
+      expect(json.stderr).toBe(`${targetLines(fresh).join('\n')}\n`);
+    });
   });
 
   it('prints the partial report and exits 1 when some tables failed', async () => {

@@ -1,16 +1,17 @@
 import type pg from 'pg';
-import { DecimalMisfitError, exportPartition, type PartitionTarget } from '../../shared/archive/export-partition';
+import { DecimalMisfitError, type ExportGuard, exportPartition, type PartitionTarget } from '../../shared/archive/export-partition';
 import { archiveObjectKey } from '../../shared/archive/layout';
 import { ARCHIVE_LEDGER_TABLE, recordArchive } from '../../shared/archive/ledger';
 import { type ArchiveCandidate, modificationCounters, planArchive } from '../../shared/archive/plan';
 import type { ArchiveStore } from '../../shared/archive/store';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore } from '../../shared/archive/store';
 import { verifyArchive } from '../../shared/archive/verify';
-import { assertSchemaInstalled } from '../../shared/catalog';
+import { assertSchemaInstalled, catalogEstimates } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { dayOf } from '../../shared/days';
 import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { DeadlineError, InputError, MigrationError } from '../../shared/errors';
+import { type PieceProgress, startProgress } from '../../shared/progress';
 import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { TIME_SERIES_TABLES, type TimeSeriesTable } from '../../shared/tables';
 
@@ -178,26 +179,39 @@ async function runExports(ctx: OperationContext, client: pg.ClientBase, store: A
   };
   const refused = report.partitions.filter((item) => item.reason === 'pruned since archived');
   for (const item of refused) refusePrunedDay(ctx, item);
-  await runSteps(
-    report.partitions.filter((item) => !refused.includes(item)),
-    {
-      operation: 'archive',
-      ctx,
-      client,
-      reportSoFar,
-      name: (item) => `archiving ${item.partition}`,
-      run: (item) => archivePartition(client, store, item, abandonNearDeadline(`archiving ${item.partition}`)),
-      failed(item, error) {
-        item.status = error instanceof DecimalMisfitError ? 'refused' : 'failed';
-        item.error = errorMessage(error);
-        ctx.log.warn('archive of a day partition failed', { partition: item.partition, key: item.key, error: item.error });
-      },
-      settled(item, ms) {
-        item.seconds = Math.round(ms / 100) / 10;
-        ctx.progress?.(`archive ${item.partition}: ${item.status}${item.rows === undefined ? '' : `, ${item.rows} rows`}`);
-      },
+  const exports = report.partitions.filter((item) => !refused.includes(item));
+  const estimates = ctx.progress
+    ? await catalogEstimates(
+        client,
+        exports.map((item) => item.partition),
+      )
+    : new Map();
+  let progress: PieceProgress | undefined;
+  await runSteps(exports, {
+    operation: 'archive',
+    ctx,
+    client,
+    reportSoFar,
+    name: (item) => `archiving ${item.partition}`,
+    run: (item) => {
+      const total = estimates.get(item.partition)?.rows;
+      progress = startProgress(ctx.progress, { task: 'archive', table: item.table, day: item.day, unit: 'rows', total, estimated: true });
+      const abandon = abandonNearDeadline(`archiving ${item.partition}`);
+      return archivePartition(client, store, item, (rows) => {
+        abandon();
+        progress?.advance(rows);
+      });
     },
-  );
+    failed(item, error) {
+      item.status = error instanceof DecimalMisfitError ? 'refused' : 'failed';
+      item.error = errorMessage(error);
+      ctx.log.warn('archive of a day partition failed', { partition: item.partition, key: item.key, error: item.error });
+    },
+    settled(item, ms) {
+      item.seconds = Math.round(ms / 100) / 10;
+      progress?.finish(item.rows ?? 0, item.status === 'planned' ? 'stopped' : item.status);
+    },
+  });
 }
 
 /** Exports one day partition, verifies the object and records it in the ledger. */
@@ -205,7 +219,7 @@ async function archivePartition(
   client: pg.ClientBase,
   store: ArchiveStore,
   item: ArchivedPartition,
-  beforeEachBatch: () => void,
+  beforeEachBatch: ExportGuard,
 ): Promise<void> {
   const target: PartitionTarget = { table: item.table, day: item.day, relation: item.partition };
   const modifications = (await modificationCounters(client, [item.partition])).get(item.partition) ?? null;

@@ -123,7 +123,6 @@ export async function migrate(ctx: OperationContext, input: MigrateInput = {}): 
             for (const left of pending.slice(index)) report.migrations.push({ name: left.name, status: 'pending' });
             return report;
           });
-          ctx.progress?.(`applying ${migration.name}`);
           const started = performance.now();
           collecting = true;
           try {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { type CopyProgress, copyDayOut, type DayCopy, readCopyProgress } from '../../shared/backlog-copy';
 import {
   assertSchemaInstalled,
+  catalogEstimates,
   type ForeignKey,
   isDayCovered,
   listBacklogTables,
@@ -32,6 +33,7 @@ import { assertTimeForStep } from '../../shared/deadline';
 import { countUnplaceableRows, daysWithRows, hasPlaceableRows, takeDefaultBacklog, UNPLACEABLE } from '../../shared/default-backlog';
 import { dropEmptiedTable } from '../../shared/drop-table';
 import { DatabaseUnavailableError, DeadlineError, PartialFailureError } from '../../shared/errors';
+import { type PieceProgress, startProgress } from '../../shared/progress';
 import { moveAllRows, type RowMove, type TsRange } from '../../shared/row-moves';
 import { countTablesOutOfSight, describeRowsOutOfSight, type RowsOutOfSight } from '../../shared/rows-out-of-sight';
 import { attemptStep } from '../../shared/step-runner';
@@ -167,6 +169,8 @@ interface TableRun {
   attempt(what: string, fn: () => Promise<void>): Promise<boolean>;
   /** Records a failed step in the report. */
   fail(what: string, error: unknown): void;
+  /** The progress of placing the table's waiting rows (see placeWaitingRows); until then, nothing. */
+  recovery: PieceProgress;
 }
 
 /** A table as the catalog describes it at the start of a run. */
@@ -232,6 +236,7 @@ function startTableRun(ctx: OperationContext, client: pg.ClientBase, table: Time
     table,
     result,
     fail,
+    recovery: startProgress(undefined, { task: 'recovery', unit: 'rows' }),
     checkTime: (step) =>
       assertTimeForStep(ctx, `${step} (${table})`, () => {
         result.status = 'stopped';
@@ -292,6 +297,7 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
     copied.set(backlog, progress);
     for (const day of await daysWithRows(client, backlog)) if (progress.get(day) !== 'all') days.add(day);
   }
+  if (days.size > 0) run.recovery = await startRecoveryProgress(run, [...backlogs, ...(defaultPartition ? [defaultPartition] : [])]);
   let allPlaced = true;
   for (const day of [...days].sort()) {
     const placed = await run.attempt(`move ${day} out of ${defaultPartition ?? 'the default partition'}`, () =>
@@ -299,6 +305,7 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
     );
     allPlaced &&= placed;
   }
+  run.recovery.finish(result.rows_moved, allPlaced ? 'placed' : 'failed');
   if (allPlaced) {
     for (const [backlog, progress] of copied) await run.attempt(`drop ${backlog}`, () => retireBacklog(run, shape, backlog, progress));
   }
@@ -312,6 +319,18 @@ async function placeWaitingRows(run: TableRun, shape: TableShape): Promise<boole
     }
   }
   return swapFailed || !allPlaced;
+}
+
+/**
+ * The table's recovery as one progress line: rows placed of the catalog's estimate of the rows
+ * in its backlogs and DEFAULT partition (none where the catalog has no estimate). Rows a stopped
+ * run already copied are in the estimate, not in this run's count.
+ */
+async function startRecoveryProgress(run: TableRun, sources: string[]): Promise<PieceProgress> {
+  const estimates = run.ctx.progress ? await catalogEstimates(run.client, sources) : new Map();
+  const rows = sources.map((source) => estimates.get(source)?.rows);
+  const total = rows.every((n) => n !== undefined) ? rows.reduce((sum, n) => sum + n, 0) : undefined;
+  return startProgress(run.ctx.progress, { task: 'recovery', table: run.table, unit: 'rows', total, estimated: true });
 }
 
 /**
@@ -395,9 +414,9 @@ function foreignDayTableError(name: string): Error {
 function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => void = () => {}): Promise<number> {
   return moveAllRows(run.ctx, run.client, move, {
     beforeBatch: () => run.checkTime(`moving rows out of ${move.source} into ${move.target}`),
-    afterBatch: (rows, movedSoFar) => {
+    afterBatch: (rows) => {
       count(rows);
-      run.ctx.progress?.(`${run.table}: moved ${movedSoFar} rows out of ${move.source} into ${move.target}`);
+      run.recovery.advance(run.result.rows_moved);
     },
   });
 }
@@ -406,9 +425,9 @@ function moveRowsOfDay(run: TableRun, move: RowMove, count: (rows: number) => vo
 function copyRowsOfDay(run: TableRun, copy: DayCopy, progress: CopyProgress, count: (rows: number) => void): Promise<number> {
   return copyDayOut(run.ctx, run.client, copy, progress, {
     beforeBatch: () => run.checkTime(`copying rows out of ${copy.backlog} into ${copy.target}`),
-    afterBatch: (rows, copiedSoFar) => {
+    afterBatch: (rows) => {
       count(rows);
-      run.ctx.progress?.(`${run.table}: copied ${copiedSoFar} rows of ${copy.day} out of ${copy.backlog} into ${copy.target}`);
+      run.recovery.advance(run.result.rows_moved);
     },
   });
 }
@@ -466,10 +485,7 @@ async function createWindowDays(run: TableRun, shape: TableShape, days: string[]
     run.checkTime(`creating ${group[0]?.name}`);
     const created = await run.attempt(`create ${group.map((plan) => plan.name).join(', ')}`, async () => {
       result.rows_moved += await createEmptyDayPartitions(ctx, client, group);
-      for (const plan of group) {
-        result.created.push(plan.name);
-        ctx.progress?.(`${table}: created ${plan.name}`);
-      }
+      for (const plan of group) result.created.push(plan.name);
     });
     if (created) await analyzeNewPartitions(ctx, client, group);
   }

@@ -73,7 +73,7 @@ export async function dropGroup(run: PruneRun, group: DropAction[]): Promise<voi
     // DEFAULT partition exists. lock_timeout bounds how long inserts can wait for it.
     run.client.query(`DROP TABLE ${names.map(quoteIdent).join(', ')}`),
   );
-  for (const action of group) markDropped(run, action);
+  for (const action of group) action.status = 'done';
 }
 
 /**
@@ -143,7 +143,7 @@ async function dropProven(run: PruneRun, due: Map<DropAction, LedgerEntry>): Pro
       continue;
     }
     if (changed === undefined) {
-      markDropped(run, action);
+      action.status = 'done';
       continue;
     }
     action.status = 'kept';
@@ -199,11 +199,6 @@ function isDeadlineNear(run: PruneRun, step: string): boolean {
     if (error instanceof DeadlineError) return true;
     throw error;
   }
-}
-
-function markDropped(run: PruneRun, action: DropAction): void {
-  action.status = 'done';
-  run.ctx.progress?.(`dropped ${action.relation}`);
 }
 
 /**

@@ -10,6 +10,7 @@ import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { assertTimeForStep } from '../../shared/deadline';
 import { InputError, PartialFailureError } from '../../shared/errors';
 import { fillNames } from '../../shared/parse';
+import { startProgress } from '../../shared/progress';
 import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { isDefaultPartitionName, TIME_SERIES_TABLES, TRUNCATABLE_TABLES } from '../../shared/tables';
 import { prunePlanProblems } from './checks';
@@ -313,7 +314,6 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Row
       await runWithLockTimeout(client, `truncate ${action.relation}`, ctx.settings, ctx.log, () =>
         client.query(`TRUNCATE ${quoteIdent(action.relation)}`),
       );
-      ctx.progress?.(`truncated ${action.relation}`);
       return;
     case 'truncate_tables':
       await runWithLockTimeout(client, 'truncate tables', ctx.settings, ctx.log, () =>
@@ -322,13 +322,17 @@ async function execute(ctx: OperationContext, client: pg.ClientBase, action: Row
       return;
     case 'delete_rows': {
       // Each batch is a step of its own: a deadline stops the delete between two batches.
-      const beforeBatch = (deleted: number) =>
+      const progress = startProgress(ctx.progress, { task: 'prune', table: action.table, unit: 'rows' });
+      const beforeBatch = (deleted: number) => {
+        progress.advance(deleted);
         assertTimeForStep(ctx, `the next batch of ${stepName(action)}`, () => {
           action.rows = deleted;
           action.status = 'stopped';
           return reportSoFar();
         });
+      };
       action.rows = await deleteOlderRows(ctx, client, action.relation, new Date(action.before), beforeBatch);
+      progress.finish(action.rows, 'deleted');
       return;
     }
   }
@@ -383,7 +387,6 @@ async function deleteBatch(deletion: RowDeletion, sql: string, params: unknown[]
   }).catch((error: unknown) => (error === overCap ? null : Promise.reject(error)));
   if (rows === null) return null;
   deletion.deleted += rows;
-  if (rows > 0) ctx.progress?.(`${relation}: deleted ${deletion.deleted} rows`);
   return rows;
 }
 

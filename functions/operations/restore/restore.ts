@@ -26,6 +26,7 @@ import { isConnectionFailure } from '../../shared/db/sql-errors';
 import { assertTimeForStep } from '../../shared/deadline';
 import { type DropGuard, dropEmptiedTable, mustBeEmpty, ROWS_KEPT_ELSEWHERE } from '../../shared/drop-table';
 import { ArchiveIntegrityError, InputError } from '../../shared/errors';
+import { startProgress } from '../../shared/progress';
 import { moveAllRows } from '../../shared/row-moves';
 import type { TimeSeriesTable } from '../../shared/tables';
 
@@ -379,13 +380,14 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
   await dropLeftover(ctx, client, dayTable);
   step(`preparing ${dayTable.name}`);
   await prepareDayTable(ctx, client, dayTable, 'none', RESTORE_IN_PROGRESS_COMMENT);
+  const progress = startProgress(ctx.progress, { task: 'restore', table: report.table, day: report.day, unit: 'rows', total: file.rows });
   try {
     step(`loading rows into ${dayTable.name}`);
     const loaded = await loadArchiveRows(client, file, dayTable.name, report.table, {
       onBatch: (rows) => {
         report.rows_loaded = rows;
         step(`loading rows into ${dayTable.name}`);
-        ctx.progress?.(`restore ${report.table} ${report.day}: ${rows} of ${file.rows} rows loaded`);
+        progress.advance(rows);
       },
     }).catch((error: unknown) => {
       // A damaged object ("premature end of input", a bad page) is what it is: exit 7, not a bug.
@@ -406,6 +408,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     await assertFewDefaultRows(ctx, client, report, dayTable.defaultPartition, 'attach');
     report.rows_swept = await attachDayTable(ctx, client, dayTable);
   } catch (error) {
+    progress.finish(report.rows_loaded, 'failed');
     if (!isConnectionFailure(error)) {
       await dropEmptiedTable(ctx, client, dayTable.name, dayTable.foreignKeys, ROWS_KEPT_ELSEWHERE).catch((dropError: unknown) =>
         ctx.log.warn('the restore table was not dropped; the next restore of this day drops it', {
@@ -417,6 +420,7 @@ async function runRestore(ctx: OperationContext, client: pg.ClientBase, plan: Re
     throw error;
   }
   report.status = 'restored';
+  progress.finish(report.rows_loaded, report.status);
   // The archived rows are in a partition again, maybe with late ones: the next archive writes the day again.
   if (ledger) await markRestored(client, report.table, report.day);
   await settleSwappedOut(ctx, client, plan);

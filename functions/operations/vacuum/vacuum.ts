@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { assertSchemaInstalled, listPartitions } from '../../shared/catalog';
+import { assertSchemaInstalled, catalogEstimates, listPartitions } from '../../shared/catalog';
 import { errorMessage, type OperationContext } from '../../shared/context';
 import { dayOf, dayStart } from '../../shared/days';
 import { quoteIdent } from '../../shared/db/identifiers';
 import { withAdvisoryLock, withClient } from '../../shared/db/sessions';
 import { SQLSTATE } from '../../shared/db/sql-errors';
+import { startProgress } from '../../shared/progress';
 import { assertNoFailedSteps, runSteps } from '../../shared/step-runner';
 import { isTimeSeriesTable, TIME_SERIES_TABLES } from '../../shared/tables';
 
@@ -185,8 +186,23 @@ function hoursAgo(now: Date, then: Date): number {
   return Math.round((now.getTime() - then.getTime()) / 3_600_000);
 }
 
-/** Runs the steps in order (see runSteps). */
+/**
+ * Runs the steps in order (see runSteps). Progress is the run's heap bytes gone through (the
+ * catalog's sizes, read once): a VACUUM's time follows its relation's size, a row count does not
+ * exist for a parent, and one statement gives no progress of its own.
+ */
 async function runPlannedSteps(ctx: OperationContext, client: pg.ClientBase, report: VacuumReport, parentOnly: boolean): Promise<void> {
+  if (report.steps.length === 0) return;
+  const sizes = ctx.progress
+    ? await catalogEstimates(
+        client,
+        report.steps.map((step) => step.relation),
+      )
+    : new Map();
+  const bytesOf = (step: VacuumStep): number => sizes.get(step.relation)?.bytes ?? 0;
+  const total = report.steps.reduce((sum, step) => sum + bytesOf(step), 0);
+  const progress = startProgress(ctx.progress, { task: 'vacuum', unit: 'bytes', total });
+  let done = 0;
   await runSteps(report.steps, {
     operation: 'vacuum',
     ctx,
@@ -195,7 +211,6 @@ async function runPlannedSteps(ctx: OperationContext, client: pg.ClientBase, rep
     name: (step) => `${step.action} ${step.relation}`,
     async run(step) {
       step.status = (await runStep(client, step, parentOnly)) ? 'done' : 'skipped';
-      ctx.progress?.(`${step.action} ${step.relation}: ${step.status}`);
     },
     failed(step, error) {
       step.status = 'failed';
@@ -204,8 +219,11 @@ async function runPlannedSteps(ctx: OperationContext, client: pg.ClientBase, rep
     },
     settled(step, ms) {
       step.duration_ms = ms;
+      done += bytesOf(step);
+      progress.advance(done);
     },
   });
+  progress.finish(done, report.steps.some((step) => step.status === 'failed') ? 'failed' : 'done');
 }
 
 /**

@@ -57,8 +57,8 @@ export class DecimalMisfitError extends Error {
   }
 }
 
-/** Called between row groups; throws to abandon the export (the upload is then aborted). */
-export type ExportGuard = () => void;
+/** Called every GUARD_EVERY_ROWS rows with the rows read so far; throws to abandon the export (the upload is then aborted). */
+export type ExportGuard = (rowsSoFar: number) => void;
 
 /**
  * Writes one day partition to `key` as Parquet, from one scan in one REPEATABLE READ READ ONLY
@@ -128,7 +128,7 @@ async function* recordBatches(
     splitter.push(chunk, (bytes, start, end) => {
       const [high, low] = builder.appendRow(bytes, start, end);
       totals.add(high, low);
-      if (totals.rows % GUARD_EVERY_ROWS === 0) guard();
+      if (totals.rows % GUARD_EVERY_ROWS === 0) guard(totals.rows);
       if (builder.full) ready.push(...toWasm());
     });
     yield* ready;

@@ -13,6 +13,7 @@ import type { ArchiveStore } from '../../../functions/shared/archive/store';
 import type { OperationContext } from '../../../functions/shared/context';
 import { partitionName } from '../../../functions/shared/days';
 import { DeadlineError, PartialFailureError } from '../../../functions/shared/errors';
+import type { ProgressEvent } from '../../../functions/shared/progress';
 import { archiveDirectory, ledgerOf, settleModifications, withArchive } from '../../support/archive';
 import { insertManyTrades } from '../../support/archive-rows';
 import { HOLDS_INSERTS_BACK } from '../../support/blocking-locks';
@@ -198,8 +199,8 @@ describe('archive when things fail', () => {
     const deadline = {
       ...ctx,
       timeLeftMs: () => left,
-      progress: () => {
-        left = 10_000;
+      progress: (event: ProgressEvent) => {
+        if (event.phase === 'finish') left = 10_000;
       },
     };
     const error = await archive(deadline, { archiveAfterDays: 2 }).catch((e: unknown) => e);

@@ -6,6 +6,7 @@ import { type PruneAction, type PruneReport, plannedActions, prune } from '../..
 import { listPartitions } from '../../../functions/shared/catalog';
 import type { OperationContext } from '../../../functions/shared/context';
 import { DeadlineError, InputError, PartialFailureError } from '../../../functions/shared/errors';
+import type { ProgressEvent } from '../../../functions/shared/progress';
 import { TIME_SERIES_TABLES } from '../../../functions/shared/tables';
 import { connect, copiesOf, fingerprint, runWhileLocked, testContext, withClient, withContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
@@ -137,15 +138,15 @@ describe('prune', () => {
        UNION ALL SELECT 6, 'TIES', '2026-06-12T10:00:00.123456Z' FROM generate_series(1, 500) g`,
     );
     const older = await count(`SELECT count(*) AS n FROM tickers_2026_06_12 WHERE ts < '2026-06-12T12:00:00Z'`);
+    // Progress tells the rows deleted so far before each batch, and at the end: the steps are the batches.
     const batches: number[] = [];
     let seen = 0;
     const ctx = {
       ...testContext(url, { now: NOW, settings: { batchSize: 200 } }),
-      progress: (message: string) => {
-        const match = /^tickers_2026_06_12: deleted (\d+) rows$/.exec(message);
-        if (!match) return;
-        batches.push(Number(match[1]) - seen);
-        seen = Number(match[1]);
+      progress: (event: ProgressEvent) => {
+        if (event.task !== 'prune' || event.table !== 'tickers') return;
+        if (event.done > seen) batches.push(event.done - seen);
+        seen = event.done;
       },
     };
     const done = await prune(ctx, { olderThanDays: 3 });
