@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { md5Head } from './md5';
 
 const COMMA = 44;
 const COLON = 58;
@@ -89,8 +89,6 @@ export class RowDigest {
 
 /** The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare sums). */
 export function md5Share(buffer: Uint8Array, length: number): readonly [number, number] {
-  const digest = hash('md5', buffer.subarray(0, length), 'buffer');
-  const first = digest.readUInt32BE(0);
-  const second = digest.readUInt32BE(4);
+  const [first, second] = md5Head(buffer, length);
   return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
 }
