@@ -43,9 +43,23 @@ export class RowDigest {
     this.length += size;
   }
 
-  /** A value whose exact text is the decimal text of `value`, a safe integer. */
+  /** A value whose exact text is the decimal text of `value`, a safe integer (written digit by digit: no string per value). */
   addInteger(value: number): void {
-    this.addAscii(String(value));
+    let magnitude = Math.abs(value);
+    let digits = 1;
+    for (let rest = Math.floor(magnitude / 10); rest > 0; rest = Math.floor(rest / 10)) digits++;
+    const size = value < 0 ? digits + 1 : digits;
+    this.separate(size + 4);
+    this.writeInteger(size);
+    const buffer = this.buffer;
+    buffer[this.length++] = COLON;
+    if (value < 0) buffer[this.length++] = DASH;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      const next = Math.floor(magnitude / 10);
+      buffer[at] = ZERO + (magnitude - next * 10);
+      magnitude = next;
+    }
+    this.length += digits;
   }
 
   /** A value whose exact text is `text`, all ASCII (a number). */
@@ -56,7 +70,7 @@ export class RowDigest {
     for (let i = 0; i < text.length; i++) this.buffer[this.length++] = text.charCodeAt(i);
   }
 
-  /** The row's share as [the first 30 bits, the next 30 bits] of its md5. */
+  /** The row's share as [the first 30 bits, the next 30 bits] of its md5 (md5Share: read it before the next share). */
   share(): readonly [number, number] {
     return md5Share(this.buffer, this.length);
   }
@@ -87,8 +101,16 @@ export class RowDigest {
   }
 }
 
-/** The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare sums). */
+/** md5Share's answer: one pair for every call (a row's share is added up at once, nothing keeps it). */
+const SHARE: [number, number] = [0, 0];
+
+/**
+ * The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare
+ * sums). The pair is overwritten by the next call: read it first.
+ */
 export function md5Share(buffer: Uint8Array, length: number): readonly [number, number] {
   const [first, second] = md5Head(buffer, length);
-  return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
+  SHARE[0] = first >>> 2;
+  SHARE[1] = ((first & 3) << 28) | (second >>> 4);
+  return SHARE;
 }
