@@ -65,8 +65,9 @@ export async function loadArchiveRows(
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
   let rows = 0;
+  // Called only once SEND_BYTES are pending: an async call per row would make a promise per row.
   const send = async () => {
-    if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
+    if (!copy.write(writer.take())) await once(copy, 'drain');
   };
   try {
     if (verified) {
@@ -79,7 +80,7 @@ export async function loadArchiveRows(
         writer.startBatch(children);
         for (let row = 0; row < record.numRows; row++) {
           writer.writeRow(children, row);
-          await send();
+          if (writer.pending >= SEND_BYTES) await send();
         }
         rows += record.numRows;
         options.onBatch?.(rows);
@@ -88,7 +89,7 @@ export async function loadArchiveRows(
       for await (const group of textRows(file, table)) {
         for (const values of group) {
           writer.writeTextRow(values);
-          await send();
+          if (writer.pending >= SEND_BYTES) await send();
         }
         rows += group.length;
         options.onBatch?.(rows);
