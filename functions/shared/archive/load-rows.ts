@@ -321,14 +321,16 @@ class CopyTextWriter {
       this.scratch[at++] = 45;
       value = -value;
     }
-    const start = at;
-    do {
+    // Right to left into their places: the digits counted first, no view reversed per value.
+    let digits = 1;
+    for (let rest = Math.floor(value / 10); rest > 0; rest = Math.floor(rest / 10)) digits++;
+    const end = at + digits;
+    for (let i = end - 1; i >= at; i--) {
       const next = Math.floor(value / 10);
-      this.scratch[at++] = ZERO + (value - next * 10);
+      this.scratch[i] = ZERO + (value - next * 10);
       value = next;
-    } while (value > 0);
-    this.scratch.subarray(start, at).reverse();
-    return at;
+    }
+    return end;
   }
 
   private int64Text(words: Uint32Array, index: number): number {

@@ -27,7 +27,10 @@ export function multiplyAdd(limbs: number[], factor: number, addend: number): vo
 export function divideBy(limbs: number[], divisor: number): number {
   let remainder = 0;
   for (let i = limbs.length - 1; i >= 0; i--) {
-    const value = remainder * TWO_TO_32 + (limbs[i] as number);
+    const limb = limbs[i] as number;
+    // The high words of most values are zero: their quotient and remainder are too.
+    if (limb === 0 && remainder === 0) continue;
+    const value = remainder * TWO_TO_32 + limb;
     const quotient = Math.floor(value / divisor);
     remainder = value - quotient * divisor;
     limbs[i] = quotient;
