@@ -96,6 +96,11 @@ describe('the row checksum (row-digest.ts)', () => {
     expect(share(['é'])).toBe(md5Share('2:é'));
   });
 
+  it('hashes a row longer than its first buffer (grown, still read as words)', () => {
+    const long = 'x'.repeat(10_001);
+    expect(share([long, 'é'])).toBe(md5Share(`10001:${long},2:é`));
+  });
+
   it('writes an integer value as its decimal text', () => {
     const digest = new RowDigest();
     digest.addInteger(-1);
@@ -114,9 +119,16 @@ describe('md5 in JS (md5.ts)', () => {
       seed = (seed * 1_103_515_245 + 12_345) >>> 0;
       bytes[i] = seed >>> 24;
     }
+    const words = new Int32Array(bytes.buffer);
+    // Not at a word boundary: no word view can be given, the bytes are put together.
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
     for (let length = 0; length <= bytes.length; length++) {
       const digest = createHash('md5').update(bytes.subarray(0, length)).digest();
-      expect([...md5Head(bytes, length)], `length ${length}`).toEqual([digest.readUInt32BE(0), digest.readUInt32BE(4)]);
+      const expected = [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+      expect([...md5Head(bytes, length)], `length ${length}`).toEqual(expected);
+      expect([...md5Head(bytes, length, words)], `length ${length}, read as words`).toEqual(expected);
+      expect([...md5Head(shifted, length, words)], `length ${length}, a view of other bytes`).toEqual(expected);
     }
   });
 

@@ -13,6 +13,8 @@ const ZERO = 48;
  */
 export class RowDigest {
   private buffer = new Uint8Array(4096);
+  /** The buffer as words, for md5Head. */
+  private words = new Int32Array(this.buffer.buffer);
   private length = 0;
   private values = 0;
 
@@ -72,7 +74,7 @@ export class RowDigest {
 
   /** The row's share as [the first 30 bits, the next 30 bits] of its md5 (md5Share: read it before the next share). */
   share(): readonly [number, number] {
-    return md5Share(this.buffer, this.length);
+    return md5Share(this.buffer, this.length, this.words);
   }
 
   private separate(room: number): void {
@@ -80,6 +82,7 @@ export class RowDigest {
       const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 1));
       grown.set(this.buffer.subarray(0, this.length));
       this.buffer = grown;
+      this.words = new Int32Array(grown.buffer, 0, grown.length >> 2);
     }
     if (this.values++ > 0) this.buffer[this.length++] = COMMA;
   }
@@ -106,10 +109,10 @@ const SHARE: [number, number] = [0, 0];
 
 /**
  * The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare
- * sums). The pair is overwritten by the next call: read it first.
+ * sums). The pair is overwritten by the next call: read it first. `words`: see md5Head.
  */
-export function md5Share(buffer: Uint8Array, length: number): readonly [number, number] {
-  const [first, second] = md5Head(buffer, length);
+export function md5Share(buffer: Uint8Array, length: number, words?: Int32Array): readonly [number, number] {
+  const [first, second] = md5Head(buffer, length, words);
   SHARE[0] = first >>> 2;
   SHARE[1] = ((first & 3) << 28) | (second >>> 4);
   return SHARE;
