@@ -11,7 +11,7 @@ import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-row
 import { RecordDigest } from './record-digest';
 import { RowDigest } from './row-digest';
 import { storedChecksumText } from './values';
-import { BYTE, civilFromDays, divideBy, negate, TWO_TO_32 } from './words';
+import { BYTE, civilFromDays, digitCount, divideBy, negate, TWO_TO_32 } from './words';
 
 /*
  * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
@@ -322,9 +322,7 @@ class CopyTextWriter {
       value = -value;
     }
     // Right to left into their places: the digits counted first, no view reversed per value.
-    let digits = 1;
-    for (let rest = Math.floor(value / 10); rest > 0; rest = Math.floor(rest / 10)) digits++;
-    const end = at + digits;
+    const end = at + digitCount(value);
     for (let i = end - 1; i >= at; i--) {
       const next = Math.floor(value / 10);
       this.scratch[i] = ZERO + (value - next * 10);

@@ -1,4 +1,5 @@
 import { md5Head } from './md5';
+import { digitCount } from './words';
 
 const COMMA = 44;
 const COLON = 58;
@@ -48,8 +49,7 @@ export class RowDigest {
   /** A value whose exact text is the decimal text of `value`, a safe integer (written digit by digit: no string per value). */
   addInteger(value: number): void {
     let magnitude = Math.abs(value);
-    let digits = 1;
-    for (let rest = Math.floor(magnitude / 10); rest > 0; rest = Math.floor(rest / 10)) digits++;
+    const digits = digitCount(magnitude);
     const size = value < 0 ? digits + 1 : digits;
     this.separate(size + 4);
     this.writeInteger(size);
