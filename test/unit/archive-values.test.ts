@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/shared/archive/arrow-columns';
 import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/shared/archive/layout';
+import { md5Head } from '../../functions/shared/archive/md5';
 import { RowDigest } from '../../functions/shared/archive/row-digest';
 
 const trades = ARCHIVE_COLUMNS.trades;
@@ -95,11 +96,45 @@ describe('the row checksum (row-digest.ts)', () => {
     expect(share(['é'])).toBe(md5Share('2:é'));
   });
 
+  it('hashes a row longer than its first buffer (grown, still read as words)', () => {
+    const long = 'x'.repeat(10_001);
+    expect(share([long, 'é'])).toBe(md5Share(`10001:${long},2:é`));
+  });
+
   it('writes an integer value as its decimal text', () => {
     const digest = new RowDigest();
     digest.addInteger(-1);
     digest.addInteger(1_781_699_696_700_000);
     const [high, low] = digest.share();
     expect((BigInt(high) << 30n) + BigInt(low)).toBe(md5Share('2:-1,16:1781699696700000'));
+  });
+});
+
+describe('md5 in JS (md5.ts)', () => {
+  it("gives node:crypto's md5 head at every length around the block and padding edges, on any bytes", () => {
+    // A fixed pseudo-random stream: the same bytes every run, every byte value met.
+    let seed = 12_345;
+    const bytes = new Uint8Array(1_200);
+    for (let i = 0; i < bytes.length; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) >>> 0;
+      bytes[i] = seed >>> 24;
+    }
+    const words = new Int32Array(bytes.buffer);
+    // Not at a word boundary: no word view can be given, the bytes are put together.
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    for (let length = 0; length <= bytes.length; length++) {
+      const digest = createHash('md5').update(bytes.subarray(0, length)).digest();
+      const expected = [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+      expect([...md5Head(bytes, length)], `length ${length}`).toEqual(expected);
+      expect([...md5Head(bytes, length, words)], `length ${length}, read as words`).toEqual(expected);
+      expect([...md5Head(shifted, length, words)], `length ${length}, a view of other bytes`).toEqual(expected);
+    }
+  });
+
+  it('hashes only the bytes before `length`, wherever they lie', () => {
+    const bytes = new TextEncoder().encode('abcXYZ');
+    const digest = createHash('md5').update('abc').digest();
+    expect([...md5Head(bytes, 3)]).toEqual([digest.readUInt32BE(0), digest.readUInt32BE(4)]);
   });
 });

@@ -14,7 +14,7 @@ import {
 } from 'apache-arrow';
 import { ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveColumnKind } from './layout';
 import { RowDigest } from './row-digest';
-import { BYTE, daysFromCivil, multiplyAdd, negate, TWO_TO_32 } from './words';
+import { BYTE, daysFromCivil, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
@@ -240,16 +240,24 @@ const SAFE_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / MICROS_PER_SECOND);
  * microseconds as an integer, as export-sql.ts defines it.
  */
 class TimestampBuilder extends Word64Builder {
+  /** The date last read (YYYYMMDD) and its days since 1970-01-01: a day partition has a date or two. */
+  private lastDate = -1;
+  private lastDays = 0;
+
   protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
     // 2026-12-03 12:34:56[.ffffff]+00
     if (end - start < 22 || bytes[start + 4] !== MINUS || bytes[end - 3] !== 43 /* + */ || bytes[end - 1] !== ZERO) {
       throw this.unexpected(bytes, start, end);
     }
-    const days = daysFromCivil(
-      readNumber(bytes, start, start + 4, this),
-      readNumber(bytes, start + 5, start + 7, this),
-      readNumber(bytes, start + 8, start + 10, this),
-    );
+    const year = readNumber(bytes, start, start + 4, this);
+    const month = readNumber(bytes, start + 5, start + 7, this);
+    const day = readNumber(bytes, start + 8, start + 10, this);
+    const date = year * 10_000 + month * 100 + day;
+    if (date !== this.lastDate) {
+      this.lastDays = daysFromCivil(year, month, day);
+      this.lastDate = date;
+    }
+    const days = this.lastDays;
     const seconds =
       days * SECONDS_PER_DAY +
       readNumber(bytes, start + 11, start + 13, this) * 3600 +
@@ -258,7 +266,9 @@ class TimestampBuilder extends Word64Builder {
     let micros = 0;
     if (bytes[start + 19] === DOT) {
       const fractionEnd = end - 3;
-      micros = readNumber(bytes, start + 20, fractionEnd, this) * 10 ** (6 - (fractionEnd - start - 20));
+      const digits = fractionEnd - start - 20;
+      if (digits < 1 || digits > 6) throw this.unexpected(bytes, start, end); // microseconds at most
+      micros = readNumber(bytes, start + 20, fractionEnd, this) * (POWERS_OF_TEN[6 - digits] as number);
     }
     if (Math.abs(seconds) >= SAFE_SECONDS) {
       // After about 2255 the microseconds leave a double's exact range: bigint for those.

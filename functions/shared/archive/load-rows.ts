@@ -11,7 +11,7 @@ import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-row
 import { RecordDigest } from './record-digest';
 import { RowDigest } from './row-digest';
 import { storedChecksumText } from './values';
-import { BYTE, civilFromDays, divideBy, negate, TWO_TO_32 } from './words';
+import { BYTE, civilFromDays, digitCount, divideBy, negate, TWO_TO_32 } from './words';
 
 /*
  * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
@@ -65,8 +65,9 @@ export async function loadArchiveRows(
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
   let rows = 0;
+  // Called only once SEND_BYTES are pending: an async call per row would make a promise per row.
   const send = async () => {
-    if (writer.pending >= SEND_BYTES && !copy.write(writer.take())) await once(copy, 'drain');
+    if (!copy.write(writer.take())) await once(copy, 'drain');
   };
   try {
     if (verified) {
@@ -76,9 +77,10 @@ export async function loadArchiveRows(
           if (!child || record.schema.fields[i]?.name !== column.name) throw new Error(`${file.key}: column ${i} is not ${column.name}`);
           return child;
         });
+        writer.startBatch(children);
         for (let row = 0; row < record.numRows; row++) {
           writer.writeRow(children, row);
-          await send();
+          if (writer.pending >= SEND_BYTES) await send();
         }
         rows += record.numRows;
         options.onBatch?.(rows);
@@ -87,7 +89,7 @@ export async function loadArchiveRows(
       for await (const group of textRows(file, table)) {
         for (const values of group) {
           writer.writeTextRow(values);
-          await send();
+          if (writer.pending >= SEND_BYTES) await send();
         }
         rows += group.length;
         options.onBatch?.(rows);
@@ -156,7 +158,13 @@ class CopyTextWriter {
   private readonly totals = new StreamTotals();
   private readonly stored = new RecordDigest();
   private readonly storedTotals = new StreamTotals(storedChecksumText);
-  private readonly wordViews = new WeakMap<Data, Uint32Array>();
+  /** The batch's 64-bit columns as 32-bit words (startBatch), by column index. */
+  private wordViews: (Uint32Array | undefined)[] = [];
+  /** The date writeTimestamp last wrote (days since 1970-01-01) and its year, month and day. */
+  private lastDays = Number.NaN;
+  private lastYear = 0;
+  private lastMonth = 0;
+  private lastDay = 0;
   /** Scratch for decimalText: the value's four words, and its digits right to left (38 and a group). */
   private readonly limbs = [0, 0, 0, 0];
   private readonly digits = new Uint8Array(42);
@@ -183,12 +191,23 @@ class CopyTextWriter {
     return this.storedTotals.checksum();
   }
 
+  /** Before the rows of a batch: its 64-bit columns' values as 32-bit words, once per batch, not per value. */
+  startBatch(children: Data[]): void {
+    this.wordViews = children.map((data, i) => {
+      const kind = (this.columns[i] as ArchiveColumn).kind;
+      if (kind !== 'int64' && kind !== 'timestamp') return undefined;
+      const values = data.values as BigInt64Array;
+      return new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+    });
+  }
+
+  /** One row of the batch startBatch was given. */
   writeRow(children: Data[], row: number): void {
     this.digest.reset();
     this.stored.reset();
     for (let i = 0; i < this.columns.length; i++) {
       if (i > 0) this.push(TAB);
-      this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row);
+      this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row, this.wordViews[i] as Uint32Array);
     }
     this.push(NEWLINE);
     this.addShare();
@@ -234,18 +253,8 @@ class CopyTextWriter {
     this.addShare();
   }
 
-  /** A 64-bit column's values as 32-bit words, made once per batch column, not per value. */
-  private words64(data: Data): Uint32Array {
-    let words = this.wordViews.get(data);
-    if (!words) {
-      const values = data.values as BigInt64Array;
-      words = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
-      this.wordViews.set(data, words);
-    }
-    return words;
-  }
-
-  private writeValue(column: ArchiveColumn, data: Data, row: number): void {
+  /** `words`: a 64-bit column's values as 32-bit words (startBatch). */
+  private writeValue(column: ArchiveColumn, data: Data, row: number, words: Uint32Array): void {
     const index = data.offset + row;
     if (data.nullCount > 0 && data.nullBitmap && ((data.nullBitmap[index >> 3] as number) & (1 << (index & 7))) === 0) {
       this.writeNull();
@@ -258,12 +267,10 @@ class CopyTextWriter {
         return;
       }
       case 'int64': {
-        const words = this.words64(data);
         this.writeExact(this.int64Text(words, index));
         return;
       }
       case 'timestamp': {
-        const words = this.words64(data);
         const micros = int64Number(words, index);
         if (Number.isSafeInteger(micros)) {
           this.digest.addInteger(micros);
@@ -279,8 +286,7 @@ class CopyTextWriter {
         return;
       }
       case 'decimal': {
-        const words = data.values as Uint32Array;
-        this.writeExact(this.decimalText(words, index * 4));
+        this.writeExact(this.decimalText(data.values as Uint32Array, index * 4));
         return;
       }
       default: {
@@ -297,11 +303,15 @@ class CopyTextWriter {
 
   /** Writes scratch[0, length) as the value and feeds it to the checksum. */
   private writeExact(length: number): void {
-    this.digest.addBytes(this.scratch, 0, length);
-    this.stored.addBytes(this.scratch, 0, length);
+    const scratch = this.scratch;
+    this.digest.addBytes(scratch, 0, length);
+    this.stored.addBytes(scratch, 0, length);
     this.reserve(length);
-    this.buffer.set(this.scratch.subarray(0, length), this.length);
-    this.length += length;
+    // A loop, not set(subarray): a value is a few bytes, and a view per value is garbage.
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < length; i++) buffer[at++] = scratch[i] as number;
+    this.length = at;
   }
 
   /** A safe integer's text into scratch; returns its length. */
@@ -311,14 +321,14 @@ class CopyTextWriter {
       this.scratch[at++] = 45;
       value = -value;
     }
-    const start = at;
-    do {
+    // Right to left into their places: the digits counted first, no view reversed per value.
+    const end = at + digitCount(value);
+    for (let i = end - 1; i >= at; i--) {
       const next = Math.floor(value / 10);
-      this.scratch[at++] = ZERO + (value - next * 10);
+      this.scratch[i] = ZERO + (value - next * 10);
       value = next;
-    } while (value > 0);
-    this.scratch.subarray(start, at).reverse();
-    return at;
+    }
+    return end;
   }
 
   private int64Text(words: Uint32Array, index: number): number {
@@ -372,7 +382,14 @@ class CopyTextWriter {
     const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
     const dayMicros = micros - (days - wholeDays) * MICROS_PER_DAY;
     let rest = dayMicros;
-    const [year, month, day] = civilFromDays(days);
+    // A day partition's timestamps share a date or two: the calendar runs once per date.
+    if (days !== this.lastDays) {
+      [this.lastYear, this.lastMonth, this.lastDay] = civilFromDays(days);
+      this.lastDays = days;
+    }
+    const year = this.lastYear;
+    const month = this.lastMonth;
+    const day = this.lastDay;
     const hour = Math.floor(rest / 3_600_000_000);
     rest -= hour * 3_600_000_000;
     const minute = Math.floor(rest / 60_000_000);
@@ -395,8 +412,8 @@ class CopyTextWriter {
     this.pad(0, 2, 43);
     // The stored-rows check proves PostgreSQL holds this text, not that it is these microseconds:
     // read it back with the engine's own calendar (Date), independent of civilFromDays and pad.
-    const [readDays, readRest] = readTimestampText(this.buffer, start);
-    if (readDays !== days || readRest !== dayMicros) {
+    const readRest = readTimestampText(this.buffer, start);
+    if (lastDate.days !== days || readRest !== dayMicros) {
       const text = DECODER.decode(this.buffer.subarray(start, this.length));
       throw new Error(`timestamp text ${text} is not day ${days} + ${dayMicros} us: a bug in the COPY text writer, please report it`);
     }
@@ -451,8 +468,11 @@ function int64Number(words: Uint32Array, index: number): number {
   return (high >= 0x80000000 ? high - TWO_TO_32 : high) * TWO_TO_32 + low;
 }
 
-/** `YYYY-MM-DD HH:MM:SS[.f...]+00` at bytes[start...] as [days since 1970-01-01, microseconds into the day]. */
-function readTimestampText(bytes: Uint8Array, start: number): readonly [number, number] {
+/**
+ * `YYYY-MM-DD HH:MM:SS[.f...]+00` at bytes[start...]: returns the microseconds into the day, and
+ * leaves its days since 1970-01-01 in lastDate.days (no pair allocated per value).
+ */
+function readTimestampText(bytes: Uint8Array, start: number): number {
   const date = digitsAt(bytes, start, 4) * 10_000 + digitsAt(bytes, start + 5, 2) * 100 + digitsAt(bytes, start + 8, 2);
   // A day partition's rows share one date: Date's calendar runs once per date, not per value.
   if (date !== lastDate.text) {
@@ -466,7 +486,7 @@ function readTimestampText(bytes: Uint8Array, start: number): readonly [number, 
     let scale = 100_000;
     for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
   }
-  return [lastDate.days, micros];
+  return micros;
 }
 
 /** The number the `width` ASCII digits at bytes[at...] write. */

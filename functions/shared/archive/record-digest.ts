@@ -17,6 +17,8 @@ const SPACE = 32;
  */
 export class RecordDigest {
   private buffer = new Uint8Array(4096);
+  /** The buffer as words, for md5Head. */
+  private words = new Int32Array(this.buffer.buffer);
   private length = 0;
   private fields = 0;
 
@@ -51,7 +53,7 @@ export class RecordDigest {
   share(): readonly [number, number] {
     this.reserve(0);
     this.buffer[this.length++] = CLOSE;
-    return md5Share(this.buffer, this.length);
+    return md5Share(this.buffer, this.length, this.words);
   }
 
   private separate(room: number): void {
@@ -64,6 +66,7 @@ export class RecordDigest {
     const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 2));
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
+    this.words = new Int32Array(grown.buffer, 0, grown.length >> 2);
   }
 }
 

@@ -1,4 +1,5 @@
-import { hash } from 'node:crypto';
+import { md5Head } from './md5';
+import { digitCount } from './words';
 
 const COMMA = 44;
 const COLON = 58;
@@ -13,6 +14,8 @@ const ZERO = 48;
  */
 export class RowDigest {
   private buffer = new Uint8Array(4096);
+  /** The buffer as words, for md5Head. */
+  private words = new Int32Array(this.buffer.buffer);
   private length = 0;
   private values = 0;
 
@@ -43,9 +46,22 @@ export class RowDigest {
     this.length += size;
   }
 
-  /** A value whose exact text is the decimal text of `value`, a safe integer. */
+  /** A value whose exact text is the decimal text of `value`, a safe integer (written digit by digit: no string per value). */
   addInteger(value: number): void {
-    this.addAscii(String(value));
+    let magnitude = Math.abs(value);
+    const digits = digitCount(magnitude);
+    const size = value < 0 ? digits + 1 : digits;
+    this.separate(size + 4);
+    this.writeInteger(size);
+    const buffer = this.buffer;
+    buffer[this.length++] = COLON;
+    if (value < 0) buffer[this.length++] = DASH;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      const next = Math.floor(magnitude / 10);
+      buffer[at] = ZERO + (magnitude - next * 10);
+      magnitude = next;
+    }
+    this.length += digits;
   }
 
   /** A value whose exact text is `text`, all ASCII (a number). */
@@ -56,9 +72,9 @@ export class RowDigest {
     for (let i = 0; i < text.length; i++) this.buffer[this.length++] = text.charCodeAt(i);
   }
 
-  /** The row's share as [the first 30 bits, the next 30 bits] of its md5. */
+  /** The row's share as [the first 30 bits, the next 30 bits] of its md5 (md5Share: read it before the next share). */
   share(): readonly [number, number] {
-    return md5Share(this.buffer, this.length);
+    return md5Share(this.buffer, this.length, this.words);
   }
 
   private separate(room: number): void {
@@ -66,6 +82,7 @@ export class RowDigest {
       const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 1));
       grown.set(this.buffer.subarray(0, this.length));
       this.buffer = grown;
+      this.words = new Int32Array(grown.buffer, 0, grown.length >> 2);
     }
     if (this.values++ > 0) this.buffer[this.length++] = COMMA;
   }
@@ -87,10 +104,16 @@ export class RowDigest {
   }
 }
 
-/** The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare sums). */
-export function md5Share(buffer: Uint8Array, length: number): readonly [number, number] {
-  const digest = hash('md5', buffer.subarray(0, length), 'buffer');
-  const first = digest.readUInt32BE(0);
-  const second = digest.readUInt32BE(4);
-  return [first >>> 2, ((first & 3) << 28) | (second >>> 4)];
+/** md5Share's answer: one pair for every call (a row's share is added up at once, nothing keeps it). */
+const SHARE: [number, number] = [0, 0];
+
+/**
+ * The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare
+ * sums). The pair is overwritten by the next call: read it first. `words`: see md5Head.
+ */
+export function md5Share(buffer: Uint8Array, length: number, words?: Int32Array): readonly [number, number] {
+  const [first, second] = md5Head(buffer, length, words);
+  SHARE[0] = first >>> 2;
+  SHARE[1] = ((first & 3) << 28) | (second >>> 4);
+  return SHARE;
 }

@@ -4,6 +4,16 @@
  * (arrow-columns.ts) and the COPY text writer (load-rows.ts) share.
  */
 
+/** 10^i for i up to 16: a safe integer has at most 16 digits. */
+export const POWERS_OF_TEN = Array.from({ length: 17 }, (_, i) => 10 ** i);
+
+/** How many decimal digits a safe integer at or above zero has. */
+export function digitCount(value: number): number {
+  let digits = 1;
+  while (digits < 16 && value >= (POWERS_OF_TEN[digits] as number)) digits++;
+  return digits;
+}
+
 /** 2^32: one word. */
 export const TWO_TO_32 = 4294967296;
 
@@ -27,7 +37,10 @@ export function multiplyAdd(limbs: number[], factor: number, addend: number): vo
 export function divideBy(limbs: number[], divisor: number): number {
   let remainder = 0;
   for (let i = limbs.length - 1; i >= 0; i--) {
-    const value = remainder * TWO_TO_32 + (limbs[i] as number);
+    const limb = limbs[i] as number;
+    // The high words of most values are zero: their quotient and remainder are too.
+    if (limb === 0 && remainder === 0) continue;
+    const value = remainder * TWO_TO_32 + limb;
     const quotient = Math.floor(value / divisor);
     remainder = value - quotient * divisor;
     limbs[i] = quotient;

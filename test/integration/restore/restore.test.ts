@@ -185,6 +185,50 @@ it('proves what PostgreSQL stored, not only what was sent: a column narrowed sin
   expect(left.rows).toEqual([]);
 });
 
+/** Runs `change` on the restore's own session once every row is loaded, right before its stored-rows read-back. */
+function beforeReadBack(ctx: OperationContext, change: string): void {
+  let done = false;
+  interceptStatements(ctx, {
+    async before(text, _client, query) {
+      if (done || !text.startsWith('BEGIN READ ONLY')) return;
+      done = true;
+      await query(change);
+    },
+  });
+}
+
+it('refuses a load in which one stored value differs from the one sent (same rows, same count): the read-back catches it', async () => {
+  const url = await database();
+  const { ctx } = archivingTo(url);
+  const client = await connect(url);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  // The last digit of one size, once loaded: the values sent, and their archive checksum, are still the ledger's.
+  beforeReadBack(
+    ctx,
+    `UPDATE trades_2026_06_10_restore SET size = size + 0.000000000000000001 WHERE id = (SELECT min(id) FROM trades_2026_06_10_restore)`,
+  );
+
+  const run = restore(ctx, { table: 'trades', day: DAY });
+  await expect(run).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(run).rejects.toThrow(/did not store a value exactly as it was read from the object .*the day was left as it was/);
+  expect(await relationsLike(url, 'trades\\_2026\\_06\\_10%')).toEqual([]);
+});
+
+it('refuses a load that lost one row on the way: the rows are counted in the table, not taken from the COPY', async () => {
+  const url = await database();
+  const { ctx } = archivingTo(url);
+  const client = await connect(url);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  beforeReadBack(ctx, `DELETE FROM trades_2026_06_10_restore WHERE id = (SELECT max(id) FROM trades_2026_06_10_restore)`);
+
+  const run = restore(ctx, { table: 'trades', day: DAY });
+  await expect(run).rejects.toBeInstanceOf(ArchiveIntegrityError);
+  await expect(run).rejects.toThrow(/rows were loaded from .* but its footer declares .*the day was left as it was/);
+  expect(await relationsLike(url, 'trades\\_2026\\_06\\_10%')).toEqual([]);
+});
+
 it('reads back text that needs quoting and timestamps with trimmed fractions exactly as the load sent them', async () => {
   const url = await database();
   const { ctx } = archivingTo(url);
