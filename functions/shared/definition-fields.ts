@@ -27,13 +27,6 @@ export const DROP_GROUP_ENVIRONMENT = [
 /** An optional on/off payload field. */
 export const switchValue = z.boolean({ error: 'must be true or false' }).optional();
 
-/**
- * A job that succeeds at least once a day (the nightly ones, and partitions whose work is daily
- * though it runs hourly) is overdue 26 hours after its last success: a night's run and its
- * retries within two hours of it have all failed or never ran.
- */
-export const DAILY_OVERDUE_MINUTES = 26 * 60;
-
 /** A nightly schedule's delivery: a few retries within two hours, before the next night's run is near. */
 export const NIGHTLY = { retryAttempts: 3, maxEventAgeMinutes: 120 } as const;
 
@@ -48,5 +41,4 @@ export const NIGHTLY_FUNCTION = {
   retryAttempts: 2,
   maxEventAgeMinutes: 6 * 60,
   login: 'maintenance',
-  overdueAfterMinutes: DAILY_OVERDUE_MINUTES,
 } as const;

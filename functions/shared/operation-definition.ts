@@ -90,11 +90,6 @@ export interface Deploy {
   archiveAccess?: 'read' | 'write';
   /** Its schedule in a deployment; none: invoked by hand (or the deploy) only. */
   schedule?(deployment: Deployment): ScheduleData | undefined;
-  /**
-   * How long after its last success (job_runs) a scheduled job is overdue: `stats` flags it and
-   * counts it in OverdueJobs. Its schedule's period plus room for the retries; none: not watched.
-   */
-  overdueAfterMinutes?: number;
   /** The environment variables of its payload defaults in a deployment. */
   environment?(deployment: Deployment): Record<string, string>;
 }

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { BATCH_ENVIRONMENT, DAILY_OVERDUE_MINUTES, DDL_ENVIRONMENT, days } from '../../shared/definition-fields';
+import { BATCH_ENVIRONMENT, DDL_ENVIRONMENT, days } from '../../shared/definition-fields';
 import { defineOperation } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
 import { isSkipped, runUnlessLocked, type SkippedReport, WHEN_LOCKED } from '../../shared/when-locked';
@@ -26,7 +26,6 @@ export const partitionsOperation = defineOperation({
     retryAttempts: 2,
     maxEventAgeMinutes: 6 * 60,
     login: 'maintenance',
-    overdueAfterMinutes: DAILY_OVERDUE_MINUTES,
     // Every hour at :45: a run stopped at its deadline leaves rows out of sight until a run places
     // them, so the next must come within the hour; :45 keeps it off the nightly runs. A run
     // Scheduler could not deliver is superseded by the next hour's.

@@ -29,8 +29,6 @@ export const statsOperation = defineOperation({
     maxEventAgeMinutes: 5,
     statementTimeoutSeconds: 50,
     login: 'stats',
-    // Three runs of the 5-minute schedule missed or failed.
-    overdueAfterMinutes: 15,
     schedule: () => ({ cron: { minute: '0/5', hour: '*' }, input: {}, retryAttempts: 1, maxEventAgeMinutes: 5 }),
     environment: (deployment) => ({
       ...(deployment.storageLimitBytes ? { DB_STORAGE_LIMIT_BYTES: String(deployment.storageLimitBytes) } : {}),

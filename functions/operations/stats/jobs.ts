@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { JOB_RUNS_TABLE, type JobOrigin, type JobOutcome } from '../../shared/job-runs';
-import { OPERATION_IDS, OPERATIONS, type OperationId } from '../registry';
+import { JOB_NAMES, JOB_RUNS_TABLE, type JobName, type JobOrigin, type JobOutcome, OVERDUE_AFTER_MINUTES } from '../../shared/job-runs';
 
 /** One recorded run (job_runs), as stats reports it. */
 export interface JobRun {
@@ -23,7 +22,7 @@ export interface JobStatus {
   /** When the newest run that succeeded and did the job finished; null: none in the history. */
   last_success_at: string | null;
   seconds_since_success: number | null;
-  /** The operation's deploy.overdueAfterMinutes in seconds; null: no schedule, never overdue. */
+  /** OVERDUE_AFTER_MINUTES of the operation in seconds; null: no schedule, never overdue. */
   overdue_after_seconds: number | null;
   /**
    * Its last success is older than overdue_after_seconds; without one, its oldest recorded run
@@ -34,10 +33,10 @@ export interface JobStatus {
   overdue: boolean;
 }
 
-export type JobsStats = Record<OperationId, JobStatus>;
+export type JobsStats = Record<JobName, JobStatus>;
 
 interface JobRow {
-  operation: OperationId;
+  operation: JobName;
   started_ms: number | null;
   finished_ms: number | null;
   outcome: JobOutcome | null;
@@ -58,16 +57,15 @@ interface JobRow {
 export async function readJobs(client: pg.ClientBase, now: Date): Promise<JobsStats | null> {
   const { rows: present } = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [JOB_RUNS_TABLE]);
   if (!present[0]?.present) return null;
-  const { rows } = await client.query<JobRow>(JOBS_SQL, [OPERATION_IDS]);
+  const { rows } = await client.query<JobRow>(JOBS_SQL, [JOB_NAMES]);
   return Object.fromEntries(rows.map((row) => [row.operation, jobStatus(row, now)])) as JobsStats;
 }
 
-const epochMs = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-
 const JOBS_SQL = `
-SELECT o.operation, ${epochMs('l.started_at')} AS started_ms, ${epochMs('l.finished_at')} AS finished_ms,
+SELECT o.operation,
+       (extract(epoch FROM l.started_at) * 1000)::float8 AS started_ms, (extract(epoch FROM l.finished_at) * 1000)::float8 AS finished_ms,
        l.outcome, l.origin, l.did_work, l.summary, l.error,
-       ${epochMs('s.finished_at')} AS success_ms, ${epochMs('f.started_at')} AS first_ms
+       (extract(epoch FROM s.finished_at) * 1000)::float8 AS success_ms, (extract(epoch FROM f.started_at) * 1000)::float8 AS first_ms
   FROM unnest($1::text[]) WITH ORDINALITY AS o(operation, position)
   LEFT JOIN LATERAL (SELECT * FROM ${JOB_RUNS_TABLE} r WHERE r.operation = o.operation
                       ORDER BY r.started_at DESC, r.id DESC LIMIT 1) l ON true
@@ -79,8 +77,8 @@ SELECT o.operation, ${epochMs('l.started_at')} AS started_ms, ${epochMs('l.finis
  ORDER BY o.position`;
 
 function jobStatus(row: JobRow, now: Date): JobStatus {
-  const minutes = OPERATIONS[row.operation].deploy.overdueAfterMinutes;
-  const threshold = minutes === undefined ? null : minutes * 60;
+  const minutes: number | null = OVERDUE_AFTER_MINUTES[row.operation];
+  const threshold = minutes === null ? null : minutes * 60;
   const secondsSince = (ms: number | null) => (ms === null ? null : Math.max(0, Math.round((now.getTime() - ms) / 1000)));
   const sinceSuccess = secondsSince(row.success_ms);
   // Without a success, how long it has run without one (the history keeps the newest success, so none is none).

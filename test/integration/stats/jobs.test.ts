@@ -10,7 +10,7 @@ import { createTestDatabase, testContext, withClient } from '../../support/datab
 import { type EmfDocument, metricsOf } from '../../support/handlers';
 
 // stats reads the history of runs (job_runs): per operation the last run, the last success that
-// did the job, and OVERDUE where that success is older than the operation's deploy.overdueAfterMinutes
+// did the job, and OVERDUE where that success is older than the operation's OVERDUE_AFTER_MINUTES (functions/shared/job-runs.ts)
 // (26 hours for the daily jobs, 15 minutes for stats). The runs are written here as the owner, at
 // instants relative to a pinned clock.
 
