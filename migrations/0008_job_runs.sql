@@ -76,15 +76,17 @@ $record$;
 
 REVOKE ALL ON FUNCTION record_job_run(text, bigint, text, text, boolean, jsonb, text) FROM PUBLIC;
 
--- Migration 0003's default privileges may have given perps_writer INSERT on this new table (an
--- older build's): it may read the history, as perps_reader does, and never write it.
+-- Reading it is granted as for every table of ours (0003's default privileges, and migrate's
+-- role grants on every run): perps_reader and perps_writer SELECT. Writing it is nobody's, and
+-- recording through the function perps_reader's alone. (0003's default privileges of an older
+-- build gave perps_writer INSERT on new tables: take it back here; migrate's role grants would
+-- too, after the files.)
 DO $history$
 BEGIN
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'perps_writer') THEN
     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON job_runs FROM perps_writer;
   END IF;
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'perps_reader') THEN
-    GRANT SELECT ON job_runs TO perps_reader;
     GRANT EXECUTE ON FUNCTION record_job_run(text, bigint, text, text, boolean, jsonb, text) TO perps_reader;
   END IF;
 END
