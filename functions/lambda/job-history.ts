@@ -3,7 +3,7 @@ import type { Operation, OperationReport } from '../operations/registry';
 import { withClient } from '../shared/db/sessions';
 import { isConnectionFailure } from '../shared/db/sql-errors';
 import { DatabaseUnavailableError, PerpsDbError } from '../shared/errors';
-import { JOB_ERROR_MAX_CHARS, type JobOrigin, type JobOutcome, RECORD_JOB_RUN } from '../shared/job-runs';
+import { JOB_ERROR_MAX_CHARS, JOB_RUNS_TABLE, type JobOrigin, type JobOutcome, RECORD_JOB_RUN } from '../shared/job-runs';
 import type { Logger } from '../shared/log';
 import type { MetricsOptions } from '../shared/metric-names';
 import type { HandlerContext } from './connection';
@@ -26,8 +26,8 @@ type HistoryRequest = Request<unknown, OperationReport, Error, HandlerContext>;
  * report's counts, the error's first 500 characters), after the operation and before the
  * outcome's log line. Never changes the run's result: a recording that fails is a warning, and a
  * run whose database is out of reach, or one not migrated to 0008 yet (migrate's first run
- * creates the function, then records itself), or a login without EXECUTE (perps_writer) records
- * nothing.
+ * creates the function, then records itself), or a login that may not record this run (perps_writer
+ * has no EXECUTE; perps_reader may record stats runs only) records nothing.
  */
 export function jobHistory(
   operation: Operation,
@@ -43,10 +43,12 @@ export function jobHistory(
       await withClient(database.pool, async (client) => {
         await client.query('BEGIN');
         try {
+          // The function's own rule too: a login outside the table's owner records stats runs only.
           const { rows } = await client.query<{ may: boolean | null }>(
             `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true),
-                    has_function_privilege(to_regprocedure($2), 'EXECUTE') AS may`,
-            [String(RECORD_STATEMENT_TIMEOUT_MS), RECORD_JOB_RUN],
+                    has_function_privilege(to_regprocedure($2), 'EXECUTE')
+                    AND ($3 = 'stats' OR pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = to_regclass($4)), 'USAGE')) AS may`,
+            [String(RECORD_STATEMENT_TIMEOUT_MS), RECORD_JOB_RUN, operation.id, `public.${JOB_RUNS_TABLE}`],
           );
           if (rows[0]?.may) {
             await client.query('SELECT public.record_job_run($1, $2, $3, $4, $5, $6, $7)', [
