@@ -445,10 +445,18 @@ async function migrateAs(url: string): Promise<MigrateReport> {
  * `tables` counts the writer's tables: the reader also reads the archive ledger, the writer may
  * not; the writer may INSERT into the six tables an ingester writes (issue 22 point 9).
  */
-function grantedNotices(database: string, user: string, tables: number, sequences: number, { connect = true } = {}): string[] {
+function grantedNotices(
+  database: string,
+  user: string,
+  tables: number,
+  sequences: number,
+  { connect = true, execute = false } = {},
+): string[] {
   const onDatabase = connect ? 'CONNECT on the database; ' : '';
+  // EXECUTE on the history's recording function, when migration 0008 ran before perps_reader existed.
+  const onFunction = execute ? '; EXECUTE on 1 function' : '';
   return [
-    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later`,
+    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later${onFunction}`,
     `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on 6 tables; SELECT on ${tables - 6} tables; USAGE, SELECT on ${sequences} sequences; SELECT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
   ];
 }
@@ -633,7 +641,7 @@ describe('a database migrated while the roles did not exist gets its grants from
     // 7 tables, the history of runs, 4 DEFAULT partitions and 3 days x 4 tables of partitions made while the roles were missing.
     expect(readerOnly.notices).toEqual([
       `role perps_writer does not exist, so it has no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
-      grantedNotices('perps', owner, 24, 8)[0],
+      grantedNotices('perps', owner, 24, 8, { execute: true })[0],
     ]);
   });
 
@@ -662,5 +670,11 @@ describe('a database migrated while the roles did not exist gets its grants from
     expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
     const { rows } = await admin.query(`SELECT has_sequence_privilege('perps_writer', 'trades_id_seq', 'USAGE') AS usage`);
     expect(rows[0]).toEqual({ usage: true });
+    // The history's recording function, made before perps_reader existed: EXECUTE for the reader only.
+    const { rows: execute } = await admin.query(
+      `SELECT has_function_privilege('perps_reader', p.oid, 'EXECUTE') AS reader, has_function_privilege('perps_writer', p.oid, 'EXECUTE') AS writer
+         FROM pg_proc p WHERE p.proname = 'record_job_run'`,
+    );
+    expect(execute).toEqual([{ reader: true, writer: false }]);
   });
 });
