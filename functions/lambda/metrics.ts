@@ -16,6 +16,7 @@ const UNITS: Record<DatabaseMetric | TableMetric | ExchangeMetric, Unit> = {
   DefaultPartitionRows: MetricUnit.Count,
   PartitionRunwayDays: MetricUnit.Count,
   DataAgeSeconds: MetricUnit.Seconds,
+  OverdueJobs: MetricUnit.Count,
   TotalBytes: MetricUnit.Bytes,
   RowsLastHour: MetricUnit.Count,
   GrowthBytesPerDay: MetricUnit.Bytes,

@@ -11,6 +11,7 @@ import { databaseConnection, type HandlerContext, type HandlerInternal } from '.
 import { databaseSecretSource } from './database-secret';
 import { type HandlerEnvironment, parseHandlerEnvironment } from './environment';
 import { validatePayload } from './event';
+import { jobHistory } from './job-history';
 import { loginSecretsSource } from './login-secrets';
 import { createLambdaMetrics, handlerLogger } from './observability';
 import { recordOutcome } from './outcome';
@@ -79,7 +80,16 @@ export function createOperationHandler(operation: Operation, options: OperationH
   });
   if (secret) handler.use(secret.middleware);
   for (const middleware of loginSecretsChain(operation, parsed)) handler.use(middleware);
-  handler.use(connection).handler(async (_event, context) => {
+  handler.use(connection);
+  // After the connection: its `after` and `onError` run first, with the run's report or error.
+  handler.use(
+    jobHistory(operation, {
+      origin: () => (parsed?.functionName ? 'lambda' : 'runner'),
+      metricsOptions: () => parsed?.metricsOptions ?? DEFAULT_METRICS_OPTIONS,
+      log,
+    }),
+  );
+  handler.handler(async (_event, context) => {
     const { payload, database } = context;
     if (!payload || !database) throw new Error('the payload and connection middlewares did not run');
     const ctx: OperationContext = {

@@ -27,6 +27,8 @@ export const metricsNamespaceSchema = z
  * table). Every stats run: DatabaseSizeBytes (the stats-missing heartbeat), BacklogRows and
  * DefaultPartitionRows (sums), PartitionRunwayDays (the shortest), DataAgeSeconds (the stalest
  * table's newest row; with data-age metrics on). StorageRunwayDays only in the size hours.
+ * OverdueJobs (the operations whose last success is older than their schedule allows, from the
+ * history of runs) only when not 0: a healthy stack is never billed for it.
  */
 export type DatabaseMetric =
   | 'DatabaseSizeBytes'
@@ -34,7 +36,8 @@ export type DatabaseMetric =
   | 'BacklogRows'
   | 'DefaultPartitionRows'
   | 'PartitionRunwayDays'
-  | 'DataAgeSeconds';
+  | 'DataAgeSeconds'
+  | 'OverdueJobs';
 /** Dimension `Table`, published in the size hours only: slow-moving sizes and the trailing hour's rows. */
 export type TableMetric = 'TotalBytes' | 'RowsLastHour' | 'GrowthBytesPerDay';
 /** Dimension `Exchange`, every stats run with data-age metrics on: the age of the exchange's freshest table. */

@@ -101,7 +101,7 @@ export class MaintenanceAlarms extends Construct {
   }
 }
 
-/** Every alarm the stack makes, in order: the stored data, the functions, the stats heartbeat, the queues. */
+/** Every alarm the stack makes, in order: the stored data, the functions, the stats heartbeat, overdue jobs, the queues. */
 export function alarmSpecs(sources: AlarmSources): AlarmSpec[] {
   const { config } = sources;
   return [
@@ -110,6 +110,7 @@ export function alarmSpecs(sources: AlarmSources): AlarmSpec[] {
     ...storageSpecs(sources),
     ...functionSpecs(sources),
     heartbeatSpec(sources.metrics),
+    overdueJobsSpec(sources.metrics),
     ...queueSpecs(sources.deadLetterQueues),
   ];
 }
@@ -231,6 +232,24 @@ function heartbeatSpec(metrics: ServiceMetrics): AlarmSpec {
     when: 'below',
     periods: 3,
     missing: 'notify',
+  };
+}
+
+/**
+ * A scheduled job whose last success (the database's history of runs, read by every stats run)
+ * is older than its schedule allows: 26 hours for partitions, prune, vacuum and archive. It
+ * catches what the Errors alarms cannot: a schedule that stopped firing, a run that never ends
+ * well but never fails either (out of time every night). OverdueJobs is published only when not
+ * 0, so no data is none overdue; a stopped stats is StatsMissing's to report.
+ */
+function overdueJobsSpec(metrics: ServiceMetrics): AlarmSpec {
+  return {
+    id: 'JobsOverdue',
+    description:
+      "A scheduled job has not succeeded for longer than its schedule allows (26 hours for partitions, prune, vacuum and archive). Run stats: its jobs table (or the report's jobs) names the job, its last run and its error; check that function's schedule and log group (docs/deploy.md, Alarms).",
+    metric: metrics.database('OverdueJobs', { statistic: 'Maximum', period: Duration.minutes(15) }),
+    threshold: 0,
+    when: 'above',
   };
 }
 

@@ -114,5 +114,7 @@ function fullReport(shape: StatsShape, at: Date): StatsReport {
     tables,
     recent_ingest: null,
     exchanges: Object.fromEntries(shape.exchanges.map((name) => [name, perTable])),
+    // No job overdue: OverdueJobs is published only while one is, which a healthy stack (the one priced) never has.
+    jobs: null,
   };
 }

@@ -45,7 +45,7 @@ describe('hostile names reach SQL only quoted (real bundles, real server)', () =
   it('migrates, partitions and reports a database whose name carries SQL', async () => {
     const migrated = await run('migrate');
     expect(migrated.error).toBeUndefined();
-    expect(migrated.result).toMatchObject({ database: DATABASE, applied: 7 });
+    expect(migrated.result).toMatchObject({ database: DATABASE, applied: 8 });
     // 0003 granted CONNECT on exactly this database, named through format('%I').
     const client = await connect(url);
     const { rows } = await client.query<{ ok: boolean }>(

@@ -259,4 +259,21 @@ describe('function logins, each bundle as its own login', () => {
     expect((await run('partitions', 'maintenance', { daysAhead: 6 })).error).toBeUndefined();
     expect((await run('stats', 'stats', {})).error).toBeUndefined();
   });
+
+  it("hands the history's SECURITY DEFINER function to the maintenance login, through which the stats login records its runs", async () => {
+    const admin = await connect(url);
+    try {
+      const { rows: owner } = await admin.query(
+        `SELECT pg_get_userbyid(proowner) AS owner, prosecdef FROM pg_proc WHERE proname = 'record_job_run'`,
+      );
+      expect(owner).toEqual([{ owner: LOGINS.maintenance, prosecdef: true }]);
+      const count = async () =>
+        (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE operation = 'stats'`)).rows[0]?.n ?? 0;
+      const before = await count();
+      expect((await run('stats', 'stats', {})).error).toBeUndefined();
+      expect(await count()).toBe(before + 1);
+    } finally {
+      await admin.end();
+    }
+  });
 });

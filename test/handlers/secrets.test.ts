@@ -78,7 +78,7 @@ describe('database credentials from Secrets Manager (real SDK client, local endp
     expect(endpoint.targets).toEqual([]); // importing the bundle called nothing
     const migrated = await invoke(migrate, {});
     expect(migrated.error).toBeUndefined();
-    expect(migrated.result).toMatchObject({ applied: 7 });
+    expect(migrated.result).toMatchObject({ applied: 8 });
     expect(endpoint.calls(ARN)).toBe(1);
     expect(endpoint.targets).toEqual(['secretsmanager.GetSecretValue']);
     expect(endpoint.authorizations[0]).toMatch(

@@ -23,8 +23,8 @@ describe('the bill of the default stack', () => {
     expect(bill.database).toBe(13.98);
   });
 
-  it('counts what the template holds: 23 one-metric alarms, one dashboard within the free 50, one endpoint zone, a secret per login (master, maintenance, stats)', () => {
-    expect(usage.alarms).toEqual({ count: 23, metrics: 23, highResolutionMetrics: 0, composite: 0 });
+  it('counts what the template holds: 24 one-metric alarms, one dashboard within the free 50, one endpoint zone, a secret per login (master, maintenance, stats)', () => {
+    expect(usage.alarms).toEqual({ count: 24, metrics: 24, highResolutionMetrics: 0, composite: 0 });
     expect(usage.dashboards).toEqual([49]);
     expect(line('dashboards')?.monthly).toBe(0);
     expect(usage.interfaceEndpointZones).toEqual([1]);
@@ -65,7 +65,7 @@ describe('the bill of the default stack', () => {
     const bigger = billOf(stackUsage(more));
     expect(bigger.lines.find((l) => l.item === 'secrets')).toMatchObject({ quantity: '5', monthly: 2 });
     expect(bigger.lines.find((l) => l.item === 'KMS keys')?.monthly).toBe(1);
-    expect(bigger.lines.find((l) => l.item === 'alarms')).toMatchObject({ quantity: '25 alarms, 26 metrics, 0 composite', monthly: 2.8 });
+    expect(bigger.lines.find((l) => l.item === 'alarms')).toMatchObject({ quantity: '26 alarms, 27 metrics, 0 composite', monthly: 2.9 });
     expect(bigger.overhead).toBeLessThanOrEqual(20);
   });
 });

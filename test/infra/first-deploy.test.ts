@@ -51,8 +51,8 @@ describe('2. CloudWatch may publish the alarms to the TLS-only topic', () => {
     const policy = only(Object.values(resourcesOf(rds, 'AWS::SNS::TopicPolicy'))).Properties;
     expect(policy.Topics).toEqual([topic]);
     const alarmArns = idsOfType(rds.template, 'AWS::CloudWatch::Alarm').map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    // Runway, DEFAULT rows and data age over the tables, 7 per exchange, storage runway, stats missing, 2 queues, archive failures, backlog rows, and one per function.
-    expect(alarmArns).toHaveLength(3 + 7 + 1 + 1 + 2 + 1 + 1 + HANDLER_OPERATIONS.length);
+    // Runway, DEFAULT rows and data age over the tables, 7 per exchange, storage runway, stats missing, 2 queues, archive failures, backlog rows, jobs overdue, and one per function.
+    expect(alarmArns).toHaveLength(3 + 7 + 1 + 1 + 2 + 1 + 1 + 1 + HANDLER_OPERATIONS.length);
     expect((policy.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
       {
         Sid: 'AllowPublishThroughSSLOnly',

@@ -360,6 +360,21 @@ describe('alarms', () => {
     ]);
   });
 
+  it('alarms when a scheduled job is overdue (OverdueJobs, published by stats only when not 0: no data is none overdue)', () => {
+    expect(alarmOn('OverdueJobs', service)).toEqual([
+      expect.objectContaining({
+        Namespace: 'PerpsStats',
+        Dimensions: [service],
+        Statistic: 'Maximum',
+        Period: 900,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      }),
+    ]);
+  });
+
   it('alarms on any error of each function', () => {
     for (const operation of HANDLER_OPERATIONS) {
       expect(alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: fnId(operation) } as never })).toEqual([
@@ -406,8 +421,8 @@ describe('alarms', () => {
 
   it('puts service=perps-stats-db on every alarm of our namespace, and sends every alarm and recovery to the topic', () => {
     const topic = { Ref: logicalId(stack.alarms.topic) };
-    // Runway, DEFAULT rows, data age, 7 exchanges, storage runway, errors, stats missing, 2 queues, ArchiveFailures, BacklogRows.
-    expect(alarms()).toHaveLength(3 + SEEDED_EXCHANGES.length + 1 + HANDLER_OPERATIONS.length + 1 + 2 + 1 + 1);
+    // Runway, DEFAULT rows, data age, 7 exchanges, storage runway, errors, stats missing, JobsOverdue, 2 queues, ArchiveFailures, BacklogRows.
+    expect(alarms()).toHaveLength(3 + SEEDED_EXCHANGES.length + 1 + HANDLER_OPERATIONS.length + 1 + 1 + 2 + 1 + 1);
     for (const alarm of alarms()) expect(alarm.Metrics, 'one metric per alarm: $0.10 each').toBeUndefined();
     for (const alarm of alarms()) {
       if (alarm.Namespace === 'PerpsStats') expect(alarm.Dimensions).toContainEqual(service);

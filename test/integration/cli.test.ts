@@ -218,7 +218,7 @@ describe('local runner against a real server', () => {
   it('runs init, then stats as JSON alone on stdout', async () => {
     const init = await cli(['db', 'init', '--create-partitions-days', '2', '--database-url', url]);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/migrate perps_test_\w+: 7 applied/);
+    expect(init.stdout).toMatch(/migrate perps_test_\w+: 8 applied/);
     expect(init.stdout).toMatch(/tickers +ok +2 +0 +0 +2 d/);
 
     const stats = await cli(['stats', '--format', 'json'], { env: { DATABASE_URL: url } });
@@ -660,7 +660,7 @@ describe('local runner as a login that lacks privileges', () => {
     const refused = await cli(['stats', '--database-url', stranger]);
     expect(refused.code).toBe(6);
     expect(errorLines(refused.stderr)).toEqual([
-      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
+      `error: stats needs SELECT on the perps-stats tables, and login ${role} lacks it on exchanges, markets, tickers, orderbooks, trades, funding_rates, ingest_events, job_runs: run it as a login in perps_reader (GRANT perps_reader TO "${role}") or as the owner`,
     ]);
   });
 });
@@ -833,11 +833,14 @@ describe('local runner on the embedded database (PGlite)', () => {
     const init = spawnCli(['init'], { cwd });
     expect(init.stderr).toMatch(/using the embedded PostgreSQL \(PGlite\) in .*\.pglite/);
     expect(init.code).toBe(0);
-    expect(init.stdout).toMatch(/7 applied/);
+    expect(init.stdout).toMatch(/8 applied/);
     const stats = spawnCli(['stats', '--format', 'json'], { cwd });
     expect(stats.code).toBe(0);
     const report = JSON.parse(stats.stdout);
     expect(report.tables.exchanges.row_count).toBe(7);
+    // The history of runs works on PGlite too: init's two runs are recorded.
+    expect(report.jobs.migrate.last_run).toMatchObject({ outcome: 'succeeded', origin: 'runner' });
+    expect(report.jobs.partitions.last_success_at).not.toBeNull();
     expect(report.tables.trades.runway_days).toBe(7);
     expect(existsSync(join(cwd, '.pglite', 'perps-stats-db.lock'))).toBe(false);
   });

@@ -5,6 +5,7 @@ import { USAGE } from '../../functions/cli/usage';
 import { parseHandlerEnvironment } from '../../functions/lambda/environment';
 import { OPERATION_IDS, OPERATIONS } from '../../functions/operations/registry';
 import { LOCKING_OPERATIONS } from '../../functions/shared/db/sessions';
+import { OVERDUE_AFTER_MINUTES } from '../../functions/shared/job-runs';
 import { HANDLER_OPERATIONS, PROJECT_ROOT } from '../../infra/bundling';
 import { cli } from '../support/cli';
 import { sourceFiles } from '../support/source-files';
@@ -41,6 +42,22 @@ describe('the operation registry', () => {
       const summaryInColumn = line[37] === ' ' && /^\S/.test(line.slice(38));
       const summaryBelow = /^ {38}\S/.test(next);
       expect(summaryInColumn || summaryBelow, line).toBe(true);
+    }
+  });
+
+  it('gives every operation, in its order, an overdue limit in job-runs.ts exactly when a deployment schedules it', () => {
+    const everythingOn = {
+      daysAhead: 7,
+      deleteRowsOlderThanDays: 30,
+      dropPartitionsOlderThanDays: 30,
+      storageLimitBytes: 1,
+      dataAgeAlarmSeconds: 60,
+      archive: { afterDays: 2 },
+    };
+    expect(Object.keys(OVERDUE_AFTER_MINUTES)).toEqual(OPERATION_IDS);
+    for (const operation of Object.values(OPERATIONS)) {
+      const scheduled = operation.deploy.schedule?.(everythingOn) !== undefined;
+      expect(OVERDUE_AFTER_MINUTES[operation.id] !== null, operation.id).toBe(scheduled);
     }
   });
 

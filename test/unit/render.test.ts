@@ -48,6 +48,7 @@ function statsReport(tables: Partial<StatsReport['tables']>, extra: Partial<Stat
     },
     recent_ingest: [],
     exchanges: {},
+    jobs: null,
     ...extra,
   };
 }

@@ -61,6 +61,7 @@ function report(database: Partial<StatsReport['database']>): StatsReport {
         funding_rates: { latest_ts: null, data_age_seconds: null, rows_last_hour: 0, rows_last_hour_exact: true, stalled: false },
       },
     },
+    jobs: null,
   };
 }
 

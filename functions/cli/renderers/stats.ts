@@ -1,3 +1,4 @@
+import type { JobStatus, JobsStats } from '../../operations/stats/jobs';
 import type { StatsReport, TableStats, TimeSeriesTableStats } from '../../operations/stats/stats';
 import { printable } from '../../shared/printable';
 import { age, renderColumns, size } from './columns';
@@ -51,7 +52,26 @@ export function renderStats(r: StatsReport): string {
     recentSymbols(recent),
     '',
     renderExchanges(r.exchanges),
+    '',
+    renderJobs(r.jobs),
   ].join('\n');
+}
+
+/** The jobs table's columns: the last run (when, how, from where), the last success (how long ago), the schedule's limit. */
+const JOB_COLUMNS: readonly (readonly [string, (j: JobStatus) => string])[] = [
+  ['last run', (j) => j.last_run?.started_at ?? 'never'],
+  ['outcome', (j) => (j.last_run ? `${j.last_run.outcome}${j.last_run.did_work ? '' : ' (no work)'}` : '')],
+  ['from', (j) => j.last_run?.origin ?? ''],
+  ['last success', (j) => (j.seconds_since_success === null ? 'never' : `${age(j.seconds_since_success)} ago`)],
+  ['overdue after', (j) => (j.overdue_after_seconds === null ? 'not scheduled' : age(j.overdue_after_seconds))],
+  ['', (j) => (j.overdue ? 'OVERDUE' : '')],
+];
+
+/** One row per operation from the history of runs (job_runs); OVERDUE where its last success is too old. */
+function renderJobs(jobs: JobsStats | null): string {
+  if (!jobs) return 'jobs: no history of runs in this database yet (table job_runs): run migrate';
+  const rows = Object.entries(jobs).map(([operation, job]) => [operation, ...JOB_COLUMNS.map(([, cell]) => cell(job))]);
+  return renderColumns(['job', ...JOB_COLUMNS.map(([heading]) => heading)], rows);
 }
 
 /** The per-symbol table when the run asked for it (--symbols). */

@@ -19,7 +19,7 @@ export interface LoginOutcome {
 /** What the step did, for migrate's report. */
 export interface LoginsOutcome {
   logins: LoginOutcome[];
-  /** Tables and sequences of schema public handed from the migrating user to the maintenance login. */
+  /** Tables and sequences of schema public, and the history's recording function, handed from the migrating user to the maintenance login. */
   ownership_moved: number;
 }
 
@@ -200,17 +200,25 @@ function loginError(error: unknown, client: pg.ClientBase, who: Identity, report
   );
 }
 
-/** Tables (partitioned ones and partitions included) and free-standing sequences of public that the migrating user owns. */
+/**
+ * Tables (partitioned ones and partitions included) and free-standing sequences of public that the
+ * migrating user owns, and the history's recording function (migration 0008: SECURITY DEFINER, so
+ * it must run as the tables' owner, not as the master user), each with its ALTER ... OWNER TO $1.
+ */
 const OWNED_BY_ME_SQL = `
-SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind
+SELECT c.relname AS name,
+       format('ALTER %s public.%I OWNER TO %I', CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.relname, $1::text) AS statement
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'public' AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
    AND (c.relkind IN ('r', 'p')
         OR (c.relkind = 'S' AND NOT EXISTS (SELECT FROM pg_depend d
                                              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))
- ORDER BY c.relname`;
-
-const ALTER_OWNER = { table: 'ALTER TABLE', sequence: 'ALTER SEQUENCE' } as const;
+UNION ALL
+SELECT p.proname || '()',
+       format('ALTER FUNCTION public.%I(%s) OWNER TO %I', p.proname, pg_get_function_identity_arguments(p.oid), $1::text)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'public' AND p.proname = 'record_job_run' AND p.proowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+ ORDER BY 1`;
 
 /**
  * Hands each object to the maintenance login in its own transaction (its indexes and column
@@ -218,13 +226,11 @@ const ALTER_OWNER = { table: 'ALTER TABLE', sequence: 'ALTER SEQUENCE' } as cons
  * cannot be had is left for the next migrate, and the run fails naming it.
  */
 async function moveOwnership(client: pg.ClientBase, ctx: OperationContext, login: string, reportSoFar: () => unknown): Promise<number> {
-  const { rows } = await client.query<{ name: string; kind: 'table' | 'sequence' }>(OWNED_BY_ME_SQL);
+  const { rows } = await client.query<{ name: string; statement: string }>(OWNED_BY_ME_SQL, [login]);
   const failed: string[] = [];
-  for (const { name, kind } of rows) {
+  for (const { name, statement } of rows) {
     try {
-      await runWithLockTimeout(client, `ownership of ${name}`, ctx.settings, ctx.log, () =>
-        client.query(`${ALTER_OWNER[kind]} public.${quoteIdent(name)} OWNER TO ${quoteIdent(login)}`),
-      );
+      await runWithLockTimeout(client, `ownership of ${name}`, ctx.settings, ctx.log, () => client.query(statement));
     } catch (error) {
       if (isConnectionFailure(error)) throw connectionLostError('migrate', client, error, reportSoFar());
       failed.push(`${name}: ${errorMessage(error)}`);

@@ -15,9 +15,10 @@ export type GroupRole = (typeof GROUP_ROLES)[number];
  * What a privilege is held on: this database, schema `public`, the tables and sequences of
  * `public` that the migrating user owns (partitions included, the migration ledger excluded, the
  * archive ledger excluded for perps_writer),
- * and the tables and sequences that user creates later (its default privileges in `public`).
+ * and the tables and sequences that user creates later (its default privileges in `public`);
+ * `function`: the history's recording function (migration 0008), which perps_reader (stats) calls.
  */
-export type GrantTarget = 'database' | 'schema' | 'table' | 'sequence' | 'future table' | 'future sequence';
+export type GrantTarget = 'database' | 'schema' | 'table' | 'sequence' | 'future table' | 'future sequence' | 'function';
 
 /**
  * Tables perps_writer gets no privilege on: the archive ledger (migration 0005), since a row a
@@ -35,7 +36,7 @@ const WRITER_INSERT_TABLES = [...TIME_SERIES_TABLES, 'markets', 'ingest_events']
 
 /** What each group role must hold on a migrated database: what migration 0003 grants. */
 const PRIVILEGES: Record<GroupRole, Partial<Record<GrantTarget, string[]>>> = {
-  perps_reader: { database: ['CONNECT'], schema: ['USAGE'], table: ['SELECT'], 'future table': ['SELECT'] },
+  perps_reader: { database: ['CONNECT'], schema: ['USAGE'], table: ['SELECT'], 'future table': ['SELECT'], function: ['EXECUTE'] },
   perps_writer: {
     database: ['CONNECT'],
     schema: ['USAGE'],
@@ -201,7 +202,7 @@ WITH wanted AS (
 ),
 me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
 objects (target, name, owner, acl) AS (
-  SELECT 'database', datname, datdba, datacl FROM pg_database WHERE datname = current_database()
+  SELECT 'database', datname::text, datdba, datacl FROM pg_database WHERE datname = current_database()
   UNION ALL
   SELECT 'schema', nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = 'public'
   UNION ALL
@@ -214,6 +215,11 @@ objects (target, name, owner, acl) AS (
    CROSS JOIN me
     JOIN pg_namespace n ON n.nspname = 'public'
     LEFT JOIN pg_default_acl d ON d.defaclrole = me.oid AND d.defaclnamespace = n.oid AND d.defaclobjtype::text = k.objtype
+  UNION ALL
+  -- Named with its arguments, quoted by format() (text, not name: it is longer than 63 bytes); the statement takes it as it is.
+  SELECT 'function', format('public.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid)), p.proowner, p.proacl
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = 'public' AND p.proname = 'record_job_run'
 ),
 missing AS (
   SELECT w.role, w.target, o.name, w.privilege, w.ord, pg_has_role(o.owner, 'MEMBER') AS grantable,
@@ -243,7 +249,8 @@ SELECT role, target AS "on", privileges, grantable, array_agg(name::text ORDER B
                 WHEN 'sequence' THEN 'GRANT %1$s ON SEQUENCE %2$s TO %3$I'
                 WHEN 'future table' THEN 'ALTER DEFAULT PRIVILEGES IN SCHEMA %2$s GRANT %1$s ON TABLES TO %3$I'
                 WHEN 'future sequence' THEN 'ALTER DEFAULT PRIVILEGES IN SCHEMA %2$s GRANT %1$s ON SEQUENCES TO %3$I'
-              END, privileges, string_agg(quote_ident(name), ', ' ORDER BY name), role) AS statement
+                WHEN 'function' THEN 'GRANT %1$s ON FUNCTION %2$s TO %3$I'
+              END, privileges, string_agg(CASE target WHEN 'function' THEN name ELSE quote_ident(name) END, ', ' ORDER BY name), role) AS statement
   FROM per_object
  GROUP BY role, target, privileges, grantable
  ORDER BY min(ord), privileges DESC`;
@@ -364,5 +371,7 @@ function describeTarget(grant: RoleGrant | RoleRevoke, user: string): string {
       return `the tables user ${user} creates later`;
     case 'future sequence':
       return `the sequences user ${user} creates later`;
+    case 'function':
+      return `${count} ${count === 1 ? 'function' : 'functions'}`;
   }
 }

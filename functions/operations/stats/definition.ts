@@ -3,6 +3,7 @@ import { switchValue } from '../../shared/definition-fields';
 import { type MetricsOptions, publishesSizeMetrics, type TableMetric } from '../../shared/metric-names';
 import { defineOperation, type ReportMetrics } from '../../shared/operation-definition';
 import { numberOrText, numberValue } from '../../shared/parse';
+import { overdueCount } from './jobs';
 import type { StatsReport, TimeSeriesTableStats } from './stats';
 
 /** `stats`: the storage the database may fill, in bytes (payload, DB_STORAGE_LIMIT_BYTES, which the stack sets). */
@@ -56,7 +57,7 @@ export const statsOperation = defineOperation({
 /**
  * The stats report as metrics, at the resolution their alarms need (see metric-names.ts): every
  * run, one value per concern over the time-series tables (size, rows out of place, runway, the
- * stalest table's data age) and each exchange's data age; in the size hours, the storage runway
+ * stalest table's data age) and each exchange's data age, and the overdue jobs when there are any; in the size hours, the storage runway
  * and per table its size, growth and last hour's rows. A table or exchange with no rows yet has
  * no age to report; data-age metrics are left out altogether when the deployment turns them off.
  */
@@ -65,6 +66,7 @@ function statsMetrics(report: StatsReport, options: MetricsOptions): Pick<Report
   const ages = series.map((t) => t.data_age_seconds).filter((age): age is number => age !== null);
   const sizes = publishesSizeMetrics(new Date(report.fetched_at));
   const runway = report.database.storage_runway_days;
+  const overdue = overdueCount(report.jobs);
   return {
     database: {
       DatabaseSizeBytes: report.database.size_bytes,
@@ -74,6 +76,8 @@ function statsMetrics(report: StatsReport, options: MetricsOptions): Pick<Report
       PartitionRunwayDays: Math.min(...series.map((t) => t.runway_days)),
       ...(options.dataAge && ages.length > 0 ? { DataAgeSeconds: Math.max(...ages) } : {}),
       ...(sizes && runway !== null ? { StorageRunwayDays: runway } : {}),
+      // Only when not 0, as a count: the JobsOverdue alarm reads no data as none overdue.
+      ...(overdue > 0 ? { OverdueJobs: overdue } : {}),
     },
     ...(sizes ? { tables: tableSizeMetrics(report) } : {}),
     ...(options.dataAge ? { exchanges: exchangeMetrics(report) } : {}),

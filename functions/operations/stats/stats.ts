@@ -8,6 +8,7 @@ import { countTablesOutOfSight } from '../../shared/rows-out-of-sight';
 import { ALL_TABLES, isTimeSeriesTable, type TableName, TIME_SERIES_TABLES, type TimeSeriesTable } from '../../shared/tables';
 import { type Exchange, type ExchangeFreshness, type ExchangeTableFreshness, listExchanges, newestRows, tableFreshness } from './exchanges';
 import { type TableGrowth, tableGrowth } from './growth';
+import { type JobsStats, readJobs } from './jobs';
 import { exchangeLastHour, lastHourActivity } from './last-hour';
 import { type LeafRow, readLeafSizes } from './leaf-sizes';
 
@@ -74,6 +75,11 @@ export interface StatsReport {
   recent_ingest: RecentIngest[] | null;
   /** Per exchange and time-series table: newest row, age, last hour's rows, stalled. */
   exchanges: ExchangeFreshness;
+  /**
+   * Per operation (registry order): its last run, last success and whether it is overdue, from
+   * the history of runs (job_runs). Null: the database has no history yet (migrate to 0008).
+   */
+  jobs: JobsStats | null;
 }
 
 export interface StatsInput {
@@ -122,6 +128,7 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
         freshness[name][table] = entry;
       }
     }
+    const jobs = await readJobs(client, now);
     const size = Number(db.rows[0]?.size ?? 0);
     const measured = Object.values(tables).flatMap((t) => (t as Partial<TimeSeriesTableStats>).bytes_per_day ?? []);
     const growth = measured.length > 0 ? measured.reduce((sum, bytes) => sum + bytes, 0) : null;
@@ -138,6 +145,7 @@ export async function collectStats(ctx: OperationContext, input: StatsInput = {}
       tables,
       recent_ingest: recent,
       exchanges: freshness,
+      jobs,
     };
   });
 }

@@ -228,7 +228,7 @@ describe('roles on the first database', () => {
     await admin.query('ALTER SCHEMA public OWNER TO CURRENT_USER');
     await admin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(migrator.role)}`);
     const report = await OPERATIONS.migrate.run(testContext(migrator.url, { now: NOW }), {});
-    expect(report).toMatchObject({ applied: 7 });
+    expect(report).toMatchObject({ applied: 8 });
     expect((report as { notices: string[] }).notices).toEqual([
       // 0003's GRANT USAGE ON SCHEMA public by a non-owner grants nothing; PUBLIC has USAGE anyway.
       'no privileges were granted for "public"',
@@ -400,14 +400,14 @@ describe('an existing deployment: the next migrate moves it to the new grants, o
     const { upgradeUrl, owner, before, migrated } = await upgraded();
     const database = databaseOf(upgradeUrl);
     expect(before).toEqual(READ_AND_WRITE);
-    // exchanges, 4 DEFAULT partitions, 3 days x 4 tables, the backlog and the restore table.
+    // exchanges, job_runs, 4 DEFAULT partitions, 3 days x 4 tables, the backlog and the restore table.
     expect(migrated.revokes.map((r) => [r.role, r.on, r.privileges, r.objects.length])).toEqual([
-      ['perps_writer', 'table', 'INSERT', 19],
+      ['perps_writer', 'table', 'INSERT', 20],
       ['perps_writer', 'future table', 'INSERT', 1],
       ['PUBLIC', 'database', 'CONNECT', 1],
     ]);
     expect(migrated).toMatchObject({ applied: 0, grants: [] });
-    expect(migrated.notices).toEqual([writerRevokedNotice(database, owner, 19), publicRevokedNotice(database)]);
+    expect(migrated.notices).toEqual([writerRevokedNotice(database, owner, 20), publicRevokedNotice(database)]);
   });
 
   it('leaves the writer INSERT on the parents alone, and the next migrate finds nothing to change', async () => {
@@ -445,10 +445,18 @@ async function migrateAs(url: string): Promise<MigrateReport> {
  * `tables` counts the writer's tables: the reader also reads the archive ledger, the writer may
  * not; the writer may INSERT into the six tables an ingester writes (issue 22 point 9).
  */
-function grantedNotices(database: string, user: string, tables: number, sequences: number, { connect = true } = {}): string[] {
+function grantedNotices(
+  database: string,
+  user: string,
+  tables: number,
+  sequences: number,
+  { connect = true, execute = false } = {},
+): string[] {
   const onDatabase = connect ? 'CONNECT on the database; ' : '';
+  // EXECUTE on the history's recording function, when migration 0008 ran before perps_reader existed.
+  const onFunction = execute ? '; EXECUTE on 1 function' : '';
   return [
-    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later`,
+    `granted perps_reader its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT on ${tables + 1} tables; SELECT on the tables user ${user} creates later${onFunction}`,
     `granted perps_writer its missing privileges on database ${database}: ${onDatabase}USAGE on schema public; SELECT, INSERT on 6 tables; SELECT on ${tables - 6} tables; USAGE, SELECT on ${sequences} sequences; SELECT on the tables user ${user} creates later; USAGE, SELECT on the sequences user ${user} creates later`,
   ];
 }
@@ -507,20 +515,20 @@ const secondDatabase = once(async () => {
 describe('a second database in the cluster, migrated by an owner without CREATEROLE after the roles exist', () => {
   it('migrate grants the roles what migration 0003 skipped, and says exactly that (not "ask an administrator to create" them)', async () => {
     const { url: secondUrl, owner, first } = await secondDatabase();
-    expect(first.applied).toBe(7);
-    // 7 tables and the 4 DEFAULT partitions (the migration ledger is the maintenance user's alone,
-    // the archive ledger is read by perps_reader only); 7 sequences.
-    expect(first.notices).toEqual([...grantedNotices(databaseOf(secondUrl), owner, 11, 7), publicRevokedNotice(databaseOf(secondUrl))]);
+    expect(first.applied).toBe(8);
+    // 7 tables, the history of runs and the 4 DEFAULT partitions (the migration ledger is the
+    // maintenance user's alone, the archive ledger is read by perps_reader only); 8 sequences.
+    expect(first.notices).toEqual([...grantedNotices(databaseOf(secondUrl), owner, 12, 8), publicRevokedNotice(databaseOf(secondUrl))]);
     expect(first.grants.map((g) => [g.role, g.on, g.privileges, g.objects.length])).toEqual([
       ['perps_reader', 'database', 'CONNECT', 1],
       ['perps_reader', 'schema', 'USAGE', 1],
-      ['perps_reader', 'table', 'SELECT', 12],
+      ['perps_reader', 'table', 'SELECT', 13],
       ['perps_reader', 'future table', 'SELECT', 1],
       ['perps_writer', 'database', 'CONNECT', 1],
       ['perps_writer', 'schema', 'USAGE', 1],
       ['perps_writer', 'table', 'SELECT, INSERT', 6],
-      ['perps_writer', 'table', 'SELECT', 5],
-      ['perps_writer', 'sequence', 'USAGE, SELECT', 7],
+      ['perps_writer', 'table', 'SELECT', 6],
+      ['perps_writer', 'sequence', 'USAGE, SELECT', 8],
       ['perps_writer', 'future table', 'SELECT', 1],
       ['perps_writer', 'future sequence', 'USAGE, SELECT', 1],
     ]);
@@ -555,7 +563,7 @@ describe('what only an administrator can grant', () => {
     expect(report.notices).toEqual([
       `perps_reader lacks CONNECT on database ${database}, which user ${migrator.role} does not own: ask an administrator to run GRANT CONNECT ON DATABASE ${database} TO perps_reader`,
       `perps_writer lacks CONNECT on database ${database}, which user ${migrator.role} does not own: ask an administrator to run GRANT CONNECT ON DATABASE ${database} TO perps_writer`,
-      ...grantedNotices(database, migrator.role, 11, 7, { connect: false }),
+      ...grantedNotices(database, migrator.role, 12, 8, { connect: false }),
     ]);
     const refused = await connect(onDatabase(readerLogin.url, other)).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: '42501', message: `permission denied for database "${database}"` });
@@ -579,7 +587,7 @@ describe('PUBLIC CONNECT on a database the migrating user does not own (issue 22
     const revoke = `REVOKE CONNECT ON DATABASE ${database} FROM PUBLIC`;
     expect(report.notices).toEqual([
       `PUBLIC may connect to database ${database}, which user ${migrator.role} does not own, so any login can hold the maintenance lock and stop maintenance: ask an administrator to run ${grant}; ${revoke}; and to grant CONNECT to any other login that must connect (see README, Roles)`,
-      ...grantedNotices(database, migrator.role, 11, 7, { connect: false }),
+      ...grantedNotices(database, migrator.role, 12, 8, { connect: false }),
     ]);
     expect(report.revokes).toEqual([]);
     await admin.query(`${grant}; ${revoke}`);
@@ -622,7 +630,7 @@ const lateDatabase = once(async () => {
 describe('a database migrated while the roles did not exist gets its grants from a later migrate', () => {
   it('the notice names both missing roles and the statements to run; nothing is granted', async () => {
     const { owner, rolesMissing } = await lateDatabase();
-    expect(rolesMissing).toMatchObject({ applied: 7, grants: [] });
+    expect(rolesMissing).toMatchObject({ applied: 8, grants: [] });
     expect(rolesMissing.notices).toEqual([
       `roles perps_reader and perps_writer do not exist, so they have no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_reader NOLOGIN; CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
     ]);
@@ -630,10 +638,10 @@ describe('a database migrated while the roles did not exist gets its grants from
 
   it('with only perps_reader created, migrate grants it everything and names perps_writer alone as missing', async () => {
     const { owner, readerOnly } = await lateDatabase();
-    // 7 tables, 4 DEFAULT partitions and 3 days x 4 tables of partitions made while the roles were missing.
+    // 7 tables, the history of runs, 4 DEFAULT partitions and 3 days x 4 tables of partitions made while the roles were missing.
     expect(readerOnly.notices).toEqual([
       `role perps_writer does not exist, so it has no privileges on database perps; user ${owner} may not create roles: ask an administrator to run CREATE ROLE perps_writer NOLOGIN; then run migrate again, which grants them (see README, Roles)`,
-      grantedNotices('perps', owner, 23, 7)[0],
+      grantedNotices('perps', owner, 24, 8, { execute: true })[0],
     ]);
   });
 
@@ -649,7 +657,7 @@ describe('a database migrated while the roles did not exist gets its grants from
   it('once perps_writer exists too, migrate grants it everything, and the run after that grants nothing', async () => {
     const { owner, bothRoles, settled } = await lateDatabase();
     // Both roles exist now: PUBLIC loses CONNECT (while perps_writer was missing, it kept it).
-    expect(bothRoles).toMatchObject({ applied: 0, notices: [grantedNotices('perps', owner, 23, 7)[1], publicRevokedNotice('perps')] });
+    expect(bothRoles).toMatchObject({ applied: 0, notices: [grantedNotices('perps', owner, 24, 8)[1], publicRevokedNotice('perps')] });
     expect(settled).toMatchObject({ applied: 0, grants: [], revokes: [], notices: [] });
   });
 
@@ -662,5 +670,11 @@ describe('a database migrated while the roles did not exist gets its grants from
     expect(await privilegesOn(admin, 'archive_ledger')).toEqual(READ_ONLY);
     const { rows } = await admin.query(`SELECT has_sequence_privilege('perps_writer', 'trades_id_seq', 'USAGE') AS usage`);
     expect(rows[0]).toEqual({ usage: true });
+    // The history's recording function, made before perps_reader existed: EXECUTE for the reader only.
+    const { rows: execute } = await admin.query(
+      `SELECT has_function_privilege('perps_reader', p.oid, 'EXECUTE') AS reader, has_function_privilege('perps_writer', p.oid, 'EXECUTE') AS writer
+         FROM pg_proc p WHERE p.proname = 'record_job_run'`,
+    );
+    expect(execute).toEqual([{ reader: true, writer: false }]);
   });
 });

@@ -61,7 +61,14 @@ const series = (table: string) => report.tables[table as keyof StatsReport['tabl
 
 describe('stats', () => {
   it('has the documented JSON shape', () => {
-    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest', 'exchanges']);
+    expect(Object.keys(report)).toEqual(['operation', 'fetched_at', 'database', 'tables', 'recent_ingest', 'exchanges', 'jobs']);
+    expect(Object.keys(report.jobs?.partitions ?? {})).toEqual([
+      'last_run',
+      'last_success_at',
+      'seconds_since_success',
+      'overdue_after_seconds',
+      'overdue',
+    ]);
     expect(report.fetched_at).toBe('2026-09-02T10:30:00.000Z');
     expect(Object.keys(report.tables)).toEqual([...ALL_TABLES]);
     expect(Object.keys(report.tables.exchanges).sort()).toEqual([
