@@ -22,7 +22,7 @@ const NEEDS_POSTGRESQL = ['test/infra/deploy-invoker.test.ts'];
  */
 export default defineConfig({
   test: {
-    globalSetup: ['test/support/scratch-global-setup.ts'],
+    globalSetup: ['test/support/scratch-global-setup.ts', 'test/support/tools-setup.ts'],
     // Most test time is spent waiting on PostgreSQL, timeouts and child processes: three files
     // at a time keep two cores busy (vitest's default on two cores is one). The infra project
     // sets its own.

@@ -10,7 +10,7 @@
  *   --old-days 180   old day partitions for the retention to drop
  *   --vacuum-rows 3e5 rows in the one closed day the vacuum section seals (the issue's figure: 3e6)
  *   --archive-rows 1e6,3e6 rows in the closed day the archive section writes to Parquet and restores (one run each)
- *   --only stats,maintenance,vacuum,archive,cold-start   a subset of the sections
+ *   --only stats,maintenance,vacuum,archive,cold-start,runner   a subset of the sections
  *   BENCH_RUNS=15    cold starts per bundle
  *
  * Opt-in, instead of the sections above (each takes its own server, with production-like
@@ -34,6 +34,7 @@ import { type ArchiveBenchResult, archiveBench } from './sections/archive';
 import { maintenanceBench } from './sections/maintenance';
 import { inspectPartmanServer, partmanBench } from './sections/partman';
 import { type RecoveryResult, recoverBacklog } from './sections/recovery';
+import { runnerBench } from './sections/runner';
 import { scaleBench } from './sections/scale';
 import { statsScaling } from './sections/stats';
 import { statsInvocation } from './sections/stats-invocation';
@@ -59,7 +60,7 @@ function parseOptions() {
         'old-days': { type: 'string', default: '180' },
         'vacuum-rows': { type: 'string', default: '3e5' },
         'archive-rows': { type: 'string', default: '1e6,3e6' },
-        only: { type: 'string', default: 'stats,maintenance,vacuum,archive,cold-start' },
+        only: { type: 'string', default: 'stats,maintenance,vacuum,archive,cold-start,runner' },
         scale: { type: 'boolean', default: false },
         recovery: { type: 'string' },
         'scale-rows': { type: 'string', default: '1e8' },
@@ -151,8 +152,8 @@ const archiveRows = String(values['archive-rows'])
   .map((part) => whole('--archive-rows', part));
 const sections = new Set(values.only.split(','));
 for (const section of sections) {
-  if (!['stats', 'maintenance', 'vacuum', 'archive', 'cold-start'].includes(section))
-    fail(`--only takes stats, maintenance, vacuum, archive and cold-start, got "${section}"`);
+  if (!['stats', 'maintenance', 'vacuum', 'archive', 'cold-start', 'runner'].includes(section))
+    fail(`--only takes stats, maintenance, vacuum, archive, cold-start and runner, got "${section}"`);
 }
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -196,6 +197,7 @@ try {
   const archived: ArchiveBenchResult[] = [];
   if (sections.has('archive')) for (const rows of archiveRows) archived.push(await archiveBench(server.url, rows, log));
   const coldStarts = sections.has('cold-start') ? await measureColdStarts() : [];
+  const runner = sections.has('runner') ? runnerBench(runs, log) : undefined;
 
   const out: string[] = [];
   out.push(`Measured ${new Date().toISOString()} on ${machine}; total ${ms(performance.now() - began)}.\n`);
@@ -257,6 +259,18 @@ try {
       `ready ${formatSummary(invocation.ready)}, first invocation (connects) ${formatSummary(invocation.first)}, second (warm) ${formatSummary(invocation.second)}.`,
     );
   }
+  if (runner) {
+    out.push(
+      `\n**6. The local runner** (\`npm run local\`; wall time from spawn to exit, ${runner.version[0]?.ms.runs ?? 0} runs interleaved; init ${runner.init.ms.runs} runs, each on a new embedded database)\n`,
+    );
+    out.push('| measurement | wall time: median (min..max) | peak RSS: median (min..max) |');
+    out.push('| --- | --- | --- |');
+    for (const v of runner.version) out.push(`| ${v.how} | ${formatSummary(v.ms)} | - |`);
+    const peak = runner.init.peakRssMiB;
+    out.push(
+      `| init on a new embedded database (PGlite) | ${formatSummary(runner.init.ms)} | ${Math.round(peak.median)} MiB (${Math.round(peak.min)}..${Math.round(peak.max)}) |`,
+    );
+  }
   const report = out.join('\n');
   console.log(report);
   saveResults(
@@ -273,6 +287,7 @@ try {
       vacuum: vacuumed,
       archive: archived,
       coldStarts,
+      runner,
     },
     log,
   );

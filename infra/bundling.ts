@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { OPERATION_IDS, type OperationId } from '../functions/operations/registry';
@@ -59,6 +59,50 @@ function handlerEntry(operation: HandlerOperation): string {
   ].join('\n');
 }
 
+/** The local runner (`npm run local`), prebuilt: scripts/local.mjs runs it, rebuilding it first when a source is newer. */
+export const RUNNER_DIR = join(BUNDLE_DIR, 'cli');
+export const RUNNER_FILE = join(RUNNER_DIR, 'main.mjs');
+/** The runner's lazily loaded parts (an operation's code, the handlers' middleware, PGlite's wrapper). */
+const RUNNER_CHUNKS = join(RUNNER_DIR, 'chunks');
+
+/**
+ * The handlers' configuration for the local runner, split: what a command imports only when it
+ * runs (each operation's implementation, the middleware, the embedded database) becomes a file
+ * of its own, so `--version` and `help` load a fraction of the code. PGlite stays in
+ * node_modules: it loads its WebAssembly and data files from beside its own module.
+ */
+const RUNNER_BUILD = {
+  ...BUNDLE_OPTIONS,
+  entryPoints: [join(PROJECT_ROOT, 'functions/cli/main.ts')],
+  splitting: true,
+  outdir: RUNNER_DIR,
+  chunkNames: 'chunks/[name]-[hash]',
+  external: [...BUNDLE_OPTIONS.external, '@electric-sql/pglite', '@electric-sql/pglite-socket'],
+  write: false,
+} as const satisfies BuildOptions;
+
+/**
+ * Builds the runner into dist/cli/; returns the size of its entry file. The chunks are named by
+ * their content and written first, main.mjs last, each in one step: a run starting meanwhile
+ * reads the old build or the new one. Chunks no longer referenced are removed.
+ */
+export async function buildRunner(): Promise<number> {
+  const { outputFiles } = await build(RUNNER_BUILD);
+  mkdirSync(RUNNER_CHUNKS, { recursive: true });
+  const entryLast = [...outputFiles].sort((a, b) => Number(a.path.startsWith(RUNNER_FILE)) - Number(b.path.startsWith(RUNNER_FILE)));
+  for (const file of entryLast) writeInOneStep(file.path, file.contents);
+  const current = new Set(outputFiles.filter((file) => dirname(file.path) === RUNNER_CHUNKS).map((file) => basename(file.path)));
+  for (const name of readdirSync(RUNNER_CHUNKS)) if (!current.has(name)) rmSync(join(RUNNER_CHUNKS, name), { force: true });
+  return statSync(RUNNER_FILE).size;
+}
+
+/** Writes beside `path`, then renames over it: a reader sees the old file or the new one, never half of one. */
+function writeInOneStep(path: string, contents: Uint8Array): void {
+  const staged = `${path}.${process.pid}.tmp`;
+  writeFileSync(staged, contents);
+  renameSync(staged, path);
+}
+
 export function bundleDir(operation: HandlerOperation): string {
   return join(BUNDLE_DIR, operation);
 }
@@ -88,11 +132,7 @@ export async function buildHandlers(): Promise<Record<HandlerOperation, number>>
       });
       mkdirSync(bundleDir(operation), { recursive: true });
       const wasm = { path: join(bundleDir(operation), PARQUET_WASM_FILE), contents: readFileSync(PARQUET_WASM_SOURCE) };
-      for (const file of [...outputFiles, wasm]) {
-        const staged = `${file.path}.${process.pid}.tmp`;
-        writeFileSync(staged, file.contents);
-        renameSync(staged, file.path);
-      }
+      for (const file of [...outputFiles, wasm]) writeInOneStep(file.path, file.contents);
     }),
   );
   return Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, statSync(bundleFile(operation)).size])) as Record<

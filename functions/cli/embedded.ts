@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { LockBusyError } from '../shared/errors';
@@ -23,6 +24,27 @@ export interface EmbeddedDatabase {
   /** The socket file itself, for a relay (serve's password proxy). */
   socket: string;
   stop(): Promise<void>;
+}
+
+/**
+ * How a new embedded database is made (initdb's flags): 16 MB of shared buffers instead of the
+ * 128 MB initdb picks, and 1 MB WAL segments instead of 16 MB. PGlite runs initdb in a second
+ * PostgreSQL instance whose whole data directory, WAL included, lives in memory and is then
+ * copied as a tarball: with the defaults a first `init` peaked at 850-990 MB, with these at
+ * about 560 MB (see performance.md). A local database for trying things out needs no more;
+ * the settings stay in its postgresql.conf.
+ */
+const INITDB_FLAGS = ['--set', 'shared_buffers=16MB', '--wal-segsize=1'];
+
+/**
+ * PGlite's 9 MB of WebAssembly run on V8's baseline compiler only: the optimizing tier
+ * recompiling PostgreSQL's hot functions cost some 115 MB more at the peak of a first `init`
+ * and CPU time on a busy machine, for queries that are not the runner's bottleneck. V8 reads
+ * the flag when it compiles a module, so it holds for the rest of the run (parquet-wasm's
+ * archives of the embedded database included); runs on a real server never set it.
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString('--liftoff-only');
 }
 
 /** The socket's port number: only its file name (`.s.PGSQL.5432`), in a directory of its own. */
@@ -51,7 +73,8 @@ export async function startEmbeddedDatabase(dir: string): Promise<EmbeddedDataba
   let db: PGlite;
   try {
     restrictToOwner(dir);
-    db = await PGlite.create(dir);
+    baselineWasmOnly();
+    db = await PGlite.create(dir, { initDbStartParams: INITDB_FLAGS });
     restrictToOwner(dir);
   } catch (error) {
     cleanUp();

@@ -1,7 +1,6 @@
 import type { Operation, OperationReport } from '../operations/registry';
 import { describeTarget } from '../shared/db/settings';
 import { confirmer, needsConfirmation, refuseAmbiguousTarget, refuseUnconfirmable } from './confirmation';
-import { handlerOptions } from './handlers';
 import type { Runner } from './runner';
 import { type RunnerSettings, resolveSettings, targetLines } from './settings';
 
@@ -37,7 +36,7 @@ export async function runInvocation(invocation: Invocation, databaseUrl: string 
   handlers.stop = interruptible(invocation, runner);
   for (const line of targetLines(settings, runner.environment.overridden)) output.error(line);
   const url = settings.url ?? (await handlers.startEmbedded(settings.embeddedDir, output));
-  handlers.configure(handlerOptions(settings, url, output));
+  await handlers.configure(settings, url, output);
   const target = settings.url ? describeTarget(settings.url) : 'the embedded database';
   const reports = await runSteps(invocation, runner, confirmer(invocation, target, runner));
   output.print(invocation.command, reports);

@@ -55,7 +55,13 @@ describe('npm run bench', () => {
     if (file) onTestFinished(() => rmSync(file, { force: true }));
     expect(run.status, run.stderr).toBe(0);
     const out = run.stdout;
-    for (const heading of ['**1. Stats cost', '**2-3. Partitions and prune', '**4. Ingestion impact', '**5. Cold start']) {
+    for (const heading of [
+      '**1. Stats cost',
+      '**2-3. Partitions and prune',
+      '**4. Ingestion impact',
+      '**5. Cold start',
+      '**6. The local runner',
+    ]) {
       expect(out).toContain(heading);
     }
     expect(out).toMatch(/^\| 4e\+3 \| [\d.]+ ms .*\| [\d.]+x \|$/m);
@@ -71,6 +77,10 @@ describe('npm run bench', () => {
     expect(out).toMatch(
       /^\| 5e\+3 \| [\d.]+ ms \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB, [\d.]+ s \| [\d.]+ ms \([\d.]+ s\) \| [\d.]+ (ms|s) \| [\d.]+x \| \d+ MiB, [\d.]+ s \([\d.]+ s\) \|/m,
     );
+    expect(out).toMatch(/^\| npm run local -- --version \| [\d.]+ (ms|s) \([\d.]+ (ms|s)\.\.[\d.]+ (ms|s)\) \| - \|$/m);
+    expect(out).toMatch(/^\| node scripts\/local\.mjs --version \(the launcher alone\) \| [\d.]+ (ms|s) .* \| - \|$/m);
+    expect(out).toMatch(/^\| tsx functions\/cli\/main\.ts --version \(compiled at start, as before\) \| [\d.]+ (ms|s) .* \| - \|$/m);
+    expect(out).toMatch(/^\| init on a new embedded database \(PGlite\) \| [\d.]+ (ms|s) .* \| \d+ MiB \(\d+\.\.\d+\) \|$/m);
     expect(file).toBeDefined();
     const raw = JSON.parse(readFileSync(file ?? '', 'utf8')) as {
       maintenance: { ingestion: { during: string; inserts: number; failed: number }[] };

@@ -1,4 +1,4 @@
-import { buildHandlers } from '../../infra/bundling';
+import { buildHandlers, buildRunner } from '../../infra/bundling';
 
 /** Set once per vitest process: the infra and integration projects share one build. */
 const BUILT = Symbol.for('perps-test-bundles-built');
@@ -6,10 +6,11 @@ type WithBuild = typeof globalThis & { [BUILT]?: Promise<unknown> };
 
 /**
  * Vitest global setup of the projects that read the handler bundles (the handler tests import
- * them as shipped; the stack packages them): builds them once from the current sources.
+ * them as shipped; the stack packages them) or spawn the prebuilt runner (spawnCli): builds them
+ * once from the current sources.
  */
 export default async function setup(): Promise<void> {
   const state = globalThis as WithBuild;
-  state[BUILT] ??= buildHandlers();
+  state[BUILT] ??= Promise.all([buildHandlers(), buildRunner()]);
   await state[BUILT];
 }

@@ -40,9 +40,12 @@ export async function cli(
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `npm run local -- ...` the way a user does (tsx on the TypeScript entry) in `cwd`. */
+/**
+ * Runs `npm run local -- ...` the way a user does (the launcher, scripts/local.mjs, on the
+ * prebuilt runner: the integration project's global setup builds it) in `cwd`.
+ */
 export function spawnCli(argv: string[], options: { env?: NodeJS.ProcessEnv; cwd: string }): CliResult {
-  const result = spawnSync(`${root}node_modules/.bin/tsx`, [`${root}functions/cli/main.ts`, ...argv], {
+  const result = spawnSync(process.execPath, [`${root}scripts/local.mjs`, ...argv], {
     cwd: options.cwd,
     // TMPDIR: the test file's own temp directory, removed after it.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...options.env },

@@ -1,4 +1,5 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDbApi, DuckDbInstance } from './tool-types';
+import { requireTestTool } from './tools';
 
 /**
  * One archived row as DuckDB reads it, every value as exact text: DECIMAL as DuckDB prints
@@ -18,12 +19,17 @@ export interface ArchivedColumn {
  * compares PostgreSQL with what another implementation finds in the file. Rows come ordered by
  * `orderBy` (default `id`), those matching `where` (SQL) when given.
  */
+/** A DuckDB database in memory (DuckDB comes with the test tools, test/tools/). */
+export function duckDbInMemory(): Promise<DuckDbInstance> {
+  return requireTestTool<DuckDbApi>('@duckdb/node-api').DuckDBInstance.create(':memory:');
+}
+
 export async function readArchivedFile(
   path: string,
   orderBy = 'id',
   where?: string,
 ): Promise<{ columns: ArchivedColumn[]; rows: ArchivedRow[] }> {
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await duckDbInMemory();
   const connection = await instance.connect();
   try {
     const file = `'${path.replaceAll("'", "''")}'`;

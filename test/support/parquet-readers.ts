@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { type Data, tableFromIPC } from 'apache-arrow';
 import { type FileMetaData, parquetMetadata, parquetQuery, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import pl from 'nodejs-polars';
 import { ARCHIVE_DECIMAL, type ArchiveColumn } from '../../functions/shared/archive/layout';
 import { loadParquetWasm } from '../../functions/shared/archive/parquet-engine';
 import { type ArchivedRow, readArchivedFile } from './parquet-reader';
+import type { PolarsApi } from './tool-types';
+import { requireTestTool } from './tools';
 
 /*
  * Four Parquet readers from four code bases, each asked for every value of an archived file as
@@ -74,6 +75,7 @@ const duckdb: ParquetReader = {
 const polars: ParquetReader = {
   name: 'polars',
   async read(path, columns, filter) {
+    const pl = requireTestTool<PolarsApi>('nodejs-polars');
     let frame = pl.scanParquet(path);
     if (filter) {
       frame =

@@ -2,8 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { createS3Client } from '../../functions/shared/archive/s3-store';
+import type { S3rverClass } from './tool-types';
+import { requireTestTool } from './tools';
 
 // The SDK warns once per process, on Node < 22, that releases after January 2027 will need
 // Node 22 (these machines run Node 20; Lambda runs 24). It is about the machine, not the test.
@@ -31,6 +32,7 @@ export interface LocalS3 {
  * default chain, as a handler would find them).
  */
 export async function startLocalS3(bucket = 'archive-test'): Promise<LocalS3> {
+  const S3rver = requireTestTool<S3rverClass>('s3rver');
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,

