@@ -3,7 +3,6 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct, type IDependable } from 'constructs';
 import type { LoginPurpose } from '../../functions/shared/logins';
-import type { HandlerOperation } from '../bundling';
 import { DATABASE_NAME, type NewDatabase } from './database';
 import { createLogGroup } from './log-groups';
 
