@@ -46,8 +46,8 @@ function run(line: string): string {
   const outputFile = join(scratch, '.output');
   const fd = openSync(outputFile, 'w');
   try {
-    const tsx = join(REPO, 'node_modules/tsx/dist/cli.mjs');
-    spawnSync(process.execPath, [tsx, join(REPO, 'functions/cli/main.ts'), ...words(withDays(match[2] ?? ''))], {
+    // What `npm run local` runs (scripts/local.mjs), started in the scratch folder as a newcomer's shell would.
+    spawnSync(process.execPath, [join(REPO, 'scripts/local.mjs'), ...words(withDays(match[2] ?? ''))], {
       cwd: scratch,
       stdio: ['ignore', fd, fd],
       // No database configured: the embedded one, as on a newcomer's machine.

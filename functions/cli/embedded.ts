@@ -17,6 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { LockBusyError } from '../shared/errors';
+import { withCopyFromStdin } from './pglite-copy-in';
 
 export interface EmbeddedDatabase {
   /** A Unix-socket URL (`postgres://postgres@/postgres?host=<private directory>&port=5432`). */
@@ -80,7 +81,7 @@ export async function startEmbeddedDatabase(dir: string): Promise<EmbeddedDataba
     cleanUp();
     throw error;
   }
-  const server = new PGLiteSocketServer({ db, path: socket, maxConnections: 4 });
+  const server = new PGLiteSocketServer({ db: withCopyFromStdin(db), path: socket, maxConnections: 4 });
   try {
     await server.start();
   } catch (error) {

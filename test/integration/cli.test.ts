@@ -10,7 +10,7 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedDatabase } from '../../functions/cli/embedded';
 import { PASSWORD_ON_COMMAND_LINE } from '../../functions/cli/settings';
-import { dayOf } from '../../functions/shared/days';
+import { DAY_MS, dayOf } from '../../functions/shared/days';
 import { parseDatabaseUrl } from '../../functions/shared/db/settings';
 import { publishesSizeMetrics } from '../../functions/shared/metric-names';
 import { TIME_SERIES_TABLES } from '../../functions/shared/tables';
@@ -843,5 +843,27 @@ describe('local runner on the embedded database (PGlite)', () => {
     expect(report.jobs.partitions.last_success_at).not.toBeNull();
     expect(report.tables.trades.runway_days).toBe(7);
     expect(existsSync(join(cwd, '.pglite', 'perps-stats-db.lock'))).toBe(false);
+  });
+
+  it('restores an archived day into the embedded database (COPY FROM STDIN over pglite-socket)', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'perps-pglite-'));
+    for (const command of [
+      ['init'],
+      ['sample-data', '--days', '4'],
+      ['partitions'],
+      ['archive', '--to', './archive', '--table', 'trades'],
+    ]) {
+      expect(spawnCli(command, { cwd }).code).toBe(0);
+    }
+    const day = dayOf(new Date(Date.now() - 2 * DAY_MS));
+    const restore = spawnCli(['restore', '--from', './archive', '--table', 'trades', '--day', day, '--replace', '--format', 'json'], {
+      cwd,
+    });
+    expect(restore.stderr).not.toMatch(/error/);
+    expect(restore.code).toBe(0);
+    const report = JSON.parse(restore.stdout);
+    expect(report.rows_loaded).toBeGreaterThan(0);
+    expect(report.rows_loaded).toBe(report.object_rows);
+    expect(report).toMatchObject({ status: 'restored', ledger_checksum_matches: true });
   });
 });
