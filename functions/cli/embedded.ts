@@ -17,6 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { LockBusyError } from '../shared/errors';
+import { embeddedTemplate, INITDB_FLAGS } from './embedded-template';
 import { withCopyFromStdin } from './pglite-copy-in';
 
 export interface EmbeddedDatabase {
@@ -28,24 +29,24 @@ export interface EmbeddedDatabase {
 }
 
 /**
- * How a new embedded database is made (initdb's flags): 16 MB of shared buffers instead of the
- * 128 MB initdb picks, and 1 MB WAL segments instead of 16 MB. PGlite runs initdb in a second
- * PostgreSQL instance whose whole data directory, WAL included, lives in memory and is then
- * copied as a tarball: with the defaults a first `init` peaked at 850-990 MB, with these at
- * about 560 MB (see performance.md). A local database for trying things out needs no more;
- * the settings stay in its postgresql.conf.
- */
-const INITDB_FLAGS = ['--set', 'shared_buffers=16MB', '--wal-segsize=1'];
-
-/**
  * PGlite's 9 MB of WebAssembly run on V8's baseline compiler only: the optimizing tier
- * recompiling PostgreSQL's hot functions cost some 115 MB more at the peak of a first `init`
- * and CPU time on a busy machine, for queries that are not the runner's bottleneck. V8 reads
+ * recompiling PostgreSQL's hot functions cost some 100 MB more at the peak of a first `init`
+ * and twice its time (measured from the template: 1.7-1.9 s and 260-277 MB with the flag,
+ * 3.4-3.8 s and 343-381 MB without), for queries that are not the runner's bottleneck. V8 reads
  * the flag when it compiles a module, so it holds for the rest of the run (parquet-wasm's
  * archives of the embedded database included); runs on a real server never set it.
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only');
+}
+
+/**
+ * The database in `dir`: opened when it exists; otherwise made from the committed template of
+ * the installed PGlite (see embedded-template.ts), or by initdb when there is none.
+ */
+async function openOrCreate(dir: string): Promise<PGlite> {
+  const template = existsSync(join(dir, 'PG_VERSION')) ? undefined : embeddedTemplate();
+  return PGlite.create(dir, template ? { loadDataDir: template } : { initDbStartParams: INITDB_FLAGS });
 }
 
 /** The socket's port number: only its file name (`.s.PGSQL.5432`), in a directory of its own. */
@@ -75,7 +76,7 @@ export async function startEmbeddedDatabase(dir: string): Promise<EmbeddedDataba
   try {
     restrictToOwner(dir);
     baselineWasmOnly();
-    db = await PGlite.create(dir, { initDbStartParams: INITDB_FLAGS });
+    db = await openOrCreate(dir);
     restrictToOwner(dir);
   } catch (error) {
     cleanUp();
