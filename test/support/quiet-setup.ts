@@ -27,8 +27,19 @@ afterAll(() => {
       [
         `this file printed ${warnings.length} warning(s); a passing run prints none. Capture the ones a test expects ` +
           '(capturingOutput / capturingWarnings in test/support/output.ts) and check them; fix the others where they come from:',
-        ...warnings.map((warning) => `- ${warning.slice(0, 400)}`),
+        ...warnings.map((warning) => `- ${shown(warning).slice(0, 600)}`),
       ].join('\n'),
     ),
   );
 });
+
+/** A structured log line with what it says first (message, error), Powertools' context after: the cut keeps the cause. */
+function shown(warning: string): string {
+  const at = warning.indexOf('{');
+  try {
+    const { level, message, error, ...rest } = JSON.parse(warning.slice(at)) as Record<string, unknown>;
+    return `${warning.slice(0, at)}${JSON.stringify({ level, message, error, ...rest })}`;
+  } catch {
+    return warning;
+  }
+}
