@@ -10,6 +10,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addDays, dayOf } from '../functions/shared/days';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DOC = join(REPO, 'docs', 'commands.md');
@@ -70,11 +71,9 @@ function shownPaths(output: string): string {
 
 /** `{day-2}`: the UTC day two days before today, a closed day the examples archive and restore. */
 function withDays(line: string): string {
-  return line.replace(/\{day-(\d+)\}/g, (_match, back: string) =>
-    new Date(Date.now() - Number(back) * 86_400_000).toISOString().slice(0, 10),
-  );
+  return line.replace(/\{day-(\d+)\}/g, (_match, back: string) => addDays(today(), -Number(back)));
 }
 
 function today(): string {
-  return new Date().toISOString().slice(0, 10);
+  return dayOf(new Date());
 }
