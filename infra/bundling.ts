@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { OPERATION_IDS, type OperationId } from '../functions/operations/registry';
+import { PARQUET_ENCODER_WORKER_FILE } from '../functions/shared/archive/parquet-encoder';
 import { PARQUET_WASM_FILE } from '../functions/shared/archive/parquet-engine';
 
 /** The Lambda functions: one per operation of the registry, bundled to `dist/<op>/index.mjs`. */
@@ -17,6 +18,12 @@ export const BUNDLE_DIR = join(PROJECT_ROOT, 'dist');
  * the whole registry, and the engine loads the file on first use (parquet-engine.ts).
  */
 const PARQUET_WASM_SOURCE = createRequire(import.meta.url).resolve(`parquet-wasm/esm/${PARQUET_WASM_FILE}`);
+
+/**
+ * The archive's Parquet encoder thread (parquet-encoder.ts), an entry of its own: a worker
+ * loads a file, found beside the code that starts it.
+ */
+const PARQUET_ENCODER_WORKER_SOURCE = join(PROJECT_ROOT, 'functions/shared/archive', PARQUET_ENCODER_WORKER_FILE);
 
 /** Lambda `handler` setting for every bundle: file `index.mjs`, export `handler`. */
 export const LAMBDA_HANDLER = 'index.handler';
@@ -73,7 +80,11 @@ const RUNNER_CHUNKS = join(RUNNER_DIR, 'chunks');
  */
 const RUNNER_BUILD = {
   ...BUNDLE_OPTIONS,
-  entryPoints: [join(PROJECT_ROOT, 'functions/cli/main.ts')],
+  entryPoints: [
+    join(PROJECT_ROOT, 'functions/cli/main.ts'),
+    // Beside the chunk that starts it: an operation's code is always a lazily loaded chunk.
+    { in: PARQUET_ENCODER_WORKER_SOURCE, out: `chunks/${PARQUET_ENCODER_WORKER_FILE.replace(/\.mjs$/, '')}` },
+  ],
   splitting: true,
   outdir: RUNNER_DIR,
   chunkNames: 'chunks/[name]-[hash]',
@@ -117,6 +128,9 @@ export function bundleFile(operation: HandlerOperation): string {
  * while another process rebuilds it reads the old file or the new one, never half of one.
  */
 export async function buildHandlers(): Promise<Record<HandlerOperation, number>> {
+  const worker = await build({ ...BUNDLE_OPTIONS, entryPoints: [PARQUET_ENCODER_WORKER_SOURCE], outdir: BUNDLE_DIR, write: false });
+  const workerCode = worker.outputFiles.find((file) => file.path.endsWith('.mjs'));
+  if (!workerCode) throw new Error(`esbuild produced no ${PARQUET_ENCODER_WORKER_FILE}`);
   await Promise.all(
     HANDLER_OPERATIONS.map(async (operation) => {
       const { outputFiles } = await build({
@@ -132,7 +146,8 @@ export async function buildHandlers(): Promise<Record<HandlerOperation, number>>
       });
       mkdirSync(bundleDir(operation), { recursive: true });
       const wasm = { path: join(bundleDir(operation), PARQUET_WASM_FILE), contents: readFileSync(PARQUET_WASM_SOURCE) };
-      for (const file of [...outputFiles, wasm]) writeInOneStep(file.path, file.contents);
+      const encoder = { path: join(bundleDir(operation), PARQUET_ENCODER_WORKER_FILE), contents: workerCode.contents };
+      for (const file of [...outputFiles, wasm, encoder]) writeInOneStep(file.path, file.contents);
     }),
   );
   return Object.fromEntries(HANDLER_OPERATIONS.map((operation) => [operation, statSync(bundleFile(operation)).size])) as Record<

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/shared/archive/arrow-columns';
 import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/shared/archive/layout';
-import { md5Head } from '../../functions/shared/archive/md5';
+import { MD5_PADDING_ROOM, md5Head, md5HeadPadded } from '../../functions/shared/archive/md5';
 import { RowDigest } from '../../functions/shared/archive/row-digest';
 
 const trades = ARCHIVE_COLUMNS.trades;
@@ -73,6 +73,69 @@ describe('the other kinds', () => {
   });
 });
 
+describe('random values, each Arrow value and checksum text against a bigint reference (arrow-columns.ts)', () => {
+  /** A fixed-seed generator (mulberry32): the same values every run. */
+  const random = (() => {
+    let seed = 0x5eed;
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  })();
+  const below = (n: number) => Math.floor(random() * n);
+  const digits = (n: number) => Array.from({ length: n }, () => String(below(10))).join('');
+  const md5Share = (text: string) => BigInt(`0x${createHash('md5').update(text).digest('hex').slice(0, 15)}`);
+
+  /** One field through a one-column builder: its Arrow value (as build() reads it) and its row's checksum share. */
+  function buildWithShare(of: ArchiveColumn, text: string): [bigint | number | string | null, bigint] {
+    const builder = new ArrowBatchBuilder([of], 1);
+    const bytes = encoder.encode(text);
+    const [high, low] = builder.appendRow(bytes, 0, bytes.length);
+    return [build(of, text), (BigInt(high) << 30n) + BigInt(low)];
+  }
+  const shareOf = (exact: string) => md5Share(`${exact.length}:${exact}`);
+
+  it('NUMERIC text of 1 to 38 digits, both signs, with and without fraction zeros (the short and the wide path)', () => {
+    for (let n = 0; n < 20_000; n++) {
+      const integer = below(4) === 0 ? '0' : String(1 + below(9)) + digits(below(20));
+      const fraction = below(5) === 0 ? '' : '0'.repeat(below(3) === 0 ? below(12) : 0) + digits(below(12));
+      const kept = fraction.replace(/0+$/, '');
+      if (kept.length > 18) continue;
+      const zeros = '0'.repeat(below(4));
+      const negative = below(3) === 0 && (integer !== '0' || kept !== '');
+      const text = `${negative ? '-' : ''}${integer}${fraction || zeros ? `.${fraction}${zeros}` : ''}`;
+      const unscaled = BigInt(integer + kept.padEnd(18, '0')) * (negative ? -1n : 1n);
+      const exact = `${negative ? '-' : ''}${integer}${kept ? `.${kept}` : ''}`;
+      expect(buildWithShare(column('price'), text), text).toEqual([unscaled, shareOf(exact)]);
+    }
+  });
+
+  it('timestamps from 1900 to 2200 with 0 to 6 fraction digits: microseconds since 1970, exact text those microseconds', () => {
+    const from = Date.UTC(1900, 0, 1);
+    const to = Date.UTC(2200, 0, 1);
+    for (let n = 0; n < 20_000; n++) {
+      const millis = from + Math.floor(random() * (to - from));
+      const micros = BigInt(millis) * 1000n + BigInt(below(1000));
+      const date = new Date(Number(micros / 1000n - (micros < 0n && micros % 1000n !== 0n ? 1n : 0n)));
+      const fraction = String(((micros % 1_000_000n) + 1_000_000n) % 1_000_000n)
+        .padStart(6, '0')
+        .replace(/0+$/, '');
+      const text = `${date.toISOString().slice(0, 19).replace('T', ' ')}${fraction ? `.${fraction}` : ''}+00`;
+      expect(buildWithShare(column('ts'), text), text).toEqual([micros, shareOf(String(micros))]);
+    }
+  });
+
+  it('64-bit integers of every length and sign', () => {
+    for (let n = 0; n < 20_000; n++) {
+      const magnitude = BigInt(String(1 + below(9)) + digits(below(18)));
+      const value = below(2) === 0 ? -magnitude : magnitude;
+      expect(buildWithShare(column('id'), String(value))).toEqual([value, shareOf(String(value))]);
+    }
+  });
+});
+
 describe('the row checksum (row-digest.ts)', () => {
   const share = (values: (string | null)[]) => {
     const digest = new RowDigest();
@@ -129,6 +192,16 @@ describe('md5 in JS (md5.ts)', () => {
       expect([...md5Head(bytes, length)], `length ${length}`).toEqual(expected);
       expect([...md5Head(bytes, length, words)], `length ${length}, read as words`).toEqual(expected);
       expect([...md5Head(shifted, length, words)], `length ${length}, a view of other bytes`).toEqual(expected);
+    }
+  });
+
+  it('pads in place in the room its caller keeps (md5HeadPadded), at every length, whatever lies after the message', () => {
+    const bytes = new Uint8Array(1_200 + MD5_PADDING_ROOM);
+    const words = new Int32Array(bytes.buffer);
+    for (let length = 0; length <= 1_200; length++) {
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + length) & 0xff;
+      const digest = createHash('md5').update(bytes.subarray(0, length)).digest();
+      expect([...md5HeadPadded(bytes, words, length)], `length ${length}`).toEqual([digest.readUInt32BE(0), digest.readUInt32BE(4)]);
     }
   });
 

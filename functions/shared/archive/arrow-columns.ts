@@ -14,7 +14,7 @@ import {
 } from 'apache-arrow';
 import { ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveColumnKind } from './layout';
 import { RowDigest } from './row-digest';
-import { BYTE, daysFromCivil, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
+import { BYTE, daysFromCivil, digitCount, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
@@ -62,12 +62,13 @@ const SCALE = ARCHIVE_DECIMAL.scale;
 const INTEGER_DIGITS = ARCHIVE_DECIMAL.precision - ARCHIVE_DECIMAL.scale;
 const DECODER = new TextDecoder();
 
-/** One column's values as they arrive. */
-interface ColumnBuilder {
-  /** Appends the field bytes[start, end) (COPY text, still escaped), or NULL when start < 0; feeds its exact text to `digest`. */
-  append(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void;
-  finish(length: number): Data;
-}
+/**
+ * One column's values as they arrive: appendValue(bytes, start, end, digest, row) takes the field
+ * bytes[start, end) (COPY text, still escaped) as row `row` and feeds its exact text to
+ * `digest`; appendNull a NULL. ArrowBatchBuilder calls appendValue by `form`, so that each call
+ * site meets one class (a call site shared by five classes is one V8 cannot inline).
+ */
+type ColumnBuilder = Int32Builder | Int64Builder | TimestampBuilder | DecimalBuilder | Utf8Builder;
 
 /** Builds batches of rows for `columns` from COPY text rows, and each row's checksum share. */
 export class ArrowBatchBuilder {
@@ -88,12 +89,18 @@ export class ArrowBatchBuilder {
    */
   appendRow(bytes: Uint8Array, start: number, end: number): readonly [number, number] {
     let field = start;
-    this.digest.reset();
+    const digest = this.digest;
+    const row = this.rows;
+    digest.reset();
     for (const builder of this.builders) {
       let stop = field;
       while (stop < end && bytes[stop] !== TAB) stop++;
-      const isNull = stop - field === 2 && bytes[field] === BACKSLASH && bytes[field + 1] === 78; // \N
-      builder.append(bytes, isNull ? -1 : field, stop, this.digest);
+      if (stop - field === 2 && bytes[field] === BACKSLASH && bytes[field + 1] === 78 /* \N */) builder.appendNull(digest, row);
+      else if (builder.form === 'decimal') builder.appendValue(bytes, field, stop, digest, row);
+      else if (builder.form === 'timestamp') builder.appendValue(bytes, field, stop, digest, row);
+      else if (builder.form === 'int64') builder.appendValue(bytes, field, stop, digest, row);
+      else if (builder.form === 'int32') builder.appendValue(bytes, field, stop, digest, row);
+      else builder.appendValue(bytes, field, stop, digest, row);
       field = stop + 1;
     }
     if (field !== end + 1) throw new Error(`a COPY row holds more fields than the ${this.columns.length} columns asked for`);
@@ -139,9 +146,8 @@ class Validity {
   }
 }
 
-/** NULL handling and counting shared by every column type. */
-abstract class Builder implements ColumnBuilder {
-  protected count = 0;
+/** NULL handling shared by every column type. */
+abstract class Builder {
   protected readonly validity: Validity;
 
   constructor(
@@ -151,18 +157,12 @@ abstract class Builder implements ColumnBuilder {
     this.validity = new Validity(capacity);
   }
 
-  append(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
-    if (start < 0) {
-      if (!this.column.nullable) throw new UnexpectedValueError(this.column.name, 'NULL');
-      this.validity.markNull(this.count);
-      digest.addNull();
-    } else {
-      this.parse(bytes, start, end, digest);
-    }
-    this.count++;
+  appendNull(digest: RowDigest, row: number): void {
+    if (!this.column.nullable) throw new UnexpectedValueError(this.column.name, 'NULL');
+    this.validity.markNull(row);
+    digest.addNull();
   }
 
-  protected abstract parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void;
   abstract finish(length: number): Data;
 
   protected data(type: DataType, length: number, fields: { data: ArrayBufferView; valueOffsets?: Int32Array }): Data {
@@ -175,6 +175,7 @@ abstract class Builder implements ColumnBuilder {
 }
 
 class Int32Builder extends Builder {
+  readonly form = 'int32';
   private readonly values: Int32Array;
 
   constructor(column: ArchiveColumn, capacity: number) {
@@ -182,11 +183,12 @@ class Int32Builder extends Builder {
     this.values = new Int32Array(capacity);
   }
 
-  protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
+  appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
     const negative = bytes[start] === MINUS;
-    let value = 0;
-    for (let i = negative ? start + 1 : start; i < end; i++) value = value * 10 + digitAt(bytes, i, this);
-    this.values[this.count] = negative ? -value : value;
+    const from = negative ? start + 1 : start;
+    const value = end - from <= 10 ? readNumber(bytes, from, end) : -1;
+    if (value < 0 || end === from) throw this.unexpected(bytes, start, end);
+    this.values[row] = negative ? -value : value;
     digest.addBytes(bytes, start, end);
   }
 
@@ -212,20 +214,21 @@ abstract class Word64Builder extends Builder {
 }
 
 class Int64Builder extends Word64Builder {
-  protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
-    const limbs = this.limbs;
-    limbs.fill(0);
+  readonly form = 'int64';
+  appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
     const negative = bytes[start] === MINUS;
     const from = negative ? start + 1 : start;
     if (end - from <= 15) {
-      const value = readNumber(bytes, from, end, this);
-      limbs[1] = Math.floor(value / TWO_TO_32);
-      limbs[0] = value - (limbs[1] as number) * TWO_TO_32;
+      const value = readNumber(bytes, from, end);
+      if (value < 0 || end === from) throw this.unexpected(bytes, start, end);
+      setWord64(this.words, row * 2, negative ? -value : value);
     } else {
+      const limbs = this.limbs;
+      limbs.fill(0);
       if (!readDigits(bytes, from, end, limbs)) throw this.unexpected(bytes, start, end);
+      if (negative) negate(limbs);
+      this.words.set(limbs, row * 2);
     }
-    if (negative) negate(limbs);
-    this.words.set(limbs, this.count * 2);
     digest.addBytes(bytes, start, end);
   }
 }
@@ -240,59 +243,113 @@ const SAFE_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / MICROS_PER_SECOND);
  * microseconds as an integer, as export-sql.ts defines it.
  */
 class TimestampBuilder extends Word64Builder {
+  readonly form = 'timestamp';
   /** The date last read (YYYYMMDD) and its days since 1970-01-01: a day partition has a date or two. */
   private lastDate = -1;
   private lastDays = 0;
+  /**
+   * The exact text's digits: those of the second last read, then six of its microseconds. Rows
+   * a second apart or less share the first ten.
+   */
+  private readonly text = new Uint8Array(24);
+  private lastSecond = -1;
+  private secondDigits = 0;
 
-  protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
+  appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
     // 2026-12-03 12:34:56[.ffffff]+00
     if (end - start < 22 || bytes[start + 4] !== MINUS || bytes[end - 3] !== 43 /* + */ || bytes[end - 1] !== ZERO) {
       throw this.unexpected(bytes, start, end);
     }
-    const year = readNumber(bytes, start, start + 4, this);
-    const month = readNumber(bytes, start + 5, start + 7, this);
-    const day = readNumber(bytes, start + 8, start + 10, this);
+    const year = readNumber(bytes, start, start + 4);
+    const month = readNumber(bytes, start + 5, start + 7);
+    const day = readNumber(bytes, start + 8, start + 10);
+    const hours = readNumber(bytes, start + 11, start + 13);
+    const minutes = readNumber(bytes, start + 14, start + 16);
+    const secondsOfMinute = readNumber(bytes, start + 17, start + 19);
+    if ((year | month | day | hours | minutes | secondsOfMinute) < 0) throw this.unexpected(bytes, start, end);
     const date = year * 10_000 + month * 100 + day;
     if (date !== this.lastDate) {
       this.lastDays = daysFromCivil(year, month, day);
       this.lastDate = date;
     }
-    const days = this.lastDays;
-    const seconds =
-      days * SECONDS_PER_DAY +
-      readNumber(bytes, start + 11, start + 13, this) * 3600 +
-      readNumber(bytes, start + 14, start + 16, this) * 60 +
-      readNumber(bytes, start + 17, start + 19, this);
+    const seconds = this.lastDays * SECONDS_PER_DAY + hours * 3600 + minutes * 60 + secondsOfMinute;
     let micros = 0;
     if (bytes[start + 19] === DOT) {
       const fractionEnd = end - 3;
       const digits = fractionEnd - start - 20;
       if (digits < 1 || digits > 6) throw this.unexpected(bytes, start, end); // microseconds at most
-      micros = readNumber(bytes, start + 20, fractionEnd, this) * (POWERS_OF_TEN[6 - digits] as number);
+      micros = readNumber(bytes, start + 20, fractionEnd) * (POWERS_OF_TEN[6 - digits] as number);
+      if (micros < 0) throw this.unexpected(bytes, start, end);
     }
     if (Math.abs(seconds) >= SAFE_SECONDS) {
       // After about 2255 the microseconds leave a double's exact range: bigint for those.
       const exact = BigInt(seconds) * 1_000_000n + BigInt(micros);
-      this.words[this.count * 2] = Number(BigInt.asUintN(32, exact));
-      this.words[this.count * 2 + 1] = Number(BigInt.asUintN(32, exact >> 32n));
+      this.words[row * 2] = Number(BigInt.asUintN(32, exact));
+      this.words[row * 2 + 1] = Number(BigInt.asUintN(32, exact >> 32n));
       digest.addAscii(exact.toString());
       return;
     }
     const total = seconds * MICROS_PER_SECOND + micros;
-    const magnitude = Math.abs(total);
-    const limbs = this.limbs;
-    limbs[1] = Math.floor(magnitude / TWO_TO_32);
-    limbs[0] = magnitude - (limbs[1] as number) * TWO_TO_32;
-    if (total < 0) negate(limbs);
-    this.words.set(limbs, this.count * 2);
-    digest.addInteger(total);
+    setWord64(this.words, row * 2, total);
+    if (seconds > 0) this.addText(seconds, micros, digest);
+    else digest.addInteger(total);
+  }
+
+  /** The exact text of a time after 1970-01-01 00:00:01: its second's digits, then six of microseconds. */
+  private addText(seconds: number, micros: number, digest: RowDigest): void {
+    const text = this.text;
+    if (seconds !== this.lastSecond) {
+      this.secondDigits = writeDigits(text, 0, seconds);
+      this.lastSecond = seconds;
+    }
+    const at = this.secondDigits;
+    let rest = micros;
+    for (let i = at + 5; i >= at; i--) {
+      const next = Math.floor(rest / 10);
+      text[i] = ZERO + rest - next * 10;
+      rest = next;
+    }
+    digest.addBytes(text, 0, at + 6);
   }
 }
 
-/** The decimal number in bytes[start, end), all digits (else UnexpectedValueError). */
-function readNumber(bytes: Uint8Array, start: number, end: number, builder: Builder): number {
+/** Writes the decimal digits of a positive safe integer at out[at...]; returns how many. */
+function writeDigits(out: Uint8Array, at: number, value: number): number {
+  const digits = digitCount(value);
+  let rest = value;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const next = Math.floor(rest / 10);
+    out[i] = ZERO + rest - next * 10;
+    rest = next;
+  }
+  return digits;
+}
+
+/** A safe integer as 64-bit two's complement at words[at] (low word) and words[at + 1]. */
+function setWord64(words: Uint32Array, at: number, value: number): void {
+  const magnitude = value < 0 ? -value : value;
+  const high = Math.floor(magnitude / TWO_TO_32);
+  const low = magnitude - high * TWO_TO_32;
+  if (value >= 0) {
+    words[at] = low;
+    words[at + 1] = high;
+  } else if (low === 0) {
+    words[at] = 0;
+    words[at + 1] = -high >>> 0;
+  } else {
+    words[at] = TWO_TO_32 - low;
+    words[at + 1] = ~high >>> 0;
+  }
+}
+
+/** The decimal number in bytes[start, end) (at most 15 digits), or -1 when a byte is not a digit. */
+function readNumber(bytes: Uint8Array, start: number, end: number): number {
   let value = 0;
-  for (let i = start; i < end; i++) value = value * 10 + digitAt(bytes, i, builder);
+  for (let i = start; i < end; i++) {
+    const digit = (bytes[i] as number) - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
   return value;
 }
 
@@ -301,6 +358,7 @@ function readNumber(bytes: Uint8Array, start: number, end: number, builder: Buil
  * is PostgreSQL's without trailing fraction zeros (and without a trailing dot).
  */
 class DecimalBuilder extends Builder {
+  readonly form = 'decimal';
   private readonly words: Uint32Array;
   private readonly limbs = [0, 0, 0, 0];
 
@@ -309,7 +367,99 @@ class DecimalBuilder extends Builder {
     this.words = new Uint32Array(capacity * 4);
   }
 
-  protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
+  appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
+    let exactEnd = this.parseShort(bytes, start, end, row);
+    if (exactEnd < 0) exactEnd = this.parseWide(bytes, start, end, row);
+    digest.addBytes(bytes, start, exactEnd);
+  }
+
+  /**
+   * A value of at most 15 digits (leading zeros aside), as prices and sizes are: its digits are
+   * one exact double, scaled in the double as far as it stays exact, the rest in words. Returns
+   * the end of its exact text, or -1 for any other value (parseWide's).
+   */
+  private parseShort(bytes: Uint8Array, start: number, end: number, row: number): number {
+    const negative = bytes[start] === MINUS;
+    let i = negative ? start + 1 : start;
+    const integerStart = i;
+    let value = 0;
+    let digits = 0;
+    for (; i < end; i++) {
+      const digit = (bytes[i] as number) - ZERO;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+      if (value > 0) digits++;
+    }
+    if (i === integerStart) return -1;
+    let exactEnd = i;
+    let fractionDigits = 0;
+    if (i < end) {
+      if (bytes[i] !== DOT) return -1;
+      const dot = i;
+      let lastNonZero = dot;
+      for (i = dot + 1; i < end; i++) {
+        const digit = (bytes[i] as number) - ZERO;
+        if (digit < 0 || digit > 9) return -1;
+        if (digit === 0) continue; // trailing zeros are not part of the value's exact text
+        if (value > 0) {
+          // The zeros since the last non-zero digit, then this one.
+          digits += i - lastNonZero;
+          if (digits > 15) return -1;
+          value = value * (POWERS_OF_TEN[i - lastNonZero] as number) + digit;
+        } else {
+          digits = 1;
+          value = digit;
+        }
+        lastNonZero = i;
+      }
+      fractionDigits = lastNonZero - dot;
+      exactEnd = fractionDigits > 0 ? lastNonZero + 1 : dot;
+    }
+    if (digits > 15 || fractionDigits > SCALE) return -1;
+    // value * 10^(SCALE - fractionDigits): in the double up to 15 digits, then 10^6 a step in words.
+    let scale = SCALE - fractionDigits;
+    const inDouble = Math.min(scale, 15 - digits);
+    value *= POWERS_OF_TEN[inDouble] as number;
+    scale -= inDouble;
+    let w1 = Math.floor(value / TWO_TO_32);
+    let w0 = value - w1 * TWO_TO_32;
+    let w2 = 0;
+    let w3 = 0;
+    for (; scale > 0; scale -= GROUP) {
+      const factor = POWERS_OF_TEN[scale < GROUP ? scale : GROUP] as number;
+      let product = w0 * factor;
+      let carry = Math.floor(product / TWO_TO_32);
+      w0 = product - carry * TWO_TO_32;
+      product = w1 * factor + carry;
+      carry = Math.floor(product / TWO_TO_32);
+      w1 = product - carry * TWO_TO_32;
+      product = w2 * factor + carry;
+      carry = Math.floor(product / TWO_TO_32);
+      w2 = product - carry * TWO_TO_32;
+      w3 = w3 * factor + carry; // below 2^14: 15 digits times 10^18 is below 2^110
+    }
+    const at = row * 4;
+    const words = this.words;
+    if (negative) {
+      // Two's complement: every word inverted, plus one carried up while a word wraps.
+      w0 = (~w0 >>> 0) + 1;
+      let carry = w0 === TWO_TO_32 ? 1 : 0;
+      w1 = (~w1 >>> 0) + carry;
+      carry = w1 === TWO_TO_32 ? 1 : 0;
+      w2 = (~w2 >>> 0) + carry;
+      carry = w2 === TWO_TO_32 ? 1 : 0;
+      w3 = (~w3 >>> 0) + carry;
+    }
+    // A Uint32Array keeps a value modulo 2^32: a word that wrapped to 2^32 is stored as 0.
+    words[at] = w0;
+    words[at + 1] = w1;
+    words[at + 2] = w2;
+    words[at + 3] = w3;
+    return exactEnd;
+  }
+
+  /** Any other NUMERIC text, up to DECIMAL(38,18)'s 38 digits, in words (DecimalOverflow beyond); returns the end of its exact text. */
+  private parseWide(bytes: Uint8Array, start: number, end: number, row: number): number {
     let dot = start;
     while (dot < end && bytes[dot] !== DOT) dot++;
     const hasFraction = dot < end;
@@ -333,8 +483,8 @@ class DecimalBuilder extends Builder {
     const fractionDigits = hasFraction && exactEnd > dot ? exactEnd - dot - 1 : 0;
     scaleBy(limbs, SCALE - fractionDigits);
     if (negative) negate(limbs);
-    this.words.set(limbs, this.count * 4);
-    digest.addBytes(bytes, start, exactEnd);
+    this.words.set(limbs, row * 4);
+    return exactEnd;
   }
 
   finish(length: number): Data {
@@ -344,6 +494,7 @@ class DecimalBuilder extends Builder {
 
 /** text and JSON: the UTF-8 bytes COPY sends, unescaped. */
 class Utf8Builder extends Builder {
+  readonly form = 'utf8';
   private readonly offsets: Int32Array;
   private values: Uint8Array;
   private used = 0;
@@ -354,12 +505,12 @@ class Utf8Builder extends Builder {
     this.values = new Uint8Array(Math.max(1024, capacity * 16));
   }
 
-  override append(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
-    super.append(bytes, start, end, digest);
-    this.offsets[this.count] = this.used;
+  override appendNull(digest: RowDigest, row: number): void {
+    super.appendNull(digest, row);
+    this.offsets[row + 1] = this.used;
   }
 
-  protected parse(bytes: Uint8Array, start: number, end: number, digest: RowDigest): void {
+  appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
     if (this.used + (end - start) > this.values.length) {
       const grown = new Uint8Array(Math.max(this.values.length * 2, this.used + (end - start)));
       grown.set(this.values.subarray(0, this.used));
@@ -367,6 +518,7 @@ class Utf8Builder extends Builder {
     }
     const from = this.used;
     this.used = copyUnescaped(bytes, start, end, this.values, this.used);
+    this.offsets[row + 1] = this.used;
     digest.addBytes(this.values, from, this.used);
   }
 
@@ -383,13 +535,6 @@ const BUILDERS: Record<ArchiveColumnKind, (column: ArchiveColumn, capacity: numb
   text: (column, capacity) => new Utf8Builder(column, capacity),
   json: (column, capacity) => new Utf8Builder(column, capacity),
 };
-
-function digitAt(bytes: Uint8Array, i: number, builder: Builder): number {
-  const digit = (bytes[i] as number) - ZERO;
-  if (digit < 0 || digit > 9)
-    throw new UnexpectedValueError((builder as unknown as { column: ArchiveColumn }).column.name, `byte ${bytes[i]}`);
-  return digit;
-}
 
 const ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 }; // \b \f \n \r \t \v
 

@@ -7,7 +7,7 @@ import { CopyRowSplitter, StreamTotals } from './copy-rows';
 import { checkPartitionRows, EXPORT_SESSION_SQL, exportCopySql } from './export-sql';
 import { ARCHIVE_COLUMNS, type ArchiveColumn } from './layout';
 import { objectHasher } from './object-digest';
-import { loadParquetWasm, type ParquetWasm, writerProperties } from './parquet-engine';
+import { encodeParquet } from './parquet-encoder';
 import type { ArchiveStore } from './store';
 
 /**
@@ -79,11 +79,10 @@ export async function exportPartition(
   guard: ExportGuard = () => {},
 ): Promise<PartitionExport> {
   const columns = ARCHIVE_COLUMNS[target.table];
-  const wasm = await loadParquetWasm();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query(EXPORT_SESSION_SQL);
-    const written = await writeRows(client, wasm, store, key, columns, guard, target);
+    const written = await writeRows(client, store, key, columns, guard, target);
     await client.query('COMMIT');
     return written;
   } catch (error) {
@@ -105,36 +104,27 @@ async function misfitError(client: pg.ClientBase, target: PartitionTarget, colum
 }
 
 /**
- * The COPY's rows as parquet-wasm record batches of BATCH_ROWS rows, counting rows and summing
+ * The COPY's rows as Arrow IPC streams of BATCH_ROWS rows each, counting rows and summing
  * checksum shares into `totals` on the way. Calls `guard` every GUARD_EVERY_ROWS rows.
  */
-async function* recordBatches(
-  copy: CopyToStream,
-  wasm: ParquetWasm,
-  columns: readonly ArchiveColumn[],
-  totals: StreamTotals,
-  guard: ExportGuard,
-) {
+async function* recordBatches(copy: CopyToStream, columns: readonly ArchiveColumn[], totals: StreamTotals, guard: ExportGuard) {
   const builder = new ArrowBatchBuilder(columns, BATCH_ROWS);
   const splitter = new CopyRowSplitter();
-  const toWasm = () => {
-    const ipc = tableToIPC(new ArrowTable(builder.take()), 'stream');
-    return wasm.Table.fromIPCStream(ipc).recordBatches();
-  };
+  const toIpc = () => tableToIPC(new ArrowTable(builder.take()), 'stream');
   // Leaving this loop early (a guard, a misfit) must not destroy the COPY: the session stays
   // in COPY mode until every row is read (see drain).
   for await (const chunk of copy.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) {
-    const ready: ReturnType<typeof toWasm> = [];
+    const ready: Uint8Array[] = [];
     splitter.push(chunk, (bytes, start, end) => {
       const [high, low] = builder.appendRow(bytes, start, end);
       totals.add(high, low);
       if (totals.rows % GUARD_EVERY_ROWS === 0) guard(totals.rows);
-      if (builder.full) ready.push(...toWasm());
+      if (builder.full) ready.push(toIpc());
     });
     yield* ready;
   }
   splitter.end();
-  if (builder.rows > 0) yield* toWasm();
+  if (builder.rows > 0) yield toIpc();
 }
 
 /**
@@ -145,7 +135,6 @@ async function* recordBatches(
  */
 async function writeRows(
   client: pg.ClientBase,
-  wasm: ParquetWasm,
   store: ArchiveStore,
   key: string,
   columns: readonly ArchiveColumn[],
@@ -154,24 +143,21 @@ async function writeRows(
 ): Promise<PartitionExport> {
   const copy = client.query(copyTo(exportCopySql(target.relation, columns)));
   const totals = new StreamTotals();
-  // The writer reports a failure of its input as its own: keep the original (a misfit, a deadline).
+  // The store may report a failure of its input as its own: keep the original (a misfit, a deadline).
   let inputFailure: unknown;
-  const batches = ReadableStream.from(
-    (async function* () {
-      try {
-        yield* recordBatches(copy, wasm, columns, totals, guard);
-      } catch (error) {
-        inputFailure = error;
-        throw error;
-      }
-    })(),
-  );
+  const batches = (async function* () {
+    try {
+      yield* recordBatches(copy, columns, totals, guard);
+    } catch (error) {
+      inputFailure = error;
+      throw error;
+    }
+  })();
   // The store starts at once (a file opened, an upload begun), before the first row group
   // exists; every byte it is given is hashed on the way (the content hash of object-digest.ts).
   const hasher = objectHasher();
   const parquet = (async function* () {
-    const encoded = await wasm.transformParquetStream(batches, writerProperties(wasm, ROW_GROUP_ROWS));
-    for await (const chunk of encoded as AsyncIterable<Uint8Array>) {
+    for await (const chunk of encodeParquet(batches, ROW_GROUP_ROWS)) {
       hasher.update(chunk);
       yield chunk;
     }

@@ -57,6 +57,35 @@ export function md5Head(bytes: Uint8Array, length: number, words?: Int32Array): 
   return head;
 }
 
+/** The bytes md5HeadPadded may write after the message: its padding (0x80, zeros, the length) ends at most 72 bytes on. */
+export const MD5_PADDING_ROOM = 72;
+
+/**
+ * md5Head for a buffer whose owner keeps MD5_PADDING_ROOM bytes free after `length`: the
+ * padding is written there, in place, and every block read from `words`, so nothing is copied.
+ * `words` must be an Int32Array over the same buffer, both starting at its byte 0 (the digests
+ * keep the two so; not checked here, a row's hash being the hot path). The bytes after `length`
+ * are overwritten.
+ */
+export function md5HeadPadded(bytes: Uint8Array, words: Int32Array, length: number): readonly [number, number] {
+  if (!LITTLE_ENDIAN) return md5Head(bytes, length);
+  const end = Math.ceil((length + 9) / 64) * 64;
+  bytes[length] = 0x80;
+  for (let i = length + 1; i < end - 8; i++) bytes[i] = 0;
+  // The length in bits, little-endian, in the last 8 bytes.
+  const bits = length * 8;
+  words[(end >> 2) - 2] = (bits % 0x100000000) | 0;
+  words[(end >> 2) - 1] = Math.floor(bits / 0x100000000);
+  state[0] = 0x67452301;
+  state[1] = 0xefcdab89 | 0;
+  state[2] = 0x98badcfe | 0;
+  state[3] = 0x10325476;
+  for (let at = 0; at < end; at += 64) block(words, at >> 2);
+  head[0] = swap(state[0] as number);
+  head[1] = swap(state[1] as number);
+  return head;
+}
+
 /** A little-endian word as the unsigned number its bytes read big-endian. */
 function swap(word: number): number {
   return (((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24)) >>> 0;

@@ -18,32 +18,15 @@ let loading: Promise<ParquetWasm> | undefined;
 export function loadParquetWasm(): Promise<ParquetWasm> {
   loading ??= (async () => {
     const module = await import('parquet-wasm/esm');
-    module.initSync({ module: readFileSync(wasmPath()) });
+    module.initSync({ module: readFileSync(parquetWasmPath()) });
     return module;
   })();
   return loading;
 }
 
-function wasmPath(): string {
+/** The engine's .wasm: beside the bundle that runs, else from node_modules. */
+export function parquetWasmPath(): string {
   const beside = fileURLToPath(new URL(PARQUET_WASM_FILE, import.meta.url));
   if (existsSync(beside)) return beside;
   return createRequire(import.meta.url).resolve(`parquet-wasm/esm/${PARQUET_WASM_FILE}`);
-}
-
-/**
- * How every archive file is written, for the readers Athena (Trino), Spark, Redshift Spectrum,
- * DuckDB and polars alike: Parquet format 1 data pages (DATA_PAGE, not DATA_PAGE_V2, which
- * Trino misread with dictionaries), zstd, dictionary encoding where it pays (arrow-rs falls back
- * to plain per column chunk), chunk statistics for predicate pushdown, `rowGroupRows` rows per
- * row group.
- */
-export function writerProperties(wasm: ParquetWasm, rowGroupRows: number) {
-  return new wasm.WriterPropertiesBuilder()
-    .setWriterVersion(wasm.WriterVersion.V1)
-    .setCompression(wasm.Compression.ZSTD)
-    .setDictionaryEnabled(true)
-    .setStatisticsEnabled(wasm.EnabledStatistics.Chunk)
-    .setMaxRowGroupSize(rowGroupRows)
-    .setCreatedBy('perps-stats-db archive (parquet-wasm, arrow-rs)')
-    .build();
 }

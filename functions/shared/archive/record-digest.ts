@@ -1,3 +1,4 @@
+import { MD5_PADDING_ROOM } from './md5';
 import { md5Share } from './row-digest';
 
 const QUOTE = 34;
@@ -17,7 +18,7 @@ const SPACE = 32;
  */
 export class RecordDigest {
   private buffer = new Uint8Array(4096);
-  /** The buffer as words, for md5Head. */
+  /** The buffer as words, for md5HeadPadded (which pads in the MD5_PADDING_ROOM bytes kept after the text). */
   private words = new Int32Array(this.buffer.buffer);
   private length = 0;
   private fields = 0;
@@ -62,8 +63,8 @@ export class RecordDigest {
   }
 
   private reserve(room: number): void {
-    if (this.length + room + 2 <= this.buffer.length) return;
-    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 2));
+    if (this.length + room + 2 + MD5_PADDING_ROOM <= this.buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 2 + MD5_PADDING_ROOM));
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
     this.words = new Int32Array(grown.buffer, 0, grown.length >> 2);

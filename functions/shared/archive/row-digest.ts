@@ -1,4 +1,4 @@
-import { md5Head } from './md5';
+import { MD5_PADDING_ROOM, md5HeadPadded } from './md5';
 import { digitCount } from './words';
 
 const COMMA = 44;
@@ -14,7 +14,7 @@ const ZERO = 48;
  */
 export class RowDigest {
   private buffer = new Uint8Array(4096);
-  /** The buffer as words, for md5Head. */
+  /** The buffer as words, for md5HeadPadded (which pads in the MD5_PADDING_ROOM bytes kept after the text). */
   private words = new Int32Array(this.buffer.buffer);
   private length = 0;
   private values = 0;
@@ -78,8 +78,8 @@ export class RowDigest {
   }
 
   private separate(room: number): void {
-    if (this.length + room + 1 > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 1));
+    if (this.length + room + 1 + MD5_PADDING_ROOM > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + room + 1 + MD5_PADDING_ROOM));
       grown.set(this.buffer.subarray(0, this.length));
       this.buffer = grown;
       this.words = new Int32Array(grown.buffer, 0, grown.length >> 2);
@@ -109,10 +109,11 @@ const SHARE: [number, number] = [0, 0];
 
 /**
  * The first 60 bits of the md5 of buffer[0, length), as two 30-bit halves (what SQL's rowShare
- * sums). The pair is overwritten by the next call: read it first. `words`: see md5Head.
+ * sums). The pair is overwritten by the next call: read it first. `words` and the room after
+ * `length`: see md5HeadPadded.
  */
-export function md5Share(buffer: Uint8Array, length: number, words?: Int32Array): readonly [number, number] {
-  const [first, second] = md5Head(buffer, length, words);
+export function md5Share(buffer: Uint8Array, length: number, words: Int32Array): readonly [number, number] {
+  const [first, second] = md5HeadPadded(buffer, words, length);
   SHARE[0] = first >>> 2;
   SHARE[1] = ((first & 3) << 28) | (second >>> 4);
   return SHARE;
