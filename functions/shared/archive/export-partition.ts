@@ -1,4 +1,3 @@
-import { Table as ArrowTable, tableToIPC } from 'apache-arrow';
 import type pg from 'pg';
 import { type CopyToStreamQuery as CopyToStream, to as copyTo } from 'pg-copy-streams';
 import type { TimeSeriesTable } from '../tables';
@@ -110,7 +109,6 @@ async function misfitError(client: pg.ClientBase, target: PartitionTarget, colum
 async function* recordBatches(copy: CopyToStream, columns: readonly ArchiveColumn[], totals: StreamTotals, guard: ExportGuard) {
   const builder = new ArrowBatchBuilder(columns, BATCH_ROWS);
   const splitter = new CopyRowSplitter();
-  const toIpc = () => tableToIPC(new ArrowTable(builder.take()), 'stream');
   // Leaving this loop early (a guard, a misfit) must not destroy the COPY: the session stays
   // in COPY mode until every row is read (see drain).
   for await (const chunk of copy.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) {
@@ -119,12 +117,12 @@ async function* recordBatches(copy: CopyToStream, columns: readonly ArchiveColum
       const [high, low] = builder.appendRow(bytes, start, end);
       totals.add(high, low);
       if (totals.rows % GUARD_EVERY_ROWS === 0) guard(totals.rows);
-      if (builder.full) ready.push(toIpc());
+      if (builder.full) ready.push(builder.takeIpc());
     });
     yield* ready;
   }
   splitter.end();
-  if (builder.rows > 0) yield toIpc();
+  if (builder.rows > 0) yield builder.takeIpc();
 }
 
 /**

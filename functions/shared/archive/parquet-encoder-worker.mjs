@@ -49,7 +49,14 @@ function incomingBatches() {
           controller.close();
           return;
         }
-        for (const batch of wasm.Table.fromIPCStream(message.batch).recordBatches()) controller.enqueue(batch);
+        // The encoder takes each batch over; the table must be freed here, or its memory waits
+        // for a garbage collection this thread, holding next to no JS, hardly ever runs.
+        const table = wasm.Table.fromIPCStream(message.batch);
+        try {
+          for (const batch of table.recordBatches()) controller.enqueue(batch);
+        } finally {
+          table.free();
+        }
       },
     },
     { highWaterMark: 0 },
