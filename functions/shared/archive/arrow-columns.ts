@@ -16,7 +16,7 @@ import {
 } from 'apache-arrow';
 import { ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveColumnKind } from './layout';
 import { RowDigest } from './row-digest';
-import { BYTE, daysFromCivil, digitCount, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
+import { BYTE, daysFromCivil, MicrosText, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
@@ -274,13 +274,8 @@ class TimestampBuilder extends Word64Builder {
   /** The date last read (YYYYMMDD) and its days since 1970-01-01: a day partition has a date or two. */
   private lastDate = -1;
   private lastDays = 0;
-  /**
-   * The exact text's digits: those of the second last read, then six of its microseconds. Rows
-   * a second apart or less share the first ten.
-   */
-  private readonly text = new Uint8Array(24);
-  private lastSecond = -1;
-  private secondDigits = 0;
+  /** The exact text: microseconds since 1970 as an integer. */
+  private readonly text = new MicrosText();
 
   appendValue(bytes: Uint8Array, start: number, end: number, digest: RowDigest, row: number): void {
     // 2026-12-03 12:34:56[.ffffff]+00
@@ -318,38 +313,9 @@ class TimestampBuilder extends Word64Builder {
     }
     const total = seconds * MICROS_PER_SECOND + micros;
     setWord64(this.words, row * 2, total);
-    if (seconds > 0) this.addText(seconds, micros, digest);
+    if (seconds > 0) digest.addBytes(this.text.bytes, 0, this.text.write(seconds, micros));
     else digest.addInteger(total);
   }
-
-  /** The exact text of a time after 1970-01-01 00:00:01: its second's digits, then six of microseconds. */
-  private addText(seconds: number, micros: number, digest: RowDigest): void {
-    const text = this.text;
-    if (seconds !== this.lastSecond) {
-      this.secondDigits = writeDigits(text, 0, seconds);
-      this.lastSecond = seconds;
-    }
-    const at = this.secondDigits;
-    let rest = micros;
-    for (let i = at + 5; i >= at; i--) {
-      const next = Math.floor(rest / 10);
-      text[i] = ZERO + rest - next * 10;
-      rest = next;
-    }
-    digest.addBytes(text, 0, at + 6);
-  }
-}
-
-/** Writes the decimal digits of a positive safe integer at out[at...]; returns how many. */
-function writeDigits(out: Uint8Array, at: number, value: number): number {
-  const digits = digitCount(value);
-  let rest = value;
-  for (let i = at + digits - 1; i >= at; i--) {
-    const next = Math.floor(rest / 10);
-    out[i] = ZERO + rest - next * 10;
-    rest = next;
-  }
-  return digits;
 }
 
 /** A safe integer as 64-bit two's complement at words[at] (low word) and words[at + 1]. */

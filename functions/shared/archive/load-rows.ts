@@ -11,7 +11,7 @@ import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-row
 import { RecordDigest } from './record-digest';
 import { RowDigest } from './row-digest';
 import { storedChecksumText } from './values';
-import { BYTE, civilFromDays, digitCount, divideBy, negate, TWO_TO_32 } from './words';
+import { BYTE, civilFromDays, digitCount, divideBy, MicrosText, negate, TWO_TO_32, writeDigits } from './words';
 
 /*
  * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
@@ -145,10 +145,28 @@ const PLUS = 43;
 const SCALE = ARCHIVE_DECIMAL.scale;
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
+/** `YYYY-MM-DD HH:MM:SS`: a timestamp's text up to its fraction. */
+const SECOND_TEXT_BYTES = 19;
 /** Reused by readTimestampText: setUTCFullYear, unlike Date.UTC, reads years below 100 as they are. */
 const SCRATCH_DATE = new Date(0);
 /** The date readTimestampText last read (YYYYMMDD) and its days since 1970-01-01. */
 const lastDate = { text: -1, days: 0 };
+
+/**
+ * What a timestamp column's last value leaves for the next: its date (days since 1970-01-01, and
+ * year, month and day), its second (since 1970) with the text up to it (`YYYY-MM-DD HH:MM:SS`),
+ * and the digits of its exact text. Per column: a table's two timestamps (ts, ingested_at) lie
+ * days apart, and one cache for both would miss on every value.
+ */
+class TimeColumn {
+  days = Number.NaN;
+  year = 0;
+  month = 0;
+  day = 0;
+  second = Number.NaN;
+  readonly secondText = new Uint8Array(SECOND_TEXT_BYTES);
+  readonly micros = new MicrosText();
+}
 
 /** Arrow values as COPY text lines, with their checksum. */
 class CopyTextWriter {
@@ -160,18 +178,19 @@ class CopyTextWriter {
   private readonly storedTotals = new StreamTotals(storedChecksumText);
   /** The batch's 64-bit columns as 32-bit words (startBatch), by column index. */
   private wordViews: (Uint32Array | undefined)[] = [];
-  /** The date writeTimestamp last wrote (days since 1970-01-01) and its year, month and day. */
-  private lastDays = Number.NaN;
-  private lastYear = 0;
-  private lastMonth = 0;
-  private lastDay = 0;
+  /** Per column, what its last timestamp left to reuse (see TimeColumn). */
+  private readonly times: TimeColumn[];
   /** Scratch for decimalText: the value's four words, and its digits right to left (38 and a group). */
   private readonly limbs = [0, 0, 0, 0];
+  /** Scratch for shortDecimalText: its fraction's three groups of six digits, lowest first. */
+  private readonly groups = [0, 0, 0];
   private readonly digits = new Uint8Array(42);
   /** Scratch for a value's digits (a decimal has at most 40 characters). */
   private readonly scratch = new Uint8Array(64);
 
-  constructor(private readonly columns: readonly ArchiveColumn[]) {}
+  constructor(private readonly columns: readonly ArchiveColumn[]) {
+    this.times = columns.map(() => new TimeColumn());
+  }
 
   get pending(): number {
     return this.length;
@@ -207,7 +226,7 @@ class CopyTextWriter {
     this.stored.reset();
     for (let i = 0; i < this.columns.length; i++) {
       if (i > 0) this.push(TAB);
-      this.writeValue(this.columns[i] as ArchiveColumn, children[i] as Data, row, this.wordViews[i] as Uint32Array);
+      this.writeValue(i, children[i] as Data, row, this.wordViews[i] as Uint32Array);
     }
     this.push(NEWLINE);
     this.addShare();
@@ -218,6 +237,13 @@ class CopyTextWriter {
     this.totals.add(high, low);
     const [storedHigh, storedLow] = this.stored.share();
     this.storedTotals.add(storedHigh, storedLow);
+  }
+
+  /** A timestamp's exact text (its microseconds since 1970) into the archive checksum. */
+  private addMicros(micros: number, time: TimeColumn): void {
+    const second = Math.floor(micros / 1_000_000);
+    if (second > 0) this.digest.addBytes(time.micros.bytes, 0, time.micros.write(second, micros - second * 1_000_000));
+    else this.digest.addInteger(micros);
   }
 
   /** A NULL: COPY's \N, in both checksums. */
@@ -240,8 +266,9 @@ class CopyTextWriter {
         this.writeNull();
       } else if (column.kind === 'timestamp') {
         const micros = Number(value);
-        this.digest.addInteger(micros);
-        this.writeTimestamp(micros);
+        const time = this.times[i] as TimeColumn;
+        this.addMicros(micros, time);
+        this.writeTimestamp(micros, time);
       } else {
         const bytes = ENCODER.encode(value);
         this.digest.addBytes(bytes, 0, bytes.length);
@@ -254,7 +281,8 @@ class CopyTextWriter {
   }
 
   /** `words`: a 64-bit column's values as 32-bit words (startBatch). */
-  private writeValue(column: ArchiveColumn, data: Data, row: number, words: Uint32Array): void {
+  private writeValue(columnIndex: number, data: Data, row: number, words: Uint32Array): void {
+    const column = this.columns[columnIndex] as ArchiveColumn;
     const index = data.offset + row;
     if (data.nullCount > 0 && data.nullBitmap && ((data.nullBitmap[index >> 3] as number) & (1 << (index & 7))) === 0) {
       this.writeNull();
@@ -273,15 +301,16 @@ class CopyTextWriter {
       case 'timestamp': {
         const micros = int64Number(words, index);
         if (Number.isSafeInteger(micros)) {
-          this.digest.addInteger(micros);
-          this.writeTimestamp(micros);
+          const time = this.times[columnIndex] as TimeColumn;
+          this.addMicros(micros, time);
+          this.writeTimestamp(micros, time);
         } else {
           // After about 2255: the exact microseconds as a bigint, split into whole days and the rest.
           const exact = (BigInt.asIntN(32, BigInt(words[index * 2 + 1] as number)) << 32n) | BigInt(words[index * 2] as number);
           const day = 86_400_000_000n;
           const days = exact / day - (exact % day < 0n ? 1n : 0n);
           this.digest.addAscii(exact.toString());
-          this.writeTimestamp(Number(exact - days * day), Number(days));
+          this.writeTimestamp(Number(exact - days * day), this.times[columnIndex] as TimeColumn, Number(days));
         }
         return;
       }
@@ -342,6 +371,77 @@ class CopyTextWriter {
 
   /** DECIMAL(38,18) words as exact text without trailing fraction zeros, into scratch; returns its length. */
   private decimalText(words: Uint32Array, at: number): number {
+    const length = this.shortDecimalText(words, at);
+    return length >= 0 ? length : this.wideDecimalText(words, at);
+  }
+
+  /**
+   * decimalText for a value whose unscaled magnitude fits three words (below 2^96: an integer
+   * part below about 7.9e10, as prices and sizes are), divided by 10^6 three times in locals;
+   * -1 for any other (wideDecimalText's).
+   */
+  private shortDecimalText(words: Uint32Array, at: number): number {
+    let w0 = words[at] as number;
+    let w1 = words[at + 1] as number;
+    let w2 = words[at + 2] as number;
+    const w3 = words[at + 3] as number;
+    const negative = w3 >= 0x80000000;
+    if (negative) {
+      if (w3 !== 0xffffffff) return -1;
+      // Two's complement back to the magnitude: every word inverted, plus one carried up.
+      w0 = (~w0 >>> 0) + 1;
+      let carry = w0 === TWO_TO_32 ? 1 : 0;
+      if (carry) w0 = 0;
+      w1 = (~w1 >>> 0) + carry;
+      carry = w1 === TWO_TO_32 ? 1 : 0;
+      if (carry) w1 = 0;
+      w2 = (~w2 >>> 0) + carry;
+      if (w2 >= TWO_TO_32) return -1;
+    } else if (w3 !== 0) {
+      return -1;
+    }
+    // Three groups of six fraction digits, lowest first; what remains is the integer part.
+    const groups = this.groups;
+    for (let g = 0; g < 3; g++) {
+      const q2 = Math.floor(w2 / 1_000_000);
+      let rest = (w2 - q2 * 1_000_000) * TWO_TO_32 + w1;
+      const q1 = Math.floor(rest / 1_000_000);
+      rest = (rest - q1 * 1_000_000) * TWO_TO_32 + w0;
+      const q0 = Math.floor(rest / 1_000_000);
+      groups[g] = rest - q0 * 1_000_000;
+      w2 = q2;
+      w1 = q1;
+      w0 = q0;
+    }
+    const scratch = this.scratch;
+    let length = 0;
+    if (negative) scratch[length++] = 45;
+    length += writeDigits(scratch, length, w1 * TWO_TO_32 + w0);
+    // The fraction without its trailing zeros: zero groups left out, then the lowest group's zero digits.
+    let g = 0;
+    while (g < 3 && groups[g] === 0) g++;
+    if (g === 3) return length;
+    scratch[length++] = 46;
+    for (let k = 2; k >= g; k--) {
+      let group = groups[k] as number;
+      let width = 6;
+      if (k === g) {
+        while (group % 10 === 0) {
+          group /= 10;
+          width--;
+        }
+      }
+      for (let i = length + width - 1; i >= length; i--) {
+        const next = Math.floor(group / 10);
+        scratch[i] = ZERO + group - next * 10;
+        group = next;
+      }
+      length += width;
+    }
+    return length;
+  }
+
+  private wideDecimalText(words: Uint32Array, at: number): number {
     const limbs = this.limbs;
     for (let i = 0; i < 4; i++) limbs[i] = words[at + i] as number;
     const negative = (limbs[3] as number) >= 0x80000000;
@@ -378,25 +478,45 @@ class CopyTextWriter {
    * fraction without trailing zeros: timestamptz's input, and its output in UTC and ISO style
    * (what the stored-rows checksum reads back).
    */
-  private writeTimestamp(micros: number, wholeDays = 0): void {
+  private writeTimestamp(micros: number, time: TimeColumn, wholeDays = 0): void {
+    this.reserve(40);
+    const start = this.length;
+    const second = Math.floor(micros / 1_000_000);
+    if (wholeDays === 0 && second === time.second) {
+      // Rows a second apart or less: the date and time the column's last value wrote (and read back).
+      this.buffer.set(time.secondText, start);
+      this.length += SECOND_TEXT_BYTES;
+      const fraction = micros - second * 1_000_000;
+      this.writeFraction(fraction);
+      if (readFraction(this.buffer, start + SECOND_TEXT_BYTES) !== fraction) {
+        const text = DECODER.decode(this.buffer.subarray(start, this.length));
+        throw new Error(`timestamp text ${text} does not end in ${fraction} us: a bug in the COPY text writer, please report it`);
+      }
+    } else {
+      this.writeWholeTimestamp(micros, wholeDays, time);
+      time.secondText.set(this.buffer.subarray(start, start + SECOND_TEXT_BYTES));
+      time.second = wholeDays === 0 ? second : Number.NaN;
+    }
+    this.stored.addBytes(this.buffer, start, this.length);
+  }
+
+  /** writeTimestamp's text made from the calendar, then read back with the engine's own (Date). */
+  private writeWholeTimestamp(micros: number, wholeDays: number, time: TimeColumn): void {
     const days = Math.floor(micros / MICROS_PER_DAY) + wholeDays;
     const dayMicros = micros - (days - wholeDays) * MICROS_PER_DAY;
     let rest = dayMicros;
     // A day partition's timestamps share a date or two: the calendar runs once per date.
-    if (days !== this.lastDays) {
-      [this.lastYear, this.lastMonth, this.lastDay] = civilFromDays(days);
-      this.lastDays = days;
+    if (days !== time.days) {
+      [time.year, time.month, time.day] = civilFromDays(days);
+      time.days = days;
     }
-    const year = this.lastYear;
-    const month = this.lastMonth;
-    const day = this.lastDay;
+    const { year, month, day } = time;
     const hour = Math.floor(rest / 3_600_000_000);
     rest -= hour * 3_600_000_000;
     const minute = Math.floor(rest / 60_000_000);
     rest -= minute * 60_000_000;
     const second = Math.floor(rest / 1_000_000);
     const fraction = rest - second * 1_000_000;
-    this.reserve(40);
     if (year < 1 || year > 9999) throw new Error(`a timestamp in year ${year} cannot be restored by this path`);
     const start = this.length;
     this.pad(year, 4);
@@ -405,11 +525,7 @@ class CopyTextWriter {
     this.pad(hour, 2, 32);
     this.pad(minute, 2, 58);
     this.pad(second, 2, 58);
-    if (fraction > 0) {
-      this.pad(fraction, 6, 46);
-      while (this.buffer[this.length - 1] === ZERO) this.length--;
-    }
-    this.pad(0, 2, 43);
+    this.writeFraction(fraction);
     // The stored-rows check proves PostgreSQL holds this text, not that it is these microseconds:
     // read it back with the engine's own calendar (Date), independent of civilFromDays and pad.
     const readRest = readTimestampText(this.buffer, start);
@@ -417,7 +533,15 @@ class CopyTextWriter {
       const text = DECODER.decode(this.buffer.subarray(start, this.length));
       throw new Error(`timestamp text ${text} is not day ${days} + ${dayMicros} us: a bug in the COPY text writer, please report it`);
     }
-    this.stored.addBytes(this.buffer, start, this.length);
+  }
+
+  /** `.ffffff` without trailing zeros (nothing for zero), then the zone `+00`. */
+  private writeFraction(fraction: number): void {
+    if (fraction > 0) {
+      this.pad(fraction, 6, 46);
+      while (this.buffer[this.length - 1] === ZERO) this.length--;
+    }
+    this.pad(0, 2, 43);
   }
 
   /** `value` in `width` digits, zero-padded, after the byte `separator` when given. */
@@ -481,11 +605,16 @@ function readTimestampText(bytes: Uint8Array, start: number): number {
     lastDate.text = date;
     lastDate.days = SCRATCH_DATE.getTime() / 86_400_000;
   }
-  let micros = ((digitsAt(bytes, start + 11, 2) * 60 + digitsAt(bytes, start + 14, 2)) * 60 + digitsAt(bytes, start + 17, 2)) * 1_000_000;
-  if (bytes[start + 19] === BYTE.DOT) {
-    let scale = 100_000;
-    for (let at = start + 20; bytes[at] !== PLUS; at++, scale /= 10) micros += ((bytes[at] as number) - ZERO) * scale;
-  }
+  const seconds = (digitsAt(bytes, start + 11, 2) * 60 + digitsAt(bytes, start + 14, 2)) * 60 + digitsAt(bytes, start + 17, 2);
+  return seconds * 1_000_000 + readFraction(bytes, start + SECOND_TEXT_BYTES);
+}
+
+/** The microseconds of the fraction at bytes[at...] (`.ffffff` up to the zone's `+`, or none). */
+function readFraction(bytes: Uint8Array, at: number): number {
+  if (bytes[at] !== BYTE.DOT) return 0;
+  let micros = 0;
+  let scale = 100_000;
+  for (let i = at + 1; bytes[i] !== PLUS; i++, scale /= 10) micros += ((bytes[i] as number) - ZERO) * scale;
   return micros;
 }
 

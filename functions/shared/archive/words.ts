@@ -14,6 +14,18 @@ export function digitCount(value: number): number {
   return digits;
 }
 
+/** Writes the decimal digits of a safe integer at or above zero at out[at...]; returns how many. */
+export function writeDigits(out: Uint8Array, at: number, value: number): number {
+  const digits = digitCount(value);
+  let rest = value;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const next = Math.floor(rest / 10);
+    out[i] = BYTE.ZERO + rest - next * 10;
+    rest = next;
+  }
+  return digits;
+}
+
 /** 2^32: one word. */
 export const TWO_TO_32 = 4294967296;
 
@@ -81,4 +93,33 @@ export function civilFromDays(days: number): [number, number, number] {
   const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
   const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
   return [yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day];
+}
+
+/**
+ * The decimal text of a time's microseconds since 1970 (the archive checksum's text of a
+ * timestamp), for times from 1970-01-01 00:00:01 on: the digits of its second, kept while rows
+ * share a second, then six digits of microseconds. What the archive's builders and restore's
+ * COPY text writer hash once a value; a digit loop over all sixteen digits was a tenth of their work.
+ */
+export class MicrosText {
+  readonly bytes = new Uint8Array(24);
+  private second = -1;
+  private secondDigits = 0;
+
+  /** Writes the text of second * 10^6 + micros (second >= 1, 0 <= micros < 10^6) into `bytes`; returns its length. */
+  write(second: number, micros: number): number {
+    const bytes = this.bytes;
+    if (second !== this.second) {
+      this.secondDigits = writeDigits(bytes, 0, second);
+      this.second = second;
+    }
+    const at = this.secondDigits;
+    let rest = micros;
+    for (let i = at + 5; i >= at; i--) {
+      const next = Math.floor(rest / 10);
+      bytes[i] = BYTE.ZERO + rest - next * 10;
+      rest = next;
+    }
+    return at + 6;
+  }
 }

@@ -136,6 +136,54 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
   expect(rows).toEqual([{ part: 'trades_2026_06_10' }]);
 });
 
+it('brings back 3,000 random values exactly: NUMERIC of 1 to 38 digits and both signs, timestamps from 1900 to 2200 to the microsecond', async () => {
+  // A fixed-seed generator (mulberry32): the same values every run.
+  let seed = 0x2e57;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  const below = (n: number) => Math.floor(random() * n);
+  const digits = (n: number) => Array.from({ length: n }, () => String(below(10))).join('');
+  const numeric = () => {
+    const integer = below(4) === 0 ? '0' : String(1 + below(9)) + digits(below(20));
+    const fraction = below(5) === 0 ? '' : `.${'0'.repeat(below(3) === 0 ? below(10) : 0)}${digits(1 + below(8))}`;
+    return `${below(3) === 0 ? '-' : ''}${integer}${fraction}`;
+  };
+  const dayStart = Date.parse(`${DAY}T00:00:00Z`);
+  // A millisecond in [from, from + span), then three more digits of microseconds.
+  const instant = (from: number, span: number) => `${new Date(from + Math.floor(random() * span)).toISOString().slice(0, 23)}${digits(3)}Z`;
+  const rows = Array.from({ length: 3000 }, () => ({
+    price: numeric(),
+    size: numeric(),
+    ts: instant(dayStart, 86_400_000),
+    received: instant(Date.UTC(1900, 0, 1), Date.UTC(2200, 0, 1) - Date.UTC(1900, 0, 1)),
+  }));
+  const url = await database();
+  const client = await connect(url);
+  await client.query(
+    `INSERT INTO trades (exchange_id, symbol, ts, received_at, price, size)
+     SELECT 1, 'RANDOM', ts::timestamptz, received::timestamptz, price::numeric, size::numeric
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(price, size, ts, received)`,
+    [rows.map((r) => r.price), rows.map((r) => r.size), rows.map((r) => r.ts), rows.map((r) => r.received)],
+  );
+  const randomSql = `SELECT id, ts::text, received_at::text, price::text, size::text FROM trades WHERE symbol = 'RANDOM' ORDER BY id`;
+  // The number comes back, not its scale (see the next test): 8.0 as 8.
+  const number = (text: string) => (text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text);
+  const randomRows = async () =>
+    (await client.query(randomSql)).rows.map((row) => ({ ...row, price: number(row.price), size: number(row.size) }));
+  const stored = await randomRows();
+  expect(stored).toHaveLength(3000);
+  const { ctx } = archivingTo(url);
+  expect((await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY })).partitions_archived).toBe(1);
+  await client.query(`DROP TABLE trades_2026_06_10`);
+
+  expect(await restore(ctx, { table: 'trades', day: DAY })).toMatchObject({ status: 'restored', ledger_checksum_matches: true });
+  expect(await randomRows()).toEqual(stored);
+});
+
 it('brings back the number, not how it was written: 1.50 comes back as 1.5, and the ledger checksum still matches', async () => {
   const url = await database();
   const { ctx } = archivingTo(url);
