@@ -308,7 +308,7 @@ async function openVerified(
         `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
       );
     }
-    file.verifiedBytes = bytes;
+    file.verifiedObject = new Blob([bytes]);
   }
   return file;
 }

@@ -46,7 +46,7 @@ export interface LoadedRows {
 /**
  * Loads every row of `file` into `relation` (a standalone table nobody else writes), calling
  * `onBatch(rowsSoFar)` after each batch (it may throw to stop: the COPY is then failed, and
- * nothing of it stays). `file.verifiedBytes` (the whole object, checked against the ledger's
+ * nothing of it stays). `file.verifiedObject` (the whole object, checked against the ledger's
  * SHA-256) are decoded by parquet-wasm: the engine only ever decodes bytes the archive wrote,
  * since a damaged file can make it trap (abort) instead of throwing. Without them (a ledger row
  * from before migration 0006, or no ledger row), hyparquet reads the object a row group at a
@@ -60,7 +60,7 @@ export async function loadArchiveRows(
   options: { onBatch?: (rowsSoFar: number) => void },
 ): Promise<LoadedRows> {
   const columns = ARCHIVE_COLUMNS[table];
-  const verified = file.verifiedBytes;
+  const verified = file.verifiedObject;
   const list = columns.map((column) => quoteIdent(column.name)).join(', ');
   const copy = client.query(copyFrom(`COPY ${quoteIdent(relation)} (${list}) FROM STDIN`));
   const writer = new CopyTextWriter(columns);
@@ -106,10 +106,10 @@ export async function loadArchiveRows(
 }
 
 /** The object's rows as Arrow record batches, decoded by parquet-wasm READ_BATCH_ROWS at a time. */
-async function* arrowBatches(key: string, object: Uint8Array): AsyncGenerator<RecordBatch> {
+async function* arrowBatches(key: string, object: Blob): AsyncGenerator<RecordBatch> {
   const wasm = await loadParquetWasm();
   const batches = await readable(key, async () => {
-    const parquet = await wasm.ParquetFile.fromFile(new Blob([object]));
+    const parquet = await wasm.ParquetFile.fromFile(object);
     return (await parquet.stream({ batchSize: READ_BATCH_ROWS })) as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>;
   });
   const reader = batches[Symbol.asyncIterator]();

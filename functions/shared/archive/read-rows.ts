@@ -30,8 +30,12 @@ export interface ArchiveFile {
   rowGroups: number;
   metadata: FileMetaData;
   buffer: AsyncBuffer;
-  /** The whole object, once restore has checked it hashes to the ledger's SHA-256 (see loadArchiveRows). */
-  verifiedBytes?: Uint8Array;
+  /**
+   * The whole object, once restore has checked it hashes to the ledger's SHA-256 (see
+   * loadArchiveRows), as the Blob parquet-wasm reads: made at once from the bytes read, so the
+   * object is held once, not twice (a Blob copies what it is made from).
+   */
+  verifiedObject?: Blob;
 }
 
 /** The object as hyparquet's AsyncBuffer: each slice is one ranged read through the store (explicit ranges only). */
