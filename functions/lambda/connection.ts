@@ -2,7 +2,7 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { currentDatabase } from '../shared/catalog';
-import { createPool, toUnavailableError } from '../shared/db/pool';
+import { createPool, endPool, toUnavailableError } from '../shared/db/pool';
 import { DEFAULT_CONNECTION_SETTINGS, databaseUrlText, parseDatabaseUrl } from '../shared/db/settings';
 import { connectionFailure, SQLSTATE, sqlState } from '../shared/db/sql-errors';
 import { PerpsDbError } from '../shared/errors';
@@ -156,6 +156,7 @@ async function connect(pool: ReusablePool, target: Target, environment: HandlerE
 class ReusablePool {
   private pool: pg.Pool | undefined;
   private url: string | undefined;
+  private ending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: Pick<DatabaseConnectionOptions, 'applicationName' | 'log'>) {}
 
@@ -181,10 +182,13 @@ class ReusablePool {
     return this.pool;
   }
 
+  /** Resolves once the server has closed the pool's connections; a second close meanwhile waits for the same. */
   async close(): Promise<void> {
-    await this.pool?.end().catch(() => undefined);
+    const pool = this.pool;
     this.pool = undefined;
     this.url = undefined;
+    if (pool) this.ending = endPool(pool).catch(() => undefined);
+    await this.ending;
   }
 }
 

@@ -29,7 +29,7 @@ export interface OperationHandlerOptions {
 }
 
 export type OperationHandler = MiddyfiedHandler<unknown, OperationReport, Error, HandlerContext, HandlerInternal> & {
-  /** Ends the module-scope pool: for the local runner and tests, which must let the process exit. */
+  /** Ends the module-scope pool, resolving once the server has closed its connection: for the local runner and tests, which must let the process exit. */
   close(): Promise<void>;
 };
 

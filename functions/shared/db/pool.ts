@@ -71,9 +71,34 @@ export function createPool(settings: ConnectionSettings, log: Logger): pg.Pool {
   const pool = new pg.Pool(connectionConfig(settings.url, options) as pg.PoolConfig);
   poolUrls.set(pool, settings.url);
   poolTimeouts.set(pool, settings.acquireTimeoutMs);
+  trackOpenClients(pool);
   // An idle client dying (server restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn('idle database connection failed', { error: error.message }));
   return pool;
+}
+
+/** The clients of each pool whose connection is not closed yet (createPool's pools only). */
+const openClients = new WeakMap<pg.Pool, Set<pg.Client>>();
+
+function trackOpenClients(pool: pg.Pool): void {
+  const open = new Set<pg.Client>();
+  openClients.set(pool, open);
+  pool.on('connect', (client) => {
+    open.add(client);
+    client.once('end', () => open.delete(client));
+  });
+}
+
+/**
+ * Ends `pool` and resolves once every connection it opened is closed. pg's Pool.end resolves as
+ * soon as it has told its clients to end (Terminate sent), while the server may not have read
+ * it yet: a session ended then by someone else (DROP DATABASE's cleanup, a failover) answers
+ * with an error that the pool, still listening, reports as a failed idle connection.
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  await pool.end();
+  const closing = [...(openClients.get(pool) ?? [])].map((client) => new Promise((resolve) => client.once('end', resolve)));
+  await Promise.all(closing);
 }
 
 /**
