@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PARQUET_ENCODER_WORKER_FILE } from '../../functions/shared/archive/parquet-encoder';
+import { PARQUET_WASM_FILE } from '../../functions/shared/archive/parquet-engine';
 import { SEEDED_EXCHANGES } from '../../functions/shared/exchanges';
-import { bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
+import { bundleDir, bundleFile, HANDLER_OPERATIONS, LAMBDA_HANDLER } from '../../infra/bundling';
 import { STACK_OUTPUTS } from '../../infra/stack-contract';
 import { synthesize } from '../support/infra';
 
@@ -35,11 +37,16 @@ describe('functions', () => {
     expect(JSON.stringify(fnProps(operation).VpcConfig)).toMatch(/isolatedSubnet1.*isolatedSubnet2/);
   });
 
-  it('ships, in each asset, exactly dist/<op>/index.mjs, the bundle the handler tests run, and no source map', () => {
+  it('ships, in each asset, exactly dist/<op>/index.mjs, the bundle the handler tests run, its Parquet encoder thread and engine, and no source map', () => {
     for (const operation of HANDLER_OPERATIONS) {
       const code = fnProps(operation).Code as { S3Key: string };
       const assetDir = join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
       expect(readFileSync(join(assetDir, 'index.mjs')).equals(readFileSync(bundleFile(operation))), operation).toBe(true);
+      for (const file of [PARQUET_ENCODER_WORKER_FILE, PARQUET_WASM_FILE]) {
+        expect(readFileSync(join(assetDir, file)).equals(readFileSync(join(bundleDir(operation), file))), `${operation} ${file}`).toBe(
+          true,
+        );
+      }
       expect(() => readFileSync(join(assetDir, 'index.mjs.map'))).toThrow(/ENOENT/);
     }
   });
