@@ -4,6 +4,7 @@ import { ArrowBatchBuilder, DecimalOverflow } from '../../functions/shared/archi
 import { ARCHIVE_COLUMNS, type ArchiveColumn } from '../../functions/shared/archive/layout';
 import { MD5_PADDING_ROOM, md5Head, md5HeadPadded } from '../../functions/shared/archive/md5';
 import { RowDigest } from '../../functions/shared/archive/row-digest';
+import { seededRandom } from '../support/random';
 
 const trades = ARCHIVE_COLUMNS.trades;
 const column = (name: string): ArchiveColumn => {
@@ -74,18 +75,7 @@ describe('the other kinds', () => {
 });
 
 describe('random values, each Arrow value and checksum text against a bigint reference (arrow-columns.ts)', () => {
-  /** A fixed-seed generator (mulberry32): the same values every run. */
-  const random = (() => {
-    let seed = 0x5eed;
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-  })();
-  const below = (n: number) => Math.floor(random() * n);
-  const digits = (n: number) => Array.from({ length: n }, () => String(below(10))).join('');
+  const { next: random, below, digits } = seededRandom(0x5eed);
   const md5Share = (text: string) => BigInt(`0x${createHash('md5').update(text).digest('hex').slice(0, 15)}`);
 
   /** One field through a one-column builder: its Arrow value (as build() reads it) and its row's checksum share. */

@@ -11,11 +11,11 @@ import { archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../../functions/sha
 import type { OperationContext } from '../../../functions/shared/context';
 import { ArchiveIntegrityError, DeadlineError, InputError } from '../../../functions/shared/errors';
 import { archiveDirectory, withArchive } from '../../support/archive';
-
 import { cli } from '../../support/cli';
 import { afterFile, type ContextOptions, connect, copiesOf, testContext, withContext } from '../../support/database';
 import { interceptStatements } from '../../support/intercept';
 import { auditBlockingLocks } from '../../support/lock-audit';
+import { seededRandom } from '../../support/random';
 import { dataFingerprint, seedDays } from '../../support/rows';
 import { startWriter, type WriterResult } from '../../support/writer';
 
@@ -137,16 +137,7 @@ it('brings a dropped day back exactly: every row, NUMERIC edge values, microseco
 });
 
 it('brings back 3,000 random values exactly: NUMERIC of 1 to 38 digits and both signs, timestamps from 1900 to 2200 to the microsecond', async () => {
-  // A fixed-seed generator (mulberry32): the same values every run.
-  let seed = 0x2e57;
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  const below = (n: number) => Math.floor(random() * n);
-  const digits = (n: number) => Array.from({ length: n }, () => String(below(10))).join('');
+  const { next: random, below, digits } = seededRandom(0x2e57);
   const numeric = () => {
     const integer = below(4) === 0 ? '0' : String(1 + below(9)) + digits(below(20));
     const fraction = below(5) === 0 ? '' : `.${'0'.repeat(below(3) === 0 ? below(10) : 0)}${digits(1 + below(8))}`;
