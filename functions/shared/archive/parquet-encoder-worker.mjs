@@ -9,7 +9,6 @@
 //               { bytes: Uint8Array }  the file's next bytes, in order
 //               { done: true }         the file is complete
 //               { error: string }      encoding failed; nothing more comes
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as wasm from 'parquet-wasm/esm';
 
@@ -64,7 +63,7 @@ function incomingBatches() {
 }
 
 try {
-  wasm.initSync({ module: readFileSync(workerData.wasmPath) });
+  wasm.initSync({ module: workerData.wasm });
   const encoded = await wasm.transformParquetStream(incomingBatches(), writerProperties(workerData.rowGroupRows));
   for await (const chunk of encoded) {
     // A chunk that is a whole buffer of its own moves to the main thread without a copy.

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { parquetWasmPath } from './parquet-engine';
+import { compiledParquetWasm } from './parquet-engine';
 
 /**
  * Encodes Arrow IPC batches into one Parquet file on a worker thread (parquet-encoder-worker.mjs),
@@ -39,7 +39,7 @@ class WorkerEncoder {
 
   constructor(batches: AsyncIterable<Uint8Array>, rowGroupRows: number) {
     this.worker = new Worker(new URL(`./${PARQUET_ENCODER_WORKER_FILE}`, import.meta.url), {
-      workerData: { wasmPath: parquetWasmPath(), rowGroupRows },
+      workerData: { wasm: compiledParquetWasm(), rowGroupRows },
       // Not the process's own flags: `--input-type` or `-e` there (a script run with `node -e`) stop a worker from loading a file.
       execArgv: [],
     });

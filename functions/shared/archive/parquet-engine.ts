@@ -24,6 +24,20 @@ export function loadParquetWasm(): Promise<ParquetWasm> {
   return loading;
 }
 
+let compiled: WebAssembly.Module | undefined;
+/** WebAssembly.Module's constructor: a global of Node, which the project's typings (no DOM lib) declare as a type only. */
+const WasmModule = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => WebAssembly.Module } }).WebAssembly.Module;
+
+/**
+ * The engine compiled once per process: a thread that encodes (parquet-encoder.ts) gets it
+ * ready to instantiate, instead of compiling 5 MB of WebAssembly per file (about 50 ms each, which
+ * a backlog of small days pays once a partition).
+ */
+export function compiledParquetWasm(): WebAssembly.Module {
+  compiled ??= new WasmModule(readFileSync(parquetWasmPath()));
+  return compiled;
+}
+
 /** The engine's .wasm: beside the bundle that runs, else from node_modules. */
 export function parquetWasmPath(): string {
   const beside = fileURLToPath(new URL(PARQUET_WASM_FILE, import.meta.url));
