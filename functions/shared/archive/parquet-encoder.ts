@@ -22,7 +22,7 @@ export async function* encodeParquet(batches: AsyncIterable<Uint8Array>, rowGrou
 /** The file name of the worker, beside this module in the sources and in every bundle (infra/bundling.ts). */
 export const PARQUET_ENCODER_WORKER_FILE = 'parquet-encoder-worker.mjs';
 /** Encoded bytes waiting for the consumer (a slow upload) before the worker gets no more batches. */
-const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
 type WorkerMessage = { pull: true } | { bytes: Uint8Array } | { done: true } | { error: string };
 
@@ -43,7 +43,6 @@ class WorkerEncoder {
       // Not the process's own flags: `--input-type` or `-e` there (a script run with `node -e`) stop a worker from loading a file.
       execArgv: [],
     });
-    this.worker.unref();
     this.worker.on('message', (message: WorkerMessage) => this.receive(message));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => {
