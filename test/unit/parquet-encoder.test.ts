@@ -32,6 +32,13 @@ describe('the Parquet encoder thread (parquet-encoder.ts)', () => {
     await expect(collect(encodeParquet(batches(5, 2), 2048))).rejects.toThrow('the COPY broke off');
   });
 
+  it('fails, saying so, when its thread cannot encode what it is given', async () => {
+    async function* garbage() {
+      yield new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+    await expect(collect(encodeParquet(garbage(), 2048))).rejects.toThrow(/^Parquet encoding failed: /);
+  });
+
   it('ends when its consumer stops early (a failed upload), without waiting for the rest', async () => {
     let made = 0;
     const counted = async function* () {
