@@ -3,7 +3,7 @@ import { checkStoredRows } from '../../shared/archive/export-sql';
 import { ARCHIVE_COLUMNS, ARCHIVE_VARIABLES, archiveObjectKey, DEFAULT_ARCHIVE_PREFIX } from '../../shared/archive/layout';
 import { type LedgerEntry, markRestored, readLedgerEntry } from '../../shared/archive/ledger';
 import { ArchiveReadError, loadArchiveRows } from '../../shared/archive/load-rows';
-import { digestBytes, OBJECT_DIGEST_NAME } from '../../shared/archive/object-digest';
+import { digestObject, OBJECT_DIGEST_NAME } from '../../shared/archive/object-digest';
 import { type ArchiveFile, openArchiveFile } from '../../shared/archive/read-rows';
 import type { ArchiveStore } from '../../shared/archive/store';
 import { type ArchiveSettings, assertArchiveConfigured, createArchiveStore, isArchiveConfigured } from '../../shared/archive/store';
@@ -297,18 +297,19 @@ async function openVerified(
     );
   }
   if (ledger?.object_sha256) {
-    // Read whole once: hashed here, and these very bytes are what the load decodes (no second
-    // read, and nothing can change between the check and the load).
-    const bytes = await store.read(key, 0, file.bytes).catch((error: unknown) => {
+    // Read once: hashed here, and these very bytes are what the load decodes (no second read,
+    // and nothing can change between the check and the load). Each chunk becomes a Blob as it
+    // is hashed, and the object the Blob of those: held once, not once more as one buffer.
+    const parts: Blob[] = [];
+    const sha256 = await digestObject(store, key, file.bytes, (chunk) => parts.push(new Blob([chunk]))).catch((error: unknown) => {
       throw new ArchiveIntegrityError(`restore ${table} ${day}: ${errorMessage(error)}; nothing was loaded`, { cause: error });
     });
-    const sha256 = bytes.byteLength === file.bytes ? digestBytes(bytes) : `a short read (${bytes.byteLength} bytes)`;
     if (sha256 !== ledger.object_sha256) {
       throw new ArchiveIntegrityError(
         `restore ${table} ${day}: ${store.location}/${key} changed after it was archived: its ${OBJECT_DIGEST_NAME} is ${sha256}, the archive ledger recorded ${ledger.object_sha256}; nothing was loaded`,
       );
     }
-    file.verifiedObject = new Blob([bytes]);
+    file.verifiedObject = new Blob(parts);
   }
   return file;
 }

@@ -16,11 +16,6 @@ export const OBJECT_DIGEST_NAME = 'SHA-256';
 /** Bytes per ranged read while hashing: a handful of GETs for a day's object, little memory. */
 const DIGEST_READ_BYTES = 8 << 20;
 
-/** SHA-256 (hex) of bytes in memory. */
-export function digestBytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 /** A running hash of the bytes written, in order. */
 export function objectHasher(): { update(chunk: Uint8Array): void; digest(): string } {
   const hash: Hash = createHash('sha256');
@@ -34,11 +29,17 @@ export function objectHasher(): { update(chunk: Uint8Array): void; digest(): str
 
 /**
  * SHA-256 (hex) of the `bytes` bytes of `key`, read through the store DIGEST_READ_BYTES at a
- * time (the next read is in flight while one is hashed). Throws when the object is shorter than
- * `bytes`. Cost: the whole object read once (S3: one ranged GET per 8 MiB; a directory: a
- * sequential read of the file), and hashing it (about 0.5-2 GB/s a core).
+ * time (the next read is in flight while one is hashed), each chunk handed to `onChunk` once
+ * hashed. Throws when the object is shorter than `bytes`. Cost: the whole object read once (S3:
+ * one ranged GET per 8 MiB; a directory: a sequential read of the file), and hashing it (about
+ * 0.5-2 GB/s a core).
  */
-export async function digestObject(store: ArchiveStore, key: string, bytes: number): Promise<string> {
+export async function digestObject(
+  store: ArchiveStore,
+  key: string,
+  bytes: number,
+  onChunk: (chunk: Uint8Array) => void = () => {},
+): Promise<string> {
   const hash = createHash('sha256');
   const readAt = (start: number) => store.read(key, start, Math.min(bytes, start + DIGEST_READ_BYTES));
   let next = bytes > 0 ? readAt(0) : undefined;
@@ -53,6 +54,7 @@ export async function digestObject(store: ArchiveStore, key: string, bytes: numb
     start = end;
     next = start < bytes ? readAt(start) : undefined;
     hash.update(chunk);
+    onChunk(chunk);
   }
   return hash.digest('hex');
 }
