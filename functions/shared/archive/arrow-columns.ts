@@ -20,7 +20,9 @@ import { BYTE, daysFromCivil, MicrosText, multiplyAdd, negate, POWERS_OF_TEN, TW
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
- * columns, byte by byte: no JS string, bigint or double is made for a value on the way. Integers
+ * columns, byte by byte: no JS string or bigint is made for a value on the way, and no value is
+ * ever a binary fraction (a double holds only whole numbers below 2^53, which it holds exactly: a
+ * decimal's digits without its point, a timestamp's microseconds). Integers
  * become 32/64-bit two's complement, timestamps whole microseconds, NUMERIC text DECIMAL(38,18)'s
  * 128-bit unscaled value, text and JSON keep their UTF-8 bytes. Each value's exact text (the
  * checksum's definition, export-sql.ts) goes into a RowDigest on the way. A NUMERIC value
