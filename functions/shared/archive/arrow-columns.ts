@@ -16,7 +16,7 @@ import {
 } from 'apache-arrow';
 import { ARCHIVE_DECIMAL, type ArchiveColumn, type ArchiveColumnKind } from './layout';
 import { RowDigest } from './row-digest';
-import { BYTE, daysFromCivil, MicrosText, multiplyAdd, negate, POWERS_OF_TEN, TWO_TO_32 } from './words';
+import { BYTE, daysFromCivil, MicrosText, multiplyAdd, negate, negateWords, POWERS_OF_TEN, TWO_TO_32 } from './words';
 
 /*
  * PostgreSQL's COPY text rows (`SELECT <columns>` in UTC and ISO DateStyle) straight into Arrow
@@ -324,17 +324,9 @@ class TimestampBuilder extends Word64Builder {
 function setWord64(words: Uint32Array, at: number, value: number): void {
   const magnitude = value < 0 ? -value : value;
   const high = Math.floor(magnitude / TWO_TO_32);
-  const low = magnitude - high * TWO_TO_32;
-  if (value >= 0) {
-    words[at] = low;
-    words[at + 1] = high;
-  } else if (low === 0) {
-    words[at] = 0;
-    words[at + 1] = -high >>> 0;
-  } else {
-    words[at] = TWO_TO_32 - low;
-    words[at + 1] = ~high >>> 0;
-  }
+  words[at] = magnitude - high * TWO_TO_32;
+  words[at + 1] = high;
+  if (value < 0) negateWords(words, at, 2);
 }
 
 /** The decimal number in bytes[start, end) (at most 15 digits), or -1 when a byte is not a digit. */
@@ -435,21 +427,11 @@ class DecimalBuilder extends Builder {
     }
     const at = row * 4;
     const words = this.words;
-    if (negative) {
-      // Two's complement: every word inverted, plus one carried up while a word wraps.
-      w0 = (~w0 >>> 0) + 1;
-      let carry = w0 === TWO_TO_32 ? 1 : 0;
-      w1 = (~w1 >>> 0) + carry;
-      carry = w1 === TWO_TO_32 ? 1 : 0;
-      w2 = (~w2 >>> 0) + carry;
-      carry = w2 === TWO_TO_32 ? 1 : 0;
-      w3 = (~w3 >>> 0) + carry;
-    }
-    // A Uint32Array keeps a value modulo 2^32: a word that wrapped to 2^32 is stored as 0.
     words[at] = w0;
     words[at + 1] = w1;
     words[at + 2] = w2;
     words[at + 3] = w3;
+    if (negative) negateWords(words, at, 4);
     return exactEnd;
   }
 

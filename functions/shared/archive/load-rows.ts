@@ -11,7 +11,7 @@ import { type ArchiveFile, type ArchiveValue, readArchiveRows } from './read-row
 import { RecordDigest } from './record-digest';
 import { RowDigest } from './row-digest';
 import { storedChecksumText } from './values';
-import { BYTE, civilFromDays, digitCount, divideBy, MicrosText, negate, TWO_TO_32, writeDigits } from './words';
+import { BYTE, civilFromDays, divideBy, MicrosText, negate, TWO_TO_32, writeDigits, writePadded } from './words';
 
 /*
  * An archived object back into a table: parquet-wasm decodes it into Arrow batches, each row
@@ -350,14 +350,7 @@ class CopyTextWriter {
       this.scratch[at++] = 45;
       value = -value;
     }
-    // Right to left into their places: the digits counted first, no view reversed per value.
-    const end = at + digitCount(value);
-    for (let i = end - 1; i >= at; i--) {
-      const next = Math.floor(value / 10);
-      this.scratch[i] = ZERO + (value - next * 10);
-      value = next;
-    }
-    return end;
+    return at + writeDigits(this.scratch, at, value);
   }
 
   private int64Text(words: Uint32Array, index: number): number {
@@ -431,12 +424,7 @@ class CopyTextWriter {
           width--;
         }
       }
-      for (let i = length + width - 1; i >= length; i--) {
-        const next = Math.floor(group / 10);
-        scratch[i] = ZERO + group - next * 10;
-        group = next;
-      }
-      length += width;
+      length += writePadded(scratch, length, group, width);
     }
     return length;
   }
@@ -547,12 +535,7 @@ class CopyTextWriter {
   /** `value` in `width` digits, zero-padded, after the byte `separator` when given. */
   private pad(value: number, width: number, separator?: number): void {
     if (separator !== undefined) this.buffer[this.length++] = separator;
-    for (let i = width - 1; i >= 0; i--) {
-      const next = Math.floor(value / 10);
-      this.buffer[this.length + i] = ZERO + (value - next * 10);
-      value = next;
-    }
-    this.length += width;
+    this.length += writePadded(this.buffer, this.length, value, width);
   }
 
   /** Text bytes with COPY's escapes: backslash, newline, carriage return and tab. */

@@ -29,10 +29,7 @@ const head: [number, number] = [0, 0];
  * Int32Array over the same bytes (same buffer, same start): the whole blocks are then read from it.
  */
 export function md5Head(bytes: Uint8Array, length: number, words?: Int32Array): readonly [number, number] {
-  state[0] = 0x67452301;
-  state[1] = 0xefcdab89 | 0;
-  state[2] = 0x98badcfe | 0;
-  state[3] = 0x10325476;
+  resetState();
   const whole = length - (length % 64);
   if (LITTLE_ENDIAN && words && words.buffer === bytes.buffer && words.byteOffset === bytes.byteOffset) {
     for (let at = 0; at < whole; at += 64) block(words, at >> 2);
@@ -52,9 +49,7 @@ export function md5Head(bytes: Uint8Array, length: number, words?: Int32Array): 
     tail[end - 4 + i] = (high >>> (8 * i)) & 0xff;
   }
   for (let at = 0; at < end; at += 64) block(LITTLE_ENDIAN ? tailWords : gather(tail, at), LITTLE_ENDIAN ? at >> 2 : 0);
-  head[0] = swap(state[0] as number);
-  head[1] = swap(state[1] as number);
-  return head;
+  return stateHead();
 }
 
 /** The bytes md5HeadPadded may write after the message: its padding (0x80, zeros, the length) ends at most 72 bytes on. */
@@ -76,11 +71,21 @@ export function md5HeadPadded(bytes: Uint8Array, words: Int32Array, length: numb
   const bits = length * 8;
   words[(end >> 2) - 2] = (bits % 0x100000000) | 0;
   words[(end >> 2) - 1] = Math.floor(bits / 0x100000000);
+  resetState();
+  for (let at = 0; at < end; at += 64) block(words, at >> 2);
+  return stateHead();
+}
+
+/** md5's initial state (RFC 1321, section 3.3). */
+function resetState(): void {
   state[0] = 0x67452301;
   state[1] = 0xefcdab89 | 0;
   state[2] = 0x98badcfe | 0;
   state[3] = 0x10325476;
-  for (let at = 0; at < end; at += 64) block(words, at >> 2);
+}
+
+/** The digest's first 8 bytes from the state, as md5Head returns them. */
+function stateHead(): readonly [number, number] {
   head[0] = swap(state[0] as number);
   head[1] = swap(state[1] as number);
   return head;

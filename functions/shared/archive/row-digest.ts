@@ -1,5 +1,5 @@
 import { MD5_PADDING_ROOM, md5HeadPadded } from './md5';
-import { digitCount } from './words';
+import { digitCount, writePadded } from './words';
 
 const COMMA = 44;
 const COLON = 58;
@@ -48,7 +48,7 @@ export class RowDigest {
 
   /** A value whose exact text is the decimal text of `value`, a safe integer (written digit by digit: no string per value). */
   addInteger(value: number): void {
-    let magnitude = Math.abs(value);
+    const magnitude = Math.abs(value);
     const digits = digitCount(magnitude);
     const size = value < 0 ? digits + 1 : digits;
     this.separate(size + 4);
@@ -56,12 +56,7 @@ export class RowDigest {
     const buffer = this.buffer;
     buffer[this.length++] = COLON;
     if (value < 0) buffer[this.length++] = DASH;
-    for (let at = this.length + digits - 1; at >= this.length; at--) {
-      const next = Math.floor(magnitude / 10);
-      buffer[at] = ZERO + (magnitude - next * 10);
-      magnitude = next;
-    }
-    this.length += digits;
+    this.length += writePadded(buffer, this.length, magnitude, digits);
   }
 
   /** A value whose exact text is `text`, all ASCII (a number). */

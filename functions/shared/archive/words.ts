@@ -16,14 +16,18 @@ export function digitCount(value: number): number {
 
 /** Writes the decimal digits of a safe integer at or above zero at out[at...]; returns how many. */
 export function writeDigits(out: Uint8Array, at: number, value: number): number {
-  const digits = digitCount(value);
+  return writePadded(out, at, value, digitCount(value));
+}
+
+/** Writes a safe integer at or above zero in `width` digits, zero-padded, at out[at...] (right to left, no string made); returns `width`. */
+export function writePadded(out: Uint8Array, at: number, value: number, width: number): number {
   let rest = value;
-  for (let i = at + digits - 1; i >= at; i--) {
+  for (let i = at + width - 1; i >= at; i--) {
     const next = Math.floor(rest / 10);
     out[i] = BYTE.ZERO + rest - next * 10;
     rest = next;
   }
-  return digits;
+  return width;
 }
 
 /** 2^32: one word. */
@@ -70,6 +74,17 @@ export function negate(words: number[]): void {
   }
 }
 
+/** negate for `count` words of a Uint32Array from words[at], in place (the Arrow builders' values). */
+export function negateWords(words: Uint32Array, at: number, count: number): void {
+  let carry = 1;
+  for (let i = at; i < at + count; i++) {
+    const value = (~(words[i] as number) >>> 0) + carry;
+    carry = value >= TWO_TO_32 ? 1 : 0;
+    // A Uint32Array keeps a value modulo 2^32: one that wrapped to 2^32 is stored as 0.
+    words[i] = value;
+  }
+}
+
 /** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 export function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
@@ -113,13 +128,6 @@ export class MicrosText {
       this.secondDigits = writeDigits(bytes, 0, second);
       this.second = second;
     }
-    const at = this.secondDigits;
-    let rest = micros;
-    for (let i = at + 5; i >= at; i--) {
-      const next = Math.floor(rest / 10);
-      bytes[i] = BYTE.ZERO + rest - next * 10;
-      rest = next;
-    }
-    return at + 6;
+    return this.secondDigits + writePadded(bytes, this.secondDigits, micros, 6);
   }
 }
