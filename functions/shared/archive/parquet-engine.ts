@@ -18,7 +18,7 @@ let loading: Promise<ParquetWasm> | undefined;
 export function loadParquetWasm(): Promise<ParquetWasm> {
   loading ??= (async () => {
     const module = await import('parquet-wasm/esm');
-    module.initSync({ module: readFileSync(parquetWasmPath()) });
+    module.initSync({ module: compiledParquetWasm() });
     return module;
   })();
   return loading;
@@ -29,9 +29,9 @@ let compiled: WebAssembly.Module | undefined;
 const WasmModule = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => WebAssembly.Module } }).WebAssembly.Module;
 
 /**
- * The engine compiled once per process: a thread that encodes (parquet-encoder.ts) gets it
- * ready to instantiate, instead of compiling 5 MB of WebAssembly per file (about 50 ms each, which
- * a backlog of small days pays once a partition).
+ * The engine compiled once per process, for this thread (loadParquetWasm) and every encoder
+ * thread (parquet-encoder.ts) alike: each instantiates it instead of compiling 5 MB of
+ * WebAssembly again (about 50 ms each, which a backlog of small days paid once a partition).
  */
 export function compiledParquetWasm(): WebAssembly.Module {
   compiled ??= new WasmModule(readFileSync(parquetWasmPath()));
@@ -39,7 +39,7 @@ export function compiledParquetWasm(): WebAssembly.Module {
 }
 
 /** The engine's .wasm: beside the bundle that runs, else from node_modules. */
-export function parquetWasmPath(): string {
+function parquetWasmPath(): string {
   const beside = fileURLToPath(new URL(PARQUET_WASM_FILE, import.meta.url));
   if (existsSync(beside)) return beside;
   return createRequire(import.meta.url).resolve(`parquet-wasm/esm/${PARQUET_WASM_FILE}`);
