@@ -101,6 +101,16 @@ async function restoreLeftovers(url: string): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+/** A database whose day of trades was archived (to a directory of its own), then dropped: where a restore starts. */
+async function archivedThenDropped(): Promise<{ url: string; ctx: OperationContext; client: pg.Client }> {
+  const url = await database();
+  const { ctx } = archivingTo(url);
+  const client = await connect(url);
+  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
+  await client.query(`DROP TABLE trades_2026_06_10`);
+  return { url, ctx, client };
+}
+
 it('brings a dropped day back exactly: every row, NUMERIC edge values, microseconds and JSONB', async () => {
   const { url, ctx } = await archivedDatabase();
   const before = await dataFingerprint(url);
@@ -209,11 +219,7 @@ it('refuses an object whose rows are not the ones the ledger recorded (same coun
 });
 
 it('proves what PostgreSQL stored, not only what was sent: a column narrowed since the archive (rounding a value) fails the restore', async () => {
-  const url = await database();
-  const { ctx } = archivingTo(url);
-  const client = await connect(url);
-  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
-  await client.query(`DROP TABLE trades_2026_06_10`);
+  const { ctx, client } = await archivedThenDropped();
   // COPY then rounds the archived sizes to 2 places, silently: the rows sent are the archive's, the rows stored are not.
   await client.query(`ALTER TABLE trades ALTER COLUMN size TYPE numeric(40, 2)`);
 
@@ -237,11 +243,7 @@ function beforeReadBack(ctx: OperationContext, change: string): void {
 }
 
 it('refuses a load in which one stored value differs from the one sent (same rows, same count): the read-back catches it', async () => {
-  const url = await database();
-  const { ctx } = archivingTo(url);
-  const client = await connect(url);
-  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
-  await client.query(`DROP TABLE trades_2026_06_10`);
+  const { url, ctx } = await archivedThenDropped();
   // The last digit of one size, once loaded: the values sent, and their archive checksum, are still the ledger's.
   beforeReadBack(
     ctx,
@@ -255,11 +257,7 @@ it('refuses a load in which one stored value differs from the one sent (same row
 });
 
 it('refuses a load that lost one row on the way: the rows are counted in the table, not taken from the COPY', async () => {
-  const url = await database();
-  const { ctx } = archivingTo(url);
-  const client = await connect(url);
-  await archive(ctx, { archiveAfterDays: 2, table: 'trades', day: DAY });
-  await client.query(`DROP TABLE trades_2026_06_10`);
+  const { url, ctx } = await archivedThenDropped();
   beforeReadBack(ctx, `DELETE FROM trades_2026_06_10_restore WHERE id = (SELECT max(id) FROM trades_2026_06_10_restore)`);
 
   const run = restore(ctx, { table: 'trades', day: DAY });
