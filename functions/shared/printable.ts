@@ -49,3 +49,8 @@ export function terminalJson(value: unknown, space?: number): string {
     (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/** A word as a POSIX shell reads it back unchanged: single-quoted when it holds anything a shell would act on (a name from a URL, `?`, `&`). */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -155,6 +155,18 @@ describe('local runner against a real server', () => {
     }
   });
 
+  it('leaves a password given in the query string out of the suggested command too', async () => {
+    const inQuery = parseDatabaseUrl(url);
+    const password = decodeURIComponent(inQuery.password);
+    inQuery.password = '';
+    inQuery.searchParams.set('password', password);
+    const result = await cli(['stats', '--database-url', inQuery.toString()]);
+    expect(result.code).toBe(5);
+    inQuery.searchParams.delete('password');
+    expect(result.stderr).toContain(`\`npm run local -- init --database-url ${inQuery.toString()}\``);
+    expect(result.stderr).not.toContain(password);
+  });
+
   it('refuses, before anything runs, flags npm took for itself (`npm run local prune --dry-run`, no `--`)', async () => {
     const fingerprintBefore = await cli(['stats', '--format', 'json', '--database-url', url]);
     // What npm hands the runner for `npm run local clean --older-than 30 --dry-run --database-url URL`.

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { DatabaseUnavailableError, InsufficientPrivilegeError } from '../errors';
 import type { Logger } from '../log';
+import { shellWord } from '../printable';
 import { quoteIdent } from './identifiers';
 import { type ConnectionSettings, describeLogin, describeTarget, targetOf, urlParts } from './settings';
 import {
@@ -168,11 +169,6 @@ function noConnectError(error: unknown, url: string): InsufficientPrivilegeError
       `make the login a member of one (GRANT perps_reader TO ${who}), or have the owner run GRANT CONNECT ON DATABASE ${grantOn} TO ${who}`,
     { cause: error },
   );
-}
-
-/** A word as a POSIX shell reads it back unchanged: a name from a URL must not run as a command when pasted. */
-function shellWord(word: string): string {
-  return /^[\w./:@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -97,17 +97,32 @@ export function databaseUrlText(parsed: URL): string {
 /** The host parseDatabaseUrl puts in a URL that has none (a Unix socket in ?host=). */
 const SOCKET_STAND_IN = 'unix-socket.invalid';
 
-/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; never throws. */
+/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, secret-named query parameters too; never throws. */
 export function maskUrl(url: string): string {
+  return redactUrl(url, '***');
+}
+
+/** The URL without its password and secret-named query parameters (`?password=`, `?sslpassword=`), to suggest in a command; never throws. */
+export function urlWithoutSecrets(url: string): string {
+  return redactUrl(url, undefined);
+}
+
+/** Query parameters that hold a secret (pg reads `password` from the query string too). */
+const SECRET_PARAMETER = /pass|secret|key/i;
+
+/** The password and secret-named query parameters replaced by `mask`, or removed without one. */
+function redactUrl(url: string, mask: string | undefined): string {
   try {
     const parsed = parseDatabaseUrl(url);
-    if (parsed.password) parsed.password = '***';
+    if (parsed.password) parsed.password = mask ?? '';
     for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass|secret|key/i.test(key)) parsed.searchParams.set(key, '***');
+      if (!SECRET_PARAMETER.test(key)) continue;
+      if (mask === undefined) parsed.searchParams.delete(key);
+      else parsed.searchParams.set(key, mask);
     }
     return databaseUrlText(parsed);
   } catch {
-    return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+    return mask === undefined ? url.replace(/(\/\/[^:/@]*):[^@]*@/, '$1@') : url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
   }
 }
 
