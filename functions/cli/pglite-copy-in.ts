@@ -20,10 +20,16 @@ const COPY_FROM_STDIN = /^\s*COPY\b[\s\S]*\bFROM\s+STDIN\b/i;
  * client's CopyData until CopyDone (or CopyFail), and runs them as one call, passing on
  * everything PGlite answers but its own CopyInResponse. The whole COPY is held in memory until
  * then: a day of a busy table costs its size in COPY text; on PostgreSQL the load streams.
+ *
+ * One COPY at a time, from one client: while a COPY is gathered the database reports itself in a
+ * transaction, which is how pglite-socket's queue already keeps another connection's messages
+ * (`serve` takes several) out of a transaction in progress. A client that disconnects mid-COPY
+ * gets the ROLLBACK the socket server sends for an open transaction: its COPY is dropped there,
+ * loading nothing, and the next client's COPY starts clean.
  */
 export function withCopyFromStdin(db: PGlite): PGlite {
   let pending: Uint8Array[] | undefined;
-  const exec: ExecStream = async (message, options) => {
+  const execStream: ExecStream = async (message, options) => {
     const type = message[0];
     if (pending === undefined && type === QUERY && COPY_FROM_STDIN.test(queryText(message))) {
       pending = [message];
@@ -45,9 +51,19 @@ export function withCopyFromStdin(db: PGlite): PGlite {
     }
     return db.execProtocolRawStream(message, options);
   };
+  const exec = async (query: string, options?: Parameters<PGlite['exec']>[1]) => {
+    // The socket server's cleanup of a client gone mid-COPY: nothing reached PGlite.
+    if (pending !== undefined && /^\s*ROLLBACK\s*;?\s*$/i.test(query)) {
+      pending = undefined;
+      if (!db.isInTransaction()) return [];
+    }
+    return db.exec(query, options);
+  };
+  const isInTransaction = () => pending !== undefined || db.isInTransaction();
+  const replaced: Record<PropertyKey, unknown> = { execProtocolRawStream: execStream, exec, isInTransaction };
   return new Proxy(db, {
     get(target, property, receiver) {
-      if (property === 'execProtocolRawStream') return exec;
+      if (property in replaced) return replaced[property];
       const value = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -80,6 +96,13 @@ function withoutCopyInResponse(answer: Uint8Array): Uint8Array {
   return concat(kept);
 }
 
+/** The parts in one buffer of its own: one copy, however many parts. */
 function concat(parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
+  const whole = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
 }
