@@ -48,7 +48,10 @@ export function ensureTestTools(
   if (toolsUpToDate(dir)) return;
   const lock = join(dir, INSTALL_LOCK);
   if (!takeInstallLock(lock)) {
-    waitForOtherInstall(dir, lock);
+    waitForOtherInstall(lock);
+    // The other install ended: done, or its process died and left the lock, now stale (take it over).
+    if (existsSync(lock)) return ensureTestTools(dir, log, env);
+    if (!toolsUpToDate(dir)) throw new Error(`another process's install of the test tools in ${dir} did not complete: see its error`);
     return;
   }
   try {
@@ -83,16 +86,25 @@ function takeInstallLock(lock: string): boolean {
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    if (Date.now() - statSync(lock).mtimeMs < STALE_INSTALL_MS) return false;
+    if (isFreshLock(lock)) return false;
     rmSync(lock, { recursive: true, force: true });
     return takeInstallLock(lock);
   }
 }
 
-function waitForOtherInstall(dir: string, lock: string): void {
+/** Waits while another process holds a lock that is not stale: a process killed mid-install (Ctrl-C) leaves one behind. */
+function waitForOtherInstall(lock: string): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (existsSync(lock)) Atomics.wait(pause, 0, 0, 500);
-  if (!toolsUpToDate(dir)) throw new Error(`another process's install of the test tools in ${dir} did not complete: see its error`);
+  while (isFreshLock(lock)) Atomics.wait(pause, 0, 0, 500);
+}
+
+/** Whether the lock exists and is younger than STALE_INSTALL_MS. */
+function isFreshLock(lock: string): boolean {
+  try {
+    return Date.now() - statSync(lock).mtimeMs < STALE_INSTALL_MS;
+  } catch {
+    return false; // gone meanwhile
+  }
 }
 
 /** Where a package of the test tools is (resolved from test/tools/, never from the root). */

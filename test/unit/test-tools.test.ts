@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,19 @@ describe('ensureTestTools', () => {
     expect(toolsUpToDate(dir)).toBe(false);
     ensureTestTools(dir, (line) => lines.push(line));
     expect(lines).toHaveLength(2);
+    expect(existsSync(join(dir, '.installing'))).toBe(false);
+  });
+
+  it('takes over the lock of an install whose process died, once the lock is stale, instead of waiting for ever', () => {
+    const dir = toolsFolder();
+    // Left by a process killed mid-install: 15 minutes old in a second (STALE_INSTALL_MS).
+    mkdirSync(join(dir, '.installing'));
+    const seconds = (Date.now() - 15 * 60_000 + 1000) / 1000;
+    utimesSync(join(dir, '.installing'), seconds, seconds);
+    const lines: string[] = [];
+    ensureTestTools(dir, (line) => lines.push(line));
+    expect(lines).toEqual([expect.stringMatching(/^installing the test tools /)]);
+    expect(toolsUpToDate(dir)).toBe(true);
     expect(existsSync(join(dir, '.installing'))).toBe(false);
   });
 
