@@ -515,7 +515,6 @@ describe('local runner against a real server', () => {
   });
 
   describe('progress of long work on stderr', () => {
-    const DAY_MS = 86_400_000;
     /** A migrated database whose DEFAULT partitions hold 3 past days of 300 rows a table: recovery's work. */
     const waitingRows = async (): Promise<string> => {
       const fresh = await createTestDatabase();

@@ -7,6 +7,7 @@ import type { OperationContext } from '../../functions/shared/context';
 import { createPool } from '../../functions/shared/db/pool';
 import { MAINTENANCE_LOCK_KEY } from '../../functions/shared/db/sessions';
 import { DEFAULT_CONNECTION_SETTINGS, DEFAULT_MAINTENANCE_SETTINGS, type MaintenanceSettings } from '../../functions/shared/db/settings';
+import { JOB_RUNS_TABLE } from '../../functions/shared/job-runs';
 import { silentLogger } from '../../functions/shared/log';
 import { dropDatabase } from './admin';
 import { registerSecret } from './secret-guard';
@@ -245,7 +246,7 @@ export async function databaseState(url: string): Promise<Record<string, unknown
     const relations = await publicRelations(client);
     const state: Record<string, unknown> = { relations: relations.map((r) => `${r.name}:${r.kind}`) };
     // job_runs left out: every run records itself there, a dry run's too (the relation is still listed).
-    for (const row of relations.filter((r) => r.kind === 'r' && r.name !== 'job_runs')) {
+    for (const row of relations.filter((r) => r.kind === 'r' && r.name !== JOB_RUNS_TABLE)) {
       state[row.name] = await fingerprint(client, `"${row.name}"`);
     }
     return state;
