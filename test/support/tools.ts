@@ -50,7 +50,10 @@ export function ensureTestTools(
   if (!takeInstallLock(lock)) {
     waitForOtherInstall(lock);
     // The other install ended: done, or its process died and left the lock, now stale (take it over).
-    if (existsSync(lock)) return ensureTestTools(dir, log, env);
+    if (existsSync(lock)) {
+      ensureTestTools(dir, log, env);
+      return;
+    }
     if (!toolsUpToDate(dir)) throw new Error(`another process's install of the test tools in ${dir} did not complete: see its error`);
     return;
   }
