@@ -67,7 +67,7 @@ function handlerEntry(operation: HandlerOperation): string {
 }
 
 /** The local runner (`npm run local`), prebuilt: scripts/local.mjs runs it, rebuilding it first when a source is newer. */
-export const RUNNER_DIR = join(BUNDLE_DIR, 'cli');
+const RUNNER_DIR = join(BUNDLE_DIR, 'cli');
 export const RUNNER_FILE = join(RUNNER_DIR, 'main.mjs');
 /** The runner's lazily loaded parts (an operation's code, the handlers' middleware, PGlite's wrapper). */
 const RUNNER_CHUNKS = join(RUNNER_DIR, 'chunks');

@@ -25,7 +25,7 @@ export const RUNNER_SOURCES = [
 export const RUNNER_ENTRY = join('dist', 'cli', 'main.mjs');
 
 /** The newest modification time (ms) of a file or of any file under a folder; 0 for none. */
-export function newestChange(path) {
+function newestChange(path) {
   if (!existsSync(path)) return 0;
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.mtimeMs;

@@ -68,7 +68,7 @@ export class ProgressView {
  * rows/s, 42s left`; at its end `archive trades 2026-11-30: archived 4,801,234 rows in 56s
  * (85,736 rows/s)`. A `~` marks a total that is the catalog's estimate.
  */
-export function progressLine(update: ProgressUpdate): string {
+function progressLine(update: ProgressUpdate): string {
   const { event, rate, leftMs, elapsedMs } = update;
   const amount = (n: number) => (event.unit === 'bytes' ? size(n) : `${Math.round(n).toLocaleString('en-US')}`);
   const unit = event.unit === 'bytes' ? '' : ' rows';
