@@ -81,8 +81,10 @@ describe('handlers as bundled, on a real PostgreSQL', () => {
   it('stats publishes each concern once every run, sizes per table in the size hours, age per exchange, no per-symbol dimension', async () => {
     const client = await connect(url);
     await client.query(
+      // Ten minutes ago, but never before today's UTC midnight: in a day's first minutes, yesterday may have no partition.
       `INSERT INTO tickers (exchange_id, symbol, ts)
-       SELECT 1, s, now() - interval '10 minutes' - g * interval '1 second' FROM unnest(ARRAY['BTC', 'ETH']) s, generate_series(1, 3) g`,
+       SELECT 1, s, greatest(now() - interval '10 minutes' - g * interval '1 second', (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') + g * interval '1 microsecond')
+         FROM unnest(ARRAY['BTC', 'ETH']) s, generate_series(1, 3) g`,
     );
     const stats = await handlerFor('stats', { METRICS_NAMESPACE: 'PerpsStatsTest' });
     const run = await invoke(stats, { symbols: true });
